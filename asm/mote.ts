@@ -1,0 +1,384 @@
+// mote: an O(1) allocator for WebAssembly linear memory.
+//
+// Segregated free lists found through two levels of bitmaps (the TLSF family), boundary tags for
+// immediate coalescing with both neighbours, and a "top" region above the last block that is carved
+// from directly and merged back into when its left neighbour is freed. Everything lives in raw
+// linear memory; the only state outside it is a handful of globals.
+//
+// The policy is mirrored, rule for rule, by the reference model in src/model.ts, which predicts
+// every pointer this file returns; the differential fuzzer in fuzz/ holds the two to each other.
+// A change of policy here is a change there.
+//
+// - `fls(x)` (find last set) is `31 - clz(x)` for x != 0; `ffs(x)` (find first set) is `ctz(x)`.
+
+// ╒══════════════════════ Block layout (32-bit) ══════════════════════╕
+//    3                   2                   1
+//  1 0 9 8 7 6 5 4 3 2 1 0 9 8 7 6 5 4 3 2 1 0 9 8 7 6 5 4 3 2 1 0  bits
+// ├─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┼─┴─┼─┼─┤      ┐
+// │                  size (a multiple of 16)                  │ 0 │L│F│ ◄ h  │ HEADER
+// ╞═ptr = h + 4, 16-byte aligned══════════════════════════════╧═══╧═╧═╡      ┘
+// │                         if free: prev ◄                           │ h+4
+// ├───────────────────────────────────────────────────────────────────┤
+// │                         if free: next ►                           │ h+8
+// ├───────────────────────────────────────────────────────────────────┤
+// │                               ...                                 │
+// ├───────────────────────────────────────────────────────────────────┤
+// │                         if free: back ▲ (= h)                     │ h+size-4
+// └───────────────────────────────────────────────────────────────────┘ h+size: next header
+// F: FREE, L: LEFT_FREE (the block just below is free and its `back` word names it).
+// A used block is its header and `size - 4` usable bytes; a free one is found by its neighbours
+// through its header and its `back` word, and by the lists through `prev`/`next` (0 ends a list).
+
+// @ts-ignore: decorator
+@inline const ALIGN_BITS: usize = 4;
+// @ts-ignore: decorator
+@inline const ALIGN: usize = 1 << ALIGN_BITS; // wasm32 clang's max_align_t: v128 loads
+// @ts-ignore: decorator
+@inline const ALIGN_MASK: usize = ALIGN - 1;
+// @ts-ignore: decorator
+@inline const HEADER: usize = sizeof<u32>();
+// @ts-ignore: decorator
+@inline const MIN_BLOCK: usize = (HEADER + 3 * sizeof<u32>() + ALIGN_MASK) & ~ALIGN_MASK; // + prev, next, back
+// @ts-ignore: decorator
+@inline const FREE: u32 = 1 << 0;
+// @ts-ignore: decorator
+@inline const LEFT_FREE: u32 = 1 << 1;
+// @ts-ignore: decorator
+@inline const TAGS: u32 = <u32>ALIGN_MASK; // sizes are multiples of ALIGN, so their low bits are ours
+// @ts-ignore: decorator
+@inline const PREV: usize = HEADER;
+// @ts-ignore: decorator
+@inline const NEXT: usize = HEADER + sizeof<u32>();
+
+// ╒═══════════════ Size class of a block size s (32-bit) ═════════════╕
+//    3                   2                   1
+//  1 0 9 8 7 6 5 4 3 2 1 0 9 8 7 6 5 4 3 2 1 0 9 8 7 6 5 4 3 2 1 0  bits
+// ├─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┼─┴─┼─┴─┴─┴─┴─┴─┤
+// │ 0 …  0   1 at bit fls(s) = k + SMALL_BITS - 1      │ SL│  rounded  │ s >= SMALL:
+// ├────────────────────────────────────────────────────┴───┴───────────┤ class SL_COUNT*k + SL
+// │ 0 …                                    0 │   s >> 4   │ 0  0  0  0 │ s < SMALL: class s >> 4
+// └──────────────────────────────────────────┴────────────┴────────────┘
+// Below SMALL every class holds one size; above it each power of two is cut in SL_COUNT classes,
+// up to the last class, which holds every size from its lower bound (LAST_CLASS_MIN) up. One bit
+// per class in the 64-bit `classMap` says which lists are non-empty; heads[class] starts each.
+
+// @ts-ignore: decorator
+@inline const SL_BITS: usize = 2;
+// @ts-ignore: decorator
+@inline const SL_COUNT: usize = 1 << SL_BITS;
+// @ts-ignore: decorator
+@inline const SMALL_BITS: usize = SL_BITS + ALIGN_BITS + 1;
+// @ts-ignore: decorator
+@inline const SMALL: usize = 1 << SMALL_BITS; // 128: 16, 32, … 112 each have a class
+// @ts-ignore: decorator
+@inline const CLASSES: usize = 64; // bits in classMap
+
+// ╒═════════════════════ Root layout (at `root`) ═════════════════════╕
+// │ 16 unused bytes: a head's `prev` (its slot - NEXT) stays >= root  │ root
+// ├───────────────────────────────────────────────────────────────────┤
+// │ heads[0] … heads[CLASSES - 1]                  u32 each, 0 = ∅    │ root + HEADS
+// ╞═══════════════════════════════════════════════════════════════════╡ root + ROOT_SIZE
+// │ (12 bytes, so the first payload is 16-aligned)                    │
+// ├─ first block header ──────────────────────────────────────────────┤ root + FIRST
+// │ blocks, each header naming its size …                             │
+// ├─ top ─────────────────────────────────────────────────────────────┤ never a free block's
+// │ the top region: no header, carved from directly                   │ neighbour: freeing the
+// │                                                                   │ block below it merges
+// ├─ end ─────────────────────────────────────────────────────────────┤ end = heap end - HEADER
+// │ 4 bytes: the header a block starting at `end` would need          │
+// └───────────────────────────────────────────────────────────────────┘ min(memory end, limit)
+
+// @ts-ignore: decorator
+@inline const HEADS: usize = ALIGN;
+// @ts-ignore: decorator
+@inline const ROOT_SIZE: usize = HEADS + CLASSES * sizeof<u32>();
+// @ts-ignore: decorator
+@inline const FIRST: usize = ROOT_SIZE + ALIGN - HEADER;
+
+// Growth asks the engine for 1/2^GROW_SHIFT of the memory already held on top of what is needed:
+// memory.grow costs microseconds, so growing one request at a time is slow, while doubling (what
+// AssemblyScript's TLSF does) can leave half the memory unused.
+// @ts-ignore: decorator
+@inline const GROW_SHIFT: usize = 4;
+// @ts-ignore: decorator
+@inline const PAGE_BITS: usize = 16;
+// @ts-ignore: decorator
+@inline const PAGE_MASK: usize = (1 << PAGE_BITS) - 1;
+// The largest limit leaves room for a 64 KiB alignment's slack above any request that can fit,
+// so no size computation below overflows 32 bits.
+// @ts-ignore: decorator
+@inline const MAX_LIMIT: usize = 0xFFFE_0000;
+// @ts-ignore: decorator
+@inline const MAX_ALIGN: usize = 1 << PAGE_BITS;
+
+// The state. Before mote_init it describes a heap of zero capacity (limit 0), so every call fails
+// cleanly, malloc returning 0 and free ignoring its pointer, without touching memory.
+let root: usize = 0;
+let classMap: u64 = 0;
+let top: usize = FIRST;
+let end: usize = FIRST;
+let limit: usize = 0; // exclusive end address of the heap, a multiple of ALIGN, <= MAX_LIMIT
+let clean: usize = 0; // memory from max(clean, top) to the end has never been written
+
+// For the TypeScript side: the heap walk reads `top`, Heap.limit sets `limit`.
+export { top as mote_top, limit as mote_limit };
+
+/** The class of a block size. */
+function classOf(size: usize): usize {
+  if (size < SMALL) return size >> ALIGN_BITS;
+  let bits = 31 - clz(size);
+  return min(CLASSES - 1, ((bits - SMALL_BITS) << SL_BITS) + (size >> (bits - SL_BITS)));
+}
+
+/**
+ * Pushes a free block on its class's list; the caller has written its header and `back`.
+ * A list's head has as `prev` its slot minus NEXT, so unlinking any block is the same two
+ * stores, and a block whose `prev` lies in the root is a head.
+ */
+function insert(block: usize, size: usize): void {
+  let index = classOf(size);
+  let slot = root + HEADS + (index << 2);
+  let head = load<u32>(slot);
+  store<u32>(block, slot - NEXT, PREV);
+  store<u32>(block, head, NEXT);
+  if (head) store<u32>(head, block, PREV);
+  store<u32>(slot, block);
+  classMap |= <u64>1 << index;
+}
+
+/** Unlinks a free block from its list, clearing its class's bit when the list empties. */
+function remove(block: usize): void {
+  let prev = load<u32>(block, PREV);
+  let next = load<u32>(block, NEXT);
+  store<u32>(prev, next, NEXT);
+  if (next) store<u32>(next, prev, PREV);
+  else if (prev < root + ROOT_SIZE) classMap &= ~(<u64>1 << ((prev + NEXT - root - HEADS) >> 2));
+}
+
+/** Whether the top region holds `size` bytes, after growing memory if it must. */
+// @ts-ignore: decorator
+@inline function room(size: usize): bool {
+  return size <= end - top || grow(size);
+}
+
+/**
+ * Grows memory within the limit so the top region holds `size` bytes: by what is needed plus the
+ * growth step, or failing that by what is needed. False, changing nothing, when the limit or the
+ * engine says no.
+ */
+function grow(size: usize): bool {
+  let need = top + size + HEADER;
+  if (need > limit || need < size) return false;
+  let have = memoryEnd();
+  if (need > have) {
+    let want = need + min((have - root) >> GROW_SHIFT, limit - need);
+    if (
+      memory.grow(<i32>((want - have + PAGE_MASK) >> PAGE_BITS)) < 0 &&
+      memory.grow(<i32>((need - have + PAGE_MASK) >> PAGE_BITS)) < 0
+    ) return false;
+    have = memoryEnd();
+  }
+  end = min(have, limit) - HEADER;
+  return true;
+}
+
+/** The end of memory, read so that a full 4 GiB memory does not wrap to 0. */
+function memoryEnd(): usize {
+  return <usize>min(memory.size(), <i32>(MAX_LIMIT >> PAGE_BITS)) << PAGE_BITS;
+}
+
+/**
+ * A used block of at least `size` bytes (a multiple of ALIGN), or 0. The head of the request's
+ * own class is taken when it fits (always, below SMALL); otherwise the head of the next
+ * non-empty class, which fits whatever its size; otherwise the top region. No list is walked.
+ */
+function allocate(size: usize): usize {
+  let index = classOf(size);
+  let block = load<u32>(root + (index << 2), HEADS);
+  if (!block || (load<u32>(block) & ~TAGS) < size) {
+    let above = classMap & (<u64>-2 << index);
+    if (!above) {
+      if (!room(size)) return 0;
+      block = top;
+      top += size;
+      store<u32>(block, size); // top's left neighbour is never free: no tags
+      return block;
+    }
+    block = load<u32>(root + (<usize>ctz(above) << 2), HEADS);
+  }
+  remove(block);
+  // a listed block's left neighbour is used and its right one is used: no tags, no merging
+  let blockSize = load<u32>(block) & ~TAGS;
+  store<u32>(block, blockSize);
+  store<u32>(block + blockSize, load<u32>(block + blockSize) & ~LEFT_FREE);
+  trim(block, size);
+  return block;
+}
+
+/**
+ * Frees a used block, merging it with a free neighbour on either side, or into the top region.
+ * Its header keeps FREE even when the block is merged away, so freeing it again is refused.
+ */
+function release(block: usize, header: u32): void {
+  let size = header & ~TAGS;
+  let right = block + size;
+  store<u32>(block, header | FREE);
+  if (header & LEFT_FREE) {
+    block = load<u32>(block - HEADER);
+    remove(block);
+    size += load<u32>(block) & ~TAGS;
+  }
+  if (right == top) {
+    // what falls back to the top region has been written: calloc must zero it when reused
+    clean = max(clean, top);
+    top = block;
+    return;
+  }
+  let rightHeader = load<u32>(right);
+  if (rightHeader & FREE) {
+    remove(right);
+    size += rightHeader & ~TAGS;
+  } else {
+    store<u32>(right, rightHeader | LEFT_FREE);
+  }
+  store<u32>(block, size | FREE);
+  store<u32>(block + size - HEADER, block);
+  insert(block, size);
+}
+
+/** Frees a used block's bytes beyond `size`, when they can form a block of their own. */
+function trim(block: usize, size: usize): void {
+  let header = load<u32>(block);
+  let rest = (header & ~TAGS) - size;
+  if (rest >= MIN_BLOCK) {
+    store<u32>(block, size | (header & LEFT_FREE));
+    release(block + size, rest);
+  }
+}
+
+/** The block size serving a request of `bytes`; the caller has checked `bytes < limit`. */
+// @ts-ignore: decorator
+@inline function blockSize(bytes: usize): usize {
+  return (bytes + HEADER + ALIGN_MASK) & ~ALIGN_MASK; // never below MIN_BLOCK
+}
+
+/**
+ * The used block whose payload starts at `ptr`, or 0 for a pointer mote cannot have returned:
+ * misaligned, outside the blocks, or already free.
+ */
+function blockOf(ptr: usize): usize {
+  let block = ptr - HEADER;
+  let first = root + FIRST;
+  if ((ptr & ALIGN_MASK) || block - first >= top - first || (load<u32>(block) & FREE)) return 0;
+  return block;
+}
+
+// === The C ABI ===
+
+/** Allocates `bytes` bytes, 16-byte aligned; 0 when they cannot be had. */
+export function malloc(bytes: usize): usize {
+  if (bytes >= limit) return 0;
+  let block = allocate(blockSize(bytes));
+  return block ? block + HEADER : 0;
+}
+
+/** Frees what malloc & co. returned; 0 and pointers mote cannot have returned are ignored. */
+export function free(ptr: usize): void {
+  let block = blockOf(ptr);
+  if (block) release(block, load<u32>(block));
+}
+
+/**
+ * Resizes in place when it can (shrinking, into a free right neighbour, or into the top region),
+ * otherwise moves. 0 on failure, leaving the old block as it was. realloc(0, n) is malloc(n);
+ * realloc(p, 0) shrinks p to the smallest block and returns it, so 0 always means failure.
+ */
+export function realloc(ptr: usize, bytes: usize): usize {
+  if (!ptr) return malloc(bytes);
+  let block = blockOf(ptr);
+  if (!block || bytes >= limit) return 0;
+  let size = blockSize(bytes);
+  let header = load<u32>(block);
+  let current = header & ~TAGS;
+  if (size > current) {
+    let right = block + current;
+    let rightHeader = right == top ? 0 : load<u32>(right);
+    let merged = current + (rightHeader & ~TAGS);
+    if (rightHeader & FREE && merged >= size) {
+      remove(right);
+      store<u32>(block + merged, load<u32>(block + merged) & ~LEFT_FREE);
+    } else if (right == top && room(size - current)) {
+      top = block + (merged = size);
+    } else {
+      let moved = malloc(bytes);
+      if (moved) {
+        memory.copy(moved, ptr, current - HEADER);
+        release(block, header);
+      }
+      return moved;
+    }
+    store<u32>(block, merged | (header & LEFT_FREE));
+  }
+  trim(block, size);
+  return ptr;
+}
+
+/** Allocates `count * size` zeroed bytes; 0 when the product overflows or cannot be had. */
+export function calloc(count: usize, size: usize): usize {
+  let bytes = count * size;
+  if (count && bytes / count != size) return 0;
+  let zeroFrom = max(clean, top); // memory from here up came zeroed from memory.grow
+  let ptr = malloc(bytes);
+  if (ptr && ptr < zeroFrom) memory.fill(ptr, 0, min(bytes, zeroFrom - ptr));
+  return ptr;
+}
+
+/**
+ * Allocates `bytes` bytes aligned to `alignment`, a power of two up to 64 KiB; 0 for any other
+ * alignment. The padding in front of the aligned block is freed, not wasted.
+ */
+export function aligned_alloc(alignment: usize, bytes: usize): usize {
+  if ((alignment & (alignment - 1)) || alignment - 1 >= MAX_ALIGN) return 0;
+  if (alignment <= ALIGN) return malloc(bytes);
+  if (bytes >= limit) return 0;
+  let size = blockSize(bytes);
+  let block = allocate(size + alignment - ALIGN);
+  if (!block) return 0;
+  let gap = (0 - block - HEADER) & (alignment - 1); // 0 or at least ALIGN: a block of its own
+  if (gap) {
+    store<u32>(block + gap, load<u32>(block) - gap); // allocate's blocks have no tags
+    store<u32>(block, gap);
+    release(block, gap);
+    block += gap;
+  }
+  trim(block, size);
+  return block + HEADER;
+}
+
+/** The bytes usable at `ptr` (at least what was asked for); 0 for 0 or a pointer not ours. */
+export function malloc_usable_size(ptr: usize): usize {
+  let block = blockOf(ptr);
+  return block ? (load<u32>(block) & ~TAGS) - HEADER : 0;
+}
+
+/**
+ * Starts, or starts again, an empty heap in `[base, limitEnd)`, growing memory to hold its root;
+ * blocks already handed out are forgotten. 1 on success; 0 when the range cannot hold the root,
+ * changing nothing, or when memory for it cannot be had, leaving a heap of zero capacity.
+ */
+export function mote_init(base: usize, limitEnd: usize): usize {
+  let newRoot = (base + ALIGN_MASK) & ~ALIGN_MASK;
+  let newLimit = min(limitEnd, MAX_LIMIT) & ~ALIGN_MASK;
+  if (base > MAX_LIMIT || newRoot + FIRST + HEADER > newLimit) return 0;
+  root = newRoot;
+  limit = newLimit;
+  top = end = newRoot + FIRST;
+  classMap = 0;
+  clean = memoryEnd(); // memory already there may hold anything
+  if (!grow(0)) {
+    limit = 0;
+    return 0;
+  }
+  memory.fill(newRoot, 0, ROOT_SIZE);
+  return 1;
+}
