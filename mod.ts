@@ -1,1 +1,24 @@
-export {};
+/**
+ * mote: a tiny, O(1), fuzz-proven WebAssembly memory allocator.
+ *
+ * {@linkcode Heap} runs mote's wasm allocator behind a checked API; its `exports` are the raw C ABI
+ * (`malloc`, `free`, `realloc`, `calloc`, `aligned_alloc`, `malloc_usable_size`) for other wasm
+ * modules to import.
+ *
+ * @example
+ * ```ts
+ * import { Heap } from "@mote/alloc";
+ * import assert from "node:assert/strict";
+ *
+ * const heap = new Heap();
+ * const ptr = heap.malloc(100);
+ * heap.u8.fill(7, ptr, ptr + 100);
+ * const bigger = heap.realloc(ptr, 10_000);
+ * assert.equal(heap.u8[bigger + 99], 7);
+ * heap.free(bigger);
+ * ```
+ *
+ * @module
+ */
+export { Heap, type HeapOptions, type MoteExports } from "./src/heap.ts";
+export { OutOfMemoryError } from "./src/errors.ts";

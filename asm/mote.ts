@@ -54,13 +54,14 @@
 //    3                   2                   1
 //  1 0 9 8 7 6 5 4 3 2 1 0 9 8 7 6 5 4 3 2 1 0 9 8 7 6 5 4 3 2 1 0  bits
 // ├─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┼─┴─┼─┴─┴─┴─┴─┴─┤
-// │ 0 …  0   1 at bit fls(s) = k + SMALL_BITS - 1      │ SL│  rounded  │ s >= SMALL:
-// ├────────────────────────────────────────────────────┴───┴───────────┤ class SL_COUNT*k + SL
-// │ 0 …                                    0 │   s >> 4   │ 0  0  0  0 │ s < SMALL: class s >> 4
-// └──────────────────────────────────────────┴────────────┴────────────┘
-// Below SMALL every class holds one size; above it each power of two is cut in SL_COUNT classes,
-// up to the last class, which holds every size from its lower bound (LAST_CLASS_MIN) up. One bit
-// per class in the 64-bit `classMap` says which lists are non-empty; heads[class] starts each.
+// │ 0 …  0   1 at bit fls(s) >= SMALL_BITS            │ SL│  rounded  │ s >= SMALL: class
+// ├────────────────────────────────────────────────────┴───┴───────────┤ SL_COUNT * (fls(s) -
+// │ 0 …                                    0 │   s >> 4   │ 0  0  0  0 │ SMALL_BITS + 2) + SL
+// └──────────────────────────────────────────┴────────────┴────────────┘ s < SMALL: s >> 4
+// Below SMALL every class holds one size (classes 1 … SMALL/ALIGN - 1); above it each power of
+// two is cut in SL_COUNT classes, from class 2 * SL_COUNT = SMALL/ALIGN on, up to the last class,
+// which holds every size from 1.75 MiB up. One bit per class in the 64-bit `classMap` says which
+// lists are non-empty; heads[class] starts each.
 
 // @ts-ignore: decorator
 @inline const SL_BITS: usize = 2;
@@ -127,7 +128,7 @@ export { top as mote_top, limit as mote_limit };
 function classOf(size: usize): usize {
   if (size < SMALL) return size >> ALIGN_BITS;
   let bits = 31 - clz(size);
-  return min(CLASSES - 1, ((bits - SMALL_BITS) << SL_BITS) + (size >> (bits - SL_BITS)));
+  return min(CLASSES - 1, ((bits - SMALL_BITS + 1) << SL_BITS) + (size >> (bits - SL_BITS)));
 }
 
 /**
@@ -313,7 +314,7 @@ export function realloc(ptr: usize, bytes: usize): usize {
       let moved = malloc(bytes);
       if (moved) {
         memory.copy(moved, ptr, current - HEADER);
-        release(block, header);
+        release(block, load<u32>(block)); // malloc may have changed LEFT_FREE: read it again
       }
       return moved;
     }

@@ -30,7 +30,8 @@ export const VARIANTS: Variant[] = [
   {
     name: "ownWasm",
     doc: "mote owning its memory (exported as `memory`); the heap starts at address 0.",
-    flags: [],
+    // a declared maximum lets views over the memory be resizable buffers that survive growth
+    flags: ["--maximumMemory", "65536"],
   },
   {
     name: "regionWasm",

@@ -1,0 +1,44 @@
+/** Argument checks shared by the public API: each throws a message naming the value. */
+
+/** The largest value a wasm32 size or pointer argument can hold. */
+export const U32_MAX = 0xFFFF_FFFF;
+
+/** Renders a bad value for an error message: numbers plainly, strings quoted, others by type. */
+export function describe(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "number" || typeof value === "bigint" || typeof value === "boolean") {
+    return String(value);
+  }
+  return value === null ? "null" : typeof value;
+}
+
+/**
+ * Checks that `value` is an integer from `min` to `max`, as the argument called `what`.
+ * A non-number is a TypeError; a number out of range or fractional is a RangeError.
+ */
+export function checkInteger(value: unknown, what: string, min: number, max: number): number {
+  if (typeof value !== "number") {
+    throw new TypeError(`${what} must be a number, got ${describe(value)}`);
+  }
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new RangeError(
+      `${what} must be an integer from ${min} to ${max}, got ${describe(value)}`,
+    );
+  }
+  return value;
+}
+
+/** Checks a byte count that the wasm takes as a u32. */
+export function checkSize(value: unknown, what = "Size"): number {
+  return checkInteger(value, what, 0, U32_MAX);
+}
+
+/** Checks an alignment: a power of two from 1 to `max`. */
+export function checkAlignment(value: unknown, max: number): number {
+  checkInteger(value, "Alignment", 1, U32_MAX);
+  const alignment = value as number;
+  if (alignment & (alignment - 1) || alignment > max) {
+    throw new RangeError(`Alignment must be a power of two from 1 to ${max}, got ${alignment}`);
+  }
+  return alignment;
+}

@@ -1,0 +1,527 @@
+/**
+ * The `Heap`: mote's wasm allocator behind a checked JavaScript API.
+ *
+ * @module
+ */
+import { ownWasm, regionWasm } from "./_wasm.ts";
+import { ALIGN, FIRST, HEADER, MAX_ALIGN, MAX_LIMIT } from "./_layout.ts";
+import { checkAlignment, checkInteger, checkSize, describe, U32_MAX } from "./_validate.ts";
+import { OutOfMemoryError } from "./errors.ts";
+
+/**
+ * The C ABI of a mote module: what another wasm module built without an allocator imports.
+ * Pointers are wasm `i32`s, so from JavaScript an address of 2 GiB or more reads negative;
+ * `>>> 0` makes it unsigned. Each function returns 0 where {@linkcode Heap} would throw.
+ *
+ * @example Giving malloc and free to another module
+ * ```ts
+ * import { Heap } from "@mote/alloc";
+ *
+ * const heap = new Heap();
+ * const imports = { env: heap.exports }; // memory, malloc, free, realloc, calloc, ...
+ * ```
+ */
+export interface MoteExports {
+  /** The memory the heap lives in. */
+  readonly memory: WebAssembly.Memory;
+  /** Allocates `size` bytes, 16-byte aligned; 0 when they cannot be had. */
+  malloc(size: number): number;
+  /** Frees a block; 0 and pointers mote cannot have returned are ignored. */
+  free(ptr: number): void;
+  /** Resizes a block, in place when it can; 0 on failure, the old block untouched. */
+  realloc(ptr: number, size: number): number;
+  /** Allocates `count * size` zeroed bytes; 0 on overflow or when they cannot be had. */
+  calloc(count: number, size: number): number;
+  /** Allocates with a power-of-two alignment up to 64 KiB; 0 for any other alignment. */
+  aligned_alloc(alignment: number, size: number): number;
+  /** The bytes usable at `ptr`, at least what was asked for; 0 for a pointer not live. */
+  malloc_usable_size(ptr: number): number;
+}
+
+/** What mote exports beyond the C ABI, for this module's own use. */
+interface RawExports extends MoteExports {
+  mote_init(base: number, limitEnd: number): number;
+  readonly mote_top: WebAssembly.Global;
+  readonly mote_limit: WebAssembly.Global;
+}
+
+/**
+ * How to make a {@linkcode Heap}.
+ *
+ * @example A heap of at most 1 MiB in its own memory
+ * ```ts
+ * import { Heap, type HeapOptions } from "@mote/alloc";
+ *
+ * const options: HeapOptions = { limit: 1 << 20 };
+ * const heap = new Heap(options);
+ * ```
+ */
+export interface HeapOptions {
+  /**
+   * Manage a region of this memory instead of a memory of the heap's own: the memory of another
+   * wasm module, say, whose static data lies below `base`.
+   */
+  memory?: WebAssembly.Memory;
+  /**
+   * Where the heap's region starts in `memory`: its first byte, such as the other module's
+   * `__heap_base`. Required with `memory`; a heap with its own memory starts at 0.
+   */
+  base?: number;
+  /**
+   * The most bytes the heap may span, from `base`, bookkeeping included. Allocations that would
+   * need more fail with {@linkcode OutOfMemoryError}. Defaults to all that wasm32 allows.
+   */
+  limit?: number;
+}
+
+let ownModule: WebAssembly.Module | undefined;
+let regionModule: WebAssembly.Module | undefined;
+
+/**
+ * A heap: mote's O(1) allocator over a WebAssembly memory, with every argument checked.
+ *
+ * Sizes, pointers and alignments must be integers in range and pointers must be live blocks of
+ * this heap, or the call throws a `TypeError` or `RangeError` naming the bad value, and nothing
+ * changes. An allocation that cannot be served throws {@linkcode OutOfMemoryError} and changes
+ * nothing either: after a failed `realloc` the old block is still live and intact.
+ *
+ * Growing a WebAssembly memory detaches its old `ArrayBuffer`. Views the heap hands out
+ * (`u8`, `view`, `bytes()`) are made over a resizable buffer where the engine has
+ * `WebAssembly.Memory.prototype.toResizableBuffer` and the memory declares a maximum (a heap's own
+ * memory always does): they then stay valid however the memory grows, and
+ * {@linkcode Heap.prototype.viewsFollowGrowth} is true. Elsewhere (Node 20, say) a view kept
+ * across a call that allocates may be detached: read `heap.u8` again after such calls.
+ *
+ * @example Allocate, write, read, free
+ * ```ts
+ * import { Heap } from "@mote/alloc";
+ * import assert from "node:assert/strict";
+ *
+ * const heap = new Heap();
+ * const ptr = heap.malloc(5);
+ * heap.bytes(ptr, 5).set([104, 101, 108, 108, 111]);
+ * assert.equal(new TextDecoder().decode(heap.bytes(ptr, 5)), "hello");
+ * heap.free(ptr);
+ * ```
+ */
+export class Heap {
+  /** The memory the heap lives in. */
+  readonly memory: WebAssembly.Memory;
+  /** The first byte of the heap's region in {@linkcode Heap.prototype.memory}. */
+  readonly base: number;
+  /**
+   * The raw C ABI, ready to pass as another module's imports. It skips every check and reports
+   * failure by returning 0.
+   */
+  readonly exports: MoteExports;
+  readonly #raw: RawExports;
+  #limit: number;
+  #u8: Uint8Array<ArrayBuffer>;
+  #view: DataView<ArrayBuffer>;
+
+  /**
+   * Makes an empty heap, in a memory of its own or in a region of a given one.
+   *
+   * @param options Where the heap lives and how large it may grow.
+   * @throws {RangeError} When `base` or `limit` is out of range or the region is too small to
+   * hold the heap's bookkeeping.
+   * @throws {TypeError} When `memory` is given without `base`, or is not a memory.
+   *
+   * @example A heap over the region above another module's data
+   * ```ts
+   * import { Heap } from "@mote/alloc";
+   *
+   * const memory = new WebAssembly.Memory({ initial: 1 });
+   * const heap = new Heap({ memory, base: 1024, limit: 1 << 20 });
+   * ```
+   */
+  constructor(options: HeapOptions = {}) {
+    const { memory, base, limit } = options;
+    let instance: WebAssembly.Instance;
+    if (memory === undefined) {
+      if (base !== undefined) {
+        throw new TypeError(
+          `A heap with its own memory starts at 0; base applies only with memory`,
+        );
+      }
+      ownModule ??= new WebAssembly.Module(ownWasm);
+      instance = new WebAssembly.Instance(ownModule);
+      this.base = 0;
+    } else {
+      if (!(memory instanceof WebAssembly.Memory)) {
+        throw new TypeError(`Memory must be a WebAssembly.Memory, got ${describe(memory)}`);
+      }
+      if (memory.buffer instanceof SharedArrayBuffer) {
+        throw new TypeError(
+          "Memory must not be shared: mote is single-threaded and uses no atomics",
+        );
+      }
+      if (base === undefined) {
+        throw new TypeError(
+          "A heap over a given memory needs base, the first byte of its region " +
+            "(such as the module's __heap_base)",
+        );
+      }
+      this.base = checkInteger(base, "Base", 0, MAX_LIMIT - FIRST - HEADER - ALIGN);
+      regionModule ??= new WebAssembly.Module(regionWasm);
+      instance = new WebAssembly.Instance(regionModule, { env: { memory } });
+    }
+    this.#raw = instance.exports as unknown as RawExports;
+    this.memory = memory ?? this.#raw.memory;
+    const { malloc, free, realloc, calloc, aligned_alloc, malloc_usable_size } = this.#raw;
+    this.exports = {
+      memory: this.memory,
+      malloc,
+      free,
+      realloc,
+      calloc,
+      aligned_alloc,
+      malloc_usable_size,
+    };
+    this.#limit = limit === undefined ? MAX_LIMIT - this.base : this.#checkLimit(limit, 0);
+    try {
+      // fails when the memory declares no maximum or the engine cannot: views are then refreshed
+      (this.memory as { toResizableBuffer?: () => ArrayBuffer }).toResizableBuffer?.();
+    } catch { /* refreshed views it is */ }
+    this.#u8 = new Uint8Array(this.#buffer);
+    this.#view = new DataView(this.#buffer);
+    this.#init();
+  }
+
+  /**
+   * The most bytes the heap may span from {@linkcode Heap.prototype.base}. It can be raised at
+   * any time, and lowered down to what the heap spans already.
+   *
+   * @example Raising the limit when a heap fills up
+   * ```ts
+   * import { Heap, OutOfMemoryError } from "@mote/alloc";
+   * import assert from "node:assert/strict";
+   *
+   * const heap = new Heap({ limit: 64 * 1024 });
+   * assert.throws(() => heap.malloc(100_000), OutOfMemoryError);
+   * heap.limit = 1 << 20;
+   * heap.malloc(100_000);
+   * ```
+   */
+  get limit(): number {
+    return this.#limit;
+  }
+
+  set limit(bytes: number) {
+    this.#limit = this.#checkLimit(bytes, this.span);
+    this.#raw.mote_limit.value = this.#limitEnd() & ~(ALIGN - 1);
+  }
+
+  /**
+   * The bytes the heap spans now, from {@linkcode Heap.prototype.base} to the end of the memory
+   * it has grown into (or its limit): free, used and bookkeeping alike.
+   *
+   * @example
+   * ```ts
+   * import { Heap } from "@mote/alloc";
+   * import assert from "node:assert/strict";
+   *
+   * const heap = new Heap();
+   * heap.malloc(100_000);
+   * assert.ok(heap.span > 100_000);
+   * ```
+   */
+  get span(): number {
+    return Math.min(this.memory.buffer.byteLength, this.#limitEnd()) - this.base;
+  }
+
+  /**
+   * Whether views from `u8`, `view` and `bytes()` stay valid when the memory grows (see the
+   * class's description); when false, read them again after any call that may allocate.
+   *
+   * @example
+   * ```ts
+   * import { Heap } from "@mote/alloc";
+   *
+   * const heap = new Heap();
+   * const bytes = heap.u8;
+   * heap.malloc(1 << 20); // grows the memory
+   * if (!heap.viewsFollowGrowth) console.log("read heap.u8 again");
+   * ```
+   */
+  get viewsFollowGrowth(): boolean {
+    return (this.memory.buffer as { resizable?: boolean }).resizable === true;
+  }
+
+  /**
+   * Allocates `size` bytes, 16-byte aligned. `malloc(0)` returns a unique pointer that can be
+   * freed. The bytes hold whatever was there before; see {@linkcode Heap.prototype.calloc}.
+   *
+   * @param size How many bytes, an integer from 0 to 2^32 - 1.
+   * @returns The address of the first byte.
+   * @throws {OutOfMemoryError} When no free block fits and the heap cannot grow enough.
+   *
+   * @example
+   * ```ts
+   * import { Heap } from "@mote/alloc";
+   * import assert from "node:assert/strict";
+   *
+   * const heap = new Heap();
+   * const ptr = heap.malloc(24);
+   * assert.equal(ptr % 16, 0);
+   * ```
+   */
+  malloc(size: number): number {
+    checkSize(size);
+    return this.#served("malloc", size, this.#raw.malloc(size));
+  }
+
+  /**
+   * Allocates `count * size` bytes, all zero. Memory that came fresh from the engine is known to
+   * be zero and is not cleared again.
+   *
+   * @param count How many elements.
+   * @param size The bytes of each.
+   * @returns The address of the first byte.
+   * @throws {RangeError} When `count * size` does not fit in 32 bits.
+   * @throws {OutOfMemoryError} When no free block fits and the heap cannot grow enough.
+   *
+   * @example
+   * ```ts
+   * import { Heap } from "@mote/alloc";
+   * import assert from "node:assert/strict";
+   *
+   * const heap = new Heap();
+   * const ptr = heap.calloc(4, 8);
+   * assert.deepEqual([...heap.bytes(ptr, 32)], new Array(32).fill(0));
+   * ```
+   */
+  calloc(count: number, size: number): number {
+    checkSize(count, "Count");
+    checkSize(size);
+    if (count * size > U32_MAX) {
+      throw new RangeError(
+        `Count times size must fit in 32 bits, got ${count} * ${size} = ${count * size}`,
+      );
+    }
+    return this.#served("calloc", count * size, this.#raw.calloc(count, size));
+  }
+
+  /**
+   * Resizes a block to `size` bytes, keeping its contents up to the smaller of the two sizes.
+   * It stays in place when it can: shrinking, growing into a free neighbour, or growing at the
+   * top of the heap. `realloc(0, size)` is `malloc(size)`; `realloc(ptr, 0)` shrinks the block
+   * to the smallest there is and returns it.
+   *
+   * @param ptr A live block of this heap, or 0.
+   * @param size The new size in bytes.
+   * @returns The block's address, which may have changed; the old one is then freed.
+   * @throws {RangeError} When `ptr` is not a live block of this heap.
+   * @throws {OutOfMemoryError} When the block cannot grow; it is then unchanged and still live.
+   *
+   * @example
+   * ```ts
+   * import { Heap } from "@mote/alloc";
+   * import assert from "node:assert/strict";
+   *
+   * const heap = new Heap();
+   * let ptr = heap.malloc(2);
+   * heap.bytes(ptr, 2).set([1, 2]);
+   * ptr = heap.realloc(ptr, 1000);
+   * assert.deepEqual([...heap.bytes(ptr, 2)], [1, 2]);
+   * ```
+   */
+  realloc(ptr: number, size: number): number {
+    checkInteger(ptr, "Pointer", 0, U32_MAX);
+    if (ptr !== 0) this.#checkLive(ptr, "realloc");
+    checkSize(size);
+    return this.#served("realloc", size, this.#raw.realloc(ptr, size));
+  }
+
+  /**
+   * Allocates `size` bytes at an address that is a multiple of `alignment`. The padding in front
+   * is freed for other allocations to use, not wasted.
+   *
+   * @param alignment A power of two from 1 to 65536.
+   * @param size How many bytes.
+   * @returns The address of the first byte.
+   * @throws {RangeError} When `alignment` is not a power of two from 1 to 65536.
+   * @throws {OutOfMemoryError} When no free block fits and the heap cannot grow enough.
+   *
+   * @example
+   * ```ts
+   * import { Heap } from "@mote/alloc";
+   * import assert from "node:assert/strict";
+   *
+   * const heap = new Heap();
+   * assert.equal(heap.alignedAlloc(4096, 100) % 4096, 0);
+   * ```
+   */
+  alignedAlloc(alignment: number, size: number): number {
+    checkAlignment(alignment, MAX_ALIGN);
+    checkSize(size);
+    return this.#served("alignedAlloc", size, this.#raw.aligned_alloc(alignment, size));
+  }
+
+  /**
+   * Frees a block. `free(0)` does nothing.
+   *
+   * @param ptr A live block of this heap, or 0.
+   * @throws {RangeError} When `ptr` is not a live block of this heap: freed already, misaligned,
+   * or outside the heap. (A pointer into the middle of a live block is caught only by the
+   * checked build.)
+   *
+   * @example
+   * ```ts
+   * import { Heap } from "@mote/alloc";
+   * import assert from "node:assert/strict";
+   *
+   * const heap = new Heap();
+   * const ptr = heap.malloc(10);
+   * heap.free(ptr);
+   * assert.throws(() => heap.free(ptr), RangeError); // a double free is refused
+   * ```
+   */
+  free(ptr: number): void {
+    checkInteger(ptr, "Pointer", 0, U32_MAX);
+    if (ptr === 0) return;
+    this.#checkLive(ptr, "free");
+    this.#raw.free(ptr);
+  }
+
+  /**
+   * The bytes usable at a block: at least what was asked for, and all of them may be written.
+   *
+   * @param ptr A live block of this heap.
+   * @returns The usable size in bytes.
+   * @throws {RangeError} When `ptr` is not a live block of this heap.
+   *
+   * @example
+   * ```ts
+   * import { Heap } from "@mote/alloc";
+   * import assert from "node:assert/strict";
+   *
+   * const heap = new Heap();
+   * assert.equal(heap.usableSize(heap.malloc(1)), 12);
+   * ```
+   */
+  usableSize(ptr: number): number {
+    checkInteger(ptr, "Pointer", 0, U32_MAX);
+    return this.#checkLive(ptr, "usableSize");
+  }
+
+  /**
+   * Frees every block at once, leaving the heap as it was when made but keeping the memory it
+   * has grown into: the arena pattern, for per-frame or per-request scratch memory.
+   * Every pointer handed out before is invalid afterwards.
+   *
+   * @example
+   * ```ts
+   * import { Heap } from "@mote/alloc";
+   * import assert from "node:assert/strict";
+   *
+   * const heap = new Heap();
+   * const first = heap.malloc(100);
+   * heap.malloc(200);
+   * heap.reset();
+   * assert.equal(heap.malloc(100), first);
+   * ```
+   */
+  reset(): void {
+    this.#init();
+  }
+
+  /**
+   * A byte view of the whole memory, valid now (see the class's description on growth).
+   *
+   * @example
+   * ```ts
+   * import { Heap } from "@mote/alloc";
+   *
+   * const heap = new Heap();
+   * const ptr = heap.malloc(4);
+   * heap.u8[ptr] = 42;
+   * ```
+   */
+  get u8(): Uint8Array<ArrayBuffer> {
+    if (this.#u8.buffer !== this.#buffer) this.#u8 = new Uint8Array(this.#buffer);
+    return this.#u8;
+  }
+
+  /**
+   * A `DataView` of the whole memory, valid now (see the class's description on growth).
+   * WebAssembly is little-endian: pass `true` as the last argument of its getters and setters.
+   *
+   * @example
+   * ```ts
+   * import { Heap } from "@mote/alloc";
+   *
+   * const heap = new Heap();
+   * const ptr = heap.malloc(8);
+   * heap.view.setFloat64(ptr, Math.PI, true);
+   * ```
+   */
+  get view(): DataView<ArrayBuffer> {
+    if (this.#view.buffer !== this.#buffer) this.#view = new DataView(this.#buffer);
+    return this.#view;
+  }
+
+  /**
+   * A byte view of a live block: its first `length` bytes, or all its usable bytes.
+   *
+   * @param ptr A live block of this heap.
+   * @param length How many bytes, at most the block's usable size.
+   * @returns A view of the block's bytes.
+   * @throws {RangeError} When `ptr` is not a live block or `length` exceeds its usable size.
+   *
+   * @example
+   * ```ts
+   * import { Heap } from "@mote/alloc";
+   *
+   * const heap = new Heap();
+   * const ptr = heap.malloc(3);
+   * heap.bytes(ptr, 3).set([1, 2, 3]);
+   * ```
+   */
+  bytes(ptr: number, length?: number): Uint8Array<ArrayBuffer> {
+    checkInteger(ptr, "Pointer", 0, U32_MAX);
+    const usable = this.#checkLive(ptr, "bytes");
+    const bytes = length === undefined ? usable : checkInteger(length, "Length", 0, usable);
+    return new Uint8Array(this.#buffer, ptr, bytes);
+  }
+
+  /** The memory's buffer, never shared (the constructor refuses shared memories). */
+  get #buffer(): ArrayBuffer {
+    return this.memory.buffer as ArrayBuffer;
+  }
+
+  #init(): void {
+    if (!this.#raw.mote_init(this.base, this.#limitEnd())) {
+      throw new RangeError(
+        `The heap at ${this.base} with limit ${this.#limit} cannot hold its bookkeeping: ` +
+          `raise the limit or give a memory that can grow`,
+      );
+    }
+  }
+
+  #limitEnd(): number {
+    return Math.min(this.base + this.#limit, MAX_LIMIT);
+  }
+
+  #checkLimit(bytes: unknown, min: number): number {
+    const root = Math.ceil(this.base / ALIGN) * ALIGN;
+    const least = Math.max(min, root - this.base + FIRST + HEADER);
+    return checkInteger(bytes, "Limit", least, MAX_LIMIT - this.base);
+  }
+
+  #checkLive(ptr: number, operation: string): number {
+    const usable = this.#raw.malloc_usable_size(ptr) >>> 0;
+    if (usable === 0) {
+      throw new RangeError(
+        `${operation} was given pointer ${ptr}, which is not a live block of this heap ` +
+          `(freed already, misaligned, or outside the heap)`,
+      );
+    }
+    return usable;
+  }
+
+  #served(operation: string, size: number, ptr: number): number {
+    if (ptr === 0) throw new OutOfMemoryError(operation, size, this.#limit);
+    return ptr >>> 0;
+  }
+}
