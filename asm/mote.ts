@@ -112,6 +112,46 @@
 // @ts-ignore: decorator
 @inline const MAX_ALIGN: usize = 1 << PAGE_BITS;
 
+// ╒══════════════ Checked build (--use MOTE_CHECKED=1) ═══════════════╕
+// │ header │ usable: size - OVERHEAD bytes …                 │ guard  │ a used block
+// └────────┴─────────────────────────────────────────────────┴────────┘ guard = h ^ GUARD_KEY
+// │ header │ prev │ next │ POISON … (FREED where a block began) │ back │ a free block
+// └────────┴──────┴──────┴──────────────────────────────────────┴──────┘
+// Same layout and policy as the release build, but a used block ends in a guard word, so it costs
+// OVERHEAD = 8 bytes instead of 4. A write past a block's usable end hits its guard (or the next
+// header); a write into freed memory hits the poison. FREED marks where a freed block began, so
+// that freeing it again, after it merged with a neighbour, is still told from a stray pointer.
+// Every check runs before anything changes; a failure calls mote_report(kind, address) and gives
+// up, so the heap stays as it was: free does nothing, the others return 0.
+
+// @ts-ignore: decorator
+@inline const CHECKED: bool = isDefined(MOTE_CHECKED);
+// @ts-ignore: decorator
+@inline const GUARD: usize = CHECKED ? sizeof<u32>() : 0;
+// @ts-ignore: decorator
+@inline const OVERHEAD: usize = HEADER + GUARD;
+// @ts-ignore: decorator
+@inline const GUARD_KEY: u32 = 0x6D6F7465; // "mote"
+// @ts-ignore: decorator
+@inline const POISON_BYTE: u8 = 0xDB;
+// @ts-ignore: decorator
+@inline const POISON: u32 = 0xDBDB_DBDB;
+// @ts-ignore: decorator
+@inline const FREED: u32 = 0xF4EE_F4EE;
+// What mote_report's first argument means; the second is the pointer, or the damaged word.
+// @ts-ignore: decorator
+@inline const DOUBLE_FREE: u32 = 1; // the block at the pointer was freed already
+// @ts-ignore: decorator
+@inline const NOT_A_BLOCK: u32 = 2; // mote never returned the pointer (or not lately)
+// @ts-ignore: decorator
+@inline const OVERFLOW: u32 = 3; // the block's guard, or the header after it, was overwritten
+// @ts-ignore: decorator
+@inline const USE_AFTER_FREE: u32 = 4; // freed memory (at the address given) was written
+
+// @ts-ignore: decorator
+@external("env", "mote_report")
+declare function report(kind: u32, address: usize): void;
+
 // The state. Before mote_init it describes a heap of zero capacity (limit 0), so every call fails
 // cleanly, malloc returning 0 and free ignoring its pointer, without touching memory.
 let root: usize = 0;
@@ -199,18 +239,26 @@ function allocate(size: usize): usize {
   if (!block || (load<u32>(block) & ~TAGS) < size) {
     let above = classMap & (<u64>-2 << index);
     if (!above) {
+      if (CHECKED && topDamaged(top + size)) return 0;
       if (!room(size)) return 0;
       block = top;
       top += size;
-      store<u32>(block, size); // top's left neighbour is never free: no tags
+      setUsed(block, size); // top's left neighbour is never free: no tags
       return block;
     }
     block = load<u32>(root + (<usize>ctz(above) << 2), HEADS);
   }
+  if (CHECKED) {
+    let damaged = freeDamage(block);
+    if (damaged) {
+      report(USE_AFTER_FREE, damaged);
+      return 0;
+    }
+  }
   remove(block);
   // a listed block's left neighbour is used and its right one is used: no tags, no merging
   let blockSize = load<u32>(block) & ~TAGS;
-  store<u32>(block, blockSize);
+  setUsed(block, blockSize);
   store<u32>(block + blockSize, load<u32>(block + blockSize) & ~LEFT_FREE);
   trim(block, size);
   return block;
@@ -223,6 +271,7 @@ function allocate(size: usize): usize {
 function release(block: usize, header: u32): void {
   let size = header & ~TAGS;
   let right = block + size;
+  let freed = block;
   store<u32>(block, header | FREE);
   if (header & LEFT_FREE) {
     block = load<u32>(block - HEADER);
@@ -233,6 +282,10 @@ function release(block: usize, header: u32): void {
     // what falls back to the top region has been written: calloc must zero it when reused
     clean = max(clean, top);
     top = block;
+    if (CHECKED) {
+      poison(block, right, freed);
+      store<u32>(block, FREED);
+    }
     return;
   }
   let rightHeader = load<u32>(right);
@@ -241,6 +294,10 @@ function release(block: usize, header: u32): void {
     size += rightHeader & ~TAGS;
   } else {
     store<u32>(right, rightHeader | LEFT_FREE);
+  }
+  if (CHECKED) {
+    poison(block + NEXT + sizeof<u32>(), block + size - HEADER, freed);
+    if (rightHeader & FREE) store<u32>(right, FREED);
   }
   store<u32>(block, size | FREE);
   store<u32>(block + size - HEADER, block);
@@ -252,7 +309,7 @@ function trim(block: usize, size: usize): void {
   let header = load<u32>(block);
   let rest = (header & ~TAGS) - size;
   if (rest >= MIN_BLOCK) {
-    store<u32>(block, size | (header & LEFT_FREE));
+    setUsed(block, size | (header & LEFT_FREE));
     release(block + size, rest);
   }
 }
@@ -260,18 +317,141 @@ function trim(block: usize, size: usize): void {
 /** The block size serving a request of `bytes`; the caller has checked `bytes < limit`. */
 // @ts-ignore: decorator
 @inline function blockSize(bytes: usize): usize {
-  return (bytes + HEADER + ALIGN_MASK) & ~ALIGN_MASK; // never below MIN_BLOCK
+  return (bytes + OVERHEAD + ALIGN_MASK) & ~ALIGN_MASK; // never below MIN_BLOCK
+}
+
+/** Writes a used block's header (and, checked, its guard). */
+// @ts-ignore: decorator
+@inline function setUsed(block: usize, header: u32): void {
+  store<u32>(block, header);
+  if (CHECKED) store<u32>(block + (header & ~TAGS) - GUARD, <u32>block ^ GUARD_KEY);
 }
 
 /**
  * The used block whose payload starts at `ptr`, or 0 for a pointer mote cannot have returned:
- * misaligned, outside the blocks, or already free.
+ * misaligned, outside the blocks, or already free. The checked build also verifies the block's
+ * guard and its neighbours, and reports what it finds wrong.
  */
 function blockOf(ptr: usize): usize {
   let block = ptr - HEADER;
   let first = root + FIRST;
-  if ((ptr & ALIGN_MASK) || block - first >= top - first || (load<u32>(block) & FREE)) return 0;
+  if ((ptr & ALIGN_MASK) || block - first >= top - first) {
+    if (CHECKED && ptr) report(NOT_A_BLOCK, ptr);
+    return 0;
+  }
+  let header = load<u32>(block);
+  if (!CHECKED) return header & FREE ? 0 : block;
+  if (header & FREE || !fits(block, header) || !guarded(block, header)) {
+    report(classify(block, header), ptr);
+    return 0;
+  }
+  let damaged = neighboursDamage(block, header);
+  if (damaged) {
+    report(damaged == block ? OVERFLOW : USE_AFTER_FREE, damaged == block ? ptr : damaged);
+    return 0;
+  }
   return block;
+}
+
+// === Checks of the checked build: cold paths, never compiled into the release build ===
+
+/** Whether a header's size keeps its block inside the blocks. */
+function fits(block: usize, header: u32): bool {
+  let size = header & ~TAGS;
+  return size >= MIN_BLOCK && size <= top - block;
+}
+
+/** Whether a used block's guard is intact. */
+function guarded(block: usize, header: u32): bool {
+  return load<u32>(block + (header & ~TAGS) - GUARD) == (<u32>block ^ GUARD_KEY);
+}
+
+/** Why `block`, which fails the used-block checks, was passed in: the report's kind. */
+function classify(block: usize, header: u32): u32 {
+  if (header == FREED) return DOUBLE_FREE;
+  if (header & FREE) {
+    return fits(block, header) && load<u32>(block + (header & ~TAGS) - HEADER) == block
+      ? DOUBLE_FREE
+      : NOT_A_BLOCK;
+  }
+  return fits(block, header) && isBlockStart(block) ? OVERFLOW : NOT_A_BLOCK;
+}
+
+/** Whether a block begins at `target`, by walking the blocks from the first: O(n), cold. */
+function isBlockStart(target: usize): bool {
+  let block = root + FIRST;
+  while (block < target) {
+    let header = load<u32>(block);
+    if (!fits(block, header)) return false;
+    block += header & ~TAGS;
+  }
+  return block == target;
+}
+
+/**
+ * The first damaged word around a used block, or 0: the block itself when the header above it
+ * was overwritten (an overflow), else a word of a free neighbour (a use after free).
+ */
+function neighboursDamage(block: usize, header: u32): usize {
+  let right = block + (header & ~TAGS);
+  if (right != top) {
+    let rightHeader = load<u32>(right);
+    if (
+      !fits(right, rightHeader) ||
+      (rightHeader & FREE
+        ? load<u32>(right + (rightHeader & ~TAGS) - HEADER) != right
+        : !guarded(right, rightHeader))
+    ) return block;
+    if (rightHeader & FREE) {
+      let damaged = freeDamage(right);
+      if (damaged) return damaged;
+    }
+  }
+  if (header & LEFT_FREE) {
+    let left = load<u32>(block - HEADER);
+    if (left - (root + FIRST) >= block - (root + FIRST)) return block - HEADER;
+    let leftHeader = load<u32>(left);
+    if (!(leftHeader & FREE) || left + (leftHeader & ~TAGS) != block) return block - HEADER;
+    return freeDamage(left);
+  }
+  return 0;
+}
+
+/** The first damaged word of a listed free block (header, links, back, poison), or 0. */
+function freeDamage(block: usize): usize {
+  let first = root + FIRST;
+  let header = load<u32>(block);
+  if (!(header & FREE) || !fits(block, header)) return block;
+  let size = header & ~TAGS;
+  if (load<u32>(block + size - HEADER) != block) return block + size - HEADER;
+  let prev = load<u32>(block, PREV);
+  let next = load<u32>(block, NEXT);
+  let isHead = prev - (root + HEADS - NEXT) < CLASSES << 2 && !(prev & 3);
+  if (!isHead && (prev - first >= top - first || load<u32>(prev, NEXT) != block)) return block + PREV;
+  if (next && (next - first >= top - first || load<u32>(next, PREV) != block)) return block + NEXT;
+  return poisonDamage(block + NEXT + sizeof<u32>(), block + size - HEADER);
+}
+
+/** The first word in [from, to) that is neither POISON nor FREED, or 0. */
+function poisonDamage(from: usize, to: usize): usize {
+  for (let word = from; word < to; word += sizeof<u32>()) {
+    let value = load<u32>(word);
+    if (value != POISON && value != FREED) return word;
+  }
+  return 0;
+}
+
+/** Reports freed memory in the top region below `to` that was written, if any. */
+function topDamaged(to: usize): bool {
+  let damaged = poisonDamage(top, min(to, max(clean, top)));
+  if (damaged) report(USE_AFTER_FREE, damaged);
+  return damaged != 0;
+}
+
+/** Fills freed memory with poison, marking where the freed block began. */
+function poison(from: usize, to: usize, freed: usize): void {
+  memory.fill(from, POISON_BYTE, to - from);
+  store<u32>(freed, FREED);
 }
 
 // === The C ABI ===
@@ -309,16 +489,17 @@ export function realloc(ptr: usize, bytes: usize): usize {
       remove(right);
       store<u32>(block + merged, load<u32>(block + merged) & ~LEFT_FREE);
     } else if (right == top && room(size - current)) {
+      if (CHECKED && topDamaged(block + size)) return 0;
       top = block + (merged = size);
     } else {
       let moved = malloc(bytes);
       if (moved) {
-        memory.copy(moved, ptr, current - HEADER);
+        memory.copy(moved, ptr, current - OVERHEAD);
         release(block, load<u32>(block)); // malloc may have changed LEFT_FREE: read it again
       }
       return moved;
     }
-    store<u32>(block, merged | (header & LEFT_FREE));
+    setUsed(block, merged | (header & LEFT_FREE));
   }
   trim(block, size);
   return ptr;
@@ -347,7 +528,7 @@ export function aligned_alloc(alignment: usize, bytes: usize): usize {
   if (!block) return 0;
   let gap = (0 - block - HEADER) & (alignment - 1); // 0 or at least ALIGN: a block of its own
   if (gap) {
-    store<u32>(block + gap, load<u32>(block) - gap); // allocate's blocks have no tags
+    setUsed(block + gap, load<u32>(block) - gap); // allocate's blocks have no tags
     store<u32>(block, gap);
     release(block, gap);
     block += gap;
@@ -359,7 +540,7 @@ export function aligned_alloc(alignment: usize, bytes: usize): usize {
 /** The bytes usable at `ptr` (at least what was asked for); 0 for 0 or a pointer not ours. */
 export function malloc_usable_size(ptr: usize): usize {
   let block = blockOf(ptr);
-  return block ? (load<u32>(block) & ~TAGS) - HEADER : 0;
+  return block ? (load<u32>(block) & ~TAGS) - OVERHEAD : 0;
 }
 
 /**
@@ -381,5 +562,6 @@ export function mote_init(base: usize, limitEnd: usize): usize {
     return 0;
   }
   memory.fill(newRoot, 0, ROOT_SIZE);
+  if (CHECKED) memory.fill(top, POISON_BYTE, max(clean, top) - top); // as if all of it was freed
   return 1;
 }
