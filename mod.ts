@@ -22,3 +22,4 @@
  */
 export { Heap, type HeapOptions, type MoteExports } from "./src/heap.ts";
 export { OutOfMemoryError } from "./src/errors.ts";
+export type { HeapBlock, HeapStats } from "./src/_picture.ts";

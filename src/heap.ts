@@ -7,6 +7,8 @@ import { ownWasm, regionWasm } from "./_wasm.ts";
 import { ALIGN, FIRST, HEADER, MAX_ALIGN, MAX_LIMIT } from "./_layout.ts";
 import { checkAlignment, checkInteger, checkSize, describe, U32_MAX } from "./_validate.ts";
 import { OutOfMemoryError } from "./errors.ts";
+import { type HeapReading, readHeap, rootOf } from "./_heap_reader.ts";
+import { type HeapBlock, type HeapStats, statsOf } from "./_picture.ts";
 
 /**
  * The C ABI of a mote module: what another wasm module built without an allocator imports.
@@ -427,6 +429,75 @@ export class Heap {
   }
 
   /**
+   * Every block of the heap in address order, read from its memory: where each starts, its
+   * size and whether it is free. The top region above the last block is not a block; see
+   * {@linkcode Heap.prototype.stats}.
+   *
+   * @returns The blocks, from the lowest address up.
+   *
+   * @example
+   * ```ts
+   * import { Heap } from "@mote/alloc";
+   * import assert from "node:assert/strict";
+   *
+   * const heap = new Heap();
+   * const ptr = heap.malloc(100);
+   * heap.malloc(100);
+   * heap.free(ptr);
+   * assert.deepEqual(heap.walk().map((block) => block.free), [true, false]);
+   * ```
+   */
+  walk(): HeapBlock[] {
+    return [...this.#read().picture.blocks];
+  }
+
+  /**
+   * What the heap holds: bytes and blocks in use and free, the top region, the largest free
+   * block and how fragmented the free memory is. It walks the blocks: O(n) in their number.
+   *
+   * @returns The counts; see {@linkcode HeapStats}.
+   *
+   * @example
+   * ```ts
+   * import { Heap } from "@mote/alloc";
+   * import assert from "node:assert/strict";
+   *
+   * const heap = new Heap();
+   * heap.malloc(100);
+   * const stats = heap.stats();
+   * assert.equal(stats.usedBlocks, 1);
+   * assert.equal(stats.usedBytes, 112);
+   * ```
+   */
+  stats(): HeapStats {
+    return statsOf(this.#read().picture, this.base);
+  }
+
+  /**
+   * Checks the heap's bookkeeping in memory: headers and their tags, the back words of free
+   * blocks, no two free blocks side by side, every free block in the list of its size class
+   * and the lists' links. A wild write into the heap shows up here.
+   *
+   * @returns What is wrong, one sentence each; empty when the heap is intact.
+   *
+   * @example
+   * ```ts
+   * import { Heap } from "@mote/alloc";
+   * import assert from "node:assert/strict";
+   *
+   * const heap = new Heap();
+   * const ptr = heap.malloc(100);
+   * heap.malloc(100);
+   * assert.deepEqual(heap.check(), []);
+   * heap.view.setUint32(ptr + 108, 0, true); // past the end: the next block's header
+   * assert.notDeepEqual(heap.check(), []);
+   * ```
+   */
+  check(): string[] {
+    return this.#read().problems;
+  }
+
+  /**
    * A byte view of the whole memory, valid now (see the class's description on growth).
    *
    * @example
@@ -488,6 +559,15 @@ export class Heap {
   /** The memory's buffer, never shared (the constructor refuses shared memories). */
   get #buffer(): ArrayBuffer {
     return this.memory.buffer as ArrayBuffer;
+  }
+
+  #read(): HeapReading {
+    return readHeap({
+      buffer: this.#buffer,
+      root: rootOf(this.base),
+      top: this.#raw.mote_top.value >>> 0,
+      limit: this.#raw.mote_limit.value >>> 0,
+    });
   }
 
   #init(): void {

@@ -1,0 +1,104 @@
+/**
+ * Reads a live wasm heap out of its memory, knowing the layout of asm/mote.ts: the picture of
+ * its blocks and lists, and what is wrong with the bytes themselves (tags, back words, links).
+ */
+import { CLASSES, FIRST, HEADER, HEADS, MAX_LIMIT } from "./_layout.ts";
+import { checkPicture, type HeapBlock, type HeapPicture } from "./_picture.ts";
+
+const FREE = 1;
+const LEFT_FREE = 2;
+const TAGS = 15;
+const PREV = HEADER;
+const NEXT = HEADER + 4;
+
+/** Where a wasm heap is: what the reader needs besides its bytes. */
+export interface HeapImage {
+  /** The whole memory the heap lives in. */
+  readonly buffer: ArrayBufferLike;
+  /** The heap's root, its base rounded up to 16. */
+  readonly root: number;
+  /** Where the top region starts (the module's `mote_top`). */
+  readonly top: number;
+  /** The address the heap may not grow past (the module's `mote_limit`). */
+  readonly limit: number;
+}
+
+/** A heap as read: its picture, and the problems found in its bytes and in the picture. */
+export interface HeapReading {
+  readonly picture: HeapPicture;
+  readonly problems: string[];
+}
+
+/** The root of a heap whose region starts at `base`. */
+export function rootOf(base: number): number {
+  return Math.ceil(base / 16) * 16;
+}
+
+/** Reads the heap in `image`, checking every rule it can on the way. */
+export function readHeap(image: HeapImage): HeapReading {
+  const { buffer, root, top, limit } = image;
+  const memory = new DataView(buffer);
+  const problems: string[] = [];
+  const word = (address: number): number | undefined => {
+    if (address % 4 === 0 && address + 4 <= memory.byteLength) {
+      return memory.getUint32(address, true);
+    }
+    problems.push(`Word at ${address} lies outside the memory or is misaligned`);
+    return undefined;
+  };
+  const end = Math.min(memory.byteLength, MAX_LIMIT, limit) - HEADER;
+
+  const blocks: HeapBlock[] = [];
+  let leftFree = false;
+  for (let address = root + FIRST; address < top;) {
+    const header = word(address);
+    if (header === undefined) break;
+    const size = header & ~TAGS;
+    if (size === 0 || address + size > top) {
+      problems.push(`Block at ${address} has size ${size}, which does not fit below top ${top}`);
+      break;
+    }
+    const free = (header & FREE) !== 0;
+    if ((header & TAGS & ~(FREE | LEFT_FREE)) !== 0) {
+      problems.push(`Block at ${address} has unknown tag bits in header ${header}`);
+    }
+    if (((header & LEFT_FREE) !== 0) !== leftFree) {
+      problems.push(
+        `Block at ${address} has LEFT_FREE ${leftFree ? "clear" : "set"} but the block below ` +
+          `it is ${leftFree ? "free" : "used"}`,
+      );
+    }
+    if (free && word(address + size - HEADER) !== address) {
+      problems.push(`Free block at ${address} has back word ${word(address + size - HEADER)}`);
+    }
+    blocks.push({ address, ptr: address + HEADER, size, free });
+    leftFree = free;
+    address += size;
+  }
+
+  const freeBlocks = new Set(blocks.filter((block) => block.free).map((block) => block.address));
+  const lists: number[][] = [];
+  for (let index = 0; index < CLASSES; index++) {
+    const slot = root + HEADS + 4 * index;
+    const list: number[] = [];
+    let prev = slot - NEXT; // a head's prev: so unlinking it stores through the slot
+    for (let block = word(slot); block;) {
+      if (!freeBlocks.has(block) || list.includes(block)) {
+        problems.push(`List ${index} links to ${block}, which is not a free block, or loops`);
+        break;
+      }
+      list.push(block);
+      const blockPrev = word(block + PREV);
+      if (blockPrev !== prev) {
+        problems.push(`Free block at ${block} in list ${index} has prev ${blockPrev}, not ${prev}`);
+      }
+      prev = block;
+      block = word(block + NEXT);
+    }
+    lists.push(list);
+  }
+
+  const picture = { root, blocks, lists, top, end };
+  problems.push(...checkPicture(picture));
+  return { picture, problems };
+}

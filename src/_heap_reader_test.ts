@@ -1,0 +1,156 @@
+// Heap.walk, Heap.stats and Heap.check: the reader against heaps built by hand, and each kind
+// of damage to the bookkeeping it must report.
+import assert from "node:assert/strict";
+import { Heap } from "../mod.ts";
+import { FIRST, HEADER, HEADS } from "./_layout.ts";
+import { rootOf } from "./_heap_reader.ts";
+import { classOf } from "./_size_class.ts";
+
+/** A heap with blocks used, free, used, free, used (sizes 112, 208, 112, 32, 112). */
+function holes(heap = new Heap()) {
+  const ptrs = [100, 200, 100, 20, 100].map((size) => heap.malloc(size));
+  heap.free(ptrs[1]);
+  heap.free(ptrs[3]);
+  return { heap, ptrs };
+}
+
+Deno.test("walk lists every block in address order", () => {
+  const { heap, ptrs } = holes();
+  assert.deepEqual(heap.walk(), [
+    { address: ptrs[0] - HEADER, ptr: ptrs[0], size: 112, free: false },
+    { address: ptrs[1] - HEADER, ptr: ptrs[1], size: 208, free: true },
+    { address: ptrs[2] - HEADER, ptr: ptrs[2], size: 112, free: false },
+    { address: ptrs[3] - HEADER, ptr: ptrs[3], size: 32, free: true },
+    { address: ptrs[4] - HEADER, ptr: ptrs[4], size: 112, free: false },
+  ]);
+  assert.equal(ptrs[0], FIRST + HEADER, "a heap with its own memory starts at 0");
+  heap.reset();
+  assert.deepEqual(heap.walk(), []);
+});
+
+Deno.test("stats count blocks and bytes, and the parts add up to the span", async (t) => {
+  for (const base of [undefined, 4100]) {
+    await t.step(base === undefined ? "own memory" : `region at ${base}`, () => {
+      const memory = base === undefined ? undefined : new WebAssembly.Memory({ initial: 1 });
+      const { heap } = holes(new Heap({ memory, base }));
+      const stats = heap.stats();
+      assert.equal(stats.span, heap.span);
+      assert.equal(stats.overheadBytes, rootOf(heap.base) - heap.base + FIRST + HEADER);
+      assert.equal(stats.usedBlocks, 3);
+      assert.equal(stats.usedBytes, 3 * 112);
+      assert.equal(stats.freeBlocks, 2);
+      assert.equal(stats.freeBytes, 208 + 32);
+      assert.equal(stats.largestFree, 208);
+      assert.equal(
+        stats.span,
+        stats.overheadBytes + stats.usedBytes + stats.freeBytes + stats.topBytes,
+      );
+      const free = stats.freeBytes + stats.topBytes;
+      assert.equal(stats.fragmentation, 1 - stats.topBytes / free, "the top region is largest");
+    });
+  }
+});
+
+Deno.test("fragmentation is 0 with nothing free, and the share outside the largest piece", () => {
+  const heap = new Heap({ limit: FIRST + HEADER + 3 * 112 });
+  const ptrs = [100, 100, 100].map((size) => heap.malloc(size));
+  assert.equal(heap.stats().topBytes, 0);
+  assert.equal(heap.stats().fragmentation, 0);
+  heap.free(ptrs[0]);
+  assert.equal(heap.stats().fragmentation, 0, "one free block is all of the free memory");
+  heap.free(ptrs[2]); // merges into the top region: two free pieces of 112 bytes
+  assert.equal(heap.stats().fragmentation, 0.5);
+});
+
+Deno.test("check finds nothing wrong in heaps the allocator built", () => {
+  const { heap } = holes();
+  assert.deepEqual(heap.check(), []);
+  const memory = new WebAssembly.Memory({ initial: 2 });
+  assert.deepEqual(holes(new Heap({ memory, base: 65_539 })).heap.check(), []);
+});
+
+Deno.test("check reports damage to the bookkeeping", async (t) => {
+  const damage = (
+    name: string,
+    harm: (view: DataView, ptrs: number[], heap: Heap) => void,
+    expected: RegExp,
+  ) =>
+    t.step(name, () => {
+      const { heap, ptrs } = holes();
+      harm(heap.view, ptrs, heap);
+      const problems = heap.check();
+      assert.ok(problems.some((problem) => expected.test(problem)), problems.join("\n"));
+    });
+  const header = (ptr: number) => ptr - HEADER;
+  const slot = (size: number) => rootOf(0) + HEADS + 4 * classOf(size);
+  await damage(
+    "a header overwritten with zero",
+    (view, ptrs) => view.setUint32(header(ptrs[2]), 0, true),
+    /Block at \d+ has size 0, which does not fit below top/,
+  );
+  await damage(
+    "a size that runs past top",
+    (view, ptrs) => view.setUint32(header(ptrs[4]), 4096, true),
+    /has size 4096, which does not fit/,
+  );
+  await damage(
+    "a LEFT_FREE tag lost",
+    (view, ptrs) => view.setUint32(header(ptrs[2]), 112, true),
+    /has LEFT_FREE clear but the block below it is free/,
+  );
+  await damage(
+    "a LEFT_FREE tag where the block below is used",
+    (view, ptrs) => view.setUint32(header(ptrs[1]), 208 | 1 | 2, true),
+    /has LEFT_FREE set but the block below it is used/,
+  );
+  await damage(
+    "unknown tag bits",
+    (view, ptrs) => view.setUint32(header(ptrs[0]), 112 | 4, true),
+    /unknown tag bits in header 116/,
+  );
+  await damage(
+    "a free block's back word",
+    (view, ptrs) => view.setUint32(header(ptrs[1]) + 208 - HEADER, 7, true),
+    /Free block at \d+ has back word 7/,
+  );
+  await damage(
+    "a used block marked free",
+    (view, ptrs) => view.setUint32(header(ptrs[0]), 112 | 1, true),
+    /is in no list/,
+  );
+  await damage(
+    "a list head cleared",
+    (view) => view.setUint32(slot(208), 0, true),
+    /Free block at \d+ is in no list/,
+  );
+  await damage(
+    "a list head naming a used block",
+    (view, ptrs) => view.setUint32(slot(208), header(ptrs[0]), true),
+    /List 10 links to \d+, which is not a free block/,
+  );
+  await damage(
+    "a list that loops",
+    (view, ptrs) => view.setUint32(header(ptrs[1]) + 8, header(ptrs[1]), true),
+    /List 10 links to \d+, which is not a free block, or loops/,
+  );
+  await damage(
+    "a prev link",
+    (view, ptrs) => view.setUint32(header(ptrs[3]) + 4, 64, true),
+    /in list 2 has prev 64/,
+  );
+  await damage(
+    "a free block in the wrong list",
+    (view, ptrs) => {
+      view.setUint32(slot(208), 0, true);
+      view.setUint32(slot(32), header(ptrs[1]), true);
+      view.setUint32(header(ptrs[1]) + 8, header(ptrs[3]), true);
+      view.setUint32(header(ptrs[3]) + 4, header(ptrs[1]), true);
+    },
+    /Free block at \d+ of size 208 is in list 2, not 10/,
+  );
+  await damage(
+    "a free block next to the top region",
+    (view, ptrs) => view.setUint32(header(ptrs[4]), 112 | 1, true),
+    /The free block below top \d+ was not merged into it/,
+  );
+});
