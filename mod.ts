@@ -21,5 +21,5 @@
  * @module
  */
 export { Heap, type HeapOptions, type MoteExports } from "./src/heap.ts";
-export { OutOfMemoryError } from "./src/errors.ts";
+export { HeapMisuseError, type MisuseKind, OutOfMemoryError } from "./src/errors.ts";
 export type { HeapBlock, HeapStats } from "./src/_picture.ts";

@@ -329,18 +329,23 @@ function trim(block: usize, size: usize): void {
 
 /**
  * The used block whose payload starts at `ptr`, or 0 for a pointer mote cannot have returned:
- * misaligned, outside the blocks, or already free. The checked build also verifies the block's
- * guard and its neighbours, and reports what it finds wrong.
+ * misaligned, outside the blocks, already free, or with a header whose size leaves the heap. The
+ * checked build also verifies the block's guard and its neighbours, and reports what is wrong.
  */
 function blockOf(ptr: usize): usize {
   let block = ptr - HEADER;
   let first = root + FIRST;
   if ((ptr & ALIGN_MASK) || block - first >= top - first) {
-    if (CHECKED && ptr) report(NOT_A_BLOCK, ptr);
+    // a block freed into the top region left its FREED mark there
+    if (CHECKED && ptr) {
+      let freedIntoTop = !(ptr & ALIGN_MASK) && block - top < max(clean, top) - top &&
+        load<u32>(block) == FREED;
+      report(freedIntoTop ? DOUBLE_FREE : NOT_A_BLOCK, ptr);
+    }
     return 0;
   }
   let header = load<u32>(block);
-  if (!CHECKED) return header & FREE ? 0 : block;
+  if (!CHECKED) return header & FREE || !fits(block, header) ? 0 : block;
   if (header & FREE || !fits(block, header) || !guarded(block, header)) {
     report(classify(block, header), ptr);
     return 0;
@@ -353,13 +358,13 @@ function blockOf(ptr: usize): usize {
   return block;
 }
 
-// === Checks of the checked build: cold paths, never compiled into the release build ===
-
 /** Whether a header's size keeps its block inside the blocks. */
 function fits(block: usize, header: u32): bool {
   let size = header & ~TAGS;
   return size >= MIN_BLOCK && size <= top - block;
 }
+
+// === Checks of the checked build: cold paths, never compiled into the release build ===
 
 /** Whether a used block's guard is intact. */
 function guarded(block: usize, header: u32): bool {

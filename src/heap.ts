@@ -3,10 +3,10 @@
  *
  * @module
  */
-import { ownWasm, regionWasm } from "./_wasm.ts";
+import { checkedWasm, ownWasm, regionWasm } from "./_wasm.ts";
 import { ALIGN, FIRST, HEADER, MAX_ALIGN, MAX_LIMIT } from "./_layout.ts";
 import { checkAlignment, checkInteger, checkSize, describe, U32_MAX } from "./_validate.ts";
-import { OutOfMemoryError } from "./errors.ts";
+import { HeapMisuseError, OutOfMemoryError } from "./errors.ts";
 import { type HeapReading, readHeap, rootOf } from "./_heap_reader.ts";
 import { type HeapBlock, type HeapStats, statsOf } from "./_picture.ts";
 
@@ -74,10 +74,29 @@ export interface HeapOptions {
    * need more fail with {@linkcode OutOfMemoryError}. Defaults to all that wasm32 allows.
    */
   limit?: number;
+  /**
+   * Use the checked build: it catches double frees, pointers it never returned (interior,
+   * misaligned, outside, into freed memory), writes past a block's end (a guard word after each
+   * block) and writes to freed memory (poison, verified when the memory is reused), and throws
+   * {@linkcode HeapMisuseError} at the call that finds them, leaving the heap as it was. Each block
+   * costs 4 bytes more and each operation more time (see the README's figures).
+   */
+  checked?: boolean;
 }
 
 let ownModule: WebAssembly.Module | undefined;
 let regionModule: WebAssembly.Module | undefined;
+let checkedModule: WebAssembly.Module | undefined;
+
+/** The C ABI's names, which a checked heap's `exports` wrap to name the operation in reports. */
+const C_ABI = [
+  "malloc",
+  "free",
+  "realloc",
+  "calloc",
+  "aligned_alloc",
+  "malloc_usable_size",
+] as const;
 
 /**
  * A heap: mote's O(1) allocator over a WebAssembly memory, with every argument checked.
@@ -116,8 +135,12 @@ export class Heap {
    * failure by returning 0.
    */
   readonly exports: MoteExports;
+  /** Whether this heap runs the checked build. */
+  readonly checked: boolean;
   readonly #raw: RawExports;
   #limit: number;
+  /** The call in progress, for the checked build's reports. */
+  #operation = "";
   #u8: Uint8Array<ArrayBuffer>;
   #view: DataView<ArrayBuffer>;
 
@@ -138,17 +161,22 @@ export class Heap {
    * ```
    */
   constructor(options: HeapOptions = {}) {
-    const { memory, base, limit } = options;
+    const { memory, base, limit, checked = false } = options;
     let instance: WebAssembly.Instance;
+    this.checked = checked;
     if (memory === undefined) {
       if (base !== undefined) {
         throw new TypeError(
           `A heap with its own memory starts at 0; base applies only with memory`,
         );
       }
-      ownModule ??= new WebAssembly.Module(ownWasm);
-      instance = new WebAssembly.Instance(ownModule);
       this.base = 0;
+      if (checked) {
+        instance = this.#instantiateChecked(new WebAssembly.Memory({ initial: 0, maximum: 65536 }));
+      } else {
+        ownModule ??= new WebAssembly.Module(ownWasm);
+        instance = new WebAssembly.Instance(ownModule);
+      }
     } else {
       if (!(memory instanceof WebAssembly.Memory)) {
         throw new TypeError(`Memory must be a WebAssembly.Memory, got ${describe(memory)}`);
@@ -165,21 +193,24 @@ export class Heap {
         );
       }
       this.base = checkInteger(base, "Base", 0, MAX_LIMIT - FIRST - HEADER - ALIGN);
-      regionModule ??= new WebAssembly.Module(regionWasm);
-      instance = new WebAssembly.Instance(regionModule, { env: { memory } });
+      if (checked) {
+        instance = this.#instantiateChecked(memory);
+      } else {
+        regionModule ??= new WebAssembly.Module(regionWasm);
+        instance = new WebAssembly.Instance(regionModule, { env: { memory } });
+      }
     }
     this.#raw = instance.exports as unknown as RawExports;
-    this.memory = memory ?? this.#raw.memory;
-    const { malloc, free, realloc, calloc, aligned_alloc, malloc_usable_size } = this.#raw;
-    this.exports = {
-      memory: this.memory,
-      malloc,
-      free,
-      realloc,
-      calloc,
-      aligned_alloc,
-      malloc_usable_size,
-    };
+    this.memory = memory ?? this.#checkedMemory ?? this.#raw.memory;
+    const exports: Record<string, unknown> = { memory: this.memory };
+    for (const name of C_ABI) {
+      const call = this.#raw[name] as (...args: number[]) => number;
+      // a checked heap names the C function in its reports; the release build needs no wrapper
+      exports[name] = checked
+        ? (...args: number[]) => (this.#operation = name, call(...args))
+        : call;
+    }
+    this.exports = exports as unknown as MoteExports;
     this.#limit = limit === undefined ? MAX_LIMIT - this.base : this.#checkLimit(limit, 0);
     try {
       // fails when the memory declares no maximum or the engine cannot: views are then refreshed
@@ -270,6 +301,7 @@ export class Heap {
    */
   malloc(size: number): number {
     checkSize(size);
+    this.#operation = "malloc";
     return this.#served("malloc", size, this.#raw.malloc(size));
   }
 
@@ -301,6 +333,7 @@ export class Heap {
         `Count times size must fit in 32 bits, got ${count} * ${size} = ${count * size}`,
       );
     }
+    this.#operation = "calloc";
     return this.#served("calloc", count * size, this.#raw.calloc(count, size));
   }
 
@@ -332,6 +365,7 @@ export class Heap {
     checkInteger(ptr, "Pointer", 0, U32_MAX);
     if (ptr !== 0) this.#checkLive(ptr, "realloc");
     checkSize(size);
+    this.#operation = "realloc";
     return this.#served("realloc", size, this.#raw.realloc(ptr, size));
   }
 
@@ -357,6 +391,7 @@ export class Heap {
   alignedAlloc(alignment: number, size: number): number {
     checkAlignment(alignment, MAX_ALIGN);
     checkSize(size);
+    this.#operation = "alignedAlloc";
     return this.#served("alignedAlloc", size, this.#raw.aligned_alloc(alignment, size));
   }
 
@@ -383,6 +418,7 @@ export class Heap {
     checkInteger(ptr, "Pointer", 0, U32_MAX);
     if (ptr === 0) return;
     this.#checkLive(ptr, "free");
+    this.#operation = "free";
     this.#raw.free(ptr);
   }
 
@@ -556,6 +592,17 @@ export class Heap {
     return new Uint8Array(this.#buffer, ptr, bytes);
   }
 
+  #checkedMemory: WebAssembly.Memory | undefined;
+
+  #instantiateChecked(memory: WebAssembly.Memory): WebAssembly.Instance {
+    this.#checkedMemory = memory;
+    checkedModule ??= new WebAssembly.Module(checkedWasm);
+    const mote_report = (code: number, address: number) => {
+      throw new HeapMisuseError(code, address >>> 0, this.#operation);
+    };
+    return new WebAssembly.Instance(checkedModule, { env: { memory, mote_report } });
+  }
+
   /** The memory's buffer, never shared (the constructor refuses shared memories). */
   get #buffer(): ArrayBuffer {
     return this.memory.buffer as ArrayBuffer;
@@ -590,6 +637,7 @@ export class Heap {
   }
 
   #checkLive(ptr: number, operation: string): number {
+    this.#operation = operation; // the checked build reports what is wrong with ptr itself
     const usable = this.#raw.malloc_usable_size(ptr) >>> 0;
     if (usable === 0) {
       throw new RangeError(
