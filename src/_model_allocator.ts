@@ -1,0 +1,338 @@
+/**
+ * mote's policy, rule for rule, in plain TypeScript: the reference the differential fuzzer holds
+ * asm/mote.ts to. Blocks are records in a map, each free list an array, and nothing is encoded
+ * in bytes: the memory holds only what users write (and what calloc zeroes and realloc copies).
+ * For any sequence of calls it returns what the wasm returns, and grows its memory when and by as
+ * much as the wasm grows its own. Where the wasm reads a header to tell a pointer it never
+ * returned, the model knows its blocks: for pointers into the middle of a block, or into freed
+ * memory that was used again, the two may differ (the wasm's answer there depends on the bytes).
+ */
+import { ALIGN, CLASSES, FIRST, HEADER, MAX_ALIGN, MAX_LIMIT, MIN_BLOCK } from "./_layout.ts";
+import { classOf } from "./_size_class.ts";
+import type { HeapBlock, HeapPicture } from "./_picture.ts";
+
+const PAGE = 65536;
+/** Growth asks for what is needed plus 1/16 of the memory the heap holds already. */
+const GROW_DIVISOR = 16;
+/** The largest result of a 32-bit size computation, such as calloc's product. */
+const U32_MAX = 0xFFFF_FFFF;
+
+/** A block: a header and its payload, used or free. */
+interface Block {
+  readonly address: number;
+  size: number;
+  free: boolean;
+}
+
+function roundUp(value: number, multiple: number): number {
+  return Math.ceil(value / multiple) * multiple;
+}
+
+/**
+ * The C ABI of mote over a `WebAssembly.Memory`, with the same arguments and results as the
+ * wasm's exports (unsigned): 0 for every failure, nothing thrown.
+ */
+export class ModelAllocator {
+  /** The memory the heap lives in; the model grows it as the wasm would. */
+  readonly memory: WebAssembly.Memory;
+  /** The bytes a used block spends beyond its usable ones: the header, and a guard if checked. */
+  readonly overhead: number;
+  #root = 0;
+  #limit = 0; // before init, a heap of zero capacity: every call fails
+  #top = FIRST;
+  #end = FIRST; // where carving stops without asking grow: stale if the limit changed since
+  /** Every block, free or used, by address. */
+  readonly #blocks = new Map<number, Block>();
+  /** Each free block by the address just past it, where a block it can merge with starts. */
+  readonly #freeEndingAt = new Map<number, Block>();
+  /** The free list of each class, as a stack: the head is the last element. */
+  readonly #lists: Block[][] = Array.from({ length: CLASSES }, () => []);
+
+  /**
+   * A model over `memory`, not started: call `init` first.
+   *
+   * @param memory The memory to allocate in.
+   * @param checked Whether to model the checked build, whose used blocks end in a guard word.
+   */
+  constructor(memory: WebAssembly.Memory, checked = false) {
+    this.memory = memory;
+    this.overhead = checked ? HEADER + 4 : HEADER;
+  }
+
+  /** Where the top region starts, as the wasm's `mote_top`. */
+  get top(): number {
+    return this.#top;
+  }
+
+  /** The address the heap may not grow past, as the wasm's `mote_limit`; settable like it. */
+  get limit(): number {
+    return this.#limit;
+  }
+
+  set limit(address: number) {
+    this.#limit = address;
+  }
+
+  /**
+   * Starts an empty heap in `[base, limitEnd)`, as mote_init: false when the range cannot hold
+   * the root (changing nothing) or memory for it cannot be had (leaving zero capacity).
+   */
+  init(base: number, limitEnd: number): boolean {
+    const root = roundUp(base, ALIGN);
+    const limit = Math.floor(Math.min(limitEnd, MAX_LIMIT) / ALIGN) * ALIGN;
+    if (base > MAX_LIMIT || root + FIRST + HEADER > limit) return false;
+    this.#root = root;
+    this.#limit = limit;
+    this.#top = this.#end = root + FIRST;
+    this.#blocks.clear();
+    this.#freeEndingAt.clear();
+    for (const list of this.#lists) list.length = 0;
+    if (!this.#grow(0)) {
+      this.#limit = 0;
+      return false;
+    }
+    return true;
+  }
+
+  /** Allocates `bytes` bytes; 0 when they cannot be had. */
+  malloc(bytes: number): number {
+    if (bytes >= this.#limit) return 0;
+    const block = this.#allocate(this.#blockSize(bytes));
+    return block ? block.address + HEADER : 0;
+  }
+
+  /** Frees a live block; any other pointer is ignored. */
+  free(ptr: number): void {
+    const block = this.#live(ptr);
+    if (block) this.#release(block);
+  }
+
+  /**
+   * Resizes in place when it can: shrinking, into a free right neighbour, or at the top;
+   * otherwise moves, copying the old usable bytes. 0 on failure, the old block unchanged.
+   */
+  realloc(ptr: number, bytes: number): number {
+    if (ptr === 0) return this.malloc(bytes);
+    const block = this.#live(ptr);
+    if (!block || bytes >= this.#limit) return 0;
+    const size = this.#blockSize(bytes);
+    if (size > block.size) {
+      const rightAddress = block.address + block.size;
+      const right = this.#blocks.get(rightAddress);
+      if (right?.free && block.size + right.size >= size) {
+        this.#forget(right);
+        block.size += right.size;
+      } else if (rightAddress === this.#top && this.#room(size - block.size)) {
+        this.#top = block.address + size;
+        block.size = size;
+      } else {
+        const moved = this.malloc(bytes);
+        if (moved) {
+          new Uint8Array(this.memory.buffer).copyWithin(moved, ptr, ptr + this.#usable(block));
+          this.#release(block);
+        }
+        return moved;
+      }
+    }
+    this.#trim(block, size);
+    return ptr;
+  }
+
+  /** Allocates `count * size` zeroed bytes; 0 when the product overflows or cannot be had. */
+  calloc(count: number, size: number): number {
+    const bytes = count * size;
+    if (bytes > U32_MAX) return 0;
+    const ptr = this.malloc(bytes);
+    if (ptr) new Uint8Array(this.memory.buffer).fill(0, ptr, ptr + bytes);
+    return ptr;
+  }
+
+  /**
+   * Allocates `bytes` bytes at a multiple of `alignment`, a power of two up to 64 KiB (0 for
+   * any other). It takes a block with room to spare for the alignment and frees the gap in
+   * front of the aligned address as a block of its own.
+   */
+  aligned_alloc(alignment: number, bytes: number): number {
+    if (!(alignment >= 1 && alignment <= MAX_ALIGN && Number.isInteger(Math.log2(alignment)))) {
+      return 0;
+    }
+    if (alignment <= ALIGN) return this.malloc(bytes);
+    if (bytes >= this.#limit) return 0;
+    const size = this.#blockSize(bytes);
+    const block = this.#allocate(size + alignment - ALIGN);
+    if (!block) return 0;
+    const gap = roundUp(block.address + HEADER, alignment) - (block.address + HEADER);
+    let aligned = block;
+    if (gap > 0) {
+      aligned = this.#add({ address: block.address + gap, size: block.size - gap, free: false });
+      block.size = gap;
+      this.#release(block);
+    }
+    this.#trim(aligned, size);
+    return aligned.address + HEADER;
+  }
+
+  /** The bytes usable at a live block; 0 for any other pointer. */
+  malloc_usable_size(ptr: number): number {
+    const block = this.#live(ptr);
+    return block ? this.#usable(block) : 0;
+  }
+
+  /** The heap as data, in the shape the reader draws a wasm heap in. */
+  picture(): HeapPicture {
+    const blocks: HeapBlock[] = [...this.#blocks.values()]
+      .sort((a, b) => a.address - b.address)
+      .map(({ address, size, free }) => ({ address, ptr: address + HEADER, size, free }));
+    const lists = this.#lists.map((list) => list.map((block) => block.address).reverse());
+    const end = Math.min(this.#memoryEnd(), this.#limit) - HEADER;
+    return { root: this.#root, blocks, lists, top: this.#top, end };
+  }
+
+  /** The block size serving a request of `bytes` (below the limit, so it cannot overflow). */
+  #blockSize(bytes: number): number {
+    return roundUp(bytes + this.overhead, ALIGN);
+  }
+
+  #usable(block: Block): number {
+    return block.size - this.overhead;
+  }
+
+  /** The used block whose payload starts at `ptr`, if there is one. */
+  #live(ptr: number): Block | undefined {
+    const block = this.#blocks.get(ptr - HEADER);
+    return block && !block.free ? block : undefined;
+  }
+
+  /**
+   * A used block of at least `size` bytes. The head of the size's own class is taken if it is
+   * large enough; otherwise the head of the lowest non-empty class above, whose every block is;
+   * otherwise a block is carved from the top region. No list is searched beyond its head.
+   */
+  #allocate(size: number): Block | undefined {
+    const own = classOf(size);
+    const head = this.#head(own);
+    if (head && head.size >= size) return this.#take(head, size);
+    for (let index = own + 1; index < CLASSES; index++) {
+      const above = this.#head(index);
+      if (above) return this.#take(above, size);
+    }
+    if (!this.#room(size)) return undefined;
+    const block = this.#add({ address: this.#top, size, free: false });
+    this.#top += size;
+    return block;
+  }
+
+  #head(index: number): Block | undefined {
+    return this.#lists[index].at(-1);
+  }
+
+  /** Takes a listed block for a request of `size` bytes, giving back what is beyond. */
+  #take(block: Block, size: number): Block {
+    this.#unlist(block);
+    block.free = false;
+    this.#trim(block, size);
+    return block;
+  }
+
+  /**
+   * Frees a used block: it merges with a free left neighbour, then either falls into the top
+   * region when it ends there, or merges with a free right neighbour; the result is listed.
+   */
+  #release(block: Block): void {
+    const rightAddress = block.address + block.size;
+    let merged = block;
+    const left = this.#freeEndingAt.get(block.address);
+    if (left) {
+      this.#unlist(left);
+      this.#blocks.delete(block.address);
+      left.size += block.size;
+      merged = left;
+    }
+    if (rightAddress === this.#top) {
+      this.#blocks.delete(merged.address);
+      this.#top = merged.address;
+      return;
+    }
+    const right = this.#blocks.get(rightAddress)!;
+    if (right.free) {
+      this.#forget(right);
+      merged.size += right.size;
+    }
+    merged.free = true;
+    this.#list(merged);
+  }
+
+  /** Gives back a used block's bytes beyond `size` when they make a block of their own. */
+  #trim(block: Block, size: number): void {
+    const rest = block.size - size;
+    if (rest >= MIN_BLOCK) {
+      block.size = size;
+      this.#release(this.#add({ address: block.address + size, size: rest, free: false }));
+    }
+  }
+
+  /** Whether the top region holds `size` bytes, after growing memory if it must. */
+  #room(size: number): boolean {
+    return size <= this.#end - this.#top || this.#grow(size);
+  }
+
+  /**
+   * Grows memory, within the limit, so the top region holds `size` bytes: by what is needed
+   * plus a sixteenth of what the heap holds (capped by the limit), or failing that by what is
+   * needed. False, changing nothing, when the limit or the memory says no.
+   */
+  #grow(size: number): boolean {
+    const need = this.#top + size + HEADER;
+    if (need > this.#limit) return false;
+    let have = this.#memoryEnd();
+    if (need > have) {
+      // the wasm subtracts in 32 bits: when memory ends below the root, what the heap holds
+      // wraps around to nearly 4 GiB, and the step becomes as large as the limit allows
+      const held = (have - this.#root) >>> 0;
+      const want = need + Math.min(Math.floor(held / GROW_DIVISOR), this.#limit - need);
+      if (!this.#growMemoryTo(want, have) && !this.#growMemoryTo(need, have)) return false;
+      have = this.#memoryEnd();
+    }
+    this.#end = Math.min(have, this.#limit) - HEADER;
+    return true;
+  }
+
+  /** Grows memory by the pages that reach `address` from `have`; false if the memory refuses. */
+  #growMemoryTo(address: number, have: number): boolean {
+    try {
+      this.memory.grow(Math.ceil((address - have) / PAGE));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The end of memory, as far as the heap can use it. */
+  #memoryEnd(): number {
+    return Math.min(this.memory.buffer.byteLength, MAX_LIMIT);
+  }
+
+  #add(block: Block): Block {
+    this.#blocks.set(block.address, block);
+    return block;
+  }
+
+  /** Pushes a free block on its class's list: the list's new head. */
+  #list(block: Block): void {
+    this.#lists[classOf(block.size)].push(block);
+    this.#freeEndingAt.set(block.address + block.size, block);
+  }
+
+  /** Takes a free block off its list, before its size changes. */
+  #unlist(block: Block): void {
+    const list = this.#lists[classOf(block.size)];
+    list.splice(list.lastIndexOf(block), 1);
+    this.#freeEndingAt.delete(block.address + block.size);
+  }
+
+  /** Unlists a free block that a neighbour absorbs, and forgets it. */
+  #forget(block: Block): void {
+    this.#unlist(block);
+    this.#blocks.delete(block.address);
+  }
+}
