@@ -122,7 +122,7 @@ export function heapMapSvg(
     `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
     `<text x="${MARGIN}" y="20" font-size="14" font-weight="bold" fill="#222">` +
     `${escape(title)}</text>`,
-    `<text x="${MARGIN}" y="40" fill="#444">${escape(summary(stats, rowBytes))}</text>`,
+    `<text x="${MARGIN}" y="40" fill="#444">${escape(summary(stats))}</text>`,
   ];
   for (let row = 0; row < rows; row++) {
     const y = HEADING + row * (ROW + ROW_GAP);
@@ -158,6 +158,10 @@ export function heapMapSvg(
     );
     x += 17 + text.length * 7.3 + 18;
   }
+  out.push(
+    `<text x="${width - MARGIN}" y="${y + 10}" text-anchor="end" fill="#444">` +
+      `rows of ${bytes(rowBytes)}</text>`,
+  );
   out.push("</svg>");
   return out.join("\n");
 }
@@ -213,14 +217,13 @@ function checkRowBytes(value: unknown): number {
   return rowBytes;
 }
 
-function summary(stats: HeapStats, rowBytes: number): string {
+function summary(stats: HeapStats): string {
   return [
     `${bytes(stats.span)} spanned`,
     `${stats.usedBlocks} used (${bytes(stats.usedBytes)})`,
     `${stats.freeBlocks} free (${bytes(stats.freeBytes)})`,
     `top ${bytes(stats.topBytes)}`,
     `fragmentation ${(stats.fragmentation * 100).toFixed(1)}%`,
-    `${bytes(rowBytes)} a row`,
   ].join(" · ");
 }
 
