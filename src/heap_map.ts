@@ -156,7 +156,7 @@ export function heapMapSvg(
       `<rect x="${x}" y="${y}" width="12" height="12" fill="${COLOURS[kind]}"/>`,
       `<text x="${x + 17}" y="${y + 10}" fill="#444">${text}</text>`,
     );
-    x += 17 + text.length * 7.3 + 18;
+    x = round(x + 17 + text.length * 7.3 + 18);
   }
   out.push(
     `<text x="${width - MARGIN}" y="${y + 10}" text-anchor="end" fill="#444">` +
