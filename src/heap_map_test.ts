@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Heap, heapMapSvg } from "../mod.ts";
+import { Heap, heapMapSvg, ModelHeap } from "../mod.ts";
 import { FIRST, HEADER } from "./_layout.ts";
 import type { HeapBlock, HeapStats } from "./_picture.ts";
 
@@ -147,4 +147,15 @@ Deno.test("heapMapSvg checks its options and escapes its title", async (t) => {
     assert.ok(!svg.includes("<script>"));
     assert.match(svg, /&lt;script&gt; &amp; &quot;quotes&quot;/);
   });
+});
+
+Deno.test("heapMapSvg draws the reference model's heap as it draws the wasm heap", () => {
+  const heap = new Heap();
+  const model = new ModelHeap();
+  for (const target of [heap, model]) {
+    const ptrs = Array.from({ length: 200 }, (_, i) => target.malloc(16 + (i * 53) % 700));
+    ptrs.filter((_, i) => i % 3 !== 0).forEach((ptr) => target.free(ptr));
+    target.realloc(ptrs[0], 5000);
+  }
+  assert.equal(heapMapSvg(model), heapMapSvg(heap));
 });
