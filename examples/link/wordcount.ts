@@ -39,36 +39,15 @@ export interface WordcountExports {
  * @returns The wasm module's bytes.
  */
 export async function compileWordcount(): Promise<Uint8Array<ArrayBuffer>> {
-  const source = await Deno.readTextFile(SOURCE);
-  let wasm: Uint8Array<ArrayBuffer> | undefined;
-  const stderr: string[] = [];
-  const { error } = await asc.main(
-    // --noAssert: no `abort` import; --importMemory: the memory is the host's, shared with mote
-    [
-      "wordcount.ts",
-      "--outFile",
-      "out.wasm",
-      "-O3",
-      "--runtime",
-      "stub",
-      "--noAssert",
-      "--importMemory",
-    ],
-    {
-      readFile: (name: string) => name === "wordcount.ts" ? source : null,
-      writeFile(name: string, contents: Uint8Array | string) {
-        if (name.endsWith("out.wasm") && typeof contents !== "string") {
-          wasm = new Uint8Array(contents);
-        }
-      },
-      stderr: { write: (s: string | Uint8Array) => stderr.push(String(s)) } as never,
-      stdout: { write: () => {} } as never,
-    },
+  const { binary, error, stderr } = await asc.compileString(
+    { "wordcount.ts": await Deno.readTextFile(SOURCE) },
+    // noAssert: no `abort` import; importMemory: the memory is the host's, shared with mote
+    { optimizeLevel: 3, runtime: "stub", noAssert: true, importMemory: true },
   );
-  if (error || !wasm) {
-    throw new Error(`Compiling ${SOURCE.pathname} failed: ${error?.message}\n${stderr.join("")}`);
+  if (error || !binary) {
+    throw new Error(`Compiling ${SOURCE.pathname} failed: ${error?.message}\n${stderr}`);
   }
-  return wasm;
+  return new Uint8Array(binary);
 }
 
 /** A word counter running in wasm, every block of it allocated by mote. */
