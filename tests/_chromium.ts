@@ -6,6 +6,11 @@
 /** Where Debian's chromium package puts the browser; `CHROMIUM` overrides it. */
 export const CHROMIUM_PATH: string = Deno.env.get("CHROMIUM") ?? "/usr/bin/chromium";
 
+/** Whether there is a browser at {@linkcode CHROMIUM_PATH}. */
+export function chromiumFound(): Promise<boolean> {
+  return Deno.stat(CHROMIUM_PATH).then(() => true, () => false);
+}
+
 const FLAGS = [
   "--headless",
   "--no-sandbox", // CI runs as root, where the sandbox refuses to start
@@ -66,6 +71,12 @@ export class Chromium {
    * @returns The browser, with no page open yet.
    */
   static async launch(): Promise<Chromium> {
+    if (!await chromiumFound()) {
+      throw new Error(
+        `No Chromium at ${CHROMIUM_PATH}: install Debian's chromium package ` +
+          "(.ci/run does) or point CHROMIUM at one",
+      );
+    }
     const profile = await Deno.makeTempDir({ prefix: "mote-chromium-" });
     const process = new Deno.Command(CHROMIUM_PATH, {
       args: [...FLAGS, `--user-data-dir=${profile}`, "about:blank"],

@@ -2,10 +2,10 @@
 // driven by clicks, its results read from the page, and a screenshot checked pixel by pixel.
 import assert from "node:assert/strict";
 import { serveExample } from "../examples/browser/serve.ts";
-import { Chromium, CHROMIUM_PATH, type Page } from "./_chromium.ts";
+import { Chromium, CHROMIUM_PATH, chromiumFound, type Page } from "./_chromium.ts";
 import { colours, decodePng } from "./_png.ts";
 
-const found = await Deno.stat(CHROMIUM_PATH).then(() => true, () => false);
+const found = await chromiumFound();
 // CI installs Chromium (.ci/run), so there a missing browser fails the test instead
 const skip = !found && !Deno.env.get("CI");
 if (skip) {
