@@ -40,7 +40,7 @@ export function readHeap(image: HeapImage): HeapReading {
   const memory = new DataView(buffer);
   const problems: string[] = [];
   const word = (address: number): number | undefined => {
-    if (address % 4 === 0 && address + 4 <= memory.byteLength) {
+    if (address % 4 === 0 && address >= 0 && address + 4 <= memory.byteLength) {
       return memory.getUint32(address, true);
     }
     problems.push(`Word at ${address} lies outside the memory or is misaligned`);
@@ -53,7 +53,7 @@ export function readHeap(image: HeapImage): HeapReading {
   for (let address = root + FIRST; address < top;) {
     const header = word(address);
     if (header === undefined) break;
-    const size = header & ~TAGS;
+    const size = (header & ~TAGS) >>> 0; // sizes reach 2^31 and beyond: keep them unsigned
     if (size === 0 || address + size > top) {
       problems.push(`Block at ${address} has size ${size}, which does not fit below top ${top}`);
       break;

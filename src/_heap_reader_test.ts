@@ -51,6 +51,17 @@ Deno.test("stats count blocks and bytes, and the parts add up to the span", asyn
   }
 });
 
+Deno.test("walk and stats read blocks of 2 GiB and more as unsigned sizes", () => {
+  const heap = new Heap();
+  const big = heap.malloc(2 ** 31 + 100);
+  heap.free(heap.malloc(16));
+  const [block] = heap.walk();
+  assert.equal(block.ptr, big);
+  assert.equal(block.size, 2 ** 31 + 112);
+  assert.equal(heap.stats().usedBytes, 2 ** 31 + 112);
+  assert.deepEqual(heap.check(), []);
+});
+
 Deno.test("fragmentation is 0 with nothing free, and the share outside the largest piece", () => {
   const heap = new Heap({ limit: FIRST + HEADER + 3 * 112 });
   const ptrs = [100, 100, 100].map((size) => heap.malloc(size));

@@ -41,6 +41,8 @@ export class ModelAllocator {
   #limit = 0; // before init, a heap of zero capacity: every call fails
   #top = FIRST;
   #end = FIRST; // where carving stops without asking grow: stale if the limit changed since
+  /** Memory from here up has not been handed out since the engine made it: it reads zero. */
+  #pristine = 0;
   /** Every block, free or used, by address. */
   readonly #blocks = new Map<number, Block>();
   /** Each free block by the address just past it, where a block it can merge with starts. */
@@ -84,6 +86,7 @@ export class ModelAllocator {
     this.#root = root;
     this.#limit = limit;
     this.#top = this.#end = root + FIRST;
+    this.#pristine = this.#memoryEnd(); // memory there already may hold anything
     this.#blocks.clear();
     this.#freeEndingAt.clear();
     for (const list of this.#lists) list.length = 0;
@@ -123,7 +126,7 @@ export class ModelAllocator {
         this.#forget(right);
         block.size += right.size;
       } else if (rightAddress === this.#top && this.#room(size - block.size)) {
-        this.#top = block.address + size;
+        this.#raiseTop(block.address + size);
         block.size = size;
       } else {
         const moved = this.malloc(bytes);
@@ -142,8 +145,9 @@ export class ModelAllocator {
   calloc(count: number, size: number): number {
     const bytes = count * size;
     if (bytes > U32_MAX) return 0;
+    const pristine = this.#pristine;
     const ptr = this.malloc(bytes);
-    if (ptr) new Uint8Array(this.memory.buffer).fill(0, ptr, ptr + bytes);
+    if (ptr) new Uint8Array(this.memory.buffer).fill(0, ptr, Math.min(ptr + bytes, pristine));
     return ptr;
   }
 
@@ -218,7 +222,7 @@ export class ModelAllocator {
     }
     if (!this.#room(size)) return undefined;
     const block = this.#add({ address: this.#top, size, free: false });
-    this.#top += size;
+    this.#raiseTop(this.#top + size);
     return block;
   }
 
@@ -269,6 +273,12 @@ export class ModelAllocator {
       block.size = size;
       this.#release(this.#add({ address: block.address + size, size: rest, free: false }));
     }
+  }
+
+  /** Moves the top region's start up to `address`: the memory below has been handed out. */
+  #raiseTop(address: number): void {
+    this.#top = address;
+    this.#pristine = Math.max(this.#pristine, address);
   }
 
   /** Whether the top region holds `size` bytes, after growing memory if it must. */

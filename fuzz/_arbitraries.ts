@@ -1,0 +1,237 @@
+/**
+ * What the fuzzer generates: request sizes that hit the places allocators get wrong, the heaps
+ * a differential run starts from, and the mix of operations for each kind of run.
+ */
+import fc from "fast-check";
+import { FIRST, MAX_ALIGN, MAX_LIMIT } from "../src/_layout.ts";
+import {
+  AlignedAlloc,
+  Calloc,
+  type Change,
+  type Foreign,
+  ForeignPointer,
+  Free,
+  FreeTwice,
+  Malloc,
+  type PointerCall,
+  Realloc,
+  ReallocNull,
+  Reset,
+  SetLimit,
+  type Size,
+  UsableSize,
+} from "./_commands.ts";
+import type { Session } from "./_session.ts";
+
+const PAGE = 65536;
+
+/** Block sizes where mote's size classes start: every 16 bytes to 128, then quarter powers. */
+function classStarts(): number[] {
+  const starts = [];
+  for (let size = 16; size < 128; size += 16) starts.push(size);
+  for (let power = 7; power <= 21; power++) {
+    for (let quarter = 0; quarter < 4; quarter++) starts.push(2 ** power * (1 + quarter / 4));
+  }
+  return starts;
+}
+
+/**
+ * Requests around every class start, for headers of 4 bytes (release) and 8 (checked), and
+ * around the first pages.
+ */
+const EDGES: number[] = [
+  ...classStarts().flatMap((start) =>
+    [4, 8].flatMap((overhead) => [-1, 0, 1].map((delta) => start - overhead + delta))
+  ),
+  ...[1, 2, 3, 4].flatMap((pages) =>
+    [-9, -8, -5, -4, -1, 0, 1].map((delta) => pages * PAGE + delta)
+  ),
+];
+
+/** Requests no 32-bit heap can serve: they must fail without wrapping around. */
+const HOPELESS = [
+  0xFFFF_FFFF,
+  0xFFFF_FFFE,
+  0xFFFF_FFF0,
+  0xFFFF_0000,
+  MAX_LIMIT + 1,
+  MAX_LIMIT,
+  MAX_LIMIT - 1,
+  MAX_LIMIT - 200,
+];
+
+/** Request sizes; with `relative`, also sizes near what is left below the limit. */
+export function sizes(relative: boolean): fc.Arbitrary<Size> {
+  const absolute: fc.WeightedArbitrary<Size>[] = [
+    { weight: 8, arbitrary: fc.integer({ min: 0, max: 256 }) },
+    { weight: 4, arbitrary: fc.constantFrom(...EDGES) },
+    { weight: 2, arbitrary: fc.integer({ min: 257, max: 70_000 }) },
+    { weight: 1, arbitrary: fc.integer({ min: 70_000, max: 4 << 20 }) },
+    { weight: 1, arbitrary: fc.constantFrom(...HOPELESS) },
+  ];
+  if (!relative) return fc.oneof(...absolute);
+  return fc.oneof(
+    ...absolute,
+    { weight: 2, arbitrary: fc.integer({ min: -40, max: 40 }).map((room) => ({ room })) },
+    { weight: 1, arbitrary: fc.integer({ min: -600, max: 40 }).map((limit) => ({ limit })) },
+  );
+}
+
+const POWERS_OF_TWO = Array.from({ length: Math.log2(MAX_ALIGN) + 1 }, (_, i) => 2 ** i);
+const BAD_ALIGNMENTS = [0, 3, 24, 48, 2 * MAX_ALIGN, 2 ** 31, 0xFFFF_FFFF];
+
+/** A differential run's heap, before it is made. */
+export interface HeapSetup {
+  /** Which build to run, an index into the target's builds. */
+  readonly build: number;
+  /** A region of a given memory, or the build's own memory (or a fresh one at 0). */
+  readonly region: boolean;
+  readonly base: number;
+  /** The region memory's initial pages. */
+  readonly pages: number;
+  /** The region memory's maximum pages, if it has one: growth beyond is refused. */
+  readonly maximum?: number;
+  /** The heap's limit in bytes from its base. */
+  readonly limit: number;
+}
+
+/** Heaps to start runs from: both placements, odd bases, refusing memories, small limits. */
+export function heapSetups(builds: readonly { importsMemory: boolean }[]): fc.Arbitrary<HeapSetup> {
+  return fc.record({
+    build: fc.nat({ max: builds.length - 1 }),
+    region: fc.boolean(),
+    base: fc.oneof(fc.constantFrom(0, 1, 4100, 65535, 65536), fc.nat({ max: 200_000 })),
+    extraPages: fc.integer({ min: -1, max: 3 }),
+    growablePages: fc.option(fc.nat({ max: 24 }), { nil: undefined }),
+    limit: fc.oneof(
+      { weight: 2, arbitrary: fc.integer({ min: 250, max: PAGE }) },
+      { weight: 3, arbitrary: fc.integer({ min: PAGE, max: 8 << 20 }) },
+      { weight: 2, arbitrary: fc.constant(MAX_LIMIT) },
+    ),
+  }).map(({ build, region, base, extraPages, growablePages, limit }) => {
+    if (!region || !builds[build].importsMemory) {
+      return { build, region: false, base: 0, pages: 0, limit: Math.min(limit, MAX_LIMIT) };
+    }
+    const needed = Math.ceil((base + FIRST + 16) / PAGE);
+    // a memory ending below the root makes the first growth as large as the limit allows
+    const pages = Math.max(0, needed + (limit > 8 << 20 ? Math.max(0, extraPages) : extraPages));
+    const maximum = growablePages === undefined ? undefined : pages + growablePages;
+    return { build, region, base, pages, maximum, limit: Math.min(limit, MAX_LIMIT - base) };
+  });
+}
+
+const indices = fc.nat({ max: 1 << 16 });
+const pointerCalls = fc.constantFrom<PointerCall>("free", "realloc", "malloc_usable_size");
+
+function changes(size: fc.Arbitrary<Size>, zero: boolean): fc.Arbitrary<Change> {
+  return fc.oneof(
+    { weight: 3, arbitrary: size.map((to) => ({ to })) },
+    { weight: 3, arbitrary: fc.integer({ min: -300, max: 300 }).map((by) => ({ by })) },
+    { weight: 1, arbitrary: fc.integer({ min: -70_000, max: 70_000 }).map((by) => ({ by })) },
+    { weight: 1, arbitrary: fc.constant({ same: true as const }) },
+    { weight: zero ? 1 : 0, arbitrary: fc.constant({ to: 0 }) },
+  );
+}
+
+/**
+ * calloc's arguments: few elements of any size, many small ones, and products that overflow
+ * 32 bits. Products that fit stay below 64 MiB, so no run fills gigabytes.
+ */
+function callocs(size: fc.Arbitrary<Size>): fc.Arbitrary<[number, Size]> {
+  const huge = fc.constantFrom(65536, 65537, 0x8000_0000, 0xFFFF_FFFF);
+  return fc.oneof(
+    fc.tuple(fc.nat({ max: 16 }), size),
+    fc.tuple(fc.nat({ max: 5000 }), fc.nat({ max: 4096 })),
+    fc.tuple(huge, fc.constantFrom(65536, 65537, 0xFFFF_FFFF)),
+  );
+}
+
+type CommandArbitrary = fc.Arbitrary<fc.Command<Session, Session>>;
+
+/** The operations of a differential run: every call of the C ABI, misuse, limits, resets. */
+export function moteCommands(): CommandArbitrary {
+  const size = sizes(true);
+  const foreign: fc.Arbitrary<Foreign> = fc.oneof(
+    fc.integer({ min: 1, max: 15 }).map((misaligned) => ({ misaligned })),
+    fc.integer({ min: 1, max: 20 }).map((below) => ({ below })),
+    fc.nat({ max: 20 }).map((above) => ({ above })),
+  );
+  return fc.oneof(
+    { weight: 10, arbitrary: size.map((s) => new Malloc(s)) },
+    { weight: 3, arbitrary: callocs(size).map(([n, s]) => new Calloc(n, s)) },
+    {
+      weight: 3,
+      arbitrary: fc.tuple(
+        fc.oneof({ weight: 5, arbitrary: fc.constantFrom(...POWERS_OF_TWO) }, {
+          weight: 1,
+          arbitrary: fc.constantFrom(...BAD_ALIGNMENTS),
+        }),
+        size,
+      ).map(([alignment, s]) => new AlignedAlloc(alignment, s)),
+    },
+    { weight: 8, arbitrary: indices.map((i) => new Free(i)) },
+    {
+      weight: 6,
+      arbitrary: fc.tuple(indices, changes(size, true)).map(([i, c]) => new Realloc(i, c)),
+    },
+    { weight: 2, arbitrary: size.map((s) => new ReallocNull(s)) },
+    { weight: 2, arbitrary: indices.map((i) => new UsableSize(i)) },
+    {
+      weight: 1,
+      arbitrary: fc.tuple(indices, pointerCalls).map(([i, then]) => new FreeTwice(i, then)),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.tuple(foreign, pointerCalls).map(([w, call]) => new ForeignPointer(w, call)),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.tuple(fc.boolean(), fc.nat({ max: 300_000 })).map(([lower, bytes]) =>
+        new SetLimit(lower, bytes)
+      ),
+    },
+    { weight: 1, arbitrary: fc.constant(new Reset()) },
+  );
+}
+
+/** What a module-under-test exports beyond malloc, free and realloc. */
+export interface Optional {
+  readonly calloc: boolean;
+  readonly alignedAlloc: boolean;
+  readonly usableSize: boolean;
+}
+
+/**
+ * The operations of a model-free run: the C ABI where C defines it (no realloc to 0 bytes,
+ * no invalid alignment, no pointer that is not live), and only what the module exports.
+ */
+export function anyCommands(optional: Optional): CommandArbitrary {
+  const size = sizes(false);
+  const commands: fc.WeightedArbitrary<fc.Command<Session, Session>>[] = [
+    { weight: 10, arbitrary: size.map((s) => new Malloc(s)) },
+    { weight: 8, arbitrary: indices.map((i) => new Free(i)) },
+    {
+      weight: 6,
+      arbitrary: fc.tuple(indices, changes(size, false)).map(([i, c]) => new Realloc(i, c)),
+    },
+    { weight: 2, arbitrary: size.map((s) => new ReallocNull(s)) },
+  ];
+  if (optional.calloc) {
+    commands.push({
+      weight: 3,
+      arbitrary: callocs(size).map(([n, s]) => new Calloc(n, s)),
+    });
+  }
+  if (optional.alignedAlloc) {
+    commands.push({
+      weight: 3,
+      arbitrary: fc.tuple(fc.constantFrom(...POWERS_OF_TWO), size).map(([alignment, s]) =>
+        new AlignedAlloc(alignment, s)
+      ),
+    });
+  }
+  if (optional.usableSize) {
+    commands.push({ weight: 2, arbitrary: indices.map((i) => new UsableSize(i)) });
+  }
+  return fc.oneof(...commands);
+}

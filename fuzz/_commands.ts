@@ -1,0 +1,234 @@
+/**
+ * The fuzzer's operations as fast-check commands, one small class each. A command names a live
+ * block by an index taken modulo the number of live blocks, and a size relative to the heap by
+ * a {@linkcode Size}, so a shrunk sequence stays meaningful whatever was removed from it.
+ */
+import type fc from "fast-check";
+import { FIRST, HEADER } from "../src/_layout.ts";
+import { rootOf } from "../src/_heap_reader.ts";
+import type { Session } from "./_session.ts";
+
+type Command = fc.Command<Session, Session>;
+
+/**
+ * A request size: bytes, or bytes relative to what is left below the limit (`room`: a request
+ * that fills the top region exactly) or to the limit itself.
+ */
+export type Size = number | { readonly room: number } | { readonly limit: number };
+
+const U32_MAX = 0xFFFF_FFFF;
+/**
+ * The most a relative size asks for: near a limit of gigabytes it would fill gigabytes of
+ * memory, and then each move of the block would copy them.
+ */
+const RELATIVE_CAP = 8 << 20;
+
+function resolve(size: Size, session: Session): number {
+  if (typeof size === "number") return Math.min(U32_MAX, Math.max(0, size));
+  const bytes = "room" in size ? session.room + size.room : session.limitBytes + size.limit;
+  return Math.min(RELATIVE_CAP, Math.max(0, bytes));
+}
+
+function show(size: Size): string {
+  if (typeof size === "number") return String(size);
+  const [name, delta] = "room" in size ? ["room", size.room] : ["limit", size.limit];
+  return delta === 0 ? name : `${name}${delta > 0 ? "+" : ""}${delta}`;
+}
+
+/** The position in the live blocks that an index names. */
+function pick(index: number, session: Session): number {
+  return index % session.live.length;
+}
+
+abstract class Allocating implements Command {
+  check(): boolean {
+    return true;
+  }
+  abstract run(session: Session): void;
+  abstract toString(): string;
+}
+
+abstract class OnLiveBlock implements Command {
+  constructor(readonly index: number) {}
+  check(session: Session): boolean {
+    return session.live.length > 0;
+  }
+  abstract run(session: Session): void;
+  abstract toString(): string;
+}
+
+/** malloc(size) */
+export class Malloc extends Allocating {
+  constructor(readonly size: Size) {
+    super();
+  }
+  run(session: Session): void {
+    session.malloc(resolve(this.size, session));
+  }
+  toString(): string {
+    return `malloc(${show(this.size)})`;
+  }
+}
+
+/** calloc(count, size) */
+export class Calloc extends Allocating {
+  constructor(readonly count: number, readonly size: Size) {
+    super();
+  }
+  run(session: Session): void {
+    session.calloc(this.count, resolve(this.size, session));
+  }
+  toString(): string {
+    return `calloc(${this.count}, ${show(this.size)})`;
+  }
+}
+
+/** aligned_alloc(alignment, size) */
+export class AlignedAlloc extends Allocating {
+  constructor(readonly alignment: number, readonly size: Size) {
+    super();
+  }
+  run(session: Session): void {
+    session.alignedAlloc(this.alignment, resolve(this.size, session));
+  }
+  toString(): string {
+    return `aligned_alloc(${this.alignment}, ${show(this.size)})`;
+  }
+}
+
+/** realloc(0, size), which is malloc */
+export class ReallocNull extends Allocating {
+  constructor(readonly size: Size) {
+    super();
+  }
+  run(session: Session): void {
+    session.reallocNull(resolve(this.size, session));
+  }
+  toString(): string {
+    return `realloc(0, ${show(this.size)})`;
+  }
+}
+
+/** free(live block) */
+export class Free extends OnLiveBlock {
+  run(session: Session): void {
+    session.free(pick(this.index, session));
+  }
+  toString(): string {
+    return `free(#${this.index})`;
+  }
+}
+
+/** How realloc changes a block's size: to a size, by some bytes, not at all, or to 0. */
+export type Change =
+  | { readonly to: Size }
+  | { readonly by: number }
+  | { readonly same: true };
+
+/** realloc(live block, size) */
+export class Realloc extends OnLiveBlock {
+  constructor(index: number, readonly change: Change) {
+    super(index);
+  }
+  run(session: Session): void {
+    const index = pick(this.index, session);
+    const { requested } = session.live[index];
+    const size = "to" in this.change
+      ? resolve(this.change.to, session)
+      : "by" in this.change
+      ? resolve(requested + this.change.by, session)
+      : requested;
+    // C leaves realloc(p, 0) to the implementation: only mote's answer is checked
+    session.realloc(index, session.diff ? size : Math.max(1, size));
+  }
+  toString(): string {
+    const change = "to" in this.change
+      ? show(this.change.to)
+      : "by" in this.change
+      ? `size${this.change.by >= 0 ? "+" : ""}${this.change.by}`
+      : "size";
+    return `realloc(#${this.index}, ${change})`;
+  }
+}
+
+/** malloc_usable_size(live block) */
+export class UsableSize extends OnLiveBlock {
+  run(session: Session): void {
+    session.usableSize(pick(this.index, session));
+  }
+  toString(): string {
+    return `malloc_usable_size(#${this.index})`;
+  }
+}
+
+/** What a pointer that is no live block gets passed to. */
+export type PointerCall = "free" | "realloc" | "malloc_usable_size";
+
+/** free(live block), then the same pointer to free, realloc or malloc_usable_size again */
+export class FreeTwice extends OnLiveBlock {
+  constructor(index: number, readonly then: PointerCall) {
+    super(index);
+  }
+  run(session: Session): void {
+    session.freeTwice(pick(this.index, session), this.then);
+  }
+  toString(): string {
+    return `free(#${this.index}) then ${this.then} of it`;
+  }
+}
+
+/** Where a pointer mote never returned points: each place the wasm must tell from a block. */
+export type Foreign =
+  | { readonly misaligned: number } // a live block's pointer plus 1 to 15
+  | { readonly below: number } // 16-byte steps below the first block
+  | { readonly above: number }; // 16-byte steps from the top region up
+
+/** free, realloc or malloc_usable_size of a pointer mote never returned */
+export class ForeignPointer implements Command {
+  constructor(readonly where: Foreign, readonly call: PointerCall) {}
+  check(): boolean {
+    return true;
+  }
+  run(session: Session): void {
+    const first = rootOf(session.diff!.base) + FIRST + HEADER;
+    const ptr = "misaligned" in this.where
+      ? (session.live.length > 0 ? session.live[0].ptr : first) + this.where.misaligned
+      : "below" in this.where
+      ? Math.max(16, first - 16 * this.where.below)
+      : session.mote.top() + HEADER + 16 * this.where.above;
+    session.foreignPointer(Math.min(ptr, U32_MAX - 15), this.call);
+  }
+  toString(): string {
+    const [where, steps] = Object.entries(this.where)[0];
+    return `${this.call}(a pointer ${where} ${steps})`;
+  }
+}
+
+/** Moves the heap's limit: raised by some bytes, or lowered to its end plus some. */
+export class SetLimit implements Command {
+  constructor(readonly lower: boolean, readonly bytes: number) {}
+  check(session: Session): boolean {
+    return session.diff!.model.limit > 0; // a heap that failed to start has no root to trust
+  }
+  run(session: Session): void {
+    const memoryEnd = session.real.memory.buffer.byteLength;
+    const heapEnd = Math.min(memoryEnd, session.mote.limit);
+    session.setLimit((this.lower ? heapEnd : session.mote.limit) + this.bytes);
+  }
+  toString(): string {
+    return this.lower ? `limit = heap end + ${this.bytes}` : `limit += ${this.bytes}`;
+  }
+}
+
+/** Starts the heap again, as Heap.reset */
+export class Reset implements Command {
+  check(): boolean {
+    return true;
+  }
+  run(session: Session): void {
+    session.reset();
+  }
+  toString(): string {
+    return "reset()";
+  }
+}

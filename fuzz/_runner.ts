@@ -1,0 +1,242 @@
+/**
+ * Runs fast-check over a target in batches of runs, each batch with its own seed, until a
+ * number of runs or a time is reached or a run fails; reports counts, seeds, and for a failure
+ * the shrunk counterexample and what replays it.
+ */
+import fc from "fast-check";
+import { MAX_LIMIT } from "../src/_layout.ts";
+import { rootOf } from "../src/_heap_reader.ts";
+import { ModelAllocator } from "../src/_model_allocator.ts";
+import { anyCommands, type HeapSetup, heapSetups, moteCommands } from "./_arbitraries.ts";
+import { FuzzFailure, Session } from "./_session.ts";
+import { anyAllocator, moteAllocator } from "./_subject.ts";
+
+/** A mote build to hold to the model. */
+export interface MoteBuild {
+  readonly name: string;
+  readonly module: WebAssembly.Module;
+  /** Whether it is a checked build: 8 bytes of overhead a block, misuse reported. */
+  readonly checked: boolean;
+  readonly importsMemory: boolean;
+}
+
+/** What to fuzz: mote builds against the model, or any allocator module on its own. */
+export type Target =
+  | { readonly kind: "mote"; readonly builds: readonly MoteBuild[] }
+  | { readonly kind: "any"; readonly module: WebAssembly.Module; readonly alignment: number };
+
+/**
+ * How long to fuzz and from where. Without `runs` or `seconds`, 100 runs; with both, whichever
+ * ends first.
+ */
+export interface FuzzOptions {
+  /** How many runs (sequences of operations on a fresh heap). */
+  readonly runs?: number;
+  /** How many seconds to go on starting batches of runs. */
+  readonly seconds?: number;
+  /** The first batch's seed, from which each further batch's follows. Random by default. */
+  readonly seed?: number;
+  /** With `seed` and `replayPath`, replays one failure as reported. */
+  readonly path?: string;
+  /** fast-check's record of which commands the failing run's shrunk sequence kept. */
+  readonly replayPath?: string;
+  /** The most operations in one run. Defaults to 200. */
+  readonly maxCommands?: number;
+  /** Called about once a second, and at the end, with the counts so far. */
+  readonly onProgress?: (progress: FuzzProgress) => void;
+}
+
+/** The counts of a fuzz session so far. */
+export interface FuzzProgress {
+  /** Runs generated, not counting the reruns of shrinking. */
+  readonly runs: number;
+  /** Calls into the allocator in those runs. */
+  readonly operations: number;
+  readonly elapsedMs: number;
+  /** The seed of the batch in progress. */
+  readonly seed: number;
+}
+
+/** What a failure looked like and how to see it again. */
+export interface FuzzFailureReport {
+  /** The seed and path that replay it, with `replayPath`. */
+  readonly seed: number;
+  readonly path: string;
+  readonly replayPath: string | undefined;
+  /** Runs and operations until the first failing run ended, that run included. */
+  readonly runsToFailure: number;
+  readonly operationsToFailure: number;
+  /** The heap the shrunk run started from. */
+  readonly setup: string;
+  /** The shrunk run's commands, as fast-check prints them. */
+  readonly commands: string;
+  /** What went wrong, then the shrunk run's operations with their results. */
+  readonly message: string;
+}
+
+/** The outcome of a fuzz session. */
+export interface FuzzReport extends FuzzProgress {
+  /** One seed per batch of runs, in order. */
+  readonly seeds: readonly number[];
+  readonly failure?: FuzzFailureReport;
+}
+
+const BATCH = 25;
+const PAGE = 65536;
+
+/** Fuzzes `target` as `options` say. */
+export function runFuzz(target: Target, options: FuzzOptions = {}): FuzzReport {
+  const started = performance.now();
+  const limitRuns = options.runs ?? (options.seconds === undefined ? 100 : Infinity);
+  const deadline = options.seconds === undefined ? Infinity : started + options.seconds * 1000;
+  const firstSeed = options.seed ?? (Math.random() * 2 ** 31) | 0;
+  const counts = { runs: 0, operations: 0 };
+  let failedAt: { runs: number; operations: number } | undefined;
+  let lastProgress = started;
+  const progress = (seed: number): FuzzProgress => ({
+    ...counts,
+    elapsedMs: performance.now() - started,
+    seed,
+  });
+  const seeds: number[] = [];
+  const replaying = options.path !== undefined;
+  while (counts.runs < limitRuns && performance.now() < deadline) {
+    const seed = seeds.length === 0 ? firstSeed : nextSeed(seeds[seeds.length - 1]);
+    seeds.push(seed);
+    const property = fc.property(
+      target.kind === "mote" ? heapSetups(target.builds) : fc.constant(undefined),
+      fc.commands([target.kind === "mote" ? moteCommands() : anyCommands(optionalOf(target))], {
+        maxCommands: options.maxCommands ?? 200,
+        size: "max",
+        replayPath: options.replayPath,
+      }),
+      (setup, commands) => {
+        const session = start(target, setup);
+        const shrinking = failedAt !== undefined;
+        try {
+          fc.modelRun(() => ({ model: session, real: session }), commands);
+          finish(session, target);
+        } catch (error) {
+          if (!shrinking) failedAt ??= { runs: counts.runs + 1, operations: 0 };
+          throw error;
+        } finally {
+          if (!shrinking) {
+            counts.runs++;
+            counts.operations += session.operations;
+            if (failedAt && failedAt.operations === 0) failedAt.operations = counts.operations;
+          }
+        }
+        const now = performance.now();
+        if (options.onProgress && now - lastProgress > 1000) {
+          lastProgress = now;
+          options.onProgress(progress(seed));
+        }
+      },
+    );
+    const numRuns = replaying ? 1 : Math.min(BATCH, limitRuns - counts.runs);
+    const details = fc.check(property, { seed, numRuns, path: options.path });
+    if (details.failed) {
+      options.onProgress?.(progress(seed));
+      return {
+        ...progress(seed),
+        seeds,
+        failure: describe(details, target, failedAt ?? { runs: counts.runs, operations: 0 }),
+      };
+    }
+    if (replaying) break;
+  }
+  const report = { ...progress(seeds.at(-1) ?? firstSeed), seeds };
+  options.onProgress?.(report);
+  return report;
+}
+
+/** The seed of the batch after one with `seed`: a step of a 32-bit mixing function. */
+function nextSeed(seed: number): number {
+  let mixed = Math.imul(seed ^ (seed >>> 16), 0x45D9F3B);
+  mixed = Math.imul(mixed ^ (mixed >>> 16), 0x45D9F3B);
+  return (mixed ^ (mixed >>> 16)) + 1 | 0;
+}
+
+function optionalOf(target: Target & { kind: "any" }) {
+  const names = new Set(WebAssembly.Module.exports(target.module).map((entry) => entry.name));
+  return {
+    calloc: names.has("calloc"),
+    alignedAlloc: names.has("aligned_alloc"),
+    usableSize: names.has("malloc_usable_size"),
+  };
+}
+
+/** A fresh session for a run: the heap the setup describes, and the model beside it. */
+function start(target: Target, setup: HeapSetup | undefined): Session {
+  if (target.kind === "any") {
+    return new Session(anyAllocator(target.module), undefined, { alignment: target.alignment });
+  }
+  const build = target.builds[setup!.build];
+  const { region, base, pages, maximum, limit } = setup!;
+  const shape = region ? { initial: pages, maximum } : { initial: 0, maximum: 65536 };
+  const memory = build.importsMemory ? new WebAssembly.Memory(shape) : undefined;
+  const real = moteAllocator(build.module, memory);
+  const modelMemory = new WebAssembly.Memory({
+    initial: real.memory.buffer.byteLength / PAGE,
+    maximum: region ? maximum : 65536,
+  });
+  const model = new ModelAllocator(modelMemory, build.checked);
+  const limitEnd = Math.min(base + limit, MAX_LIMIT);
+  return new Session(real, { model, base, limitEnd }, { alignment: 16 });
+}
+
+/** The end of a run: everything freed and checked, and for a model-free run, the churn. */
+function finish(session: Session, target: Target): void {
+  const sizes = allocatedSizes(session);
+  session.finish();
+  if (target.kind === "any") session.churn(sizes, 8);
+}
+
+/** The sizes of the run's first allocations that succeeded, bounded for a quick churn. */
+function allocatedSizes(session: Session): number[] {
+  let total = 0;
+  return session.history.filter((size) => size <= 256 * 1024 && (total += size) <= 4 << 20)
+    .slice(0, 32);
+}
+
+/** What fast-check says of a failure. */
+interface Failed {
+  readonly seed: number;
+  readonly counterexample: readonly [HeapSetup | undefined, unknown] | null;
+  readonly counterexamplePath: string | null;
+  readonly errorInstance: unknown;
+}
+
+function describe(
+  details: Failed,
+  target: Target,
+  failedAt: { runs: number; operations: number },
+): FuzzFailureReport {
+  const [setup, commands] = details.counterexample ?? [undefined, []];
+  const printed = String(commands);
+  const replayPath = /replayPath="([^"]*)"/.exec(printed)?.[1];
+  const error = details.errorInstance;
+  return {
+    seed: details.seed,
+    path: details.counterexamplePath ?? "",
+    replayPath,
+    runsToFailure: failedAt.runs,
+    operationsToFailure: failedAt.operations,
+    setup: setup === undefined ? "a fresh instance" : describeSetup(setup, target),
+    commands: printed.replace(/\s*\/\*replayPath=.*\*\//, ""),
+    message: error instanceof FuzzFailure
+      ? error.message
+      : error instanceof Error
+      ? `${error.stack ?? error.message}`
+      : String(error),
+  };
+}
+
+function describeSetup(setup: HeapSetup, target: Target): string {
+  const build = target.kind === "mote" ? target.builds[setup.build].name : "module";
+  const where = setup.region
+    ? `a region at ${setup.base} (root ${rootOf(setup.base)}) of a memory of ${setup.pages} ` +
+      `pages${setup.maximum === undefined ? "" : `, at most ${setup.maximum}`}`
+    : "its own memory";
+  return `${build} in ${where}, limit ${setup.limit} bytes`;
+}

@@ -1,0 +1,473 @@
+/**
+ * One fuzz run: an allocator under test, optionally the reference model beside it, and the
+ * blocks handed out so far. Every operation goes through here: it is done on both, the results
+ * compared, and the heap checked; the first thing wrong throws a {@linkcode FuzzFailure} that
+ * carries the run's operations as they happened.
+ */
+import { FIRST, HEADER, MAX_LIMIT } from "../src/_layout.ts";
+import type { ModelAllocator } from "../src/_model_allocator.ts";
+import type { HeapPicture } from "../src/_picture.ts";
+import { readHeap, rootOf } from "../src/_heap_reader.ts";
+import type { Allocator, MoteAllocator } from "./_subject.ts";
+import { fillPattern, patternByte, patternMismatch } from "./_pattern.ts";
+
+/** A block the allocator handed out and the run has not freed. */
+export interface LiveBlock {
+  /** Its name in the trace, `b<id>`; its contents are a pattern made from it. */
+  readonly id: number;
+  readonly ptr: number;
+  readonly requested: number;
+  /** The bytes the run may write: the usable size, or the request if it cannot be asked. */
+  readonly usable: number;
+}
+
+/** The failure of a run: what went wrong, after the operations that led there. */
+export class FuzzFailure extends Error {
+  /** The run's operations, one a line, with their results. */
+  readonly trace: readonly string[];
+
+  constructor(problem: string, trace: readonly string[]) {
+    super(`${problem}\n  after ${trace.length} operations:\n    ${trace.join("\n    ")}`);
+    this.name = "FuzzFailure";
+    this.trace = trace;
+  }
+}
+
+/** The differential side of a run: the model, and where the heap lives. */
+export interface Differential {
+  readonly model: ModelAllocator;
+  readonly base: number;
+  /** The heap's end address as Heap computes it from `base` and a limit in bytes. */
+  readonly limitEnd: number;
+}
+
+/** Blocks up to this size are filled whole; larger ones at both ends only. */
+const FILL_WHOLE = 1 << 20;
+const FILL_EDGE = 1 << 18;
+
+/** The byte ranges of a block of `usable` bytes that the run fills and verifies. */
+function extents(usable: number): [number, number][] {
+  return usable <= FILL_WHOLE ? [[0, usable]] : [[0, FILL_EDGE], [usable - FILL_EDGE, usable]];
+}
+
+/** What a run expects beyond C's rules. */
+export interface SessionOptions {
+  /** The alignment every plain allocation must have. */
+  readonly alignment: number;
+}
+
+/** A run in progress. */
+export class Session {
+  readonly real: Allocator;
+  readonly diff: Differential | undefined;
+  readonly live: LiveBlock[] = [];
+  readonly trace: string[] = [];
+  /** The sizes asked for by every allocation that succeeded, in order. */
+  readonly history: number[] = [];
+  /** Operations done, counting each call into the allocator once. */
+  operations = 0;
+  /** The heap's end address the next reset starts with; the limit's end as last set. */
+  limitEnd: number;
+  readonly #alignment: number;
+  #nextId = 1;
+
+  constructor(real: Allocator, diff: Differential | undefined, options: SessionOptions) {
+    this.real = real;
+    this.diff = diff;
+    this.#alignment = options.alignment;
+    this.limitEnd = diff?.limitEnd ?? 0;
+    if (diff) this.#start();
+  }
+
+  /** The allocator as a mote build; only differential runs have one. */
+  get mote(): MoteAllocator {
+    return this.real as MoteAllocator;
+  }
+
+  /** Bytes left in the top region below the limit, as a request that fills it exactly. */
+  get room(): number {
+    const { model } = this.diff!;
+    return model.limit - model.top - HEADER - model.overhead;
+  }
+
+  /** The heap's limit in bytes from its base. */
+  get limitBytes(): number {
+    return this.diff ? this.diff.model.limit - this.diff.base : 0;
+  }
+
+  malloc(size: number): void {
+    this.#allocation(`malloc(${size})`, (a) => a.malloc(size), size, this.#alignment, false);
+  }
+
+  calloc(count: number, size: number): void {
+    const zeroed = count * size <= 0xFFFF_FFFF;
+    this.#allocation(
+      `calloc(${count}, ${size})`,
+      (a) => a.calloc!(count, size),
+      count * size,
+      this.#alignment,
+      zeroed,
+    );
+  }
+
+  alignedAlloc(alignment: number, size: number): void {
+    this.#allocation(
+      `aligned_alloc(${alignment}, ${size})`,
+      (a) => a.aligned_alloc!(alignment, size),
+      size,
+      Math.max(alignment, this.#alignment),
+      false,
+    );
+  }
+
+  reallocNull(size: number): void {
+    this.#allocation(
+      `realloc(0, ${size})`,
+      (a) => a.realloc(0, size),
+      size,
+      this.#alignment,
+      false,
+    );
+  }
+
+  free(index: number): void {
+    const block = this.#take(index, "free");
+    this.#call(`free(${this.#name(block)})`, (a) => a.free(block.ptr));
+    this.trace.push(`free(${this.#name(block)})`);
+    this.#after();
+  }
+
+  realloc(index: number, size: number): void {
+    const block = this.live[index];
+    this.#verify(block, "before realloc");
+    const what = `realloc(${this.#name(block)}, ${size})`;
+    const ptr = this.#call(what, (a) => a.realloc(block.ptr, size));
+    if (ptr === 0) {
+      this.trace.push(`${what} -> 0`);
+      this.#after();
+      return;
+    }
+    this.live.splice(index, 1);
+    const moved = this.#place(what, ptr, size, this.#alignment, false);
+    // mote keeps every usable byte; C promises only the bytes asked for
+    const kept = this.diff ? Math.min(block.usable, moved.usable) : Math.min(block.requested, size);
+    for (const [from, to] of extents(block.usable)) {
+      this.#verifyRange(block, from, Math.min(to, kept), moved.ptr, `after ${what}`);
+    }
+    this.#fill(moved);
+    this.#after();
+  }
+
+  usableSize(index: number): void {
+    const block = this.live[index];
+    const usable = this.#call(
+      `malloc_usable_size(${this.#name(block)})`,
+      (a) => a.malloc_usable_size!(block.ptr),
+    );
+    this.trace.push(`malloc_usable_size(${this.#name(block)}) -> ${usable}`);
+    if (usable !== block.usable) {
+      this.#fail(`malloc_usable_size(${this.#name(block)}) changed to ${usable}`);
+    }
+    this.#after();
+  }
+
+  /** Frees a block, then hands its pointer to `then` again: the allocator must ignore it. */
+  freeTwice(index: number, then: "free" | "realloc" | "malloc_usable_size"): void {
+    const { ptr } = this.live[index];
+    this.free(index);
+    this.foreignPointer(ptr, then);
+  }
+
+  /** Hands the allocator a pointer that is no live block: it must refuse it, changing nothing. */
+  foreignPointer(ptr: number, call: "free" | "realloc" | "malloc_usable_size"): void {
+    const what = `${call}(${ptr}), a pointer not live`;
+    const result = this.#call(what, (a) => {
+      if (call === "free") return a.free(ptr);
+      return call === "realloc" ? a.realloc(ptr, 16) : a.malloc_usable_size!(ptr);
+    });
+    this.trace.push(`${what} -> ${result ?? "done"}`);
+    if (result) this.#fail(`${call} of ${ptr}, a pointer not live, returned ${result}`);
+    this.#after(ptr);
+  }
+
+  /** Sets the limit as Heap.limit does, raw: never below the heap's current end. */
+  setLimit(limitEnd: number): void {
+    const address = Math.floor(Math.min(limitEnd, MAX_LIMIT) / 16) * 16;
+    this.trace.push(`limit = ${address}`);
+    this.mote.limit = address;
+    this.diff!.model.limit = address;
+    this.limitEnd = address;
+    this.#after();
+  }
+
+  /** Starts the heap again, forgetting every block, as Heap.reset does. */
+  reset(): void {
+    this.live.length = 0;
+    this.#start();
+  }
+
+  /**
+   * Ends the run: every block is verified whole and freed, and then a differential heap must be
+   * empty; a model-free run then repeats its allocations on the emptied heap, round after
+   * round, and the heap must stop growing.
+   */
+  finish(): void {
+    for (const block of this.live) this.#verify(block, "at the end of the run");
+    while (this.live.length > 0) this.free(this.live.length - 1);
+    if (this.diff) {
+      if (this.diff.model.limit === 0) return;
+      const { picture } = this.#readWasm();
+      if (picture.blocks.length > 0 || picture.top !== rootOf(this.diff.base) + FIRST) {
+        this.#fail(`With every block freed, ${picture.blocks.length} blocks remain`);
+      }
+    }
+  }
+
+  /**
+   * Repeats `sizes` as allocations on the emptied heap, `rounds` times, freeing all after each
+   * round: the highest address used must stop rising (a leak makes it rise every round).
+   */
+  churn(sizes: readonly number[], rounds: number): void {
+    const highs: number[] = [];
+    for (let round = 0; round < rounds; round++) {
+      let high = 0;
+      for (const size of sizes) {
+        this.malloc(size);
+        const block = this.live.at(-1);
+        if (block) high = Math.max(high, block.ptr + block.usable);
+      }
+      while (this.live.length > 0) this.free(this.live.length - 1);
+      highs.push(high);
+    }
+    const settled = highs.slice(rounds / 2);
+    if (settled.every((high, i) => i === 0 || high > settled[i - 1])) {
+      this.#fail(
+        `Repeating the same allocations on an emptied heap uses ever higher addresses: ` +
+          `${highs.join(", ")}`,
+      );
+    }
+  }
+
+  // === The checks ===
+
+  /** Calls the allocator, and the model if there is one; fails when they return differently. */
+  #call<T extends number | void>(what: string, call: (allocator: Allocator) => T): T {
+    this.operations++;
+    const result = this.#attempt(what, "allocator", () => call(this.real));
+    if (this.diff) {
+      const model = this.diff.model as unknown as Allocator;
+      const predicted = this.#attempt(what, "model", () => call(model));
+      if (result !== predicted) {
+        this.trace.push(`${what} -> ${result}`);
+        this.#fail(`${what} returned ${result}, but the model returned ${predicted}`);
+      }
+    }
+    return result;
+  }
+
+  /** Runs a call that should not throw: a trap (or a model's exception) fails the run. */
+  #attempt<T>(what: string, who: string, call: () => T): T {
+    try {
+      return call();
+    } catch (error) {
+      this.trace.push(`${what} -> threw`);
+      return this.#fail(`The ${who} threw in ${what}: ${error}`);
+    }
+  }
+
+  #allocation(
+    what: string,
+    call: (allocator: Allocator) => number,
+    requested: number,
+    alignment: number,
+    zeroed: boolean,
+  ): void {
+    const ptr = this.#call(what, call);
+    if (ptr === 0) {
+      this.trace.push(`${what} -> 0`);
+    } else {
+      this.#fill(this.#place(what, ptr, requested, alignment, zeroed));
+    }
+    this.#after();
+  }
+
+  /** Checks a block just handed out, and records it. */
+  #place(
+    what: string,
+    ptr: number,
+    requested: number,
+    alignment: number,
+    zeroed: boolean,
+  ): LiveBlock {
+    const usable = this.real.malloc_usable_size
+      ? this.#call(
+        `malloc_usable_size(${ptr})`,
+        (a) => a.malloc_usable_size!(ptr),
+      )
+      : requested;
+    const block = { id: this.#nextId++, ptr, requested, usable };
+    this.trace.push(`${this.#name(block)} = ${what} -> ${ptr}, usable ${usable}`);
+    if (ptr % alignment !== 0) this.#fail(`${ptr} is not aligned to ${alignment}`);
+    if (usable < requested) this.#fail(`Usable size ${usable} is less than the ${requested} asked`);
+    const [low, high] = this.#bounds();
+    if (ptr < low || ptr + usable > high) {
+      this.#fail(`Block ${ptr} + ${usable} lies outside the heap, [${low}, ${high})`);
+    }
+    for (const other of this.live) {
+      if (ptr < other.ptr + other.usable && other.ptr < ptr + usable) {
+        this.#fail(`Block ${ptr} + ${usable} overlaps ${this.#name(other)}`);
+      }
+    }
+    if (zeroed) {
+      const bytes = new Uint8Array(this.real.memory.buffer, ptr);
+      for (const [from, to] of extents(requested)) {
+        for (let offset = from; offset < to; offset++) {
+          if (bytes[offset] !== 0) this.#fail(`calloc's byte ${offset} at ${ptr} is not zero`);
+        }
+      }
+    }
+    this.live.push(block);
+    this.history.push(requested);
+    return block;
+  }
+
+  /** Where blocks may lie: above the heap's bookkeeping and below its top, or in the memory. */
+  #bounds(): [number, number] {
+    if (this.diff) return [rootOf(this.diff.base) + FIRST + HEADER, this.mote.top()];
+    return [1, this.real.memory.buffer.byteLength];
+  }
+
+  #take(index: number, why: string): LiveBlock {
+    const [block] = this.live.splice(index, 1);
+    this.#verify(block, `before ${why}`);
+    return block;
+  }
+
+  get #checked(): boolean {
+    return this.diff !== undefined && this.diff.model.overhead > HEADER;
+  }
+
+  #name(block: LiveBlock): string {
+    return `b${block.id}`;
+  }
+
+  #fill(block: LiveBlock): void {
+    for (const [from, to] of extents(block.usable)) {
+      fillPattern(this.real.memory.buffer, block.ptr, block.id, from, to);
+    }
+  }
+
+  #verify(block: LiveBlock, when: string): void {
+    for (const [from, to] of extents(block.usable)) {
+      this.#verifyRange(block, from, to, block.ptr, when);
+    }
+  }
+
+  /** Checks that `[from, to)` of `block`'s pattern is found at `at`. */
+  #verifyRange(block: LiveBlock, from: number, to: number, at: number, when: string): void {
+    const buffer = this.real.memory.buffer;
+    const offset = patternMismatch(buffer, at, block.id, from, to);
+    if (offset >= 0) {
+      const found = new Uint8Array(buffer)[at + offset];
+      this.#fail(
+        `${this.#name(block)}'s byte ${offset} (of ${block.usable}) is ${found}, ` +
+          `not ${patternByte(block.id, offset)}, ${when}${at === block.ptr ? "" : ` at ${at}`}`,
+      );
+    }
+  }
+
+  /**
+   * The checks after every operation: the first and last bytes of every live block are intact,
+   * a checked build reported what it should and nothing else, and a differential heap matches
+   * the model: its top, limit and memory size, and its blocks and lists as read from memory,
+   * which must also pass the integrity check.
+   */
+  #after(misusedPointer?: number): void {
+    for (const block of this.live) {
+      const edge = Math.min(16, block.usable);
+      this.#verifyRange(block, 0, edge, block.ptr, "after the last operation");
+      this.#verifyRange(
+        block,
+        block.usable - edge,
+        block.usable,
+        block.ptr,
+        "after the last operation",
+      );
+    }
+    if (!this.diff) return;
+    const reports = this.mote.takeReports();
+    const expected = misusedPointer === undefined || !this.#checked
+      ? /^$/
+      : new RegExp(`^(double free|not a block) at ${misusedPointer}$`);
+    if (!expected.test(reports.join())) {
+      this.#fail(
+        `The checked build reported [${reports.join(", ")}]` +
+          (misusedPointer === undefined ? "" : `, not one misuse of ${misusedPointer}`),
+      );
+    }
+    const { model } = this.diff;
+    const memory = this.real.memory.buffer.byteLength;
+    if (memory !== model.memory.buffer.byteLength) {
+      this.#fail(`Memory is ${memory} bytes, but the model's is ${model.memory.buffer.byteLength}`);
+    }
+    if (this.mote.top() !== model.top || this.mote.limit !== model.limit) {
+      this.#fail(
+        `Top and limit are ${this.mote.top()} and ${this.mote.limit}, ` +
+          `but the model's are ${model.top} and ${model.limit}`,
+      );
+    }
+    if (model.limit === 0) return; // a heap of zero capacity has no bookkeeping to read
+    const { picture, problems } = this.#readWasm();
+    if (problems.length > 0) this.#fail(`The heap is damaged:\n  ${problems.join("\n  ")}`);
+    const difference = differ(picture, model.picture());
+    if (difference) this.#fail(`The heap differs from the model's: ${difference}`);
+  }
+
+  #readWasm() {
+    return readHeap({
+      buffer: this.real.memory.buffer,
+      root: rootOf(this.diff!.base),
+      top: this.mote.top(),
+      limit: this.mote.limit,
+    });
+  }
+
+  #start(): void {
+    const { model, base } = this.diff!;
+    const what = `init(${base}, ${this.limitEnd})`;
+    this.operations++;
+    const started = this.#attempt(what, "allocator", () => this.mote.init(base, this.limitEnd));
+    this.trace.push(`${what} -> ${started ? "started" : "failed"}`);
+    if (started !== model.init(base, this.limitEnd)) {
+      this.#fail(`${what} ${started ? "started" : "failed"}, but the model's did not`);
+    }
+    this.#after();
+  }
+
+  #fail(problem: string): never {
+    throw new FuzzFailure(problem, this.trace);
+  }
+}
+
+/** The first difference between two heap pictures, in words; undefined when they agree. */
+function differ(actual: HeapPicture, expected: HeapPicture): string | undefined {
+  if (actual.top !== expected.top) return `top is ${actual.top}, not ${expected.top}`;
+  if (actual.end !== expected.end) {
+    return `the top region ends at ${actual.end}, not ${expected.end}`;
+  }
+  const count = Math.max(actual.blocks.length, expected.blocks.length);
+  for (let i = 0; i < count; i++) {
+    const a = actual.blocks[i], e = expected.blocks[i];
+    if (a?.address !== e?.address || a?.size !== e?.size || a?.free !== e?.free) {
+      const show = (b?: { address: number; size: number; free: boolean }) =>
+        b ? `${b.free ? "free" : "used"} ${b.size} at ${b.address}` : "none";
+      return `block ${i} is ${show(a)}, not ${show(e)}`;
+    }
+  }
+  for (let index = 0; index < actual.lists.length; index++) {
+    if (actual.lists[index].join() !== expected.lists[index].join()) {
+      return `list ${index} is [${actual.lists[index]}], not [${expected.lists[index]}]`;
+    }
+  }
+  return undefined;
+}
