@@ -100,14 +100,15 @@ export class Session {
   }
 
   calloc(count: number, size: number): void {
-    const zeroed = count * size <= 0xFFFF_FFFF;
-    this.#allocation(
-      `calloc(${count}, ${size})`,
-      (a) => a.calloc!(count, size),
-      count * size,
-      this.#alignment,
-      zeroed,
-    );
+    const what = `calloc(${count}, ${size})`;
+    if (count * size > 0xFFFF_FFFF) {
+      const ptr = this.#call(what, (a) => a.calloc!(count, size));
+      this.trace.push(`${what} -> ${ptr}`);
+      if (ptr !== 0) this.#fail(`${what} returned ${ptr}, but the product overflows 32 bits`);
+      this.#after();
+      return;
+    }
+    this.#allocation(what, (a) => a.calloc!(count, size), count * size, this.#alignment, true);
   }
 
   alignedAlloc(alignment: number, size: number): void {

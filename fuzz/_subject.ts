@@ -25,12 +25,6 @@ export interface MoteAllocator extends Required<Allocator> {
   takeReports(): string[];
 }
 
-/** How to make a memory for a module that imports one. */
-export interface MemoryShape {
-  initial: number;
-  maximum?: number;
-}
-
 /** Whether a module imports its memory (as a region build does) rather than exporting its own. */
 export function importsMemory(module: WebAssembly.Module): boolean {
   return WebAssembly.Module.imports(module).some((entry) => entry.kind === "memory");
@@ -100,12 +94,12 @@ function wrap(exports: Exports, memory: WebAssembly.Memory): Allocator {
 }
 
 /**
- * A fresh instance of any allocator module: in a memory of the given shape if it imports one.
+ * A fresh instance of any allocator module, in a fresh memory of one page if it imports one.
  * A WASI reactor's `_initialize` is called first, and a mote build is started over all of
  * wasm32 from address 0, as `new Heap()` starts one.
  */
-export function anyAllocator(module: WebAssembly.Module, shape?: MemoryShape): Allocator {
-  const given = importsMemory(module) ? new WebAssembly.Memory(shape ?? { initial: 1 }) : undefined;
+export function anyAllocator(module: WebAssembly.Module): Allocator {
+  const given = importsMemory(module) ? new WebAssembly.Memory({ initial: 1 }) : undefined;
   const instance = instantiate(module, given, []);
   const exports = instance.exports as Exports;
   (exports._initialize as (() => void) | undefined)?.();

@@ -99,7 +99,7 @@ export class ModelAllocator {
 
   /** Allocates `bytes` bytes; 0 when they cannot be had. */
   malloc(bytes: number): number {
-    if (bytes >= this.#limit) return 0;
+    if (bytes >= this.#limit) return 0; // cannot fit below the limit; keeps block sizes in 32 bits
     const block = this.#allocate(this.#blockSize(bytes));
     return block ? block.address + HEADER : 0;
   }
