@@ -33,3 +33,28 @@ Deno.test("a realloc that moves without copying is caught with and without the m
     assert.match(report.failure?.message ?? "missed", /byte \d+ .* after realloc/);
   }
 });
+
+Deno.test("deno task fuzz prints a failure with the command that replays it", async () => {
+  const file = await Deno.makeTempFile({ prefix: "mote-planted-", suffix: ".wasm" });
+  try {
+    await Deno.writeFile(file, await planted("free misses the coalesce"));
+    const fuzz = async (args: string[]) => {
+      const { code, stdout } = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "--allow-read", "fuzz/main.ts", ...args],
+        cwd: new URL("..", import.meta.url),
+      }).output();
+      return { code, output: new TextDecoder().decode(stdout) };
+    };
+    const first = await fuzz(["--wasm", file, "--model", "--runs", "100", "--seed", "1"]);
+    assert.equal(first.code, 1, first.output);
+    const replay = first.output.match(/^Replay: deno task fuzz (.*)$/m)?.[1];
+    assert.ok(replay, first.output);
+    const args = replay.match(/'[^']*'|\S+/g)!.map((arg) => arg.replace(/^'(.*)'$/, "$1"));
+    const again = await fuzz(args);
+    assert.equal(again.code, 1, again.output);
+    const problem = (output: string) => output.split("\n").slice(3).join("\n");
+    assert.equal(problem(again.output), problem(first.output));
+  } finally {
+    await Deno.remove(file);
+  }
+});
