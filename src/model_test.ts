@@ -1,6 +1,7 @@
 // ModelHeap as an allocator in its own right, and as a stand-in for Heap: same results, same
 // errors, same memory growth. The differential fuzzer in fuzz/ compares the two at length.
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { Heap, type HeapOptions, ModelHeap, OutOfMemoryError } from "../mod.ts";
 
 const PAGE = 65536;
@@ -127,4 +128,68 @@ Deno.test("like the wasm, a region past the memory's end grows to its limit at o
   const { heap, model } = pair({ pages: 1, base: 100_000, limit: 64 * PAGE });
   assert.ok(heap.memory.buffer.byteLength >= 100_000 + 64 * PAGE, "grown to the limit's end");
   assert.equal(model.memory.buffer.byteLength, heap.memory.buffer.byteLength);
+});
+
+Deno.test("ModelHeap and Heap agree on any sequence of calls, bad arguments included", () => {
+  type Target = Heap | ModelHeap;
+  type Call = (target: Target, live: number[]) => unknown;
+  const op = (name: string, call: Call): [string, Call] => [name, call];
+  const bad = fc.constantFrom<unknown>(-1, 1.5, NaN, 2 ** 32, "8", 10n, null, undefined);
+  const size = fc.oneof(fc.nat({ max: 5000 }), fc.constantFrom(0, 65536, 2 ** 32 - 1), bad);
+  const alignment = fc.oneof(fc.constantFrom(0, 1, 3, 16, 64, 4096, 65536, 131072), bad);
+  // live pointers, pointers just past one, and values no heap hands out
+  const pointer: fc.Arbitrary<(live: number[]) => unknown> = fc.oneof(
+    fc.nat().map((i) => (live: number[]) => live.length ? live[i % live.length] : 0),
+    fc.tuple(fc.nat(), fc.integer({ min: 1, max: 15 })).map(([i, offset]) => (live: number[]) =>
+      (live.length ? live[i % live.length] : 288) + offset
+    ),
+    fc.oneof(fc.constantFrom(0, 16, 2 ** 32 - 16), bad).map((value) => () => value),
+  );
+  const call = fc.oneof(
+    size.map((n) => op(`malloc(${n})`, (t) => t.malloc(n as number))),
+    fc.tuple(size, size).map(([n, m]) =>
+      op(`calloc(${n}, ${m})`, (t) => t.calloc(n as number, m as number))
+    ),
+    fc.tuple(alignment, size).map(([a, n]) =>
+      op(`alignedAlloc(${a}, ${n})`, (t) => t.alignedAlloc(a as number, n as number))
+    ),
+    fc.tuple(pointer, size).map(([p, n]) =>
+      op(`realloc(p, ${n})`, (t, live) => t.realloc(p(live) as number, n as number))
+    ),
+    pointer.map((p) =>
+      op("free(p), twice", (t, live) => {
+        const ptr = p(live) as number;
+        t.free(ptr);
+        t.free(ptr);
+      })
+    ),
+    pointer.map((p) => op("usableSize(p)", (t, live) => t.usableSize(p(live) as number))),
+    fc.oneof(fc.nat({ max: 1 << 22 }), bad).map((limit) =>
+      op(`limit = ${limit}`, (t) => (t.limit = limit as number))
+    ),
+    fc.constant(op("reset()", (t) => t.reset())),
+  );
+  fc.assert(
+    fc.property(fc.array(call, { maxLength: 40 }), (calls) => {
+      const heap = new Heap({ limit: 1 << 20 }), model = new ModelHeap({ limit: 1 << 20 });
+      const live = { heap: [] as number[], model: [] as number[] };
+      const outcome = (target: Target, ptrs: number[], [name, call]: [string, Call]) => {
+        try {
+          const result = call(target, ptrs);
+          if (name === "reset()") ptrs.length = 0;
+          else if (typeof result === "number" && result !== 0 && !name.startsWith("usable")) {
+            ptrs.push(result);
+          }
+          return `returned ${result}`;
+        } catch (error) {
+          return `${(error as Error).constructor.name}: ${(error as Error).message}`;
+        }
+      };
+      for (const call of calls) {
+        assert.equal(outcome(model, live.model, call), outcome(heap, live.heap, call), call[0]);
+      }
+      assert.deepEqual(model.walk(), heap.walk());
+    }),
+    { numRuns: 200 },
+  );
 });
