@@ -52,6 +52,7 @@ export interface FuzzProgress {
   readonly runs: number;
   /** Calls into the allocator in those runs. */
   readonly operations: number;
+  /** Milliseconds since the session started. */
   readonly elapsedMs: number;
   /** The seed of the batch in progress. */
   readonly seed: number;
@@ -59,12 +60,15 @@ export interface FuzzProgress {
 
 /** What a failure looked like and how to see it again. */
 export interface FuzzFailureReport {
-  /** The seed and path that replay it, with `replayPath`. */
+  /** The seed of the batch it failed in. */
   readonly seed: number;
+  /** fast-check's path to the shrunk run, from that seed. */
   readonly path: string;
+  /** Which of the run's commands the shrunk run kept; with `seed` and `path`, replays it. */
   readonly replayPath: string | undefined;
-  /** Runs and operations until the first failing run ended, that run included. */
+  /** Runs until the first failing one, that one included. */
   readonly runsToFailure: number;
+  /** Operations until the first failing run failed, before any shrinking. */
   readonly operationsToFailure: number;
   /** The heap the shrunk run started from. */
   readonly setup: string;
@@ -78,6 +82,7 @@ export interface FuzzFailureReport {
 export interface FuzzReport extends FuzzProgress {
   /** One seed per batch of runs, in order. */
   readonly seeds: readonly number[];
+  /** The first failure, shrunk; absent when every run passed. */
   readonly failure?: FuzzFailureReport;
 }
 
