@@ -1,0 +1,261 @@
+/**
+ * Replays a workload against a peer, timed, in either of two ways:
+ *
+ * - **JS calls**: a JavaScript loop calls the allocator once per operation, what a JS program
+ *   using a wasm allocator pays (the JS-to-wasm call costs every wasm peer alike);
+ * - **in wasm**: bench/asm/replay.ts loops inside wasm and calls the allocator's exports
+ *   directly; the same loop against the no-op allocator is the loop's own cost, subtracted to
+ *   get the allocator's.
+ *
+ * @module
+ */
+import { type Calls, type Instance, type Peer, wasmPeer } from "./peers.ts";
+import { PEERS_DIR } from "./setup.ts";
+import { FREE, REALLOC, type Workload } from "./workloads.ts";
+
+/** The outcome of one replay. */
+export interface Run {
+  /** Wall time of the replay alone, in milliseconds. */
+  ms: number;
+  /** Requests that returned 0. */
+  failures: number;
+  /** Memory the allocator took (see `Instance.used`). */
+  used: number;
+  /** Operations replayed: fewer than the workload's when the time budget ran out. */
+  done: number;
+  /** Why the replay stopped early: a trap or an exception, or the time budget. */
+  error?: string;
+}
+
+/** Marks the timed part of a replay, for `deno bench` (its BenchContext). */
+export interface Timer {
+  start(): void;
+  end(): void;
+}
+
+/** How long one JS replay may take before it is abandoned, in milliseconds. */
+export const BUDGET_MS = 30_000;
+
+function failed(e: unknown, ms = NaN): Run {
+  const message = e instanceof Error ? e.message : String(e);
+  return { ms, failures: 0, used: NaN, done: 0, error: message.split("\n")[0] };
+}
+
+// The loop, compiled afresh for every peer (new Function) so that each call site in it sees one
+// allocator only and V8 optimises it for that one, as it would in a program using one allocator.
+const LOOP = `
+  let failures = 0, high = 0;
+  const end = count * 4;
+  for (let i = 0; i < end; i += 4) {
+    if ((i & 0xFFFF) === 0 && performance.now() > deadline) return [failures, high, i >>> 2];
+    const op = ops[i], id = ops[i + 1], align = ops[i + 3];
+    let size = ops[i + 2], ptr;
+    if (op === ${FREE}) {
+      ptr = table[id];
+      if (ptr !== 0) h.free(ptr);
+    } else {
+      if (align > natural && emulate) size += align - natural;
+      if (op === ${REALLOC}) {
+        ptr = table[id];
+        if (ptr === 0) continue;
+        ptr = h.realloc(ptr, size) >>> 0;
+      } else if (op === 1) {
+        ptr = align > natural && !emulate ? h.aligned_alloc(align, size) >>> 0 : h.malloc(size) >>> 0;
+      } else ptr = h.calloc(1, size) >>> 0;
+      if (ptr === 0) failures++;
+      table[id] = ptr;
+    }
+    TRACK
+  }
+  return [failures, high, count];
+`;
+
+type Loop = (
+  h: Calls,
+  ops: Uint32Array,
+  count: number,
+  table: Uint32Array,
+  natural: number,
+  emulate: boolean,
+  used: () => number,
+  deadline: number,
+) => [number, number, number];
+
+function compileLoop(track: boolean): Loop {
+  const body = LOOP.replace("TRACK", track ? "high = Math.max(high, used());" : "");
+  // deno-lint-ignore no-explicit-any
+  return new (Function as any)(
+    "h",
+    "ops",
+    "count",
+    "table",
+    "natural",
+    "emulate",
+    "used",
+    "deadline",
+    body,
+  );
+}
+
+const loops = new WeakMap<Peer, Loop>();
+
+function tableFor(workload: Workload): Uint32Array {
+  return new Uint32Array(workload.maxId + 1);
+}
+
+/** Replays `workload` through JS calls on a fresh instance of `peer`. */
+export function runJs(peer: Peer, workload: Workload, timer?: Timer, budgetMs = BUDGET_MS): Run {
+  return replayJs(peer, workload, false, budgetMs, timer);
+}
+
+/**
+ * Replays untimed, reading `used()` after every operation: the high-water mark of a peer whose
+ * extent shrinks.
+ */
+export function runTracked(peer: Peer, workload: Workload, budgetMs = BUDGET_MS): Run {
+  return replayJs(peer, workload, true, budgetMs);
+}
+
+function replayJs(
+  peer: Peer,
+  workload: Workload,
+  track: boolean,
+  budgetMs: number,
+  timer?: Timer,
+): Run {
+  let loop = track ? undefined : loops.get(peer);
+  if (!loop) loop = compileLoop(track);
+  if (!track) loops.set(peer, loop);
+  let instance: Instance;
+  try {
+    instance = peer.create(workload.peakLive);
+  } catch (e) {
+    return failed(e);
+  }
+  const table = tableFor(workload);
+  timer?.start();
+  const start = performance.now();
+  try {
+    const [failures, high, done] = loop(
+      instance.calls,
+      workload.ops,
+      workload.count,
+      table,
+      peer.natural,
+      !peer.hasAligned,
+      instance.used,
+      start + budgetMs,
+    );
+    const ms = performance.now() - start;
+    timer?.end();
+    const error = done < workload.count ? `over the ${budgetMs / 1000} s budget` : undefined;
+    return { ms, failures, used: track ? high : instance.used(), done, error };
+  } catch (e) {
+    return failed(e, performance.now() - start);
+  }
+}
+
+/** The in-wasm replayer's modules: the loop and the no-op allocator. */
+export interface Replayer {
+  replay: WebAssembly.Module;
+  noop: Peer;
+}
+
+/** Where the records start in a replay memory: page 0 is left to the replayer's own data. */
+const OPS_AT = 65536;
+
+/** A workload laid out in a memory the replayer imports: records, then the pointer table. */
+export interface Laid {
+  memory: WebAssembly.Memory;
+  tableAt: number;
+}
+
+const laidOut = new WeakMap<Workload, Laid>();
+
+/** Copies a workload into a memory for the replayer, once per workload. */
+export function layOut(workload: Workload): Laid {
+  let laid = laidOut.get(workload);
+  if (laid) return laid;
+  const tableAt = OPS_AT + workload.count * 16;
+  const bytes = tableAt + (workload.maxId + 1) * 4;
+  const memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / 65536) });
+  new Uint32Array(memory.buffer, OPS_AT, workload.count * 4).set(
+    workload.ops.subarray(0, workload.count * 4),
+  );
+  laidOut.set(workload, laid = { memory, tableAt });
+  return laid;
+}
+
+/** Forgets a workload's replay memory (they are large: let the collector have them). */
+export function release(workload: Workload): void {
+  laidOut.delete(workload);
+}
+
+function unavailable(): never {
+  throw new Error("aligned_alloc called on a peer without one");
+}
+
+/** Replays `workload` inside wasm on a fresh instance of `peer` (a wasm peer). */
+export function runWasm(replayer: Replayer, peer: Peer, workload: Workload, timer?: Timer): Run {
+  let instance: Instance;
+  try {
+    instance = peer.create(workload.peakLive);
+  } catch (e) {
+    return failed(e);
+  }
+  const x = instance.exports!;
+  const { memory, tableAt } = layOut(workload);
+  const alloc = {
+    malloc: x.malloc,
+    free: x.free,
+    realloc: x.realloc,
+    calloc: x.calloc,
+    aligned_alloc: x.aligned_alloc ?? unavailable,
+  };
+  const replay = new WebAssembly.Instance(replayer.replay, { env: { memory }, alloc }).exports
+    .replay as (
+      ops: number,
+      count: number,
+      table: number,
+      natural: number,
+      emulate: number,
+    ) => number;
+  timer?.start();
+  const start = performance.now();
+  try {
+    const failures = replay(OPS_AT, workload.count, tableAt, peer.natural, peer.hasAligned ? 0 : 1);
+    const ms = performance.now() - start;
+    timer?.end();
+    return { ms, failures, used: instance.used(), done: workload.count };
+  } catch (e) {
+    return failed(e, performance.now() - start);
+  }
+}
+
+/** The replayer from the modules' bytes. */
+export function makeReplayer(
+  replay: Uint8Array<ArrayBuffer>,
+  noop: Uint8Array<ArrayBuffer>,
+): Replayer {
+  return {
+    replay: new WebAssembly.Module(replay),
+    noop: wasmPeer("no-op", "returns at once: the loop's own cost", noop),
+  };
+}
+
+/** Loads the replayer and the no-op allocator built by bench/setup.ts. */
+export async function loadReplayer(dir: URL = PEERS_DIR): Promise<Replayer> {
+  const read = (file: string) => Deno.readFile(new URL(file, dir));
+  return makeReplayer(await read("replay.wasm"), await read("noop.wasm"));
+}
+
+/** Whether a peer replays a workload at all (a list-walking allocator skips the largest). */
+export function runs(peer: Peer, workload: Workload): boolean {
+  return workload.peakObjects <= (peer.maxLiveObjects ?? Infinity);
+}
+
+/** The gzip-compressed size of some bytes. */
+export async function gzipSize(bytes: Uint8Array<ArrayBuffer>): Promise<number> {
+  const stream = new Blob([bytes]).stream().pipeThrough(new CompressionStream("gzip"));
+  return (await new Response(stream).arrayBuffer()).byteLength;
+}

@@ -1,0 +1,263 @@
+/**
+ * The allocators the benchmark compares, each behind one shape: a fresh empty instance on demand,
+ * its C ABI callable from JavaScript, and for the wasm ones the exports the in-wasm replayer
+ * imports. Modules built by bench/setup.ts are read from bench/peers/; a missing one is skipped
+ * with a note.
+ *
+ * Extra peers: any `.wasm` exporting the C ABI (`malloc`, `free`, `realloc`, `calloc`, optionally
+ * `aligned_alloc`, and its memory), passed as `--peer path.wasm` to the report or listed in the
+ * environment variable `BENCH_PEERS` (comma-separated) for both the report and `deno bench`.
+ *
+ * @module
+ */
+import { MemPool } from "@thi.ng/malloc";
+import { ownWasm } from "../src/_wasm.ts";
+import { Heap } from "../src/heap.ts";
+import { PEERS_DIR } from "./setup.ts";
+
+/** The C ABI, as called from JavaScript; pointers may come back signed (`>>> 0` them). */
+export interface Calls {
+  malloc(size: number): number;
+  free(ptr: number): void;
+  realloc(ptr: number, size: number): number;
+  calloc(count: number, size: number): number;
+  aligned_alloc?(alignment: number, size: number): number;
+}
+
+/** One fresh, empty allocator. */
+export interface Instance {
+  /** What JavaScript calls. */
+  calls: Calls;
+  /** What the in-wasm replayer imports, for a wasm peer. */
+  exports?: WebAssembly.Exports;
+  /**
+   * The bytes of memory the allocator has taken since it was made: for a wasm peer the memory's
+   * growth (which never shrinks), for a JS peer its current extent, rounded up to 64 KiB pages.
+   */
+  used(): number;
+}
+
+/** An allocator under test. */
+export interface Peer {
+  /** Its name in the report. */
+  name: string;
+  /** What it is, one line. */
+  description: string;
+  /** "wasm": runs in both modes; "js": a JavaScript allocator, JS calls only. */
+  kind: "wasm" | "js";
+  /** The module's bytes, for a wasm peer. */
+  wasm?: Uint8Array;
+  /** The alignment malloc always gives; requests aligned above it need aligned_alloc. */
+  natural: number;
+  /** False when it has no aligned_alloc: aligned requests then over-allocate by the alignment. */
+  hasAligned: boolean;
+  /** Whether `used()` can shrink, so the high-water mark must be tracked op by op. */
+  shrinks: boolean;
+  /**
+   * The most live objects it can replay in reasonable time (its free walks a list of every live
+   * block); workloads above it are skipped for this peer.
+   */
+  maxLiveObjects?: number;
+  /** A fresh, empty instance, sized for a workload with `peakLive` bytes live at most. */
+  create(peakLive: number): Instance;
+}
+
+const PAGE = 65536;
+const pages = (bytes: number) => Math.ceil(bytes / PAGE) * PAGE;
+
+/** Stubs for a module's imports: WASI or `env` functions fail, an imported memory is made. */
+function stubImports(module: WebAssembly.Module): WebAssembly.Imports {
+  const imports: Record<string, Record<string, WebAssembly.ImportValue>> = {};
+  for (const { module: from, name, kind } of WebAssembly.Module.imports(module)) {
+    imports[from] ??= {};
+    if (kind === "function") {
+      imports[from][name] = () => {
+        throw new Error(`the allocator called its import ${from}.${name}`);
+      };
+    } else if (kind === "memory") imports[from][name] = new WebAssembly.Memory({ initial: 1 });
+  }
+  return imports;
+}
+
+/** A wasm peer from its bytes: instantiated fresh for each run, initialised if it must be. */
+export function wasmPeer(
+  name: string,
+  description: string,
+  wasm: Uint8Array<ArrayBuffer>,
+  natural = 16,
+): Peer {
+  const module = new WebAssembly.Module(wasm);
+  const exported = new Set(WebAssembly.Module.exports(module).map((e) => e.name));
+  for (const required of ["malloc", "free", "realloc", "calloc"]) {
+    if (!exported.has(required)) throw new Error(`${name} does not export ${required}`);
+  }
+  const imports = stubImports(module);
+  return {
+    name,
+    description,
+    kind: "wasm",
+    wasm,
+    natural,
+    hasAligned: exported.has("aligned_alloc"),
+    shrinks: false,
+    create() {
+      const instance = new WebAssembly.Instance(module, imports);
+      const x = instance.exports as Record<string, CallableFunction> & {
+        memory?: WebAssembly.Memory;
+      };
+      if (x._initialize) x._initialize(); // a WASI reactor
+      if (x.mote_init && !x.mote_init(0, 0xFFFE0000)) throw new Error(`${name}: mote_init failed`);
+      const memory = x.memory ??
+        Object.values(imports).flatMap((m) => Object.values(m)).find((v) =>
+          v instanceof WebAssembly.Memory
+        ) as WebAssembly.Memory;
+      const before = memory.buffer.byteLength;
+      return {
+        calls: x as unknown as Calls,
+        exports: instance.exports,
+        used: () => memory.buffer.byteLength - before,
+      };
+    },
+  };
+}
+
+/** @thi.ng/malloc's MemPool: a first-fit allocator over one fixed ArrayBuffer. */
+function thingPeer(): Peer {
+  return {
+    name: "@thi.ng/malloc",
+    description: "thi.ng's MemPool (TypeScript, first fit over an ArrayBuffer; defaults)",
+    kind: "js",
+    natural: 8,
+    hasAligned: false,
+    shrinks: true,
+    maxLiveObjects: 20_000,
+    create(peakLive) {
+      // it cannot grow: give it room for anything a sane allocator would need
+      const pool = new MemPool({ size: Math.max(64 << 20, pages(16 * peakLive)) });
+      const state = pool as unknown as { top: number };
+      const start = state.top;
+      return {
+        calls: {
+          malloc: (size) => pool.malloc(size),
+          free: (ptr) => void pool.free(ptr),
+          realloc: (ptr, size) => pool.realloc(ptr, size),
+          calloc: (count, size) => pool.calloc(count * size),
+        },
+        used: () => pages(state.top - start),
+      };
+    },
+  };
+}
+
+/** mote behind its checked JavaScript API. */
+function heapPeer(): Peer {
+  return {
+    name: "mote Heap",
+    description: "mote through its checked JS API (Heap), JS calls only",
+    kind: "js",
+    natural: 16,
+    hasAligned: true,
+    shrinks: false,
+    create() {
+      const heap = new Heap();
+      const before = heap.span;
+      return {
+        calls: {
+          malloc: (size) => heap.malloc(size),
+          free: (ptr) => heap.free(ptr),
+          realloc: (ptr, size) => heap.realloc(ptr, size),
+          calloc: (count, size) => heap.calloc(count, size),
+          aligned_alloc: (alignment, size) => heap.alignedAlloc(alignment, size),
+        },
+        used: () => heap.span - before,
+      };
+    },
+  };
+}
+
+/** What a Heap-compatible allocator offers; the reference model is one. */
+interface HeapLike {
+  malloc(size: number): number;
+  free(ptr: number): void;
+  realloc(ptr: number, size: number): number;
+  calloc(count: number, size: number): number;
+  alignedAlloc(alignment: number, size: number): number;
+  readonly span?: number;
+}
+
+/** mote's reference model (src/model.ts), when it is there. */
+async function modelPeer(): Promise<Peer | string> {
+  const url = new URL("../src/model.ts", import.meta.url);
+  let ModelHeap: new () => HeapLike;
+  try {
+    // a computed specifier: the model may not exist yet, and the bench runs without it
+    ({ ModelHeap } = await import(url.href));
+    if (typeof ModelHeap !== "function") return "src/model.ts exports no ModelHeap";
+  } catch (e) {
+    return `reference model skipped: ${e instanceof Error ? e.message.split("\n")[0] : e}`;
+  }
+  return {
+    name: "mote model",
+    description: "mote's reference model (TypeScript over an ArrayBuffer, src/model.ts)",
+    kind: "js",
+    natural: 16,
+    hasAligned: true,
+    shrinks: true,
+    create() {
+      const model = new ModelHeap();
+      const before = model.span ?? 0;
+      return {
+        calls: {
+          malloc: (size) => model.malloc(size),
+          free: (ptr) => model.free(ptr),
+          realloc: (ptr, size) => model.realloc(ptr, size),
+          calloc: (count, size) => model.calloc(count, size),
+          aligned_alloc: (alignment, size) => model.alignedAlloc(alignment, size),
+        },
+        used: () => pages((model.span ?? 0) - before),
+      };
+    },
+  };
+}
+
+/** The name of the baseline every ratio is taken against. */
+export const BASELINE = "mote";
+
+/** The allocators and the notes on what was skipped, the baseline first. */
+export async function loadPeers(extra: string[] = []): Promise<{ peers: Peer[]; notes: string[] }> {
+  const notes: string[] = [];
+  const peers: Peer[] = [
+    wasmPeer(BASELINE, "mote as shipped (src/_wasm.ts ownWasm, -Oz)", ownWasm),
+  ];
+  const built: [string, string, string][] = [
+    ["mote -O3", "mote-O3.wasm", "asm/mote.ts built -O3 (speed) instead of -Oz"],
+    [
+      "dlmalloc",
+      "dlmalloc.wasm",
+      "wasi-libc's malloc (dlmalloc 2.8.6), clang -O2 + wasm-opt, Debian 12",
+    ],
+    ["AS TLSF", "as-tlsf.wasm", "AssemblyScript's TLSF (--runtime minimal, -O3)"],
+    ["AS stub", "as-stub.wasm", "AssemblyScript's stub: bump, never reuses (the speed floor)"],
+  ];
+  for (const [name, file, description] of built) {
+    try {
+      peers.push(wasmPeer(name, description, await Deno.readFile(new URL(file, PEERS_DIR))));
+    } catch {
+      notes.push(`${name} skipped: bench/peers/${file} missing (run \`deno task bench:setup\`)`);
+    }
+  }
+  const envPeers = Deno.env.get("BENCH_PEERS")?.split(",").filter(Boolean) ?? [];
+  for (const path of [...envPeers, ...extra]) {
+    const name = path.split("/").pop()!.replace(/\.wasm$/, "");
+    try {
+      peers.push(wasmPeer(name, `extra module ${path}`, await Deno.readFile(path), 8));
+    } catch (e) {
+      notes.push(`${name} skipped: ${e instanceof Error ? e.message : e}`);
+    }
+  }
+  peers.push(thingPeer(), heapPeer());
+  const model = await modelPeer();
+  if (typeof model === "string") notes.push(model);
+  else peers.push(model);
+  return { peers, notes };
+}

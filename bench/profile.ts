@@ -1,0 +1,201 @@
+/**
+ * `deno task bench:profile`: where mote's time and memory go, for the report's explanations.
+ *
+ * 1. **Paths**: an instrumented copy of asm/mote.ts (counters added by text substitution,
+ *    compiled to a temporary file; asm/mote.ts itself is never touched) replays each workload and
+ *    counts which path every operation took: malloc from its own class, from a class above, or
+ *    from the top region; frees merging left, right or into the top; reallocs in place or moved;
+ *    memory.grow calls.
+ * 2. **Memory floor**: the most bytes live at once counted in mote's block sizes (request + 4-byte
+ *    header, rounded up to 16) against what mote took: rounding and headers versus fragmentation
+ *    and growth slack.
+ * 3. **Variants**: the same source built -Oz (as shipped), -Os, -O2 and -O3, with memory grown
+ *    by exactly what is needed (GROW_SHIFT off), and splitting only remainders of 64 bytes or more:
+ *    bytes, in-wasm speed and memory of each, side by side, to price what each would change.
+ *
+ *     deno task bench:profile [--only sqlite,lua] [--rounds 3]
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { layOut, loadReplayer, release, runWasm } from "./harness.ts";
+import { type Peer, wasmPeer } from "./peers.ts";
+import { compileAs, setup } from "./setup.ts";
+import { FREE, readTrace, synthetic, tracePaths, type Workload } from "./workloads.ts";
+
+const SOURCE = new URL("../asm/mote.ts", import.meta.url);
+const SHIPPED_FLAGS = ["--noAssert", "--runtime", "stub", "--maximumMemory", "65536"];
+
+/** A counter: its name, the function it lives in, and the statement it counts (inserted before). */
+const PROBES: [name: string, fn: string, before: string][] = [
+  ["allocate: from a list", "allocate", "remove(block);"],
+  ["malloc: class above", "allocate", "block = load<u32>(root + (<usize>ctz(above) << 2), HEADS);"],
+  ["malloc: top region", "allocate", "block = top;"],
+  ["grow: memory.grow", "grow", "have = memoryEnd();"],
+  ["free: merge left", "release", "remove(block);"],
+  ["free: into top", "release", "clean = max(clean, top);"],
+  ["free: merge right", "release", "remove(right);"],
+  ["free: listed", "release", "insert(block, size);"],
+  ["split (trim)", "trim", "release(block + size, rest);"],
+  ["realloc: into right", "realloc", "remove(right);"],
+  ["realloc: into top", "realloc", "top = block + (merged = size);"],
+  ["realloc: moved", "realloc", "let moved = malloc(bytes);"],
+  ["list insert", "insert", "let index = classOf(size);"],
+  ["list remove", "remove", "let prev = load<u32>(block, PREV);"],
+];
+
+/** The instrumented source, and the probes it could not place (the source moved on). */
+export function instrument(source: string): { text: string; missing: string[] } {
+  let text = source;
+  const missing: string[] = [];
+  PROBES.forEach(([name, fn, before], i) => {
+    const start = text.search(new RegExp(`\\nexport function ${fn}\\(|\\nfunction ${fn}\\(`));
+    const end = start < 0 ? -1 : text.indexOf("\n}\n", start);
+    // the statement where it starts a line
+    const escaped = before.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    const found = new RegExp(`\\n[ \\t]*(?=${escaped})`, "g");
+    found.lastIndex = Math.max(start, 0);
+    const match = start < 0 ? null : found.exec(text);
+    const at = match ? match.index + match[0].length : -1;
+    if (at < 0 || at > end) {
+      missing.push(name);
+      return;
+    }
+    text = text.slice(0, at) + `prof${i}++; ` + text.slice(at);
+  });
+  text += "\n" + PROBES.map((_, i) => `export let prof${i}: u32 = 0;`).join("\n") + "\n";
+  return { text, missing };
+}
+
+/** Compiles a variant of asm/mote.ts, edited by `edit`, with `flags`. */
+async function build(text: string, flags: string[]): Promise<Uint8Array<ArrayBuffer>> {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/mote.ts`;
+    await Deno.writeTextFile(path, text);
+    return new Uint8Array(await compileAs(path, [...flags, ...SHIPPED_FLAGS]));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** The peak of live bytes counted in mote's block sizes: what no fragmentation would take. */
+function blockFloor(workload: Workload): number {
+  const sizes = new Float64Array(workload.maxId + 1), ops = workload.ops;
+  let live = 0, peak = 0;
+  for (let i = 0; i < workload.count; i++) {
+    const op = ops[4 * i], id = ops[4 * i + 1], size = ops[4 * i + 2];
+    const block = op === FREE ? 0 : Math.max(16, (size + 4 + 15) & ~15);
+    live += block - sizes[id];
+    sizes[id] = block;
+    peak = Math.max(peak, live);
+  }
+  return peak;
+}
+
+const pct = (n: number, of: number) => `${((100 * n) / of).toFixed(1)}%`;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
+if (import.meta.main) {
+  const args = parseArgs({
+    args: Deno.args,
+    options: { only: { type: "string" }, rounds: { type: "string", default: "3" } },
+  }).values;
+  const only = args.only?.split(",");
+  await setup({ quiet: true });
+  const replayer = await loadReplayer();
+  const source = await Deno.readTextFile(SOURCE);
+  const { text, missing } = instrument(source);
+  if (missing.length) console.error(`probes not placed (asm/mote.ts changed): ${missing}`);
+  const counted = wasmPeer("counted", "instrumented", await build(text, ["-Oz"]));
+  const variants = [
+    ["-Oz (shipped)", source, ["-Oz"]],
+    ["-Os", source, ["-Os"]],
+    ["-O2", source, ["-O2"]],
+    ["-O3", source, ["-O3"]],
+    ["-Oz, exact growth", source.replace(/GROW_SHIFT: usize = \d+/, "GROW_SHIFT: usize = 31"), [
+      "-Oz",
+    ]],
+    // a remainder under 64 bytes stays with the block: fewer list operations, more waste
+    ["-Oz, split ≥ 64 B", source.replace("if (rest >= MIN_BLOCK) {", "if (rest >= 64) {"), ["-Oz"]],
+  ] as const;
+  const peers: Peer[] = [];
+  for (const [name, text, flags] of variants) {
+    peers.push(wasmPeer(name, name, await build(text, [...flags])));
+  }
+  console.log("| variant | bytes |\n| --- | ---: |");
+  for (const p of peers) console.log(`| ${p.name} | ${p.wasm!.length} |`);
+
+  const workloads = [
+    ...synthetic(),
+    ...await Promise.all(tracePaths().map((p) => readTrace(p))),
+  ].filter((w) => !only || only.includes(w.name));
+  const rows: string[] = [];
+  const speed: string[] = [];
+  for (const workload of workloads) {
+    layOut(workload);
+    // paths
+    const instance = counted.create(workload.peakLive);
+    const run = runWasm(replayer, { ...counted, create: () => instance }, workload);
+    const x = instance.exports as Record<string, WebAssembly.Global>;
+    const counts = PROBES.map((_, i) => x[`prof${i}`]?.value as number ?? NaN);
+    const ops = [0, 0, 0, 0, 0];
+    for (let i = 0; i < workload.count; i++) ops[workload.ops[4 * i]]++;
+    // allocate() serves malloc, calloc, aligned_alloc and a moving realloc; release() serves
+    // free, a moving realloc and the remainder of every split
+    const mallocs = counts[0] + counts[2];
+    const releases = ops[2] + counts[11] + counts[8];
+    rows.push(
+      `| ${workload.name} | ${ops[1] + ops[4]} / ${ops[2]} / ${ops[3]} | ` +
+        `${pct(counts[0] - counts[1], mallocs)} / ${pct(counts[1], mallocs)} / ` +
+        `${pct(counts[2], mallocs)} | ` +
+        `${pct(counts[4], releases)} / ${pct(counts[6], releases)} / ${
+          pct(counts[5], releases)
+        } | ` +
+        `${pct(counts[8], mallocs + ops[3])} | ` +
+        `${
+          ops[3]
+            ? `${pct(counts[9], ops[3])} / ${pct(counts[10], ops[3])} / ${pct(counts[11], ops[3])}`
+            : "—"
+        } | ` +
+        `${((counts[12] + counts[13]) / workload.count).toFixed(2)} | ` +
+        `${counts[3]} | ${(run.used / workload.peakLive).toFixed(3)} | ` +
+        `${(blockFloor(workload) / workload.peakLive).toFixed(3)} |`,
+    );
+    // variants, interleaved
+    const samples = new Map<string, number[]>();
+    const used = new Map<string, number>();
+    const all = [replayer.noop, ...peers];
+    for (let round = 0; round <= Number(args.rounds); round++) {
+      for (const peer of all) {
+        const r = runWasm(replayer, peer, workload);
+        used.set(peer.name, r.used);
+        if (round > 0) samples.set(peer.name, [...(samples.get(peer.name) ?? []), r.ms]);
+      }
+    }
+    const loop = median(samples.get("no-op")!);
+    const cost = (name: string) => ((median(samples.get(name)!) - loop) * 1e6) / workload.count;
+    speed.push(
+      `| ${workload.name} | ` +
+        peers.map((p) =>
+          `${cost(p.name).toFixed(1)} (${(cost(p.name) / cost(peers[0].name)).toFixed(2)}×), ` +
+          `${(used.get(p.name)! / workload.peakLive).toFixed(3)}×`
+        ).join(" | ") + " |",
+    );
+    release(workload);
+  }
+  console.log(
+    "\n| workload | malloc / free / realloc | malloc from own class / class above / top | " +
+      "release (free, split rest) merging left / right / into top | splits per alloc | realloc into right / into top / moved | " +
+      "list inserts + removes per op | memory.grow | memory ÷ peak live | block floor ÷ peak live |",
+  );
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  for (const row of rows) console.log(row);
+  console.log(
+    `\n| workload | ${peers.map((p) => p.name).join(" | ")} |\n| --- |${
+      peers.map(() => " ---: |").join("")
+    }`,
+  );
+  for (const row of speed) console.log(row);
+  console.log("\ncells: in-wasm ns/op above the loop (ratio to -Oz), memory ÷ peak live");
+}
