@@ -106,12 +106,15 @@ const C_ABI = [
  * changes. An allocation that cannot be served throws {@linkcode OutOfMemoryError} and changes
  * nothing either: after a failed `realloc` the old block is still live and intact.
  *
- * Growing a WebAssembly memory detaches its old `ArrayBuffer`. Views the heap hands out
- * (`u8`, `view`, `bytes()`) are made over a resizable buffer where the engine has
- * `WebAssembly.Memory.prototype.toResizableBuffer` and the memory declares a maximum (a heap's own
- * memory always does): they then stay valid however the memory grows, and
- * {@linkcode Heap.prototype.viewsFollowGrowth} is true. Elsewhere (Node 20, say) a view kept
- * across a call that allocates may be detached: read `heap.u8` again after such calls.
+ * Growing a WebAssembly memory detaches its old `ArrayBuffer`. A heap that owns its memory makes
+ * it a resizable buffer where the engine has `WebAssembly.Memory.prototype.toResizableBuffer`
+ * (Deno, Chromium): the views it hands out (`u8`, `view`, `bytes()`) then stay valid however the
+ * memory grows, and {@linkcode Heap.prototype.viewsFollowGrowth} is true. A heap over a given
+ * memory leaves that memory as it is, since switching it would detach its owner's views; there,
+ * and on engines without resizable wasm buffers (Node 20), `u8` and `view` are made again after
+ * growth, and a view kept across a call that allocates may be detached: read them again after
+ * such calls. Browsers' `TextDecoder`, `crypto.getRandomValues` and `Blob` refuse views of a
+ * resizable buffer: give them a copy, `heap.bytes(ptr, n).slice()`.
  *
  * @example Allocate, write, read, free
  * ```ts
@@ -121,7 +124,7 @@ const C_ABI = [
  * const heap = new Heap();
  * const ptr = heap.malloc(5);
  * heap.bytes(ptr, 5).set([104, 101, 108, 108, 111]);
- * assert.equal(new TextDecoder().decode(heap.bytes(ptr, 5)), "hello");
+ * assert.equal(new TextDecoder().decode(heap.bytes(ptr, 5).slice()), "hello");
  * heap.free(ptr);
  * ```
  */
@@ -212,10 +215,11 @@ export class Heap {
     }
     this.exports = exports as unknown as MoteExports;
     this.#limit = limit === undefined ? MAX_LIMIT - this.base : this.#checkLimit(limit, 0);
-    try {
-      // fails when the memory declares no maximum or the engine cannot: views are then refreshed
+    if (memory === undefined) {
+      // its own memory declares a maximum, which toResizableBuffer requires; an engine without
+      // it refreshes the views instead
       (this.memory as { toResizableBuffer?: () => ArrayBuffer }).toResizableBuffer?.();
-    } catch { /* refreshed views it is */ }
+    }
     this.#u8 = new Uint8Array(this.#buffer);
     this.#view = new DataView(this.#buffer);
     this.#init();

@@ -146,6 +146,15 @@ Deno.test("views are refreshed when a memory cannot be resizable", () => {
   assert.equal(heap.bytes(p, 1)[0], 7);
 });
 
+Deno.test("a heap leaves a given memory's buffer as it is", () => {
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 100 });
+  const before = new Uint8Array(memory.buffer);
+  const heap = new Heap({ memory, base: 0 });
+  assert.equal(before.byteLength, 65536, "the owner's view was not detached");
+  assert.equal((memory.buffer as ArrayBuffer).resizable, false);
+  assert.equal(heap.viewsFollowGrowth, false);
+});
+
 Deno.test("reset frees everything and keeps the memory", () => {
   const heap = new Heap();
   const first = heap.malloc(64);
