@@ -53,29 +53,39 @@
 // ╒═══════════════ Size class of a block size s (32-bit) ═════════════╕
 //    3                   2                   1
 //  1 0 9 8 7 6 5 4 3 2 1 0 9 8 7 6 5 4 3 2 1 0 9 8 7 6 5 4 3 2 1 0  bits
-// ├─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┼─┴─┼─┴─┴─┴─┴─┴─┤
-// │ 0 …  0   1 at bit fls(s) >= SMALL_BITS            │ SL│  rounded  │ s >= SMALL: class
-// ├────────────────────────────────────────────────────┴───┴───────────┤ SL_COUNT * (fls(s) -
-// │ 0 …                                    0 │   s >> 4   │ 0  0  0  0 │ SMALL_BITS + 2) + SL
-// └──────────────────────────────────────────┴────────────┴────────────┘ s < SMALL: s >> 4
-// Below SMALL every class holds one size (classes 1 … SMALL/ALIGN - 1); above it each power of
-// two is cut in SL_COUNT classes, from class 2 * SL_COUNT = SMALL/ALIGN on, up to the last class,
-// which holds every size from 1.75 MiB up. One bit per class in the 64-bit `classMap` says which
-// lists are non-empty; heads[class] starts each.
+// ├─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┼─┴─┴─┴─┴─┼─┴─┴─┴─╫─┴─┴─┴─┤
+// │ 0 …  0   1 at bit fls(s) >= SMALL_BITS    │   SL    │  rounded down │ s >= SMALL
+// ├───────────────────────────────────────────┴─────────┴───────╨───────┤
+// │ 0 …                               0 │      s >> 4     │ 0  0  0  0 │ s < SMALL
+// └─────────────────────────────────────┴─────────────────┴────────────┘
+// Below SMALL every class holds one size: class s >> 4, from 1 (16 bytes) to SL_COUNT - 1.
+// From SMALL up each power of two is cut in SL_COUNT classes, each 1/16 of its power wide:
+// class SL_COUNT * (fls(s) - SMALL_BITS) + (s >> (fls(s) - SL_BITS)), from SL_COUNT on, so the
+// class index is fl * SL_COUNT + sl with fl = index >> SL_BITS. A bit in `flMap` says slMap[fl]
+// is not 0; a bit in slMap[fl] says heads[index] starts a non-empty list.
 
 // @ts-ignore: decorator
-@inline const SL_BITS: usize = 2;
+@inline const SL_BITS: usize = 4;
 // @ts-ignore: decorator
 @inline const SL_COUNT: usize = 1 << SL_BITS;
 // @ts-ignore: decorator
-@inline const SMALL_BITS: usize = SL_BITS + ALIGN_BITS + 1;
+@inline const SMALL_BITS: usize = SL_BITS + ALIGN_BITS;
 // @ts-ignore: decorator
-@inline const SMALL: usize = 1 << SMALL_BITS; // 128: 16, 32, … 112 each have a class
+@inline const SMALL: usize = 1 << SMALL_BITS; // 256: 16, 32, … 240 each have a class
 // @ts-ignore: decorator
-@inline const CLASSES: usize = 64; // bits in classMap
+@inline const FL_COUNT: usize = 32 - SMALL_BITS + 1; // fls(s) <= 31 below 4 GiB
+// @ts-ignore: decorator
+@inline const CLASSES: usize = FL_COUNT << SL_BITS;
+// How many blocks of a request's own class are looked at, head first, for one that fits, before
+// the next non-empty class is taken: a few find a fit where the head alone would not (the soak's
+// heap needs ~15% less memory for it), and a bound keeps malloc O(1).
+// @ts-ignore: decorator
+@inline const SCAN: u32 = 8;
 
 // ╒═════════════════════ Root layout (at `root`) ═════════════════════╕
-// │ 16 unused bytes: a head's `prev` (its slot - NEXT) stays >= root  │ root
+// │ slMap[0] … slMap[FL_COUNT - 1]                 u32 each           │ root
+// ├───────────────────────────────────────────────────────────────────┤
+// │ (padding to ALIGN)                                                │
 // ├───────────────────────────────────────────────────────────────────┤
 // │ heads[0] … heads[CLASSES - 1]                  u32 each, 0 = ∅    │ root + HEADS
 // ╞═══════════════════════════════════════════════════════════════════╡ root + ROOT_SIZE
@@ -88,15 +98,16 @@
 // ├─ end ─────────────────────────────────────────────────────────────┤ end = heap end - HEADER
 // │ 4 bytes: the header a block starting at `end` would need          │
 // └───────────────────────────────────────────────────────────────────┘ min(memory end, limit)
+// A head's `prev` is its slot - NEXT, which stays above `root`: class 0 is never used.
 
 // @ts-ignore: decorator
-@inline const HEADS: usize = ALIGN;
+@inline const HEADS: usize = (FL_COUNT * sizeof<u32>() + ALIGN_MASK) & ~ALIGN_MASK;
 // @ts-ignore: decorator
 @inline const ROOT_SIZE: usize = HEADS + CLASSES * sizeof<u32>();
 // @ts-ignore: decorator
 @inline const FIRST: usize = ROOT_SIZE + ALIGN - HEADER;
 
-// Growth asks the engine for 1/2^GROW_SHIFT of the memory already held on top of what is needed:
+// Growth asks the engine for 1/2^GROW_SHIFT of the heap it needs on top of what is needed:
 // memory.grow costs microseconds, so growing one request at a time is slow, while doubling (what
 // AssemblyScript's TLSF does) can leave half the memory unused.
 // @ts-ignore: decorator
@@ -155,7 +166,7 @@ declare function report(kind: u32, address: usize): void;
 // The state. Before mote_init it describes a heap of zero capacity (limit 0), so every call fails
 // cleanly, malloc returning 0 and free ignoring its pointer, without touching memory.
 let root: usize = 0;
-let classMap: u64 = 0;
+let flMap: u32 = 0;
 let top: usize = FIRST;
 let end: usize = FIRST;
 let limit: usize = 0; // exclusive end address of the heap, a multiple of ALIGN, <= MAX_LIMIT
@@ -168,7 +179,7 @@ export { top as mote_top, limit as mote_limit };
 function classOf(size: usize): usize {
   if (size < SMALL) return size >> ALIGN_BITS;
   let bits = 31 - clz(size);
-  return min(CLASSES - 1, ((bits - SMALL_BITS + 1) << SL_BITS) + (size >> (bits - SL_BITS)));
+  return ((bits - SMALL_BITS) << SL_BITS) + (size >> (bits - SL_BITS));
 }
 
 /**
@@ -184,16 +195,25 @@ function insert(block: usize, size: usize): void {
   store<u32>(block, head, NEXT);
   if (head) store<u32>(head, block, PREV);
   store<u32>(slot, block);
-  classMap |= <u64>1 << index;
+  let fl = index >> SL_BITS;
+  store<u32>(root + (fl << 2), load<u32>(root + (fl << 2)) | (1 << <u32>(index & (SL_COUNT - 1))));
+  flMap |= 1 << <u32>fl;
 }
 
-/** Unlinks a free block from its list, clearing its class's bit when the list empties. */
+/** Unlinks a free block from its list, clearing its class's bits when the list empties. */
 function remove(block: usize): void {
   let prev = load<u32>(block, PREV);
   let next = load<u32>(block, NEXT);
   store<u32>(prev, next, NEXT);
-  if (next) store<u32>(next, prev, PREV);
-  else if (prev < root + ROOT_SIZE) classMap &= ~(<u64>1 << ((prev + NEXT - root - HEADS) >> 2));
+  if (next) {
+    store<u32>(next, prev, PREV);
+  } else if (prev < root + ROOT_SIZE) {
+    let index = (prev + NEXT - root - HEADS) >> 2;
+    let fl = index >> SL_BITS;
+    let slMap = load<u32>(root + (fl << 2)) & ~(1 << <u32>(index & (SL_COUNT - 1)));
+    store<u32>(root + (fl << 2), slMap);
+    if (!slMap) flMap &= ~(1 << <u32>fl);
+  }
 }
 
 /** Whether the top region holds `size` bytes, after growing memory if it must. */
@@ -212,7 +232,7 @@ function grow(size: usize): bool {
   if (need > limit || need < size) return false;
   let have = memoryEnd();
   if (need > have) {
-    let want = need + min((have - root) >> GROW_SHIFT, limit - need);
+    let want = need + min((need - root) >> GROW_SHIFT, limit - need); // need > root: no wrap
     if (
       memory.grow(<i32>((want - have + PAGE_MASK) >> PAGE_BITS)) < 0 &&
       memory.grow(<i32>((need - have + PAGE_MASK) >> PAGE_BITS)) < 0
@@ -229,16 +249,28 @@ function memoryEnd(): usize {
 }
 
 /**
- * A used block of at least `size` bytes (a multiple of ALIGN), or 0. The head of the request's
- * own class is taken when it fits (always, below SMALL); otherwise the head of the next
- * non-empty class, which fits whatever its size; otherwise the top region. No list is walked.
+ * A used block of at least `size` bytes (a multiple of ALIGN), or 0. The first of the first SCAN
+ * blocks of the request's own class that fits is taken (below SMALL, the head always fits);
+ * otherwise the head of the next non-empty class, which fits whatever its size; otherwise the
+ * top region. No list is walked further than SCAN.
  */
 function allocate(size: usize): usize {
   let index = classOf(size);
   let block = load<u32>(root + (index << 2), HEADS);
-  if (!block || (load<u32>(block) & ~TAGS) < size) {
-    let above = classMap & (<u64>-2 << index);
-    if (!above) {
+  for (let n: u32 = 1; block && (load<u32>(block) & ~TAGS) < size; n++) {
+    block = n < SCAN ? load<u32>(block, NEXT) : 0;
+  }
+  if (!block) {
+    let fl = index >> SL_BITS;
+    let slMap = load<u32>(root + (fl << 2)) & (-2 << <u32>(index & (SL_COUNT - 1)));
+    if (!slMap) {
+      let above = flMap & (-2 << <u32>fl);
+      if (above) {
+        fl = ctz(above);
+        slMap = load<u32>(root + (fl << 2));
+      }
+    }
+    if (!slMap) {
       if (CHECKED && topDamaged(top + size)) return 0;
       if (!room(size)) return 0;
       block = top;
@@ -246,7 +278,7 @@ function allocate(size: usize): usize {
       setUsed(block, size); // top's left neighbour is never free: no tags
       return block;
     }
-    block = load<u32>(root + (<usize>ctz(above) << 2), HEADS);
+    block = load<u32>(root + (((fl << SL_BITS) + ctz(slMap)) << 2), HEADS);
   }
   if (CHECKED) {
     let damaged = freeDamage(block);
@@ -560,7 +592,7 @@ export function mote_init(base: usize, limitEnd: usize): usize {
   root = newRoot;
   limit = newLimit;
   top = end = newRoot + FIRST;
-  classMap = 0;
+  flMap = 0;
   clean = memoryEnd(); // memory already there may hold anything
   if (!grow(0)) {
     limit = 0;

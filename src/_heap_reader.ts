@@ -2,7 +2,7 @@
  * Reads a live wasm heap out of its memory, knowing the layout of asm/mote.ts: the picture of
  * its blocks and lists, and what is wrong with the bytes themselves (tags, back words, links).
  */
-import { CLASSES, FIRST, HEADER, HEADS, MAX_LIMIT } from "./_layout.ts";
+import { CLASSES, FIRST, FL_COUNT, HEADER, HEADS, MAX_LIMIT, SL_COUNT } from "./_layout.ts";
 import { checkPicture, type HeapBlock, type HeapPicture } from "./_picture.ts";
 
 const FREE = 1;
@@ -96,6 +96,19 @@ export function readHeap(image: HeapImage): HeapReading {
       block = word(block + NEXT);
     }
     lists.push(list);
+  }
+
+  // a bit of slMap[fl] for each class of that first level whose list is not empty
+  for (let fl = 0; fl < FL_COUNT; fl++) {
+    let expected = 0;
+    for (let sl = 0; sl < SL_COUNT; sl++) {
+      if (lists[fl * SL_COUNT + sl].length) expected |= 1 << sl;
+    }
+    if (word(root + 4 * fl) !== expected) {
+      problems.push(
+        `Second-level map ${fl} reads ${word(root + 4 * fl)}, its lists say ${expected}`,
+      );
+    }
   }
 
   const picture = { root, blocks, lists, top, end };

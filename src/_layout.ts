@@ -9,11 +9,15 @@ export const ALIGN = 16;
 export const HEADER = 4;
 /** The smallest block: header, prev, next and back words, rounded to ALIGN. */
 export const MIN_BLOCK = 16;
-/** Where the list heads start in the root. */
-export const HEADS = 16;
-/** How many size classes (bits in the class map). */
-export const CLASSES = 64;
-/** The root's bytes: the unused words, then one head per class. */
+/** How many second-level maps the root holds: one per power of two from 256 bytes up, and one below. */
+export const FL_COUNT = 25;
+/** Size classes per first-level map: each power of two from 256 bytes up is cut in this many. */
+export const SL_COUNT = 16;
+/** Where the list heads start in the root: after the second-level maps, rounded to ALIGN. */
+export const HEADS = Math.ceil((FL_COUNT * 4) / ALIGN) * ALIGN;
+/** How many size classes, each with a list head in the root. */
+export const CLASSES = FL_COUNT * SL_COUNT;
+/** The root's bytes: the second-level maps, padding, then one head per class. */
 export const ROOT_SIZE = HEADS + CLASSES * 4;
 /** The first block's header, from the root: the first payload is then ALIGN-aligned. */
 export const FIRST = ROOT_SIZE + ALIGN - HEADER;

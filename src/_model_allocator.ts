@@ -8,7 +8,7 @@
  * memory that was used again, the two may differ (the wasm's answer there depends on the bytes).
  */
 import { ALIGN, CLASSES, FIRST, HEADER, MAX_ALIGN, MAX_LIMIT, MIN_BLOCK } from "./_layout.ts";
-import { classOf } from "./_size_class.ts";
+import { classOf, SCAN } from "./_size_class.ts";
 import type { HeapBlock, HeapPicture } from "./_picture.ts";
 
 const PAGE = 65536;
@@ -208,15 +208,16 @@ export class ModelAllocator {
   }
 
   /**
-   * A used block of at least `size` bytes. The head of the size's own class is taken if it is
-   * large enough; otherwise the head of the lowest non-empty class above, whose every block is;
-   * otherwise a block is carved from the top region. No list is searched beyond its head.
+   * A used block of at least `size` bytes. The first of the first SCAN blocks of the size's own
+   * class, from its head, that is large enough is taken; otherwise the head of the lowest
+   * non-empty class above, whose every block is; otherwise a block is carved from the top region.
+   * No list is searched beyond its first SCAN blocks.
    */
   #allocate(size: number): Block | undefined {
-    const own = classOf(size);
-    const head = this.#head(own);
-    if (head && head.size >= size) return this.#take(head, size);
-    for (let index = own + 1; index < CLASSES; index++) {
+    const own = this.#lists[classOf(size)];
+    const fit = own.slice(-SCAN).reverse().find((block) => block.size >= size);
+    if (fit) return this.#take(fit, size);
+    for (let index = classOf(size) + 1; index < CLASSES; index++) {
       const above = this.#head(index);
       if (above) return this.#take(above, size);
     }
@@ -288,7 +289,7 @@ export class ModelAllocator {
 
   /**
    * Grows memory, within the limit, so the top region holds `size` bytes: by what is needed
-   * plus a sixteenth of what the heap holds (capped by the limit), or failing that by what is
+   * plus a sixteenth of the heap that needs (capped by the limit), or failing that by what is
    * needed. False, changing nothing, when the limit or the memory says no.
    */
   #grow(size: number): boolean {
@@ -296,10 +297,8 @@ export class ModelAllocator {
     if (need > this.#limit) return false;
     let have = this.#memoryEnd();
     if (need > have) {
-      // the wasm subtracts in 32 bits: when memory ends below the root, what the heap holds
-      // wraps around to nearly 4 GiB, and the step becomes as large as the limit allows
-      const held = (have - this.#root) >>> 0;
-      const want = need + Math.min(Math.floor(held / GROW_DIVISOR), this.#limit - need);
+      const step = Math.floor((need - this.#root) / GROW_DIVISOR);
+      const want = need + Math.min(step, this.#limit - need);
       if (!this.#growMemoryTo(want, have) && !this.#growMemoryTo(need, have)) return false;
       have = this.#memoryEnd();
     }
