@@ -2,7 +2,10 @@
  * mote at work: a realistic allocation workload through the public Heap API, then what happened:
  * operations per second, the heap's span against the bytes live in it, and a map of the heap.
  *
- *     deno task demo [--ops N] [--seed N]
+ *     deno task demo [--ops N] [--seed N] [--svg path]
+ *
+ * With `--svg`, it also draws the heap at three moments with `heapMapSvg` into one picture: the
+ * README's docs/heap-map.svg, which `deno task demo` redraws (a test fails when it is stale).
  *
  * The workload is a server handling requests: each request allocates a burst of small objects
  * (strings, nodes, buffers of mixed sizes) that die when it ends, a few of them grow through
@@ -11,7 +14,7 @@
  *
  * @module
  */
-import { Heap } from "../mod.ts";
+import { Heap, heapMapSvg } from "../mod.ts";
 
 const args = Deno.args;
 const flag = (name: string, fallback: number) => {
@@ -20,6 +23,8 @@ const flag = (name: string, fallback: number) => {
 };
 const OPS = flag("ops", 400_000);
 const SEED = flag("seed", 7);
+const SVG = args.includes("--svg") ? args[args.indexOf("--svg") + 1] : undefined;
+const MAP_WIDTH = 800;
 
 /** A seeded generator (mulberry32), so every run does the same work. */
 function seeded(seed: number): () => number {
@@ -55,6 +60,10 @@ let peakLive = 0;
 let peakSpan = 0;
 const counts = { malloc: 0, calloc: 0, realloc: 0, alignedAlloc: 0, free: 0 };
 const samples: string[] = [];
+const maps: string[] = [];
+/** Draws the heap now; every map has rows of 64 KiB, so they line up. */
+const draw = (title: string) =>
+  maps.push(heapMapSvg(heap, { title, width: MAP_WIDTH, rowBytes: 65536 }));
 
 const start = performance.now();
 let ops = 0;
@@ -93,6 +102,9 @@ while (ops < OPS) {
   }
   peakLive = Math.max(peakLive, liveBytes);
   peakSpan = Math.max(peakSpan, heap.span);
+  if (maps.length < 2 && ops >= OPS / (maps.length ? 2 : 8)) {
+    draw(`mid-request, after ${ops} operations: its objects live, ${cache.length} cached entries`);
+  }
   for (const block of request) {
     heap.free(block.ptr);
     liveBytes -= block.size;
@@ -117,6 +129,25 @@ while (ops < OPS) {
   }
 }
 const seconds = (performance.now() - start) / 1000;
+draw(`at the end, between requests: ${cache.length} long-lived entries pin memory between holes`);
+
+/** Stacks the maps into one SVG picture, top to bottom. */
+function stack(parts: string[]): string {
+  let y = 0;
+  const placed = parts.map((svg) => {
+    const height = Number(svg.match(/height="(\d+)"/)![1]);
+    const moved = svg.replace("<svg ", `<svg y="${y}" `);
+    y += height;
+    return moved;
+  });
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${MAP_WIDTH}" height="${y}" ` +
+    `viewBox="0 0 ${MAP_WIDTH} ${y}">`,
+    ...placed,
+    "</svg>",
+    "",
+  ].join("\n");
+}
 
 function kib(bytes: number): string {
   return `${(bytes / 1024).toFixed(0).padStart(6)} KiB`;
@@ -179,3 +210,7 @@ console.log(
   `\nThe heap now, ${kib(end.span)} ('#' in use, '+' partly, '.' free, ' ' top region):`,
 );
 for (const line of asciiMap(64, 8)) console.log(line);
+if (SVG) {
+  await Deno.writeTextFile(SVG, stack(maps));
+  console.log(`\nWrote ${maps.length} maps of the heap to ${SVG}.`);
+}

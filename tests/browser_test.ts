@@ -105,7 +105,7 @@ Deno.test({
         const counts = colours(image);
         const pixels = image.width * image.height;
         assert.ok((counts.get("#ffffff") ?? 0) < pixels * 0.9, "not blank");
-        // the map's colours, as heap_map.ts paints used and free blocks
+        // the map's colours, as src/heap_map.ts paints used and free blocks
         assert.ok((counts.get("#4e79a7") ?? 0) > 2000, "used blocks drawn");
         assert.ok((counts.get("#e15759") ?? 0) > 500, "free blocks drawn");
       });
