@@ -13,3 +13,21 @@ Deno.test("the build is byte-reproducible", async () => {
     assert.deepEqual(a.wasm, b.wasm, variant.name);
   }
 });
+
+Deno.test("the README states the modules' sizes as they are built", async () => {
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  const { builds } = await buildAll();
+  const bytes = (name: string) =>
+    builds.find((b) => b.variant.name === name)!.wasm.length.toLocaleString("en");
+  const release = readme.match(
+    /The release module is ([\d,]+) bytes \(own memory\) and ([\d,]+) bytes/,
+  );
+  assert.deepEqual(release?.slice(1), [bytes("ownWasm"), bytes("regionWasm")], "the Size section");
+  assert.match(readme, new RegExp(`checked build is ${bytes("checkedWasm")} bytes`));
+  assert.match(
+    readme,
+    new RegExp(
+      `\\*\\*mote\\*\\* +\\| \\*\\*O\\(1\\)\\*\\* +\\| +\\*\\*${bytes("ownWasm")} B\\*\\*`,
+    ),
+  );
+});
