@@ -15,29 +15,16 @@
  * @module
  */
 import { Heap, heapMapSvg } from "../mod.ts";
+import { numberFlag, seededFraction } from "./_cli.ts";
 
 const args = Deno.args;
-const flag = (name: string, fallback: number) => {
-  const at = args.indexOf(`--${name}`);
-  return at >= 0 ? Number(args[at + 1]) : fallback;
-};
+const flag = (name: string, fallback: number) => numberFlag(args, name, fallback);
 const OPS = flag("ops", 400_000);
 const SEED = flag("seed", 7);
 const SVG = args.includes("--svg") ? args[args.indexOf("--svg") + 1] : undefined;
 const MAP_WIDTH = 800;
 
-/** A seeded generator (mulberry32), so every run does the same work. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6D2B79F5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const random = seeded(SEED);
+const random = seededFraction(SEED);
 const pick = (n: number) => Math.floor(random() * n);
 
 /** Object sizes: mostly small, a log-uniform tail up to 16 KiB, rarely a large buffer. */

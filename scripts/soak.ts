@@ -11,28 +11,16 @@
  * @module
  */
 import { Heap } from "../mod.ts";
+import { numberFlag, seededFraction } from "./_cli.ts";
 
 const args = Deno.args;
-const flag = (name: string, fallback: number) => {
-  const at = args.indexOf(`--${name}`);
-  return at >= 0 ? Number(args[at + 1]) : fallback;
-};
+const flag = (name: string, fallback: number) => numberFlag(args, name, fallback);
 const SECONDS = flag("seconds", 60);
 const LIVE = flag("live", 20_000);
 const SEED = flag("seed", 1);
 const CHECKED = args.includes("--checked");
 
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6D2B79F5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const random = seeded(SEED);
+const random = seededFraction(SEED);
 const pick = (n: number) => Math.floor(random() * n);
 
 /** Sizes: mostly small, some up to 16 KiB, rarely up to 256 KiB. */
