@@ -3,11 +3,10 @@
  *
  * @module
  */
-import { checkedWasm, ownWasm, regionWasm } from "./_wasm.ts";
 import { ALIGN, FIRST, HEADER, MAX_ALIGN, MAX_LIMIT } from "./_layout.ts";
 import { checkAlignment, checkInteger, checkSize, describe, U32_MAX } from "./_validate.ts";
 import { HeapMisuseError, OutOfMemoryError } from "./errors.ts";
-import { type HeapReading, readHeap, rootOf } from "./_heap_reader.ts";
+import { type CFunctions, type Engine, type EngineFactory, wasmEngine } from "./_engine.ts";
 import { type HeapBlock, type HeapStats, statsOf } from "./_picture.ts";
 
 /**
@@ -38,13 +37,6 @@ export interface MoteExports {
   aligned_alloc(alignment: number, size: number): number;
   /** The bytes usable at `ptr`, at least what was asked for; 0 for a pointer not live. */
   malloc_usable_size(ptr: number): number;
-}
-
-/** What mote exports beyond the C ABI, for this module's own use. */
-interface RawExports extends MoteExports {
-  mote_init(base: number, limitEnd: number): number;
-  readonly mote_top: WebAssembly.Global;
-  readonly mote_limit: WebAssembly.Global;
 }
 
 /**
@@ -84,19 +76,16 @@ export interface HeapOptions {
   checked?: boolean;
 }
 
-let ownModule: WebAssembly.Module | undefined;
-let regionModule: WebAssembly.Module | undefined;
-let checkedModule: WebAssembly.Module | undefined;
+/** The engine each kind of heap runs on: mote's wasm, unless a subclass says otherwise. */
+const engines = new WeakMap<abstract new (options?: HeapOptions) => Heap, EngineFactory>();
 
-/** The C ABI's names, which a checked heap's `exports` wrap to name the operation in reports. */
-const C_ABI = [
-  "malloc",
-  "free",
-  "realloc",
-  "calloc",
-  "aligned_alloc",
-  "malloc_usable_size",
-] as const;
+/** Makes `kind` (a subclass of Heap, such as ModelHeap) run on engines from `factory`. */
+export function runOn(
+  kind: abstract new (options?: HeapOptions) => Heap,
+  factory: EngineFactory,
+): void {
+  engines.set(kind, factory);
+}
 
 /**
  * A heap: mote's O(1) allocator over a WebAssembly memory, with every argument checked.
@@ -140,7 +129,8 @@ export class Heap {
   readonly exports: MoteExports;
   /** Whether this heap runs the checked build. */
   readonly checked: boolean;
-  readonly #raw: RawExports;
+  readonly #engine: Engine;
+  readonly #calls: CFunctions;
   #limit: number;
   /** The call in progress, for the checked build's reports. */
   #operation = "";
@@ -165,7 +155,6 @@ export class Heap {
    */
   constructor(options: HeapOptions = {}) {
     const { memory, base, limit, checked = false } = options;
-    let instance: WebAssembly.Instance;
     this.checked = checked;
     if (memory === undefined) {
       if (base !== undefined) {
@@ -174,12 +163,6 @@ export class Heap {
         );
       }
       this.base = 0;
-      if (checked) {
-        instance = this.#instantiateChecked(new WebAssembly.Memory({ initial: 0, maximum: 65536 }));
-      } else {
-        ownModule ??= new WebAssembly.Module(ownWasm);
-        instance = new WebAssembly.Instance(ownModule);
-      }
     } else {
       if (!(memory instanceof WebAssembly.Memory)) {
         throw new TypeError(`Memory must be a WebAssembly.Memory, got ${describe(memory)}`);
@@ -196,24 +179,17 @@ export class Heap {
         );
       }
       this.base = checkInteger(base, "Base", 0, MAX_LIMIT - FIRST - HEADER - ALIGN);
-      if (checked) {
-        instance = this.#instantiateChecked(memory);
-      } else {
-        regionModule ??= new WebAssembly.Module(regionWasm);
-        instance = new WebAssembly.Instance(regionModule, { env: { memory } });
-      }
     }
-    this.#raw = instance.exports as unknown as RawExports;
-    this.memory = memory ?? this.#checkedMemory ?? this.#raw.memory;
-    const exports: Record<string, unknown> = { memory: this.memory };
-    for (const name of C_ABI) {
-      const call = this.#raw[name] as (...args: number[]) => number;
-      // a checked heap names the C function in its reports; the release build needs no wrapper
-      exports[name] = checked
-        ? (...args: number[]) => (this.#operation = name, call(...args))
-        : call;
-    }
-    this.exports = exports as unknown as MoteExports;
+    const factory = engines.get(new.target) ?? wasmEngine;
+    this.#engine = factory(memory, checked, {
+      enter: (operation) => this.#operation = operation,
+      report: (code, address) => {
+        throw new HeapMisuseError(code, address >>> 0, this.#operation);
+      },
+    });
+    this.#calls = this.#engine.calls;
+    this.memory = this.#engine.memory;
+    this.exports = this.#engine.exports;
     this.#limit = limit === undefined ? MAX_LIMIT - this.base : this.#checkLimit(limit, 0);
     if (memory === undefined) {
       // its own memory declares a maximum, which toResizableBuffer requires; an engine without
@@ -246,7 +222,7 @@ export class Heap {
 
   set limit(bytes: number) {
     this.#limit = this.#checkLimit(bytes, this.span);
-    this.#raw.mote_limit.value = this.#limitEnd() & ~(ALIGN - 1);
+    this.#engine.setLimit(this.#limitEnd() & ~(ALIGN - 1));
   }
 
   /**
@@ -306,7 +282,7 @@ export class Heap {
   malloc(size: number): number {
     checkSize(size);
     this.#operation = "malloc";
-    return this.#served("malloc", size, this.#raw.malloc(size));
+    return this.#served("malloc", size, this.#calls.malloc(size));
   }
 
   /**
@@ -338,7 +314,7 @@ export class Heap {
       );
     }
     this.#operation = "calloc";
-    return this.#served("calloc", count * size, this.#raw.calloc(count, size));
+    return this.#served("calloc", count * size, this.#calls.calloc(count, size));
   }
 
   /**
@@ -370,7 +346,7 @@ export class Heap {
     if (ptr !== 0) this.#checkLive(ptr, "realloc");
     checkSize(size);
     this.#operation = "realloc";
-    return this.#served("realloc", size, this.#raw.realloc(ptr, size));
+    return this.#served("realloc", size, this.#calls.realloc(ptr, size));
   }
 
   /**
@@ -396,7 +372,7 @@ export class Heap {
     checkAlignment(alignment, MAX_ALIGN);
     checkSize(size);
     this.#operation = "alignedAlloc";
-    return this.#served("alignedAlloc", size, this.#raw.aligned_alloc(alignment, size));
+    return this.#served("alignedAlloc", size, this.#calls.aligned_alloc(alignment, size));
   }
 
   /**
@@ -423,7 +399,7 @@ export class Heap {
     if (ptr === 0) return;
     this.#checkLive(ptr, "free");
     this.#operation = "free";
-    this.#raw.free(ptr);
+    this.#calls.free(ptr);
   }
 
   /**
@@ -488,7 +464,7 @@ export class Heap {
    * ```
    */
   walk(): HeapBlock[] {
-    return [...this.#read().picture.blocks];
+    return [...this.#engine.read(this.base).picture.blocks];
   }
 
   /**
@@ -510,7 +486,7 @@ export class Heap {
    * ```
    */
   stats(): HeapStats {
-    return statsOf(this.#read().picture, this.base);
+    return statsOf(this.#engine.read(this.base).picture, this.base);
   }
 
   /**
@@ -534,7 +510,7 @@ export class Heap {
    * ```
    */
   check(): string[] {
-    return this.#read().problems;
+    return this.#engine.read(this.base).problems;
   }
 
   /**
@@ -596,33 +572,13 @@ export class Heap {
     return new Uint8Array(this.#buffer, ptr, bytes);
   }
 
-  #checkedMemory: WebAssembly.Memory | undefined;
-
-  #instantiateChecked(memory: WebAssembly.Memory): WebAssembly.Instance {
-    this.#checkedMemory = memory;
-    checkedModule ??= new WebAssembly.Module(checkedWasm);
-    const mote_report = (code: number, address: number) => {
-      throw new HeapMisuseError(code, address >>> 0, this.#operation);
-    };
-    return new WebAssembly.Instance(checkedModule, { env: { memory, mote_report } });
-  }
-
   /** The memory's buffer, never shared (the constructor refuses shared memories). */
   get #buffer(): ArrayBuffer {
     return this.memory.buffer as ArrayBuffer;
   }
 
-  #read(): HeapReading {
-    return readHeap({
-      buffer: this.#buffer,
-      root: rootOf(this.base),
-      top: this.#raw.mote_top.value >>> 0,
-      limit: this.#raw.mote_limit.value >>> 0,
-    });
-  }
-
   #init(): void {
-    if (!this.#raw.mote_init(this.base, this.#limitEnd())) {
+    if (!this.#engine.init(this.base, this.#limitEnd())) {
       throw new RangeError(
         `The heap at ${this.base} with limit ${this.#limit} cannot hold its bookkeeping: ` +
           `raise the limit or give a memory that can grow`,
@@ -642,7 +598,7 @@ export class Heap {
 
   #checkLive(ptr: number, operation: string): number {
     this.#operation = operation; // the checked build reports what is wrong with ptr itself
-    const usable = this.#raw.malloc_usable_size(ptr) >>> 0;
+    const usable = this.#calls.malloc_usable_size(ptr) >>> 0;
     if (usable === 0) {
       throw new RangeError(
         `${operation} was given pointer ${ptr}, which is not a live block of this heap ` +

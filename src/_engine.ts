@@ -1,0 +1,107 @@
+/**
+ * What a Heap runs on: mote's wasm (the release or the checked build) or, for ModelHeap, the
+ * reference model. The Heap checks arguments and turns failures into errors; the engine
+ * allocates. @module
+ */
+import { checkedWasm, ownWasm, regionWasm } from "./_wasm.ts";
+import { type HeapReading, readHeap, rootOf } from "./_heap_reader.ts";
+import type { MoteExports } from "./heap.ts";
+
+/** The C functions, unchecked: they return 0 (or nothing) on failure. */
+export type CFunctions = Omit<MoteExports, "memory">;
+
+/** An allocator a Heap can run on. */
+export interface Engine {
+  /** The memory it allocates in. */
+  readonly memory: WebAssembly.Memory;
+  /** Its C functions, for the Heap's own calls. */
+  readonly calls: CFunctions;
+  /** What the Heap hands out as `exports`: the C functions, wrapped where reports need it. */
+  readonly exports: MoteExports;
+  /** Starts, or starts again, an empty heap in [base, limitEnd); false when it cannot. */
+  init(base: number, limitEnd: number): boolean;
+  /** Moves the address the heap may grow to (a multiple of 16). */
+  setLimit(limitEnd: number): void;
+  /** The heap as data, read from the memory or the model, and what is wrong with it. */
+  read(base: number): HeapReading;
+}
+
+/** What a Heap lends its engine, for the checked build's reports. */
+export interface EngineHooks {
+  /** Names the C function another module is calling, for a report to name. */
+  enter(operation: string): void;
+  /** Turns the checked build's report into the error the Heap throws. */
+  report(code: number, address: number): never;
+}
+
+/** Makes an engine over a given memory, or over one of its own when `memory` is undefined. */
+export type EngineFactory = (
+  memory: WebAssembly.Memory | undefined,
+  checked: boolean,
+  hooks: EngineHooks,
+) => Engine;
+
+/** What mote's wasm exports beyond the C functions. */
+interface WasmExports extends MoteExports {
+  mote_init(base: number, limitEnd: number): number;
+  readonly mote_top: WebAssembly.Global;
+  readonly mote_limit: WebAssembly.Global;
+}
+
+const modules = new Map<Uint8Array, WebAssembly.Module>();
+
+/** A module compiled once, synchronously: each is far below browsers' 4 KiB sync limit. */
+function compiled(bytes: Uint8Array<ArrayBuffer>): WebAssembly.Module {
+  let module = modules.get(bytes);
+  if (!module) modules.set(bytes, module = new WebAssembly.Module(bytes));
+  return module;
+}
+
+const C_NAMES = [
+  "malloc",
+  "free",
+  "realloc",
+  "calloc",
+  "aligned_alloc",
+  "malloc_usable_size",
+] as const;
+
+/**
+ * mote's wasm: the release build owning its memory or managing a given one, or the checked
+ * build (which always imports its memory: a heap of its own gets one made here).
+ */
+export const wasmEngine: EngineFactory = (given, checked, hooks) => {
+  let instance: WebAssembly.Instance;
+  let memory = given;
+  if (checked) {
+    memory ??= new WebAssembly.Memory({ initial: 0, maximum: 65536 });
+    const mote_report = (code: number, address: number) => hooks.report(code, address);
+    instance = new WebAssembly.Instance(compiled(checkedWasm), { env: { memory, mote_report } });
+  } else if (memory) {
+    instance = new WebAssembly.Instance(compiled(regionWasm), { env: { memory } });
+  } else {
+    instance = new WebAssembly.Instance(compiled(ownWasm));
+  }
+  const x = instance.exports as unknown as WasmExports;
+  memory ??= x.memory;
+  const exports: Record<string, unknown> = { memory };
+  for (const name of C_NAMES) {
+    const call = x[name] as (...args: number[]) => number;
+    // a checked heap names the C function in its reports; the release build needs no wrapper
+    exports[name] = checked ? (...args: number[]) => (hooks.enter(name), call(...args)) : call;
+  }
+  return {
+    memory,
+    calls: x,
+    exports: exports as unknown as MoteExports,
+    init: (base, limitEnd) => x.mote_init(base, limitEnd) === 1,
+    setLimit: (limitEnd) => x.mote_limit.value = limitEnd,
+    read: (base) =>
+      readHeap({
+        buffer: memory.buffer as ArrayBuffer,
+        root: rootOf(base),
+        top: x.mote_top.value >>> 0,
+        limit: x.mote_limit.value >>> 0,
+      }),
+  };
+};
