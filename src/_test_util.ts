@@ -1,15 +1,9 @@
 /** Helpers for tests: raw instances of the shipped modules, and a seeded random source. */
 import { ownWasm, regionWasm } from "./_wasm.ts";
+import type { MoteExports } from "./heap.ts";
 
 /** The raw exports of a mote instance, unsigned where they return pointers or sizes. */
-export interface Raw {
-  memory: WebAssembly.Memory;
-  malloc(size: number): number;
-  free(ptr: number): void;
-  realloc(ptr: number, size: number): number;
-  calloc(count: number, size: number): number;
-  aligned_alloc(alignment: number, size: number): number;
-  malloc_usable_size(ptr: number): number;
+export interface Raw extends MoteExports {
   mote_init(base: number, limitEnd: number): number;
   top(): number;
 }
