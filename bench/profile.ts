@@ -13,15 +13,21 @@
  *    by exactly what is needed (GROW_SHIFT off), and splitting only remainders of 64 bytes or more:
  *    bytes, in-wasm speed and memory of each, side by side, to price what each would change.
  *
- *     deno task bench:profile [--only sqlite,lua] [--rounds 3]
+ * 4. **Paths alone**: three micro-workloads that each take one path over and over (the top region,
+ *    a block reused from its own class, a block split from a larger free one and merged back),
+ *    mote against the other wasm allocators, to find which path costs what.
+ *
+ *     deno task bench:profile [--only sqlite,lua] [--rounds 5] [--paths-only]
  *
  * @module
  */
 import { parseArgs } from "node:util";
-import { layOut, loadReplayer, release, runWasm } from "./harness.ts";
+import { layOut, loadReplayer, release, type Replayer, runWasm } from "./harness.ts";
+import { BASELINE, loadPeers } from "./peers.ts";
+import { measureWorkload, median } from "./report.ts";
 import { type Peer, wasmPeer } from "./peers.ts";
 import { compileAs, setup } from "./setup.ts";
-import { FREE, readTrace, synthetic, tracePaths, type Workload } from "./workloads.ts";
+import { FREE, measure, readTrace, synthetic, tracePaths, type Workload } from "./workloads.ts";
 
 const SOURCE = new URL("../asm/mote.ts", import.meta.url);
 const SHIPPED_FLAGS = ["--noAssert", "--runtime", "stub", "--maximumMemory", "65536"];
@@ -29,7 +35,11 @@ const SHIPPED_FLAGS = ["--noAssert", "--runtime", "stub", "--maximumMemory", "65
 /** A counter: its name, the function it lives in, and the statement it counts (inserted before). */
 const PROBES: [name: string, fn: string, before: string][] = [
   ["allocate: from a list", "allocate", "remove(block);"],
-  ["malloc: class above", "allocate", "block = load<u32>(root + (<usize>ctz(above) << 2), HEADS);"],
+  [
+    "malloc: class above",
+    "allocate",
+    "block = load<u32>(root + (((fl << SL_BITS) + ctz(slMap)) << 2), HEADS);",
+  ],
   ["malloc: top region", "allocate", "block = top;"],
   ["grow: memory.grow", "grow", "have = memoryEnd();"],
   ["free: merge left", "release", "remove(block);"],
@@ -42,6 +52,7 @@ const PROBES: [name: string, fn: string, before: string][] = [
   ["realloc: moved", "realloc", "let moved = malloc(bytes);"],
   ["list insert", "insert", "let index = classOf(size);"],
   ["list remove", "remove", "let prev = load<u32>(block, PREV);"],
+  ["scan step", "allocate", "block = n < SCAN ? load<u32>(block, NEXT) : 0;"],
 ];
 
 /** The instrumented source, and the probes it could not place (the source moved on). */
@@ -93,23 +104,94 @@ function blockFloor(workload: Workload): number {
   return peak;
 }
 
+/** A workload from a list of records [op, id, size] (align 8). */
+function micro(name: string, description: string, records: number[][]): Workload {
+  const ops = new Uint32Array(records.length * 4);
+  records.forEach(([op, id, size], i) => ops.set([op, id, size, 8], 4 * i));
+  return { name, description, source: "micro", ops, count: records.length, ...measure(ops) };
+}
+
+/**
+ * One path of the allocators, over and over: the top region (malloc and free LIFO, what `lifo`
+ * does), a block reused from its own class's list, and a small block split from a large free one
+ * and merged back into it (what most of sqlite's mallocs do).
+ */
+export function paths(n = 500_000): Workload[] {
+  const top: number[][] = [], own: number[][] = [], split: number[][] = [];
+  for (let id = 1; id <= n; id++) top.push([1, id, 48], [2, id, 48]);
+  own.push([1, 1, 48], [1, 2, 48]); // the second keeps the first out of the top region
+  for (let id = 3, last = 1; id < n + 3; last = id++) own.push([2, last, 48], [1, id, 48]);
+  split.push([1, 1, 4096], [1, 2, 16], [2, 1, 4096]); // a large free block, fenced off the top
+  for (let id = 3; id < n + 3; id++) split.push([1, id, 48], [2, id, 48]);
+  return [
+    micro("path: top", "malloc(48) and free it at once: carved from and merged into the top", top),
+    micro("path: own class", "free(48) then malloc(48): the block comes back from its list", own),
+    micro("path: split", "malloc(48) split from a free 4 KiB block, freed and merged back", split),
+  ];
+}
+
 const pct = (n: number, of: number) => `${((100 * n) / of).toFixed(1)}%`;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
+/** Each peer's in-wasm ns/op (above the loop) and time over mote's, measured back to back. */
+function speeds(
+  workload: Workload,
+  peers: Peer[],
+  replayer: Replayer,
+  rounds: number,
+): Map<string, { ns: number; ratio: number; used: number }> {
+  const cells = measureWorkload(workload, peers, replayer.noop, replayer, rounds, ["wasm"]);
+  const out = new Map<string, { ns: number; ratio: number; used: number }>();
+  for (const peer of peers) {
+    const cell = cells[peer.name];
+    out.set(peer.name, {
+      ns: (median(cell.wasmNet) * 1e6) / workload.count,
+      ratio: peer.name === BASELINE ? 1 : median(cell.wasmRatio),
+      used: (cell.used ?? NaN) / workload.peakLive,
+    });
+  }
+  return out;
+}
 
 if (import.meta.main) {
   const args = parseArgs({
     args: Deno.args,
-    options: { only: { type: "string" }, rounds: { type: "string", default: "3" } },
+    options: {
+      only: { type: "string" },
+      rounds: { type: "string", default: "5" },
+      "paths-only": { type: "boolean", default: false },
+    },
   }).values;
   const only = args.only?.split(",");
+  const rounds = Number(args.rounds);
   await setup({ quiet: true });
   const replayer = await loadReplayer();
+
+  // 1. the paths alone, mote against its peers
+  const { peers: all } = await loadPeers();
+  const wasmPeers = all.filter((p) => p.kind === "wasm");
+  console.log(`| path | ${wasmPeers.map((p) => p.name).join(" | ")} |`);
+  console.log(`| --- |${wasmPeers.map(() => " ---: |").join("")}`);
+  for (const workload of paths()) {
+    const s = speeds(workload, wasmPeers, replayer, rounds);
+    console.log(
+      `| ${workload.description} | ` +
+        wasmPeers.map((p) => {
+          const { ns, ratio } = s.get(p.name)!;
+          return p.name === BASELINE ? ns.toFixed(1) : `${ns.toFixed(1)} (${ratio.toFixed(2)}×)`;
+        }).join(" | ") + " |",
+    );
+    release(workload);
+  }
+  console.log("\ncells: in-wasm ns/op above the loop (time over mote's, measured back to back)\n");
+  if (args["paths-only"]) Deno.exit(0);
+
+  // 2. which paths each workload takes, and 3. the build variants
   const source = await Deno.readTextFile(SOURCE);
   const { text, missing } = instrument(source);
   if (missing.length) console.error(`probes not placed (asm/mote.ts changed): ${missing}`);
   const counted = wasmPeer("counted", "instrumented", await build(text, ["-Oz"]));
   const variants = [
-    ["-Oz (shipped)", source, ["-Oz"]],
+    [BASELINE, source, ["-Oz"]],
     ["-Os", source, ["-Os"]],
     ["-O2", source, ["-O2"]],
     ["-O3", source, ["-O3"]],
@@ -134,7 +216,6 @@ if (import.meta.main) {
   const speed: string[] = [];
   for (const workload of workloads) {
     layOut(workload);
-    // paths
     const instance = counted.create(workload.peakLive);
     const run = runWasm(replayer, { ...counted, create: () => instance }, workload);
     const x = instance.exports as Record<string, WebAssembly.Global>;
@@ -159,43 +240,36 @@ if (import.meta.main) {
             : "—"
         } | ` +
         `${((counts[12] + counts[13]) / workload.count).toFixed(2)} | ` +
+        `${(counts[14] / mallocs).toFixed(2)} | ` +
         `${counts[3]} | ${(run.used / workload.peakLive).toFixed(3)} | ` +
         `${(blockFloor(workload) / workload.peakLive).toFixed(3)} |`,
     );
-    // variants, interleaved
-    const samples = new Map<string, number[]>();
-    const used = new Map<string, number>();
-    const all = [replayer.noop, ...peers];
-    for (let round = 0; round <= Number(args.rounds); round++) {
-      for (const peer of all) {
-        const r = runWasm(replayer, peer, workload);
-        used.set(peer.name, r.used);
-        if (round > 0) samples.set(peer.name, [...(samples.get(peer.name) ?? []), r.ms]);
-      }
-    }
-    const loop = median(samples.get("no-op")!);
-    const cost = (name: string) => ((median(samples.get(name)!) - loop) * 1e6) / workload.count;
+    const s = speeds(workload, peers, replayer, rounds);
     speed.push(
       `| ${workload.name} | ` +
-        peers.map((p) =>
-          `${cost(p.name).toFixed(1)} (${(cost(p.name) / cost(peers[0].name)).toFixed(2)}×), ` +
-          `${(used.get(p.name)! / workload.peakLive).toFixed(3)}×`
-        ).join(" | ") + " |",
+        peers.map((p) => {
+          const { ns, ratio, used } = s.get(p.name)!;
+          return `${ns.toFixed(1)} (${ratio.toFixed(2)}×), ${used.toFixed(3)}×`;
+        }).join(" | ") + " |",
     );
     release(workload);
   }
   console.log(
     "\n| workload | malloc / free / realloc | malloc from own class / class above / top | " +
-      "release (free, split rest) merging left / right / into top | splits per alloc | realloc into right / into top / moved | " +
-      "list inserts + removes per op | memory.grow | memory ÷ peak live | block floor ÷ peak live |",
+      "release (free, split rest) merging left / right / into top | splits per alloc | " +
+      "realloc into right / into top / moved | list inserts + removes per op | " +
+      "list steps scanned per malloc | memory.grow | " +
+      "memory ÷ peak live | block floor ÷ peak live |",
   );
-  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const row of rows) console.log(row);
   console.log(
-    `\n| workload | ${peers.map((p) => p.name).join(" | ")} |\n| --- |${
-      peers.map(() => " ---: |").join("")
-    }`,
+    `\n| workload | ${
+      peers.map((p) => p.name === BASELINE ? "-Oz (shipped)" : p.name).join(" | ")
+    } |\n| --- |${peers.map(() => " ---: |").join("")}`,
   );
   for (const row of speed) console.log(row);
-  console.log("\ncells: in-wasm ns/op above the loop (ratio to -Oz), memory ÷ peak live");
+  console.log(
+    "\ncells: in-wasm ns/op above the loop (time over -Oz's, back to back), memory ÷ peak live",
+  );
 }

@@ -8,11 +8,12 @@
  * - the tables into README.md between `<!-- bench:start -->` and `<!-- bench:end -->`.
  *
  *     deno task bench:report                         everything (a few minutes)
- *     deno task bench:report --rounds 3              timed rounds per workload (default 9; 5 for traces)
+ *     deno task bench:report --rounds 3              timed rounds per workload (default 7; 4 for traces)
  *     deno task bench:report --only lifo,sqlite      some workloads (README left alone)
  *     deno task bench:report --peer x.wasm           an extra allocator exporting the C ABI
  *     deno task bench:report --trace t.trc.gz        an extra trace to replay
  *     deno task bench:report --no-readme             leave README.md alone
+ *     deno task bench:report --from bench/results.json   rewrite the report from saved results
  *
  * @module
  */
@@ -40,9 +41,15 @@ const SLOW_MS = 3000;
 const SMALL_PEAK = 1 << 20;
 
 /** Everything measured for one peer on one workload. */
-interface Cell {
+export interface Cell {
+  /** Every timed sample, in milliseconds. */
   wasm: number[];
   js: number[];
+  /** In wasm, each sample less the no-op's run beside it: the allocator's own time. */
+  wasmNet: number[];
+  /** The ratio to mote of each sample, taken back to back with mote (see measureWorkload). */
+  wasmRatio: number[];
+  jsRatio: number[];
   used?: number;
   failures: number;
   error?: string;
@@ -53,6 +60,8 @@ interface Cell {
 interface Results {
   date: string;
   machine: string;
+  /** Which mote was measured: the commit and the source hash src/_wasm.ts was built from. */
+  mote: string;
   rounds: { synthetic: number; traces: number };
   workloads: Omit<Workload, "ops">[];
   peers: { name: string; description: string; kind: string; bytes?: number; gzip?: number }[];
@@ -61,74 +70,107 @@ interface Results {
 }
 
 /**
- * The estimate of a replay's time from its samples: their lower quartile. The replays are
- * deterministic and noise on a shared machine only ever adds time, so the fast end of the samples
- * is the least disturbed; the quartile rather than the minimum, so that one lucky round does not
- * decide.
+ * The middle of some samples. Each speed sample is taken back to back with mote and the no-op
+ * (see measureWorkload), so the drift of the machine's speed mostly cancels out of it.
  */
-const best = (xs: number[]) => {
+export const median = (xs: number[]): number => {
   const sorted = [...xs].sort((a, b) => a - b);
-  return sorted.length ? sorted[Math.floor((sorted.length - 1) / 4)] : NaN;
+  return sorted.length ? (sorted[(sorted.length - 1) >> 1] + sorted[sorted.length >> 1]) / 2 : NaN;
 };
 
 async function machine(): Promise<string> {
   let cpu = "unknown CPU";
   try {
-    // /proc files report a size of 0: read them as a stream
-    const file = await Deno.open("/proc/cpuinfo");
-    const info = await new Response(file.readable).text();
-    cpu = info.match(/model name\s*:\s*(.*)/)?.[1] ?? cpu;
+    // Deno reads /proc only with --allow-all: ask grep
+    const { stdout } = await new Deno.Command("grep", {
+      args: ["-m1", "model name", "/proc/cpuinfo"],
+    })
+      .output();
+    cpu = new TextDecoder().decode(stdout).match(/model name\s*:\s*(.*)/)?.[1] ?? cpu;
   } catch { /* not Linux */ }
   return `${cpu}, ${navigator.hardwareConcurrency} cores; Deno ${Deno.version.deno}, V8 ${Deno.version.v8}`;
+}
+
+/** The commit checked out and the source hash src/_wasm.ts names. */
+async function moteVersion(): Promise<string> {
+  let commit = "?";
+  try {
+    const { stdout } = await new Deno.Command("git", {
+      args: ["rev-parse", "--short", "HEAD"],
+      cwd: new URL("..", import.meta.url),
+    }).output();
+    commit = new TextDecoder().decode(stdout).trim() || commit;
+  } catch { /* not a git checkout */ }
+  const generated = await Deno.readTextFile(new URL("../src/_wasm.ts", import.meta.url));
+  const hash = generated.match(/source sha256 ([0-9a-f]{12})/)?.[1] ?? "?";
+  return `commit ${commit}, asm/mote.ts sha256 ${hash}…`;
 }
 
 function gc(): void {
   (globalThis as { gc?: () => void }).gc?.();
 }
 
-/** Measures one workload: `rounds` timed rounds after a warm-up, peers in a rotating order. */
-function measureWorkload(
+/**
+ * Measures one workload, `rounds` rounds after a warm-up. The machine's speed drifts (its other
+ * load comes and goes), so every sample is a triple run back to back: the no-op, mote and one peer,
+ * mote in the middle and the outer two swapped each round. The peer's ratio to mote is taken within
+ * each triple (in wasm, of the times above the no-op's), and the report gives their median.
+ */
+export function measureWorkload(
   workload: Workload,
   peers: Peer[],
   noop: Peer,
   replayer: Awaited<ReturnType<typeof loadReplayer>>,
   rounds: number,
+  modes: readonly ("wasm" | "js")[] = ["wasm", "js"],
 ): Record<string, Cell> {
   const cells: Record<string, Cell> = {};
-  const all = [noop, ...peers];
-  for (const peer of all) {
-    cells[peer.name] = { wasm: [], js: [], failures: 0 };
+  for (const peer of [noop, ...peers]) {
+    cells[peer.name] = { wasm: [], js: [], wasmNet: [], wasmRatio: [], jsRatio: [], failures: 0 };
     if (!runs(peer, workload)) {
       cells[peer.name].skipped = `skipped: ${workload.peakObjects.toLocaleString("en")} live ` +
         `objects; its free walks a list of them all`;
     }
   }
-  const done = new Set<string>(); // peer/mode pairs that need no more samples
+  const mote = peers.find((p) => p.name === BASELINE)!;
+  const sample = (peer: Peer, mode: "wasm" | "js"): number | null => {
+    const cell = cells[peer.name];
+    gc();
+    const run: Run = mode === "wasm" ? runWasm(replayer, peer, workload) : runJs(peer, workload);
+    if (run.error) {
+      cell.error = `${mode === "wasm" ? "in wasm" : "JS calls"}: ${run.error}` +
+        (run.done ? ` (after ${(100 * run.done / workload.count).toFixed(0)}% of the ops)` : "");
+      return null;
+    }
+    cell.failures = Math.max(cell.failures, run.failures);
+    if (!peer.shrinks) cell.used ??= run.used;
+    return run.ms;
+  };
+  const slow = new Set<string>(); // peer/mode pairs sampled once: a run over SLOW_MS
+  const others = peers.filter((p) => p !== mote);
   for (let round = 0; round <= rounds; round++) {
-    const order = all.map((_, i) => all[(i + round) % all.length]);
-    for (const peer of order) {
-      const cell = cells[peer.name];
-      if (cell.skipped || cell.error) continue;
-      for (const mode of ["wasm", "js"] as const) {
+    const order = others.map((_, i) => others[(i + round) % others.length]);
+    for (const peer of [mote, ...order]) {
+      for (const mode of modes) {
+        const cell = cells[peer.name], key = `${peer.name}/${mode}`;
         if (mode === "wasm" && peer.kind !== "wasm") continue;
-        const key = `${peer.name}/${mode}`;
-        if (done.has(key)) continue;
-        gc();
-        const run: Run = mode === "wasm"
-          ? runWasm(replayer, peer, workload)
-          : runJs(peer, workload);
-        if (run.error) {
-          cell.error = `${mode === "wasm" ? "in wasm" : "JS calls"}: ${run.error}` +
-            (run.done
-              ? ` (after ${(100 * run.done / workload.count).toFixed(0)}% of the ops)`
-              : "");
-          break;
+        if (cell.skipped || cell.error || slow.has(key)) continue;
+        const triple = round % 2 ? [peer, mote, noop] : [noop, mote, peer];
+        const ms = new Map<Peer, number | null>();
+        for (const p of triple) if (!ms.has(p)) ms.set(p, sample(p, mode));
+        const [n, m, t] = [ms.get(noop), ms.get(mote), ms.get(peer)];
+        if (n == null || m == null || t == null) continue;
+        if (t > SLOW_MS) slow.add(key);
+        else if (round === 0) continue; // the warm-up
+        cells[noop.name][mode].push(n);
+        if (peer !== mote) cells[mote.name][mode].push(m);
+        cell[mode].push(t);
+        if (mode === "wasm") {
+          if (peer !== mote) cells[mote.name].wasmNet.push(m - n);
+          cell.wasmNet.push(t - n);
         }
-        cell.failures = Math.max(cell.failures, run.failures);
-        if (!peer.shrinks) cell.used ??= run.used;
-        // round 0 warms up; a slow run counts at once and is not repeated
-        if (round > 0 || run.ms > SLOW_MS) cell[mode].push(run.ms);
-        if (run.ms > SLOW_MS) done.add(key);
+        const r = mode === "wasm" ? (t - n) / (m - n) : t / m;
+        cell[mode === "wasm" ? "wasmRatio" : "jsRatio"].push(r);
       }
     }
   }
@@ -151,12 +193,28 @@ const ratio = (v: number) => `${v >= 10 ? v.toFixed(0) : v.toFixed(2)}×`;
 const bytes = (n: number) =>
   n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${(n / 1024).toFixed(0)} KiB`;
 
-/** The in-wasm allocator cost in ns/op: the peer's median less the no-op's. */
+/** The in-wasm allocator cost in ns/op: the median of its samples less the no-op's beside them. */
 function wasmCost(results: Results, workload: string, peer: string): number | null {
-  const cell = results.cells[workload][peer], noop = results.cells[workload]["no-op"];
-  if (!cell || !cell.wasm.length || cell.error || cell.failures) return null;
+  const cell = results.cells[workload][peer];
+  if (!cell || !cell.wasmNet.length || cell.error || cell.failures) return null;
   const count = results.workloads.find((w) => w.name === workload)!.count;
-  return ((best(cell.wasm) - best(noop.wasm)) * 1e6) / count;
+  return (median(cell.wasmNet) * 1e6) / count;
+}
+
+/**
+ * A peer's time over mote's: the median of the ratios taken back to back (in wasm, of the times
+ * above the no-op's); null when it has none.
+ */
+function ratioToMote(
+  results: Results,
+  workload: string,
+  peer: string,
+  mode: "wasm" | "js",
+): number | null {
+  const cell = results.cells[workload][peer];
+  const rs = mode === "wasm" ? cell?.wasmRatio : cell?.jsRatio;
+  if (!cell || !rs?.length || cell.error || cell.failures) return null;
+  return median(rs);
 }
 
 /** The JS-call cost in ns/op, the loop and the calls included. */
@@ -164,7 +222,7 @@ function jsCost(results: Results, workload: string, peer: string): number | null
   const cell = results.cells[workload][peer];
   if (!cell || !cell.js.length || cell.error || cell.failures) return null;
   const count = results.workloads.find((w) => w.name === workload)!.count;
-  return (best(cell.js) * 1e6) / count;
+  return (median(cell.js) * 1e6) / count;
 }
 
 function memoryRatio(results: Results, workload: string, peer: string): number | null {
@@ -197,31 +255,37 @@ function tables(
   const wasmPeers = results.peers.filter((p) => p.kind === "wasm").map((p) => p.name);
   const allPeers = results.peers.map((p) => p.name);
   const workloads = results.workloads.map((w) => w.name);
-  const withRatio = (v: number | null, base: number | null, w: string, p: string) =>
-    v === null
+  const withRatio = (v: number | null, mode: "wasm" | "js", w: string, p: string) => {
+    const r = ratioToMote(results, w, p, mode);
+    return v === null
       ? why(results, w, p)
-      : p === BASELINE || base === null
+      : p === BASELINE
       ? `**${ns(v)}**`
-      : `${ns(v)} (${ratio(v / base)})`;
+      : r === null
+      ? ns(v)
+      : `${ns(v)} (${ratio(r)})`;
+  };
 
   const speedWasm = table(
     ["workload", "loop alone", ...wasmPeers],
     workloads.map((w) => {
-      const base = wasmCost(results, w, BASELINE);
-      const loop = best(results.cells[w]["no-op"].wasm) * 1e6 /
+      const loop = median(results.cells[w]["no-op"].wasm) * 1e6 /
         results.workloads.find((x) => x.name === w)!.count;
-      return [w, ns(loop), ...wasmPeers.map((p) => withRatio(wasmCost(results, w, p), base, w, p))];
+      return [
+        w,
+        ns(loop),
+        ...wasmPeers.map((p) => withRatio(wasmCost(results, w, p), "wasm", w, p)),
+      ];
     }),
     ["---", ...Array(wasmPeers.length + 1).fill("---:")],
   );
   const speedJs = table(
     ["workload", "no-op", ...allPeers],
     workloads.map((w) => {
-      const base = jsCost(results, w, BASELINE);
       return [
         w,
         ns(jsCost(results, w, "no-op") ?? NaN),
-        ...allPeers.map((p) => withRatio(jsCost(results, w, p), base, w, p)),
+        ...allPeers.map((p) => withRatio(jsCost(results, w, p), "js", w, p)),
       ];
     }),
     ["---", ...Array(allPeers.length + 1).fill("---:")],
@@ -263,9 +327,9 @@ function targets(results: Results): string[] {
   const compare = (peer: string, label: string) => {
     const met: string[] = [], tie: string[] = [], missed: string[] = [];
     for (const w of results.workloads.map((w) => w.name)) {
-      const m = wasmCost(results, w, BASELINE), o = wasmCost(results, w, peer);
-      if (m === null || o === null) continue;
-      const r = m / o;
+      const o = ratioToMote(results, w, peer, "wasm");
+      if (o === null) continue;
+      const r = 1 / o;
       (r < 1 ? met : r <= NOISE ? tie : missed).push(`${w} ${ratio(r)}`);
     }
     out.push(
@@ -318,8 +382,7 @@ function charts(results: Results): Record<string, string> {
   return {
     "speed-wasm.svg": barChart({
       title: "Allocator cost inside wasm",
-      subtitle:
-        "ns per operation above the replay loop's own (lower quartile of interleaved rounds); " +
+      subtitle: "ns per operation above the replay loop's own (median of interleaved rounds); " +
         "shorter is faster; log scale",
       rows,
       series: series(wasmPeers),
@@ -373,7 +436,8 @@ function markdown(results: Results, readme: boolean): string {
   const lines = [
     readme ? "## Benchmarks" : "# mote benchmarks",
     "",
-    `Measured by \`deno task bench:report\` on ${results.date.slice(0, 10)}: ${results.machine}. ` +
+    `Measured by \`deno task bench:report\` on ${results.date.slice(0, 10)}: ${results.machine}; ` +
+    `mote at ${results.mote}. ` +
     "Every allocator replays the same seeded workloads and recorded traces of real programs " +
     "(sqlite, gcc's cc1, Lua); peers run interleaved, round by round, so the numbers in one table " +
     "are ratios taken side by side: read them as ratios, not as absolute speeds. " +
@@ -383,14 +447,18 @@ function markdown(results: Results, readme: boolean): string {
     `all tables and notes: ${readme ? "[bench/REPORT.md](bench/REPORT.md)" : "this file"}.`,
     "",
     "**Speed inside wasm**: ns per operation the allocator adds to a replay loop running in wasm " +
-    "(the no-op allocator's time subtracted), lower quartile of the rounds; in brackets, the ratio to mote (below 1 is faster than mote).",
+    "(less the no-op allocator's time in the run beside it), median of the rounds; in brackets, its " +
+    "time over mote's, the median of ratios taken back to back with mote in each round " +
+    "(below 1 is faster than mote; the two are separate medians, so they need not divide " +
+    "exactly).",
     "",
     t.speedWasm,
     "",
     `![speed inside wasm](${link("speed-wasm.svg")})`,
     "",
     "**Speed through JS calls**: ns per operation of a JavaScript loop calling the allocator, " +
-    "call included (the no-op column is the loop and call alone).",
+    "call included (the no-op column is the loop and call alone); in brackets, the time over " +
+    "mote's, measured back to back.",
     "",
     t.speedJs,
     "",
@@ -445,9 +513,9 @@ function markdown(results: Results, readme: boolean): string {
         )
       ),
       `- Rounds: ${results.rounds.synthetic} timed (synthetic), ${results.rounds.traces} (traces), ` +
-        `after one warm-up; a run over ${
-          SLOW_MS / 1000
-        } s is taken once. Every sample is in results.json.`,
+        `after one warm-up. Each sample runs the no-op, mote and the peer back to back, so that ` +
+        `the machine's drifting speed (its other load) cancels out of the ratios; a run over ` +
+        `${SLOW_MS / 1000} s is taken once. Every sample is in results.json.`,
       "",
     );
   }
@@ -470,24 +538,20 @@ async function format(paths: URL[]): Promise<void> {
   if (!success) console.error("deno fmt failed on the report");
 }
 
-if (import.meta.main) {
-  const args = parseArgs({
-    args: Deno.args,
-    options: {
-      rounds: { type: "string" },
-      only: { type: "string" },
-      peer: { type: "string", multiple: true, default: [] },
-      trace: { type: "string", multiple: true, default: [] },
-      "no-readme": { type: "boolean", default: false },
-    },
-  }).values;
+/** Runs every workload against every peer: the results the report is written from. */
+async function run(args: {
+  rounds?: string;
+  only?: string[];
+  peer: string[];
+  trace: string[];
+}): Promise<Results> {
   await setup({ quiet: true });
   const replayer = await loadReplayer();
   const { peers, notes } = await loadPeers(args.peer);
-  const only = args.only?.split(",");
+  const only = args.only;
   const rounds = {
-    synthetic: Number(args.rounds ?? 9),
-    traces: Number(args.rounds ?? 5),
+    synthetic: Number(args.rounds ?? 7),
+    traces: Number(args.rounds ?? 4),
   };
   const traces = tracePaths([
     ...(Deno.env.get("BENCH_TRACES")?.split(",").filter(Boolean) ?? []),
@@ -497,6 +561,7 @@ if (import.meta.main) {
   const results: Results = {
     date: new Date().toISOString(),
     machine: await machine(),
+    mote: await moteVersion(),
     rounds,
     workloads: [],
     peers: [],
@@ -529,20 +594,46 @@ if (import.meta.main) {
     release(workload);
     console.log(`${workload.name}: ${((performance.now() - started) / 1000).toFixed(0)} s`);
   }
-  await Deno.writeTextFile(new URL("results.json", HERE), JSON.stringify(results, null, 1) + "\n");
+  return results;
+}
+
+if (import.meta.main) {
+  const args = parseArgs({
+    args: Deno.args,
+    options: {
+      rounds: { type: "string" },
+      only: { type: "string" },
+      peer: { type: "string", multiple: true, default: [] },
+      trace: { type: "string", multiple: true, default: [] },
+      from: { type: "string" },
+      "no-readme": { type: "boolean", default: false },
+    },
+  }).values;
+  const only = args.only?.split(",");
+  const written: URL[] = [];
+  let results: Results;
+  if (args.from) results = JSON.parse(await Deno.readTextFile(args.from));
+  else {
+    results = await run({ ...args, only });
+    await Deno.writeTextFile(
+      new URL("results.json", HERE),
+      JSON.stringify(results, null, 1) + "\n",
+    );
+    written.push(new URL("results.json", HERE));
+  }
   for (const [file, svg] of Object.entries(charts(results))) {
     await Deno.writeTextFile(new URL(file, HERE), svg);
+    written.push(new URL(file, HERE)); // deno fmt formats SVG too
   }
   const report = new URL("REPORT.md", HERE);
   await Deno.writeTextFile(report, markdown(results, false));
-  const written = [report, new URL("results.json", HERE)];
+  written.push(report);
   if (!args["no-readme"] && !only) {
     const text = await Deno.readTextFile(README);
     await Deno.writeTextFile(README, spliceReadme(text, markdown(results, true)));
     written.push(README);
   }
   await format(written);
-  console.log(
-    `wrote ${written.map((u) => u.pathname.replace(/.*\/main\//, "")).join(", ")} and charts`,
-  );
+  const root = new URL("..", import.meta.url).pathname;
+  console.log(`wrote ${written.map((u) => u.pathname.slice(root.length)).join(", ")}`);
 }
