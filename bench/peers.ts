@@ -149,18 +149,33 @@ function thingPeer(): Peer {
   };
 }
 
-/** mote behind its checked JavaScript API. */
-function heapPeer(): Peer {
+/** What a Heap-compatible allocator offers: mote's Heap, and the reference model. */
+interface HeapLike {
+  malloc(size: number): number;
+  free(ptr: number): void;
+  realloc(ptr: number, size: number): number;
+  calloc(count: number, size: number): number;
+  alignedAlloc(alignment: number, size: number): number;
+  readonly span?: number;
+}
+
+/** A JS peer over a Heap-compatible allocator; `used` is its span's growth in pages. */
+function heapLikePeer(
+  name: string,
+  description: string,
+  make: () => HeapLike,
+  shrinks: boolean,
+): Peer {
   return {
-    name: "mote Heap",
-    description: "mote through its checked JS API (Heap), JS calls only",
+    name,
+    description,
     kind: "js",
     natural: 16,
     hasAligned: true,
-    shrinks: false,
+    shrinks,
     create() {
-      const heap = new Heap();
-      const before = heap.span;
+      const heap = make();
+      const before = heap.span ?? 0;
       return {
         calls: {
           malloc: (size) => heap.malloc(size),
@@ -169,20 +184,10 @@ function heapPeer(): Peer {
           calloc: (count, size) => heap.calloc(count, size),
           aligned_alloc: (alignment, size) => heap.alignedAlloc(alignment, size),
         },
-        used: () => heap.span - before,
+        used: () => pages((heap.span ?? 0) - before),
       };
     },
   };
-}
-
-/** What a Heap-compatible allocator offers; the reference model is one. */
-interface HeapLike {
-  malloc(size: number): number;
-  free(ptr: number): void;
-  realloc(ptr: number, size: number): number;
-  calloc(count: number, size: number): number;
-  alignedAlloc(alignment: number, size: number): number;
-  readonly span?: number;
 }
 
 /** mote's reference model (src/model.ts), when it is there. */
@@ -196,28 +201,12 @@ async function modelPeer(): Promise<Peer | string> {
   } catch (e) {
     return `reference model skipped: ${e instanceof Error ? e.message.split("\n")[0] : e}`;
   }
-  return {
-    name: "mote model",
-    description: "mote's reference model (TypeScript over an ArrayBuffer, src/model.ts)",
-    kind: "js",
-    natural: 16,
-    hasAligned: true,
-    shrinks: true,
-    create() {
-      const model = new ModelHeap();
-      const before = model.span ?? 0;
-      return {
-        calls: {
-          malloc: (size) => model.malloc(size),
-          free: (ptr) => model.free(ptr),
-          realloc: (ptr, size) => model.realloc(ptr, size),
-          calloc: (count, size) => model.calloc(count, size),
-          aligned_alloc: (alignment, size) => model.alignedAlloc(alignment, size),
-        },
-        used: () => pages((model.span ?? 0) - before),
-      };
-    },
-  };
+  return heapLikePeer(
+    "mote model",
+    "mote's reference model (TypeScript over an ArrayBuffer, src/model.ts)",
+    () => new ModelHeap(),
+    true,
+  );
 }
 
 /** The name of the baseline every ratio is taken against. */
@@ -255,7 +244,15 @@ export async function loadPeers(extra: string[] = []): Promise<{ peers: Peer[]; 
       notes.push(`${name} skipped: ${e instanceof Error ? e.message : e}`);
     }
   }
-  peers.push(thingPeer(), heapPeer());
+  peers.push(
+    thingPeer(),
+    heapLikePeer(
+      "mote Heap",
+      "mote through its checked JS API (Heap), JS calls only",
+      () => new Heap(),
+      false,
+    ),
+  );
   const model = await modelPeer();
   if (typeof model === "string") notes.push(model);
   else peers.push(model);
