@@ -26,8 +26,8 @@ export interface PlantedBug {
 export const PLANTED_BUGS: readonly PlantedBug[] = [
   {
     name: "split off by one: a 16-byte rest is not split off",
-    find: "if (rest >= MIN_BLOCK) {",
-    replace: "if (rest > MIN_BLOCK) {",
+    find: "if (rest >= MIN_BLOCK) {\n    // the rest is freed",
+    replace: "if (rest > MIN_BLOCK) {\n    // the rest is freed",
   },
   {
     name: "block size forgets the header",

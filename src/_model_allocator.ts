@@ -13,7 +13,6 @@ import type { HeapBlock, HeapPicture } from "./_picture.ts";
 
 const PAGE = 65536;
 /** Growth asks for what is needed plus 1/16 of the memory the heap holds already. */
-const GROW_DIVISOR = 16;
 /** The largest result of a 32-bit size computation, such as calloc's product. */
 const U32_MAX = 0xFFFF_FFFF;
 
@@ -288,18 +287,14 @@ export class ModelAllocator {
   }
 
   /**
-   * Grows memory, within the limit, so the top region holds `size` bytes: by what is needed
-   * plus a sixteenth of the heap that needs (capped by the limit), or failing that by what is
-   * needed. False, changing nothing, when the limit or the memory says no.
+   * Grows memory, within the limit, by the pages needed, so the top region holds `size` bytes. False, changing nothing, when the limit or the memory says no.
    */
   #grow(size: number): boolean {
     const need = this.#top + size + HEADER;
     if (need > this.#limit) return false;
     let have = this.#memoryEnd();
     if (need > have) {
-      const step = Math.floor((need - this.#root) / GROW_DIVISOR);
-      const want = need + Math.min(step, this.#limit - need);
-      if (!this.#growMemoryTo(want, have) && !this.#growMemoryTo(need, have)) return false;
+      if (!this.#growMemoryTo(need, have)) return false;
       have = this.#memoryEnd();
     }
     this.#end = Math.min(have, this.#limit) - HEADER;
