@@ -278,7 +278,7 @@ function allocate(size: usize): usize {
     return block;
   }
   if (CHECKED) {
-    let damaged = freeDamage(block);
+    let damaged = freeDamage(block, block + size);
     if (damaged) {
       report(USE_AFTER_FREE, damaged);
       return 0;
@@ -291,7 +291,14 @@ function allocate(size: usize): usize {
   if (rest >= MIN_BLOCK) {
     // the rest is freed; the right neighbour keeps LEFT_FREE, now for the rest
     setUsed(block, size);
-    release(block + size, rest);
+    if (CHECKED) { // the rest is poisoned already: only its own words are written
+      let spare = block + size;
+      store<u32>(spare, rest | FREE);
+      store<u32>(spare + rest - HEADER, spare);
+      insert(spare, rest);
+    } else {
+      release(block + size, rest);
+    }
   } else {
     setUsed(block, blockSize);
     store<u32>(block + blockSize, load<u32>(block + blockSize) & ~LEFT_FREE);
@@ -308,18 +315,22 @@ function release(block: usize, header: u32): void {
   let right = block + size;
   let freed = block;
   store<u32>(block, header | FREE);
+  // checked: the freed bytes are poisoned, and so is every word a merge buries
+  if (CHECKED) poison(freed + HEADER, right);
   if (header & LEFT_FREE) {
     block = load<u32>(block - HEADER);
     remove(block);
     size += load<u32>(block) & ~TAGS;
+    if (CHECKED) poison(freed - HEADER, freed); // the left block's back word
   }
   if (right == top) {
     // what falls back to the top region has been written: calloc must zero it when reused
     clean = max(clean, top);
     top = block;
     if (CHECKED) {
-      poison(block, right, freed);
+      poison(block + PREV, block + NEXT + sizeof<u32>()); // a merged left block's links
       store<u32>(block, FREED);
+      store<u32>(freed, FREED);
     }
     return;
   }
@@ -331,8 +342,11 @@ function release(block: usize, header: u32): void {
     store<u32>(right, rightHeader | LEFT_FREE);
   }
   if (CHECKED) {
-    poison(block + NEXT + sizeof<u32>(), block + size - HEADER, freed);
-    if (rightHeader & FREE) store<u32>(right, FREED);
+    store<u32>(freed, FREED); // overwritten below when the freed block is the merged one
+    if (rightHeader & FREE) {
+      poison(right + PREV, right + NEXT + sizeof<u32>());
+      store<u32>(right, FREED);
+    }
   }
   store<u32>(block, size | FREE);
   store<u32>(block + size - HEADER, block);
@@ -443,7 +457,7 @@ function neighboursDamage(block: usize, header: u32): usize {
         : !guarded(right, rightHeader))
     ) return block;
     if (rightHeader & FREE) {
-      let damaged = freeDamage(right);
+      let damaged = freeDamage(right, right);
       if (damaged) return damaged;
     }
   }
@@ -452,13 +466,16 @@ function neighboursDamage(block: usize, header: u32): usize {
     if (left - (root + FIRST) >= block - (root + FIRST)) return block - HEADER;
     let leftHeader = load<u32>(left);
     if (!(leftHeader & FREE) || left + (leftHeader & ~TAGS) != block) return block - HEADER;
-    return freeDamage(left);
+    return freeDamage(left, left);
   }
   return 0;
 }
 
-/** The first damaged word of a listed free block (header, links, back, poison), or 0. */
-function freeDamage(block: usize): usize {
+/**
+ * The first damaged word of a listed free block, or 0: its header, back word and links, and its
+ * poison below `upTo` (the bytes about to be handed out; the rest is checked when it is).
+ */
+function freeDamage(block: usize, upTo: usize): usize {
   let first = root + FIRST;
   let header = load<u32>(block);
   if (!(header & FREE) || !fits(block, header)) return block;
@@ -469,7 +486,7 @@ function freeDamage(block: usize): usize {
   let isHead = prev - (root + HEADS - NEXT) < CLASSES << 2 && !(prev & 3);
   if (!isHead && (prev - first >= top - first || load<u32>(prev, NEXT) != block)) return block + PREV;
   if (next && (next - first >= top - first || load<u32>(next, PREV) != block)) return block + NEXT;
-  return poisonDamage(block + NEXT + sizeof<u32>(), block + size - HEADER);
+  return poisonDamage(block + NEXT + sizeof<u32>(), min(upTo, block + size - HEADER));
 }
 
 /** The first word in [from, to) that is neither POISON nor FREED, or 0. */
@@ -488,10 +505,10 @@ function topDamaged(to: usize): bool {
   return damaged != 0;
 }
 
-/** Fills freed memory with poison, marking where the freed block began. */
-function poison(from: usize, to: usize, freed: usize): void {
+/** Fills freed memory with poison. */
+// @ts-ignore: decorator
+@inline function poison(from: usize, to: usize): void {
   memory.fill(from, POISON_BYTE, to - from);
-  store<u32>(freed, FREED);
 }
 
 // === The C ABI ===
@@ -526,6 +543,13 @@ export function realloc(ptr: usize, bytes: usize): usize {
     let rightHeader = right == top ? 0 : load<u32>(right);
     let merged = current + (rightHeader & ~TAGS);
     if (rightHeader & FREE && merged >= size) {
+      if (CHECKED) {
+        let damaged = freeDamage(right, block + size);
+        if (damaged) {
+          report(USE_AFTER_FREE, damaged);
+          return 0;
+        }
+      }
       remove(right);
       store<u32>(block + merged, load<u32>(block + merged) & ~LEFT_FREE);
     } else if (right == top && room(size - current)) {

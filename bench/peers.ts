@@ -11,7 +11,7 @@
  * @module
  */
 import { MemPool } from "@thi.ng/malloc";
-import { ownWasm } from "../src/_wasm.ts";
+import { checkedWasm, ownWasm } from "../src/_wasm.ts";
 import { Heap } from "../src/heap.ts";
 import { PEERS_DIR } from "./setup.ts";
 
@@ -91,7 +91,6 @@ export function wasmPeer(
   for (const required of ["malloc", "free", "realloc", "calloc"]) {
     if (!exported.has(required)) throw new Error(`${name} does not export ${required}`);
   }
-  const imports = stubImports(module);
   return {
     name,
     description,
@@ -101,6 +100,7 @@ export function wasmPeer(
     hasAligned: exported.has("aligned_alloc"),
     shrinks: false,
     create() {
+      const imports = stubImports(module); // a fresh imported memory for each run
       const instance = new WebAssembly.Instance(module, imports);
       const x = instance.exports as Record<string, CallableFunction> & {
         memory?: WebAssembly.Memory;
@@ -217,6 +217,11 @@ export async function loadPeers(extra: string[] = []): Promise<{ peers: Peer[]; 
   const notes: string[] = [];
   const peers: Peer[] = [
     wasmPeer(BASELINE, "mote as shipped (src/_wasm.ts ownWasm, -Oz)", ownWasm),
+    wasmPeer(
+      "mote checked",
+      "mote's checked build (src/_wasm.ts checkedWasm): guards, poison, pointer checks",
+      checkedWasm,
+    ),
   ];
   const built: [string, string, string][] = [
     ["mote -O3", "mote-O3.wasm", "asm/mote.ts built -O3 (speed) instead of -Oz"],

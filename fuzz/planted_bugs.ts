@@ -56,8 +56,8 @@ export const PLANTED_BUGS: readonly PlantedBug[] = [
   },
   {
     name: "realloc grows into its right neighbour without unlisting it",
-    find: "if (rightHeader & FREE && merged >= size) {\n      remove(right);",
-    replace: "if (rightHeader & FREE && merged >= size) {",
+    find: "      }\n      remove(right);\n      store<u32>(block + merged",
+    replace: "      }\n      store<u32>(block + merged",
   },
 ];
 

@@ -26,8 +26,8 @@ export function calloc(count: usize, size: usize): usize {
   let bytes = count * size;
   if (count && bytes / count != size) return 0;
   let ptr = heap.alloc(bytes);
-  // the stub never hands out memory twice, and memory.grow's pages come zeroed
-  if (ASC_RUNTIME != 0) memory.fill(ptr, 0, bytes);
+  // every runtime reuses memory: even the stub's free rewinds its bump pointer over the last block
+  memory.fill(ptr, 0, bytes);
   return ptr;
 }
 
