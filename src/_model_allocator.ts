@@ -12,7 +12,6 @@ import { classOf, SCAN } from "./_size_class.ts";
 import type { HeapBlock, HeapPicture } from "./_picture.ts";
 
 const PAGE = 65536;
-/** Growth asks for what is needed plus 1/16 of the memory the heap holds already. */
 /** The largest result of a 32-bit size computation, such as calloc's product. */
 const U32_MAX = 0xFFFF_FFFF;
 
