@@ -25,3 +25,4 @@ export { HeapMisuseError, type MisuseKind, OutOfMemoryError } from "./src/errors
 export type { HeapBlock, HeapStats } from "./src/_picture.ts";
 export { type HeapMapOptions, heapMapSvg } from "./src/heap_map.ts";
 export { ModelHeap } from "./src/model.ts";
+export { type LinkedHeap, linkHeap, type LinkOptions } from "./src/link.ts";
