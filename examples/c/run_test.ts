@@ -1,0 +1,112 @@
+// A real C program on mote, as the README's linking section tells it: compiled with clang and
+// wasi-libc through c/mote_shim.c, its heap made by linkHeap before it runs, every allocation a
+// call from its wasm into mote's. Checked: its output against the same program on wasi-libc's
+// own dlmalloc, that the binary holds no allocator of its own, and mote's heap afterwards, in
+// both builds; the checked build catches the program's double free.
+import assert from "node:assert/strict";
+import { HeapMisuseError } from "@mote/alloc";
+import { compileProgram, missingToolchain, runOnMote, runOnOwnAllocator } from "./run.ts";
+
+const missing = await missingToolchain();
+// CI installs the toolchain (.ci/run), so there a missing one fails the test instead
+const skip = missing.length > 0 && !Deno.env.get("CI");
+if (skip) console.warn(`Skipping the C program's test: ${missing.join("; ")}`);
+
+/**
+ * The `memory.grow` instructions of a module, by llvm-objdump. An allocator is what grows a
+ * program's memory (wasi-libc's sbrk, under its dlmalloc): a program without one never does.
+ * (clang strips function names from optimised builds, so there are none to look for.)
+ */
+async function memoryGrows(wasm: Uint8Array<ArrayBuffer>): Promise<number> {
+  const path = await Deno.makeTempFile({ suffix: ".wasm" });
+  try {
+    await Deno.writeFile(path, wasm);
+    const { success, stdout } = await new Deno.Command("llvm-objdump", { args: ["-d", path] })
+      .output();
+    assert.ok(success, "llvm-objdump -d failed");
+    return new TextDecoder().decode(stdout).match(/\bmemory\.grow\b/g)?.length ?? 0;
+  } finally {
+    await Deno.remove(path);
+  }
+}
+
+Deno.test({
+  name: "a C program on wasi-libc runs on mote wasm to wasm, with no allocator of its own",
+  ignore: skip,
+  sanitizeResources: false, // node:wasi keeps the files it was given until collected
+  async fn(t) {
+    assert.deepEqual(missing, [], "the C toolchain is missing");
+    const [onMote, onDlmalloc] = await Promise.all([
+      compileProgram("mote"),
+      compileProgram("dlmalloc"),
+    ]);
+    const expected = await runOnOwnAllocator(onDlmalloc);
+
+    await t.step("the program on its own dlmalloc: the reference run", () => {
+      assert.equal(expected.exitCode, 0, expected.stdout);
+      const counts = expected.stdout.match(/(\d+) allocations, (\d+) reallocs, (\d+) frees/);
+      assert.ok(counts, expected.stdout);
+      const [allocations, reallocs, frees] = counts.slice(1).map(Number);
+      assert.ok(allocations > 5000 && reallocs > 1000, "thousands of calls");
+      assert.equal(frees, allocations, "the program frees all it allocates");
+      assert.doesNotMatch(expected.stdout, /FAIL/);
+    });
+
+    await t.step(
+      "the shim leaves libc no allocator: allocation is imported, memory not grown",
+      async () => {
+        const imports = WebAssembly.Module.imports(new WebAssembly.Module(onMote))
+          .filter((entry) => entry.module === "env").map((entry) => `${entry.kind} ${entry.name}`);
+        assert.deepEqual(imports.sort(), [
+          "function aligned_alloc",
+          "function calloc",
+          "function free",
+          "function malloc",
+          "function malloc_usable_size",
+          "function realloc",
+          "memory memory",
+        ]);
+        assert.equal(await memoryGrows(onMote), 0);
+        // the same look finds the allocator in the program built without the shim
+        assert.equal(await memoryGrows(onDlmalloc), 1);
+      },
+    );
+
+    for (const checked of [false, true]) {
+      const build = checked ? "checked" : "release";
+      await t.step(
+        `on mote's ${build} build: the same output, an intact heap, nothing leaked`,
+        async () => {
+          const run = await runOnMote(onMote, ["1"], checked);
+          assert.equal(run.exitCode, 0, run.stdout);
+          assert.equal(run.stdout, expected.stdout);
+          assert.match(run.stdout, /^allocated by a constructor, before main$/m);
+          assert.match(run.stdout, /^errno after .*: ENOMEM ENOMEM ENOMEM$/m);
+          assert.deepEqual(run.heap.check(), []);
+          // what is still in use is what libc holds (its arguments and environment), the same
+          // as after a run that does no work (with an argument of the same length)
+          const idle = await runOnMote(onMote, ["0"], checked);
+          const used = ({ heap }: typeof run) => {
+            const { usedBlocks, usedBytes } = heap.stats();
+            return { usedBlocks, usedBytes };
+          };
+          assert.deepEqual(used(run), used(idle));
+          assert.ok(run.memoryBytes <= expected.memoryBytes, "no more memory than dlmalloc takes");
+        },
+      );
+    }
+
+    await t.step("the checked build reports the program's double free, naming free", async () => {
+      await assert.rejects(runOnMote(onMote, ["--double-free"], true), (e: Error) => {
+        assert.ok(e instanceof HeapMisuseError, String(e));
+        assert.equal(e.kind, "double-free");
+        assert.equal(e.operation, "free");
+        return true;
+      });
+      // the release build ignores a pointer that is not a live block
+      const release = await runOnMote(onMote, ["--double-free"]);
+      assert.equal(release.stdout, "freed twice and nothing happened\n");
+      assert.deepEqual(release.heap.check(), []);
+    });
+  },
+});
