@@ -96,6 +96,27 @@ export async function compileProgram(
 }
 
 /**
+ * The `memory.grow` instructions of a module, counted in llvm-objdump's disassembly. An allocator
+ * is what grows a program's memory (wasi-libc's sbrk, under its dlmalloc): a module with none of
+ * its own never does. (Optimised builds carry no function names to look for instead.)
+ *
+ * @param wasm The module's bytes.
+ */
+export async function memoryGrows(wasm: Uint8Array<ArrayBuffer>): Promise<number> {
+  const path = await Deno.makeTempFile({ suffix: ".wasm" });
+  try {
+    await Deno.writeFile(path, wasm);
+    const { success, stdout, stderr } = await new Deno.Command("llvm-objdump", {
+      args: ["-d", path],
+    }).output();
+    if (!success) throw new Error(`llvm-objdump -d failed: ${new TextDecoder().decode(stderr)}`);
+    return new TextDecoder().decode(stdout).match(/\bmemory\.grow\b/g)?.length ?? 0;
+  } finally {
+    await Deno.remove(path);
+  }
+}
+
+/**
  * Runs a WASI program under node:wasi, its stdout going to a file that is read back.
  * `instantiate` returns what WASI's start takes: exports that include `_start` and `memory`.
  */

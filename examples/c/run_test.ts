@@ -5,30 +5,18 @@
 // both builds; the checked build catches the program's double free.
 import assert from "node:assert/strict";
 import { HeapMisuseError } from "@mote/alloc";
-import { compileProgram, missingToolchain, runOnMote, runOnOwnAllocator } from "./run.ts";
+import {
+  compileProgram,
+  memoryGrows,
+  missingToolchain,
+  runOnMote,
+  runOnOwnAllocator,
+} from "./run.ts";
 
 const missing = await missingToolchain();
 // CI installs the toolchain (.ci/run), so there a missing one fails the test instead
 const skip = missing.length > 0 && !Deno.env.get("CI");
 if (skip) console.warn(`Skipping the C program's test: ${missing.join("; ")}`);
-
-/**
- * The `memory.grow` instructions of a module, by llvm-objdump. An allocator is what grows a
- * program's memory (wasi-libc's sbrk, under its dlmalloc): a program without one never does.
- * (clang strips function names from optimised builds, so there are none to look for.)
- */
-async function memoryGrows(wasm: Uint8Array<ArrayBuffer>): Promise<number> {
-  const path = await Deno.makeTempFile({ suffix: ".wasm" });
-  try {
-    await Deno.writeFile(path, wasm);
-    const { success, stdout } = await new Deno.Command("llvm-objdump", { args: ["-d", path] })
-      .output();
-    assert.ok(success, "llvm-objdump -d failed");
-    return new TextDecoder().decode(stdout).match(/\bmemory\.grow\b/g)?.length ?? 0;
-  } finally {
-    await Deno.remove(path);
-  }
-}
 
 Deno.test({
   name: "a C program on wasi-libc runs on mote wasm to wasm, with no allocator of its own",
