@@ -95,6 +95,15 @@ export async function compileProgram(
   }
 }
 
+const modules = new WeakMap<Uint8Array, Promise<WebAssembly.Module>>();
+
+/** The module of some bytes, compiled once, so that runs after the first time only the run. */
+function compiled(wasm: Uint8Array<ArrayBuffer>): Promise<WebAssembly.Module> {
+  let module = modules.get(wasm);
+  if (!module) modules.set(wasm, module = WebAssembly.compile(wasm));
+  return module;
+}
+
 /**
  * The `memory.grow` instructions of a module, counted in llvm-objdump's disassembly. An allocator
  * is what grows a program's memory (wasi-libc's sbrk, under its dlmalloc): a module with none of
@@ -162,7 +171,7 @@ export async function runOnMote(
       imports: { wasi_snapshot_preview1: wasi.wasiImport },
     });
     heap = linked.heap;
-    const { instance } = await WebAssembly.instantiate(wasm, linked.imports);
+    const instance = await WebAssembly.instantiate(await compiled(wasm), linked.imports);
     // node:wasi wants the memory among the exports; clang 14's wasm-ld cannot export an import
     return { exports: { ...instance.exports, memory: linked.memory } };
   });
@@ -181,7 +190,7 @@ export function runOnOwnAllocator(
 ): Promise<Run> {
   return runWasi(args, async (wasi) => {
     const imports = { wasi_snapshot_preview1: wasi.wasiImport };
-    return (await WebAssembly.instantiate(wasm, imports)).instance;
+    return await WebAssembly.instantiate(await compiled(wasm), imports);
   });
 }
 

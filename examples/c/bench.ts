@@ -1,0 +1,109 @@
+/**
+ * alloc_heavy.c on mote against the same program on wasi-libc's own dlmalloc: time and memory
+ * side by side, measured in one run, the builds taking turns. Writes the table into the README
+ * between its `c-bench` markers.
+ *
+ *     deno task bench:c [--rounds 20] [--runs 9] [--no-write]
+ *
+ * @module
+ */
+import { checkedWasm, regionWasm } from "../../src/_wasm.ts";
+import { numberFlag } from "../../scripts/_cli.ts";
+import { compileProgram, missingToolchain, type Run, runOnMote, runOnOwnAllocator } from "./run.ts";
+
+const README = new URL("../../README.md", import.meta.url);
+const START = "<!-- c-bench:start -->";
+const END = "<!-- c-bench:end -->";
+
+interface Subject {
+  name: string;
+  /** The code the program runs: its own code section and mote's module, if it runs on mote. */
+  bytes: number;
+  run(args: string[]): Promise<Run>;
+}
+
+/** The size of a module's code section: its functions' bodies, without data or debug info. */
+function codeBytes(wasm: Uint8Array): number {
+  for (let at = 8; at < wasm.length;) {
+    const id = wasm[at++];
+    let length = 0;
+    for (let shift = 0;; shift += 7) {
+      const byte = wasm[at++];
+      length |= (byte & 0x7f) << shift;
+      if (!(byte & 0x80)) break;
+    }
+    if (id === 10) return length;
+    at += length;
+  }
+  throw new TypeError("The module has no code section");
+}
+
+const median = (values: number[]) => values.toSorted((a, b) => a - b)[values.length >> 1];
+
+if (import.meta.main) {
+  const options = {
+    rounds: numberFlag(Deno.args, "rounds", 20), // the program's workload, repeated per run
+    runs: numberFlag(Deno.args, "runs", 9), // runs of each build, taking turns
+    write: !Deno.args.includes("--no-write"),
+  };
+  const missing = await missingToolchain();
+  if (missing.length) throw new Error(missing.join("\n"));
+  const [onMote, onDlmalloc] = await Promise.all([
+    compileProgram("mote"),
+    compileProgram("dlmalloc"),
+  ]);
+  const subjects: Subject[] = [
+    {
+      name: "wasi-libc's dlmalloc, in the program",
+      bytes: codeBytes(onDlmalloc),
+      run: (args) => runOnOwnAllocator(onDlmalloc, args),
+    },
+    {
+      name: "mote, called wasm to wasm (linkHeap)",
+      bytes: codeBytes(onMote) + regionWasm.length,
+      run: (args) => runOnMote(onMote, args),
+    },
+    {
+      name: "mote's checked build, wasm to wasm",
+      bytes: codeBytes(onMote) + checkedWasm.length,
+      run: (args) => runOnMote(onMote, args, true),
+    },
+  ];
+  const args = [String(options.rounds)];
+  const times = subjects.map(() => [] as number[]);
+  const memory = subjects.map(() => 0);
+  let calls = "";
+  for (let run = -1; run < options.runs; run++) { // run -1 warms up and is not counted
+    for (const [i, subject] of subjects.entries()) {
+      const start = performance.now();
+      const result = await subject.run(args);
+      const elapsed = performance.now() - start;
+      if (result.exitCode !== 0) throw new Error(`${subject.name} failed:\n${result.stdout}`);
+      if (run >= 0) times[i].push(elapsed);
+      memory[i] = result.memoryBytes;
+      calls = result.stdout.match(/\d+ allocations, \d+ reallocs, \d+ frees/)?.[0] ?? "";
+    }
+  }
+  const base = median(times[0]);
+  const lines = [
+    `alloc_heavy.c with ${options.rounds} rounds (${calls} by the program itself), ` +
+    `median of ${options.runs} runs each, the builds taking turns (\`deno task bench:c\`):`,
+    "",
+    "| allocator | time | memory at exit | code (program's code section + mote's module) |",
+    "| --- | ---: | ---: | ---: |",
+    ...subjects.map((subject, i) =>
+      `| ${subject.name} | ${(median(times[i]) / base).toFixed(2)}× | ` +
+      `${(memory[i] / 1024).toLocaleString("en")} KiB | ${subject.bytes.toLocaleString("en")} B |`
+    ),
+  ];
+  console.log(lines.join("\n"));
+  console.log(`(medians: ${times.map((t) => `${median(t).toFixed(1)} ms`).join(", ")})`);
+  if (options.write) {
+    const readme = await Deno.readTextFile(README);
+    const [before, rest] = readme.split(START);
+    const after = rest?.split(END)[1];
+    if (after === undefined) throw new Error(`README.md lacks the ${START} … ${END} markers`);
+    await Deno.writeTextFile(README, `${before}${START}\n\n${lines.join("\n")}\n\n${END}${after}`);
+    console.log("wrote README.md");
+  }
+}
