@@ -81,7 +81,11 @@ if (import.meta.main) {
       if (result.exitCode !== 0) throw new Error(`${subject.name} failed:\n${result.stdout}`);
       if (run >= 0) times[i].push(elapsed);
       memory[i] = result.memoryBytes;
-      calls = result.stdout.match(/\d+ allocations, \d+ reallocs, \d+ frees/)?.[0] ?? "";
+      const counts = result.stdout.match(/(\d+) allocations, (\d+) reallocs, (\d+) frees/);
+      const [allocations, reallocs, frees] = (counts?.slice(1) ?? []).map((n) =>
+        Number(n).toLocaleString("en")
+      );
+      calls = `${allocations} allocations, ${reallocs} reallocs, ${frees} frees`;
     }
   }
   const base = median(times[0]);
@@ -104,6 +108,8 @@ if (import.meta.main) {
     const after = rest?.split(END)[1];
     if (after === undefined) throw new Error(`README.md lacks the ${START} … ${END} markers`);
     await Deno.writeTextFile(README, `${before}${START}\n\n${lines.join("\n")}\n\n${END}${after}`);
+    // the README is held to deno fmt: lay the table out as it would
+    await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", README.pathname] }).output();
     console.log("wrote README.md");
   }
 }
