@@ -7,6 +7,7 @@
  *
  *     alloc_heavy [rounds]       the workload, rounds times (default 1)
  *     alloc_heavy --double-free  frees a block twice, then does nothing else
+ *     alloc_heavy --mote-errors  what mote's shim does where allocators may differ
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -325,6 +326,30 @@ static void errors(void) {
   printf("errno after malloc, calloc and realloc failed: %s %s %s\n", set[0], set[1], set[2]);
 }
 
+/* Where C lets allocators differ, what mote's shim does: alignments mote does not serve (not a
+ * power of two, or above 64 KiB) fail with EINVAL, where dlmalloc rounds them up or serves them. */
+static void mote_errors(void) {
+  void *(*volatile opaque_aligned_alloc)(size_t, size_t) = aligned_alloc;
+  void *(*volatile opaque_memalign)(size_t, size_t) = memalign;
+  int (*volatile opaque_posix_memalign)(void **, size_t, size_t) = posix_memalign;
+  void *ptr = 0;
+  errno = 0;
+  ptr = opaque_aligned_alloc(3, 8);
+  printf("aligned_alloc(3, 8): %s, errno %s\n", ptr ? "a block" : "NULL", errno_name());
+  errno = 0;
+  ptr = opaque_aligned_alloc(1 << 17, 8);
+  printf("aligned_alloc(128 KiB, 8): %s, errno %s\n", ptr ? "a block" : "NULL", errno_name());
+  errno = 0;
+  ptr = opaque_memalign ? opaque_memalign(48, 8) : 0;
+  printf("memalign(48, 8): %s, errno %s\n", ptr ? "a block" : "NULL", errno_name());
+  errno = 0;
+  int error = opaque_posix_memalign(&ptr, 1 << 17, 8);
+  printf("posix_memalign(128 KiB, 8): %s, errno %s\n",
+         error == EINVAL ? "EINVAL" : error == ENOMEM ? "ENOMEM" : error ? "other" : "0",
+         errno_name());
+  printf("malloc_usable_size(NULL): %zu\n", malloc_usable_size(0));
+}
+
 static char *made_before_main;
 
 __attribute__((constructor)) static void before_main(void) {
@@ -337,6 +362,10 @@ int main(int argc, char **argv) {
     free(ptr);
     free(ptr);
     printf("freed twice and nothing happened\n");
+    return 0;
+  }
+  if (argc > 1 && !strcmp(argv[1], "--mote-errors")) {
+    mote_errors();
     return 0;
   }
   int rounds = argc > 1 ? atoi(argv[1]) : 1;

@@ -22,6 +22,9 @@ const SHIM_DIR = new URL("../../c/", HERE).pathname;
 const WASI_LIBC = "/usr/lib/wasm32-wasi/libc.a";
 const PACKAGES = "clang lld wasi-libc libclang-rt-dev-wasm32 llvm";
 
+/** How a C program is linked for mote: its memory imported, its heap's base exported. */
+export const LINK_FLAGS = ["-Wl,--import-memory", "-Wl,--export=__heap_base"];
+
 /** What a run of a WASI program gives back. */
 export interface Run {
   /** Its exit code. */
@@ -80,9 +83,7 @@ export async function compileProgram(
 ): Promise<Uint8Array<ArrayBuffer>> {
   const out = await Deno.makeTempFile({ suffix: ".wasm" });
   try {
-    const args = allocator === "mote"
-      ? [`-I${SHIM_DIR}`, PROGRAM, SHIM, "-Wl,--import-memory", "-Wl,--export=__heap_base"]
-      : [PROGRAM];
+    const args = allocator === "mote" ? [`-I${SHIM_DIR}`, PROGRAM, SHIM, ...LINK_FLAGS] : [PROGRAM];
     const flags = ["--target=wasm32-wasi", "-O2", "-Wall", "-Wextra", "-Werror", "-o", out];
     const { success, stderr } = await new Deno.Command("clang", { args: [...flags, ...args] })
       .output();

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { HeapMisuseError } from "@mote/alloc";
 import {
   compileProgram,
+  LINK_FLAGS,
   memoryGrows,
   missingToolchain,
   runOnMote,
@@ -59,6 +60,87 @@ Deno.test({
         assert.equal(await memoryGrows(onDlmalloc), 1);
       },
     );
+
+    await t.step("the shim defines every function wasi-libc's dlmalloc.o does", async () => {
+      /** The functions defined in each object llvm-nm lists, by the object's name. */
+      const defined = async (path: string) => {
+        const { stdout } = await new Deno.Command("llvm-nm", { args: ["--defined-only", path] })
+          .output();
+        // an archive's members each start with a "name.o:" line; a lone object has none
+        const objects = new Map<string, string[]>();
+        let names = objects.set(path, []).get(path)!;
+        for (const line of new TextDecoder().decode(stdout).split("\n")) {
+          if (line.endsWith(":")) objects.set(line.slice(0, -1), names = []);
+          else if (/ [TW] /.test(line)) names.push(line.split(" ").at(-1)!);
+        }
+        return objects;
+      };
+      const object = await Deno.makeTempFile({ suffix: ".o" });
+      try {
+        const shim = new URL("../../c/mote_shim.c", import.meta.url).pathname;
+        const build = ["--target=wasm32-wasi", "-O2", "-c", shim, "-o", object];
+        assert.ok((await new Deno.Command("clang", { args: build }).output()).success);
+        const dlmalloc = (await defined("/usr/lib/wasm32-wasi/libc.a")).get("dlmalloc.o") ?? [];
+        assert.ok(dlmalloc.includes("malloc") && dlmalloc.includes("__libc_malloc"), "dlmalloc.o");
+        const shimmed = (await defined(object)).get(object)!;
+        assert.deepEqual(dlmalloc.filter((name) => !shimmed.includes(name)), []);
+        assert.ok(shimmed.includes("memalign"), "and memalign, which wasi-libc leaves out");
+      } finally {
+        await Deno.remove(object);
+      }
+    });
+
+    await t.step(
+      "a shim that missed a name libc calls would fail to link, not link dlmalloc",
+      async () => {
+        const dir = await Deno.makeTempDir();
+        try {
+          const shim = await Deno.readTextFile(new URL("../../c/mote_shim.c", import.meta.url));
+          const missing = shim.replace(/^void \*__libc_calloc.*$/m, "");
+          assert.notEqual(missing, shim, "the shim's __libc_calloc line");
+          await Deno.writeTextFile(`${dir}/shim.c`, missing);
+          // atexit's table beyond 32 handlers is allocated by __libc_calloc
+          await Deno.writeTextFile(
+            `${dir}/exits.c`,
+            "#include <stdlib.h>\nstatic void f(void) {}\n" +
+              "int main(void) { for (int i = 0; i < 40; i++) atexit(f); return 0; }\n",
+          );
+          const c = new URL("../../c/", import.meta.url).pathname;
+          const args = ["--target=wasm32-wasi", "-O2", `-I${c}`, `${dir}/exits.c`, `${dir}/shim.c`];
+          const { success, stderr } = await new Deno.Command("clang", {
+            args: [...args, ...LINK_FLAGS, "-o", `${dir}/exits.wasm`],
+          }).output();
+          assert.equal(success, false);
+          assert.match(new TextDecoder().decode(stderr), /duplicate symbol: malloc/);
+        } finally {
+          await Deno.remove(dir, { recursive: true });
+        }
+      },
+    );
+
+    await t.step("the README's recipe links as the test does", async () => {
+      const readme = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
+      assert.ok(readme.includes(LINK_FLAGS.join(" ")), "the README's clang line");
+      assert.match(
+        readme,
+        /linkHeap\(wasm, \{\n {2}imports: \{ wasi_snapshot_preview1: wasi\.wasiImport \}/,
+      );
+    });
+
+    await t.step("where allocators may differ, the shim fails as documented", async () => {
+      const run = await runOnMote(onMote, ["--mote-errors"]);
+      assert.equal(
+        run.stdout,
+        [
+          "aligned_alloc(3, 8): NULL, errno EINVAL",
+          "aligned_alloc(128 KiB, 8): NULL, errno EINVAL",
+          "memalign(48, 8): NULL, errno EINVAL",
+          "posix_memalign(128 KiB, 8): EINVAL, errno unset",
+          "malloc_usable_size(NULL): 0",
+          "",
+        ].join("\n"),
+      );
+    });
 
     for (const checked of [false, true]) {
       const build = checked ? "checked" : "release";
