@@ -6,7 +6,7 @@
  * @module
  */
 import { Heap, type HeapOptions } from "./heap.ts";
-import { readModule } from "./_module_reader.ts";
+import { type ModuleFacts, readModule } from "./_module_reader.ts";
 
 /** Mote's C functions, as a module imports them. */
 const C_NAMES = new Set([
@@ -96,6 +96,32 @@ export interface LinkedHeap {
  * ```
  */
 export function linkHeap(wasm: BufferSource, options: LinkOptions = {}): LinkedHeap {
+  const { imports: given = {}, base: givenBase, ...heapOptions } = options;
+  const { memory: want, functions, heapBase } = linkable(wasm, givenBase);
+  const memory = new WebAssembly.Memory({
+    initial: want.minimum,
+    maximum: Math.min(want.maximum ?? MAX_PAGES, MAX_PAGES),
+  });
+  const heap = new Heap({ ...heapOptions, memory, base: heapBase });
+  const imports: WebAssembly.Imports = {};
+  for (const [module, values] of Object.entries(given)) imports[module] = { ...values };
+  (imports[want.module] ??= {})[want.name] ??= memory;
+  const c = heap.exports as unknown as Record<string, WebAssembly.ImportValue>;
+  for (const { module, name } of functions) {
+    if (C_NAMES.has(name)) (imports[module] ??= {})[name] ??= c[name];
+  }
+  return { heap, memory, imports };
+}
+
+/**
+ * What mote needs of a module that imports its allocator: the memory it imports, the functions
+ * it imports and its heap's base (`base`, or its `__heap_base`), each checked as
+ * {@linkcode linkHeap} documents. Internal: scripts/merge.ts shares it.
+ */
+export function linkable(
+  wasm: BufferSource,
+  base?: number,
+): Required<Pick<ModuleFacts, "memory" | "functions" | "heapBase">> {
   const bytes = ArrayBuffer.isView(wasm)
     ? new Uint8Array(wasm.buffer, wasm.byteOffset, wasm.byteLength)
     : wasm instanceof ArrayBuffer
@@ -107,8 +133,8 @@ export function linkHeap(wasm: BufferSource, options: LinkOptions = {}): LinkedH
     );
   }
   const facts = readModule(bytes);
-  const want = facts.memory;
-  if (!want) {
+  const memory = facts.memory;
+  if (!memory) {
     throw new TypeError(
       facts.ownMemory
         ? "The module defines its own memory: link it with --import-memory so that its memory " +
@@ -116,21 +142,20 @@ export function linkHeap(wasm: BufferSource, options: LinkOptions = {}): LinkedH
         : "The module has no memory, so it has no use for a heap",
     );
   }
-  if (want.shared || want.memory64) {
+  if (memory.shared || memory.memory64) {
     throw new TypeError(
-      `The module imports a ${want.shared ? "shared" : "64-bit"} memory ` +
-        `(${want.module}.${want.name}): mote manages unshared 32-bit memories`,
+      `The module imports a ${memory.shared ? "shared" : "64-bit"} memory ` +
+        `(${memory.module}.${memory.name}): mote manages unshared 32-bit memories`,
     );
   }
-  const { imports: given = {}, base = facts.heapBase, ...heapOptions } = options;
-  if (base === undefined) {
+  const heapBase = base ?? facts.heapBase;
+  if (heapBase === undefined) {
     throw new TypeError(
       "The module exports no constant __heap_base, the end of its static data and stack: " +
         "link it with --export=__heap_base (clang: -Wl,--export=__heap_base), or give base",
     );
   }
-  const functions = facts.functions;
-  if (!functions.some(({ name }) => C_NAMES.has(name))) {
+  if (!facts.functions.some(({ name }) => C_NAMES.has(name))) {
     throw new TypeError(
       `The module imports none of mote's functions (${[...C_NAMES].join(", ")}): ` +
         "it would not allocate from the heap, and if it has an allocator of its own, that " +
@@ -138,17 +163,5 @@ export function linkHeap(wasm: BufferSource, options: LinkOptions = {}): LinkedH
         "mote's c/mote_shim.c)",
     );
   }
-  const memory = new WebAssembly.Memory({
-    initial: want.minimum,
-    maximum: Math.min(want.maximum ?? MAX_PAGES, MAX_PAGES),
-  });
-  const heap = new Heap({ ...heapOptions, memory, base });
-  const imports: WebAssembly.Imports = {};
-  for (const [module, values] of Object.entries(given)) imports[module] = { ...values };
-  (imports[want.module] ??= {})[want.name] ??= memory;
-  const c = heap.exports as unknown as Record<string, WebAssembly.ImportValue>;
-  for (const { module, name } of functions) {
-    if (C_NAMES.has(name)) (imports[module] ??= {})[name] ??= c[name];
-  }
-  return { heap, memory, imports };
+  return { memory, functions: facts.functions, heapBase };
 }

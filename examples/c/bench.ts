@@ -9,6 +9,7 @@
  */
 import { checkedWasm, regionWasm } from "../../src/_wasm.ts";
 import { numberFlag } from "../../scripts/_cli.ts";
+import { mergeMote } from "../../scripts/merge.ts";
 import { compileProgram, missingToolchain, type Run, runOnMote, runOnOwnAllocator } from "./run.ts";
 
 const README = new URL("../../README.md", import.meta.url);
@@ -17,7 +18,7 @@ const END = "<!-- c-bench:end -->";
 
 interface Subject {
   name: string;
-  /** The code the program runs: its own code section and mote's module, if it runs on mote. */
+  /** The code the program runs: its code section, and mote's module when mote is apart. */
   bytes: number;
   run(args: string[]): Promise<Run>;
 }
@@ -52,6 +53,7 @@ if (import.meta.main) {
     compileProgram("mote"),
     compileProgram("dlmalloc"),
   ]);
+  const merged = await mergeMote(onMote);
   const subjects: Subject[] = [
     {
       name: "wasi-libc's dlmalloc, in the program",
@@ -62,6 +64,11 @@ if (import.meta.main) {
       name: "mote, called wasm to wasm (linkHeap)",
       bytes: codeBytes(onMote) + regionWasm.length,
       run: (args) => runOnMote(onMote, args),
+    },
+    {
+      name: "mote merged into the program (`deno task merge`)",
+      bytes: codeBytes(merged),
+      run: (args) => runOnOwnAllocator(merged, args),
     },
     {
       name: "mote's checked build, wasm to wasm",

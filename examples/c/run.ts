@@ -33,6 +33,8 @@ export interface Run {
   stdout: string;
   /** Its memory's size at exit, in bytes. */
   memoryBytes: number;
+  /** Its exports, memory included. */
+  exports: WebAssembly.Exports;
 }
 
 async function output(command: string, args: string[]): Promise<string | undefined> {
@@ -142,7 +144,12 @@ async function runWasi(
     const instance = await instantiate(wasi);
     const exitCode = wasi.start(instance);
     const memory = instance.exports.memory as WebAssembly.Memory;
-    return { exitCode, stdout: readFileSync(path, "utf8"), memoryBytes: memory.buffer.byteLength };
+    return {
+      exitCode,
+      stdout: readFileSync(path, "utf8"),
+      memoryBytes: memory.buffer.byteLength,
+      exports: instance.exports,
+    };
   } finally {
     closeSync(stdout);
     await Deno.remove(path);
