@@ -2,9 +2,9 @@
 // nothing for allocation or memory, runs as a plain WASI program with the output the program has
 // on dlmalloc, and leaves an intact heap that mote's own reader checks.
 import assert from "node:assert/strict";
-import { readHeap, rootOf } from "../src/_heap_reader.ts";
-import { compileProgram, missingToolchain, runOnOwnAllocator } from "../examples/c/run.ts";
-import { mergeMote } from "./merge.ts";
+import { readHeap, rootOf } from "../../src/_heap_reader.ts";
+import { compileProgram, missingToolchain, runOnOwnAllocator } from "./run.ts";
+import { mergeMote } from "../../scripts/merge.ts";
 
 const missing = await missingToolchain();
 // CI installs the toolchain (.ci/run), so there a missing one fails the test instead
