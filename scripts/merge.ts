@@ -12,6 +12,7 @@
  */
 import { ownWasm } from "../src/_wasm.ts";
 import { linkable } from "../src/link.ts";
+import { sections } from "../src/_module_reader.ts";
 
 /** binaryen's npm package, whose wasm-merge and wasm-as run under Node through npx. */
 const BINARYEN = "binaryen@132";
@@ -62,17 +63,8 @@ function moteFor(memory: { minimum: number; maximum?: number }): Uint8Array {
   const contents = [1, 0x01, ...leb(memory.minimum), ...leb(memory.maximum ?? MAX_PAGES)];
   const section = [SECTION_MEMORY, ...leb(contents.length), ...contents];
   const parts: number[] = [...ownWasm.subarray(0, 8)];
-  for (let at = 8; at < ownWasm.length;) {
-    const start = at;
-    const id = ownWasm[at++];
-    let length = 0;
-    for (let scale = 1;; scale *= 128) {
-      const byte = ownWasm[at++];
-      length += (byte & 0x7f) * scale;
-      if (!(byte & 0x80)) break;
-    }
-    at += length;
-    parts.push(...(id === SECTION_MEMORY ? section : ownWasm.subarray(start, at)));
+  for (const { id, start, end } of sections(ownWasm)) {
+    parts.push(...(id === SECTION_MEMORY ? section : ownWasm.subarray(start, end)));
   }
   return new Uint8Array(parts);
 }

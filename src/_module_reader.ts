@@ -1,11 +1,13 @@
 /**
  * What a wasm module needs from mote before it runs, read from its bytes: the memory it imports
- * (where from, and its limits), the functions it imports, and the value of the global it exports as `__heap_base`. Only the
- * import, global and export sections are read; everything else is skipped by its length.
+ * (where from, and its limits), the functions it imports, whether it defines a memory, and the
+ * value of the global it exports as `__heap_base`. Only the import, memory, global and export
+ * sections are read; the others are skipped by their length.
  *
  * ```
  *  "\0asm" 01 00 00 00 │ id │ length (LEB128) │ contents … │ id │ length │ contents … │
  *  import  (id 2): vec of  module name │ field name │ kind │ type (memory: flags, min, max?)
+ *  memory  (id 5): vec of  flags │ min │ max?
  *  global  (id 6): vec of  value type │ mutability │ init expression (i32.const n, end)
  *  export  (id 7): vec of  name │ kind (3 = global) │ index (imported globals first)
  * ```
@@ -156,13 +158,25 @@ class Reader {
   }
 }
 
+/** One section of a module: its id, and where it and its contents lie in the module's bytes. */
+export interface Section {
+  /** The section's id: 1 type, 2 import, ... 10 code, 11 data, 0 custom. */
+  id: number;
+  /** Where the section starts: its id byte. */
+  start: number;
+  /** Where its contents start, after the id and length. */
+  contents: number;
+  /** Where it ends. */
+  end: number;
+}
+
 /**
- * Reads what mote needs to know of a module before instantiating it.
+ * The sections of a module, in order.
  *
  * @param bytes The module's binary.
- * @throws {TypeError} When the bytes are not a wasm module.
+ * @throws {TypeError} When the bytes are not a wasm module, or end inside a section.
  */
-export function readModule(bytes: Uint8Array): ModuleFacts {
+export function sections(bytes: Uint8Array): Section[] {
   const header = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
   if (bytes.length < 8 || header.some((byte, i) => bytes[i] !== byte)) {
     throw new TypeError(
@@ -170,16 +184,31 @@ export function readModule(bytes: Uint8Array): ModuleFacts {
         `${[...bytes.subarray(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join(" ")}`,
     );
   }
+  const found: Section[] = [];
+  const reader = new Reader(bytes, 8);
+  while (reader.at < bytes.length) {
+    const start = reader.at;
+    const id = reader.byte();
+    const length = reader.u32();
+    const contents = reader.skip(length);
+    found.push({ id, start, contents, end: contents + length });
+  }
+  return found;
+}
+
+/**
+ * Reads what mote needs to know of a module before instantiating it.
+ *
+ * @param bytes The module's binary.
+ * @throws {TypeError} When the bytes are not a wasm module.
+ */
+export function readModule(bytes: Uint8Array): ModuleFacts {
   const facts: ModuleFacts = { functions: [], ownMemory: false };
   let importedGlobals = 0;
   const globalInits: (number | undefined)[] = [];
   let heapBaseIndex: number | undefined;
-  const reader = new Reader(bytes, 8);
-  while (reader.at < bytes.length) {
-    const id = reader.byte();
-    const length = reader.u32();
-    const end = reader.skip(length) + length;
-    const section = new Reader(bytes.subarray(0, end), end - length);
+  for (const { id, contents, end } of sections(bytes)) {
+    const section = new Reader(bytes.subarray(0, end), contents);
     if (id === SECTION_IMPORT) {
       for (let count = section.u32(); count > 0; count--) {
         const module = section.name();

@@ -10,9 +10,11 @@
 import { checkedWasm, regionWasm } from "../../src/_wasm.ts";
 import { numberFlag } from "../../scripts/_cli.ts";
 import { mergeMote } from "../../scripts/merge.ts";
+import { sections } from "../../src/_module_reader.ts";
 import { compileProgram, missingToolchain, type Run, runOnMote, runOnOwnAllocator } from "./run.ts";
 
 const README = new URL("../../README.md", import.meta.url);
+const SECTION_CODE = 10;
 const START = "<!-- c-bench:start -->";
 const END = "<!-- c-bench:end -->";
 
@@ -25,18 +27,9 @@ interface Subject {
 
 /** The size of a module's code section: its functions' bodies, without data or debug info. */
 function codeBytes(wasm: Uint8Array): number {
-  for (let at = 8; at < wasm.length;) {
-    const id = wasm[at++];
-    let length = 0;
-    for (let shift = 0;; shift += 7) {
-      const byte = wasm[at++];
-      length |= (byte & 0x7f) << shift;
-      if (!(byte & 0x80)) break;
-    }
-    if (id === 10) return length;
-    at += length;
-  }
-  throw new TypeError("The module has no code section");
+  const code = sections(wasm).find((section) => section.id === SECTION_CODE);
+  if (!code) throw new TypeError("The module has no code section");
+  return code.end - code.contents;
 }
 
 const median = (values: number[]) => values.toSorted((a, b) => a - b)[values.length >> 1];
