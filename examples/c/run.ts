@@ -13,7 +13,7 @@
  */
 import { WASI } from "node:wasi";
 import { closeSync, openSync, readFileSync } from "node:fs";
-import { type Heap, linkHeap } from "@mote/alloc";
+import { type Heap, HeapMisuseError, linkHeap } from "@mote/alloc";
 
 const HERE = new URL(".", import.meta.url);
 const PROGRAM = new URL("alloc_heavy.c", HERE).pathname;
@@ -210,12 +210,18 @@ if (import.meta.main) {
   }
   const checked = Deno.args.includes("--checked");
   const args = Deno.args.filter((arg) => arg !== "--checked");
-  const run = await runOnMote(await compileProgram("mote"), args, checked);
+  const run = await runOnMote(await compileProgram("mote"), args, checked).catch((error) => {
+    if (!(error instanceof HeapMisuseError)) throw error;
+    console.error(`mote's checked build stopped the program: ${error.message}`);
+    Deno.exit(1);
+  });
   console.log(run.stdout.trimEnd());
   const { usedBlocks, usedBytes, topBytes } = run.heap.stats();
   console.log(
     `exit code ${run.exitCode}; memory ${run.memoryBytes} bytes; the heap spans ` +
       `${run.heap.span} bytes from ${run.heap.base}, ${usedBlocks} blocks (${usedBytes} bytes) ` +
-      `still used, ${topBytes} never used; check(): ${run.heap.check().join("; ") || "intact"}`,
+      `still used, ${topBytes} free at the top; check(): ${
+        run.heap.check().join("; ") || "intact"
+      }`,
   );
 }
