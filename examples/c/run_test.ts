@@ -180,3 +180,17 @@ Deno.test({
     });
   },
 });
+
+Deno.test("the package publishes the C side: c/mote.h and c/mote_shim.c", async () => {
+  const root = new URL("../../", import.meta.url).pathname;
+  const { success, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["publish", "--dry-run", "--allow-dirty"],
+    cwd: root,
+    env: { NO_COLOR: "1" },
+  }).output();
+  const listing = new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
+  assert.ok(success, listing);
+  for (const file of ["c/mote.h", "c/mote_shim.c"]) {
+    assert.match(listing, new RegExp(`file://${root}${file} `), `${file} is published`);
+  }
+});
