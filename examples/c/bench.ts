@@ -3,7 +3,7 @@
  * side by side, measured in one run, the builds taking turns. Writes the table into the README
  * between its `c-bench` markers.
  *
- *     deno task bench:c [--rounds 20] [--runs 9] [--no-write]
+ *     deno task bench:c [--rounds 20] [--runs 15] [--no-write]
  *
  * @module
  */
@@ -37,7 +37,7 @@ const median = (values: number[]) => values.toSorted((a, b) => a - b)[values.len
 if (import.meta.main) {
   const options = {
     rounds: numberFlag(Deno.args, "rounds", 20), // the program's workload, repeated per run
-    runs: numberFlag(Deno.args, "runs", 9), // runs of each build, taking turns
+    runs: numberFlag(Deno.args, "runs", 15), // runs of each build, taking turns
     write: !Deno.args.includes("--no-write"),
   };
   const missing = await missingToolchain();
@@ -57,6 +57,11 @@ if (import.meta.main) {
       name: "mote, called wasm to wasm (linkHeap)",
       bytes: codeBytes(onMote) + regionWasm.length,
       run: (args) => runOnMote(onMote, args),
+    },
+    {
+      name: "mote, called through JavaScript functions",
+      bytes: codeBytes(onMote) + regionWasm.length,
+      run: (args) => runOnMote(onMote, args, false, true),
     },
     {
       name: "mote merged into the program (`deno task merge`)",

@@ -163,6 +163,8 @@ async function runWasi(
  * @param wasm The program's bytes.
  * @param args Its arguments.
  * @param checked Whether to run mote's checked build.
+ * @param throughJavaScript Whether the program's calls go through JavaScript functions that call
+ * mote, as the README recommended before linkHeap (for the benchmark's comparison).
  * @returns What it printed and its exit code, and the heap, to inspect afterwards. A misuse the
  * checked build catches rejects with its `HeapMisuseError`.
  */
@@ -170,6 +172,7 @@ export async function runOnMote(
   wasm: Uint8Array<ArrayBuffer>,
   args: string[] = [],
   checked = false,
+  throughJavaScript = false,
 ): Promise<Run & { heap: Heap }> {
   let heap: Heap | undefined;
   const run = await runWasi(args, async (wasi) => {
@@ -179,6 +182,13 @@ export async function runOnMote(
       imports: { wasi_snapshot_preview1: wasi.wasiImport },
     });
     heap = linked.heap;
+    if (throughJavaScript) {
+      const env = linked.imports.env as Record<string, unknown>;
+      for (const [name, value] of Object.entries(env)) {
+        const call = value as (...args: number[]) => number;
+        if (typeof call === "function") env[name] = (...args: number[]) => call(...args);
+      }
+    }
     const instance = await WebAssembly.instantiate(await compiled(wasm), linked.imports);
     // node:wasi wants the memory among the exports; clang 14's wasm-ld cannot export an import
     return { exports: { ...instance.exports, memory: linked.memory } };
