@@ -131,8 +131,8 @@
 // OVERHEAD = 8 bytes instead of 4. A write past a block's usable end hits its guard (or the next
 // header); a write into freed memory hits the poison. FREED marks where a freed block began, so
 // that freeing it again, after it merged with a neighbour, is still told from a stray pointer.
-// Every check runs before anything changes; a failure calls mote_report(kind, address, operation) and gives
-// up, so the heap stays as it was: free does nothing, the others return 0.
+// Every check runs before anything changes; a failure calls mote_report(kind, address, operation)
+// and gives up, so the heap stays as it was: free does nothing, the others return 0.
 
 // @ts-ignore: decorator
 @inline const CHECKED: bool = isDefined(MOTE_CHECKED);
@@ -158,8 +158,8 @@
 // @ts-ignore: decorator
 @inline const USE_AFTER_FREE: u32 = 4; // freed memory (at the address given) was written
 
-// What mote_report's third argument means: the C function that was called, numbered in the order of
-// C_NAMES in src/_engine.ts, so that a module calling mote wasm to wasm learns which call found it.
+// What mote_report's third argument means: the C function that was called, numbered in the order
+// of C_NAMES in src/_engine.ts, so that a module calling mote wasm to wasm learns which call it was.
 // @ts-ignore: decorator
 @inline const OP_MALLOC: u32 = 1;
 // @ts-ignore: decorator
@@ -177,9 +177,10 @@
 @external("env", "mote_report")
 declare function mote_report(kind: u32, address: usize, operation: u32): void;
 
-let operation: u32 = 0; // the C function in progress
-let nested = false; // set just before a C function calls malloc, which then keeps its caller's name:
-// malloc's enter() clears it at once, so it never outlives that call
+// The C function in progress. `nested` is set just before realloc, calloc or aligned_alloc calls
+// malloc, so that malloc keeps its caller's name; malloc's enter() clears it at once.
+let operation: u32 = 0;
+let nested = false;
 
 /** Names the C function in progress for reports, unless it was called by another. */
 // @ts-ignore: decorator
