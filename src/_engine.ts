@@ -57,7 +57,8 @@ function compiled(bytes: Uint8Array<ArrayBuffer>): WebAssembly.Module {
   return module;
 }
 
-const C_NAMES = [
+/** mote's C functions, in the order of the checked build's operation codes (1-based). */
+export const C_NAMES = [
   "malloc",
   "free",
   "realloc",

@@ -7,16 +7,10 @@
  */
 import { Heap, type HeapOptions } from "./heap.ts";
 import { type ModuleFacts, readModule } from "./_module_reader.ts";
+import { C_NAMES } from "./_engine.ts";
 
-/** Mote's C functions, as a module imports them. */
-const C_NAMES = new Set([
-  "malloc",
-  "free",
-  "realloc",
-  "calloc",
-  "aligned_alloc",
-  "malloc_usable_size",
-]);
+/** mote's C functions, as a module imports them. */
+const C_FUNCTIONS: ReadonlySet<string> = new Set(C_NAMES);
 
 /** wasm32's most pages: 4 GiB. */
 const MAX_PAGES = 65536;
@@ -24,7 +18,7 @@ const MAX_PAGES = 65536;
 /**
  * How {@linkcode linkHeap} makes the heap.
  *
- * @example A checked heap of at most 16 MiB, beside WASI's imports
+ * @example A checked heap of at most 16 MiB, with the module's other imports
  * ```ts
  * import type { LinkOptions } from "@mote/alloc";
  *
@@ -108,7 +102,7 @@ export function linkHeap(wasm: BufferSource, options: LinkOptions = {}): LinkedH
   (imports[want.module] ??= {})[want.name] ??= memory;
   const c = heap.exports as unknown as Record<string, WebAssembly.ImportValue>;
   for (const { module, name } of functions) {
-    if (C_NAMES.has(name)) (imports[module] ??= {})[name] ??= c[name];
+    if (C_FUNCTIONS.has(name)) (imports[module] ??= {})[name] ??= c[name];
   }
   return { heap, memory, imports };
 }
@@ -155,9 +149,9 @@ export function linkable(
         "link it with --export=__heap_base (clang: -Wl,--export=__heap_base), or give base",
     );
   }
-  if (!facts.functions.some(({ name }) => C_NAMES.has(name))) {
+  if (!facts.functions.some(({ name }) => C_FUNCTIONS.has(name))) {
     throw new TypeError(
-      `The module imports none of mote's functions (${[...C_NAMES].join(", ")}): ` +
+      `The module imports none of mote's functions (${[...C_FUNCTIONS].join(", ")}): ` +
         "it would not allocate from the heap, and if it has an allocator of its own, that " +
         "allocator would share the memory with mote's. Link an allocator-less build (for C, " +
         "mote's c/mote_shim.c)",
