@@ -39,7 +39,7 @@ export interface ModuleFacts {
   functions: { module: string; name: string }[];
   /** Whether it defines a memory of its own. */
   ownMemory: boolean;
-  /** The value of the constant i32 global it exports as `__heap_base`, if any. */
+  /** The value of the immutable, constant i32 global it exports as `__heap_base`, if any. */
   heapBase?: number;
 }
 
@@ -235,8 +235,11 @@ export function readModule(bytes: Uint8Array): ModuleFacts {
     } else if (id === SECTION_GLOBAL) {
       for (let count = section.u32(); count > 0; count--) {
         section.byte(); // value type
-        section.byte(); // mutability
-        globalInits.push(section.constantI32());
+        const mutable = section.byte() === 1;
+        const value = section.constantI32();
+        // a mutable global's initial value may be changed before anyone reads it (asc sets
+        // such globals in its start function): only a constant one is a known base
+        globalInits.push(mutable ? undefined : value);
       }
     } else if (id === SECTION_EXPORT) {
       for (let count = section.u32(); count > 0; count--) {

@@ -27,6 +27,11 @@ const OWN_MEMORY = wasm(
 const NO_HEAP_BASE = wasm(
   "AGFzbQEAAAABBgFgAX8BfwIcAgNlbnYGbWFsbG9jAAADZW52Bm1lbW9yeQIAAQ==",
 );
+// (module (import "env" "memory" (memory 1)) (import "env" "malloc" (func (param i32) (result i32)))
+//   (global (export "__heap_base") (mut i32) (i32.const 4096)))
+const MUTABLE_HEAP_BASE = wasm(
+  "AGFzbQEAAAABBgFgAX8BfwIcAgNlbnYGbWVtb3J5AgABA2VudgZtYWxsb2MAAAYHAX8BQYAgCwcPAQtfX2hlYXBfYmFzZQMA",
+);
 // (module (import "env" "memory" (memory 2 10)) (global (export "__heap_base") i32 (i32.const 4096)))
 const NO_ALLOCATOR = wasm(
   "AGFzbQEAAAACEAEDZW52Bm1lbW9yeQIBAgoGBwF/AEGAIAsHDwELX19oZWFwX2Jhc2UDAA==",
@@ -68,6 +73,8 @@ Deno.test("linkHeap refuses, naming why, what it cannot link", async (t) => {
   });
   await t.step("no __heap_base and no base", () => {
     assert.throws(() => linkHeap(NO_HEAP_BASE), /--export=__heap_base/);
+    // a mutable global's value may change before it is read: not a base to trust
+    assert.throws(() => linkHeap(MUTABLE_HEAP_BASE), /--export=__heap_base/);
     assert.equal(linkHeap(NO_HEAP_BASE, { base: 2048 }).heap.base, 2048);
   });
   await t.step("a module that imports no allocation function", () => {
