@@ -14,7 +14,6 @@ if (skip) console.warn(`Skipping the merge test: ${missing.join("; ")}`);
 Deno.test({
   name: "merge puts mote inside an allocator-less C program, started at its __heap_base",
   ignore: skip,
-  sanitizeResources: false, // node:wasi keeps the files it was given until collected
   async fn() {
     assert.deepEqual(missing, [], "the C toolchain is missing");
     const [program, onDlmalloc] = await Promise.all([

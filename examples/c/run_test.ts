@@ -22,7 +22,6 @@ if (skip) console.warn(`Skipping the C program's test: ${missing.join("; ")}`);
 Deno.test({
   name: "a C program on wasi-libc runs on mote wasm to wasm, with no allocator of its own",
   ignore: skip,
-  sanitizeResources: false, // node:wasi keeps the files it was given until collected
   async fn(t) {
     assert.deepEqual(missing, [], "the C toolchain is missing");
     const [onMote, onDlmalloc] = await Promise.all([
