@@ -16,7 +16,6 @@ import { closeSync, openSync, readFileSync } from "node:fs";
 import { type Heap, HeapMisuseError, linkHeap } from "@mote/alloc";
 
 const HERE = new URL(".", import.meta.url);
-const PROGRAM = new URL("alloc_heavy.c", HERE).pathname;
 const SHIM = new URL("../../c/mote_shim.c", HERE).pathname;
 const SHIM_DIR = new URL("../../c/", HERE).pathname;
 const WASI_LIBC = "/usr/lib/wasm32-wasi/libc.a";
@@ -74,27 +73,44 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /**
- * Compiles alloc_heavy.c with clang -O2 for wasm32-wasi.
+ * Compiles a program of this folder with clang -O2 for wasm32-wasi: alloc_heavy.c, or a C++
+ * source (`.cc`, built with clang++ and libc++ as C++17, without exceptions).
  *
  * @param allocator "mote": with c/mote_shim.c, importing its memory and exporting __heap_base,
  * as the README says; "dlmalloc": as a plain wasi-libc program with libc's own allocator.
+ * @param source The program's file name in this folder.
  * @returns The module's bytes.
  */
 export async function compileProgram(
   allocator: "mote" | "dlmalloc",
+  source = "alloc_heavy.c",
 ): Promise<Uint8Array<ArrayBuffer>> {
-  const out = await Deno.makeTempFile({ suffix: ".wasm" });
-  try {
-    const args = allocator === "mote" ? [`-I${SHIM_DIR}`, PROGRAM, SHIM, ...LINK_FLAGS] : [PROGRAM];
-    const flags = ["--target=wasm32-wasi", "-O2", "-Wall", "-Wextra", "-Werror", "-o", out];
-    const { success, stderr } = await new Deno.Command("clang", { args: [...flags, ...args] })
+  const program = new URL(source, HERE).pathname;
+  const cxx = source.endsWith(".cc");
+  const dir = await Deno.makeTempDir({ prefix: "mote-c-" });
+  const clang = async (command: string, args: string[]) => {
+    const flags = ["--target=wasm32-wasi", "-O2", "-Wall", "-Wextra", "-Werror"];
+    const { success, stderr } = await new Deno.Command(command, { args: [...flags, ...args] })
       .output();
     if (!success) {
-      throw new Error(`clang failed to build ${PROGRAM}:\n${new TextDecoder().decode(stderr)}`);
+      throw new Error(
+        `${command} failed to build ${program}:\n${new TextDecoder().decode(stderr)}`,
+      );
     }
-    return await Deno.readFile(out);
+  };
+  try {
+    const args = [program, "-o", `${dir}/out.wasm`];
+    if (allocator === "mote") {
+      // the shim is C: a C++ program links it as an object compiled by clang
+      const shim = cxx ? `${dir}/mote_shim.o` : SHIM;
+      if (cxx) await clang("clang", ["-c", SHIM, "-o", shim]);
+      args.push(`-I${SHIM_DIR}`, shim, ...LINK_FLAGS);
+    }
+    if (cxx) await clang("clang++", ["-std=c++17", "-fno-exceptions", ...args]);
+    else await clang("clang", args);
+    return await Deno.readFile(`${dir}/out.wasm`);
   } finally {
-    await Deno.remove(out);
+    await Deno.remove(dir, { recursive: true });
   }
 }
 

@@ -180,6 +180,43 @@ Deno.test({
   },
 });
 
+const LIBCXX = "/usr/lib/wasm32-wasi/libc++.a";
+const missingCxx = [
+  ...missing,
+  ...await Deno.stat(LIBCXX).then(
+    () => [],
+    () => [`libc++ is missing (${LIBCXX}): libc++-dev-wasm32`],
+  ),
+];
+const skipCxx = missingCxx.length > 0 && !Deno.env.get("CI");
+if (skipCxx && !skip) console.warn(`Skipping the C++ program's test: ${missingCxx.join("; ")}`);
+
+Deno.test({
+  name: "a C++ program's operator new and delete reach mote through the shim, aligned new too",
+  ignore: skipCxx,
+  async fn() {
+    assert.deepEqual(missingCxx, [], "the C++ toolchain is missing");
+    const [onMote, onDlmalloc] = await Promise.all([
+      compileProgram("mote", "containers.cc"),
+      compileProgram("dlmalloc", "containers.cc"),
+    ]);
+    const imports = WebAssembly.Module.imports(new WebAssembly.Module(onMote))
+      .filter((entry) => entry.module === "env").map((entry) => entry.name);
+    // libc++'s aligned operator new calls aligned_alloc
+    assert.deepEqual(imports.sort(), ["aligned_alloc", "free", "malloc", "memory"]);
+    assert.equal(await memoryGrows(onMote), 0);
+    const expected = await runOnOwnAllocator(onDlmalloc);
+    assert.match(expected.stdout, /^\d+ distinct words, \d+ strings kept, \d+ pages aligned, sum/);
+    for (const checked of [false, true]) {
+      const run = await runOnMote(onMote, [], checked);
+      assert.equal(run.exitCode, 0);
+      assert.equal(run.stdout, expected.stdout);
+      assert.deepEqual(run.heap.check(), []);
+      assert.equal(run.heap.stats().usedBlocks, 0, "every container freed its blocks");
+    }
+  },
+});
+
 Deno.test("the package publishes the C side: c/mote.h and c/mote_shim.c", async () => {
   const root = new URL("../../", import.meta.url).pathname;
   const { success, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
