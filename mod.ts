@@ -3,7 +3,9 @@
  *
  * {@linkcode Heap} runs mote's wasm allocator behind a checked API; its `exports` are the raw C ABI
  * (`malloc`, `free`, `realloc`, `calloc`, `aligned_alloc`, `malloc_usable_size`) for other wasm
- * modules to import.
+ * modules to import. {@linkcode linkHeap} makes the heap for such a module from its bytes, before
+ * it is instantiated, so that it calls mote wasm to wasm; the package's `c/` folder holds the C
+ * shim that gives a clang + wasi-libc program mote as its allocator.
  *
  * @example
  * ```ts
@@ -25,3 +27,4 @@ export { HeapMisuseError, type MisuseKind, OutOfMemoryError } from "./src/errors
 export type { HeapBlock, HeapStats } from "./src/_picture.ts";
 export { type HeapMapOptions, heapMapSvg } from "./src/heap_map.ts";
 export { ModelHeap } from "./src/model.ts";
+export { type LinkedHeap, linkHeap, type LinkOptions } from "./src/link.ts";

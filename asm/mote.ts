@@ -131,8 +131,8 @@
 // OVERHEAD = 8 bytes instead of 4. A write past a block's usable end hits its guard (or the next
 // header); a write into freed memory hits the poison. FREED marks where a freed block began, so
 // that freeing it again, after it merged with a neighbour, is still told from a stray pointer.
-// Every check runs before anything changes; a failure calls mote_report(kind, address) and gives
-// up, so the heap stays as it was: free does nothing, the others return 0.
+// Every check runs before anything changes; a failure calls mote_report(kind, address, operation)
+// and gives up, so the heap stays as it was: free does nothing, the others return 0.
 
 // @ts-ignore: decorator
 @inline const CHECKED: bool = isDefined(MOTE_CHECKED);
@@ -158,9 +158,40 @@
 // @ts-ignore: decorator
 @inline const USE_AFTER_FREE: u32 = 4; // freed memory (at the address given) was written
 
+// What mote_report's third argument means: the C function that was called, numbered in the order
+// of C_NAMES in src/_engine.ts, so that a module calling mote wasm to wasm learns which call it was.
+// @ts-ignore: decorator
+@inline const OP_MALLOC: u32 = 1;
+// @ts-ignore: decorator
+@inline const OP_FREE: u32 = 2;
+// @ts-ignore: decorator
+@inline const OP_REALLOC: u32 = 3;
+// @ts-ignore: decorator
+@inline const OP_CALLOC: u32 = 4;
+// @ts-ignore: decorator
+@inline const OP_ALIGNED_ALLOC: u32 = 5;
+// @ts-ignore: decorator
+@inline const OP_USABLE_SIZE: u32 = 6;
+
 // @ts-ignore: decorator
 @external("env", "mote_report")
-declare function report(kind: u32, address: usize): void;
+declare function mote_report(kind: u32, address: usize, operation: u32): void;
+
+// The C function in progress. `nested` is set just before realloc, calloc or aligned_alloc calls
+// malloc, so that malloc keeps its caller's name; malloc's enter() clears it at once.
+let operation: u32 = 0;
+let nested = false;
+
+/** Names the C function in progress for reports, unless it was called by another. */
+// @ts-ignore: decorator
+@inline function enter(op: u32): void {
+  if (nested) nested = false;
+  else operation = op;
+}
+
+function report(kind: u32, address: usize): void {
+  mote_report(kind, address, operation);
+}
 
 // The state. Before mote_init it describes a heap of zero capacity (limit 0), so every call fails
 // cleanly, malloc returning 0 and free ignoring its pointer, without touching memory.
@@ -515,6 +546,7 @@ function topDamaged(to: usize): bool {
 
 /** Allocates `bytes` bytes, 16-byte aligned; 0 when they cannot be had. */
 export function malloc(bytes: usize): usize {
+  if (CHECKED) enter(OP_MALLOC);
   if (bytes >= limit) return 0;
   let block = allocate(blockSize(bytes));
   return block ? block + HEADER : 0;
@@ -522,6 +554,7 @@ export function malloc(bytes: usize): usize {
 
 /** Frees what malloc & co. returned; 0 and pointers mote cannot have returned are ignored. */
 export function free(ptr: usize): void {
+  if (CHECKED) enter(OP_FREE);
   let block = blockOf(ptr);
   if (block) release(block, load<u32>(block));
 }
@@ -532,6 +565,10 @@ export function free(ptr: usize): void {
  * realloc(p, 0) shrinks p to the smallest block and returns it, so 0 always means failure.
  */
 export function realloc(ptr: usize, bytes: usize): usize {
+  if (CHECKED) {
+    enter(OP_REALLOC);
+    nested = !ptr; // so that malloc, called just below, keeps the name
+  }
   if (!ptr) return malloc(bytes);
   let block = blockOf(ptr);
   if (!block || bytes >= limit) return 0;
@@ -556,6 +593,7 @@ export function realloc(ptr: usize, bytes: usize): usize {
       if (CHECKED && topDamaged(block + size)) return 0;
       top = block + (merged = size);
     } else {
+      if (CHECKED) nested = true;
       let moved = malloc(bytes);
       if (moved) {
         memory.copy(moved, ptr, current - OVERHEAD);
@@ -571,9 +609,11 @@ export function realloc(ptr: usize, bytes: usize): usize {
 
 /** Allocates `count * size` zeroed bytes; 0 when the product overflows or cannot be had. */
 export function calloc(count: usize, size: usize): usize {
+  if (CHECKED) enter(OP_CALLOC);
   let bytes = count * size;
   if (count && bytes / count != size) return 0;
   let zeroFrom = max(clean, top); // memory from here up came zeroed from memory.grow
+  if (CHECKED) nested = true;
   let ptr = malloc(bytes);
   if (ptr && ptr < zeroFrom) memory.fill(ptr, 0, min(bytes, zeroFrom - ptr));
   return ptr;
@@ -584,7 +624,9 @@ export function calloc(count: usize, size: usize): usize {
  * alignment. The padding in front of the aligned block is freed, not wasted.
  */
 export function aligned_alloc(alignment: usize, bytes: usize): usize {
+  if (CHECKED) enter(OP_ALIGNED_ALLOC);
   if ((alignment & (alignment - 1)) || alignment - 1 >= MAX_ALIGN) return 0;
+  if (CHECKED) nested = alignment <= ALIGN;
   if (alignment <= ALIGN) return malloc(bytes);
   if (bytes >= limit) return 0;
   let size = blockSize(bytes);
@@ -603,6 +645,7 @@ export function aligned_alloc(alignment: usize, bytes: usize): usize {
 
 /** The bytes usable at `ptr` (at least what was asked for); 0 for 0 or a pointer not ours. */
 export function malloc_usable_size(ptr: usize): usize {
+  if (CHECKED) enter(OP_USABLE_SIZE);
   let block = blockOf(ptr);
   return block ? (load<u32>(block) & ~TAGS) - OVERHEAD : 0;
 }

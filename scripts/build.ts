@@ -41,7 +41,7 @@ export const VARIANTS: Variant[] = [
   {
     name: "checkedWasm",
     doc: "mote's checked build: guards, poison and pointer checks, reported through the " +
-      "imported `env.mote_report(kind, address)`; imports its memory as `env.memory`.",
+      "imported `env.mote_report(kind, address, operation)`; imports its memory as `env.memory`.",
     flags: ["--importMemory", "--use", "MOTE_CHECKED=1"],
   },
 ];

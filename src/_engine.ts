@@ -28,7 +28,7 @@ export interface Engine {
 
 /** What a Heap lends its engine, for the checked build's reports. */
 export interface EngineHooks {
-  /** Names the C function another module is calling, for a report to name. */
+  /** Names the C function another module called, for the report that follows to name. */
   enter(operation: string): void;
   /** Turns the checked build's report into the error the Heap throws. */
   report(code: number, address: number): never;
@@ -57,7 +57,8 @@ function compiled(bytes: Uint8Array<ArrayBuffer>): WebAssembly.Module {
   return module;
 }
 
-const C_NAMES = [
+/** mote's C functions, in the order of the checked build's operation codes (1-based). */
+export const C_NAMES = [
   "malloc",
   "free",
   "realloc",
@@ -73,9 +74,17 @@ const C_NAMES = [
 export const wasmEngine: EngineFactory = (given, checked, hooks) => {
   let instance: WebAssembly.Instance;
   let memory = given;
+  // whether the checked build is running one of the Heap's own calls, which the Heap names itself
+  let heapCall = false;
   if (checked) {
     memory ??= new WebAssembly.Memory({ initial: 0, maximum: 65536 });
-    const mote_report = (code: number, address: number) => hooks.report(code, address);
+    // the wasm names the C function it was called as, so a module calling it wasm to wasm (with
+    // no JavaScript to say which function it called) is told which call found the misuse
+    const mote_report = (code: number, address: number, operation: number) => {
+      if (!heapCall) hooks.enter(C_NAMES[operation - 1]);
+      heapCall = false; // the report throws: the call ends here
+      hooks.report(code, address);
+    };
     instance = new WebAssembly.Instance(compiled(checkedWasm), { env: { memory, mote_report } });
   } else if (memory) {
     instance = new WebAssembly.Instance(compiled(regionWasm), { env: { memory } });
@@ -85,14 +94,24 @@ export const wasmEngine: EngineFactory = (given, checked, hooks) => {
   const x = instance.exports as unknown as WasmExports;
   memory ??= x.memory;
   const exports: Record<string, unknown> = { memory };
+  const calls: Record<string, unknown> = {};
   for (const name of C_NAMES) {
-    const call = x[name] as (...args: number[]) => number;
-    // a checked heap names the C function in its reports; the release build needs no wrapper
-    exports[name] = checked ? (...args: number[]) => (hooks.enter(name), call(...args)) : call;
+    const call = x[name] as (a: number, b: number) => number;
+    // other modules get the wasm's own functions, checked or not; the Heap's calls are marked
+    // in the checked build, so that its reports name the Heap's method
+    exports[name] = call;
+    calls[name] = checked
+      ? (a: number, b: number) => {
+        heapCall = true;
+        const result = call(a, b);
+        heapCall = false;
+        return result;
+      }
+      : call;
   }
   return {
     memory,
-    calls: x,
+    calls: calls as unknown as CFunctions,
     exports: exports as unknown as MoteExports,
     init: (base, limitEnd) => x.mote_init(base, limitEnd) === 1,
     setLimit: (limitEnd) => x.mote_limit.value = limitEnd,

@@ -61,7 +61,10 @@ export class HeapMisuseError extends Error {
   readonly kind: MisuseKind;
   /** The pointer passed in, or for a use after free, the first damaged word. */
   readonly address: number;
-  /** The call that found it, such as `"free"`. */
+  /**
+   * The call that found it: the Heap's method, such as `"free"` or `"alignedAlloc"`, or, for a
+   * module calling the checked build wasm to wasm, the C function, such as `"aligned_alloc"`.
+   */
   readonly operation: string;
 
   /**
