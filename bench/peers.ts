@@ -65,12 +65,16 @@ export interface Peer {
 const PAGE = 65536;
 const pages = (bytes: number) => Math.ceil(bytes / PAGE) * PAGE;
 
-/** Stubs for a module's imports: WASI or `env` functions fail, an imported memory is made. */
+/**
+ * Stubs for a module's imports: WASI or `env` functions fail (but Emscripten's note that memory
+ * grew, which is harmless), an imported memory is made.
+ */
 function stubImports(module: WebAssembly.Module): WebAssembly.Imports {
   const imports: Record<string, Record<string, WebAssembly.ImportValue>> = {};
   for (const { module: from, name, kind } of WebAssembly.Module.imports(module)) {
     imports[from] ??= {};
-    if (kind === "function") {
+    if (name === "emscripten_notify_memory_growth") imports[from][name] = () => {};
+    else if (kind === "function") {
       imports[from][name] = () => {
         throw new Error(`the allocator called its import ${from}.${name}`);
       };
@@ -223,19 +227,22 @@ export async function loadPeers(extra: string[] = []): Promise<{ peers: Peer[]; 
       checkedWasm,
     ),
   ];
-  const built: [string, string, string][] = [
+  const built: [string, string, string, number?][] = [
     ["mote -O3", "mote-O3.wasm", "asm/mote.ts built -O3 (speed) instead of -Oz"],
-    [
-      "dlmalloc",
-      "dlmalloc.wasm",
-      "wasi-libc's malloc (dlmalloc 2.8.6), clang -O2 + wasm-opt, Debian 12",
-    ],
+    ["dlmalloc", "dlmalloc.wasm", "wasi-libc's malloc (dlmalloc 2.8.6), clang -O2 + wasm-opt"],
+    ...["dlmalloc", "emmalloc"].map((m): [string, string, string, number] => [
+      `emscripten ${m}`,
+      `emscripten-${m}.wasm`,
+      `Emscripten 3.1.6's ${m} (emcc -O2 -sMALLOC=${m}); aligns to 8`,
+      8,
+    ]),
     ["AS TLSF", "as-tlsf.wasm", "AssemblyScript's TLSF (--runtime minimal, -O3)"],
     ["AS stub", "as-stub.wasm", "AssemblyScript's stub: bump, never reuses (the speed floor)"],
   ];
-  for (const [name, file, description] of built) {
+  for (const [name, file, description, natural] of built) {
     try {
-      peers.push(wasmPeer(name, description, await Deno.readFile(new URL(file, PEERS_DIR))));
+      const wasm = await Deno.readFile(new URL(file, PEERS_DIR));
+      peers.push(wasmPeer(name, description, wasm, natural));
     } catch {
       notes.push(`${name} skipped: bench/peers/${file} missing (run \`deno task bench:setup\`)`);
     }
