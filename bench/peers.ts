@@ -101,7 +101,7 @@ export function wasmPeer(
     kind: "wasm",
     wasm,
     natural,
-    hasAligned: exported.has("aligned_alloc"),
+    hasAligned: exported.has("aligned_alloc") || exported.has("memalign"),
     shrinks: false,
     create() {
       const imports = stubImports(module); // a fresh imported memory for each run
@@ -116,9 +116,12 @@ export function wasmPeer(
           v instanceof WebAssembly.Memory
         ) as WebAssembly.Memory;
       const before = memory.buffer.byteLength;
+      // Emscripten's aligned_alloc wants a size that is a multiple of the alignment (C11's rule,
+      // which mote and wasi-libc do not hold callers to); its memalign does not
+      const exports = x.memalign ? { ...x, aligned_alloc: x.memalign } : instance.exports;
       return {
-        calls: x as unknown as Calls,
-        exports: instance.exports,
+        calls: exports as unknown as Calls,
+        exports,
         used: () => memory.buffer.byteLength - before,
       };
     },
