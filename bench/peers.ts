@@ -11,7 +11,7 @@
  * @module
  */
 import { MemPool } from "@thi.ng/malloc";
-import { checkedWasm, ownWasm } from "../src/_wasm.ts";
+import { checkedWasm, fastWasm, ownWasm } from "../src/_wasm.ts";
 import { Heap } from "../src/heap.ts";
 import { PEERS_DIR } from "./setup.ts";
 
@@ -229,9 +229,9 @@ export async function loadPeers(extra: string[] = []): Promise<{ peers: Peer[]; 
       "mote's checked build (src/_wasm.ts checkedWasm): guards, poison, pointer checks",
       checkedWasm,
     ),
+    wasmPeer("mote fast", "mote built for speed (src/_wasm.ts fastWasm, -O3)", fastWasm),
   ];
   const built: [string, string, string, number?][] = [
-    ["mote -O3", "mote-O3.wasm", "asm/mote.ts built -O3 (speed) instead of -Oz"],
     ["dlmalloc", "dlmalloc.wasm", "wasi-libc's malloc (dlmalloc 2.8.6), clang -O2 + wasm-opt"],
     ...["dlmalloc", "emmalloc"].map((m): [string, string, string, number] => [
       `emscripten ${m}`,

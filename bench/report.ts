@@ -4,7 +4,7 @@
  *
  * - bench/REPORT.md: the tables, mote's standing against its targets, and notes;
  * - bench/results.json: every sample, for reanalysis;
- * - bench/speed-wasm.svg, bench/speed-js.svg, bench/memory.svg, bench/size.svg;
+ * - bench/speed-wasm.svg, bench/memory.svg (the JS-call and size tables have no chart);
  * - the tables into README.md between `<!-- bench:start -->` and `<!-- bench:end -->`.
  *
  *     deno task bench:report                         everything (a few minutes)
@@ -397,16 +397,6 @@ function charts(results: Results): Record<string, string> {
       log: true,
       format: ns,
     }),
-    "speed-js.svg": barChart({
-      title: "Cost through JS calls",
-      subtitle: "ns per operation, JS loop and call included; shorter is faster; log scale",
-      rows,
-      series: series(results.peers),
-      values: rows.map((w) => results.peers.map((p) => jsCost(results, w, p.name))),
-      notes: notes(results.peers),
-      log: true,
-      format: ns,
-    }),
     "memory.svg": barChart({
       title: "Memory taken over peak live bytes",
       subtitle: "memory grown during the workload ÷ most bytes live at once; 1 is perfect; " +
@@ -422,16 +412,6 @@ function charts(results: Results): Record<string, string> {
       max: 4,
       reference: { value: 1.1, label: "1.10× target" },
       format: (v) => `${v.toFixed(2)}×`,
-    }),
-    "size.svg": barChart({
-      title: "Module size",
-      subtitle: "bytes of each wasm module, uncompressed; log scale",
-      rows: ["bytes", "gzip"],
-      series: series(wasmPeers),
-      values: [wasmPeers.map((p) => p.bytes ?? null), wasmPeers.map((p) => p.gzip ?? null)],
-      log: true,
-      reference: { value: 1024, label: "1,024-byte target" },
-      format: int,
     }),
   };
 }
@@ -482,8 +462,6 @@ function markdown(results: Results, readme: boolean): string {
   ];
   if (!readme) {
     lines.push(
-      `![speed through JS calls](speed-js.svg) ![size](size.svg)`,
-      "",
       "## mote against its targets",
       "",
       ...targets(results),

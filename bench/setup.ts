@@ -8,7 +8,6 @@
  *   and apt-get present) and skips with a message when it cannot;
  * - `emscripten-dlmalloc.wasm`, `emscripten-emmalloc.wasm`: Emscripten's two mallocs, from
  *   Debian's `emscripten` package (`emcc -O2 -sMALLOC=…`), installed the same way;
- * - `mote-O3.wasm`: asm/mote.ts built for speed (-O3) instead of size, for comparison;
  * - `replay.wasm`, `noop.wasm`: the in-wasm replayer and the no-op allocator it is timed against.
  *
  *     deno task bench:setup            build what is missing or older than its source
@@ -40,11 +39,6 @@ export const AS_TARGETS: AsTarget[] = [
     out: "as-stub.wasm",
     source: "bench/asm/as_heap.ts",
     flags: ["-O3", "--noAssert", "--runtime", "stub", "--use", "abort="],
-  },
-  {
-    out: "mote-O3.wasm",
-    source: "asm/mote.ts",
-    flags: ["-O3", "--noAssert", "--runtime", "stub", "--maximumMemory", "65536"],
   },
   {
     out: "replay.wasm",
