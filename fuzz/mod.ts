@@ -24,7 +24,7 @@
  *
  * @module
  */
-import { checkedWasm, ownWasm, regionWasm } from "../src/_wasm.ts";
+import { checkedWasm, fastWasm, ownWasm, regionWasm } from "../src/_wasm.ts";
 import { type FuzzOptions, type FuzzReport, type MoteBuild, runFuzz } from "./_runner.ts";
 import { importsMemory, isMote } from "./_subject.ts";
 
@@ -52,9 +52,10 @@ export interface FuzzMoteOptions extends FuzzOptions {
 }
 
 /**
- * Fuzzes mote's builds against the reference model: by default the three it ships (its own
- * memory, a region of an imported memory, and the checked build), in both placements, with
- * limits from a few hundred bytes to all of wasm32 and memories that refuse to grow.
+ * Fuzzes mote's builds against the reference model: by default the four it ships (its own
+ * memory, a region of an imported memory, the checked build and the fast build), in both
+ * placements, with limits from a few hundred bytes to all of wasm32 and memories that refuse to
+ * grow.
  *
  * @param options How long to fuzz, from which seed, and optionally which build.
  * @returns The runs, operations and seeds, and the first failure, shrunk, if there was one.
@@ -76,6 +77,7 @@ export function fuzzMote(options: FuzzMoteOptions = {}): FuzzReport {
       moteBuild("release build (own memory)", new WebAssembly.Module(ownWasm)),
       moteBuild("release build (imported memory)", new WebAssembly.Module(regionWasm)),
       moteBuild("checked build", new WebAssembly.Module(checkedWasm)),
+      moteBuild("fast build", new WebAssembly.Module(fastWasm)),
     ];
   } else {
     const module = compile(wasm);

@@ -13,6 +13,7 @@
 import { ownWasm } from "../src/_wasm.ts";
 import { linkable } from "../src/link.ts";
 import { sections } from "../src/_module_reader.ts";
+import { parseArgs } from "./_cli.ts";
 
 /** binaryen's npm package, whose wasm-merge and wasm-as run under Node through npx. */
 const BINARYEN = "binaryen@132";
@@ -107,11 +108,18 @@ export async function mergeMote(
 }
 
 if (import.meta.main) {
-  const [input, output] = Deno.args;
-  if (!input || !output) {
-    console.error("Usage: deno task merge program.wasm merged.wasm");
+  const { _: files } = parseArgs({
+    usage: "deno task merge",
+    summary: "Puts mote inside an allocator-less module (binaryen's wasm-merge), started at its " +
+      "__heap_base.",
+    flags: {},
+    positionals: "program.wasm merged.wasm",
+  });
+  if (files.length !== 2) {
+    console.error(`error: expected two files, program.wasm merged.wasm; got ${files.length}`);
     Deno.exit(2);
   }
+  const [input, output] = files;
   const merged = await mergeMote(await Deno.readFile(input));
   await Deno.writeFile(output, merged);
   const imports = WebAssembly.Module.imports(new WebAssembly.Module(merged));

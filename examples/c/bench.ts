@@ -8,7 +8,7 @@
  * @module
  */
 import { checkedWasm, regionWasm } from "../../src/_wasm.ts";
-import { numberFlag } from "../../scripts/_cli.ts";
+import { parseArgs } from "../../scripts/_cli.ts";
 import { mergeMote } from "../../scripts/merge.ts";
 import { sections } from "../../src/_module_reader.ts";
 import { compileProgram, missingToolchain, type Run, runOnMote, runOnOwnAllocator } from "./run.ts";
@@ -35,11 +35,22 @@ function codeBytes(wasm: Uint8Array): number {
 const median = (values: number[]) => values.toSorted((a, b) => a - b)[values.length >> 1];
 
 if (import.meta.main) {
-  const options = {
-    rounds: numberFlag(Deno.args, "rounds", 20), // the program's workload, repeated per run
-    runs: numberFlag(Deno.args, "runs", 15), // runs of each build, taking turns
-    write: !Deno.args.includes("--no-write"),
-  };
+  const flags = parseArgs({
+    usage: "deno task bench:c",
+    summary:
+      "alloc_heavy.c on mote against the same program on wasi-libc's dlmalloc, side by side.",
+    flags: {
+      rounds: {
+        kind: "integer",
+        help: "the program's workload, repeated per run",
+        default: 20,
+        min: 1,
+      },
+      runs: { kind: "integer", help: "runs of each build, taking turns", default: 15, min: 1 },
+      "no-write": { kind: "boolean", help: "print the table only, leave the README alone" },
+    },
+  });
+  const options = { rounds: flags.rounds, runs: flags.runs, write: !flags["no-write"] };
   const missing = await missingToolchain();
   if (missing.length) throw new Error(missing.join("\n"));
   const [onMote, onDlmalloc] = await Promise.all([

@@ -4,7 +4,7 @@
  * every allocation a call from the program's wasm straight into mote's.
  *
  *     deno task example:c [rounds]              compile, run on mote, print its output and heap
- *     deno task example:c --checked --double-free   the checked build catching a double free
+ *     deno task example:c --checked -- --double-free   the checked build catching a double free
  *
  * Needs clang, lld, wasi-libc and libclang-rt-dev-wasm32 (Debian's packages; `.ci/run` installs
  * them).
@@ -14,6 +14,7 @@
 import { WASI } from "node:wasi";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { type Heap, HeapMisuseError, linkHeap } from "@mote/alloc";
+import { parseArgs } from "../../scripts/_cli.ts";
 
 const HERE = new URL(".", import.meta.url);
 const SHIM = new URL("../../c/mote_shim.c", HERE).pathname;
@@ -234,8 +235,13 @@ if (import.meta.main) {
     console.error(missing.join("\n"));
     Deno.exit(1);
   }
-  const checked = Deno.args.includes("--checked");
-  const args = Deno.args.filter((arg) => arg !== "--checked");
+  const { checked, _: args } = parseArgs({
+    usage: "deno task example:c",
+    summary: "Compiles alloc_heavy.c through mote's C shim and runs it on mote; arguments after " +
+      "`--` go to the program (a round count, --double-free).",
+    flags: { checked: { kind: "boolean", help: "run on the checked build" } },
+    positionals: "-- program arguments",
+  });
   const run = await runOnMote(await compileProgram("mote"), args, checked).catch((error) => {
     if (!(error instanceof HeapMisuseError)) throw error;
     console.error(`mote's checked build stopped the program: ${error.message}`);
