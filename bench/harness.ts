@@ -27,6 +27,12 @@ export interface Run {
   error?: string;
 }
 
+/** What went wrong in a replay (a trap, failed requests), or undefined when all went well. */
+export function verdict(run: Run): string | undefined {
+  if (run.error) return `it trapped or threw (${run.error})`;
+  if (run.failures) return `${run.failures} requests failed`;
+}
+
 /** Marks the timed part of a replay, for `deno bench` (its BenchContext). */
 export interface Timer {
   start(): void;
