@@ -34,7 +34,28 @@ export class OutOfMemoryError extends Error {
   }
 }
 
-/** What a checked heap found wrong. */
+/**
+ * What a checked heap found wrong: the {@linkcode HeapMisuseError.prototype.kind} of its error.
+ *
+ * @example Telling a double free from other misuse
+ * ```ts
+ * import { Heap, HeapMisuseError, type MisuseKind } from "@mote/alloc";
+ * import assert from "node:assert/strict";
+ *
+ * function misuse(call: () => void): MisuseKind | undefined {
+ *   try {
+ *     call();
+ *   } catch (e) {
+ *     if (e instanceof HeapMisuseError) return e.kind;
+ *     throw e;
+ *   }
+ * }
+ * const heap = new Heap({ checked: true });
+ * const ptr = heap.malloc(10);
+ * heap.free(ptr);
+ * assert.equal(misuse(() => heap.free(ptr)), "double-free");
+ * ```
+ */
 export type MisuseKind = "double-free" | "invalid-pointer" | "overflow" | "use-after-free";
 
 /** The kinds in the order of the checked wasm's report codes (1-based). */
