@@ -5,7 +5,7 @@
  */
 import { checkedWasm, ownWasm, regionWasm } from "./_wasm.ts";
 import { type HeapReading, readHeap, rootOf } from "./_heap_reader.ts";
-import type { MoteExports } from "./heap.ts";
+import type { MoteExports } from "./c_abi.ts";
 
 /** The C functions, unchecked: they return 0 (or nothing) on failure. */
 export type CFunctions = Omit<MoteExports, "memory">;

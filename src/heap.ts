@@ -8,36 +8,9 @@ import { checkAlignment, checkInteger, checkSize, describe, U32_MAX } from "./_v
 import { HeapMisuseError, OutOfMemoryError } from "./errors.ts";
 import { type CFunctions, type Engine, type EngineFactory, wasmEngine } from "./_engine.ts";
 import { type HeapBlock, type HeapStats, statsOf } from "./_picture.ts";
+import type { MoteExports } from "./c_abi.ts";
 
-/**
- * The C ABI of a mote module: what another wasm module built without an allocator imports.
- * Pointers are wasm `i32`s, so from JavaScript an address of 2 GiB or more reads negative;
- * `>>> 0` makes it unsigned. Each function returns 0 where {@linkcode Heap} would throw.
- *
- * @example Giving malloc and free to another module
- * ```ts
- * import { Heap } from "@mote/alloc";
- *
- * const heap = new Heap();
- * const imports = { env: heap.exports }; // memory, malloc, free, realloc, calloc, ...
- * ```
- */
-export interface MoteExports {
-  /** The memory the heap lives in. */
-  readonly memory: WebAssembly.Memory;
-  /** Allocates `size` bytes, 16-byte aligned; 0 when they cannot be had. */
-  malloc(size: number): number;
-  /** Frees a block; 0 and pointers mote cannot have returned are ignored. */
-  free(ptr: number): void;
-  /** Resizes a block, in place when it can; 0 on failure, the old block untouched. */
-  realloc(ptr: number, size: number): number;
-  /** Allocates `count * size` zeroed bytes; 0 on overflow or when they cannot be had. */
-  calloc(count: number, size: number): number;
-  /** Allocates with a power-of-two alignment up to 64 KiB; 0 for any other alignment. */
-  aligned_alloc(alignment: number, size: number): number;
-  /** The bytes usable at `ptr`, at least what was asked for; 0 for a pointer not live. */
-  malloc_usable_size(ptr: number): number;
-}
+export type { MoteExports } from "./c_abi.ts";
 
 /**
  * How to make a {@linkcode Heap}.

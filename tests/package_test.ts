@@ -75,3 +75,37 @@ interface Symbol {
   name: string;
   declarations: { kind: string; jsDoc?: { tags?: { kind: string; doc: string }[] } }[];
 }
+
+Deno.test("the package's modules import one another without a circle", async () => {
+  const modules: GraphModule[] = [];
+  for (const entry of ENTRY_POINTS) {
+    modules.push(...JSON.parse(await deno("info", "--json", entry)).modules);
+  }
+  const edges = new Map<string, string[]>();
+  for (const module of modules) {
+    if (!module.specifier.startsWith(ROOT.href)) continue;
+    const targets = (module.dependencies ?? []).flatMap((d) => [d.code, d.type])
+      .map((to) => to?.specifier).filter((to): to is string => !!to?.startsWith(ROOT.href));
+    edges.set(module.specifier, targets);
+  }
+  // depth-first, a module met again while still on the path closes a circle
+  const done = new Set<string>(), path: string[] = [];
+  const visit = (module: string) => {
+    if (path.includes(module)) {
+      const circle = [...path.slice(path.indexOf(module)), module];
+      assert.fail(`import circle: ${circle.map((m) => m.slice(ROOT.href.length)).join(" -> ")}`);
+    }
+    if (done.has(module)) return;
+    path.push(module);
+    for (const to of edges.get(module) ?? []) visit(to);
+    path.pop();
+    done.add(module);
+  };
+  for (const module of edges.keys()) visit(module);
+  assert.ok(edges.size > 10, `${edges.size} modules`);
+});
+
+interface GraphModule {
+  specifier: string;
+  dependencies?: { code?: { specifier: string }; type?: { specifier: string } }[];
+}
