@@ -64,7 +64,8 @@ const KINDS: MisuseKind[] = ["double-free", "invalid-pointer", "overflow", "use-
 /**
  * The error a checked {@linkcode Heap} throws when it catches a misuse: a double free, a pointer it
  * never returned, a write past a block's end, or a write to freed memory. The heap is left as it
- * was before the call that found it.
+ * was before the call that found it. It is a `RangeError`, as the release build's answer to a
+ * bad pointer is, so `e instanceof RangeError` catches the same misuse from either build.
  *
  * @example Catching a double free
  * ```ts
@@ -77,7 +78,7 @@ const KINDS: MisuseKind[] = ["double-free", "invalid-pointer", "overflow", "use-
  * assert.throws(() => heap.free(ptr), (e: HeapMisuseError) => e.kind === "double-free");
  * ```
  */
-export class HeapMisuseError extends Error {
+export class HeapMisuseError extends RangeError {
   /** What went wrong. */
   readonly kind: MisuseKind;
   /** The pointer passed in, or for a use after free, the first damaged word. */
