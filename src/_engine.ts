@@ -110,6 +110,7 @@ export const wasmEngine: EngineFactory = (given, checked, hooks) => {
         root: rootOf(base),
         top: x.mote_top.value >>> 0,
         limit: x.mote_limit.value >>> 0,
+        checked,
       }),
   };
 };

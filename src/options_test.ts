@@ -86,3 +86,34 @@ Deno.test("the limit can be lowered to what the heap uses, below the memory's si
     assert.deepEqual(heap.check(), []);
   }
 });
+
+Deno.test("check() on a checked heap reads guards and poison", async (t) => {
+  const setup = () => {
+    const heap = new Heap({ checked: true });
+    const ptrs = [100, 200, 300, 400].map((size) => heap.malloc(size));
+    heap.free(ptrs[1]);
+    heap.free(ptrs[3]); // back into the top region
+    assert.deepEqual(heap.check(), []);
+    return { heap, ptrs };
+  };
+  await t.step("a guard overwritten", () => {
+    const { heap, ptrs } = setup();
+    heap.u8[ptrs[0] + heap.usableSize(ptrs[0])] ^= 1; // one byte past the usable end
+    assert.match(heap.check().join("\n"), /guard overwritten/);
+  });
+  await t.step("a freed block written", () => {
+    const { heap, ptrs } = setup();
+    heap.u8[ptrs[1] + 50] = 7;
+    assert.match(heap.check().join("\n"), /Freed memory at \d+ was written/);
+  });
+  await t.step("freed memory in the top region written", () => {
+    const { heap, ptrs } = setup();
+    heap.u8[ptrs[3] + 50] = 7;
+    assert.match(heap.check().join("\n"), /Freed memory at \d+ was written/);
+  });
+  await t.step("and the release build's check still passes its own heap", () => {
+    const heap = new Heap();
+    heap.free(heap.malloc(100));
+    assert.deepEqual(heap.check(), []);
+  });
+});
