@@ -76,38 +76,17 @@ const LOOP = `
   return [failures, high, count];
 `;
 
+const PARAMETERS = ["h", "ops", "count", "table", "natural", "emulate", "used", "deadline"];
 type Loop = (
-  h: Calls,
-  ops: Uint32Array,
-  count: number,
-  table: Uint32Array,
-  natural: number,
-  emulate: boolean,
-  used: () => number,
-  deadline: number,
-) => [number, number, number];
+  ...args: [Calls, Uint32Array, number, Uint32Array, number, boolean, () => number, number]
+) => [number, number, number]; // as PARAMETERS name them
 
 function compileLoop(track: boolean): Loop {
   const body = LOOP.replace("TRACK", track ? "high = Math.max(high, used());" : "");
-  // deno-lint-ignore no-explicit-any
-  return new (Function as any)(
-    "h",
-    "ops",
-    "count",
-    "table",
-    "natural",
-    "emulate",
-    "used",
-    "deadline",
-    body,
-  );
+  return new Function(...PARAMETERS, body) as Loop;
 }
 
 const loops = new WeakMap<Peer, Loop>();
-
-function tableFor(workload: Workload): Uint32Array {
-  return new Uint32Array(workload.maxId + 1);
-}
 
 /** Replays `workload` through JS calls on a fresh instance of `peer`. */
 export function runJs(peer: Peer, workload: Workload, timer?: Timer, budgetMs = BUDGET_MS): Run {
@@ -138,7 +117,7 @@ function replayJs(
   } catch (e) {
     return failed(e);
   }
-  const table = tableFor(workload);
+  const table = new Uint32Array(workload.maxId + 1); // id -> pointer
   timer?.start();
   const start = performance.now();
   try {

@@ -140,11 +140,10 @@ class LiveSet {
     this.ids.push(id);
   }
 
-  /** Removes and returns a random member. */
+  /** Removes and returns a random member (the last takes its place). */
   take(random: Random): number {
-    const i = Math.floor(random.next() * this.ids.length);
-    const id = this.ids[i];
-    this.ids[i] = this.ids[this.ids.length - 1];
+    const i = Math.floor(random.next() * this.ids.length), id = this.ids[i];
+    this.ids[i] = this.ids.at(-1)!;
     this.ids.pop();
     return id;
   }
@@ -260,24 +259,15 @@ function aligned(scale: number): Workload {
   return rec.finish("aligned", "aligned_alloc, alignment 32–4096, 16 B–8 KiB, ≤ 1,000 live");
 }
 
-/** The synthetic workloads' names, in report order. */
-export const SYNTHETIC = ["lifo", "fragment", "vector", "large", "steady", "aligned"] as const;
-
-const GENERATORS: Record<(typeof SYNTHETIC)[number], (scale: number) => Workload> = {
-  lifo,
-  fragment,
-  vector,
-  large,
-  steady,
-  aligned,
-};
+/** The synthetic workloads by name, in report order. */
+const GENERATORS = { lifo, fragment, vector, large, steady, aligned };
 
 /**
  * Makes the synthetic workloads. `scale` multiplies their lengths (1 for the benchmark, small
  * for a smoke test); the same scale always gives the same records.
  */
 export function synthetic(scale = 1): Workload[] {
-  return SYNTHETIC.map((name) => GENERATORS[name](scale));
+  return Object.values(GENERATORS).map((generate) => generate(scale));
 }
 
 /** Where the recorded traces live, with their provenance (traces/README.md). */
@@ -293,21 +283,10 @@ export async function readTrace(path: string | URL): Promise<Workload> {
   if (buffer.byteLength % 16) throw new Error(`${path}: not a whole number of 16-byte records`);
   const ops = new Uint32Array(buffer);
   const name = String(path).split("/").pop()!.replace(/\.trc(\.gz)?$/, "");
-  let description = `trace ${name}`;
-  try {
-    const summary = JSON.parse(
-      await Deno.readTextFile(String(path).replace(/\.trc(\.gz)?$/, ".json")),
-    );
-    if (summary.description) description = summary.description;
-  } catch { /* no summary beside it */ }
-  return {
-    name,
-    description,
-    source: String(path),
-    ops,
-    count: ops.length >>> 2,
-    ...measure(ops),
-  };
+  const summary = String(path).replace(/\.trc(\.gz)?$/, ".json"); // its description, if there
+  const description = await Deno.readTextFile(summary).then((text) => JSON.parse(text).description)
+    .catch(() => undefined) ?? `trace ${name}`;
+  return { name, description, source: String(path), ops, count: ops.length >>> 2, ...measure(ops) };
 }
 
 /**
