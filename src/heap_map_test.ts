@@ -170,3 +170,8 @@ Deno.test("heapMapSvg draws at most MAX_MAP_ROWS rows, doubling rowBytes to fit"
   assert.match(svg, /rows of 512 KiB/, "256 bytes doubled until the heap fits");
   assert.ok(svg.length < 64 * 1024, `${svg.length} bytes`);
 });
+
+Deno.test("the README states the map's row cap as the code has it", async () => {
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  assert.match(readme, new RegExp(`\`MAX_MAP_ROWS\` \\(${MAX_MAP_ROWS}\\) rows`));
+});

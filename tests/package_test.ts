@@ -109,3 +109,15 @@ interface GraphModule {
   specifier: string;
   dependencies?: { code?: { specifier: string }; type?: { specifier: string } }[];
 }
+
+Deno.test("deno task demo fetches no npm package: it imports none, and no task installs for it", async () => {
+  // deno task installs every npm import of deno.json before any task unless node_modules is manual
+  assert.equal(CONFIG.nodeModulesDir, "manual");
+  assert.doesNotMatch(CONFIG.tasks.demo, /deno install/);
+  const graph = JSON.parse(await deno("info", "--json", "scripts/demo.ts"));
+  const npm = (graph.modules as GraphModule[]).map((m) => m.specifier).filter((s) =>
+    !s.startsWith("file:")
+  );
+  assert.deepEqual(npm, [], "the demo imports only the project's own files");
+  assert.deepEqual(Object.keys(graph.npmPackages ?? {}), []);
+});
