@@ -56,6 +56,7 @@ Deno.test("a limit that could not serve a single block is refused", () => {
 });
 
 Deno.test("the limit can be lowered to what the heap uses, below the memory's size", () => {
+  const served: number[][] = [];
   for (const Kind of [Heap, ModelHeap]) {
     const memory = new WebAssembly.Memory({ initial: 256 }); // 16 MiB, grown already
     const heap = new Kind({ memory, base: 1024, limit: 16 << 20 });
@@ -73,6 +74,7 @@ Deno.test("the limit can be lowered to what the heap uses, below the memory's si
         break;
       }
     }
+    served.push(ptrs);
     const end = Math.max(...heap.walk().map((block) => block.address + block.size));
     assert.ok(end + HEADER <= 1024 + (1 << 20), `${Kind.name}: blocks end at ${end}`);
     assert.ok(end + HEADER > 1024 + (1 << 20) - 4096 - 16, `${Kind.name}: the limit is used`);
@@ -85,6 +87,11 @@ Deno.test("the limit can be lowered to what the heap uses, below the memory's si
     assert.equal(heap.usableSize(kept), 1004 + (heap.checked ? -4 : 0));
     assert.deepEqual(heap.check(), []);
   }
+  assert.deepEqual(
+    served[1],
+    served[0],
+    "the model serves the same pointers under the lowered limit",
+  );
 });
 
 Deno.test("check() on a checked heap reads guards and poison", async (t) => {
