@@ -122,3 +122,22 @@ Deno.test("deno task demo fetches no npm package: it imports none, and no task i
   const foreign = (graph.modules as GraphModule[]).map((m) => m.specifier).filter((s) => !ours(s));
   assert.deepEqual(foreign, [], "the demo imports only the project's own files");
 });
+
+Deno.test("no example in the package's sources imports a file by its path", async () => {
+  const relative: string[] = [];
+  for (const dir of ["", "src/", "fuzz/"]) {
+    for await (const { name } of Deno.readDir(new URL(dir || ".", ROOT))) {
+      if (!name.endsWith(".ts") || name.endsWith("_test.ts")) continue;
+      const text = await Deno.readTextFile(new URL(dir + name, ROOT));
+      for (const [line] of text.matchAll(/^\s*\* import .* from "\.{1,2}\/.*$/gm)) {
+        if (!KNOWN_RELATIVE.some((known) => line.includes(known))) {
+          relative.push(`${dir}${name}: ${line}`);
+        }
+      }
+    }
+  }
+  assert.deepEqual(relative, []);
+});
+
+/** fuzzAllocator's example, until "@mote/alloc/wasm" exists (see NOT_YET). */
+const KNOWN_RELATIVE = ['{ fuzzAllocator } from "./mod.ts"', '{ ownWasm } from "../src/_wasm.ts"'];
