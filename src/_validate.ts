@@ -5,12 +5,13 @@ export const U32_MAX = 0xFFFF_FFFF;
 
 /**
  * Renders a bad value for an error message as it would be written: numbers plainly, BigInts with
- * their `n`, strings quoted, others by type.
+ * their `n`, strings quoted, others by type (an array as such).
  */
 export function describe(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(value);
   if (typeof value === "bigint") return `${value}n`;
   if (typeof value === "number" || typeof value === "boolean") return String(value);
+  if (Array.isArray(value)) return "an array";
   return value === null ? "null" : typeof value;
 }
 

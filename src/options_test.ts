@@ -9,6 +9,7 @@ Deno.test("Heap's options are checked like its arguments, naming the value", () 
   const cases: [unknown, ErrorConstructor, RegExp][] = [
     [null, TypeError, /^Options must be an object, got null$/],
     [16, TypeError, /^Options must be an object, got 16$/],
+    [[], TypeError, /^Options must be an object, got an array$/],
     [{ checked: "yes" }, TypeError, /^Checked must be true or false, got "yes"$/],
     [{ checked: 1 }, TypeError, /^Checked must be true or false, got 1$/],
     [{ limit: 16n }, TypeError, /^Limit must be a number, got 16n$/],
