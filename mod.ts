@@ -25,6 +25,6 @@
 export { Heap, type HeapOptions, type MoteExports } from "./src/heap.ts";
 export { HeapMisuseError, type MisuseKind, OutOfMemoryError } from "./src/errors.ts";
 export type { HeapBlock, HeapStats } from "./src/_picture.ts";
-export { type HeapMapOptions, heapMapSvg } from "./src/heap_map.ts";
+export { type HeapMapOptions, heapMapSvg, MAX_MAP_ROWS } from "./src/heap_map.ts";
 export { ModelHeap } from "./src/model.ts";
 export { type LinkedHeap, linkHeap, type LinkOptions } from "./src/link.ts";

@@ -211,8 +211,9 @@ let end: usize = FIRST;
 let limit: usize = 0; // exclusive end address of the heap, a multiple of ALIGN, <= MAX_LIMIT
 let clean: usize = 0; // memory from max(clean, top) to the end has never been written
 
-// For the TypeScript side: the heap walk reads `top`, Heap.limit sets `limit`.
-export { top as mote_top, limit as mote_limit };
+// For the TypeScript side: the heap walk reads `top`; Heap.limit sets `limit`, and when it lowers
+// the limit below the memory's end, `end` too, which grow() would otherwise move only later.
+export { top as mote_top, limit as mote_limit, end as mote_end };
 
 /** The class of a block size. */
 function classOf(size: usize): usize {

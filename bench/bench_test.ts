@@ -2,7 +2,7 @@
 // deterministic, a trace file reads back, and the replayers (in wasm and through JS calls) drive
 // real allocators without failures, overlaps or misaligned blocks. It times nothing.
 import assert from "node:assert/strict";
-import { makeReplayer, runJs, runTracked, runWasm } from "./harness.ts";
+import { makeReplayer, runJs, runTracked, runWasm, verdict } from "./harness.ts";
 import { type Calls, loadPeers, type Peer, wasmPeer } from "./peers.ts";
 import { spliceReadme } from "./report.ts";
 import { AS_TARGETS, compileAs } from "./setup.ts";
@@ -13,6 +13,7 @@ import {
   readTrace,
   REALLOC,
   synthetic,
+  tracePaths,
   type Workload,
 } from "./workloads.ts";
 
@@ -132,4 +133,28 @@ Deno.test("the report's README section replaces what is between the markers, or 
     spliceReadme("a\n", section),
     "a\n\n<!-- bench:start -->\n\n## Benchmarks\n\nnew\n\n<!-- bench:end -->\n",
   );
+});
+
+Deno.test("a peer that traps is a verdict, not an exception: deno bench lists it untimed", async () => {
+  const replayer = makeReplayer(await build("replay.wasm"), await build("noop.wasm"));
+  const stub = wasmPeer("AS stub", "fresh", await build("as-stub.wasm"));
+  const ops = new Uint32Array([1, 1, 0xFFFF_0000, 8, 1, 2, 16, 8]); // more than wasm32 can hold
+  const workload: Workload = {
+    name: "huge",
+    description: "",
+    source: "",
+    ops,
+    count: 2,
+    ...measure(ops),
+  };
+  const why = verdict(runWasm(replayer, stub, workload));
+  assert.match(why ?? "", /trapped|failed/);
+  assert.equal(verdict(runWasm(replayer, replayer.noop, workload)), undefined);
+});
+
+Deno.test("the recorded traces live in the project, each beside its summary", () => {
+  const notes: string[] = [];
+  const names = tracePaths([], notes).map((path) => path.split("/").pop());
+  assert.deepEqual(names, ["gcc_cc1.trc.gz", "lua.trc.gz", "sqlite.trc.gz"]);
+  assert.deepEqual(notes, []);
 });

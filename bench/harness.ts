@@ -27,6 +27,12 @@ export interface Run {
   error?: string;
 }
 
+/** What went wrong in a replay (a trap, failed requests), or undefined when all went well. */
+export function verdict(run: Run): string | undefined {
+  if (run.error) return `it trapped or threw (${run.error})`;
+  if (run.failures) return `${run.failures} requests failed`;
+}
+
 /** Marks the timed part of a replay, for `deno bench` (its BenchContext). */
 export interface Timer {
   start(): void;
@@ -70,38 +76,17 @@ const LOOP = `
   return [failures, high, count];
 `;
 
+const PARAMETERS = ["h", "ops", "count", "table", "natural", "emulate", "used", "deadline"];
 type Loop = (
-  h: Calls,
-  ops: Uint32Array,
-  count: number,
-  table: Uint32Array,
-  natural: number,
-  emulate: boolean,
-  used: () => number,
-  deadline: number,
-) => [number, number, number];
+  ...args: [Calls, Uint32Array, number, Uint32Array, number, boolean, () => number, number]
+) => [number, number, number]; // as PARAMETERS name them
 
 function compileLoop(track: boolean): Loop {
   const body = LOOP.replace("TRACK", track ? "high = Math.max(high, used());" : "");
-  // deno-lint-ignore no-explicit-any
-  return new (Function as any)(
-    "h",
-    "ops",
-    "count",
-    "table",
-    "natural",
-    "emulate",
-    "used",
-    "deadline",
-    body,
-  );
+  return new Function(...PARAMETERS, body) as Loop;
 }
 
 const loops = new WeakMap<Peer, Loop>();
-
-function tableFor(workload: Workload): Uint32Array {
-  return new Uint32Array(workload.maxId + 1);
-}
 
 /** Replays `workload` through JS calls on a fresh instance of `peer`. */
 export function runJs(peer: Peer, workload: Workload, timer?: Timer, budgetMs = BUDGET_MS): Run {
@@ -132,7 +117,7 @@ function replayJs(
   } catch (e) {
     return failed(e);
   }
-  const table = tableFor(workload);
+  const table = new Uint32Array(workload.maxId + 1); // id -> pointer
   timer?.start();
   const start = performance.now();
   try {

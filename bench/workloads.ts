@@ -3,7 +3,7 @@
  * identically, and the recorded traces of real programs in the same format.
  *
  * An operation is a 16-byte record of little-endian u32s `{op, id, size, align}` (the trace
- * format of ../shared/traces/README.md): op 1 alloc, 2 free, 3 realloc (the id keeps its slot,
+ * format of bench/traces/README.md): op 1 alloc, 2 free, 3 realloc (the id keeps its slot,
  * `size` is the new size), 4 calloc; ids are dense from 1. `align` is the alignment the object
  * needs; 8 means whatever malloc gives.
  *
@@ -140,11 +140,10 @@ class LiveSet {
     this.ids.push(id);
   }
 
-  /** Removes and returns a random member. */
+  /** Removes and returns a random member (the last takes its place). */
   take(random: Random): number {
-    const i = Math.floor(random.next() * this.ids.length);
-    const id = this.ids[i];
-    this.ids[i] = this.ids[this.ids.length - 1];
+    const i = Math.floor(random.next() * this.ids.length), id = this.ids[i];
+    this.ids[i] = this.ids.at(-1)!;
     this.ids.pop();
     return id;
   }
@@ -260,28 +259,19 @@ function aligned(scale: number): Workload {
   return rec.finish("aligned", "aligned_alloc, alignment 32–4096, 16 B–8 KiB, ≤ 1,000 live");
 }
 
-/** The synthetic workloads' names, in report order. */
-export const SYNTHETIC = ["lifo", "fragment", "vector", "large", "steady", "aligned"] as const;
-
-const GENERATORS: Record<(typeof SYNTHETIC)[number], (scale: number) => Workload> = {
-  lifo,
-  fragment,
-  vector,
-  large,
-  steady,
-  aligned,
-};
+/** The synthetic workloads by name, in report order. */
+const GENERATORS = { lifo, fragment, vector, large, steady, aligned };
 
 /**
  * Makes the synthetic workloads. `scale` multiplies their lengths (1 for the benchmark, small
  * for a smoke test); the same scale always gives the same records.
  */
 export function synthetic(scale = 1): Workload[] {
-  return SYNTHETIC.map((name) => GENERATORS[name](scale));
+  return Object.values(GENERATORS).map((generate) => generate(scale));
 }
 
-/** Where the shared traces live, relative to the repository root. */
-export const TRACE_DIR = new URL("../../shared/traces/", import.meta.url);
+/** Where the recorded traces live, with their provenance (traces/README.md). */
+export const TRACE_DIR = new URL("./traces/", import.meta.url);
 
 /** Reads a trace file (`.trc`, or `.trc.gz` gunzipped on the fly) into a workload. */
 export async function readTrace(path: string | URL): Promise<Workload> {
@@ -293,35 +283,31 @@ export async function readTrace(path: string | URL): Promise<Workload> {
   if (buffer.byteLength % 16) throw new Error(`${path}: not a whole number of 16-byte records`);
   const ops = new Uint32Array(buffer);
   const name = String(path).split("/").pop()!.replace(/\.trc(\.gz)?$/, "");
-  let description = `trace ${name}`;
-  try {
-    const summary = JSON.parse(
-      await Deno.readTextFile(String(path).replace(/\.trc(\.gz)?$/, ".json")),
-    );
-    if (summary.description) description = summary.description;
-  } catch { /* no summary beside it */ }
-  return {
-    name,
-    description,
-    source: String(path),
-    ops,
-    count: ops.length >>> 2,
-    ...measure(ops),
-  };
+  const summary = String(path).replace(/\.trc(\.gz)?$/, ".json"); // its description, if there
+  const description = await Deno.readTextFile(summary).then((text) => JSON.parse(text).description)
+    .catch(() => undefined) ?? `trace ${name}`;
+  return { name, description, source: String(path), ops, count: ops.length >>> 2, ...measure(ops) };
 }
 
 /**
- * The trace files to replay: every `*.trc.gz` in ../shared/traces (when that folder exists) and
- * the paths in `extra`. Prints a note and returns only the extra paths when the folder is absent.
+ * The trace files to replay: every `*.trc.gz` in bench/traces and the paths in `extra`. A trace
+ * whose summary (`*.json`) is there but whose records are not, or a missing folder, is said in
+ * `notes`, with why (printed when no `notes` are given).
  */
-export function tracePaths(extra: string[] = []): string[] {
-  const paths: string[] = [];
+export function tracePaths(extra: string[] = [], notes?: string[]): string[] {
+  const said: string[] = notes ?? [];
+  const paths: string[] = [], summaries: string[] = [];
   try {
-    for (const entry of Deno.readDirSync(TRACE_DIR)) {
-      if (entry.name.endsWith(".trc.gz")) paths.push(new URL(entry.name, TRACE_DIR).pathname);
+    for (const { name } of Deno.readDirSync(TRACE_DIR)) {
+      if (name.endsWith(".trc.gz")) paths.push(new URL(name, TRACE_DIR).pathname);
+      if (name.endsWith(".json")) summaries.push(name.replace(/\.json$/, ""));
     }
-  } catch {
-    console.error(`note: ${TRACE_DIR.pathname} not found: skipping the shared trace replays`);
+  } catch (e) {
+    said.push(`the recorded traces: cannot read ${TRACE_DIR.pathname} (${(e as Error).name})`);
   }
+  for (const name of summaries.filter((n) => !paths.some((p) => p.endsWith(`/${n}.trc.gz`)))) {
+    said.push(`trace ${name}: ${name}.trc.gz is missing from ${TRACE_DIR.pathname}`);
+  }
+  if (!notes) { for (const note of said) console.error(`skipped: ${note}`); }
   return [...paths.sort(), ...extra];
 }

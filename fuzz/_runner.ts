@@ -28,6 +28,15 @@ export type Target =
 /**
  * How long to fuzz and from where. Without `runs` or `seconds`, 100 runs; with both, whichever
  * ends first.
+ *
+ * @example Five short runs from a fixed seed
+ * ```ts
+ * import { type FuzzOptions, fuzzMote } from "@mote/alloc/fuzz";
+ * import assert from "node:assert/strict";
+ *
+ * const options: FuzzOptions = { runs: 5, seed: 1, maxCommands: 20 };
+ * assert.equal(fuzzMote(options).runs, 5);
+ * ```
  */
 export interface FuzzOptions {
   /** How many runs (sequences of operations on a fresh heap). */
@@ -46,7 +55,17 @@ export interface FuzzOptions {
   readonly onProgress?: (progress: FuzzProgress) => void;
 }
 
-/** The counts of a fuzz session so far. */
+/**
+ * The counts of a fuzz session so far.
+ *
+ * @example Watching a session go
+ * ```ts
+ * import { fuzzMote, type FuzzProgress } from "@mote/alloc/fuzz";
+ *
+ * const show = (p: FuzzProgress) => console.log(`${p.runs} runs, ${p.operations} operations`);
+ * fuzzMote({ runs: 5, maxCommands: 20, onProgress: show });
+ * ```
+ */
 export interface FuzzProgress {
   /** Runs generated, not counting the reruns of shrinking. */
   readonly runs: number;
@@ -58,7 +77,21 @@ export interface FuzzProgress {
   readonly seed: number;
 }
 
-/** What a failure looked like and how to see it again. */
+/**
+ * What a failure looked like and how to see it again.
+ *
+ * @example Replaying a failure from its report
+ * ```ts
+ * import { type FuzzFailureReport, fuzzMote } from "@mote/alloc/fuzz";
+ *
+ * function replay(failure: FuzzFailureReport) {
+ *   const { seed, path, replayPath } = failure;
+ *   return fuzzMote({ seed, path, replayPath });
+ * }
+ * const { failure } = fuzzMote({ runs: 5, maxCommands: 20 });
+ * if (failure) console.log(failure.message, replay(failure).failure?.message);
+ * ```
+ */
 export interface FuzzFailureReport {
   /** The seed of the batch it failed in. */
   readonly seed: number;
@@ -78,7 +111,19 @@ export interface FuzzFailureReport {
   readonly message: string;
 }
 
-/** The outcome of a fuzz session. */
+/**
+ * The outcome of a fuzz session.
+ *
+ * @example
+ * ```ts
+ * import { fuzzMote, type FuzzReport } from "@mote/alloc/fuzz";
+ * import assert from "node:assert/strict";
+ *
+ * const report: FuzzReport = fuzzMote({ runs: 5, maxCommands: 20 });
+ * assert.equal(report.failure, undefined);
+ * assert.equal(report.seeds.length, 1); // runs go in batches of 25, one seed each
+ * ```
+ */
 export interface FuzzReport extends FuzzProgress {
   /** One seed per batch of runs, in order. */
   readonly seeds: readonly number[];

@@ -14,7 +14,7 @@
  *
  * @example Holding mote to its model
  * ```ts
- * import { fuzzMote } from "./mod.ts";
+ * import { fuzzMote } from "@mote/alloc/fuzz";
  * import assert from "node:assert/strict";
  *
  * const report = fuzzMote({ runs: 10, seed: 42 });
@@ -30,7 +30,18 @@ import { importsMemory, isMote } from "./_subject.ts";
 
 export type { FuzzFailureReport, FuzzOptions, FuzzProgress, FuzzReport } from "./_runner.ts";
 
-/** A WebAssembly module, compiled or as bytes. */
+/**
+ * A WebAssembly module, compiled or as bytes.
+ *
+ * @example
+ * ```ts
+ * import type { WasmSource } from "@mote/alloc/fuzz";
+ *
+ * const bytes = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0]); // "\0asm", version 1
+ * const asBytes: WasmSource = bytes;
+ * const compiled: WasmSource = new WebAssembly.Module(bytes);
+ * ```
+ */
 export type WasmSource = WebAssembly.Module | BufferSource;
 
 function compile(wasm: WasmSource): WebAssembly.Module {
@@ -42,7 +53,17 @@ function moteBuild(name: string, module: WebAssembly.Module): MoteBuild {
   return { name, module, checked, importsMemory: importsMemory(module) };
 }
 
-/** Options of {@linkcode fuzzMote}. */
+/**
+ * Options of {@linkcode fuzzMote}.
+ *
+ * @example
+ * ```ts
+ * import { fuzzMote, type FuzzMoteOptions } from "@mote/alloc/fuzz";
+ *
+ * const options: FuzzMoteOptions = { runs: 5, maxCommands: 20 }; // the builds mote ships
+ * fuzzMote(options);
+ * ```
+ */
 export interface FuzzMoteOptions extends FuzzOptions {
   /**
    * A build of mote to fuzz instead of the shipped ones: any module compiled from asm/mote.ts
@@ -63,7 +84,7 @@ export interface FuzzMoteOptions extends FuzzOptions {
  *
  * @example
  * ```ts
- * import { fuzzMote } from "./mod.ts";
+ * import { fuzzMote } from "@mote/alloc/fuzz";
  *
  * const report = fuzzMote({ runs: 5, maxCommands: 50 });
  * if (report.failure) throw new Error(report.failure.message);
@@ -92,7 +113,16 @@ export function fuzzMote(options: FuzzMoteOptions = {}): FuzzReport {
   return runFuzz({ kind: "mote", builds }, rest);
 }
 
-/** Options of {@linkcode fuzzAllocator}. */
+/**
+ * Options of {@linkcode fuzzAllocator}.
+ *
+ * @example An allocator whose malloc aligns to 8 bytes
+ * ```ts
+ * import type { FuzzAllocatorOptions } from "@mote/alloc/fuzz";
+ *
+ * const options: FuzzAllocatorOptions = { seconds: 60, alignment: 8 };
+ * ```
+ */
 export interface FuzzAllocatorOptions extends FuzzOptions {
   /** The alignment every `malloc` result must have. Defaults to 16, wasm32's `max_align_t`. */
   readonly alignment?: number;

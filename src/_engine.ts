@@ -5,7 +5,8 @@
  */
 import { checkedWasm, ownWasm, regionWasm } from "./_wasm.ts";
 import { type HeapReading, readHeap, rootOf } from "./_heap_reader.ts";
-import type { MoteExports } from "./heap.ts";
+import { HEADER } from "./_layout.ts";
+import type { MoteExports } from "./c_abi.ts";
 
 /** The C functions, unchecked: they return 0 (or nothing) on failure. */
 export type CFunctions = Omit<MoteExports, "memory">;
@@ -20,7 +21,10 @@ export interface Engine {
   readonly exports: MoteExports;
   /** Starts, or starts again, an empty heap in [base, limitEnd); false when it cannot. */
   init(base: number, limitEnd: number): boolean;
-  /** Moves the address the heap may grow to (a multiple of 16). */
+  /**
+   * Moves the address the heap may grow to (a multiple of 16); when lowered, at least the top of
+   * the blocks plus a header, and carving from the top region stops below it at once.
+   */
   setLimit(limitEnd: number): void;
   /** The heap as data, read from the memory or the model, and what is wrong with it. */
   read(base: number): HeapReading;
@@ -46,6 +50,7 @@ interface WasmExports extends MoteExports {
   mote_init(base: number, limitEnd: number): number;
   readonly mote_top: WebAssembly.Global;
   readonly mote_limit: WebAssembly.Global;
+  readonly mote_end: WebAssembly.Global;
 }
 
 const modules = new Map<Uint8Array, WebAssembly.Module>();
@@ -114,13 +119,17 @@ export const wasmEngine: EngineFactory = (given, checked, hooks) => {
     calls: calls as unknown as CFunctions,
     exports: exports as unknown as MoteExports,
     init: (base, limitEnd) => x.mote_init(base, limitEnd) === 1,
-    setLimit: (limitEnd) => x.mote_limit.value = limitEnd,
+    setLimit: (limitEnd) => {
+      x.mote_limit.value = limitEnd; // as the model's limit setter: carving stops below it now
+      x.mote_end.value = Math.min(x.mote_end.value >>> 0, limitEnd - HEADER);
+    },
     read: (base) =>
       readHeap({
         buffer: memory.buffer as ArrayBuffer,
         root: rootOf(base),
         top: x.mote_top.value >>> 0,
         limit: x.mote_limit.value >>> 0,
+        checked,
       }),
   };
 };

@@ -10,6 +10,10 @@ const LEFT_FREE = 2;
 const TAGS = 15;
 const PREV = HEADER;
 const NEXT = HEADER + 4;
+// the checked build's marks, as asm/mote.ts writes them
+const GUARD_KEY = 0x6D6F7465;
+const POISON = 0xDBDB_DBDB;
+const FREED = 0xF4EE_F4EE;
 
 /** Where a wasm heap is: what the reader needs besides its bytes. */
 export interface HeapImage {
@@ -21,6 +25,8 @@ export interface HeapImage {
   readonly top: number;
   /** The address the heap may not grow past (the module's `mote_limit`). */
   readonly limit: number;
+  /** Whether it is the checked build's: then guards and poison are read too. */
+  readonly checked?: boolean;
 }
 
 /** A heap as read: its picture, and the problems found in its bytes and in the picture. */
@@ -47,6 +53,18 @@ export function readHeap(image: HeapImage): HeapReading {
     return undefined;
   };
   const end = Math.min(memory.byteLength, MAX_LIMIT, limit) - HEADER;
+  /** Reports the first word in [from, to) that is not poison: freed memory written. */
+  const poisoned = (from: number, to: number, zeroToo: boolean) => {
+    for (let address = from; address < to; address += 4) {
+      const value = memory.getUint32(address, true);
+      if (value !== POISON && value !== FREED && !(zeroToo && value === 0)) {
+        problems.push(
+          `Freed memory at ${address} was written after it was freed: it reads ${value}`,
+        );
+        return;
+      }
+    }
+  };
 
   const blocks: HeapBlock[] = [];
   let leftFree = false;
@@ -71,6 +89,12 @@ export function readHeap(image: HeapImage): HeapReading {
     if (free && word(address + size - HEADER) !== address) {
       problems.push(`Free block at ${address} has back word ${word(address + size - HEADER)}`);
     }
+    if (image.checked && !free && word(address + size - 4) !== ((address ^ GUARD_KEY) >>> 0)) {
+      problems.push(
+        `Used block at ${address} has its guard overwritten: a write past its usable end`,
+      );
+    }
+    if (image.checked && free) poisoned(address + NEXT + 4, address + size - HEADER, false);
     blocks.push({ address, ptr: address + HEADER, size, free });
     leftFree = free;
     address += size;
@@ -110,6 +134,9 @@ export function readHeap(image: HeapImage): HeapReading {
       );
     }
   }
+
+  // the top region is poisoned as far as it was ever used, and zero beyond
+  if (image.checked) poisoned(top, Math.min(end, memory.byteLength), true);
 
   const picture = { root, blocks, lists, top, end };
   problems.push(...checkPicture(picture));

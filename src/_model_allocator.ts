@@ -38,7 +38,7 @@ export class ModelAllocator {
   #root = 0;
   #limit = 0; // before init, a heap of zero capacity: every call fails
   #top = FIRST;
-  #end = FIRST; // where carving stops without asking grow: stale if the limit changed since
+  #end = FIRST; // where carving stops without asking grow: stale if the limit was raised since
   /** Memory from here up has not been handed out since the engine made it: it reads zero. */
   #pristine = 0;
   /** Every block, free or used, by address. */
@@ -64,13 +64,17 @@ export class ModelAllocator {
     return this.#top;
   }
 
-  /** The address the heap may not grow past, as the wasm's `mote_limit`; settable like it. */
+  /**
+   * The address the heap may not grow past, as the wasm's `mote_limit`; settable like it. Set
+   * below where carving stops, it moves that down too, as Heap.limit does with `mote_end`.
+   */
   get limit(): number {
     return this.#limit;
   }
 
   set limit(address: number) {
     this.#limit = address;
+    this.#end = Math.min(this.#end, address - HEADER);
   }
 
   /**

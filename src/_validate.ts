@@ -3,13 +3,32 @@
 /** The largest value a wasm32 size or pointer argument can hold. */
 export const U32_MAX = 0xFFFF_FFFF;
 
-/** Renders a bad value for an error message: numbers plainly, strings quoted, others by type. */
+/**
+ * Renders a bad value for an error message as it would be written: numbers plainly, BigInts with
+ * their `n`, strings quoted, others by type (an array as such).
+ */
 export function describe(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(value);
-  if (typeof value === "number" || typeof value === "bigint" || typeof value === "boolean") {
-    return String(value);
-  }
+  if (typeof value === "bigint") return `${value}n`;
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  if (Array.isArray(value)) return "an array";
   return value === null ? "null" : typeof value;
+}
+
+/** Checks that `value` is an options object (not null, not an array), as the argument `what`. */
+export function checkOptions<T extends object>(value: unknown, what: string): T {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new TypeError(`${what} must be an object, got ${describe(value)}`);
+  }
+  return value as T;
+}
+
+/** Checks that `value` is a boolean, as the option called `what`. */
+export function checkBoolean(value: unknown, what: string): boolean {
+  if (typeof value !== "boolean") {
+    throw new TypeError(`${what} must be true or false, got ${describe(value)}`);
+  }
+  return value;
 }
 
 /**
@@ -33,12 +52,15 @@ export function checkSize(value: unknown, what = "Size"): number {
   return checkInteger(value, what, 0, U32_MAX);
 }
 
-/** Checks an alignment: a power of two from 1 to `max`. */
+/** Checks an alignment: a power of two from 1 to `max` (at most 2^30), named as such. */
 export function checkAlignment(value: unknown, max: number): number {
-  checkInteger(value, "Alignment", 1, U32_MAX);
-  const alignment = value as number;
-  if (alignment & (alignment - 1) || alignment > max) {
-    throw new RangeError(`Alignment must be a power of two from 1 to ${max}, got ${alignment}`);
+  if (typeof value !== "number") {
+    throw new TypeError(`Alignment must be a number, got ${describe(value)}`);
   }
-  return alignment;
+  if (!(value >= 1 && value <= max && Number.isInteger(value) && (value & (value - 1)) === 0)) {
+    throw new RangeError(
+      `Alignment must be a power of two from 1 to ${max}, got ${describe(value)}`,
+    );
+  }
+  return value;
 }

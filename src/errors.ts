@@ -34,7 +34,28 @@ export class OutOfMemoryError extends Error {
   }
 }
 
-/** What a checked heap found wrong. */
+/**
+ * What a checked heap found wrong: the {@linkcode HeapMisuseError.prototype.kind} of its error.
+ *
+ * @example Telling a double free from other misuse
+ * ```ts
+ * import { Heap, HeapMisuseError, type MisuseKind } from "@mote/alloc";
+ * import assert from "node:assert/strict";
+ *
+ * function misuse(call: () => void): MisuseKind | undefined {
+ *   try {
+ *     call();
+ *   } catch (e) {
+ *     if (e instanceof HeapMisuseError) return e.kind;
+ *     throw e;
+ *   }
+ * }
+ * const heap = new Heap({ checked: true });
+ * const ptr = heap.malloc(10);
+ * heap.free(ptr);
+ * assert.equal(misuse(() => heap.free(ptr)), "double-free");
+ * ```
+ */
 export type MisuseKind = "double-free" | "invalid-pointer" | "overflow" | "use-after-free";
 
 /** The kinds in the order of the checked wasm's report codes (1-based). */
@@ -43,7 +64,8 @@ const KINDS: MisuseKind[] = ["double-free", "invalid-pointer", "overflow", "use-
 /**
  * The error a checked {@linkcode Heap} throws when it catches a misuse: a double free, a pointer it
  * never returned, a write past a block's end, or a write to freed memory. The heap is left as it
- * was before the call that found it.
+ * was before the call that found it. It is a `RangeError`, as the release build's answer to a
+ * bad pointer is, so `e instanceof RangeError` catches the same misuse from either build.
  *
  * @example Catching a double free
  * ```ts
@@ -56,7 +78,7 @@ const KINDS: MisuseKind[] = ["double-free", "invalid-pointer", "overflow", "use-
  * assert.throws(() => heap.free(ptr), (e: HeapMisuseError) => e.kind === "double-free");
  * ```
  */
-export class HeapMisuseError extends Error {
+export class HeapMisuseError extends RangeError {
   /** What went wrong. */
   readonly kind: MisuseKind;
   /** The pointer passed in, or for a use after free, the first damaged word. */

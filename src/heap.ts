@@ -3,41 +3,22 @@
  *
  * @module
  */
-import { ALIGN, FIRST, HEADER, MAX_ALIGN, MAX_LIMIT } from "./_layout.ts";
-import { checkAlignment, checkInteger, checkSize, describe, U32_MAX } from "./_validate.ts";
+import { ALIGN, FIRST, HEADER, MAX_ALIGN, MAX_LIMIT, MIN_BLOCK } from "./_layout.ts";
+import {
+  checkAlignment,
+  checkBoolean,
+  checkInteger,
+  checkOptions,
+  checkSize,
+  describe,
+  U32_MAX,
+} from "./_validate.ts";
 import { HeapMisuseError, OutOfMemoryError } from "./errors.ts";
 import { type CFunctions, type Engine, type EngineFactory, wasmEngine } from "./_engine.ts";
 import { type HeapBlock, type HeapStats, statsOf } from "./_picture.ts";
+import type { MoteExports } from "./c_abi.ts";
 
-/**
- * The C ABI of a mote module: what another wasm module built without an allocator imports.
- * Pointers are wasm `i32`s, so from JavaScript an address of 2 GiB or more reads negative;
- * `>>> 0` makes it unsigned. Each function returns 0 where {@linkcode Heap} would throw.
- *
- * @example Giving malloc and free to another module
- * ```ts
- * import { Heap } from "@mote/alloc";
- *
- * const heap = new Heap();
- * const imports = { env: heap.exports }; // memory, malloc, free, realloc, calloc, ...
- * ```
- */
-export interface MoteExports {
-  /** The memory the heap lives in. */
-  readonly memory: WebAssembly.Memory;
-  /** Allocates `size` bytes, 16-byte aligned; 0 when they cannot be had. */
-  malloc(size: number): number;
-  /** Frees a block; 0 and pointers mote cannot have returned are ignored. */
-  free(ptr: number): void;
-  /** Resizes a block, in place when it can; 0 on failure, the old block untouched. */
-  realloc(ptr: number, size: number): number;
-  /** Allocates `count * size` zeroed bytes; 0 on overflow or when they cannot be had. */
-  calloc(count: number, size: number): number;
-  /** Allocates with a power-of-two alignment up to 64 KiB; 0 for any other alignment. */
-  aligned_alloc(alignment: number, size: number): number;
-  /** The bytes usable at `ptr`, at least what was asked for; 0 for a pointer not live. */
-  malloc_usable_size(ptr: number): number;
-}
+export type { MoteExports } from "./c_abi.ts";
 
 /**
  * How to make a {@linkcode Heap}.
@@ -123,8 +104,9 @@ export class Heap {
   /** The first byte of the heap's region in {@linkcode Heap.prototype.memory}. */
   readonly base: number;
   /**
-   * The raw C ABI, ready to pass as another module's imports. It skips every check and reports
-   * failure by returning 0.
+   * The raw C ABI, ready to pass as another module's imports. In the release build it checks no
+   * argument and reports failure by returning 0; in a checked heap its functions also throw
+   * {@linkcode HeapMisuseError} when they find misuse (see {@linkcode MoteExports}).
    */
   readonly exports: MoteExports;
   /** Whether this heap runs the checked build. */
@@ -141,9 +123,10 @@ export class Heap {
    * Makes an empty heap, in a memory of its own or in a region of a given one.
    *
    * @param options Where the heap lives and how large it may grow.
-   * @throws {RangeError} When `base` or `limit` is out of range or the region is too small to
-   * hold the heap's bookkeeping.
-   * @throws {TypeError} When `memory` is given without `base`, or is not a memory.
+   * @throws {RangeError} When `base` or `limit` is out of range, or the limit leaves no room for
+   * the heap's bookkeeping and a single block.
+   * @throws {TypeError} When `options` is not an object, `memory` is not a memory or is given
+   * without `base`, `checked` is not a boolean, or `base` or `limit` is not a number.
    *
    * @example A heap over the region above another module's data
    * ```ts
@@ -154,8 +137,8 @@ export class Heap {
    * ```
    */
   constructor(options: HeapOptions = {}) {
-    const { memory, base, limit, checked = false } = options;
-    this.checked = checked;
+    const { memory, base, limit, checked = false } = checkOptions<HeapOptions>(options, "Options");
+    this.checked = checkBoolean(checked, "Checked");
     if (memory === undefined) {
       if (base !== undefined) {
         throw new TypeError(
@@ -202,8 +185,13 @@ export class Heap {
   }
 
   /**
-   * The most bytes the heap may span from {@linkcode Heap.prototype.base}. It can be raised at
-   * any time, and lowered down to what the heap spans already.
+   * The most bytes the heap may span from {@linkcode Heap.prototype.base}, at least enough for
+   * its bookkeeping and one block. It can be raised at any time, and lowered down to the end of
+   * its highest block (with the header after it), even below the size its memory has grown to:
+   * the heap then carves no memory above the new limit.
+   *
+   * @throws {TypeError} When set to something other than a number.
+   * @throws {RangeError} When set below what the heap needs or above what wasm32 allows.
    *
    * @example Raising the limit when a heap fills up
    * ```ts
@@ -221,7 +209,11 @@ export class Heap {
   }
 
   set limit(bytes: number) {
-    this.#limit = this.#checkLimit(bytes, this.span);
+    // down to the top of its blocks and the header after them, whatever the memory's size
+    this.#limit = this.#checkLimit(
+      bytes,
+      this.#engine.read(this.base).picture.top + HEADER - this.base,
+    );
     this.#engine.setLimit(this.#limitEnd() & ~(ALIGN - 1));
   }
 
@@ -267,7 +259,11 @@ export class Heap {
    *
    * @param size How many bytes, an integer from 0 to 2^32 - 1.
    * @returns The address of the first byte.
+   * @throws {TypeError} When an argument is not a number.
+   * @throws {RangeError} When `size` is not an integer from 0 to 2^32 - 1.
    * @throws {OutOfMemoryError} When no free block fits and the heap cannot grow enough.
+   * @throws {HeapMisuseError} In a checked heap, when the call finds earlier misuse (see
+   * {@linkcode HeapOptions.checked}).
    *
    * @example
    * ```ts
@@ -292,8 +288,12 @@ export class Heap {
    * @param count How many elements.
    * @param size The bytes of each.
    * @returns The address of the first byte.
-   * @throws {RangeError} When `count * size` does not fit in 32 bits.
+   * @throws {TypeError} When an argument is not a number.
+   * @throws {RangeError} When `count` or `size` is not an integer from 0 to 2^32 - 1, or
+   * `count * size` does not fit in 32 bits.
    * @throws {OutOfMemoryError} When no free block fits and the heap cannot grow enough.
+   * @throws {HeapMisuseError} In a checked heap, when the call finds earlier misuse (see
+   * {@linkcode HeapOptions.checked}).
    *
    * @example
    * ```ts
@@ -326,8 +326,11 @@ export class Heap {
    * @param ptr A live block of this heap, or 0.
    * @param size The new size in bytes.
    * @returns The block's address, which may have changed; the old one is then freed.
-   * @throws {RangeError} When `ptr` is not a live block of this heap.
+   * @throws {TypeError} When an argument is not a number.
+   * @throws {RangeError} When `ptr` is not a live block of this heap, or `size` is out of range.
    * @throws {OutOfMemoryError} When the block cannot grow; it is then unchanged and still live.
+   * @throws {HeapMisuseError} In a checked heap, when the call finds earlier misuse (see
+   * {@linkcode HeapOptions.checked}).
    *
    * @example
    * ```ts
@@ -356,8 +359,12 @@ export class Heap {
    * @param alignment A power of two from 1 to 65536.
    * @param size How many bytes.
    * @returns The address of the first byte.
-   * @throws {RangeError} When `alignment` is not a power of two from 1 to 65536.
+   * @throws {TypeError} When an argument is not a number.
+   * @throws {RangeError} When `alignment` is not a power of two from 1 to 65536, or `size` is
+   * out of range.
    * @throws {OutOfMemoryError} When no free block fits and the heap cannot grow enough.
+   * @throws {HeapMisuseError} In a checked heap, when the call finds earlier misuse (see
+   * {@linkcode HeapOptions.checked}).
    *
    * @example
    * ```ts
@@ -379,9 +386,12 @@ export class Heap {
    * Frees a block. `free(0)` does nothing.
    *
    * @param ptr A live block of this heap, or 0.
+   * @throws {TypeError} When an argument is not a number.
    * @throws {RangeError} When `ptr` is not a live block of this heap: freed already, misaligned,
    * or outside the heap. (A pointer into the middle of a live block is caught only by the
    * checked build.)
+   * @throws {HeapMisuseError} In a checked heap, for the same pointers, and when the call finds
+   * earlier misuse (see {@linkcode HeapOptions.checked}).
    *
    * @example
    * ```ts
@@ -407,7 +417,10 @@ export class Heap {
    *
    * @param ptr A live block of this heap.
    * @returns The usable size in bytes.
+   * @throws {TypeError} When an argument is not a number.
    * @throws {RangeError} When `ptr` is not a live block of this heap.
+   * @throws {HeapMisuseError} In a checked heap, when the call finds earlier misuse (see
+   * {@linkcode HeapOptions.checked}).
    *
    * @example
    * ```ts
@@ -492,7 +505,9 @@ export class Heap {
   /**
    * Checks the heap's bookkeeping in memory: headers and their tags, the back words of free
    * blocks, no two free blocks side by side, every free block in the list of its size class
-   * and the lists' links. A wild write into the heap shows up here.
+   * and the lists' links. A wild write into the heap shows up here. A checked heap also reads
+   * every used block's guard (a write past its end) and the poison of all freed memory (a write
+   * after free), so this is O(n) in the bytes of free memory too.
    *
    * @returns What is wrong, one sentence each; empty when the heap is intact.
    *
@@ -554,7 +569,10 @@ export class Heap {
    * @param ptr A live block of this heap.
    * @param length How many bytes, at most the block's usable size.
    * @returns A view of the block's bytes.
+   * @throws {TypeError} When an argument is not a number.
    * @throws {RangeError} When `ptr` is not a live block or `length` exceeds its usable size.
+   * @throws {HeapMisuseError} In a checked heap, when the call finds earlier misuse (see
+   * {@linkcode HeapOptions.checked}).
    *
    * @example
    * ```ts
@@ -592,7 +610,7 @@ export class Heap {
 
   #checkLimit(bytes: unknown, min: number): number {
     const root = Math.ceil(this.base / ALIGN) * ALIGN;
-    const least = Math.max(min, root - this.base + FIRST + HEADER);
+    const least = Math.max(min, root - this.base + FIRST + MIN_BLOCK + HEADER); // one block
     return checkInteger(bytes, "Limit", least, MAX_LIMIT - this.base);
   }
 

@@ -25,12 +25,31 @@ export interface HeapMapOptions {
   width?: number;
   /**
    * The bytes each row of the map covers, a multiple of 16 from 256 up. Defaults to the smallest
-   * power of two from 1024 up that fits the heap in at most 32 rows.
+   * power of two from 1024 up that fits the heap in at most 32 rows. A map has at most
+   * {@linkcode MAX_MAP_ROWS} rows: for a heap that would need more, it is doubled until the heap
+   * fits (the legend's "rows of" says what was drawn).
    */
   rowBytes?: number;
   /** The heading above the map. Defaults to "mote heap". */
   title?: string;
 }
+
+/**
+ * The most rows a heap map has, which bounds its size: the rows' addresses, and rectangles for
+ * blocks at most a pixel apart (narrower neighbours of one kind are one run).
+ *
+ * @example
+ * ```ts
+ * import { Heap, heapMapSvg, MAX_MAP_ROWS } from "@mote/alloc";
+ * import assert from "node:assert/strict";
+ *
+ * const heap = new Heap();
+ * heap.malloc(4 << 20);
+ * const svg = heapMapSvg(heap, { rowBytes: 256 }); // over 16,000 rows asked for
+ * assert.ok(svg.match(/<text x="78"/g)!.length <= MAX_MAP_ROWS);
+ * ```
+ */
+export const MAX_MAP_ROWS = 256;
 
 /** What a stretch of the address space holds, and the colour it is drawn in. */
 type Kind = "bookkeeping" | "used" | "free" | "top";
@@ -69,7 +88,8 @@ const LEGEND_HEIGHT = 30;
  * of its span as rows of `rowBytes` bytes, each block a rectangle where it lies, blue when used
  * and red when free, the top region pale green and the heap's own bookkeeping grey. A heading
  * gives the counts of {@linkcode Heap.prototype.stats}. Hovering a block in a browser names its
- * address and size. Blocks too narrow to draw apart (under a pixel) are drawn as one run.
+ * address and size. Blocks too narrow to draw apart (under a pixel) are drawn as one run. It
+ * has at most {@linkcode MAX_MAP_ROWS} rows, `rowBytes` doubled as needed to fit the heap.
  *
  * It reads the heap through `walk()` and `stats()`: O(n) in the number of blocks.
  *
@@ -105,9 +125,10 @@ export function heapMapSvg(
   }
   const stats = heap.stats();
   const { base } = heap;
-  const rowBytes = options.rowBytes === undefined
+  let rowBytes = options.rowBytes === undefined
     ? defaultRowBytes(stats.span)
     : checkRowBytes(options.rowBytes);
+  while (stats.span / rowBytes > MAX_MAP_ROWS) rowBytes *= 2;
   const rows = Math.max(1, Math.ceil(stats.span / rowBytes));
   const mapWidth = width - GUTTER - MARGIN;
   const scale = mapWidth / rowBytes; // pixels per byte

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Heap, heapMapSvg, ModelHeap } from "../mod.ts";
+import { Heap, heapMapSvg, MAX_MAP_ROWS, ModelHeap } from "../mod.ts";
 import { FIRST, HEADER } from "./_layout.ts";
 import type { HeapBlock, HeapStats } from "./_picture.ts";
 
@@ -159,4 +159,19 @@ Deno.test("heapMapSvg draws the reference model's heap as it draws the wasm heap
     target.realloc(ptrs[0], 5000);
   }
   assert.equal(heapMapSvg(model), heapMapSvg(heap));
+});
+
+Deno.test("heapMapSvg draws at most MAX_MAP_ROWS rows, doubling rowBytes to fit", () => {
+  const heap = new Heap();
+  heap.malloc(64 << 20);
+  const svg = heapMapSvg(heap, { rowBytes: 256 }); // 262,144 rows asked for
+  const rows = svg.match(/text-anchor="end" fill="#666">0x/g)!.length;
+  assert.ok(rows <= MAX_MAP_ROWS && rows > MAX_MAP_ROWS / 2, `${rows} rows`);
+  assert.match(svg, /rows of 512 KiB/, "256 bytes doubled until the heap fits");
+  assert.ok(svg.length < 64 * 1024, `${svg.length} bytes`);
+});
+
+Deno.test("the README states the map's row cap as the code has it", async () => {
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  assert.match(readme, new RegExp(`\`MAX_MAP_ROWS\` \\(${MAX_MAP_ROWS}\\) rows`));
 });

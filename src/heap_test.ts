@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Heap, OutOfMemoryError } from "../mod.ts";
-import { FIRST, HEADER } from "./_layout.ts";
+import { FIRST, HEADER, MIN_BLOCK } from "./_layout.ts";
 
 const PAGE = 65536;
 
@@ -18,15 +18,23 @@ Deno.test("Heap rejects bad arguments with a message naming the value", async (t
     ["NaN size", () => heap.malloc(NaN), RangeError, /got NaN/],
     ["size of 2^32", () => heap.malloc(2 ** 32), RangeError, /got 4294967296/],
     ["string size", () => heap.malloc("8" as never), TypeError, /Size must be a number, got "8"/],
-    ["bigint size", () => heap.malloc(8n as never), TypeError, /got 8/],
+    ["bigint size", () => heap.malloc(16n as never), TypeError, /Size must be a number, got 16n$/],
     ["calloc overflow", () => heap.calloc(65536, 65536), RangeError, /65536 \* 65536 = 4294967296/],
     ["calloc count", () => heap.calloc(-2, 1), RangeError, /Count must be/],
     [
       "alignment 0",
       () => heap.alignedAlloc(0, 8),
       RangeError,
-      /Alignment must be an integer from 1/,
+      /Alignment must be a power of two from 1 to 65536, got 0/,
     ],
+    [
+      "alignment 2^32",
+      () => heap.alignedAlloc(2 ** 32, 8),
+      RangeError,
+      /^Alignment must be a power of two from 1 to 65536, got 4294967296$/,
+    ],
+    ["alignment 1.5", () => heap.alignedAlloc(1.5, 8), RangeError, /power of two .* got 1\.5/],
+    ["string alignment", () => heap.alignedAlloc("16" as never, 8), TypeError, /got "16"/],
     [
       "alignment 48",
       () => heap.alignedAlloc(48, 8),
@@ -56,10 +64,10 @@ Deno.test("Heap rejects bad arguments with a message naming the value", async (t
       /Length must be an integer from 0 to 12, got 13/,
     ],
     [
-      "limit below the span",
+      "limit below the blocks",
       () => (heap.limit = 100),
       RangeError,
-      /Limit must be an integer from 65536/,
+      new RegExp(`Limit must be an integer from ${FIRST + MIN_BLOCK + HEADER} `),
     ],
   ];
   for (const [name, call, type, message] of cases) {
@@ -82,7 +90,7 @@ Deno.test("Heap constructor checks its options", () => {
   assert.throws(() => new Heap({ memory: shared, base: 0 }), /must not be shared/);
   assert.throws(
     () => new Heap({ limit: 100 }),
-    new RegExp(`Limit must be an integer from ${FIRST + HEADER}`),
+    new RegExp(`Limit must be an integer from ${FIRST + MIN_BLOCK + HEADER} `),
   );
   assert.throws(
     () => new Heap({ memory: new WebAssembly.Memory({ initial: 1 }), base: -1 }),

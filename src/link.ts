@@ -38,7 +38,19 @@ export interface LinkOptions extends Omit<HeapOptions, "memory" | "base"> {
   imports?: WebAssembly.Imports;
 }
 
-/** What {@linkcode linkHeap} returns: the heap and what to instantiate the module with. */
+/**
+ * What {@linkcode linkHeap} returns: the heap and what to instantiate the module with.
+ *
+ * @example Its parts, taken apart
+ * ```ts
+ * import type { LinkedHeap } from "@mote/alloc";
+ *
+ * function describe({ heap, memory, imports }: LinkedHeap): string {
+ *   return `${Object.keys(imports.env).length} imports; heap at ${heap.base} of ` +
+ *     `${memory.buffer.byteLength} bytes`;
+ * }
+ * ```
+ */
 export interface LinkedHeap {
   /** The heap, from the module's `__heap_base` up, in {@linkcode LinkedHeap.memory}. */
   heap: Heap;

@@ -8,11 +8,11 @@ import { colours, decodePng } from "./_png.ts";
 const found = await chromiumFound();
 // CI installs Chromium (.ci/run), so there a missing browser fails the test instead
 const skip = !found && !Deno.env.get("CI");
+const why = `SKIPPED, no Chromium at ${CHROMIUM_PATH}: install it (apt-get install chromium) ` +
+  "or point CHROMIUM at one";
 if (skip) {
-  console.warn(
-    `Skipping the browser test: no Chromium at ${CHROMIUM_PATH}. ` +
-      "Install it (apt-get install chromium) or point CHROMIUM at one.",
-  );
+  // said before its tests, and in the skipped test's own name, which the results list
+  console.warn(`The browser test is ${why}.`);
 }
 
 /** The live blocks the page lists: pointer, usable bytes and what each holds. */
@@ -32,7 +32,8 @@ function click(page: Page, selector: string): Promise<void> {
 }
 
 Deno.test({
-  name: "the browser example allocates, reads back and maps its heap in Chromium",
+  name: "the browser example allocates, reads back and maps its heap in Chromium" +
+    (skip ? ` (${why})` : ""),
   ignore: skip,
   async fn(t) {
     const server = await serveExample();

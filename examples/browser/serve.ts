@@ -4,8 +4,12 @@
  *
  *     deno task example:browser [port]   then open the address it prints
  *
+ * The page's figures come from the build (src/_wasm.ts). Ctrl-C stops the server; so does the end
+ * of the process that started it (deno task, say), even one that passes no signal on.
+ *
  * @module
  */
+import { ownWasm } from "../../src/_wasm.ts";
 
 /**
  * Bundles a TypeScript entry and everything it imports into one ES module, with `deno bundle`.
@@ -43,7 +47,8 @@ export interface ExampleServer {
 export async function serveExample(port = 0): Promise<ExampleServer> {
   const files: Record<string, [string, string]> = {
     "/": [
-      await Deno.readTextFile(new URL("./index.html", import.meta.url)),
+      (await Deno.readTextFile(new URL("./index.html", import.meta.url)))
+        .replace("{{ownWasm bytes}}", ownWasm.length.toLocaleString("en")),
       "text/html; charset=utf-8",
     ],
     "/main.js": [
@@ -68,7 +73,33 @@ export async function serveExample(port = 0): Promise<ExampleServer> {
   };
 }
 
+/**
+ * Resolves when the server should stop: on Ctrl-C (SIGINT) or SIGTERM, or when the process that
+ * started this one has ended (its parent changed), which a task runner that dies without passing
+ * its signal on leaves behind.
+ *
+ * @returns What stopped it.
+ */
+export function stopSignal(): Promise<string> {
+  const { promise, resolve } = Promise.withResolvers<string>();
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  const parent = Deno.ppid;
+  const watch = setInterval(() => Deno.ppid !== parent && stop("its parent process ended"), 250);
+  const handlers = signals.map((signal) => [signal, () => stop(signal)] as const);
+  function stop(why: string) {
+    clearInterval(watch);
+    for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+    resolve(why);
+  }
+  for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
+  return promise;
+}
+
 if (import.meta.main) {
-  const { url } = await serveExample(Number(Deno.args[0] ?? 8000));
-  console.log(`mote's browser example: ${url}`);
+  const server = await serveExample(Number(Deno.args[0] ?? 8000));
+  const stopped = stopSignal();
+  console.log(`mote's browser example: ${server.url} (Ctrl-C stops it)`);
+  const why = await stopped;
+  await server.shutdown();
+  console.log(`Stopped (${why}).`);
 }
