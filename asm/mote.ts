@@ -170,9 +170,17 @@ let top: usize = FIRST;
 let end: usize = FIRST;
 let limit: usize = 0; // exclusive end address of the heap, a multiple of ALIGN, <= MAX_LIMIT
 let clean: usize = 0; // memory from max(clean, top) to the end has never been written
+// checked: memory from top to max(poisoned, top) is poison (or FREED marks); it never passes the
+// limit it was poisoned under, so the owner's bytes above a region are never read as freed memory
+let poisoned: usize = 0;
 
-// For the TypeScript side: the heap walk reads `top`, Heap.limit sets `limit`.
-export { top as mote_top, limit as mote_limit };
+// Calls of free and realloc, the calls that can end a block's life, wrapping at 2^32: the Heap
+// keeps a record of its live blocks, and learns from this count that another module called them.
+let frees: u32 = 0;
+
+// For the TypeScript side: the heap walk reads `top`, Heap.limit sets `limit`, the Heap's record
+// of live blocks watches `frees`.
+export { top as mote_top, limit as mote_limit, frees as mote_frees };
 
 /** The class of a block size. */
 function classOf(size: usize): usize {
@@ -270,7 +278,8 @@ function allocate(size: usize): usize {
     }
   }
   if (!block) {
-    if (CHECKED && topDamaged(top + size)) return 0;
+    // checked: past the limit is out of memory, whatever lies there; the poison is read only below
+    if (CHECKED && size <= limit - HEADER - top && topDamaged(top + size)) return 0;
     if (!room(size)) return 0;
     block = top;
     top += size;
@@ -326,6 +335,7 @@ function release(block: usize, header: u32): void {
   if (right == top) {
     // what falls back to the top region has been written: calloc must zero it when reused
     clean = max(clean, top);
+    if (CHECKED) poisoned = max(poisoned, top);
     top = block;
     if (CHECKED) {
       poison(block + PREV, block + NEXT + sizeof<u32>()); // a merged left block's links
@@ -387,7 +397,7 @@ function blockOf(ptr: usize): usize {
   if ((ptr & ALIGN_MASK) || block - first >= top - first) {
     // a block freed into the top region left its FREED mark there
     if (CHECKED && ptr) {
-      let freedIntoTop = !(ptr & ALIGN_MASK) && block - top < max(clean, top) - top &&
+      let freedIntoTop = !(ptr & ALIGN_MASK) && block - top < max(poisoned, top) - top &&
         load<u32>(block) == FREED;
       report(freedIntoTop ? DOUBLE_FREE : NOT_A_BLOCK, ptr);
     }
@@ -500,7 +510,7 @@ function poisonDamage(from: usize, to: usize): usize {
 
 /** Reports freed memory in the top region below `to` that was written, if any. */
 function topDamaged(to: usize): bool {
-  let damaged = poisonDamage(top, min(to, max(clean, top)));
+  let damaged = poisonDamage(top, min(to, max(poisoned, top)));
   if (damaged) report(USE_AFTER_FREE, damaged);
   return damaged != 0;
 }
@@ -522,6 +532,7 @@ export function malloc(bytes: usize): usize {
 
 /** Frees what malloc & co. returned; 0 and pointers mote cannot have returned are ignored. */
 export function free(ptr: usize): void {
+  frees++;
   let block = blockOf(ptr);
   if (block) release(block, load<u32>(block));
 }
@@ -532,6 +543,7 @@ export function free(ptr: usize): void {
  * realloc(p, 0) shrinks p to the smallest block and returns it, so 0 always means failure.
  */
 export function realloc(ptr: usize, bytes: usize): usize {
+  frees++;
   if (!ptr) return malloc(bytes);
   let block = blockOf(ptr);
   if (!block || bytes >= limit) return 0;
@@ -626,6 +638,9 @@ export function mote_init(base: usize, limitEnd: usize): usize {
     return 0;
   }
   memory.fill(newRoot, 0, ROOT_SIZE);
-  if (CHECKED) memory.fill(top, POISON_BYTE, max(clean, top) - top); // as if all of it was freed
+  if (CHECKED) { // as if all of the region's memory was freed, and none beyond it
+    poisoned = max(min(clean, newLimit), top);
+    memory.fill(top, POISON_BYTE, poisoned - top);
+  }
   return 1;
 }

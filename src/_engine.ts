@@ -22,6 +22,8 @@ export interface Engine {
   init(base: number, limitEnd: number): boolean;
   /** Moves the address the heap may grow to (a multiple of 16). */
   setLimit(limitEnd: number): void;
+  /** How many times `free` and `realloc` were called, by anyone, modulo 2^32. */
+  frees(): number;
   /** The heap as data, read from the memory or the model, and what is wrong with it. */
   read(base: number): HeapReading;
 }
@@ -46,6 +48,7 @@ interface WasmExports extends MoteExports {
   mote_init(base: number, limitEnd: number): number;
   readonly mote_top: WebAssembly.Global;
   readonly mote_limit: WebAssembly.Global;
+  readonly mote_frees: WebAssembly.Global;
 }
 
 const modules = new Map<Uint8Array, WebAssembly.Module>();
@@ -96,6 +99,7 @@ export const wasmEngine: EngineFactory = (given, checked, hooks) => {
     exports: exports as unknown as MoteExports,
     init: (base, limitEnd) => x.mote_init(base, limitEnd) === 1,
     setLimit: (limitEnd) => x.mote_limit.value = limitEnd,
+    frees: () => x.mote_frees.value >>> 0,
     read: (base) =>
       readHeap({
         buffer: memory.buffer as ArrayBuffer,

@@ -56,7 +56,7 @@ const KINDS: MisuseKind[] = ["double-free", "invalid-pointer", "overflow", "use-
  * assert.throws(() => heap.free(ptr), (e: HeapMisuseError) => e.kind === "double-free");
  * ```
  */
-export class HeapMisuseError extends Error {
+export class HeapMisuseError extends RangeError {
   /** What went wrong. */
   readonly kind: MisuseKind;
   /** The pointer passed in, or for a use after free, the first damaged word. */

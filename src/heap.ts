@@ -8,6 +8,7 @@ import { checkAlignment, checkInteger, checkSize, describe, U32_MAX } from "./_v
 import { HeapMisuseError, OutOfMemoryError } from "./errors.ts";
 import { type CFunctions, type Engine, type EngineFactory, wasmEngine } from "./_engine.ts";
 import { type HeapBlock, type HeapStats, statsOf } from "./_picture.ts";
+import { LiveBlocks } from "./_live_blocks.ts";
 
 /**
  * The C ABI of a mote module: what another wasm module built without an allocator imports.
@@ -132,6 +133,10 @@ export class Heap {
   readonly #engine: Engine;
   readonly #calls: CFunctions;
   #limit: number;
+  /** Which pointers are live blocks: what the pointer checks trust, not the bytes in memory. */
+  readonly #live: LiveBlocks;
+  /** The engine's count of free and realloc calls when the record was last exact. */
+  #frees = 0;
   /** The call in progress, for the checked build's reports. */
   #operation = "";
   #u8: Uint8Array<ArrayBuffer>;
@@ -198,6 +203,7 @@ export class Heap {
     }
     this.#u8 = new Uint8Array(this.#buffer);
     this.#view = new DataView(this.#buffer);
+    this.#live = new LiveBlocks(this.base, checked);
     this.#init();
   }
 
@@ -346,7 +352,10 @@ export class Heap {
     if (ptr !== 0) this.#checkLive(ptr, "realloc");
     checkSize(size);
     this.#operation = "realloc";
-    return this.#served("realloc", size, this.#calls.realloc(ptr, size));
+    this.#frees++;
+    const moved = this.#served("realloc", size, this.#calls.realloc(ptr, size));
+    if (moved !== ptr && ptr !== 0) this.#live.delete(ptr); // #served recorded the new one
+    return moved;
   }
 
   /**
@@ -399,7 +408,9 @@ export class Heap {
     if (ptr === 0) return;
     this.#checkLive(ptr, "free");
     this.#operation = "free";
+    this.#frees++;
     this.#calls.free(ptr);
+    this.#live.delete(ptr);
   }
 
   /**
@@ -578,12 +589,20 @@ export class Heap {
   }
 
   #init(): void {
+    this.#live.clear();
+    this.#frees = this.#engine.frees();
     if (!this.#engine.init(this.base, this.#limitEnd())) {
       throw new RangeError(
         `The heap at ${this.base} with limit ${this.#limit} cannot hold its bookkeeping: ` +
           `raise the limit or give a memory that can grow`,
       );
     }
+  }
+
+  /** Makes the record of live blocks exact again after calls it did not see, by a walk. */
+  #resync(): void {
+    this.#live.rebuild(this.#engine.read(this.base).picture.blocks);
+    this.#frees = this.#engine.frees();
   }
 
   #limitEnd(): number {
@@ -596,20 +615,36 @@ export class Heap {
     return checkInteger(bytes, "Limit", least, MAX_LIMIT - this.base);
   }
 
+  /**
+   * The usable size of `ptr` if it is a live block; otherwise throws, before the wasm reads any
+   * byte at it. Another module's calls through `exports` are caught up with by a walk: when
+   * `free` or `realloc` was called since the record was exact, or when `ptr` is not in it.
+   */
   #checkLive(ptr: number, operation: string): number {
     this.#operation = operation; // the checked build reports what is wrong with ptr itself
-    const usable = this.#calls.malloc_usable_size(ptr) >>> 0;
-    if (usable === 0) {
-      throw new RangeError(
-        `${operation} was given pointer ${ptr}, which is not a live block of this heap ` +
-          `(freed already, misaligned, or outside the heap)`,
-      );
+    if (this.#engine.frees() !== this.#frees) this.#resync();
+    if (!this.#live.has(ptr)) {
+      this.#resync();
+      if (!this.#live.has(ptr)) this.#refuse(ptr, operation);
     }
+    const usable = this.#calls.malloc_usable_size(ptr) >>> 0;
+    if (usable === 0) this.#refuse(ptr, operation); // its header was overwritten: refused too
     return usable;
+  }
+
+  #refuse(ptr: number, operation: string): never {
+    if (this.checked) {
+      throw new HeapMisuseError(this.#live.wasFreed(ptr) ? 1 : 2, ptr, operation);
+    }
+    throw new RangeError(
+      `${operation} was given pointer ${ptr}, which is not a live block of this heap ` +
+        `(freed already, from before a reset(), misaligned, inside a block, or outside the heap)`,
+    );
   }
 
   #served(operation: string, size: number, ptr: number): number {
     if (ptr === 0) throw new OutOfMemoryError(operation, size, this.#limit);
+    this.#live.add(ptr >>> 0);
     return ptr >>> 0;
   }
 }
