@@ -3,7 +3,8 @@
  * a differential run starts from, and the mix of operations for each kind of run.
  */
 import fc from "fast-check";
-import { FIRST, MAX_ALIGN, MAX_LIMIT } from "../src/_layout.ts";
+import { ALIGN, FIRST, HEADER, MAX_ALIGN, MAX_LIMIT, MIN_BLOCK } from "../src/_layout.ts";
+import { classOf } from "../src/_size_class.ts";
 import {
   AlignedAlloc,
   Calloc,
@@ -25,23 +26,26 @@ import type { Session } from "./_session.ts";
 
 const PAGE = 65536;
 
-/** Block sizes where mote's size classes start: every 16 bytes to 128, then quarter powers. */
-function classStarts(): number[] {
+/**
+ * Block sizes where mote's size classes start, up to 4 MiB: derived from the class function the
+ * model shares with the allocator (one class per 16 bytes below 256 B, then 16 per power of two),
+ * so the edges move when the classes do.
+ */
+export function classStarts(): number[] {
   const starts = [];
-  for (let size = 16; size < 128; size += 16) starts.push(size);
-  for (let power = 7; power <= 21; power++) {
-    for (let quarter = 0; quarter < 4; quarter++) starts.push(2 ** power * (1 + quarter / 4));
+  for (let size = MIN_BLOCK; size <= 4 << 20; size += ALIGN) {
+    if (size === MIN_BLOCK || classOf(size) !== classOf(size - ALIGN)) starts.push(size);
   }
   return starts;
 }
 
 /**
- * Requests around every class start, for headers of 4 bytes (release) and 8 (checked), and
- * around the first pages.
+ * Requests around every class start, for the overheads of a header (release) and a header and a
+ * guard (checked), and around the first pages.
  */
-const EDGES: number[] = [
+export const EDGES: number[] = [
   ...classStarts().flatMap((start) =>
-    [4, 8].flatMap((overhead) => [-1, 0, 1].map((delta) => start - overhead + delta))
+    [HEADER, 2 * HEADER].flatMap((overhead) => [-1, 0, 1].map((delta) => start - overhead + delta))
   ),
   ...[1, 2, 3, 4].flatMap((pages) =>
     [-9, -8, -5, -4, -1, 0, 1].map((delta) => pages * PAGE + delta)

@@ -80,11 +80,13 @@ export class LiveBlocks {
   }
 
   /**
-   * Makes the record the heap's used blocks, as a walk of the heap lists them; what the Heap
-   * freed stays remembered where no block is live now.
+   * Makes the record the heap's used blocks, as a walk of the heap lists them. With `forgetFreed`
+   * (another module freed blocks the record did not see), what the Heap freed is forgotten too:
+   * from then on, only what the Heap itself frees is told as a double free.
    */
-  rebuild(blocks: Iterable<HeapBlock>): void {
+  rebuild(blocks: Iterable<HeapBlock>, forgetFreed: boolean): void {
     this.#live.fill(0);
+    if (forgetFreed) this.#freed?.fill(0);
     for (const block of blocks) {
       if (!block.free) this.add(block.ptr);
     }

@@ -600,8 +600,8 @@ export class Heap {
   }
 
   /** Makes the record of live blocks exact again after calls it did not see, by a walk. */
-  #resync(): void {
-    this.#live.rebuild(this.#engine.read(this.base).picture.blocks);
+  #resync(forgetFreed: boolean): void {
+    this.#live.rebuild(this.#engine.read(this.base).picture.blocks, forgetFreed);
     this.#frees = this.#engine.frees();
   }
 
@@ -622,9 +622,9 @@ export class Heap {
    */
   #checkLive(ptr: number, operation: string): number {
     this.#operation = operation; // the checked build reports what is wrong with ptr itself
-    if (this.#engine.frees() !== this.#frees) this.#resync();
+    if (this.#engine.frees() !== this.#frees) this.#resync(true);
     if (!this.#live.has(ptr)) {
-      this.#resync();
+      this.#resync(false);
       if (!this.#live.has(ptr)) this.#refuse(ptr, operation);
     }
     const usable = this.#calls.malloc_usable_size(ptr) >>> 0;
