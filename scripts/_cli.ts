@@ -1,10 +1,196 @@
-/** What the demo and the soak share: their command-line flags and a seeded random source. */
+/**
+ * The one command-line parser of every script (demo, soak, fuzz, bench report, mutants, ...), a
+ * progress line, and the seeded random source the demo and the soak share.
+ *
+ * A script declares its flags once; `--help` prints them, `--flag value` and `--flag=value` both
+ * work, and a bad flag or value ends the script with exit code 2 and one line naming the flag and
+ * the value, never a stack trace.
+ *
+ * @module
+ */
 import { seeded } from "../src/_test_util.ts";
 
-/** The number after `--name` in the arguments, or `fallback`. */
-export function numberFlag(args: string[], name: string, fallback: number): number {
-  const at = args.indexOf(`--${name}`);
-  return at >= 0 ? Number(args[at + 1]) : fallback;
+/** One flag: its kind, what it does, its default and, for numbers, its range. */
+export type Flag =
+  | { kind: "integer" | "number"; help: string; default?: number; min?: number; max?: number }
+  | { kind: "string"; help: string; default?: string; choices?: readonly string[] }
+  | { kind: "strings"; help: string }
+  | { kind: "boolean"; help: string };
+
+/** A script's command line: what it is, its flags and whether it takes positional arguments. */
+export interface Command<F extends Record<string, Flag>> {
+  /** How to run it, e.g. `deno task soak`. */
+  usage: string;
+  /** One or two sentences on what it does. */
+  summary: string;
+  flags: F;
+  /** The name of the positional arguments it takes, if it takes any. */
+  positionals?: string;
+}
+
+type ValueOf<T extends Flag> = T extends { kind: "integer" | "number" }
+  ? T extends { default: number } ? number : number | undefined
+  : T extends { kind: "string" } ? T extends { default: string } ? string : string | undefined
+  : T extends { kind: "strings" } ? string[]
+  : boolean;
+
+/** The parsed values, each typed by its flag; `_` holds the positional arguments. */
+export type Values<F extends Record<string, Flag>> = { [K in keyof F]: ValueOf<F[K]> } & {
+  _: string[];
+};
+
+/** A command line that cannot be run: a flag unknown or given a bad value. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** The text `--help` prints. */
+export function helpText<F extends Record<string, Flag>>(command: Command<F>): string {
+  const rows = Object.entries(command.flags).map(([name, flag]) => {
+    const value = flag.kind === "boolean"
+      ? ""
+      : flag.kind === "integer" || flag.kind === "number"
+      ? " N"
+      : " VALUE";
+    const extra = "default" in flag && flag.default !== undefined
+      ? ` (default ${flag.default})`
+      : "";
+    return [`  --${name}${value}`, flag.help + extra];
+  });
+  rows.push(["  --help", "print this and exit"]);
+  const width = Math.max(...rows.map(([left]) => left.length)) + 2;
+  const positionals = command.positionals ? ` [${command.positionals}]` : "";
+  return `usage: ${command.usage} [flags]${positionals}\n\n${command.summary}\n\n` +
+    rows.map(([left, right]) => left.padEnd(width) + right).join("\n");
+}
+
+function convert(name: string, flag: Flag, raw: string): number | string {
+  const quoted = JSON.stringify(raw);
+  if (flag.kind === "integer" || flag.kind === "number") {
+    const value = raw.trim() === "" ? NaN : Number(raw);
+    const what = flag.kind === "integer" ? "an integer" : "a number";
+    const range = flag.min !== undefined && flag.max !== undefined
+      ? ` from ${flag.min} to ${flag.max}`
+      : flag.min !== undefined
+      ? ` of at least ${flag.min}`
+      : flag.max !== undefined
+      ? ` of at most ${flag.max}`
+      : "";
+    if (
+      !Number.isFinite(value) || (flag.kind === "integer" && !Number.isInteger(value)) ||
+      (flag.min !== undefined && value < flag.min) || (flag.max !== undefined && value > flag.max)
+    ) throw new UsageError(`--${name} must be ${what}${range}, got ${quoted}`);
+    return value;
+  }
+  if (flag.kind === "string" && flag.choices && !flag.choices.includes(raw)) {
+    throw new UsageError(`--${name} must be one of ${flag.choices.join(", ")}, got ${quoted}`);
+  }
+  return raw;
+}
+
+/**
+ * Parses `args` against `command`'s flags. Throws `UsageError` on an unknown flag, a missing or bad
+ * value, or positional arguments the command does not take; returns `undefined` for `--help`.
+ */
+export function parseFlags<F extends Record<string, Flag>>(
+  command: Command<F>,
+  args: readonly string[],
+): Values<F> | undefined {
+  const values: Record<string, unknown> = { _: [] };
+  for (const [name, flag] of Object.entries(command.flags)) {
+    if (flag.kind === "boolean") values[name] = false;
+    else if (flag.kind === "strings") values[name] = [];
+    else values[name] = flag.default;
+  }
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--help" || arg === "-h") return undefined;
+    if (arg === "--") {
+      (values._ as string[]).push(...args.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith("--")) {
+      if (!command.positionals) {
+        throw new UsageError(`Unexpected argument ${JSON.stringify(arg)}: this takes only flags`);
+      }
+      (values._ as string[]).push(arg);
+      continue;
+    }
+    const equals = arg.indexOf("=");
+    const name = arg.slice(2, equals < 0 ? undefined : equals);
+    const flag = Object.hasOwn(command.flags, name) ? command.flags[name] : undefined;
+    if (!flag) throw new UsageError(`Unknown flag ${JSON.stringify(`--${name}`)}`);
+    if (flag.kind === "boolean") {
+      if (equals >= 0) {
+        const raw = arg.slice(equals + 1);
+        if (raw !== "true" && raw !== "false") {
+          throw new UsageError(
+            `--${name} takes no value or true/false, got ${JSON.stringify(raw)}`,
+          );
+        }
+        values[name] = raw === "true";
+      } else values[name] = true;
+      continue;
+    }
+    let raw: string;
+    if (equals >= 0) raw = arg.slice(equals + 1);
+    else if (i + 1 < args.length && !args[i + 1].startsWith("--")) raw = args[++i];
+    else throw new UsageError(`--${name} needs a value`);
+    if (flag.kind === "strings") (values[name] as string[]).push(raw);
+    else values[name] = convert(name, flag, raw);
+  }
+  return values as Values<F>;
+}
+
+/**
+ * Parses `Deno.args` (or `args`) for a script: on `--help` prints the help and exits 0, on a
+ * usage error prints one line and a pointer to `--help` and exits 2.
+ */
+export function parseArgs<F extends Record<string, Flag>>(
+  command: Command<F>,
+  args: readonly string[] = Deno.args,
+): Values<F> {
+  try {
+    const values = parseFlags(command, args);
+    if (values) return values;
+    console.log(helpText(command));
+    Deno.exit(0);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`error: ${error.message}\nRun ${command.usage} --help for the flags.`);
+    Deno.exit(2);
+  }
+}
+
+/**
+ * Progress for long runs: on a terminal, one line on stderr rewritten in place; elsewhere (CI,
+ * a pipe), a line at most every `quietMs`, so logs stay short.
+ */
+export class Progress {
+  #terminal = Deno.stderr.isTerminal();
+  #last = -Infinity;
+  #shown = false;
+  constructor(readonly quietMs = 10_000) {}
+
+  /** Shows `line` now on a terminal, or if `quietMs` passed since the last line elsewhere. */
+  update(line: string): void {
+    const now = performance.now();
+    if (this.#terminal) {
+      if (now - this.#last < 100) return;
+      Deno.stderr.writeSync(new TextEncoder().encode(`\r\x1b[2K${line}`));
+      this.#shown = true;
+    } else {
+      if (now - this.#last < this.quietMs) return;
+      console.error(line);
+    }
+    this.#last = now;
+  }
+
+  /** Ends the in-place line, so what is printed next starts on a line of its own. */
+  done(): void {
+    if (this.#terminal && this.#shown) Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[2K"));
+    this.#shown = false;
+  }
 }
 
 /** A seeded source of numbers in [0, 1), so every run of a script does the same work. */

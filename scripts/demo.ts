@@ -15,13 +15,21 @@
  * @module
  */
 import { Heap, heapMapSvg } from "../mod.ts";
-import { numberFlag, seededFraction } from "./_cli.ts";
+import { parseArgs, seededFraction } from "./_cli.ts";
 
-const args = Deno.args;
-const flag = (name: string, fallback: number) => numberFlag(args, name, fallback);
-const OPS = flag("ops", 400_000);
-const SEED = flag("seed", 7);
-const SVG = args.includes("--svg") ? args[args.indexOf("--svg") + 1] : undefined;
+const flags = parseArgs({
+  usage: "deno task demo",
+  summary:
+    "A server-like workload through the Heap API, then its speed, its memory and a heap map.",
+  flags: {
+    ops: { kind: "integer", help: "heap operations to run", default: 400_000, min: 1 },
+    seed: { kind: "integer", help: "seed of the workload", default: 7, min: 0 },
+    svg: { kind: "string", help: "also draw the heap map into this SVG file" },
+  },
+});
+const OPS = flags.ops;
+const SEED = flags.seed;
+const SVG = flags.svg;
 const MAP_WIDTH = 800;
 
 const random = seededFraction(SEED);

@@ -6,19 +6,29 @@
  * Contents are verified on every free and realloc, the heap's integrity every few hundred
  * thousand operations.
  *
- *     deno task soak [--seconds 60] [--live 20000] [--seed 1] [--checked]
+ *     deno task soak [--seconds 60] [--live 20000] [--seed 1] [--checked]   (--help for more)
  *
  * @module
  */
 import { Heap } from "../mod.ts";
-import { numberFlag, seededFraction } from "./_cli.ts";
+import { parseArgs, Progress, seededFraction } from "./_cli.ts";
 
-const args = Deno.args;
-const flag = (name: string, fallback: number) => numberFlag(args, name, fallback);
-const SECONDS = flag("seconds", 60);
-const LIVE = flag("live", 20_000);
-const SEED = flag("seed", 1);
-const CHECKED = args.includes("--checked");
+const flags = parseArgs({
+  usage: "deno task soak",
+  summary: "Millions of random operations with a bounded live set; passes when the heap's span " +
+    "grew at most once in the run's second half.",
+  flags: {
+    seconds: { kind: "number", help: "how long to run", default: 60, min: 0.1 },
+    live: { kind: "integer", help: "the most blocks live at once", default: 20_000, min: 1 },
+    seed: { kind: "integer", help: "seed of the operations", default: 1, min: 0 },
+    checked: { kind: "boolean", help: "run the checked build" },
+  },
+});
+const SECONDS = flags.seconds;
+const LIVE = flags.live;
+const SEED = flags.seed;
+const CHECKED = flags.checked;
+const progress = new Progress();
 
 const random = seededFraction(SEED);
 const pick = (n: number) => Math.floor(random() * n);
@@ -98,11 +108,12 @@ while (performance.now() < deadline) {
     if (problems.length) throw new Error(`integrity after ${ops} operations: ${problems[0]}`);
   }
   const last = spans[spans.length - 1];
-  console.log(
+  progress.update(
     `${(ops / 1e6).toFixed(1).padStart(6)} M ops  span ${(last.span / 2 ** 20).toFixed(2)} MiB  ` +
       `live ${(liveBytes / 2 ** 20).toFixed(2)} MiB`,
   );
 }
+progress.done();
 const seconds = (performance.now() - started) / 1000;
 const half = spans[Math.floor(spans.length / 2)];
 const final = spans[spans.length - 1];
