@@ -159,6 +159,7 @@ export function moteCommands(): CommandArbitrary {
     fc.integer({ min: 1, max: 15 }).map((misaligned) => ({ misaligned })),
     fc.integer({ min: 1, max: 20 }).map((below) => ({ below })),
     fc.nat({ max: 20 }).map((above) => ({ above })),
+    fc.nat({ max: 1 << 16 }).map((interior) => ({ interior })),
   );
   return fc.oneof(
     { weight: 10, arbitrary: size.map((s) => new Malloc(s)) },

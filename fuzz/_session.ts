@@ -50,6 +50,9 @@ function extents(usable: number): [number, number][] {
   return usable <= FILL_WHOLE ? [[0, usable]] : [[0, FILL_EDGE], [usable - FILL_EDGE, usable]];
 }
 
+/** What the checked build reports for a pointer that is not live. */
+export type MisuseReport = "double free" | "not a block";
+
 /** What a run expects beyond C's rules. */
 export interface SessionOptions {
   /** The alignment every plain allocation must have. */
@@ -176,11 +179,23 @@ export class Session {
   freeTwice(index: number, then: "free" | "realloc" | "malloc_usable_size"): void {
     const { ptr } = this.live[index];
     this.free(index);
-    this.foreignPointer(ptr, then);
+    this.foreignPointer(ptr, then, "double free");
   }
 
-  /** Hands the allocator a pointer that is no live block: it must refuse it, changing nothing. */
-  foreignPointer(ptr: number, call: "free" | "realloc" | "malloc_usable_size"): void {
+  /** Whether this run's allocator is mote's checked build, which reports misuse. */
+  get checked(): boolean {
+    return this.#checked;
+  }
+
+  /**
+   * Hands the allocator a pointer that is no live block: it must refuse it, changing nothing,
+   * and a checked build must report exactly `kind` at it.
+   */
+  foreignPointer(
+    ptr: number,
+    call: "free" | "realloc" | "malloc_usable_size",
+    kind: MisuseReport,
+  ): void {
     const what = `${call}(${ptr}), a pointer not live`;
     const result = this.#call(what, (a) => {
       if (call === "free") return a.free(ptr);
@@ -188,7 +203,7 @@ export class Session {
     });
     this.trace.push(`${what} -> ${result ?? "done"}`);
     if (result) this.#fail(`${call} of ${ptr}, a pointer not live, returned ${result}`);
-    this.#after(ptr);
+    this.#after({ ptr, kind });
   }
 
   /** Sets the limit as Heap.limit does, raw: never below the heap's current end. */
@@ -383,7 +398,7 @@ export class Session {
    * the model: its top, limit and memory size, and its blocks and lists as read from memory,
    * which must also pass the integrity check.
    */
-  #after(misusedPointer?: number): void {
+  #after(misuse?: { ptr: number; kind: MisuseReport }): void {
     for (const block of this.live) {
       const edge = Math.min(16, block.usable);
       this.#verifyRange(block, 0, edge, block.ptr, "after the last operation");
@@ -397,13 +412,13 @@ export class Session {
     }
     if (!this.diff) return;
     const reports = this.mote.takeReports();
-    const expected = misusedPointer === undefined || !this.#checked
-      ? /^$/
-      : new RegExp(`^(double free|not a block) at ${misusedPointer}$`);
-    if (!expected.test(reports.join())) {
+    const expected = misuse === undefined || !this.#checked
+      ? ""
+      : `${misuse.kind} at ${misuse.ptr}`;
+    if (reports.join() !== expected) {
       this.#fail(
         `The checked build reported [${reports.join(", ")}]` +
-          (misusedPointer === undefined ? "" : `, not one misuse of ${misusedPointer}`),
+          (misuse === undefined ? "" : `, not ${expected}`),
       );
     }
     const { model } = this.diff;
