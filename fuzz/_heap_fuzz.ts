@@ -61,16 +61,16 @@ export class HeapRun {
   operations = 0;
   #nextId = 1;
 
-  constructor(setup: HeapLayerSetup) {
+  constructor(setup: HeapLayerSetup, kind: typeof Heap = Heap) {
     this.setup = setup;
     const { checked, region, base, pages, maximum, limit } = setup;
     if (region) {
       const memories = [0, 1].map(() => new WebAssembly.Memory({ initial: pages, maximum }));
       for (const memory of memories) new Uint8Array(memory.buffer).fill(CANARY);
-      this.heap = new Heap({ memory: memories[0], base, limit, checked });
+      this.heap = new kind({ memory: memories[0], base, limit, checked });
       this.model = new ModelHeap({ memory: memories[1], base, limit, checked });
     } else {
-      this.heap = new Heap({ limit, checked });
+      this.heap = new kind({ limit, checked });
       this.model = new ModelHeap({ limit, checked });
     }
     this.after("new Heap");
@@ -800,6 +800,8 @@ export interface HeapFuzzOptions {
   readonly seed?: number;
   readonly maxCommands?: number;
   readonly path?: string;
+  /** The kind of Heap to hold to the model: a subclass running other builds, say. */
+  readonly kind?: typeof Heap;
 }
 
 /** Runs the Heap-layer fuzz; throws the shrunk failure. */
@@ -810,7 +812,7 @@ export function fuzzHeapLayer(options: HeapFuzzOptions = {}): { runs: number; op
       heapLayerSetups(),
       fc.commands([heapCommands()], { maxCommands: options.maxCommands ?? 60, size: "max" }),
       (setup, commands) => {
-        const run = new HeapRun(setup);
+        const run = new HeapRun(setup, options.kind);
         try {
           fc.modelRun(() => ({ model: run, real: run }), commands);
           while (run.live.length > 0) {

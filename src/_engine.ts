@@ -22,7 +22,7 @@ export interface Engine {
   init(base: number, limitEnd: number): boolean;
   /** Moves the address the heap may grow to (a multiple of 16). */
   setLimit(limitEnd: number): void;
-  /** How many times `free` and `realloc` were called, by anyone, modulo 2^32. */
+  /** How many times `free` and `realloc` were called, by anyone, as an i32 that wraps. */
   frees(): number;
   /** The heap as data, read from the memory or the model, and what is wrong with it. */
   read(base: number): HeapReading;
@@ -48,7 +48,7 @@ interface WasmExports extends MoteExports {
   mote_init(base: number, limitEnd: number): number;
   readonly mote_top: WebAssembly.Global;
   readonly mote_limit: WebAssembly.Global;
-  readonly mote_frees: WebAssembly.Global;
+  mote_frees(): number;
 }
 
 const modules = new Map<Uint8Array, WebAssembly.Module>();
@@ -69,21 +69,34 @@ const C_NAMES = [
   "malloc_usable_size",
 ] as const;
 
+/** The three modules a wasm engine instantiates: as shipped, or built from a changed source. */
+export interface WasmModules {
+  readonly own: Uint8Array<ArrayBuffer>;
+  readonly region: Uint8Array<ArrayBuffer>;
+  readonly checked: Uint8Array<ArrayBuffer>;
+}
+
 /**
  * mote's wasm: the release build owning its memory or managing a given one, or the checked
  * build (which always imports its memory: a heap of its own gets one made here).
  */
-export const wasmEngine: EngineFactory = (given, checked, hooks) => {
+export const wasmEngine: EngineFactory = (given, checked, hooks) =>
+  wasmEngineFor({ own: ownWasm, region: regionWasm, checked: checkedWasm })(given, checked, hooks);
+
+/** A wasm engine over other builds of asm/mote.ts: the mutation run's mutants. */
+export const wasmEngineFor = (modules: WasmModules): EngineFactory => (given, checked, hooks) => {
   let instance: WebAssembly.Instance;
   let memory = given;
   if (checked) {
     memory ??= new WebAssembly.Memory({ initial: 0, maximum: 65536 });
     const mote_report = (code: number, address: number) => hooks.report(code, address);
-    instance = new WebAssembly.Instance(compiled(checkedWasm), { env: { memory, mote_report } });
+    instance = new WebAssembly.Instance(compiled(modules.checked), {
+      env: { memory, mote_report },
+    });
   } else if (memory) {
-    instance = new WebAssembly.Instance(compiled(regionWasm), { env: { memory } });
+    instance = new WebAssembly.Instance(compiled(modules.region), { env: { memory } });
   } else {
-    instance = new WebAssembly.Instance(compiled(ownWasm));
+    instance = new WebAssembly.Instance(compiled(modules.own));
   }
   const x = instance.exports as unknown as WasmExports;
   memory ??= x.memory;
@@ -99,7 +112,7 @@ export const wasmEngine: EngineFactory = (given, checked, hooks) => {
     exports: exports as unknown as MoteExports,
     init: (base, limitEnd) => x.mote_init(base, limitEnd) === 1,
     setLimit: (limitEnd) => x.mote_limit.value = limitEnd,
-    frees: () => x.mote_frees.value >>> 0,
+    frees: x.mote_frees,
     read: (base) =>
       readHeap({
         buffer: memory.buffer as ArrayBuffer,

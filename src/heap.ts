@@ -352,7 +352,7 @@ export class Heap {
     if (ptr !== 0) this.#checkLive(ptr, "realloc");
     checkSize(size);
     this.#operation = "realloc";
-    this.#frees++;
+    this.#frees = (this.#frees + 1) | 0;
     const moved = this.#served("realloc", size, this.#calls.realloc(ptr, size));
     if (moved !== ptr && ptr !== 0) this.#live.delete(ptr); // #served recorded the new one
     return moved;
@@ -408,7 +408,7 @@ export class Heap {
     if (ptr === 0) return;
     this.#checkLive(ptr, "free");
     this.#operation = "free";
-    this.#frees++;
+    this.#frees = (this.#frees + 1) | 0;
     this.#calls.free(ptr);
     this.#live.delete(ptr);
   }
@@ -431,7 +431,7 @@ export class Heap {
    */
   usableSize(ptr: number): number {
     checkInteger(ptr, "Pointer", 0, U32_MAX);
-    return this.#checkLive(ptr, "usableSize");
+    return this.#usable(ptr, "usableSize");
   }
 
   /**
@@ -578,7 +578,7 @@ export class Heap {
    */
   bytes(ptr: number, length?: number): Uint8Array<ArrayBuffer> {
     checkInteger(ptr, "Pointer", 0, U32_MAX);
-    const usable = this.#checkLive(ptr, "bytes");
+    const usable = this.#usable(ptr, "bytes");
     const bytes = length === undefined ? usable : checkInteger(length, "Length", 0, usable);
     return new Uint8Array(this.#buffer, ptr, bytes);
   }
@@ -616,17 +616,22 @@ export class Heap {
   }
 
   /**
-   * The usable size of `ptr` if it is a live block; otherwise throws, before the wasm reads any
-   * byte at it. Another module's calls through `exports` are caught up with by a walk: when
-   * `free` or `realloc` was called since the record was exact, or when `ptr` is not in it.
+   * Throws unless `ptr` is a live block, before the wasm reads any byte at it. Another module's
+   * calls through `exports` are caught up with by a walk: when `free` or `realloc` was called
+   * since the record was exact, or when `ptr` is not in it.
    */
-  #checkLive(ptr: number, operation: string): number {
+  #checkLive(ptr: number, operation: string): void {
     this.#operation = operation; // the checked build reports what is wrong with ptr itself
     if (this.#engine.frees() !== this.#frees) this.#resync(true);
     if (!this.#live.has(ptr)) {
       this.#resync(false);
       if (!this.#live.has(ptr)) this.#refuse(ptr, operation);
     }
+  }
+
+  /** The usable size of `ptr`, a live block; throws for any other pointer. */
+  #usable(ptr: number, operation: string): number {
+    this.#checkLive(ptr, operation);
     const usable = this.#calls.malloc_usable_size(ptr) >>> 0;
     if (usable === 0) this.#refuse(ptr, operation); // its header was overwritten: refused too
     return usable;

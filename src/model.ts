@@ -46,9 +46,9 @@ function modelEngine(given: WebAssembly.Memory | undefined, checked: boolean): E
   let frees = 0; // as the wasm's mote_frees: calls of free and realloc
   const calls = {
     malloc: (size: number) => model.malloc(size >>> 0),
-    free: (ptr: number) => (frees = (frees + 1) >>> 0, model.free(ptr >>> 0)),
+    free: (ptr: number) => (frees = (frees + 1) | 0, model.free(ptr >>> 0)),
     realloc: (ptr: number, size: number) => (
-      frees = (frees + 1) >>> 0, model.realloc(ptr >>> 0, size >>> 0)
+      frees = (frees + 1) | 0, model.realloc(ptr >>> 0, size >>> 0)
     ),
     calloc: (count: number, size: number) => model.calloc(count >>> 0, size >>> 0),
     aligned_alloc: (alignment: number, size: number) =>
