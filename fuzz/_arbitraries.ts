@@ -5,6 +5,7 @@
 import fc from "fast-check";
 import { ALIGN, FIRST, HEADER, MAX_ALIGN, MAX_LIMIT, MIN_BLOCK } from "../src/_layout.ts";
 import { classOf } from "../src/_size_class.ts";
+import { rootOf } from "../src/_heap_reader.ts";
 import {
   AlignedAlloc,
   Calloc,
@@ -108,11 +109,16 @@ export function heapSetups(builds: readonly { importsMemory: boolean }[]): fc.Ar
     extraPages: fc.integer({ min: -1, max: 3 }),
     growablePages: fc.option(fc.nat({ max: 24 }), { nil: undefined }),
     limit: fc.oneof(
+      // around the least a region can be: its root, the first header, and nothing more
+      { weight: 1, arbitrary: fc.integer({ min: -20, max: 20 }).map((d) => -(FIRST + HEADER + d)) },
       { weight: 2, arbitrary: fc.integer({ min: 250, max: PAGE }) },
       { weight: 3, arbitrary: fc.integer({ min: PAGE, max: 8 << 20 }) },
       { weight: 2, arbitrary: fc.constant(MAX_LIMIT) },
     ),
-  }).map(({ build, region, base, extraPages, growablePages, limit }) => {
+  }).map(({ build, region, base, extraPages, growablePages, limit: wanted }) => {
+    // a negative limit is relative to the least a heap at this base needs: -(least + delta)
+    const at = region && builds[build].importsMemory ? base : 0;
+    const limit = wanted < 0 ? rootOf(at) - at - wanted : wanted;
     if (!region || !builds[build].importsMemory) {
       return { build, region: false, base: 0, pages: 0, limit: Math.min(limit, MAX_LIMIT) };
     }

@@ -200,7 +200,14 @@ export class ForeignPointer implements Command {
       const block = session.live.find((b) => b.usable > 16);
       if (!session.checked || !block) return;
       const steps = this.where.interior % Math.floor((block.usable - 1) / 16);
-      session.foreignPointer(block.ptr + 16 * (1 + steps), this.call, "not a block");
+      const ptr = block.ptr + 16 * (1 + steps);
+      // odd picks: the bytes in front read as a used block's header that fits
+      session.foreignPointer(
+        ptr,
+        this.call,
+        "not a block",
+        this.where.interior & 1 ? 32 : undefined,
+      );
       return;
     }
     const ptr = Math.min(

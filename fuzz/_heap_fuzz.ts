@@ -14,7 +14,7 @@ import { Heap, HeapMisuseError, type MisuseKind } from "../mod.ts";
 import { ModelHeap } from "../src/model.ts";
 import { ALIGN, FIRST, HEADER, MAX_LIMIT } from "../src/_layout.ts";
 import { SCAN } from "../src/_size_class.ts";
-import { rootOf } from "../src/_heap_reader.ts";
+import { readHeap, rootOf } from "../src/_heap_reader.ts";
 import type { HeapBlock } from "../src/_picture.ts";
 import { classStarts, EDGES } from "./_arbitraries.ts";
 
@@ -59,11 +59,17 @@ export class HeapRun {
   readonly stale = new Set<number>();
   readonly trace: string[] = [];
   operations = 0;
+  /**
+   * Checked: the heap's poison reaches at least this high above the top: the memory there at
+   * init (below the limit), and every top since, whose memory was freed back into the top.
+   */
+  poisonedTo = 0;
   #nextId = 1;
 
   constructor(setup: HeapLayerSetup, kind: typeof Heap = Heap) {
     this.setup = setup;
     const { checked, region, base, pages, maximum, limit } = setup;
+    this.poisonedTo = Math.min(pages * PAGE, Math.floor((base + limit) / ALIGN) * ALIGN);
     if (region) {
       const memories = [0, 1].map(() => new WebAssembly.Memory({ initial: pages, maximum }));
       for (const memory of memories) new Uint8Array(memory.buffer).fill(CANARY);
@@ -137,6 +143,7 @@ export class HeapRun {
    * the wasm heap passes its integrity check; and the owner's bytes near a region are intact.
    */
   after(what: string): void {
+    this.poisonedTo = Math.max(this.poisonedTo, this.top);
     const walk = this.heap.walk(), modelWalk = this.model.walk();
     const difference = differ(walk, modelWalk);
     if (difference) this.fail(`after ${what}, ${difference}`);
@@ -284,20 +291,28 @@ class Allocate extends Base {
   run(run: HeapRun): void {
     const bytes = bytesOf(this.size, run);
     const { how, extra } = this;
-    run.hold(
-      run.both(
-        `${this}`,
-        (heap) =>
-          how === "malloc"
-            ? heap.malloc(bytes)
-            : how === "calloc"
-            ? heap.calloc(extra, bytes)
-            : how === "alignedAlloc"
-            ? heap.alignedAlloc(extra, bytes)
-            : heap.realloc(0, bytes),
-      ),
+    const ptr = run.both(
+      `${this}`,
+      (heap) =>
+        how === "malloc"
+          ? heap.malloc(bytes)
+          : how === "calloc"
+          ? heap.calloc(extra, bytes)
+          : how === "alignedAlloc"
+          ? heap.alignedAlloc(extra, bytes)
+          : heap.realloc(0, bytes),
     );
+    if (how === "calloc" && ptr !== undefined) {
+      // zero, at both ends of a large block, whatever the memory held before
+      const u8 = run.heap.u8, length = extra * bytes, edge = Math.min(length, 1 << 16);
+      for (const from of [ptr, ptr + length - edge]) {
+        const at = u8.subarray(from, from + edge).findIndex((byte) => byte !== 0);
+        if (at >= 0) run.fail(`${this}: byte ${from + at - ptr} of ${ptr} is not zero`);
+      }
+    }
+    run.hold(ptr);
   }
+
   toString(): string {
     const size = showSize(this.size);
     return this.how === "malloc" || this.how === "realloc0"
@@ -454,6 +469,11 @@ class Reset extends Base {
     for (const ptr of run.freed) run.stale.add(ptr);
     run.live.length = 0;
     run.freed.clear();
+    const { heap } = run;
+    run.poisonedTo = Math.min(
+      heap.memory.buffer.byteLength,
+      Math.floor(Math.min(heap.base + heap.limit, MAX_LIMIT) / ALIGN) * ALIGN,
+    );
     run.both("reset()", (heap) => heap.reset());
   }
   toString(): string {
@@ -588,90 +608,211 @@ const CLASS_STARTS = classStarts().filter((size) => size <= 1 << 16);
 
 /**
  * The checked build's misuse, one word corrupted in the heap's memory (not the model's): the
- * call that must see it must report it exactly, change nothing, and succeed once the word is
- * restored, as the model says.
+ * call that must see it must report it exactly (kind and address), change nothing, and once the
+ * word is restored, do what the model does. A guard (the word past a usable end) or the header
+ * after a block is seen by the block's usableSize. A free block's word (a link, its back word or
+ * poison) is seen by its left neighbour's usableSize, its right neighbour's, by the malloc that
+ * takes the block whole, or by the realloc that grows its left neighbour over it; the top
+ * region's poison, by the malloc that carves over it.
  */
-type Damage = "guard" | "nextHeader" | "prev" | "next" | "back" | "poison";
+type Damage = "guard" | "nextHeader" | "prev" | "next" | "back" | "poison" | "top";
+type Via = "left" | "right" | "take" | "grow";
+
+/** What a corruption is seen by: the call, and the report expected of it. */
+interface Plan {
+  readonly address: number;
+  readonly value?: number;
+  readonly call: (heap: Heap) => unknown;
+  /**
+   * The report the call must make, given what the model did; undefined when it must make none;
+   * "any" when it may report or not (a list scan that may pass the damaged block), but then must
+   * change nothing.
+   */
+  readonly expect: (
+    predicted: Outcome<unknown>,
+  ) => { kind: MisuseKind; at: number } | undefined | "any";
+}
 
 class Corrupt extends Base {
-  constructor(readonly damage: Damage, readonly pick: number) {
+  constructor(readonly damage: Damage, readonly via: Via, readonly pick: number) {
     super();
   }
   override check(run: Readonly<HeapRun>): boolean {
     return run.setup.checked;
   }
-  run(run: HeapRun): void {
+  plan(run: HeapRun): Plan | undefined {
     const blocks = run.model.walk();
     const top = run.top;
     const n = this.pick;
-    let address: number, ptr: number, kind: MisuseKind, reported: number;
-    let call: (heap: Heap) => unknown = (heap) => heap.usableSize(ptr);
+    const nth = <T>(items: T[]) => items.length ? items[n % items.length] : undefined;
     if (this.damage === "guard" || this.damage === "nextHeader") {
-      const used = blocks.filter((b) =>
-        !b.free && (this.damage === "guard" || b.address + b.size < top)
+      const b = nth(
+        blocks.filter((b) => !b.free && (this.damage === "guard" || b.address + b.size < top)),
       );
-      if (used.length === 0) return;
-      const b = used[n % used.length];
-      ptr = b.ptr;
-      // the guard is the word past the usable end; the next header, the word after it
-      address = b.address + b.size - (this.damage === "guard" ? HEADER : 0);
-      kind = "overflow";
-      reported = ptr;
-    } else {
-      const free = blocks.filter((b) => b.free && (this.damage !== "poison" || b.size >= 32));
-      if (free.length === 0) return;
-      const f = free[n % free.length];
-      const left = blocks[blocks.indexOf(f) - 1]; // used: free blocks never touch
-      if (this.damage === "poison") {
-        const words = (f.size - 16) / 4;
-        address = f.address + 12 + 4 * (n % words);
-        // the request that takes f whole, if the model takes it
-        const size = f.size - 2 * HEADER;
-        call = (heap) => heap.malloc(size);
-        ptr = f.ptr;
-        kind = "use-after-free";
-        reported = address;
-      } else {
-        if (!left) return;
-        ptr = left.ptr;
-        address = f.address +
-          (this.damage === "prev" ? 4 : this.damage === "next" ? 8 : f.size - 4);
-        kind = this.damage === "back" ? "overflow" : "use-after-free";
-        reported = this.damage === "back" ? ptr : address;
+      if (!b) return undefined;
+      const address = b.address + b.size - (this.damage === "guard" ? HEADER : 0);
+      return {
+        address,
+        call: (heap) => heap.usableSize(b.ptr),
+        expect: () => ({ kind: "overflow", at: b.ptr }),
+      };
+    }
+    if (this.damage === "top") {
+      // memory above the top that the heap poisoned: at init, and whatever fell back to the top
+      const span = Math.min(64, (run.poisonedTo - top) / 4);
+      if (span < 1) return undefined;
+      const address = top + 4 * (n % span);
+      if (this.via === "take" || this.via === "grow") {
+        const bytes = address - top + 8;
+        return {
+          address,
+          call: (heap) => heap.malloc(bytes),
+          expect: (p) =>
+            "value" in p && p.value === top + HEADER
+              ? { kind: "use-after-free", at: address }
+              : undefined,
+        };
+      }
+      // a request past the limit is out of memory, whatever the poison below it says
+      const bytes = run.heap.base + run.heap.limit - top;
+      return { address, call: (heap) => heap.malloc(bytes), expect: () => undefined };
+    }
+    const f = nth(blocks.filter((b) => b.free && (this.damage !== "poison" || b.size >= 32)));
+    if (!f) return undefined;
+    const at = blocks.indexOf(f);
+    const left = blocks[at - 1], right = blocks[at + 1]; // used: free blocks never touch
+    const words = (f.size - 16) / 4; // the poison between the links and the back word
+    const address = f.address +
+      (this.damage === "prev"
+        ? 4
+        : this.damage === "next"
+        ? 8
+        : this.damage === "back"
+        ? f.size - 4
+        : 12 + 4 * [0, words - 1, n % words][n % 3]);
+    const uaf = { kind: "use-after-free" as const, at: address };
+    switch (this.via) {
+      case "left":
+        if (!left) return undefined;
+        return {
+          address,
+          call: (heap) => heap.usableSize(left.ptr),
+          expect: () =>
+            this.damage === "back"
+              ? { kind: "overflow", at: left.ptr }
+              : this.damage === "poison"
+              ? undefined
+              : uaf,
+        };
+      case "right": {
+        // the right's own right neighbour is checked first: when free, a link of it to f is
+        // what reports; so only a right whose right is used or the top
+        if (!right || right.free || blocks[at + 2]?.free) return undefined;
+        // a back word naming another free block, which does not end where this one does
+        const other = this.damage === "back" &&
+          blocks.find((b) => b.free && b !== f && b.address < right.address);
+        return {
+          address,
+          value: other ? other.address : undefined,
+          call: (heap) => heap.usableSize(right.ptr),
+          expect: () => this.damage === "poison" ? undefined : uaf,
+        };
+      }
+      case "take": {
+        // the block the model takes is checked whole, and its links' ends: f's list neighbours
+        // see a damaged link of f; a block further along the list may be reached past f
+        const bytes = f.size - 2 * HEADER;
+        const { before, after } = listNeighbours(run, f.address);
+        return {
+          address,
+          call: (heap) => heap.malloc(bytes),
+          expect: (p) => {
+            const taken = "value" in p && typeof p.value === "number" ? p.value - HEADER : -1;
+            if (taken === f.address) return uaf;
+            if (this.damage === "prev" && taken === before) {
+              return { kind: "use-after-free", at: before + 8 };
+            }
+            if (this.damage === "next" && taken === after) {
+              return { kind: "use-after-free", at: after + 4 };
+            }
+            return this.damage === "prev" || this.damage === "next" ? "any" : undefined;
+          },
+        };
+      }
+      case "grow": {
+        if (!left) return undefined;
+        const bytes = left.size + f.size - 2 * HEADER;
+        return {
+          address,
+          call: (heap) => heap.realloc(left.ptr, bytes),
+          // realloc checks its block's neighbours first: a back word, as the left's overflow
+          expect: (p) =>
+            this.damage === "back"
+              ? { kind: "overflow", at: left.ptr }
+              : this.damage !== "poison" || ("value" in p && p.value === left.ptr)
+              ? uaf
+              : undefined,
+        };
       }
     }
-    const saved = run.poke(address, 0x0BAD_0001 ^ (n & 0xFFF0), [run.heap]);
-    const what = `${this.damage} word ${address} corrupted, then ${call}`;
+  }
+  run(run: HeapRun): void {
+    const plan = this.plan(run);
+    if (!plan) return;
+    const { address, call } = plan;
+    const saved = run.poke(address, plan.value ?? 0x0BAD_0001 ^ (this.pick & 0xFFF0), [run.heap]);
+    const what = `${this}: word ${address} corrupted`;
     run.trace.push(what);
     const predicted = attempt(() => call(run.model));
-    // usableSize sees its neighbours; malloc sees the block it takes, when the model takes f
-    const mustSee = this.damage !== "poison" || ("value" in predicted && predicted.value === ptr);
+    const expected = plan.expect(predicted);
     const got = attempt(() => call(run.heap));
-    if (mustSee) {
-      const e = "error" in got ? got.error : undefined;
-      if (!(e instanceof HeapMisuseError) || e.kind !== kind || e.address !== reported) {
-        run.fail(`${what}: got ${show(got)}, not ${kind} at ${reported}`);
-      }
-    } else if (!sameOutcome(got, predicted)) {
-      run.fail(`${what}: got ${show(got)}, the model ${show(predicted)}`);
-    }
     run.poke(address, saved, [run.heap]);
-    let value: unknown = "value" in got ? got.value : undefined;
-    if (mustSee) { // refused, changing nothing: done again with the word restored
-      const again = attempt(() => call(run.heap));
-      if (!sameOutcome(again, predicted)) {
-        run.fail(`${what}, restored: got ${show(again)}, the model ${show(predicted)}`);
+    let outcome = got;
+    if (expected === "any") {
+      const e = "error" in got ? got.error : undefined;
+      if (e !== undefined && !(e instanceof HeapMisuseError)) {
+        run.fail(`${what}: got ${show(got)}, a report or the model's ${show(predicted)}`);
       }
-      value = "value" in again ? again.value : undefined;
+      if (e !== undefined) outcome = attempt(() => call(run.heap));
+    } else if (expected) {
+      const e = "error" in got ? got.error : undefined;
+      if (
+        !(e instanceof HeapMisuseError) || e.kind !== expected.kind || e.address !== expected.at
+      ) {
+        run.fail(`${what}: got ${show(got)}, not ${expected.kind} at ${expected.at}`);
+      }
+      outcome = attempt(() => call(run.heap)); // refused, changing nothing: again, restored
     }
-    if (call !== undefined && this.damage === "poison" && typeof value === "number") {
-      run.hold(value);
+    if (!sameOutcome(outcome, predicted)) {
+      run.fail(`${what}: got ${show(outcome)}, the model ${show(predicted)}`);
+    }
+    const allocates = this.damage === "top" ||
+      (this.damage !== "guard" && this.damage !== "nextHeader" &&
+        (this.via === "take" || this.via === "grow"));
+    if (allocates && "value" in outcome && typeof outcome.value === "number") {
+      const ptr = outcome.value;
+      if (!run.live.some((b) => b.ptr === ptr)) run.hold(ptr); // grown in place: held already
     }
     run.after(what);
   }
   toString(): string {
-    return `corrupt(${this.damage} ${this.pick})`;
+    return `corrupt(${this.damage} via ${this.via}, ${this.pick})`;
   }
+}
+
+/** The free blocks before and after the one at `address` in its list, read from the heap. */
+function listNeighbours(run: HeapRun, address: number): { before: number; after: number } {
+  const { picture } = readHeap({
+    buffer: run.heap.memory.buffer,
+    root: rootOf(run.heap.base),
+    top: run.top,
+    limit: MAX_LIMIT,
+  });
+  for (const list of picture.lists) {
+    const at = list.indexOf(address);
+    if (at >= 0) return { before: list[at - 1] ?? -1, after: list[at + 1] ?? -1 };
+  }
+  return { before: -1, after: -1 };
 }
 
 // === Arbitraries ===
@@ -752,9 +893,10 @@ export function heapCommands(): fc.Arbitrary<Command> {
     {
       weight: 3,
       arbitrary: fc.tuple(
-        fc.constantFrom<Damage>("guard", "nextHeader", "prev", "next", "back", "poison"),
+        fc.constantFrom<Damage>("guard", "nextHeader", "prev", "next", "back", "poison", "top"),
+        fc.constantFrom<Via>("left", "right", "take", "grow"),
         index,
-      ).map(([d, p]) => new Corrupt(d, p)),
+      ).map(([d, v, p]) => new Corrupt(d, v, p)),
     },
   );
 }

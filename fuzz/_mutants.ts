@@ -83,6 +83,8 @@ export const MUTANTS: readonly Mutant[] = [
     where: "grow",
     find: "end = min(have, limit) - HEADER;",
     replace: "end = min(have, limit);",
+    equivalent: "blocks start 4 bytes below a 16-byte boundary and are multiples of 16, so none " +
+      "can end in the last 4 bytes below a 16-aligned end: both ends admit the same blocks",
   },
   {
     name: "growth rounds the pages down",
@@ -91,10 +93,10 @@ export const MUTANTS: readonly Mutant[] = [
     replace: "(need - have) >> PAGE_BITS",
   },
   {
-    name: "a full 4 GiB memory's end passes the largest limit",
+    name: "a full 4 GiB memory's end wraps to 0",
     where: "memoryEnd",
-    find: "<i32>(MAX_LIMIT >> PAGE_BITS)) << PAGE_BITS;",
-    replace: "<i32>(MAX_LIMIT >> PAGE_BITS) + 1) << PAGE_BITS;",
+    find: "return <usize>min(memory.size(), <i32>(MAX_LIMIT >> PAGE_BITS)) << PAGE_BITS;",
+    replace: "return <usize>memory.size() << PAGE_BITS;",
   },
   {
     name: "the top region asks to grow when it fits exactly",
@@ -231,6 +233,7 @@ export const MUTANTS: readonly Mutant[] = [
     where: "blockOf",
     find: "if ((ptr & ALIGN_MASK) || block - first >= top - first) {",
     replace: "if ((ptr & ALIGN_MASK) || block - first > top - first) {",
+    equivalent: "a header at top then fails fits(): its size would have to be at most top - top",
   },
   {
     name: "release: a free block's pointer passes as live",

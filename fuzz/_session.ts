@@ -195,12 +195,26 @@ export class Session {
     ptr: number,
     call: "free" | "realloc" | "malloc_usable_size",
     kind: MisuseReport,
+    forgedHeader?: number,
   ): void {
-    const what = `${call}(${ptr}), a pointer not live`;
+    const what = `${call}(${ptr}), a pointer not live` +
+      (forgedHeader === undefined ? "" : ` behind a forged header ${forgedHeader}`);
+    const view = () => new DataView(this.real.memory.buffer);
+    const saved = forgedHeader === undefined ? 0 : view().getUint32(ptr - HEADER, true);
     const result = this.#call(what, (a) => {
+      if (a !== this.real || forgedHeader === undefined) return callWith(a);
+      // the word in front, in a live block's bytes, reads as a header: in the wasm's memory only
+      view().setUint32(ptr - HEADER, forgedHeader, true);
+      try {
+        return callWith(a);
+      } finally {
+        view().setUint32(ptr - HEADER, saved, true);
+      }
+    });
+    function callWith(a: Allocator) {
       if (call === "free") return a.free(ptr);
       return call === "realloc" ? a.realloc(ptr, 16) : a.malloc_usable_size!(ptr);
-    });
+    }
     this.trace.push(`${what} -> ${result ?? "done"}`);
     if (result) this.#fail(`${call} of ${ptr}, a pointer not live, returned ${result}`);
     this.#after({ ptr, kind });
