@@ -266,6 +266,7 @@ function allocate(size: usize): usize {
     let index = classOf(size);
     block = load<u32>(root + (index << 2), HEADS);
     for (let n: u32 = 1; block && (load<u32>(block) & ~TAGS) < size; n++) {
+      if (CHECKED && n < SCAN && linkDamaged(block)) return 0;
       block = n < SCAN ? load<u32>(block, NEXT) : 0;
     }
     if (!block) {
@@ -510,6 +511,20 @@ function poisonDamage(from: usize, to: usize): usize {
     if (value != POISON && value != FREED) return word;
   }
   return 0;
+}
+
+/**
+ * Reports a listed block's `next` link when it was overwritten to lead out of the blocks: the
+ * scan follows links before it checks the block it takes, and must not read outside the heap.
+ */
+function linkDamaged(block: usize): bool {
+  let first = root + FIRST;
+  let next = load<u32>(block, NEXT);
+  if (!next || (next - first < top - first && (next & ALIGN_MASK) == (first & ALIGN_MASK))) {
+    return false;
+  }
+  report(USE_AFTER_FREE, block + NEXT);
+  return true;
 }
 
 /** Reports freed memory in the top region below `to` that was written, if any. */

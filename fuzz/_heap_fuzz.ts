@@ -13,7 +13,7 @@ import fc from "fast-check";
 import { Heap, HeapMisuseError, type MisuseKind } from "../mod.ts";
 import { ModelHeap } from "../src/model.ts";
 import { ALIGN, FIRST, HEADER, MAX_LIMIT } from "../src/_layout.ts";
-import { SCAN } from "../src/_size_class.ts";
+import { classOf, SCAN } from "../src/_size_class.ts";
 import { readHeap, rootOf } from "../src/_heap_reader.ts";
 import type { HeapBlock } from "../src/_picture.ts";
 import { classStarts, EDGES } from "./_arbitraries.ts";
@@ -616,7 +616,7 @@ const CLASS_STARTS = classStarts().filter((size) => size <= 1 << 16);
  * region's poison, by the malloc that carves over it.
  */
 type Damage = "guard" | "nextHeader" | "prev" | "next" | "back" | "poison" | "top";
-type Via = "left" | "right" | "take" | "grow";
+type Via = "left" | "right" | "take" | "grow" | "scan";
 
 /** What a corruption is seen by: the call, and the report expected of it. */
 interface Plan {
@@ -739,6 +739,26 @@ class Corrupt extends Base {
           },
         };
       }
+      case "scan": {
+        // a request of f's class that f cannot serve: the bounded scan passes f, following its
+        // next link, when f is among the first SCAN - 1 blocks and none before it fits
+        const size = f.size + ALIGN;
+        if (this.damage !== "next" || classOf(size) !== classOf(f.size)) return undefined;
+        const list = listOf(run, f.address);
+        const sizes = new Map(blocks.map((b) => [b.address, b.size]));
+        const at = list.indexOf(f.address);
+        const reached = at <= SCAN - 2 && list.slice(0, at).every((b) => sizes.get(b)! < size);
+        const after = list[at + 1] ?? -1;
+        return {
+          address,
+          call: (heap) => heap.malloc(size - 2 * HEADER),
+          expect: (p) => {
+            if (reached) return uaf;
+            const taken = "value" in p && typeof p.value === "number" ? p.value - HEADER : -1;
+            return taken === after ? { kind: "use-after-free", at: after + 4 } : "any";
+          },
+        };
+      }
       case "grow": {
         if (!left) return undefined;
         const bytes = left.size + f.size - 2 * HEADER;
@@ -788,7 +808,7 @@ class Corrupt extends Base {
     }
     const allocates = this.damage === "top" ||
       (this.damage !== "guard" && this.damage !== "nextHeader" &&
-        (this.via === "take" || this.via === "grow"));
+        (this.via === "take" || this.via === "grow" || this.via === "scan"));
     if (allocates && "value" in outcome && typeof outcome.value === "number") {
       const ptr = outcome.value;
       if (!run.live.some((b) => b.ptr === ptr)) run.hold(ptr); // grown in place: held already
@@ -800,19 +820,22 @@ class Corrupt extends Base {
   }
 }
 
-/** The free blocks before and after the one at `address` in its list, read from the heap. */
-function listNeighbours(run: HeapRun, address: number): { before: number; after: number } {
+/** The free list holding the block at `address`, head first, as read from the heap. */
+function listOf(run: HeapRun, address: number): readonly number[] {
   const { picture } = readHeap({
     buffer: run.heap.memory.buffer,
     root: rootOf(run.heap.base),
     top: run.top,
     limit: MAX_LIMIT,
   });
-  for (const list of picture.lists) {
-    const at = list.indexOf(address);
-    if (at >= 0) return { before: list[at - 1] ?? -1, after: list[at + 1] ?? -1 };
-  }
-  return { before: -1, after: -1 };
+  return picture.lists.find((list) => list.includes(address)) ?? [];
+}
+
+/** The free blocks before and after the one at `address` in its list. */
+function listNeighbours(run: HeapRun, address: number): { before: number; after: number } {
+  const list = listOf(run, address);
+  const at = list.indexOf(address);
+  return { before: list[at - 1] ?? -1, after: list[at + 1] ?? -1 };
 }
 
 // === Arbitraries ===
@@ -894,7 +917,7 @@ export function heapCommands(): fc.Arbitrary<Command> {
       weight: 3,
       arbitrary: fc.tuple(
         fc.constantFrom<Damage>("guard", "nextHeader", "prev", "next", "back", "poison", "top"),
-        fc.constantFrom<Via>("left", "right", "take", "grow"),
+        fc.constantFrom<Via>("left", "right", "take", "grow", "scan"),
         index,
       ).map(([d, v, p]) => new Corrupt(d, v, p)),
     },

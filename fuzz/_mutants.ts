@@ -119,6 +119,12 @@ export const MUTANTS: readonly Mutant[] = [
     replace: "& (-1 << <u32>(index & (SL_COUNT - 1)));",
   },
   {
+    name: "checked: the scan follows a link that leads out of the heap",
+    where: "allocate",
+    find: "      if (CHECKED && n < SCAN && linkDamaged(block)) return 0;\n",
+    replace: "",
+  },
+  {
     name: "the first-level search includes the request's own level",
     where: "allocate",
     find: "let above = flMap & (-2 << <u32>fl);",

@@ -1,6 +1,6 @@
 // The four bugs of issue 9, each as its user found it. Each test failed before its fix.
 import assert from "node:assert/strict";
-import { Heap, ModelHeap, OutOfMemoryError } from "../mod.ts";
+import { Heap, HeapMisuseError, ModelHeap, OutOfMemoryError } from "../mod.ts";
 
 const PAGE = 65536;
 
@@ -93,5 +93,25 @@ Deno.test("blocks another module allocates or frees through exports are known to
     assert.equal(again, mine);
     h.free(again);
     assert.deepEqual(h.walk(), []);
+  }
+});
+
+Deno.test("a checked heap reports a free block's overwritten link rather than follow it", () => {
+  const h = new Heap({ checked: true });
+  // two free blocks of one class (512 and 528 bytes), the smaller at the head of its list
+  const a = h.malloc(528 - 8);
+  h.malloc(0);
+  const b = h.malloc(512 - 8);
+  h.malloc(0);
+  h.free(a);
+  h.free(b);
+  for (const link of [0x7BAD_0001, 0x100]) { // out of the memory; in it, but not a block
+    h.view.setUint32(b + 4, link, true); // b's next
+    const before = h.walk();
+    assert.throws(
+      () => h.malloc(528 - 8), // the scan passes b, which is too small, to its next
+      (e: HeapMisuseError) => e.kind === "use-after-free" && e.address === b + 4,
+    );
+    assert.deepEqual(h.walk(), before);
   }
 });
