@@ -43,7 +43,8 @@ const KINDS: MisuseKind[] = ["double-free", "invalid-pointer", "overflow", "use-
 /**
  * The error a checked {@linkcode Heap} throws when it catches a misuse: a double free, a pointer it
  * never returned, a write past a block's end, or a write to freed memory. The heap is left as it
- * was before the call that found it.
+ * was before the call that found it. It is a `RangeError`, as a pointer that is not a live block
+ * is in either build.
  *
  * @example Catching a double free
  * ```ts

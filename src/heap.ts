@@ -388,9 +388,9 @@ export class Heap {
    * Frees a block. `free(0)` does nothing.
    *
    * @param ptr A live block of this heap, or 0.
-   * @throws {RangeError} When `ptr` is not a live block of this heap: freed already, misaligned,
-   * or outside the heap. (A pointer into the middle of a live block is caught only by the
-   * checked build.)
+   * @throws {RangeError} When `ptr` is not a live block of this heap, whatever the bytes in
+   * memory say: freed already, from before a `reset()`, misaligned, inside a block or outside
+   * the heap. A checked heap throws {@linkcode HeapMisuseError}, a `RangeError` naming the kind.
    *
    * @example
    * ```ts
