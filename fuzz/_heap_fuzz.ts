@@ -567,40 +567,50 @@ class GrowMemory extends Base {
 }
 
 /**
- * Many free blocks of one class kept apart by live ones, their sizes spread over the class, and
- * a request at the class's top: the bounded scan looks at SCAN of them, no more.
+ * Many free blocks of one class kept apart by live ones, all of the class's smallest size but
+ * one of its largest, which sits in the list at the bounded scan's last place, just past it, or
+ * just before it (or, for a class of one size, anywhere); then a request of the largest size. The
+ * scan looks at SCAN blocks, no more: at the last place it finds the block, past it it does not.
  */
 class ScatteredClass extends Base {
   constructor(readonly classIndex: number, readonly extra: number, readonly order: number) {
     super();
   }
   run(run: HeapRun): void {
-    const starts = CLASS_STARTS;
-    const i = this.classIndex % (starts.length - 1);
-    const [from, to] = [starts[i], starts[i + 1]];
+    const wide = CLASS_STARTS.filter((start, i) => CLASS_STARTS[i + 1] - start > ALIGN);
+    const starts = this.classIndex % 2 ? CLASS_STARTS : wide;
+    const at = this.classIndex % (starts.length - 1);
+    const [from, to] = [starts[at], CLASS_STARTS[CLASS_STARTS.indexOf(starts[at]) + 1]];
     const overhead = run.setup.checked ? 2 * HEADER : HEADER;
-    const count = SCAN + this.extra;
+    const count = SCAN + 1 + this.extra;
+    const fitAt = SCAN - 2 + this.order % 3; // its place in the list, the head's being 0
+    const largest = to - ALIGN - overhead;
+    // the list is last freed first: the block freed k-th from the end is at place k
     const sizes = Array.from(
       { length: count },
-      (_, k) => from + ALIGN * ((k * 7 + this.order) % ((to - from) / ALIGN)) - overhead,
+      (_, k) => count - 1 - k === fitAt ? largest : from - overhead,
     );
     const placed: number[] = [];
     for (const size of sizes) {
-      const ptr = run.both(`malloc(${size}) of class ${i}`, (heap) => heap.malloc(size));
+      const ptr = run.both(
+        `malloc(${size}) of class [${from}, ${to})`,
+        (heap) => heap.malloc(size),
+      );
       run.hold(ptr);
       if (ptr !== undefined) placed.push(ptr);
       run.hold(run.both("malloc(0) between", (heap) => heap.malloc(0)));
     }
     for (const ptr of placed) {
-      const at = run.live.findIndex((b) => b.ptr === ptr);
-      run.release(at);
+      const i = run.live.findIndex((b) => b.ptr === ptr);
+      run.release(i);
       run.both(`free(${ptr})`, (heap) => heap.free(ptr));
     }
-    const top = to - ALIGN - overhead;
-    run.hold(run.both(`malloc(${top}), the class's largest`, (heap) => heap.malloc(top)));
+    run.hold(run.both(`malloc(${largest}), the class's largest`, (heap) => heap.malloc(largest)));
   }
   toString(): string {
-    return `scattered(class ${this.classIndex}, ${SCAN}+${this.extra}, order ${this.order})`;
+    return `scattered(class ${this.classIndex}, ${SCAN}+1+${this.extra}, fit at ${
+      SCAN - 2 + this.order % 3
+    })`;
   }
 }
 
@@ -677,7 +687,10 @@ class Corrupt extends Base {
       const bytes = run.heap.base + run.heap.limit - top;
       return { address, call: (heap) => heap.malloc(bytes), expect: () => undefined };
     }
-    const f = nth(blocks.filter((b) => b.free && (this.damage !== "poison" || b.size >= 32)));
+    const f = nth(blocks.filter((b) =>
+      b.free && (this.damage !== "poison" || b.size >= 32) &&
+      (this.via !== "scan" || classOf(b.size + ALIGN) === classOf(b.size))
+    ));
     if (!f) return undefined;
     const at = blocks.indexOf(f);
     const left = blocks[at - 1], right = blocks[at + 1]; // used: free blocks never touch

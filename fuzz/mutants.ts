@@ -85,9 +85,9 @@ function fuzzMutant(modules: WasmModules, seconds?: number): string | undefined 
     try {
       fuzzHeapLayer({ runs: BOUNDED.heapRuns, seed: seed + batch, kind });
     } catch (error) {
-      return `Heap vs ModelHeap: ${
-        firstLine(String(error instanceof Error ? error.message : error))
-      }`;
+      const cause = error instanceof Error ? error.cause ?? error : error;
+      const message = cause instanceof Error ? cause.message : String(cause);
+      return `Heap vs ModelHeap: ${firstLine(message)}`;
     }
     if (seconds === undefined || performance.now() - started > seconds * 1000) return undefined;
   }
