@@ -671,7 +671,7 @@ class Corrupt extends Base {
       // memory above the top that the heap poisoned: at init, and whatever fell back to the top
       const span = Math.min(64, (run.poisonedTo - top) / 4);
       if (span < 1) return undefined;
-      const address = top + 4 * (n % span);
+      const address = top + 4 * [0, span - 1, n % span][n % 3];
       if (this.via === "take" || this.via === "grow") {
         const bytes = address - top + 8;
         return {
@@ -927,7 +927,7 @@ export function heapCommands(): fc.Arbitrary<Command> {
       ) => new ScatteredClass(c, e, o)),
     },
     {
-      weight: 3,
+      weight: 8, // in checked runs only
       arbitrary: fc.tuple(
         fc.constantFrom<Damage>("guard", "nextHeader", "prev", "next", "back", "poison", "top"),
         fc.constantFrom<Via>("left", "right", "take", "grow", "scan"),
