@@ -445,6 +445,8 @@ export const MUTANTS: readonly Mutant[] = [
     where: "mote_init",
     find: "newRoot + FIRST + HEADER > newLimit) return 0;",
     replace: "newRoot + FIRST > newLimit) return 0;",
+    equivalent: "the limit is rounded down to 16 and root + FIRST lies 4 below a multiple of 16, " +
+      "so no limit falls between the two bounds",
   },
   {
     name: "checked: init poisons up to the memory's end, past the limit",
