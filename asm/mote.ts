@@ -210,10 +210,29 @@ let top: usize = FIRST;
 let end: usize = FIRST;
 let limit: usize = 0; // exclusive end address of the heap, a multiple of ALIGN, <= MAX_LIMIT
 let clean: usize = 0; // memory from max(clean, top) to the end has never been written
+// checked: memory from top to max(poisoned, top) is poison (or FREED marks); it never passes the
+// limit it was poisoned under, so the owner's bytes above a region are never read as freed memory.
+// `poisoned` is kept in the root's padding after the slMaps (HEADS leaves 12 bytes there), so that
+// the heap reader can read it too and the release build pays nothing for it.
+// @ts-ignore: decorator
+@inline const POISONED: usize = FL_COUNT * sizeof<u32>();
+// @ts-ignore: decorator
+@inline function poisoned(): usize {
+  return limit ? load<u32>(root + POISONED) : 0; // before the first mote_init there is no root
+}
+
+// Calls of free and realloc, the calls that can end a block's life, wrapping at 2^32: the Heap
+// keeps a record of its live blocks, and learns from this count that another module called them.
+let frees: u32 = 0;
 
 // For the TypeScript side: the heap walk reads `top`; Heap.limit sets `limit`, and when it lowers
 // the limit below the memory's end, `end` too, which grow() would otherwise move only later.
 export { top as mote_top, limit as mote_limit, end as mote_end };
+
+/** The count of free and realloc calls: a function, as JavaScript calls one faster than it reads a global. */
+export function mote_frees(): u32 {
+  return frees;
+}
 
 /** The class of a block size. */
 function classOf(size: usize): usize {
@@ -295,6 +314,7 @@ function allocate(size: usize): usize {
     let index = classOf(size);
     block = load<u32>(root + (index << 2), HEADS);
     for (let n: u32 = 1; block && (load<u32>(block) & ~TAGS) < size; n++) {
+      if (CHECKED && n < SCAN && linkDamaged(block)) return 0;
       block = n < SCAN ? load<u32>(block, NEXT) : 0;
     }
     if (!block) {
@@ -311,7 +331,8 @@ function allocate(size: usize): usize {
     }
   }
   if (!block) {
-    if (CHECKED && topDamaged(top + size)) return 0;
+    // checked: past the limit is out of memory, whatever lies there; the poison is read only below
+    if (CHECKED && size <= limit - HEADER - top && topDamaged(top + size)) return 0;
     if (!room(size)) return 0;
     block = top;
     top += size;
@@ -367,6 +388,7 @@ function release(block: usize, header: u32): void {
   if (right == top) {
     // what falls back to the top region has been written: calloc must zero it when reused
     clean = max(clean, top);
+    if (CHECKED) store<u32>(root + POISONED, max(poisoned(), top));
     top = block;
     if (CHECKED) {
       poison(block + PREV, block + NEXT + sizeof<u32>()); // a merged left block's links
@@ -428,7 +450,7 @@ function blockOf(ptr: usize): usize {
   if ((ptr & ALIGN_MASK) || block - first >= top - first) {
     // a block freed into the top region left its FREED mark there
     if (CHECKED && ptr) {
-      let freedIntoTop = !(ptr & ALIGN_MASK) && block - top < max(clean, top) - top &&
+      let freedIntoTop = !(ptr & ALIGN_MASK) && block - top < max(poisoned(), top) - top &&
         load<u32>(block) == FREED;
       report(freedIntoTop ? DOUBLE_FREE : NOT_A_BLOCK, ptr);
     }
@@ -539,9 +561,23 @@ function poisonDamage(from: usize, to: usize): usize {
   return 0;
 }
 
+/**
+ * Reports a listed block's `next` link when it was overwritten to lead out of the blocks: the
+ * scan follows links before it checks the block it takes, and must not read outside the heap.
+ */
+function linkDamaged(block: usize): bool {
+  let first = root + FIRST;
+  let next = load<u32>(block, NEXT);
+  if (!next || (next - first < top - first && (next & ALIGN_MASK) == (first & ALIGN_MASK))) {
+    return false;
+  }
+  report(USE_AFTER_FREE, block + NEXT);
+  return true;
+}
+
 /** Reports freed memory in the top region below `to` that was written, if any. */
 function topDamaged(to: usize): bool {
-  let damaged = poisonDamage(top, min(to, max(clean, top)));
+  let damaged = poisonDamage(top, min(to, max(poisoned(), top)));
   if (damaged) report(USE_AFTER_FREE, damaged);
   return damaged != 0;
 }
@@ -572,6 +608,7 @@ export function malloc(bytes: usize): usize {
 /** Frees what malloc & co. returned; 0 and pointers mote cannot have returned are ignored. */
 export function free(ptr: usize): void {
   if (CHECKED) enter(OP_FREE);
+  frees++;
   if (FAST) { // blockOf and release, for a block just below the top region with a used left one
     let block = ptr - HEADER;
     if (!(ptr & ALIGN_MASK) && block - (root + FIRST) < top - (root + FIRST)) {
@@ -598,6 +635,7 @@ export function realloc(ptr: usize, bytes: usize): usize {
     enter(OP_REALLOC);
     nested = !ptr; // so that malloc, called just below, keeps the name
   }
+  frees++;
   if (!ptr) return malloc(bytes);
   let block = blockOf(ptr);
   if (!block || bytes >= limit) return 0;
@@ -698,6 +736,10 @@ export function mote_init(base: usize, limitEnd: usize): usize {
     return 0;
   }
   memory.fill(newRoot, 0, ROOT_SIZE);
-  if (CHECKED) memory.fill(top, POISON_BYTE, max(clean, top) - top); // as if all of it was freed
+  if (CHECKED) { // as if all of the region's memory was freed, and none beyond it
+    let poisonEnd = max(min(clean, newLimit), top);
+    store<u32>(newRoot + POISONED, poisonEnd);
+    memory.fill(top, POISON_BYTE, poisonEnd - top);
+  }
   return 1;
 }

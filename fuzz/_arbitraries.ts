@@ -3,7 +3,9 @@
  * a differential run starts from, and the mix of operations for each kind of run.
  */
 import fc from "fast-check";
-import { FIRST, MAX_ALIGN, MAX_LIMIT } from "../src/_layout.ts";
+import { ALIGN, FIRST, HEADER, MAX_ALIGN, MAX_LIMIT, MIN_BLOCK } from "../src/_layout.ts";
+import { classOf } from "../src/_size_class.ts";
+import { rootOf } from "../src/_heap_reader.ts";
 import {
   AlignedAlloc,
   Calloc,
@@ -25,23 +27,26 @@ import type { Session } from "./_session.ts";
 
 const PAGE = 65536;
 
-/** Block sizes where mote's size classes start: every 16 bytes to 128, then quarter powers. */
-function classStarts(): number[] {
+/**
+ * Block sizes where mote's size classes start, up to 4 MiB: derived from the class function the
+ * model shares with the allocator (one class per 16 bytes below 256 B, then 16 per power of two),
+ * so the edges move when the classes do.
+ */
+export function classStarts(): number[] {
   const starts = [];
-  for (let size = 16; size < 128; size += 16) starts.push(size);
-  for (let power = 7; power <= 21; power++) {
-    for (let quarter = 0; quarter < 4; quarter++) starts.push(2 ** power * (1 + quarter / 4));
+  for (let size = MIN_BLOCK; size <= 4 << 20; size += ALIGN) {
+    if (size === MIN_BLOCK || classOf(size) !== classOf(size - ALIGN)) starts.push(size);
   }
   return starts;
 }
 
 /**
- * Requests around every class start, for headers of 4 bytes (release) and 8 (checked), and
- * around the first pages.
+ * Requests around every class start, for the overheads of a header (release) and a header and a
+ * guard (checked), and around the first pages.
  */
-const EDGES: number[] = [
+export const EDGES: number[] = [
   ...classStarts().flatMap((start) =>
-    [4, 8].flatMap((overhead) => [-1, 0, 1].map((delta) => start - overhead + delta))
+    [HEADER, 2 * HEADER].flatMap((overhead) => [-1, 0, 1].map((delta) => start - overhead + delta))
   ),
   ...[1, 2, 3, 4].flatMap((pages) =>
     [-9, -8, -5, -4, -1, 0, 1].map((delta) => pages * PAGE + delta)
@@ -104,11 +109,16 @@ export function heapSetups(builds: readonly { importsMemory: boolean }[]): fc.Ar
     extraPages: fc.integer({ min: -1, max: 3 }),
     growablePages: fc.option(fc.nat({ max: 24 }), { nil: undefined }),
     limit: fc.oneof(
+      // around the least a region can be: its root, the first header, and nothing more
+      { weight: 1, arbitrary: fc.integer({ min: -20, max: 20 }).map((d) => -(FIRST + HEADER + d)) },
       { weight: 2, arbitrary: fc.integer({ min: 250, max: PAGE }) },
       { weight: 3, arbitrary: fc.integer({ min: PAGE, max: 8 << 20 }) },
       { weight: 2, arbitrary: fc.constant(MAX_LIMIT) },
     ),
-  }).map(({ build, region, base, extraPages, growablePages, limit }) => {
+  }).map(({ build, region, base, extraPages, growablePages, limit: wanted }) => {
+    // a negative limit is relative to the least a heap at this base needs: -(least + delta)
+    const at = region && builds[build].importsMemory ? base : 0;
+    const limit = wanted < 0 ? rootOf(at) - at - wanted : wanted;
     if (!region || !builds[build].importsMemory) {
       return { build, region: false, base: 0, pages: 0, limit: Math.min(limit, MAX_LIMIT) };
     }
@@ -155,6 +165,7 @@ export function moteCommands(): CommandArbitrary {
     fc.integer({ min: 1, max: 15 }).map((misaligned) => ({ misaligned })),
     fc.integer({ min: 1, max: 20 }).map((below) => ({ below })),
     fc.nat({ max: 20 }).map((above) => ({ above })),
+    fc.nat({ max: 1 << 16 }).map((interior) => ({ interior })),
   );
   return fc.oneof(
     { weight: 10, arbitrary: size.map((s) => new Malloc(s)) },

@@ -181,7 +181,11 @@ export class FreeTwice extends OnLiveBlock {
 export type Foreign =
   | { readonly misaligned: number } // a live block's pointer plus 1 to 15
   | { readonly below: number } // 16-byte steps below the first block
-  | { readonly above: number }; // 16-byte steps from the top region up
+  | { readonly above: number } // 16-byte steps from the top region up
+  | { readonly interior: number }; // 16-byte steps into a live block: checked build only
+
+/** The word the checked build leaves where a freed block began. */
+const FREED = 0xF4EE_F4EE;
 
 /** free, realloc or malloc_usable_size of a pointer mote never returned */
 export class ForeignPointer implements Command {
@@ -191,12 +195,34 @@ export class ForeignPointer implements Command {
   }
   run(session: Session): void {
     const first = rootOf(session.diff!.base) + FIRST + HEADER;
-    const ptr = "misaligned" in this.where
-      ? (session.live.length > 0 ? session.live[0].ptr : first) + this.where.misaligned
-      : "below" in this.where
-      ? Math.max(16, first - 16 * this.where.below)
-      : session.mote.top() + HEADER + 16 * this.where.above;
-    session.foreignPointer(Math.min(ptr, U32_MAX - 15), this.call);
+    if ("interior" in this.where) {
+      // in the release build a pointer inside a live block is undefined behaviour, as in C
+      const block = session.live.find((b) => b.usable > 16);
+      if (!session.checked || !block) return;
+      const steps = this.where.interior % Math.floor((block.usable - 1) / 16);
+      const ptr = block.ptr + 16 * (1 + steps);
+      // odd picks: the bytes in front read as a used block's header that fits
+      session.foreignPointer(
+        ptr,
+        this.call,
+        "not a block",
+        this.where.interior & 1 ? 32 : undefined,
+      );
+      return;
+    }
+    const ptr = Math.min(
+      U32_MAX - 15,
+      "misaligned" in this.where
+        ? (session.live.length > 0 ? session.live[0].ptr : first) + this.where.misaligned
+        : "below" in this.where
+        ? Math.max(16, first - 16 * this.where.below)
+        : session.mote.top() + HEADER + 16 * this.where.above,
+    );
+    // above the blocks, a block freed into the top region left its mark: freed, not foreign
+    const memory = session.real.memory.buffer;
+    const marked = "above" in this.where && ptr + 4 <= memory.byteLength &&
+      new DataView(memory).getUint32(ptr - HEADER, true) === FREED;
+    session.foreignPointer(ptr, this.call, marked ? "double free" : "not a block");
   }
   toString(): string {
     const [where, steps] = Object.entries(this.where)[0];

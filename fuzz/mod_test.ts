@@ -4,9 +4,10 @@
 import assert from "node:assert/strict";
 import { ownWasm } from "../src/_wasm.ts";
 import { fuzzAllocator, fuzzMote, type FuzzReport } from "./mod.ts";
+import { BOUNDED } from "./_bounded.ts";
 
-const RUNS = Number(Deno.env.get("MOTE_FUZZ_RUNS") ?? 400);
-const SEED = Number(Deno.env.get("MOTE_FUZZ_SEED") ?? 20_261_121);
+const RUNS = Number(Deno.env.get("MOTE_FUZZ_RUNS") ?? BOUNDED.runs);
+const SEED = Number(Deno.env.get("MOTE_FUZZ_SEED") ?? BOUNDED.seed);
 
 function assertPassed(report: FuzzReport, flags: string): void {
   const { failure } = report;
@@ -23,8 +24,8 @@ Deno.test(`mote's builds do what the model says, op for op (${RUNS} runs, seed $
   assertPassed(fuzzMote({ runs: RUNS, seed: SEED }), "");
 });
 
-Deno.test(`mote's release build passes the model-free checks (${RUNS / 4} runs)`, () => {
-  const runs = RUNS / 4;
+Deno.test(`mote's release build passes the model-free checks (${RUNS * BOUNDED.anyRuns / BOUNDED.runs} runs)`, () => {
+  const runs = RUNS * BOUNDED.anyRuns / BOUNDED.runs;
   const report = fuzzAllocator(ownWasm, { runs, seed: SEED });
   assert.equal(report.failure?.message, undefined);
   assert.equal(report.runs, runs);

@@ -11,8 +11,9 @@
  * @module
  */
 import asc from "assemblyscript/asc";
-import { parseArgs } from "node:util";
+import { parseArgs } from "../scripts/_cli.ts";
 import { fuzzAllocator, fuzzMote, type FuzzReport } from "./mod.ts";
+import { MUTANTS } from "./_mutants.ts";
 
 /** A bug: a change to one place of asm/mote.ts. */
 export interface PlantedBug {
@@ -22,54 +23,41 @@ export interface PlantedBug {
   readonly replace: string;
 }
 
-/** The bugs, each a classic allocator mistake. */
+/** The bugs, each a classic allocator mistake: mutants of the mutation run (fuzz/_mutants.ts). */
 export const PLANTED_BUGS: readonly PlantedBug[] = [
-  {
-    name: "split off by one: a 16-byte rest is not split off",
-    find: "if (rest >= MIN_BLOCK) {\n    // the rest is freed",
-    replace: "if (rest > MIN_BLOCK) {\n    // the rest is freed",
-  },
-  {
-    name: "block size forgets the header",
-    find: "return (bytes + OVERHEAD + ALIGN_MASK) & ~ALIGN_MASK;",
-    replace: "return (bytes + ALIGN_MASK) & ~ALIGN_MASK;",
-  },
-  {
-    name: "free misses the coalesce with a free left neighbour",
-    find: "if (header & LEFT_FREE) {\n    block = load<u32>(block - HEADER);",
-    replace: "if (false) {\n    block = load<u32>(block - HEADER);",
-  },
-  {
-    name: "aligned_alloc aligns the header, not the payload",
-    find: "let gap = (0 - block - HEADER) & (alignment - 1);",
-    replace: "let gap = (0 - block) & (alignment - 1);",
-  },
-  {
-    name: "calloc forgets that memory freed back to the top region is dirty",
-    find: "let zeroFrom = max(clean, top);",
-    replace: "let zeroFrom = top;",
-  },
-  {
-    name: "realloc moves without copying",
-    find: "memory.copy(moved, ptr, current - OVERHEAD);",
-    replace: "",
-  },
-  {
-    name: "realloc grows into its right neighbour without unlisting it",
-    find: "      }\n      remove(right);\n      store<u32>(block + merged",
-    replace: "      }\n      store<u32>(block + merged",
-  },
-];
+  "split off by one: a 16-byte rest is not split off",
+  "block size forgets the header",
+  "free misses the coalesce with a free left neighbour",
+  "aligned_alloc aligns the header, not the payload",
+  "calloc forgets that memory freed back to the top region is dirty",
+  "realloc moves without copying",
+  "realloc grows into its right neighbour without unlisting it",
+].map((name) => MUTANTS.find((mutant) => mutant.name === name)!);
 
-/** Compiles mote's source text, as the release build with its own memory. */
-export async function compileMote(source: string): Promise<Uint8Array<ArrayBuffer>> {
+/**
+ * Compiles mote's source text: as the release build with its own memory, or with `flags` as
+ * another of the builds scripts/build.ts makes.
+ */
+export async function compileMote(
+  source: string,
+  flags: readonly string[] = [],
+): Promise<Uint8Array<ArrayBuffer>> {
   const dir = await Deno.makeTempDir({ prefix: "mote-planted-" });
   try {
     await Deno.writeTextFile(`${dir}/mote.ts`, source);
     let wasm: Uint8Array<ArrayBuffer> | undefined;
     const stderr: string[] = [];
     const { error } = await asc.main(
-      [`${dir}/mote.ts`, "--outFile", `${dir}/mote.wasm`, "-Oz", "--noAssert", "--runtime", "stub"],
+      [
+        `${dir}/mote.ts`,
+        "--outFile",
+        `${dir}/mote.wasm`,
+        "-Oz",
+        "--noAssert",
+        "--runtime",
+        "stub",
+        ...flags,
+      ],
       {
         writeFile(name: string, contents: Uint8Array | string) {
           if (name.endsWith(".wasm") && typeof contents !== "string") {
@@ -109,12 +97,15 @@ function row(bug: string, mode: string, report: FuzzReport): string {
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: { seconds: { type: "string" }, seed: { type: "string" } },
+  const { seconds, seed } = parseArgs({
+    usage: "deno run --allow-read --allow-write --allow-env fuzz/planted_bugs.ts",
+    summary: "Plants each classic bug in a copy of asm/mote.ts and fuzzes it, with the model " +
+      "and without, until caught or the time is up.",
+    flags: {
+      seconds: { kind: "number", help: "how long to fuzz each bug in each mode", default: 60 },
+      seed: { kind: "integer", help: "the first batch's seed", default: 1 },
+    },
   });
-  const seconds = Number(values.seconds ?? 60);
-  const seed = Number(values.seed ?? 1);
   const source = await Deno.readTextFile(new URL("../asm/mote.ts", import.meta.url));
   console.log("bug\tmode\toutcome\tuntil caught\tfirst problem");
   for (const bug of PLANTED_BUGS) {

@@ -26,6 +26,8 @@ export interface Engine {
    * the blocks plus a header, and carving from the top region stops below it at once.
    */
   setLimit(limitEnd: number): void;
+  /** How many times `free` and `realloc` were called, by anyone, as an i32 that wraps. */
+  frees(): number;
   /** The heap as data, read from the memory or the model, and what is wrong with it. */
   read(base: number): HeapReading;
 }
@@ -51,6 +53,7 @@ interface WasmExports extends MoteExports {
   readonly mote_top: WebAssembly.Global;
   readonly mote_limit: WebAssembly.Global;
   readonly mote_end: WebAssembly.Global;
+  mote_frees(): number;
 }
 
 const modules = new Map<Uint8Array, WebAssembly.Module>();
@@ -72,11 +75,22 @@ export const C_NAMES = [
   "malloc_usable_size",
 ] as const;
 
+/** The three modules a wasm engine instantiates: as shipped, or built from a changed source. */
+export interface WasmModules {
+  readonly own: Uint8Array<ArrayBuffer>;
+  readonly region: Uint8Array<ArrayBuffer>;
+  readonly checked: Uint8Array<ArrayBuffer>;
+}
+
 /**
  * mote's wasm: the release build owning its memory or managing a given one, or the checked
  * build (which always imports its memory: a heap of its own gets one made here).
  */
-export const wasmEngine: EngineFactory = (given, checked, hooks) => {
+export const wasmEngine: EngineFactory = (given, checked, hooks) =>
+  wasmEngineFor({ own: ownWasm, region: regionWasm, checked: checkedWasm })(given, checked, hooks);
+
+/** A wasm engine over other builds of asm/mote.ts: the mutation run's mutants. */
+export const wasmEngineFor = (modules: WasmModules): EngineFactory => (given, checked, hooks) => {
   let instance: WebAssembly.Instance;
   let memory = given;
   // whether the checked build is running one of the Heap's own calls, which the Heap names itself
@@ -90,11 +104,13 @@ export const wasmEngine: EngineFactory = (given, checked, hooks) => {
       heapCall = false; // the report throws: the call ends here
       hooks.report(code, address);
     };
-    instance = new WebAssembly.Instance(compiled(checkedWasm), { env: { memory, mote_report } });
+    instance = new WebAssembly.Instance(compiled(modules.checked), {
+      env: { memory, mote_report },
+    });
   } else if (memory) {
-    instance = new WebAssembly.Instance(compiled(regionWasm), { env: { memory } });
+    instance = new WebAssembly.Instance(compiled(modules.region), { env: { memory } });
   } else {
-    instance = new WebAssembly.Instance(compiled(ownWasm));
+    instance = new WebAssembly.Instance(compiled(modules.own));
   }
   const x = instance.exports as unknown as WasmExports;
   memory ??= x.memory;
@@ -123,6 +139,7 @@ export const wasmEngine: EngineFactory = (given, checked, hooks) => {
       x.mote_limit.value = limitEnd; // as the model's limit setter: carving stops below it now
       x.mote_end.value = Math.min(x.mote_end.value >>> 0, limitEnd - HEADER);
     },
+    frees: x.mote_frees,
     read: (base) =>
       readHeap({
         buffer: memory.buffer as ArrayBuffer,

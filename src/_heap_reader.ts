@@ -13,6 +13,8 @@ const NEXT = HEADER + 4;
 // the checked build's marks, as asm/mote.ts writes them
 const GUARD_KEY = 0x6D6F7465;
 const POISON = 0xDBDB_DBDB;
+/** Where in the root the checked build keeps the end of its poisoned top region. */
+const POISONED_END = FL_COUNT * 4;
 const FREED = 0xF4EE_F4EE;
 
 /** Where a wasm heap is: what the reader needs besides its bytes. */
@@ -135,8 +137,12 @@ export function readHeap(image: HeapImage): HeapReading {
     }
   }
 
-  // the top region is poisoned as far as it was ever used, and zero beyond
-  if (image.checked) poisoned(top, Math.min(end, memory.byteLength), true);
+  // the checked build's top region is poisoned up to where it keeps the end of its poison (in the
+  // root's padding after the maps): above that lie fresh memory or, in a region whose limit was
+  // raised, the owner's bytes, which the heap never wrote
+  if (image.checked) {
+    poisoned(top, Math.min(end, Math.max(word(root + POISONED_END) ?? 0, top)), true);
+  }
 
   const picture = { root, blocks, lists, top, end };
   problems.push(...checkPicture(picture));

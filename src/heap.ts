@@ -17,6 +17,7 @@ import { HeapMisuseError, OutOfMemoryError } from "./errors.ts";
 import { type CFunctions, type Engine, type EngineFactory, wasmEngine } from "./_engine.ts";
 import { type HeapBlock, type HeapStats, statsOf } from "./_picture.ts";
 import type { MoteExports } from "./c_abi.ts";
+import { LiveBlocks } from "./_live_blocks.ts";
 
 export type { MoteExports } from "./c_abi.ts";
 
@@ -114,6 +115,10 @@ export class Heap {
   readonly #engine: Engine;
   readonly #calls: CFunctions;
   #limit: number;
+  /** Which pointers are live blocks: what the pointer checks trust, not the bytes in memory. */
+  readonly #live: LiveBlocks;
+  /** The engine's count of free and realloc calls when the record was last exact. */
+  #frees = 0;
   /** The call in progress, for the checked build's reports. */
   #operation = "";
   #u8: Uint8Array<ArrayBuffer>;
@@ -181,6 +186,7 @@ export class Heap {
     }
     this.#u8 = new Uint8Array(this.#buffer);
     this.#view = new DataView(this.#buffer);
+    this.#live = new LiveBlocks(this.base, checked);
     this.#init();
   }
 
@@ -214,7 +220,7 @@ export class Heap {
       bytes,
       this.#engine.read(this.base).picture.top + HEADER - this.base,
     );
-    this.#engine.setLimit(this.#limitEnd() & ~(ALIGN - 1));
+    this.#engine.setLimit((this.#limitEnd() & ~(ALIGN - 1)) >>> 0); // unsigned: ends reach 2^32
   }
 
   /**
@@ -349,7 +355,10 @@ export class Heap {
     if (ptr !== 0) this.#checkLive(ptr, "realloc");
     checkSize(size);
     this.#operation = "realloc";
-    return this.#served("realloc", size, this.#calls.realloc(ptr, size));
+    this.#frees = (this.#frees + 1) | 0;
+    const moved = this.#served("realloc", size, this.#calls.realloc(ptr, size));
+    if (moved !== ptr && ptr !== 0) this.#live.delete(ptr); // #served recorded the new one
+    return moved;
   }
 
   /**
@@ -387,11 +396,11 @@ export class Heap {
    *
    * @param ptr A live block of this heap, or 0.
    * @throws {TypeError} When an argument is not a number.
-   * @throws {RangeError} When `ptr` is not a live block of this heap: freed already, misaligned,
-   * or outside the heap. (A pointer into the middle of a live block is caught only by the
-   * checked build.)
-   * @throws {HeapMisuseError} In a checked heap, for the same pointers, and when the call finds
-   * earlier misuse (see {@linkcode HeapOptions.checked}).
+   * @throws {RangeError} When `ptr` is not a live block of this heap, whatever the bytes in
+   * memory say: freed already, from before a `reset()`, misaligned, inside a block or outside
+   * the heap.
+   * @throws {HeapMisuseError} In a checked heap, for the same pointers (a `RangeError` naming the
+   * kind), and when the call finds earlier misuse (see {@linkcode HeapOptions.checked}).
    *
    * @example
    * ```ts
@@ -409,7 +418,9 @@ export class Heap {
     if (ptr === 0) return;
     this.#checkLive(ptr, "free");
     this.#operation = "free";
+    this.#frees = (this.#frees + 1) | 0;
     this.#calls.free(ptr);
+    this.#live.delete(ptr);
   }
 
   /**
@@ -433,7 +444,7 @@ export class Heap {
    */
   usableSize(ptr: number): number {
     checkInteger(ptr, "Pointer", 0, U32_MAX);
-    return this.#checkLive(ptr, "usableSize");
+    return this.#usable(ptr, "usableSize");
   }
 
   /**
@@ -585,7 +596,7 @@ export class Heap {
    */
   bytes(ptr: number, length?: number): Uint8Array<ArrayBuffer> {
     checkInteger(ptr, "Pointer", 0, U32_MAX);
-    const usable = this.#checkLive(ptr, "bytes");
+    const usable = this.#usable(ptr, "bytes");
     const bytes = length === undefined ? usable : checkInteger(length, "Length", 0, usable);
     return new Uint8Array(this.#buffer, ptr, bytes);
   }
@@ -596,12 +607,20 @@ export class Heap {
   }
 
   #init(): void {
+    this.#live.clear();
+    this.#frees = this.#engine.frees();
     if (!this.#engine.init(this.base, this.#limitEnd())) {
       throw new RangeError(
         `The heap at ${this.base} with limit ${this.#limit} cannot hold its bookkeeping: ` +
           `raise the limit or give a memory that can grow`,
       );
     }
+  }
+
+  /** Makes the record of live blocks exact again after calls it did not see, by a walk. */
+  #resync(forgetFreed: boolean): void {
+    this.#live.rebuild(this.#engine.read(this.base).picture.blocks, forgetFreed);
+    this.#frees = this.#engine.frees();
   }
 
   #limitEnd(): number {
@@ -614,20 +633,41 @@ export class Heap {
     return checkInteger(bytes, "Limit", least, MAX_LIMIT - this.base);
   }
 
-  #checkLive(ptr: number, operation: string): number {
+  /**
+   * Throws unless `ptr` is a live block, before the wasm reads any byte at it. Another module's
+   * calls through `exports` are caught up with by a walk: when `free` or `realloc` was called
+   * since the record was exact, or when `ptr` is not in it.
+   */
+  #checkLive(ptr: number, operation: string): void {
     this.#operation = operation; // the checked build reports what is wrong with ptr itself
-    const usable = this.#calls.malloc_usable_size(ptr) >>> 0;
-    if (usable === 0) {
-      throw new RangeError(
-        `${operation} was given pointer ${ptr}, which is not a live block of this heap ` +
-          `(freed already, misaligned, or outside the heap)`,
-      );
+    if (this.#engine.frees() !== this.#frees) this.#resync(true);
+    if (!this.#live.has(ptr)) {
+      this.#resync(false);
+      if (!this.#live.has(ptr)) this.#refuse(ptr, operation);
     }
+  }
+
+  /** The usable size of `ptr`, a live block; throws for any other pointer. */
+  #usable(ptr: number, operation: string): number {
+    this.#checkLive(ptr, operation);
+    const usable = this.#calls.malloc_usable_size(ptr) >>> 0;
+    if (usable === 0) this.#refuse(ptr, operation); // its header was overwritten: refused too
     return usable;
+  }
+
+  #refuse(ptr: number, operation: string): never {
+    if (this.checked) {
+      throw new HeapMisuseError(this.#live.wasFreed(ptr) ? 1 : 2, ptr, operation);
+    }
+    throw new RangeError(
+      `${operation} was given pointer ${ptr}, which is not a live block of this heap ` +
+        `(freed already, from before a reset(), misaligned, inside a block, or outside the heap)`,
+    );
   }
 
   #served(operation: string, size: number, ptr: number): number {
     if (ptr === 0) throw new OutOfMemoryError(operation, size, this.#limit);
+    this.#live.add(ptr >>> 0);
     return ptr >>> 0;
   }
 }

@@ -1,0 +1,470 @@
+/**
+ * The mutation run's mutants: single edits of asm/mote.ts, as data. Each is a text that occurs
+ * exactly once in the source and what it becomes, so that when the source changes, the test
+ * names precisely the edits that no longer apply and re-anchoring them is quick. A mutant that
+ * cannot change what any caller sees is marked `equivalent`, with the reason.
+ */
+
+/** One single-edit mutant of asm/mote.ts. */
+export interface Mutant {
+  /** What the edit breaks, in a few words; unique. */
+  readonly name: string;
+  /** The function it edits, for the table. */
+  readonly where: string;
+  /** Text that occurs once in asm/mote.ts, and what it becomes. */
+  readonly find: string;
+  readonly replace: string;
+  /** Why no caller can tell it from the original, for a mutant that is equivalent. */
+  readonly equivalent?: string;
+}
+
+/** The mutants: every function, both builds. */
+export const MUTANTS: readonly Mutant[] = [
+  // classes and bitmaps
+  {
+    name: "small classes end one size late",
+    where: "classOf",
+    find: "if (size < SMALL) return size >> ALIGN_BITS;",
+    replace: "if (size <= SMALL) return size >> ALIGN_BITS;",
+    equivalent:
+      "256 >> 4 is 16 either way: the first two-level class is the one after the last small one",
+  },
+  {
+    name: "second level off by one bit",
+    where: "classOf",
+    find: "+ (size >> (bits - SL_BITS));",
+    replace: "+ (size >> (bits - SL_BITS + 1));",
+  },
+  {
+    name: "a list head's prev is off by a word",
+    where: "insert",
+    find: "store<u32>(block, slot - NEXT, PREV);",
+    replace: "store<u32>(block, slot - PREV, PREV);",
+  },
+  {
+    name: "the old head's prev is not updated",
+    where: "insert",
+    find: "if (head) store<u32>(head, block, PREV);",
+    replace: "if (head) store<u32>(head, block, NEXT);",
+  },
+  {
+    name: "the first-level bit is set one level up",
+    where: "insert",
+    find: "flMap |= 1 << <u32>fl;",
+    replace: "flMap |= 1 << <u32>(fl + 1);",
+  },
+  {
+    name: "an emptied list keeps its bit",
+    where: "remove",
+    find: "} else if (prev < root + ROOT_SIZE) {",
+    replace: "} else if (prev < root + HEADS) {",
+  },
+  {
+    name: "the first-level bit is cleared while the level has lists",
+    where: "remove",
+    find: "if (!slMap) flMap &= ~(1 << <u32>fl);",
+    replace: "if (slMap) flMap &= ~(1 << <u32>fl);",
+  },
+  {
+    name: "unlinking writes the next block's next, not its prev",
+    where: "remove",
+    find: "store<u32>(next, prev, PREV);",
+    replace: "store<u32>(next, prev, NEXT);",
+  },
+  // growth and limits
+  {
+    name: "growth stops one byte short of the limit",
+    where: "grow",
+    find: "if (need > limit || need < size) return false;",
+    replace: "if (need >= limit || need < size) return false;",
+  },
+  {
+    name: "the top region ends at the limit, not a header before it",
+    where: "grow",
+    find: "end = min(have, limit) - HEADER;",
+    replace: "end = min(have, limit);",
+    equivalent: "blocks start 4 bytes below a 16-byte boundary and are multiples of 16, so none " +
+      "can end in the last 4 bytes below a 16-aligned end: both ends admit the same blocks",
+  },
+  {
+    name: "growth rounds the pages down",
+    where: "grow",
+    find: "(need - have + PAGE_MASK) >> PAGE_BITS",
+    replace: "(need - have) >> PAGE_BITS",
+  },
+  {
+    name: "a full 4 GiB memory's end wraps to 0",
+    where: "memoryEnd",
+    find: "return <usize>min(memory.size(), <i32>(MAX_LIMIT >> PAGE_BITS)) << PAGE_BITS;",
+    replace: "return <usize>memory.size() << PAGE_BITS;",
+  },
+  {
+    name: "the top region asks to grow when it fits exactly",
+    where: "room",
+    find: "return size <= end - top || grow(size);",
+    replace: "return size < end - top || grow(size);",
+    equivalent: "grow() of exactly what is left finds no page missing and sets end to what it was",
+  },
+  // allocation, split, merge
+  {
+    name: "the bounded scan looks at one block more",
+    where: "allocate",
+    find: "block = n < SCAN ? load<u32>(block, NEXT) : 0;",
+    replace: "block = n <= SCAN ? load<u32>(block, NEXT) : 0;",
+  },
+  {
+    name: "the next class search includes the request's own class",
+    where: "allocate",
+    find: "& (-2 << <u32>(index & (SL_COUNT - 1)));",
+    replace: "& (-1 << <u32>(index & (SL_COUNT - 1)));",
+  },
+  {
+    name: "checked: the scan follows a link that leads out of the heap",
+    where: "allocate",
+    find: "      if (CHECKED && n < SCAN && linkDamaged(block)) return 0;\n",
+    replace: "",
+  },
+  {
+    name: "the first-level search includes the request's own level",
+    where: "allocate",
+    find: "let above = flMap & (-2 << <u32>fl);",
+    replace: "let above = flMap & (-1 << <u32>fl);",
+  },
+  {
+    name: "split off by one: a 16-byte rest is not split off",
+    where: "allocate",
+    find: "if (rest >= MIN_BLOCK) {\n    // the rest is freed",
+    replace: "if (rest > MIN_BLOCK) {\n    // the rest is freed",
+  },
+  {
+    name: "a block taken whole leaves its right neighbour's LEFT_FREE set",
+    where: "allocate",
+    find: "store<u32>(block + blockSize, load<u32>(block + blockSize) & ~LEFT_FREE);",
+    replace: "",
+  },
+  {
+    name: "carving from the top skips 16 bytes",
+    where: "allocate",
+    find: "    block = top;\n    top += size;",
+    replace: "    block = top;\n    top += size + ALIGN;",
+  },
+  {
+    name: "the checked split writes the rest's back word a word low",
+    where: "allocate",
+    find: "store<u32>(spare + rest - HEADER, spare);",
+    replace: "store<u32>(spare + rest - 2 * HEADER, spare);",
+  },
+  {
+    name: "free misses the coalesce with a free left neighbour",
+    where: "release",
+    find: "if (header & LEFT_FREE) {\n    block = load<u32>(block - HEADER);",
+    replace: "if (false) {\n    block = load<u32>(block - HEADER);",
+  },
+  {
+    name: "memory freed into the top region is thought clean",
+    where: "release",
+    find: "reused\n    clean = max(clean, top);",
+    replace: "reused\n",
+  },
+  {
+    name: "a merged right neighbour's tags leak into the size",
+    where: "release",
+    find: "size += rightHeader & ~TAGS;",
+    replace: "size += rightHeader;",
+  },
+  {
+    name: "the right neighbour is not told its left is free",
+    where: "release",
+    find: "store<u32>(right, rightHeader | LEFT_FREE);",
+    replace: "store<u32>(right, rightHeader);",
+  },
+  {
+    name: "a free block's back word names its payload",
+    where: "release",
+    find: "store<u32>(block + size - HEADER, block);",
+    replace: "store<u32>(block + size - HEADER, block + HEADER);",
+  },
+  {
+    name: "checked: the freed bytes' last word is not poisoned",
+    where: "release",
+    find: "if (CHECKED) poison(freed + HEADER, right);",
+    replace: "if (CHECKED) poison(freed + HEADER, right - HEADER);",
+  },
+  {
+    name: "checked: a merged left block's back word keeps its value",
+    where: "release",
+    find: "if (CHECKED) poison(freed - HEADER, freed); // the left block's back word",
+    replace: "",
+  },
+  {
+    name: "checked: memory freed into the top region is not remembered as poisoned",
+    where: "release",
+    find: "if (CHECKED) store<u32>(root + POISONED, max(poisoned(), top));",
+    replace: "",
+  },
+  {
+    name: "trim off by one: a 16-byte rest stays in the block",
+    where: "trim",
+    find: "if (rest >= MIN_BLOCK) {\n    setUsed(block, size | (header & LEFT_FREE));",
+    replace: "if (rest > MIN_BLOCK) {\n    setUsed(block, size | (header & LEFT_FREE));",
+  },
+  {
+    name: "trim drops LEFT_FREE",
+    where: "trim",
+    find: "setUsed(block, size | (header & LEFT_FREE));",
+    replace: "setUsed(block, size);",
+  },
+  {
+    name: "block size forgets the header",
+    where: "blockSize",
+    find: "return (bytes + OVERHEAD + ALIGN_MASK) & ~ALIGN_MASK;",
+    replace: "return (bytes + ALIGN_MASK) & ~ALIGN_MASK;",
+  },
+  {
+    name: "block size rounds one byte short",
+    where: "blockSize",
+    find: "return (bytes + OVERHEAD + ALIGN_MASK) & ~ALIGN_MASK;",
+    replace: "return (bytes + OVERHEAD + ALIGN_MASK - 1) & ~ALIGN_MASK;",
+  },
+  {
+    name: "checked: the guard is written a word low, over the usable bytes",
+    where: "setUsed",
+    find: "if (CHECKED) store<u32>(block + (header & ~TAGS) - GUARD, <u32>block ^ GUARD_KEY);",
+    replace:
+      "if (CHECKED) store<u32>(block + (header & ~TAGS) - 2 * GUARD, <u32>block ^ GUARD_KEY);",
+  },
+  // pointers
+  {
+    name: "a pointer at the top region passes as a block",
+    where: "blockOf",
+    find: "if ((ptr & ALIGN_MASK) || block - first >= top - first) {",
+    replace: "if ((ptr & ALIGN_MASK) || block - first > top - first) {",
+    equivalent: "a header at top then fails fits(): its size would have to be at most top - top",
+  },
+  {
+    name: "release: a free block's pointer passes as live",
+    where: "blockOf",
+    find: "if (!CHECKED) return header & FREE || !fits(block, header) ? 0 : block;",
+    replace: "if (!CHECKED) return !fits(block, header) ? 0 : block;",
+  },
+  {
+    name: "the last block before the top does not fit",
+    where: "fits",
+    find: "return size >= MIN_BLOCK && size <= top - block;",
+    replace: "return size >= MIN_BLOCK && size < top - block;",
+  },
+  {
+    name: "checked: the guard is read a word low",
+    where: "guarded",
+    find: "return load<u32>(block + (header & ~TAGS) - GUARD) == (<u32>block ^ GUARD_KEY);",
+    replace: "return load<u32>(block + (header & ~TAGS) - 2 * GUARD) == (<u32>block ^ GUARD_KEY);",
+  },
+  {
+    name: "checked: a merged block freed again is not a double free",
+    where: "classify",
+    find: "if (header == FREED) return DOUBLE_FREE;",
+    replace: "if (header == FREED) return NOT_A_BLOCK;",
+  },
+  {
+    name: "checked: a listed block freed again is not a double free",
+    where: "classify",
+    find: "      ? DOUBLE_FREE\n      : NOT_A_BLOCK;",
+    replace: "      ? NOT_A_BLOCK\n      : NOT_A_BLOCK;",
+  },
+  {
+    name: "checked: every address is a block start",
+    where: "isBlockStart",
+    find: "return block == target;",
+    replace: "return true;",
+  },
+  {
+    name: "checked: the right neighbour is not checked",
+    where: "neighboursDamage",
+    find: "if (right != top) {",
+    replace: "if (false) {",
+  },
+  {
+    name: "checked: a left neighbour that does not end at the block passes",
+    where: "neighboursDamage",
+    find:
+      "if (!(leftHeader & FREE) || left + (leftHeader & ~TAGS) != block) return block - HEADER;",
+    replace: "if (!(leftHeader & FREE)) return block - HEADER;",
+  },
+  {
+    name: "checked: a free block's back word is not checked",
+    where: "freeDamage",
+    find: "if (load<u32>(block + size - HEADER) != block) return block + size - HEADER;",
+    replace: "",
+  },
+  {
+    name: "checked: a free block's next link is not checked",
+    where: "freeDamage",
+    find:
+      "if (next && (next - first >= top - first || load<u32>(next, PREV) != block)) return block + NEXT;",
+    replace: "",
+  },
+  {
+    name: "checked: the first poison word is not checked",
+    where: "freeDamage",
+    find: "return poisonDamage(block + NEXT + sizeof<u32>(), min(upTo, block + size - HEADER));",
+    replace:
+      "return poisonDamage(block + NEXT + 2 * sizeof<u32>(), min(upTo, block + size - HEADER));",
+  },
+  {
+    name: "checked: the last poison word of a range is not checked",
+    where: "poisonDamage",
+    find: "for (let word = from; word < to; word += sizeof<u32>()) {",
+    replace: "for (let word = from; word + sizeof<u32>() < to; word += sizeof<u32>()) {",
+  },
+  {
+    name: "checked: the top region's first poison word is not checked",
+    where: "topDamaged",
+    find: "let damaged = poisonDamage(top, min(to, max(poisoned(), top)));",
+    replace: "let damaged = poisonDamage(top + sizeof<u32>(), min(to, max(poisoned(), top)));",
+  },
+  {
+    name: "checked: the top region's poison is checked before the limit",
+    where: "allocate",
+    find: "if (CHECKED && size <= limit - HEADER - top && topDamaged(top + size)) return 0;",
+    replace: "if (CHECKED && topDamaged(top + size)) return 0;",
+  },
+  // the C ABI
+  {
+    name: "malloc of exactly the limit is tried",
+    where: "malloc",
+    find: "enter(OP_MALLOC);\n  if (bytes >= limit) return 0;",
+    replace: "enter(OP_MALLOC);\n  if (bytes > limit) return 0;",
+    equivalent: "a request of the limit's bytes cannot fit below the limit, and its block size " +
+      "cannot wrap below MAX_LIMIT: allocate fails as the check did",
+  },
+  {
+    name: "free does not count itself",
+    where: "free",
+    find: "enter(OP_FREE);\n  frees++;",
+    replace: "enter(OP_FREE);",
+  },
+  {
+    name: "realloc grows into a right neighbour one byte too small",
+    where: "realloc",
+    find: "if (rightHeader & FREE && merged >= size) {",
+    replace: "if (rightHeader & FREE && merged > size) {",
+  },
+  {
+    name: "realloc grows into its right neighbour without unlisting it",
+    where: "realloc",
+    find: "      }\n      remove(right);\n      store<u32>(block + merged",
+    replace: "      }\n      store<u32>(block + merged",
+  },
+  {
+    name: "realloc at the top asks room for the whole block",
+    where: "realloc",
+    find: "} else if (right == top && room(size - current)) {",
+    replace: "} else if (right == top && room(size)) {",
+  },
+  {
+    name: "realloc moves without copying",
+    where: "realloc",
+    find: "memory.copy(moved, ptr, current - OVERHEAD);",
+    replace: "",
+  },
+  {
+    name: "realloc copies a word short",
+    where: "realloc",
+    find: "memory.copy(moved, ptr, current - OVERHEAD);",
+    replace: "memory.copy(moved, ptr, current - OVERHEAD - 4);",
+  },
+  {
+    name: "checked: realloc into a free neighbour does not check its poison",
+    where: "realloc",
+    find: "let damaged = freeDamage(right, block + size);",
+    replace: "let damaged = freeDamage(right, right);",
+  },
+  {
+    name: "calloc does not see the product overflow",
+    where: "calloc",
+    find: "if (count && bytes / count != size) return 0;",
+    replace: "",
+  },
+  {
+    name: "calloc forgets that memory freed back to the top region is dirty",
+    where: "calloc",
+    find: "let zeroFrom = max(clean, top);",
+    replace: "let zeroFrom = top;",
+  },
+  {
+    name: "calloc clears one byte short",
+    where: "calloc",
+    find: "memory.fill(ptr, 0, min(bytes, zeroFrom - ptr));",
+    replace: "memory.fill(ptr, 0, min(bytes - 1, zeroFrom - ptr));",
+  },
+  {
+    name: "aligned_alloc refuses the largest alignment",
+    where: "aligned_alloc",
+    find: "alignment - 1 >= MAX_ALIGN) return 0;",
+    replace: "alignment >= MAX_ALIGN) return 0;",
+  },
+  {
+    name: "aligned_alloc takes 16-byte alignment the long way",
+    where: "aligned_alloc",
+    find: "if (alignment <= ALIGN) return malloc(bytes);",
+    replace: "if (alignment < ALIGN) return malloc(bytes);",
+    equivalent: "for 16 the long way allocates the same size with no gap, and trims nothing",
+  },
+  {
+    name: "aligned_alloc takes 16 bytes too little slack",
+    where: "aligned_alloc",
+    find: "let block = allocate(size + alignment - ALIGN);",
+    replace: "let block = allocate(size + alignment - 2 * ALIGN);",
+  },
+  {
+    name: "aligned_alloc aligns the header, not the payload",
+    where: "aligned_alloc",
+    find: "let gap = (0 - block - HEADER) & (alignment - 1);",
+    replace: "let gap = (0 - block) & (alignment - 1);",
+  },
+  {
+    name: "malloc_usable_size counts the checked guard as usable",
+    where: "malloc_usable_size",
+    find: "return block ? (load<u32>(block) & ~TAGS) - OVERHEAD : 0;",
+    replace: "return block ? (load<u32>(block) & ~TAGS) - HEADER : 0;",
+  },
+  {
+    name: "reset keeps the old list heads",
+    where: "mote_init",
+    find: "memory.fill(newRoot, 0, ROOT_SIZE);",
+    replace: "memory.fill(newRoot, 0, HEADS);",
+  },
+  {
+    name: "memory already there is thought zero",
+    where: "mote_init",
+    find: "clean = memoryEnd(); // memory already there may hold anything",
+    replace: "clean = 0;",
+  },
+  {
+    name: "a region one byte too small for the root is accepted",
+    where: "mote_init",
+    find: "newRoot + FIRST + HEADER > newLimit) return 0;",
+    replace: "newRoot + FIRST > newLimit) return 0;",
+    equivalent: "the limit is rounded down to 16 and root + FIRST lies 4 below a multiple of 16, " +
+      "so no limit falls between the two bounds",
+  },
+  {
+    name: "checked: init poisons up to the memory's end, past the limit",
+    where: "mote_init",
+    find: "let poisonEnd = max(min(clean, newLimit), top);",
+    replace: "let poisonEnd = max(clean, top);",
+  },
+];
+
+/** `source` with `mutant` applied, or undefined when its text does not occur exactly once. */
+export function mutate(source: string, mutant: Mutant): string | undefined {
+  const parts = source.split(mutant.find);
+  return parts.length === 2 ? parts.join(mutant.replace) : undefined;
+}
+
+/** The mutants whose text no longer occurs exactly once in `source`, each with its count. */
+export function unapplied(source: string): string[] {
+  return MUTANTS.filter((m) => mutate(source, m) === undefined).map((m) =>
+    `${m.name} (${m.where}): its text occurs ${source.split(m.find).length - 1} times, not once`
+  );
+}
