@@ -20,7 +20,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseArgs } from "../scripts/_cli.ts";
 import { layOut, loadReplayer, release, type Replayer, runWasm } from "./harness.ts";
 import { BASELINE, loadPeers } from "./peers.ts";
 import { measureWorkload, median } from "./report.ts";
@@ -156,13 +156,15 @@ function speeds(
 
 if (import.meta.main) {
   const args = parseArgs({
-    args: Deno.args,
-    options: {
-      only: { type: "string" },
-      rounds: { type: "string", default: "5" },
-      "paths-only": { type: "boolean", default: false },
+    usage: "deno task bench:profile",
+    summary: "Where the time goes: each path of malloc, free and realloc timed in mote and its " +
+      "peers, then the workloads' operations counted by path.",
+    flags: {
+      only: { kind: "string", help: "only these workloads, comma-separated" },
+      rounds: { kind: "integer", help: "rounds per measurement", default: 5, min: 1 },
+      "paths-only": { kind: "boolean", help: "time the paths and stop" },
     },
-  }).values;
+  });
   const only = args.only?.split(",");
   const rounds = Number(args.rounds);
   await setup({ quiet: true });

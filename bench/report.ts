@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseArgs } from "../scripts/_cli.ts";
 import {
   gzipSize,
   loadReplayer,
@@ -530,7 +530,7 @@ async function format(paths: URL[]): Promise<void> {
 
 /** Runs every workload against every peer: the results the report is written from. */
 async function run(args: {
-  rounds?: string;
+  rounds?: number;
   only?: string[];
   peer: string[];
   trace: string[];
@@ -589,16 +589,18 @@ async function run(args: {
 
 if (import.meta.main) {
   const args = parseArgs({
-    args: Deno.args,
-    options: {
-      rounds: { type: "string" },
-      only: { type: "string" },
-      peer: { type: "string", multiple: true, default: [] },
-      trace: { type: "string", multiple: true, default: [] },
-      from: { type: "string" },
-      "no-readme": { type: "boolean", default: false },
+    usage: "deno task bench:report",
+    summary: "Times mote and its peers side by side on every workload, writes bench/REPORT.md, " +
+      "results.json, the charts and the README's tables.",
+    flags: {
+      rounds: { kind: "integer", help: "rounds per workload (default 7, traces 4)", min: 1 },
+      only: { kind: "string", help: "only these workloads, comma-separated" },
+      peer: { kind: "strings", help: "another allocator module to time (repeatable)" },
+      trace: { kind: "strings", help: "another recorded trace to replay (repeatable)" },
+      from: { kind: "string", help: "redraw from this results.json instead of measuring" },
+      "no-readme": { kind: "boolean", help: "leave the README alone" },
     },
-  }).values;
+  });
   const only = args.only?.split(",");
   const written: URL[] = [];
   let results: Results;

@@ -17,6 +17,7 @@
  * @module
  */
 import asc from "assemblyscript/asc";
+import { parseArgs } from "../scripts/_cli.ts";
 
 /** Where the peers go. */
 export const PEERS_DIR = new URL("./peers/", import.meta.url);
@@ -247,5 +248,14 @@ export async function setup(
 }
 
 if (import.meta.main) {
-  await setup({ force: Deno.args.includes("--force"), apt: !Deno.args.includes("--no-apt") });
+  const flags = parseArgs({
+    usage: "deno task bench:setup",
+    summary: "Builds the benchmark's peers into bench/peers/, what is missing or older than its " +
+      "source.",
+    flags: {
+      force: { kind: "boolean", help: "rebuild everything" },
+      "no-apt": { kind: "boolean", help: "never run apt-get" },
+    },
+  });
+  await setup({ force: flags.force, apt: !flags["no-apt"] });
 }

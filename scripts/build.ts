@@ -10,6 +10,7 @@
 import asc from "assemblyscript/asc";
 import ascPackage from "assemblyscript/package.json" with { type: "json" };
 import { encodeBase64, sha256Hex } from "./_bytes.ts";
+import { parseArgs } from "./_cli.ts";
 
 /** One module mote ships: how it is compiled and what it is for. */
 export interface Variant {
@@ -170,6 +171,12 @@ export async function sizeTable(builds: Built[]): Promise<string> {
 }
 
 if (import.meta.main) {
+  const flags = parseArgs({
+    usage: "deno task build",
+    summary: "Builds asm/mote.ts into src/_wasm.ts and the README's size table; fails when a " +
+      "module grows past its budget.",
+    flags: { check: { kind: "boolean", help: "only check that both are current" } },
+  });
   const { text, builds } = await buildAll();
   const over = overBudget(builds);
   if (over.length) {
@@ -178,7 +185,7 @@ if (import.meta.main) {
   }
   const table = await sizeTable(builds);
   const readme = await Deno.readTextFile(README);
-  if (Deno.args.includes("--check")) {
+  if (flags.check) {
     const committed = await Deno.readTextFile(GENERATED).catch(() => "");
     if (committed !== text || spliceSizeTable(readme, table) !== readme) {
       console.error(`${GENERATED} or ${README} is stale: run \`deno task build\` and commit.`);

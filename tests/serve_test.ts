@@ -5,7 +5,7 @@ import { serveExample } from "../examples/browser/serve.ts";
 import { ownWasm } from "../src/_wasm.ts";
 
 const SERVE = new URL("../examples/browser/serve.ts", import.meta.url).pathname;
-const RUN = ["run", "--allow-read", "--allow-run", "--allow-net", SERVE, "0"];
+const RUN = ["run", "--allow-read", "--allow-run", "--allow-net", SERVE, "--port=0"];
 
 Deno.test("the page gives the module's size as built", async () => {
   const server = await serveExample();

@@ -10,6 +10,7 @@
  * @module
  */
 import { ownWasm } from "../../src/_wasm.ts";
+import { parseArgs } from "../../scripts/_cli.ts";
 
 /**
  * Bundles a TypeScript entry and everything it imports into one ES module, with `deno bundle`.
@@ -96,7 +97,14 @@ export function stopSignal(): Promise<string> {
 }
 
 if (import.meta.main) {
-  const server = await serveExample(Number(Deno.args[0] ?? 8000));
+  const { port } = parseArgs({
+    usage: "deno task example:browser",
+    summary: "Serves the browser example on localhost until Ctrl-C.",
+    flags: {
+      port: { kind: "integer", help: "the port to serve on", default: 8000, min: 0, max: 65535 },
+    },
+  });
+  const server = await serveExample(port);
   const stopped = stopSignal();
   console.log(`mote's browser example: ${server.url} (Ctrl-C stops it)`);
   const why = await stopped;

@@ -10,6 +10,7 @@
  */
 import asc from "assemblyscript/asc";
 import { Heap } from "@mote/alloc";
+import { parseArgs } from "../../scripts/_cli.ts";
 
 const SOURCE = new URL("./asm/wordcount.ts", import.meta.url);
 
@@ -139,7 +140,14 @@ export class WordCounter {
 }
 
 if (import.meta.main) {
-  const path = Deno.args[0] ?? new URL(import.meta.url).pathname;
+  const { _: files } = parseArgs({
+    usage: "deno task example:link",
+    summary: "Counts the words of a text file (this file by default) in an AssemblyScript module " +
+      "that allocates from mote.",
+    flags: {},
+    positionals: "file",
+  });
+  const path = files[0] ?? new URL(import.meta.url).pathname;
   const counter = await WordCounter.load(await compileWordcount());
   const words = counter.add(await Deno.readTextFile(path));
   const top = [...counter.counts()].sort((a, b) => b[1] - a[1]).slice(0, 10);
