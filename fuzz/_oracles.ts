@@ -34,6 +34,7 @@ export function livenessBroken(
   request: { size: number; alignment: number },
   heap: { allocations: number; liveBytes: number; memoryBytes: number; maxBytes?: number },
 ): string | undefined {
+  if (request.size === 0) return undefined; // C lets malloc(0) return 0
   if (request.size > SMALL_REQUEST || request.alignment > SMALL_REQUEST) return undefined;
   if (heap.allocations === 0) return "the first request on a fresh instance failed";
   const room = heap.maxBytes === undefined ? 0 : heap.maxBytes - heap.memoryBytes;
@@ -45,16 +46,21 @@ export function livenessBroken(
 }
 
 /**
- * The soak's rule: of memory sizes sampled at even steps of a run, the memory may have grown at
- * most once in the second half. A leak, or fragmentation that keeps growing, grows it again and
- * again; the peak of a random live set creeps up as a run goes on, which may take one step.
- * Returns the growths in the second half.
+ * The soak's rule, for any allocator: of memory sizes sampled at even steps of a run, the
+ * memory may have grown at most once in the second half, or by at most a third of what it grew
+ * in the first. A leak, or fragmentation without end, grows it in the second half again and
+ * again, by about as much as in the first; the peak of a random live set creeps up as a run goes
+ * on, which may take a step, or, for an allocator of size classes whose peaks creep each on its
+ * own, a few small ones. Returns the growths in the second half, or 0 when they stay within
+ * the third.
  */
 export function lateGrowths(samples: readonly number[]): number {
   const half = Math.floor(samples.length / 2);
   let growths = 0;
   for (let i = half + 1; i < samples.length; i++) if (samples[i] > samples[i - 1]) growths++;
-  return growths;
+  const first = (samples[half] ?? 0) - (samples[0] ?? 0);
+  const second = (samples.at(-1) ?? 0) - (samples[half] ?? 0);
+  return second * 3 > first ? growths : 0;
 }
 
 /** Which rule a failure's message reports, checked in this order. */

@@ -116,6 +116,12 @@ export class ThirdParty implements Subject {
 
   /** Ends the worker, if one runs. */
   close(): void {
+    // a worker blocked in Atomics.wait is not ended by terminate(): let it go back to its loop
+    if (this.#running && this.#worker) {
+      try {
+        this.#send(END, "the end of the run");
+      } catch { /* it hung: terminated already */ }
+    }
     this.#worker?.terminate();
     this.#worker = undefined;
     this.#control = undefined;
@@ -213,7 +219,9 @@ export class ThirdParty implements Subject {
         beat = now;
         continue;
       }
-      this.close();
+      this.#worker!.terminate(); // it runs the allocator's code, which terminate() stops
+      this.#worker = undefined;
+      this.#running = false;
       const where = beating ? `${what} after ${now}` : what;
       throw new OracleFailure("hang", `Hang: ${where} did not return within ${bound} ms`, "hung");
     }

@@ -47,7 +47,7 @@ const COMMAND = {
     "timeout-ms": {
       kind: "integer",
       help: "with --wasm: how long one call may take before it is a hang",
-      default: 1000,
+      default: 2000,
       min: 1,
     },
     "soak-ops": {

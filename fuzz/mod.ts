@@ -107,7 +107,7 @@ export interface FuzzAllocatorOptions extends FuzzOptions {
   /** Which ABI to fuzz when a module exports both; by default C's if it has it, else Rust's. */
   readonly abi?: "c" | "rust";
   /**
-   * How long one call may take before it is a hang, in milliseconds; 1000 by default. Only a
+   * How long one call may take before it is a hang, in milliseconds; 2000 by default. Only a
    * module given as bytes can be stopped: a compiled `WebAssembly.Module` runs unwatched.
    */
   readonly watchdogMs?: number;
@@ -158,7 +158,7 @@ export function fuzzAllocator(wasm: WasmSource, options: FuzzAllocatorOptions = 
   const {
     alignment = 16,
     abi,
-    watchdogMs = 1000,
+    watchdogMs = 2000,
     soakOperations = 200_000,
     soakLive = 1000,
     ...rest
