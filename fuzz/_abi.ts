@@ -133,11 +133,21 @@ export function abiAllocator(
       malloc_usable_size: abi.usableSize ? (ptr) => call("malloc_usable_size", [ptr]) : undefined,
     };
   }
+  // the session holds a Rust allocator to alignment 1: each result is checked here instead
+  const aligned = (ptr: number, align: number, what: string): number => {
+    if (ptr % align === 0) return ptr;
+    throw new OracleFailure(
+      "alignment",
+      `${ptr} is not aligned to ${align}, from ${what}`,
+      `${ptr}`,
+    );
+  };
   const alloc = (size: number, align: number, zeroed = false): number => {
     const bytes = Math.max(1, size);
     const name = zeroed ? "alloc_zeroed" : "alloc";
     if (!rustLayout(bytes, align)) return 0; // Layout::from_size_align fails: no call
-    return placed(call(name, [bytes, align]), bytes, align, `${name}(${bytes}, ${align})`);
+    const what = `${name}(${bytes}, ${align})`;
+    return aligned(placed(call(name, [bytes, align]), bytes, align, what), align, what);
   };
   return {
     ...base,
@@ -154,7 +164,8 @@ export function abiAllocator(
       if (!rustLayout(bytes, align)) return 0;
       const moved = call("realloc", [ptr, old, align, bytes]);
       if (moved !== 0) forget(ptr);
-      return placed(moved, bytes, align, `realloc(${ptr}, ${old}, ${align}, ${bytes})`);
+      const what = `realloc(${ptr}, ${old}, ${align}, ${bytes})`;
+      return aligned(placed(moved, bytes, align, what), align, what);
     },
     calloc: abi.zeroed &&
       ((count, size) => count * size > 0xFFFF_FFFF ? 0 : alloc(count * size, alignment, true)),

@@ -180,6 +180,7 @@ export function shareMemory(bytes: Uint8Array): SharedModule {
   }
   const importSection = section(IMPORT_SECTION, [...u32(count), ...entries]);
   const parts: Uint8Array[] = [bytes.subarray(0, 8)];
+  // the import section replaces the old one, or goes after the type section
   let placed = false;
   for (const s of all) {
     if (s.id === MEMORY_SECTION) continue;
@@ -188,16 +189,11 @@ export function shareMemory(bytes: Uint8Array): SharedModule {
       placed = true;
       continue;
     }
-    // the import section goes after the type section and before any later known section
-    if (!placed && s.id !== 0 && s.id > IMPORT_SECTION) {
+    if (!placed && !imports && s.id !== 0 && s.id !== TYPE_SECTION) {
       parts.push(importSection);
       placed = true;
     }
     parts.push(bytes.subarray(s.start, s.end));
-    if (!placed && s.id === TYPE_SECTION) {
-      parts.push(importSection);
-      placed = true;
-    }
   }
   if (!placed) parts.push(importSection);
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));

@@ -266,7 +266,8 @@ function optionalOf({ abi }: Subject) {
 function start(target: Target, setup: HeapSetup | undefined): Session {
   if (target.kind === "any") {
     const allocator = target.subject.allocator(target.alignment);
-    return new Session(allocator, undefined, { alignment: target.alignment });
+    const alignment = target.subject.sessionAlignment(target.alignment);
+    return new Session(allocator, undefined, { alignment });
   }
   const build = target.builds[setup!.build];
   const { region, base, pages, maximum, limit } = setup!;

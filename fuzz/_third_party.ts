@@ -94,6 +94,14 @@ export class ThirdParty implements Subject {
     }
   }
 
+  /**
+   * The alignment the session is to hold plain allocations to: C's `alignment`; for Rust, 1,
+   * as the allocator itself checks each result against the alignment it asked for.
+   */
+  sessionAlignment(alignment: number): number {
+    return this.abi.name === "rust" ? 1 : alignment;
+  }
+
   /** A fresh instance in a fresh memory, driven through the C ABI. */
   allocator(alignment: number): Allocator {
     const { memory, call, maxBytes } = this.#shared ? this.#remote() : this.#local();
@@ -184,6 +192,12 @@ export class ThirdParty implements Subject {
     if (Atomics.wait(control, READY, 0, STARTUP_MS) === "timed-out") {
       worker.terminate();
       throw new Error(`The fuzzer's worker did not start within ${STARTUP_MS / 1000} s`);
+    }
+    if (Atomics.load(control, READY) === 2) {
+      worker.terminate();
+      throw new TypeError(
+        `The module with its memory shared does not compile: ${readText(control)}`,
+      );
     }
     this.#worker = worker;
     this.#control = control;

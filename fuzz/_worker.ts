@@ -106,7 +106,12 @@ scope.onmessage = (event: MessageEvent<Init | Start>) => {
   if (event.data.type === "start") return serve(event.data);
   init = event.data;
   control = new Int32Array(init.control);
-  module = new WebAssembly.Module(init.bytes);
-  Atomics.store(control, READY, 1);
+  try {
+    module = new WebAssembly.Module(init.bytes);
+    Atomics.store(control, READY, 1);
+  } catch (error) {
+    writeText(control, describe(error));
+    Atomics.store(control, READY, 2);
+  }
   Atomics.notify(control, READY);
 };
