@@ -4,17 +4,17 @@
  * {@linkcode fuzzMote} holds mote's builds to its reference model: after every operation the
  * pointers, usable sizes, failures and memory size must be the ones the model predicts, the heap
  * read from memory must be the model's, block for block and list for list, and pass the
- * integrity check. {@linkcode fuzzAllocator} fuzzes any module that exports `malloc`, `free` and
- * `realloc` (and optionally `calloc`, `aligned_alloc`, `malloc_usable_size`) without a model:
- * alignment, bounds, no overlap, contents kept, calloc zeroed, and no growth without end for
- * the same work repeated.
+ * integrity check. {@linkcode fuzzAllocator} fuzzes any module without a model, in C's ABI
+ * (`malloc`, `free`, `realloc`, …) or Rust's `GlobalAlloc` (`alloc`, `dealloc`, `realloc`, …), in
+ * a worker with a watchdog: alignment as asked, bounds, no overlap, contents kept, calloc zeroed,
+ * no hang, liveness, reuse of an emptied heap, and bounded growth over a long run.
  *
  * Both run sequences of operations on fresh instances in batches of 25 runs, each batch with its
  * own seed, and shrink a failure to a short sequence. `deno task fuzz` is the command line.
  *
  * @example Holding mote to its model
  * ```ts
- * import { fuzzMote } from "./mod.ts";
+ * import { fuzzMote } from "@mote/alloc/fuzz";
  * import assert from "node:assert/strict";
  *
  * const report = fuzzMote({ runs: 10, seed: 42 });
@@ -69,7 +69,7 @@ export interface FuzzMoteOptions extends FuzzOptions {
  *
  * @example
  * ```ts
- * import { fuzzMote } from "./mod.ts";
+ * import { fuzzMote } from "@mote/alloc/fuzz";
  *
  * const report = fuzzMote({ runs: 5, maxCommands: 50 });
  * if (report.failure) throw new Error(report.failure.message);
@@ -143,15 +143,25 @@ export interface FuzzAllocatorOptions extends FuzzOptions {
  * first failure, shrunk, if there was one.
  * @throws {TypeError} When the module is not valid wasm, has no memory, or exports neither ABI.
  *
- * @example Fuzzing mote's own module as a third party would
+ * @example An allocator that never allocates breaks liveness
  * ```ts
  * import { fuzzAllocator } from "@mote/alloc/fuzz";
- * import { ownWasm } from "@mote/alloc/wasm";
  * import assert from "node:assert/strict";
  *
- * const report = fuzzAllocator(ownWasm, { runs: 5, maxCommands: 50, soakOperations: 5000 });
- * assert.equal(report.failure, undefined);
+ * // malloc(size) and realloc(ptr, size) return 0, free(ptr) does nothing
+ * const name = (text: string) => [text.length, ...new TextEncoder().encode(text)];
+ * const wasm = new Uint8Array([
+ *   ...[0x00, 0x61, 0x73, 0x6D, 1, 0, 0, 0], // "\0asm", version 1
+ *   ...[1, 16, 3, 0x60, 1, 0x7F, 1, 0x7F, 0x60, 2, 0x7F, 0x7F, 1, 0x7F, 0x60, 1, 0x7F, 0], // types
+ *   ...[3, 4, 3, 0, 1, 2], // three functions, of types 0, 1 and 2
+ *   ...[5, 3, 1, 0, 1], // a memory of one page
+ *   ...[7, 36, 4, ...name("memory"), 2, 0, ...name("malloc"), 0, 0],
+ *   ...[...name("realloc"), 0, 1, ...name("free"), 0, 2], // the exports
+ *   ...[10, 14, 3, 4, 0, 0x41, 0, 0x0B, 4, 0, 0x41, 0, 0x0B, 2, 0, 0x0B], // the code
+ * ]);
+ * const report = fuzzAllocator(wasm, { runs: 5, seed: 1 });
  * assert.equal(report.subject?.abi, "c");
+ * assert.equal(report.failure?.rule, "liveness");
  * ```
  */
 export function fuzzAllocator(wasm: WasmSource, options: FuzzAllocatorOptions = {}): FuzzReport {
