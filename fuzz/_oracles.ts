@@ -73,6 +73,7 @@ const RULES: readonly [string, RegExp][] = [
   ["bounds", /lies outside/],
   ["contents", /'s byte \d+ \(of \d+\) is \d+, not \d+|lost its contents/],
   ["calloc zeroed", /calloc's byte/],
+  ["calloc overflow", /the product overflows/],
   ["usable size", /[Uu]sable size/],
   ["reuse", /ever higher addresses/],
   ["no trap", /threw in|aborted|exited|assertion|which the fuzzer lacks/],

@@ -87,21 +87,25 @@ export interface FuzzFailureReport {
   readonly message: string;
   /**
    * The rule broken: "hang", "liveness", "bounded growth", "alignment", "overlap", "bounds",
-   * "contents", "calloc zeroed", "usable size", "reuse", "no trap", "model" or "other".
+   * "contents", "calloc zeroed", "calloc overflow", "usable size", "reuse", "no trap",
+   * "model" or "other".
    */
   readonly rule: string;
 }
 
 /** How the bounded-growth run of a module without a model went. */
 export interface FuzzSoakReport {
+  /** Operations done: all of them, or those before a failure. */
   readonly operations: number;
   /** The most blocks live at once. */
   readonly live: number;
-  /** The memory's size in bytes at the start and at the end. */
+  /** The memory's size in bytes at the start. */
   readonly memoryStart: number;
+  /** The memory's size in bytes at the end. */
   readonly memoryEnd: number;
   /** The largest sum of requested bytes live at once. */
   readonly peakLive: number;
+  /** How long it took, in milliseconds. */
   readonly elapsedMs: number;
 }
 
