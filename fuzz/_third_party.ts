@@ -118,7 +118,7 @@ export class ThirdParty implements Subject {
     const control = this.#control!;
     writeText(control, JSON.stringify(params));
     Atomics.store(control, HEARTBEAT, 0);
-    this.#send(SOAK, `operation of the bounded-growth run`, true);
+    this.#send(SOAK, "an operation of the bounded-growth run", true);
     return JSON.parse(readText(control)) as SoakResult;
   }
 
@@ -236,7 +236,7 @@ export class ThirdParty implements Subject {
       this.#worker!.terminate(); // it runs the allocator's code, which terminate() stops
       this.#worker = undefined;
       this.#running = false;
-      const where = beating ? `${what} after ${now}` : what;
+      const where = beating ? `${what} after operation ${now}` : what;
       throw new OracleFailure("hang", `Hang: ${where} did not return within ${bound} ms`, "hung");
     }
     if (control[STATUS] === THREW) {
