@@ -22,8 +22,17 @@ Deno.test("a correct allocator passes in either ABI", async (t) => {
       assert.equal(report.failure?.message, undefined);
       assert.equal(report.subject?.abi, abi);
       assert.equal(report.soak?.operations, 100_000);
+      assert.equal(report.subject?.watchdogMs, 1000);
     });
   }
+  await t.step("compiled, in this thread, unwatched", async () => {
+    const module = new WebAssembly.Module(await brokenAllocator("c", "NONE"));
+    const report = fuzzAllocator(module, { ...OPTIONS, runs: 10, soakOperations: 20_000 });
+    assert.equal(report.failure?.message, undefined);
+    assert.equal(report.subject?.watchdogMs, undefined);
+    const never = new WebAssembly.Module(await brokenAllocator("c", "NEVER"));
+    assert.equal(fuzzAllocator(never, OPTIONS).failure?.rule, "liveness");
+  });
 });
 
 Deno.test("each rule catches the allocator broken for it, naming the rule", async (t) => {
