@@ -9,7 +9,10 @@ import { rootOf } from "../src/_heap_reader.ts";
 import { ModelAllocator } from "../src/_model_allocator.ts";
 import { anyCommands, type HeapSetup, heapSetups, moteCommands } from "./_arbitraries.ts";
 import { FuzzFailure, Session } from "./_session.ts";
-import { anyAllocator, moteAllocator } from "./_subject.ts";
+import { moteAllocator } from "./_subject.ts";
+import { OracleFailure, ruleOf } from "./_oracles.ts";
+import type { SoakParams } from "./_soak.ts";
+import type { Subject, ThirdParty } from "./_third_party.ts";
 
 /** A mote build to hold to the model. */
 export interface MoteBuild {
@@ -23,7 +26,13 @@ export interface MoteBuild {
 /** What to fuzz: mote builds against the model, or any allocator module on its own. */
 export type Target =
   | { readonly kind: "mote"; readonly builds: readonly MoteBuild[] }
-  | { readonly kind: "any"; readonly module: WebAssembly.Module; readonly alignment: number };
+  | {
+    readonly kind: "any";
+    readonly subject: ThirdParty;
+    readonly alignment: number;
+    /** The bounded-growth run after the runs, unless skipped. */
+    readonly soak: Omit<SoakParams, "seed" | "alignment"> | undefined;
+  };
 
 /**
  * How long to fuzz and from where. Without `runs` or `seconds`, 100 runs; with both, whichever
@@ -109,6 +118,28 @@ export interface FuzzFailureReport {
   readonly commands: string;
   /** What went wrong, then the shrunk run's operations with their results. */
   readonly message: string;
+  /**
+   * The rule broken: "hang", "liveness", "bounded growth", "alignment", "overlap", "bounds",
+   * "contents", "calloc zeroed", "calloc overflow", "usable size", "reuse", "no trap",
+   * "model" or "other".
+   */
+  readonly rule: string;
+}
+
+/** How the bounded-growth run of a module without a model went. */
+export interface FuzzSoakReport {
+  /** Operations done: all of them, or those before a failure. */
+  readonly operations: number;
+  /** The most blocks live at once. */
+  readonly live: number;
+  /** The memory's size in bytes at the start. */
+  readonly memoryStart: number;
+  /** The memory's size in bytes at the end. */
+  readonly memoryEnd: number;
+  /** The largest sum of requested bytes live at once. */
+  readonly peakLive: number;
+  /** How long it took, in milliseconds. */
+  readonly elapsedMs: number;
 }
 
 /**
@@ -129,6 +160,15 @@ export interface FuzzReport extends FuzzProgress {
   readonly seeds: readonly number[];
   /** The first failure, shrunk; absent when every run passed. */
   readonly failure?: FuzzFailureReport;
+  /** For a module without a model: its ABI, the imports stubbed, the watchdog's bound. */
+  readonly subject?: {
+    readonly abi: "c" | "rust";
+    readonly stubbed: readonly string[];
+    readonly lacking: readonly string[];
+    readonly watchdogMs: number | undefined;
+  };
+  /** For a module without a model: the bounded-growth run, if it ran. */
+  readonly soak?: FuzzSoakReport;
 }
 
 const BATCH = 25;
@@ -155,7 +195,9 @@ export function runFuzz(target: Target, options: FuzzOptions = {}): FuzzReport {
     seeds.push(seed);
     const property = fc.property(
       target.kind === "mote" ? heapSetups(target.builds) : fc.constant(undefined),
-      fc.commands([target.kind === "mote" ? moteCommands() : anyCommands(optionalOf(target))], {
+      fc.commands([
+        target.kind === "mote" ? moteCommands() : anyCommands(optionalOf(target.subject)),
+      ], {
         maxCommands: options.maxCommands ?? 200,
         size: "max",
         replayPath: options.replayPath,
@@ -190,14 +232,68 @@ export function runFuzz(target: Target, options: FuzzOptions = {}): FuzzReport {
       return {
         ...progress(seed),
         seeds,
+        ...subjectOf(target),
         failure: describe(details, target, failedAt ?? { runs: counts.runs, operations: 0 }),
       };
     }
     if (replaying) break;
   }
-  const report = { ...progress(seeds.at(-1) ?? firstSeed), seeds };
+  const report = { ...progress(seeds.at(-1) ?? firstSeed), seeds, ...subjectOf(target) };
+  if (target.kind === "any" && target.soak && !replaying) {
+    const soaked = soakRun(target, firstSeed);
+    counts.operations += soaked.soak.operations;
+    const done = { ...report, ...progress(report.seed), soak: soaked.soak };
+    options.onProgress?.(done);
+    return soaked.failure ? { ...done, failure: soaked.failure } : done;
+  }
   options.onProgress?.(report);
   return report;
+}
+
+function subjectOf(target: Target): Pick<FuzzReport, "subject"> {
+  if (target.kind !== "any") return {};
+  const { abi, stubbed, lacking, watchdogMs }: Subject = target.subject;
+  return { subject: { abi: abi.name, stubbed, lacking, watchdogMs } };
+}
+
+/** The bounded-growth run, seeded with the session's first seed. */
+function soakRun(
+  target: Target & { kind: "any" },
+  seed: number,
+): { soak: FuzzSoakReport; failure?: FuzzFailureReport } {
+  const params = { ...target.soak!, seed, alignment: target.alignment };
+  const started = performance.now();
+  let result;
+  try {
+    result = target.subject.soak(params);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    result = { operations: 0, samples: [], peakLive: 0, failure: message };
+  }
+  const soak: FuzzSoakReport = {
+    operations: result.operations,
+    live: params.live,
+    memoryStart: result.samples[0] ?? 0,
+    memoryEnd: result.samples.at(-1) ?? 0,
+    peakLive: result.peakLive,
+    elapsedMs: performance.now() - started,
+  };
+  if (result.failure === undefined) return { soak };
+  return {
+    soak,
+    failure: {
+      seed,
+      path: "",
+      replayPath: undefined,
+      runsToFailure: 0,
+      operationsToFailure: result.operations,
+      setup: `a fresh instance, ${params.operations} random operations over at most ` +
+        `${params.live} live blocks (seed ${seed})`,
+      commands: "",
+      message: result.failure,
+      rule: ruleOf(result.failure),
+    },
+  };
 }
 
 /** The seed of the batch after one with `seed`: a step of a 32-bit mixing function. */
@@ -207,19 +303,20 @@ function nextSeed(seed: number): number {
   return (mixed ^ (mixed >>> 16)) + 1 | 0;
 }
 
-function optionalOf(target: Target & { kind: "any" }) {
-  const names = new Set(WebAssembly.Module.exports(target.module).map((entry) => entry.name));
+function optionalOf({ abi }: Subject) {
   return {
-    calloc: names.has("calloc"),
-    alignedAlloc: names.has("aligned_alloc"),
-    usableSize: names.has("malloc_usable_size"),
+    calloc: abi.zeroed !== undefined,
+    alignedAlloc: abi.name === "rust" || abi.aligned !== undefined,
+    usableSize: abi.usableSize,
   };
 }
 
 /** A fresh session for a run: the heap the setup describes, and the model beside it. */
 function start(target: Target, setup: HeapSetup | undefined): Session {
   if (target.kind === "any") {
-    return new Session(anyAllocator(target.module), undefined, { alignment: target.alignment });
+    const allocator = target.subject.allocator(target.alignment);
+    const alignment = target.subject.sessionAlignment(target.alignment);
+    return new Session(allocator, undefined, { alignment });
   }
   const build = target.builds[setup!.build];
   const { region, base, pages, maximum, limit } = setup!;
@@ -266,6 +363,11 @@ function describe(
   const printed = String(commands);
   const replayPath = /replayPath="([^"]*)"/.exec(printed)?.[1];
   const error = details.errorInstance;
+  const message = error instanceof FuzzFailure || error instanceof OracleFailure
+    ? error.message
+    : error instanceof Error
+    ? `${error.stack ?? error.message}`
+    : String(error);
   return {
     seed: details.seed,
     path: details.counterexamplePath ?? "",
@@ -274,11 +376,8 @@ function describe(
     operationsToFailure: failedAt.operations,
     setup: setup === undefined ? "a fresh instance" : describeSetup(setup, target),
     commands: printed.replace(/\s*\/\*replayPath=.*\*\//, ""),
-    message: error instanceof FuzzFailure
-      ? error.message
-      : error instanceof Error
-      ? `${error.stack ?? error.message}`
-      : String(error),
+    message,
+    rule: ruleOf(message),
   };
 }
 

@@ -10,6 +10,7 @@ import type { HeapPicture } from "../src/_picture.ts";
 import { readHeap, rootOf } from "../src/_heap_reader.ts";
 import type { Allocator, MoteAllocator } from "./_subject.ts";
 import { fillPattern, patternByte, patternMismatch } from "./_pattern.ts";
+import { OracleFailure } from "./_oracles.ts";
 
 /** A block the allocator handed out and the run has not freed. */
 export interface LiveBlock {
@@ -300,6 +301,11 @@ export class Session {
     try {
       return call();
     } catch (error) {
+      // a rule of _oracles.ts broken inside the call (a hang, liveness) is reported as itself
+      if (error instanceof OracleFailure) {
+        this.trace.push(`${what} -> ${error.outcome}`);
+        return this.#fail(error.message);
+      }
       this.trace.push(`${what} -> threw`);
       return this.#fail(`The ${who} threw in ${what}: ${error}`);
     }

@@ -1,9 +1,8 @@
 /**
- * What the fuzzer drives: a fresh instance of an allocator module per run, its exports wrapped
- * to read unsigned. A mote module (one exporting `mote_init`) can also be restarted, and shows
- * its top and limit, which the differential mode needs.
+ * What the fuzzer drives: an allocator's C ABI. A mote module (one exporting `mote_init`) can
+ * also be restarted, and shows its top and limit, which the differential mode needs; any other
+ * module is run by `_third_party.ts`.
  */
-import { MAX_LIMIT } from "../src/_layout.ts";
 
 /** An allocator's C ABI as the fuzzer calls it; optional functions may be missing. */
 export interface Allocator {
@@ -91,24 +90,6 @@ function wrap(exports: Exports, memory: WebAssembly.Memory): Allocator {
     aligned_alloc: unsigned("aligned_alloc"),
     malloc_usable_size: unsigned("malloc_usable_size"),
   };
-}
-
-/**
- * A fresh instance of any allocator module, in a fresh memory of one page if it imports one.
- * A WASI reactor's `_initialize` is called first, and a mote build is started over all of
- * wasm32 from address 0, as `new Heap()` starts one.
- */
-export function anyAllocator(module: WebAssembly.Module): Allocator {
-  const given = importsMemory(module) ? new WebAssembly.Memory({ initial: 1 }) : undefined;
-  const instance = instantiate(module, given, []);
-  const exports = instance.exports as Exports;
-  (exports._initialize as (() => void) | undefined)?.();
-  (exports.mote_init as ((base: number, limitEnd: number) => number) | undefined)?.(0, MAX_LIMIT);
-  const memory = given ?? exports.memory;
-  if (!(memory instanceof WebAssembly.Memory)) {
-    throw new TypeError("The module must export its memory as `memory` or import one");
-  }
-  return wrap(exports, memory);
 }
 
 /** A fresh, not yet started instance of a mote build, in `memory` if the build imports one. */

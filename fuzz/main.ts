@@ -1,33 +1,93 @@
 /**
- * `deno task fuzz`: the fuzzer's command line.
+ * `deno task fuzz`: the fuzzer's command line, fit for CI.
  *
  *     deno task fuzz                      100 runs of mote's builds against the model
  *     deno task fuzz --seconds 1800       as many runs as fit in half an hour
  *     deno task fuzz --runs 5000 --seed 7
- *     deno task fuzz --wasm alloc.wasm    any allocator module, without a model
+ *     deno task fuzz --wasm alloc.wasm    any allocator module (C or Rust ABI), without a model
  *     deno task fuzz --wasm mote.wasm --model   a build of mote, against the model
  *     deno task fuzz ... --seed S --path P --replay-path R   replays a failure as printed
+ *     deno task fuzz ... --json           the report as JSON on stdout
  *
- * Other flags: `--max-commands N` (operations per run, 200), `--align N` (the alignment malloc
- * must give a module without a model, 16). Exits 1 on a failure, after printing the shrunk
- * operations and the command that replays them.
+ * Exits 0 when nothing failed, 1 on a failure (after printing the rule it broke, the shrunk
+ * operations and the command that replays them), 2 with one line on a usage error: an unknown
+ * flag, a bad value, a file that cannot be read or is no allocator. `--help` lists the flags.
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseArgs, Progress, UsageError } from "../scripts/_cli.ts";
 import { fuzzAllocator, fuzzMote, type FuzzProgress, type FuzzReport } from "./mod.ts";
 
-const USAGE = "usage: deno task fuzz [--runs N] [--seconds S] [--seed N] [--max-commands N]\n" +
-  "                      [--wasm FILE [--model | --align N]] [--path P --replay-path R]";
+const COMMAND = {
+  usage: "deno task fuzz",
+  summary: "Fuzzes mote's builds against the reference model, or with --wasm any allocator " +
+    "module that exports C's malloc, free and realloc or Rust's alloc, dealloc and realloc. " +
+    "Exits 1 on a failure, printing the command that replays it.",
+  flags: {
+    runs: { kind: "integer", help: "how many runs (100 without --seconds)", min: 1 },
+    seconds: { kind: "number", help: "go on starting runs for this long", min: 0.001 },
+    seed: { kind: "integer", help: "the first batch's seed (random by default)" },
+    path: { kind: "string", help: "with --seed and --replay-path: replays a failure" },
+    "replay-path": { kind: "string", help: "which commands the failing run kept" },
+    "max-commands": { kind: "integer", help: "operations per run", default: 200, min: 1 },
+    wasm: { kind: "string", help: "an allocator module to fuzz instead of mote's builds" },
+    model: { kind: "boolean", help: "with --wasm: a build of mote, held to the model" },
+    abi: {
+      kind: "string",
+      help: "with --wasm: the ABI to fuzz if the module exports both",
+      choices: ["c", "rust"],
+    },
+    align: {
+      kind: "integer",
+      help: "with --wasm: the alignment plain allocations must have",
+      default: 16,
+      min: 1,
+      max: 65536,
+    },
+    "timeout-ms": {
+      kind: "integer",
+      help: "with --wasm: how long one call may take before it is a hang",
+      default: 2000,
+      min: 1,
+    },
+    "soak-ops": {
+      kind: "integer",
+      help: "with --wasm: operations of the bounded-growth run, 0 to skip it",
+      default: 200_000,
+      min: 0,
+    },
+    "soak-live": {
+      kind: "integer",
+      help: "with --wasm: the most blocks live in the bounded-growth run",
+      default: 1000,
+      min: 1,
+    },
+    json: { kind: "boolean", help: "print the report as JSON" },
+  },
+} as const;
 
-function integer(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  const number = Number(value);
-  if (!Number.isInteger(number)) {
-    console.error(`--${flag} must be an integer, got ${JSON.stringify(value)}\n${USAGE}`);
-    Deno.exit(2);
+type Flags = ReturnType<typeof parseArgs<typeof COMMAND.flags>>;
+
+const MODULE_FLAGS = ["abi", "align", "timeout-ms", "soak-ops", "soak-live"] as const;
+
+/** Checks what the parser cannot: flags that need or exclude others. */
+function validate(flags: Flags, args: readonly string[]): void {
+  const given = (name: string) =>
+    args.some((arg) => arg === `--${name}` || arg.startsWith(`--${name}=`));
+  if (flags.model && flags.wasm === undefined) throw new UsageError("--model needs --wasm FILE");
+  for (const name of MODULE_FLAGS) {
+    if (given(name) && (flags.wasm === undefined || flags.model)) {
+      throw new UsageError(`--${name} applies to --wasm FILE without --model`);
+    }
   }
-  return number;
+  if ((flags.align & (flags.align - 1)) !== 0) {
+    throw new UsageError(`--align must be a power of two, got "${flags.align}"`);
+  }
+  if (
+    (flags.path !== undefined || flags["replay-path"] !== undefined) && flags.seed === undefined
+  ) {
+    throw new UsageError("--path and --replay-path replay a failure: they need its --seed");
+  }
 }
 
 function seconds(ms: number): string {
@@ -38,94 +98,122 @@ function progressLine({ runs, operations, elapsedMs, seed }: FuzzProgress): stri
   return `${seconds(elapsedMs)}: ${runs} runs, ${operations} operations (batch seed ${seed})`;
 }
 
-/** The flags of this invocation that choose what is fuzzed, for the replay command. */
-function targetFlags(values: Record<string, unknown>): string[] {
-  const flags = [];
-  if (values.wasm !== undefined) flags.push("--wasm", String(values.wasm));
-  if (values.model) flags.push("--model");
-  if (values.align !== undefined) flags.push("--align", String(values.align));
-  if (values["max-commands"] !== undefined) {
-    flags.push("--max-commands", String(values["max-commands"]));
-  }
-  return flags;
-}
-
-function main(): number {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      runs: { type: "string" },
-      seconds: { type: "string" },
-      seed: { type: "string" },
-      path: { type: "string" },
-      "replay-path": { type: "string" },
-      "max-commands": { type: "string" },
-      wasm: { type: "string" },
-      model: { type: "boolean" },
-      align: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  const interactive = Deno.stderr.isTerminal();
-  let lastLine = 0;
-  const options = {
-    runs: integer(values.runs, "runs"),
-    seconds: integer(values.seconds, "seconds"),
-    seed: integer(values.seed, "seed"),
-    path: values.path,
-    replayPath: values["replay-path"],
-    maxCommands: integer(values["max-commands"], "max-commands"),
-    onProgress: (progress: FuzzProgress) => {
-      if (interactive) {
-        Deno.stderr.writeSync(new TextEncoder().encode(`\r${progressLine(progress)}   `));
-      } else if (progress.elapsedMs - lastLine >= 10_000) {
-        lastLine = progress.elapsedMs;
-        console.error(progressLine(progress));
-      }
-    },
-  };
-  let report: FuzzReport;
-  let what: string;
-  if (values.wasm === undefined) {
-    what = "mote's builds against the model";
-    report = fuzzMote(options);
-  } else {
-    const wasm = Deno.readFileSync(values.wasm);
-    if (values.model) {
-      what = `${values.wasm} against the model`;
-      report = fuzzMote({ ...options, wasm });
-    } else {
-      what = `${values.wasm} without a model`;
-      report = fuzzAllocator(wasm, { ...options, alignment: integer(values.align, "align") });
+/** The flags of this invocation that choose what is fuzzed and how, for the replay command. */
+function targetFlags(flags: Flags, args: readonly string[]): string[] {
+  const out = [];
+  if (flags.wasm !== undefined) out.push("--wasm", flags.wasm);
+  if (flags.model) out.push("--model");
+  for (const name of ["max-commands", ...MODULE_FLAGS] as const) {
+    if (args.some((arg) => arg === `--${name}` || arg.startsWith(`--${name}=`))) {
+      out.push(`--${name}`, String(flags[name]));
     }
   }
-  if (interactive) console.error();
-  const { runs, operations, elapsedMs, seeds, failure } = report;
+  return out;
+}
+
+/** Fuzzes as `flags` say; throws `UsageError` for a file that cannot be fuzzed. */
+function fuzz(flags: Flags, onProgress: (p: FuzzProgress) => void): [string, FuzzReport] {
+  const options = {
+    runs: flags.runs,
+    seconds: flags.seconds,
+    seed: flags.seed,
+    path: flags.path,
+    replayPath: flags["replay-path"],
+    maxCommands: flags["max-commands"],
+    onProgress,
+  };
+  if (flags.wasm === undefined) return ["mote's builds against the model", fuzzMote(options)];
+  let wasm: Uint8Array<ArrayBuffer>;
+  try {
+    wasm = Deno.readFileSync(flags.wasm);
+  } catch (error) {
+    const reason = error instanceof Error
+      ? error.message.replace(/ \(os error.*$/, "")
+      : String(error);
+    throw new UsageError(`Cannot read --wasm ${JSON.stringify(flags.wasm)}: ${reason}`);
+  }
+  try {
+    if (flags.model) {
+      return [`${flags.wasm} against the model`, fuzzMote({ ...options, wasm })];
+    }
+    const report = fuzzAllocator(wasm, {
+      ...options,
+      alignment: flags.align,
+      abi: flags.abi as "c" | "rust" | undefined,
+      watchdogMs: flags["timeout-ms"],
+      soakOperations: flags["soak-ops"],
+      soakLive: flags["soak-live"],
+    });
+    return [`${flags.wasm} without a model`, report];
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+    throw new UsageError(`Cannot fuzz ${flags.wasm}: ${error.message}`);
+  }
+}
+
+function main(args: readonly string[]): number {
+  const flags = parseArgs(COMMAND, args);
+  const progress = new Progress();
+  let what: string, report: FuzzReport;
+  try {
+    validate(flags, args);
+    [what, report] = fuzz(flags, (p) => progress.update(progressLine(p)));
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    progress.done();
+    console.error(`error: ${error.message}\nRun ${COMMAND.usage} --help for the flags.`);
+    return 2;
+  }
+  progress.done();
+  const { runs, operations, elapsedMs, seeds, failure, subject, soak } = report;
+  const replay = failure && [
+    "deno task fuzz",
+    ...targetFlags(flags, args),
+    `--seed ${failure.seed}`,
+    ...(failure.path === ""
+      ? ["--runs 1"]
+      : [`--path ${failure.path}`, `--replay-path '${failure.replayPath}'`]),
+  ].join(" ");
+  if (flags.json) {
+    console.log(JSON.stringify({ target: what, ...report, replay }, null, 2));
+    return failure ? 1 : 0;
+  }
+  if (subject) {
+    const stubs = subject.stubbed.length === 0 ? "none" : subject.stubbed.join(", ");
+    console.log(
+      `${flags.wasm}: ${subject.abi === "c" ? "C" : "Rust GlobalAlloc"} ABI; imports stubbed: ` +
+        `${stubs}${
+          subject.lacking.length ? `; missing (they fail if called): ${subject.lacking}` : ""
+        }` +
+        `; watchdog ${subject.watchdogMs} ms a call.`,
+    );
+  }
   const seedList = seeds.length <= 4 ? seeds.join(", ") : `${seeds[0]}, … (${seeds.length})`;
+  const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(2)} MiB`;
+  const soakLine = soak &&
+    `Bounded growth: ${soak.operations} operations over at most ${soak.live} blocks in ` +
+      `${seconds(soak.elapsedMs)}, memory ${mib(soak.memoryStart)} to ${mib(soak.memoryEnd)}, ` +
+      `peak live ${mib(soak.peakLive)}.`;
   if (!failure) {
     console.log(
       `Fuzzed ${what}: ${runs} runs, ${operations} operations in ${seconds(elapsedMs)}, ` +
         `no failure (batch seeds ${seedList}).`,
     );
+    if (soakLine) console.log(soakLine);
     return 0;
   }
-  const replay = [
-    "deno task fuzz",
-    ...targetFlags(values),
-    `--seed ${failure.seed}`,
-    `--path ${failure.path}`,
-    ...(failure.replayPath === undefined ? [] : [`--replay-path '${failure.replayPath}'`]),
-  ].join(" ");
+  const shrunk = failure.path === "" ? [`In: ${failure.setup}`] : [
+    `Heap: ${failure.setup}`,
+    `Shrunk commands (#i is the live block i modulo their number): ${failure.commands}`,
+  ];
   console.log(
     [
-      `FAILED fuzzing ${what}, in run ${failure.runsToFailure} after ` +
-      `${failure.operationsToFailure} operations (${seconds(elapsedMs)}).`,
-      `Heap: ${failure.setup}`,
-      `Shrunk commands (#i is the live block i modulo their number): ${failure.commands}`,
+      `FAILED (${failure.rule}) fuzzing ${what}, ` +
+      (failure.path === ""
+        ? `in the bounded-growth run after ${runs} runs (${seconds(elapsedMs)}).`
+        : `in run ${failure.runsToFailure} after ${failure.operationsToFailure} operations ` +
+          `(${seconds(elapsedMs)}).`),
+      ...shrunk,
       failure.message,
       `Replay: ${replay}`,
     ].join("\n"),
@@ -133,4 +221,4 @@ function main(): number {
   return 1;
 }
 
-if (import.meta.main) Deno.exit(main());
+if (import.meta.main) Deno.exit(main(Deno.args));

@@ -4,10 +4,10 @@
  * {@linkcode fuzzMote} holds mote's builds to its reference model: after every operation the
  * pointers, usable sizes, failures and memory size must be the ones the model predicts, the heap
  * read from memory must be the model's, block for block and list for list, and pass the
- * integrity check. {@linkcode fuzzAllocator} fuzzes any module that exports `malloc`, `free` and
- * `realloc` (and optionally `calloc`, `aligned_alloc`, `malloc_usable_size`) without a model:
- * alignment, bounds, no overlap, contents kept, calloc zeroed, and no growth without end for
- * the same work repeated.
+ * integrity check. {@linkcode fuzzAllocator} fuzzes any module without a model, in C's ABI
+ * (`malloc`, `free`, `realloc`, …) or Rust's `GlobalAlloc` (`alloc`, `dealloc`, `realloc`, …), in
+ * a worker with a watchdog: alignment as asked, bounds, no overlap, contents kept, calloc zeroed,
+ * no hang, liveness, reuse of an emptied heap, and bounded growth over a long run.
  *
  * Both run sequences of operations on fresh instances in batches of 25 runs, each batch with its
  * own seed, and shrink a failure to a short sequence. `deno task fuzz` is the command line.
@@ -27,8 +27,15 @@
 import { checkedWasm, fastWasm, ownWasm, regionWasm } from "../src/_wasm.ts";
 import { type FuzzOptions, type FuzzReport, type MoteBuild, runFuzz } from "./_runner.ts";
 import { importsMemory, isMote } from "./_subject.ts";
+import { ThirdParty } from "./_third_party.ts";
 
-export type { FuzzFailureReport, FuzzOptions, FuzzProgress, FuzzReport } from "./_runner.ts";
+export type {
+  FuzzFailureReport,
+  FuzzOptions,
+  FuzzProgress,
+  FuzzReport,
+  FuzzSoakReport,
+} from "./_runner.ts";
 
 /**
  * A WebAssembly module, compiled or as bytes.
@@ -124,37 +131,93 @@ export function fuzzMote(options: FuzzMoteOptions = {}): FuzzReport {
  * ```
  */
 export interface FuzzAllocatorOptions extends FuzzOptions {
-  /** The alignment every `malloc` result must have. Defaults to 16, wasm32's `max_align_t`. */
+  /**
+   * The alignment every plain allocation must have: what C's `malloc` must give, and what a
+   * Rust allocator is asked for. Defaults to 16, wasm32's `max_align_t`.
+   */
   readonly alignment?: number;
+  /** Which ABI to fuzz when a module exports both; by default C's if it has it, else Rust's. */
+  readonly abi?: "c" | "rust";
+  /**
+   * How long one call may take before it is a hang, in milliseconds; 2000 by default. Only a
+   * module given as bytes can be stopped: a compiled `WebAssembly.Module` runs unwatched.
+   */
+  readonly watchdogMs?: number;
+  /**
+   * Operations of the bounded-growth run after the fuzz runs (0 skips it); 200 000 by default.
+   */
+  readonly soakOperations?: number;
+  /** The most blocks live at once in the bounded-growth run; 1000 by default. */
+  readonly soakLive?: number;
 }
 
 /**
- * Fuzzes any allocator module without a model. It must export `malloc`, `free` and `realloc`,
- * and its memory (or import one as `env.memory`); `calloc`, `aligned_alloc` and
- * `malloc_usable_size` are fuzzed when exported. Other imported functions throw when called. A
- * WASI reactor's `_initialize` is called first, and a mote build is started with `mote_init`.
- * Each run checks every block handed out: aligned, inside the memory, overlapping no other, at
- * least as large as asked (by `malloc_usable_size`, which may then all be written), contents
- * kept across other operations and up to the smaller size across `realloc`, `calloc` memory
- * zeroed; at the end of a run the same allocations are repeated on the emptied heap, and the
- * highest address used must stop rising.
+ * Fuzzes any allocator module without a model, in either ABI, read from its exports: C's
+ * (`malloc`, `free`, `realloc`, and when exported `calloc`, `aligned_alloc` or `memalign` or
+ * `posix_memalign`, `malloc_usable_size`) or Rust's `GlobalAlloc` (`alloc`, `dealloc`,
+ * `realloc`, and when exported `alloc_zeroed`), given the sizes and alignments it was asked
+ * with. Imports allocators commonly need (AssemblyScript's `env.abort`, WASI's, Emscripten's
+ * `emscripten_resize_heap` and others) get deterministic stand-ins, listed in the report; others
+ * throw when called. Given as bytes, the module runs in a worker whose memory the fuzzer shares,
+ * and a call that does not return within `watchdogMs` fails the run as a hang.
  *
- * @param wasm The allocator module.
- * @param options How long to fuzz, from which seed, and the alignment to expect.
- * @returns The runs, operations and seeds, and the first failure, shrunk, if there was one.
- * @throws {TypeError} When the module lacks malloc, free, realloc or a memory.
+ * Each run is a fresh instance, and each block handed out must be aligned as asked, inside the
+ * memory, overlapping no other, as large as asked (by `malloc_usable_size`, which may then all
+ * be written), its contents kept across other operations and up to the smaller size across
+ * `realloc`, zeroed from `calloc`. A small request on a nearly empty heap that can grow must
+ * succeed (liveness), and the emptied heap must reuse its memory for the same allocations. After
+ * the runs, a bounded-growth run of `soakOperations` random operations over at most `soakLive`
+ * blocks must see the memory stop growing. A failure names the rule it broke.
  *
- * @example Fuzzing mote's own module as a third party would
+ * @param wasm The allocator module: bytes, to be watched, or compiled.
+ * @param options How long to fuzz, from which seed, the alignment to expect, the watchdog.
+ * @returns The runs, operations and seeds, the ABI and stubs, the bounded-growth run, and the
+ * first failure, shrunk, if there was one.
+ * @throws {TypeError} When the module is not valid wasm, has no memory, or exports neither ABI.
+ *
+ * @example An allocator that never allocates breaks liveness
  * ```ts
- * import { fuzzAllocator } from "./mod.ts";
- * import { ownWasm } from "../src/_wasm.ts";
+ * import { fuzzAllocator } from "@mote/alloc/fuzz";
  * import assert from "node:assert/strict";
  *
- * const report = fuzzAllocator(ownWasm, { runs: 5, maxCommands: 50 });
- * assert.equal(report.failure, undefined);
+ * // malloc(size) and realloc(ptr, size) return 0, free(ptr) does nothing
+ * const name = (text: string) => [text.length, ...new TextEncoder().encode(text)];
+ * const wasm = new Uint8Array([
+ *   ...[0x00, 0x61, 0x73, 0x6D, 1, 0, 0, 0], // "\0asm", version 1
+ *   ...[1, 16, 3, 0x60, 1, 0x7F, 1, 0x7F, 0x60, 2, 0x7F, 0x7F, 1, 0x7F, 0x60, 1, 0x7F, 0], // types
+ *   ...[3, 4, 3, 0, 1, 2], // three functions, of types 0, 1 and 2
+ *   ...[5, 3, 1, 0, 1], // a memory of one page
+ *   ...[7, 36, 4, ...name("memory"), 2, 0, ...name("malloc"), 0, 0],
+ *   ...[...name("realloc"), 0, 1, ...name("free"), 0, 2], // the exports
+ *   ...[10, 14, 3, 4, 0, 0x41, 0, 0x0B, 4, 0, 0x41, 0, 0x0B, 2, 0, 0x0B], // the code
+ * ]);
+ * const report = fuzzAllocator(wasm, { runs: 5, seed: 1 });
+ * assert.equal(report.subject?.abi, "c");
+ * assert.equal(report.failure?.rule, "liveness");
  * ```
  */
 export function fuzzAllocator(wasm: WasmSource, options: FuzzAllocatorOptions = {}): FuzzReport {
-  const { alignment = 16, ...rest } = options;
-  return runFuzz({ kind: "any", module: compile(wasm), alignment }, rest);
+  const {
+    alignment = 16,
+    abi,
+    watchdogMs = 2000,
+    soakOperations = 200_000,
+    soakLive = 1000,
+    ...rest
+  } = options;
+  const source = wasm instanceof WebAssembly.Module ? wasm : bytesOf(wasm);
+  const subject = new ThirdParty(source, { abi, watchdogMs });
+  try {
+    const soak = soakOperations > 0 ? { operations: soakOperations, live: soakLive } : undefined;
+    return runFuzz({ kind: "any", subject, alignment, soak }, rest);
+  } finally {
+    subject.close();
+  }
+}
+
+function bytesOf(source: BufferSource): Uint8Array<ArrayBuffer> {
+  const view = ArrayBuffer.isView(source)
+    ? new Uint8Array(source.buffer, source.byteOffset, source.byteLength)
+    : new Uint8Array(source);
+  return new Uint8Array(view);
 }

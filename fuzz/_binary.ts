@@ -1,0 +1,207 @@
+/**
+ * Just enough of the WebAssembly binary format to move an allocator into a worker: its memory
+ * made shared and imported, so that the fuzzer's thread reads and writes the very bytes the
+ * allocator works on while the worker, which can be stopped, runs its code.
+ *
+ *     module    = magic version section*
+ *     section   = id:u8 size:u32 contents
+ *     import    = module:name field:name desc        (import section, id 2)
+ *     desc      = 0x00 type | 0x01 table | 0x02 limits | 0x03 global | 0x04 tag
+ *     limits    = 0x00 min | 0x01 min max | 0x03 min max  (0x03: shared)
+ *
+ * A defined memory (memory section, id 5) becomes an import of `env.memory` (or
+ * `mote_fuzz.memory` if the module already imports `env.memory` as something else): as the
+ * only memory it keeps index 0, so exports and data segments are unchanged. Nothing else of the
+ * module is touched.
+ */
+
+const MEMORY_SECTION = 5;
+const IMPORT_SECTION = 2;
+const TYPE_SECTION = 1;
+const PAGES_MAX = 65536;
+
+/** A memory's size in pages, as declared. */
+export interface MemoryLimits {
+  readonly initial: number;
+  readonly maximum: number | undefined;
+}
+
+/** A module moved into shared memory, and where that memory comes from. */
+export interface SharedModule {
+  /** The module's bytes with its memory shared and imported. */
+  readonly bytes: Uint8Array<ArrayBuffer>;
+  /** The import that takes the memory. */
+  readonly memoryImport: { readonly module: string; readonly name: string };
+  /** The memory's declared size: a shared memory must have a maximum; without one, all of wasm32. */
+  readonly limits: MemoryLimits;
+}
+
+class Reader {
+  offset = 0;
+  constructor(readonly bytes: Uint8Array) {}
+  byte(): number {
+    if (this.offset >= this.bytes.length) throw new TypeError("The module ends too early");
+    return this.bytes[this.offset++];
+  }
+  u32(): number {
+    let result = 0, shift = 0, byte;
+    do {
+      byte = this.byte();
+      result += (byte & 0x7F) * 2 ** shift;
+      shift += 7;
+    } while (byte & 0x80);
+    return result;
+  }
+  name(): string {
+    const length = this.u32();
+    const text = new TextDecoder().decode(this.bytes.subarray(this.offset, this.offset + length));
+    this.offset += length;
+    return text;
+  }
+  limits(): { flags: number; initial: number; maximum: number | undefined } {
+    const flags = this.byte();
+    if (flags & 4) throw new TypeError("The module's memory is 64-bit: only wasm32 is fuzzed");
+    const initial = this.u32();
+    return { flags, initial, maximum: flags & 1 ? this.u32() : undefined };
+  }
+}
+
+function u32(value: number): number[] {
+  const out = [];
+  do {
+    let byte = value & 0x7F;
+    value = Math.floor(value / 128);
+    if (value !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (value !== 0);
+  return out;
+}
+
+function name(text: string): number[] {
+  const bytes = new TextEncoder().encode(text);
+  return [...u32(bytes.length), ...bytes];
+}
+
+function sharedLimits({ initial, maximum }: MemoryLimits): number[] {
+  return [0x03, ...u32(initial), ...u32(maximum ?? PAGES_MAX)];
+}
+
+function section(id: number, contents: number[] | Uint8Array): Uint8Array {
+  return new Uint8Array([id, ...u32(contents.length), ...contents]);
+}
+
+interface Section {
+  readonly id: number;
+  readonly start: number; // of the whole section, id byte included
+  readonly end: number;
+  readonly contents: Uint8Array;
+}
+
+function sections(bytes: Uint8Array): Section[] {
+  const magic = [0x00, 0x61, 0x73, 0x6D, 0x01, 0x00, 0x00, 0x00];
+  if (bytes.length < 8 || magic.some((byte, i) => bytes[i] !== byte)) {
+    throw new TypeError("The file is not a WebAssembly module (no \\0asm version 1 header)");
+  }
+  const reader = new Reader(bytes);
+  reader.offset = 8;
+  const found: Section[] = [];
+  while (reader.offset < bytes.length) {
+    const start = reader.offset;
+    const id = reader.byte();
+    const size = reader.u32();
+    const contentStart = reader.offset;
+    reader.offset += size;
+    found.push({
+      id,
+      start,
+      end: reader.offset,
+      contents: bytes.subarray(contentStart, reader.offset),
+    });
+  }
+  return found;
+}
+
+/**
+ * The module with its one memory shared and imported. Throws a `TypeError` for a module that
+ * has no memory, more than one, or a 64-bit one.
+ */
+export function shareMemory(bytes: Uint8Array): SharedModule {
+  const all = sections(bytes);
+  const imports = all.find((s) => s.id === IMPORT_SECTION);
+  const memories = all.find((s) => s.id === MEMORY_SECTION);
+  const entries: number[] = [];
+  let count = 0;
+  let imported: { module: string; name: string; limits: MemoryLimits } | undefined;
+  let envMemoryTaken = false;
+  if (imports) {
+    const reader = new Reader(imports.contents);
+    count = reader.u32();
+    for (let i = 0; i < count; i++) {
+      const start = reader.offset;
+      const module = reader.name(), field = reader.name();
+      const kind = reader.byte();
+      if (module === "env" && field === "memory") envMemoryTaken = true;
+      if (kind === 0x02) {
+        if (imported) throw new TypeError("The module has more than one memory");
+        const limits = reader.limits();
+        imported = { module, name: field, limits };
+        entries.push(...name(module), ...name(field), 0x02, ...sharedLimits(limits));
+        continue;
+      }
+      if (kind === 0x00) reader.u32();
+      else if (kind === 0x01) reader.byte(), reader.limits();
+      else if (kind === 0x03) reader.byte(), reader.byte();
+      else if (kind === 0x04) reader.byte(), reader.u32();
+      else throw new TypeError(`The module has an import of unknown kind ${kind}`);
+      entries.push(...imports.contents.subarray(start, reader.offset));
+    }
+  }
+  let defined: MemoryLimits | undefined;
+  if (memories) {
+    const reader = new Reader(memories.contents);
+    const n = reader.u32();
+    if (n > 1 || (n === 1 && imported)) throw new TypeError("The module has more than one memory");
+    if (n === 1) defined = reader.limits();
+  }
+  if (!imported && !defined) throw new TypeError("The module has no memory to allocate in");
+  let memoryImport: { module: string; name: string };
+  let limits: MemoryLimits;
+  if (imported) {
+    memoryImport = { module: imported.module, name: imported.name };
+    limits = imported.limits;
+  } else {
+    memoryImport = envMemoryTaken
+      ? { module: "mote_fuzz", name: "memory" }
+      : { module: "env", name: "memory" };
+    limits = defined!;
+    entries.push(...name(memoryImport.module), ...name(memoryImport.name), 0x02);
+    entries.push(...sharedLimits(limits));
+    count++;
+  }
+  const importSection = section(IMPORT_SECTION, [...u32(count), ...entries]);
+  const parts: Uint8Array[] = [bytes.subarray(0, 8)];
+  // the import section replaces the old one, or goes after the type section
+  let placed = false;
+  for (const s of all) {
+    if (s.id === MEMORY_SECTION) continue;
+    if (s.id === IMPORT_SECTION) {
+      parts.push(importSection);
+      placed = true;
+      continue;
+    }
+    if (!placed && !imports && s.id !== 0 && s.id !== TYPE_SECTION) {
+      parts.push(importSection);
+      placed = true;
+    }
+    parts.push(bytes.subarray(s.start, s.end));
+  }
+  if (!placed) parts.push(importSection);
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) out.set(part, at), at += part.length;
+  return {
+    bytes: out,
+    memoryImport,
+    limits: { initial: limits.initial, maximum: limits.maximum ?? PAGES_MAX },
+  };
+}

@@ -1,0 +1,189 @@
+/**
+ * The bounded-growth run: `deno task soak`'s rule for any allocator. Many random operations
+ * over a bounded live set, seeded; the memory's size is sampled at even steps and must stop
+ * growing (see {@linkcode lateGrowths}). Blocks keep a tag in their first and last bytes,
+ * checked on free and realloc; a small request that fails while the heap could grow breaks
+ * liveness. It runs where the allocator runs (the worker), calling the exports directly, and
+ * beats a heartbeat the watchdog reads.
+ */
+import { lateGrowths, livenessBroken } from "./_oracles.ts";
+
+/** How long and how wide a soak is. */
+export interface SoakParams {
+  readonly operations: number;
+  /** The most blocks live at once. */
+  readonly live: number;
+  readonly seed: number;
+  /** The alignment plain allocations must have. */
+  readonly alignment: number;
+}
+
+/** An allocator's three calls with Rust's arguments; a C allocator ignores sizes it is not given. */
+export interface SoakAllocator {
+  alloc(size: number, align: number): number;
+  dealloc(ptr: number, size: number, align: number): void;
+  realloc(ptr: number, size: number, align: number, newSize: number): number;
+  /** Whether it takes alignments above the plain one (Rust's alloc, C's aligned_alloc). */
+  readonly aligns: boolean;
+  /** Whether realloc keeps a block's alignment (Rust) or gives the plain one (C). */
+  readonly reallocKeepsAlignment: boolean;
+}
+
+/** How a soak ended. */
+export interface SoakResult {
+  readonly operations: number;
+  /** The memory's size in bytes at each of the samples. */
+  readonly samples: readonly number[];
+  /** The largest sum of requested bytes live at once. */
+  readonly peakLive: number;
+  /** Set when a rule was broken. */
+  readonly failure?: string;
+}
+
+/** How many times the memory's size is sampled. */
+const SAMPLES = 40;
+const TAG_BYTES = 16;
+
+/** Runs a soak; `beat` is called every 1024 operations with the count so far. */
+export function soak(
+  allocator: SoakAllocator,
+  memory: WebAssembly.Memory,
+  maxBytes: number | undefined,
+  params: SoakParams,
+  beat: (operations: number) => void,
+): SoakResult {
+  const { operations, live, seed, alignment } = params;
+  let state = (seed | 0) || 1;
+  const random = () => {
+    state ^= state << 13, state ^= state >>> 17, state ^= state << 5;
+    return (state >>> 0) / 2 ** 32;
+  };
+  const pick = (n: number) => Math.floor(random() * n);
+  // the soak's sizes: mostly small, some up to 16 KiB, rarely up to 256 KiB
+  const size = () => {
+    const r = random();
+    if (r < 0.7) return 1 + pick(128);
+    if (r < 0.995) return Math.floor(2 ** (7 + random() * 7));
+    return 65536 + pick(196_608);
+  };
+  const ptrs = new Float64Array(live), sizes = new Float64Array(live);
+  const aligns = new Float64Array(live), tags = new Uint8Array(live);
+  let liveBytes = 0, peakLive = 0, allocations = 0;
+  const samples: number[] = [];
+  const every = Math.max(1, Math.floor(operations / SAMPLES));
+  const end = (failure?: string, done = operations): SoakResult => ({
+    operations: done,
+    samples,
+    peakLive,
+    failure,
+  });
+  const mark = (slot: number) => {
+    const bytes = new Uint8Array(memory.buffer);
+    const ptr = ptrs[slot], n = Math.min(TAG_BYTES, sizes[slot]);
+    bytes.fill(tags[slot], ptr, ptr + n);
+    bytes.fill(tags[slot], ptr + sizes[slot] - n, ptr + sizes[slot]);
+  };
+  const intact = (slot: number, ptr = ptrs[slot], upTo = sizes[slot]) => {
+    const bytes = new Uint8Array(memory.buffer);
+    const n = Math.min(TAG_BYTES, upTo);
+    for (let i = 0; i < n; i++) {
+      if (bytes[ptr + i] !== tags[slot] || bytes[ptr + upTo - 1 - i] !== tags[slot]) return false;
+    }
+    return true;
+  };
+  const refused = (what: string, bytes: number, align: number, op: number) => {
+    const why = livenessBroken({ size: bytes, alignment: align }, {
+      allocations,
+      liveBytes,
+      memoryBytes: memory.buffer.byteLength,
+      maxBytes,
+    });
+    return why &&
+      `Liveness: ${what} returned 0 in operation ${op} of the bounded-growth run: ${why}`;
+  };
+  for (let op = 0; op < operations; op++) {
+    if ((op & 1023) === 0) beat(op);
+    if (op % every === 0) samples.push(memory.buffer.byteLength);
+    const slot = pick(live);
+    if (ptrs[slot] !== 0) {
+      const ptr = ptrs[slot];
+      if (!intact(slot)) {
+        return end(
+          `Bounded growth run: the block at ${ptr} of ${sizes[slot]} bytes lost its ` +
+            `contents before operation ${op}`,
+          op,
+        );
+      }
+      if (random() < 0.2) {
+        const bytes = size();
+        const moved = allocator.realloc(ptr, sizes[slot], aligns[slot], bytes) >>> 0;
+        if (moved === 0) {
+          const why = refused(`realloc(${ptr}, ${bytes})`, bytes, aligns[slot], op);
+          if (why) return end(why, op);
+          continue;
+        }
+        const kept = Math.min(sizes[slot], bytes);
+        const bytesNow = new Uint8Array(memory.buffer);
+        for (let i = 0; i < Math.min(TAG_BYTES, kept); i++) {
+          if (bytesNow[moved + i] !== tags[slot]) {
+            return end(
+              `Bounded growth run: realloc(${ptr}, ${bytes}) to ${moved} lost its ` +
+                `contents in operation ${op}`,
+              op,
+            );
+          }
+        }
+        if (!allocator.reallocKeepsAlignment) aligns[slot] = alignment;
+        if (moved % aligns[slot] !== 0) {
+          return end(
+            `${moved} is not aligned to ${aligns[slot]}, from realloc in operation ` +
+              `${op} of the bounded-growth run`,
+            op,
+          );
+        }
+        liveBytes += bytes - sizes[slot];
+        ptrs[slot] = moved, sizes[slot] = bytes;
+        mark(slot);
+      } else {
+        allocator.dealloc(ptr, sizes[slot], aligns[slot]);
+        liveBytes -= sizes[slot];
+        ptrs[slot] = 0;
+      }
+    } else {
+      const bytes = size();
+      const align = allocator.aligns && random() < 0.05
+        ? Math.max(alignment, 32 << pick(8))
+        : alignment;
+      const ptr = allocator.alloc(bytes, align) >>> 0;
+      if (ptr === 0) {
+        const why = refused(`an allocation of ${bytes} bytes`, bytes, align, op);
+        if (why) return end(why, op);
+        continue;
+      }
+      if (ptr % align !== 0) {
+        return end(
+          `${ptr} is not aligned to ${align}, in operation ${op} of the bounded-growth ` +
+            `run`,
+          op,
+        );
+      }
+      allocations++;
+      ptrs[slot] = ptr, sizes[slot] = bytes, aligns[slot] = align, tags[slot] = 1 + pick(255);
+      liveBytes += bytes;
+      mark(slot);
+    }
+    if (liveBytes > peakLive) peakLive = liveBytes;
+  }
+  samples.push(memory.buffer.byteLength);
+  const growths = lateGrowths(samples);
+  if (growths > 1) {
+    const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(2);
+    const half = samples[Math.floor(samples.length / 2)];
+    return end(
+      `Bounded growth: with at most ${live} blocks (${mib(peakLive)} MiB) live, the memory ` +
+        `grew ${growths} times in the second half of ${operations} operations, from ` +
+        `${mib(half)} MiB to ${mib(samples.at(-1)!)} MiB`,
+    );
+  }
+  return end();
+}

@@ -1,0 +1,260 @@
+/**
+ * Any allocator module as the fuzzer runs it: its ABI read from its exports, its imports
+ * stubbed, and, given as bytes, its code in a worker with a watchdog. The worker shares the
+ * allocator's memory (made shared by {@linkcode shareMemory}), so the fuzzer checks the very
+ * bytes the allocator works on while each call crosses to the worker and back. A call that does
+ * not return within the bound is a hang: the worker is terminated, the run fails naming the
+ * call, and the next run starts a new worker. Every run is a fresh instance in a fresh memory
+ * and every stub is deterministic, so a run replays the same operations whatever came before
+ * it, and fast-check shrinks a hang like any other failure.
+ */
+import {
+  type Abi,
+  abiAllocator,
+  type AbiName,
+  type Call,
+  detectAbi,
+  soakAllocator,
+} from "./_abi.ts";
+import { type SharedModule, shareMemory } from "./_binary.ts";
+import {
+  ARG0,
+  ARGC,
+  CALL,
+  CONTROL_BYTES,
+  DONE,
+  END,
+  FUNCTION,
+  HEARTBEAT,
+  OP,
+  readText,
+  READY,
+  REQUEST,
+  RESULT,
+  SOAK,
+  STATUS,
+  THREW,
+  writeText,
+} from "./_control.ts";
+import { importsFor, startInstance, type Stub } from "./_imports.ts";
+import { OracleFailure } from "./_oracles.ts";
+import { soak, type SoakParams, type SoakResult } from "./_soak.ts";
+import type { Allocator } from "./_subject.ts";
+import type { Init, Start } from "./_worker.ts";
+
+/** How long a worker may take to start and compile the module. */
+const STARTUP_MS = 30_000;
+
+/** What the fuzzer found out about a module before running it. */
+export interface Subject {
+  readonly abi: Abi;
+  /** The imports given stand-ins, as "module.name (what it does)". */
+  readonly stubbed: readonly string[];
+  /** Imported functions the fuzzer lacks: calling one fails the operation. */
+  readonly lacking: readonly string[];
+  /** The watchdog's bound in milliseconds, or undefined when the module runs in this thread. */
+  readonly watchdogMs: number | undefined;
+}
+
+/** A module under test: fresh instances of it, and its bounded-growth run. */
+export class ThirdParty implements Subject {
+  readonly abi: Abi;
+  readonly stubbed: readonly string[];
+  readonly lacking: readonly string[];
+  readonly watchdogMs: number | undefined;
+  readonly module: WebAssembly.Module;
+  readonly #shared: SharedModule | undefined;
+  readonly #functions: string[];
+  #worker: Worker | undefined;
+  #control: Int32Array | undefined;
+  #request = 0;
+  #running = false;
+
+  /**
+   * `wasm` as bytes runs in a worker, watched with a bound of `watchdogMs`; as a compiled
+   * module, in this thread, unwatched. Throws a one-line `TypeError` for a module that is no
+   * allocator.
+   */
+  constructor(
+    wasm: WebAssembly.Module | Uint8Array<ArrayBuffer>,
+    options: { abi?: AbiName; watchdogMs: number },
+  ) {
+    this.module = wasm instanceof WebAssembly.Module ? wasm : compile(wasm);
+    this.#functions = WebAssembly.Module.exports(this.module)
+      .filter((entry) => entry.kind === "function").map((entry) => entry.name);
+    this.abi = detectAbi(this.#functions, options.abi);
+    const probe = importsFor(this.module, new WebAssembly.Memory({ initial: 0 }));
+    this.stubbed = probe.stubbed.map((s: Stub) => `${s.module}.${s.name} (${s.does})`);
+    this.lacking = probe.lacking;
+    if (wasm instanceof WebAssembly.Module) {
+      this.watchdogMs = undefined;
+    } else {
+      this.#shared = shareMemory(wasm);
+      this.watchdogMs = options.watchdogMs;
+    }
+  }
+
+  /**
+   * The alignment the session is to hold plain allocations to: C's `alignment`; for Rust, 1,
+   * as the allocator itself checks each result against the alignment it asked for.
+   */
+  sessionAlignment(alignment: number): number {
+    return this.abi.name === "rust" ? 1 : alignment;
+  }
+
+  /** A fresh instance in a fresh memory, driven through the C ABI. */
+  allocator(alignment: number): Allocator {
+    const { memory, call, maxBytes } = this.#shared ? this.#remote() : this.#local();
+    return abiAllocator(this.abi, call, memory, alignment, maxBytes);
+  }
+
+  /** The bounded-growth run on a fresh instance. */
+  soak(params: SoakParams): SoakResult {
+    if (!this.#shared) {
+      const { memory, call } = this.#local();
+      return soak(soakAllocator(this.abi, call, memory), memory, undefined, params, () => {});
+    }
+    this.#remote();
+    const control = this.#control!;
+    writeText(control, JSON.stringify(params));
+    Atomics.store(control, HEARTBEAT, 0);
+    this.#send(SOAK, "an operation of the bounded-growth run", true);
+    return JSON.parse(readText(control)) as SoakResult;
+  }
+
+  /** Ends the worker, if one runs. */
+  close(): void {
+    // a worker blocked in Atomics.wait is not ended by terminate(): let it go back to its loop
+    if (this.#running && this.#worker) {
+      try {
+        this.#send(END, "the end of the run");
+      } catch { /* it hung: terminated already */ }
+    }
+    this.#worker?.terminate();
+    this.#worker = undefined;
+    this.#control = undefined;
+    this.#running = false;
+  }
+
+  #local(): { memory: WebAssembly.Memory; call: Call; maxBytes: undefined } {
+    const given = new WebAssembly.Memory({ initial: 1 });
+    const { imports } = importsFor(this.module, given);
+    const exports = new WebAssembly.Instance(this.module, imports).exports;
+    startInstance(exports);
+    const memory = WebAssembly.Module.imports(this.module).some((i) => i.kind === "memory")
+      ? given
+      : exports.memory;
+    if (!(memory instanceof WebAssembly.Memory)) {
+      throw new TypeError("The module must export its memory as `memory` or import one");
+    }
+    const call: Call = (name, args) =>
+      Number((exports[name] as (...a: number[]) => number)(...args) ?? 0) >>> 0;
+    return { memory, call, maxBytes: undefined };
+  }
+
+  #remote(): { memory: WebAssembly.Memory; call: Call; maxBytes: number } {
+    const shared = this.#shared!;
+    if (this.#running) this.#send(END, "the end of the run");
+    if (!this.#worker) this.#spawn();
+    const { initial, maximum } = shared.limits;
+    const memory = new WebAssembly.Memory({ initial, maximum, shared: true });
+    const control = this.#control!;
+    const request = ++this.#request;
+    Atomics.store(control, REQUEST, request);
+    this.#worker!.postMessage({ type: "start", memory, request } satisfies Start);
+    this.#await(request, "instantiating the module", false);
+    this.#running = true;
+    const index = new Map(this.#functions.map((name, i) => [name, i]));
+    const call: Call = (name, args) => {
+      control[FUNCTION] = index.get(name)!;
+      control[ARGC] = args.length;
+      for (let i = 0; i < args.length; i++) control[ARG0 + i] = args[i];
+      this.#send(CALL, `${name}(${args.join(", ")})`);
+      return control[RESULT] >>> 0;
+    };
+    return { memory, call, maxBytes: (maximum ?? 65536) * 65536 };
+  }
+
+  #spawn(): void {
+    const control = new Int32Array(new SharedArrayBuffer(CONTROL_BYTES));
+    const worker = new Worker(new URL("./_worker.ts", import.meta.url), { type: "module" });
+    const shared = this.#shared!;
+    worker.postMessage(
+      {
+        type: "init",
+        control: control.buffer as SharedArrayBuffer,
+        bytes: shared.bytes,
+        functions: this.#functions,
+        abi: this.abi,
+        maxBytes: (shared.limits.maximum ?? 65536) * 65536,
+      } satisfies Init,
+    );
+    if (Atomics.wait(control, READY, 0, STARTUP_MS) === "timed-out") {
+      worker.terminate();
+      throw new Error(`The fuzzer's worker did not start within ${STARTUP_MS / 1000} s`);
+    }
+    if (Atomics.load(control, READY) === 2) {
+      worker.terminate();
+      throw new TypeError(
+        `The module with its memory shared does not compile: ${readText(control)}`,
+      );
+    }
+    this.#worker = worker;
+    this.#control = control;
+    this.#request = 0;
+  }
+
+  /** Sends a request and waits for its answer. */
+  #send(op: number, what: string, beating = false): void {
+    const control = this.#control!;
+    control[OP] = op;
+    const request = ++this.#request;
+    Atomics.store(control, REQUEST, request);
+    Atomics.notify(control, REQUEST);
+    this.#await(request, what, beating);
+    if (op === END) this.#running = false;
+  }
+
+  /**
+   * Waits for request `request`; a bound without an answer (or, `beating`, without a heartbeat)
+   * is a hang: the worker is terminated and an {@linkcode OracleFailure} thrown.
+   */
+  #await(request: number, what: string, beating: boolean): void {
+    const control = this.#control!;
+    const bound = this.watchdogMs!;
+    let beat = Atomics.load(control, HEARTBEAT);
+    for (;;) {
+      const done = Atomics.load(control, DONE);
+      if (done === request) break;
+      if (Atomics.wait(control, DONE, done, bound) !== "timed-out") continue;
+      if (Atomics.load(control, DONE) === request) break;
+      const now = Atomics.load(control, HEARTBEAT);
+      if (beating && now !== beat) {
+        beat = now;
+        continue;
+      }
+      this.#worker!.terminate(); // it runs the allocator's code, which terminate() stops
+      this.#worker = undefined;
+      this.#running = false;
+      const where = beating ? `${what} after operation ${now}` : what;
+      throw new OracleFailure("hang", `Hang: ${where} did not return within ${bound} ms`, "hung");
+    }
+    if (control[STATUS] === THREW) {
+      // the worker writes "name: message"; rethrown as that, so it prints as it would here
+      const [, name = "Error", message = ""] = /^(\w+): ([^]*)$/.exec(readText(control)) ?? [];
+      const error = new Error(
+        what.startsWith("instantiating") ? `The module could not be started: ${message}` : message,
+      );
+      error.name = name;
+      throw error;
+    }
+  }
+}
+
+function compile(bytes: Uint8Array<ArrayBuffer>): WebAssembly.Module {
+  try {
+    return new WebAssembly.Module(bytes);
+  } catch (error) {
+    throw new TypeError(`The file is not a valid WebAssembly module: ${(error as Error).message}`);
+  }
+}

@@ -1,0 +1,150 @@
+// Fuzzing modules that are not mote: both ABIs, the watchdog, each rule of _oracles.ts caught
+// in an allocator broken for it (fuzz/testdata/, built here with asc), and the command line.
+import assert from "node:assert/strict";
+import { brokenAllocator, type Bug } from "./_broken_test_util.ts";
+import { shareMemory } from "./_binary.ts";
+import { detectAbi } from "./_abi.ts";
+import { fuzzAllocator, type FuzzAllocatorOptions } from "./mod.ts";
+import { ownWasm } from "../src/_wasm.ts";
+
+const SEED = 20_261_201;
+const OPTIONS: FuzzAllocatorOptions = {
+  runs: 40,
+  seed: SEED,
+  watchdogMs: 1000,
+  soakOperations: 100_000,
+};
+
+Deno.test("a correct allocator passes in either ABI", async (t) => {
+  for (const abi of ["c", "rust"] as const) {
+    await t.step(abi, async () => {
+      const report = fuzzAllocator(await brokenAllocator(abi, "NONE"), { ...OPTIONS, runs: 25 });
+      assert.equal(report.failure?.message, undefined);
+      assert.equal(report.subject?.abi, abi);
+      assert.equal(report.soak?.operations, 100_000);
+      assert.equal(report.subject?.watchdogMs, 1000);
+    });
+  }
+  await t.step("compiled, in this thread, unwatched", async () => {
+    const module = new WebAssembly.Module(await brokenAllocator("c", "NONE"));
+    const report = fuzzAllocator(module, { ...OPTIONS, runs: 10, soakOperations: 20_000 });
+    assert.equal(report.failure?.message, undefined);
+    assert.equal(report.subject?.watchdogMs, undefined);
+    const never = new WebAssembly.Module(await brokenAllocator("c", "NEVER"));
+    assert.equal(fuzzAllocator(never, OPTIONS).failure?.rule, "liveness");
+  });
+});
+
+Deno.test("each rule catches the allocator broken for it, naming the rule", async (t) => {
+  // a leak passes the short runs: the bounded-growth run after them catches it
+  const cases: [string, "c" | "rust", Bug, RegExp, number][] = [
+    ["liveness", "c", "NEVER", /^Liveness: (malloc|realloc)\([^)]*\) returned 0: the first/, 40],
+    ["hang", "c", "HANG", /^Hang: (malloc|realloc)\([^)]*\) did not return within 1000 ms/, 40],
+    ["bounded growth", "c", "LEAK", /^Bounded growth: with at most 1000 blocks/, 5],
+    ["alignment", "rust", "MISALIGN", /is not aligned to 16, from alloc\(/, 40],
+    ["overlap", "c", "OVERLAP", /overlaps b\d+/, 40],
+    ["contents", "c", "STRAY", /'s byte \d+ \(of \d+\) is 0, not \d+/, 40],
+  ];
+  for (const [rule, abi, bug, message, runs] of cases) {
+    await t.step(`${rule}: ${bug} (${abi})`, async () => {
+      const wasm = await brokenAllocator(abi, bug);
+      const report = fuzzAllocator(wasm, { ...OPTIONS, runs });
+      const { failure } = report;
+      assert.equal(failure?.rule, rule, failure?.message ?? "no failure");
+      assert.match(failure.message, message);
+      if (rule === "bounded growth") return;
+      const shrunk = failure.commands.split("),").length;
+      assert.ok(shrunk <= 6, `shrunk to ${shrunk} commands: ${failure.commands}`);
+      if (rule !== "hang") return;
+      // the run that hung replays, hanging again: each run is a fresh instance
+      const { seed, path, replayPath } = failure;
+      const replay = fuzzAllocator(wasm, { ...OPTIONS, seed, path, replayPath }).failure;
+      assert.equal(replay?.commands, failure.commands);
+      assert.equal(replay?.message, failure.message);
+    });
+  }
+});
+
+Deno.test("a module that is no allocator gets one line saying why", () => {
+  assert.throws(
+    () => detectAbi(["memory_grow", "main"]),
+    new TypeError(
+      "The module exports neither C's malloc, free and realloc nor Rust's alloc, dealloc and " +
+        "realloc: it exports memory_grow, main",
+    ),
+  );
+  assert.throws(() => detectAbi(["malloc", "free"], "c"), /not C's realloc/);
+  assert.throws(() => fuzzAllocator(new Uint8Array([1, 2, 3])), TypeError);
+});
+
+Deno.test("shareMemory turns a defined memory into a shared import, keeping the rest", async () => {
+  const wasm = await brokenAllocator("c", "NONE");
+  const { bytes, memoryImport, limits } = shareMemory(wasm);
+  assert.deepEqual(memoryImport, { module: "env", name: "memory" });
+  const module = new WebAssembly.Module(bytes);
+  const exports = WebAssembly.Module.exports(new WebAssembly.Module(wasm));
+  assert.deepEqual(WebAssembly.Module.exports(module), exports);
+  const memory = new WebAssembly.Memory({ ...limits, shared: true });
+  const instance = new WebAssembly.Instance(module, { env: { memory } });
+  const malloc = instance.exports.malloc as (size: number) => number;
+  const ptr = malloc(100);
+  assert.ok(ptr > 0 && ptr % 16 === 0);
+  assert.equal(instance.exports.memory, memory);
+  assert.ok(memory.buffer instanceof SharedArrayBuffer);
+});
+
+Deno.test("deno task fuzz --wasm: exit 2 for usage, 1 for a bug with a replay, 0 otherwise", async (t) => {
+  const dir = await Deno.makeTempDir();
+  const never = `${dir}/never.wasm`, good = `${dir}/good.wasm`;
+  await Deno.writeFile(never, await brokenAllocator("c", "NEVER"));
+  await Deno.writeFile(good, ownWasm);
+  const fuzz = async (...args: string[]) => {
+    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL("./main.ts", import.meta.url).pathname, ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+    return { code, out: text(stdout), err: text(stderr) };
+  };
+  await t.step("usage errors: one line, exit 2", async () => {
+    const cases: [string[], RegExp][] = [
+      [["--wasm", `${dir}/missing.wasm`], /^error: Cannot read --wasm ".*missing\.wasm": /],
+      [["--frob"], /^error: Unknown flag "--frob"/],
+      [["--runs", "-3"], /^error: --runs must be an integer of at least 1, got "-3"/],
+      [["--runs", "0"], /^error: --runs must be an integer of at least 1, got "0"/],
+      [["--wasm", new URL("../README.md", import.meta.url).pathname], /not a valid WebAssembly/],
+      [["--align", "8"], /^error: --align applies to --wasm FILE without --model/],
+    ];
+    for (const [args, message] of cases) {
+      const { code, err } = await fuzz(...args);
+      assert.equal(code, 2, args.join(" "));
+      assert.match(err, message);
+      assert.equal(err.trim().split("\n").length, 2, err); // the error, and where --help is
+    }
+  });
+  await t.step(
+    "a bug: exit 1, the rule, the shrunk run and the command that replays it",
+    async () => {
+      const { code, out } = await fuzz("--wasm", never, "--seed", "5");
+      assert.equal(code, 1);
+      assert.match(out, /^FAILED \(liveness\)/m);
+      const replay = /^Replay: deno task fuzz (.*)$/m.exec(out)?.[1];
+      assert.ok(replay, out);
+      const again = await fuzz(...replay.replace(/'/g, "").split(" "));
+      assert.equal(again.code, 1);
+      assert.match(again.out, /^FAILED \(liveness\)/m);
+    },
+  );
+  await t.step("no bug: exit 0; --json is the report", async () => {
+    const args = ["--wasm", good, "--runs", "5", "--seed", "1", "--soak-ops", "50000", "--json"];
+    const { code, out } = await fuzz(...args, "--soak-live", "100");
+    assert.equal(code, 0, out);
+    const report = JSON.parse(out);
+    assert.equal(report.runs, 5);
+    assert.equal(report.subject.abi, "c");
+    assert.equal(report.soak.operations, 50000);
+    assert.equal(report.failure, undefined);
+  });
+  await Deno.remove(dir, { recursive: true });
+});
