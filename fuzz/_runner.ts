@@ -126,7 +126,18 @@ export interface FuzzFailureReport {
   readonly rule: string;
 }
 
-/** How the bounded-growth run of a module without a model went. */
+/**
+ * How the bounded-growth run of a module without a model went.
+ *
+ * @example How much the memory grew over the run, against the bytes live at its peak
+ * ```ts
+ * import type { FuzzSoakReport } from "@mote/alloc/fuzz";
+ *
+ * function growth({ memoryStart, memoryEnd, peakLive }: FuzzSoakReport): string {
+ *   return `memory ${memoryStart} -> ${memoryEnd} bytes for ${peakLive} bytes live at most`;
+ * }
+ * ```
+ */
 export interface FuzzSoakReport {
   /** Operations done: all of them, or those before a failure. */
   readonly operations: number;

@@ -11,12 +11,6 @@ const IMPORTABLE = [
   ...Object.keys(CONFIG.exports).map((key) => CONFIG.name + key.slice(1)),
   "node:",
 ];
-/**
- * Examples not yet written as a user would: fuzzAllocator's needs a mote module's bytes, which no
- * entry point exports until the `thirdparty` branch's "@mote/alloc/wasm" (remove this then).
- */
-const NOT_YET = new Set(["fuzzAllocator"]);
-
 /** Whether a module is one of the project's own files, not an npm package's. */
 const ours = (specifier: string) =>
   specifier.startsWith(ROOT.href) && !specifier.includes("/node_modules/");
@@ -59,7 +53,6 @@ Deno.test("every exported symbol has an example that imports the package by its 
       if (examples.length === 0) missing.push(symbol.name);
       for (const { doc } of examples) {
         for (const [, from] of doc.matchAll(/\bfrom\s+"([^"]+)"/g)) {
-          if (NOT_YET.has(symbol.name)) continue;
           assert.ok(
             IMPORTABLE.some((entry) =>
               from === entry || entry === "node:" && from.startsWith(entry)
@@ -128,14 +121,9 @@ Deno.test("no example in the package's sources imports a file by its path", asyn
       if (!name.endsWith(".ts") || name.endsWith("_test.ts")) continue;
       const text = await Deno.readTextFile(new URL(dir + name, ROOT));
       for (const [line] of text.matchAll(/^\s*\* import .* from "\.{1,2}\/.*$/gm)) {
-        if (!KNOWN_RELATIVE.some((known) => line.includes(known))) {
-          relative.push(`${dir}${name}: ${line}`);
-        }
+        relative.push(`${dir}${name}: ${line}`);
       }
     }
   }
   assert.deepEqual(relative, []);
 });
-
-/** fuzzAllocator's example, until "@mote/alloc/wasm" exists (see NOT_YET). */
-const KNOWN_RELATIVE = ['{ fuzzAllocator } from "./mod.ts"', '{ ownWasm } from "../src/_wasm.ts"'];
