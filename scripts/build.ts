@@ -19,6 +19,8 @@ export interface Variant {
   doc: string;
   /** Compiler flags on top of the shared ones. */
   flags: string[];
+  /** The entry file, when not asm/mote.ts (which it then imports). */
+  entry?: string;
 }
 
 const SOURCE = "asm/mote.ts";
@@ -44,6 +46,13 @@ export const VARIANTS: Variant[] = [
       "imported `env.mote_report(kind, address)`; imports its memory as `env.memory`.",
     flags: ["--importMemory", "--use", "MOTE_CHECKED=1"],
   },
+  {
+    name: "sharedWasm",
+    doc: "mote's shared build: the release allocator under a lock in the memory, for every " +
+      "thread at once, with its state there too; imports its memory, shared, as `env.memory`.",
+    flags: ["--enable", "threads", "--importMemory", "--sharedMemory", "--maximumMemory", "65536"],
+    entry: "asm/shared.ts",
+  },
 ];
 
 /** A compiled module. */
@@ -57,7 +66,7 @@ export async function compile(variant: Variant): Promise<Built> {
   let wasm: Uint8Array<ArrayBuffer> | undefined;
   const stderr: string[] = [];
   const { error } = await asc.main(
-    [SOURCE, "--outFile", "out.wasm", ...SHARED_FLAGS, ...variant.flags],
+    [variant.entry ?? SOURCE, "--outFile", "out.wasm", ...SHARED_FLAGS, ...variant.flags],
     {
       writeFile(name: string, contents: Uint8Array | string) {
         if (name.endsWith("out.wasm") && typeof contents !== "string") {
@@ -127,7 +136,9 @@ if (import.meta.main) {
     console.log(
       `${variant.name.padEnd(12)} ${String(wasm.length).padStart(5)} bytes, ` +
         `${String(await gzipSize(wasm)).padStart(4)} gzipped` +
-        (variant.name === "checkedWasm" ? " (size not constrained)" : " (target: 1024 bytes)"),
+        (["checkedWasm", "sharedWasm"].includes(variant.name)
+          ? " (size not constrained)"
+          : " (target: 1024 bytes)"),
     );
   }
 }
