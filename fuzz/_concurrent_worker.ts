@@ -8,6 +8,7 @@
  * @module
  */
 import { Heap } from "../src/heap.ts";
+import { spinOnly } from "../src/_shared_engine.ts";
 import { fillPattern, patternMismatch } from "./_pattern.ts";
 
 /** One command of a worker; indices pick a live block modulo how many there are. */
@@ -24,6 +25,8 @@ export type WorkerCommand =
 export interface WorkerRun {
   readonly memory: WebAssembly.Memory;
   readonly base: number;
+  /** The shared build the heap runs. */
+  readonly module: WebAssembly.Module;
   /** This worker's number, 0 to 7: part of every pattern it writes. */
   readonly worker: number;
   /** How many workers take part: the barrier waits for them all. */
@@ -67,7 +70,9 @@ class Failure extends Error {}
 
 /** Runs one worker's commands; what it saw, or the first problem. */
 function runWorker(run: WorkerRun): WorkerResult {
-  const heap = Heap.attach({ memory: run.memory, base: run.base });
+  // worker 0 spins where it would wait, as a browser's main thread must: both paths are taken
+  if (run.worker === 0) spinOnly();
+  const heap = Heap.attach({ memory: run.memory, base: run.base, module: run.module });
   const x = heap.exports;
   const calls: Call[] = [];
   const live: Block[] = [];
@@ -214,7 +219,7 @@ function runWorker(run: WorkerRun): WorkerResult {
 /** The worker's global scope, as far as it is used here. */
 const scope = globalThis as unknown as {
   onmessage: (event: MessageEvent<WorkerRun>) => void;
-  postMessage(message: WorkerResult | { error: string }): void;
+  postMessage(message: WorkerResult | { error: string } | "ready"): void;
 };
 
 // this module runs as a worker: fuzz/concurrent.ts imports only its types
@@ -225,3 +230,4 @@ scope.onmessage = (event) => {
     scope.postMessage({ error: error instanceof Error ? `${error.stack}` : String(error) });
   }
 };
+scope.postMessage("ready");

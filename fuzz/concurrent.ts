@@ -21,6 +21,7 @@ import {
   readLog,
   SHARED_HEADER,
   sharedEngine,
+  sharedModule,
   startLog,
   ticketsOf,
 } from "../src/_shared_engine.ts";
@@ -45,6 +46,8 @@ export interface ConcurrentFuzzOptions {
   readonly maxWorkers?: number;
   /** The most commands one worker runs in a run. Defaults to 150. */
   readonly maxCommands?: number;
+  /** A build of asm/shared.ts to fuzz instead of mote's shared build. */
+  readonly wasm?: WebAssembly.Module;
 }
 
 /** The outcome of a concurrent fuzz. */
@@ -110,7 +113,9 @@ function workerCommands(maxCommands: number): fc.Arbitrary<WorkerCommand[]> {
   return fc.array(command, { maxLength: maxCommands, size: "max" });
 }
 
-function plans(options: Required<Omit<ConcurrentFuzzOptions, "seed">>): fc.Arbitrary<RunPlan> {
+function plans(
+  options: Required<Omit<ConcurrentFuzzOptions, "seed" | "wasm">>,
+): fc.Arbitrary<RunPlan> {
   return fc.record({
     workers: fc.integer({ min: options.minWorkers, max: options.maxWorkers }),
     offset: fc.oneof(fc.constantFrom(0, 1, 15, 4100), fc.nat({ max: 70_000 })),
@@ -131,12 +136,34 @@ function plans(options: Required<Omit<ConcurrentFuzzOptions, "seed">>): fc.Arbit
 class Pool {
   readonly #workers: Worker[] = [];
 
-  constructor(size: number) {
-    for (let i = 0; i < size; i++) {
-      this.#workers.push(
-        new Worker(new URL("./_concurrent_worker.ts", import.meta.url).href, { type: "module" }),
-      );
+  /**
+   * Starts `size` workers: one first, then the others, which under `deno test` find its
+   * module type-checked already rather than all checking it at once.
+   */
+  static async start(size: number): Promise<Pool> {
+    const pool = new Pool();
+    try {
+      await pool.#add();
+      await Promise.all(Array.from({ length: size - 1 }, () => pool.#add()));
+    } catch (error) {
+      pool.close();
+      throw error;
     }
+    return pool;
+  }
+
+  /** Starts a worker; resolves when it is ready for runs. */
+  #add(): Promise<void> {
+    const url = new URL("./_concurrent_worker.ts", import.meta.url).href;
+    const worker = new Worker(url, { type: "module" });
+    this.#workers.push(worker);
+    return new Promise((resolve, reject) => {
+      worker.onmessage = () => resolve();
+      worker.onerror = (event) => {
+        event.preventDefault();
+        reject(new Error(`A fuzz worker failed to start: ${event.message}`));
+      };
+    });
   }
 
   /** Sends each worker its run; their answers, in the workers' order. */
@@ -181,6 +208,7 @@ async function runOnce(
   pool: Pool,
   plan: RunPlan,
   maxCommands: number,
+  module: WebAssembly.Module,
 ): Promise<{ operations: number; switches: number }> {
   // the log lies below the heap (address 0 means none): two calls a command at most, an
   // allocation and its usable size
@@ -191,14 +219,19 @@ async function runOnce(
   const maximum = plan.growable === undefined ? 65536 : pages + plan.growable;
   const memory = new WebAssembly.Memory({ initial: pages, maximum, shared: true });
   const limit = Math.min(plan.limit, MAX_LIMIT - base);
-  const heap = new Heap({ memory, base, limit, shared: true });
-  startLog(sharedEngine(memory, base, true), LOG_AT, entries);
+  const limitEnd = Math.min(base + limit, MAX_LIMIT);
+  // what new Heap({ memory, base, limit, shared: true }) does, with the build under test
+  const maker = sharedEngine(memory, base, false, module);
+  if (!maker.init(base, limitEnd)) throw new Error(`A heap at ${base} could not start`);
+  startLog(maker, LOG_AT, entries);
+  const heap = Heap.attach({ memory, base, module });
   const first = ticketsOf(memory, base);
   const barrier = new SharedArrayBuffer(4);
   const results = await pool.run(
     plan.commands.slice(0, plan.workers).map((commands, worker) => ({
       memory,
       base,
+      module,
       worker,
       workers: plan.workers,
       barrier,
@@ -245,7 +278,7 @@ async function runOnce(
   // the model, replaying the log from the heap as it was made
   const modelMemory = new WebAssembly.Memory({ initial: pages, maximum });
   const model = new ModelAllocator(modelMemory);
-  if (!model.init(rootOf(base) + SHARED_HEADER, Math.min(base + limit, MAX_LIMIT))) {
+  if (!model.init(rootOf(base) + SHARED_HEADER, limitEnd)) {
     fail("the model could not start the heap the shared build started");
   }
   log.forEach((entry, i) => {
@@ -312,14 +345,19 @@ export async function fuzzConcurrent(
     maxCommands: options.maxCommands ?? 150,
   };
   const seed = options.seed ?? (Math.random() * 2 ** 31) | 0;
-  const pool = new Pool(settings.maxWorkers);
+  const pool = await Pool.start(settings.maxWorkers);
   const counts = { runs: 0, operations: 0, switches: 0 };
   let failure: string | undefined;
   try {
     const details = await fc.check(
       fc.asyncProperty(plans(settings), async (plan) => {
         counts.runs++;
-        const { operations, switches } = await runOnce(pool, plan, settings.maxCommands);
+        const { operations, switches } = await runOnce(
+          pool,
+          plan,
+          settings.maxCommands,
+          options.wasm ?? sharedModule(),
+        );
         counts.operations += operations;
         counts.switches += switches;
       }),

@@ -41,6 +41,11 @@ export interface SharedHeap {
   readonly memory: WebAssembly.Memory;
   /** The first byte of the heap's region in it. */
   readonly base: number;
+  /**
+   * The shared build, compiled, so that the worker need not compile it again; or another build
+   * of asm/shared.ts, such as a fuzzer's mutant. Defaults to mote's.
+   */
+  readonly module?: WebAssembly.Module;
 }
 
 /** What the shared build exports beyond the C functions. */
@@ -69,7 +74,12 @@ export interface Sharing {
   locked<T>(body: () => T): T;
 }
 
-let module: WebAssembly.Module | undefined;
+let compiled: WebAssembly.Module | undefined;
+
+/** mote's shared build, compiled once per thread. */
+export function sharedModule(): WebAssembly.Module {
+  return compiled ??= new WebAssembly.Module(sharedWasm);
+}
 
 let waitAllowed: boolean | undefined;
 
@@ -90,6 +100,14 @@ export function canWait(): boolean {
   return waitAllowed;
 }
 
+/**
+ * Makes this thread's shared heaps attached from now on spin where they would wait, as on a
+ * browser's main thread: for testing that path anywhere.
+ */
+export function spinOnly(): void {
+  waitAllowed = false;
+}
+
 /** Whether `memory` is a shared WebAssembly memory. */
 export function isShared(memory: WebAssembly.Memory): boolean {
   return typeof SharedArrayBuffer === "function" && memory.buffer instanceof SharedArrayBuffer;
@@ -104,7 +122,8 @@ export function sharedEngine(
   given: WebAssembly.Memory | undefined,
   base: number,
   attach: boolean,
-): Engine & { sharing: Sharing } {
+  module = sharedModule(),
+): Engine & { sharing: Sharing; module: WebAssembly.Module } {
   const memory = given ?? new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
   const header = rootOf(base);
   if (!attach && memory.buffer.byteLength < header + SHARED_HEADER) {
@@ -113,7 +132,6 @@ export function sharedEngine(
         `got ${memory.buffer.byteLength}`,
     );
   }
-  module ??= new WebAssembly.Module(sharedWasm);
   const instance = new WebAssembly.Instance(module, { env: { memory } });
   const x = instance.exports as unknown as SharedExports;
   if (!attach) x.mote_create(base);
@@ -131,6 +149,7 @@ export function sharedEngine(
   for (const name of CALLS) exports[name] = x[name];
   return {
     memory,
+    module,
     calls: x,
     exports: exports as unknown as MoteExports,
     init: (_, limitEnd) => x.mote_init(base, limitEnd) === 1,
@@ -148,7 +167,7 @@ export function sharedEngine(
       owner,
       holder: () => Atomics.load(words(), LOCK / 4) & ~WAITERS,
       recover: (dead) => x.mote_recover(dead) === 1,
-      limitEnd: () => locked(() => words()[LIMIT / 4] >>> 0),
+      limitEnd: () => Atomics.load(words(), LIMIT / 4) >>> 0,
       locked,
     },
   };

@@ -87,7 +87,7 @@ export interface HeapOptions {
 }
 
 /** Set by {@linkcode Heap.attach} while it makes a heap over one that exists already. */
-let attaching = false;
+let attaching: SharedHeap | undefined;
 
 /** The engine each kind of heap runs on: mote's wasm, unless a subclass says otherwise. */
 const engines = new WeakMap<abstract new (options?: HeapOptions) => Heap, EngineFactory>();
@@ -145,7 +145,7 @@ export class Heap {
   /** Whether this heap is shared by threads (see {@linkcode HeapOptions.shared}). */
   readonly shared: boolean;
   readonly #engine: Engine;
-  readonly #sharing: (Engine & { sharing: Sharing }) | undefined;
+  readonly #sharing: (Engine & { sharing: Sharing; module: WebAssembly.Module }) | undefined;
   readonly #calls: CFunctions;
   #limit: number;
   /** The call in progress, for the checked build's reports. */
@@ -206,7 +206,9 @@ export class Heap {
       this.base = checkInteger(base, "Base", 0, MAX_LIMIT - FIRST - HEADER - ALIGN);
     }
     const factory = engines.get(new.target) ?? wasmEngine;
-    this.#sharing = shared ? sharedEngine(memory, this.base, attaching) : undefined;
+    this.#sharing = shared
+      ? sharedEngine(memory, this.base, attaching !== undefined, attaching?.module)
+      : undefined;
     this.#engine = this.#sharing ?? factory(memory, checked, {
       enter: (operation) => this.#operation = operation,
       report: (code, address) => {
@@ -217,7 +219,7 @@ export class Heap {
     this.memory = this.#engine.memory;
     this.exports = this.#engine.exports;
     this.#limit = limit === undefined ? MAX_LIMIT - this.base : this.#checkLimit(limit, 0);
-    if (attaching) this.#limit = this.#sharing!.sharing.limitEnd() - this.base;
+    if (attaching !== undefined) this.#limit = this.#sharing!.sharing.limitEnd() - this.base;
     if (memory === undefined && !shared) {
       // its own memory declares a maximum, which toResizableBuffer requires; an engine without
       // it refreshes the views instead
@@ -225,7 +227,7 @@ export class Heap {
     }
     this.#u8 = new Uint8Array(this.#buffer);
     this.#view = new DataView(this.#buffer);
-    if (!attaching) this.#init();
+    if (attaching === undefined) this.#init();
   }
 
   /**
@@ -244,6 +246,8 @@ export class Heap {
    * ```
    */
   get limit(): number {
+    // a shared heap's limit is the one any thread set last
+    if (this.#sharing) return this.#sharing.sharing.limitEnd() - this.base;
     return this.#limit;
   }
 
@@ -603,7 +607,7 @@ export class Heap {
    * What a worker needs to attach to this shared heap: post it to the worker, which passes it
    * to {@linkcode Heap.attach}.
    *
-   * @returns The shared memory and the heap's base, plain data for `postMessage`.
+   * @returns The shared memory, the heap's base and the compiled module, for `postMessage`.
    * @throws {TypeError} When the heap is not shared.
    *
    * @example Sharing a heap with a worker
@@ -617,7 +621,7 @@ export class Heap {
    */
   share(): SharedHeap {
     this.#sharingOrThrow("share");
-    return { memory: this.memory, base: this.base };
+    return { memory: this.memory, base: this.base, module: this.#sharing!.module };
   }
 
   /**
@@ -644,11 +648,14 @@ export class Heap {
     if (typeof shared !== "object" || shared === null) {
       throw new TypeError(`Shared must be what heap.share() returned, got ${describe(shared)}`);
     }
-    attaching = true;
+    if (shared.module !== undefined && !(shared.module instanceof WebAssembly.Module)) {
+      throw new TypeError(`Module must be a WebAssembly.Module, got ${describe(shared.module)}`);
+    }
+    attaching = shared;
     try {
       return new Heap({ memory: shared.memory, base: shared.base, shared: true });
     } finally {
-      attaching = false;
+      attaching = undefined;
     }
   }
 
