@@ -52,6 +52,7 @@ export interface ConcurrentFuzzOptions {
 
 /** The outcome of a concurrent fuzz. */
 export interface ConcurrentFuzzReport {
+  /** The seed the runs were generated from. */
   readonly seed: number;
   /** Runs done, the failing one included. */
   readonly runs: number;

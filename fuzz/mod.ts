@@ -29,6 +29,11 @@ import { type FuzzOptions, type FuzzReport, type MoteBuild, runFuzz } from "./_r
 import { importsMemory, isMote } from "./_subject.ts";
 
 export type { FuzzFailureReport, FuzzOptions, FuzzProgress, FuzzReport } from "./_runner.ts";
+export {
+  type ConcurrentFuzzOptions,
+  type ConcurrentFuzzReport,
+  fuzzConcurrent,
+} from "./concurrent.ts";
 
 /** A WebAssembly module, compiled or as bytes. */
 export type WasmSource = WebAssembly.Module | BufferSource;
