@@ -11,7 +11,7 @@
  * @module
  */
 import { MemPool } from "@thi.ng/malloc";
-import { checkedWasm, ownWasm } from "../src/_wasm.ts";
+import { checkedWasm, fastWasm, ownWasm } from "../src/_wasm.ts";
 import { Heap } from "../src/heap.ts";
 import { PEERS_DIR } from "./setup.ts";
 
@@ -65,12 +65,16 @@ export interface Peer {
 const PAGE = 65536;
 const pages = (bytes: number) => Math.ceil(bytes / PAGE) * PAGE;
 
-/** Stubs for a module's imports: WASI or `env` functions fail, an imported memory is made. */
+/**
+ * Stubs for a module's imports: WASI or `env` functions fail (but Emscripten's note that memory
+ * grew, which is harmless), an imported memory is made.
+ */
 function stubImports(module: WebAssembly.Module): WebAssembly.Imports {
   const imports: Record<string, Record<string, WebAssembly.ImportValue>> = {};
   for (const { module: from, name, kind } of WebAssembly.Module.imports(module)) {
     imports[from] ??= {};
-    if (kind === "function") {
+    if (name === "emscripten_notify_memory_growth") imports[from][name] = () => {};
+    else if (kind === "function") {
       imports[from][name] = () => {
         throw new Error(`the allocator called its import ${from}.${name}`);
       };
@@ -97,7 +101,7 @@ export function wasmPeer(
     kind: "wasm",
     wasm,
     natural,
-    hasAligned: exported.has("aligned_alloc"),
+    hasAligned: exported.has("aligned_alloc") || exported.has("memalign"),
     shrinks: false,
     create() {
       const imports = stubImports(module); // a fresh imported memory for each run
@@ -112,9 +116,12 @@ export function wasmPeer(
           v instanceof WebAssembly.Memory
         ) as WebAssembly.Memory;
       const before = memory.buffer.byteLength;
+      // Emscripten's aligned_alloc wants a size that is a multiple of the alignment (C11's rule,
+      // which mote and wasi-libc do not hold callers to); its memalign does not
+      const exports = x.memalign ? { ...x, aligned_alloc: x.memalign } : instance.exports;
       return {
-        calls: x as unknown as Calls,
-        exports: instance.exports,
+        calls: exports as unknown as Calls,
+        exports,
         used: () => memory.buffer.byteLength - before,
       };
     },
@@ -222,20 +229,23 @@ export async function loadPeers(extra: string[] = []): Promise<{ peers: Peer[]; 
       "mote's checked build (src/_wasm.ts checkedWasm): guards, poison, pointer checks",
       checkedWasm,
     ),
+    wasmPeer("mote fast", "mote built for speed (src/_wasm.ts fastWasm, -O3)", fastWasm),
   ];
-  const built: [string, string, string][] = [
-    ["mote -O3", "mote-O3.wasm", "asm/mote.ts built -O3 (speed) instead of -Oz"],
-    [
-      "dlmalloc",
-      "dlmalloc.wasm",
-      "wasi-libc's malloc (dlmalloc 2.8.6), clang -O2 + wasm-opt, Debian 12",
-    ],
+  const built: [string, string, string, number?][] = [
+    ["dlmalloc", "dlmalloc.wasm", "wasi-libc's malloc (dlmalloc 2.8.6), clang -O2 + wasm-opt"],
+    ...["dlmalloc", "emmalloc"].map((m): [string, string, string, number] => [
+      `emscripten ${m}`,
+      `emscripten-${m}.wasm`,
+      `Emscripten 3.1.6's ${m} (emcc -O2 -sMALLOC=${m}); aligns to 8`,
+      8,
+    ]),
     ["AS TLSF", "as-tlsf.wasm", "AssemblyScript's TLSF (--runtime minimal, -O3)"],
     ["AS stub", "as-stub.wasm", "AssemblyScript's stub: bump, never reuses (the speed floor)"],
   ];
-  for (const [name, file, description] of built) {
+  for (const [name, file, description, natural] of built) {
     try {
-      peers.push(wasmPeer(name, description, await Deno.readFile(new URL(file, PEERS_DIR))));
+      const wasm = await Deno.readFile(new URL(file, PEERS_DIR));
+      peers.push(wasmPeer(name, description, wasm, natural));
     } catch {
       notes.push(`${name} skipped: bench/peers/${file} missing (run \`deno task bench:setup\`)`);
     }

@@ -9,9 +9,8 @@
  * 2. **Memory floor**: the most bytes live at once counted in mote's block sizes (request + 4-byte
  *    header, rounded up to 16) against what mote took: rounding and headers versus fragmentation
  *    and growth slack.
- * 3. **Variants**: the same source built -Oz (as shipped), -Os, -O2 and -O3, with memory grown
- *    by exactly what is needed (GROW_SHIFT off), and splitting only remainders of 64 bytes or more:
- *    bytes, in-wasm speed and memory of each, side by side, to price what each would change.
+ * 3. **Variants**: the same source built -Oz (as shipped), -O3, and as the fast build (-O3 with
+ *    `MOTE_FAST`): bytes, in-wasm speed and memory of each, side by side.
  *
  * 4. **Paths alone**: three micro-workloads that each take one path over and over (the top region,
  *    a block reused from its own class, a block split from a larger free one and merged back),
@@ -192,14 +191,8 @@ if (import.meta.main) {
   const counted = wasmPeer("counted", "instrumented", await build(text, ["-Oz"]));
   const variants = [
     [BASELINE, source, ["-Oz"]],
-    ["-Os", source, ["-Os"]],
-    ["-O2", source, ["-O2"]],
     ["-O3", source, ["-O3"]],
-    ["-Oz, exact growth", source.replace(/GROW_SHIFT: usize = \d+/, "GROW_SHIFT: usize = 31"), [
-      "-Oz",
-    ]],
-    // a remainder under 64 bytes stays with the block: fewer list operations, more waste
-    ["-Oz, split ≥ 64 B", source.replace("if (rest >= MIN_BLOCK) {", "if (rest >= 64) {"), ["-Oz"]],
+    ["fast", source, ["-O3", "--use", "MOTE_FAST=1"]],
   ] as const;
   const peers: Peer[] = [];
   for (const [name, text, flags] of variants) {

@@ -6,7 +6,8 @@
  * - `dlmalloc.wasm`: wasi-libc's malloc (dlmalloc) linked by clang for wasm32-wasi from Debian's
  *   `clang`, `lld` and `wasi-libc` packages, which this installs with apt-get when it may (root
  *   and apt-get present) and skips with a message when it cannot;
- * - `mote-O3.wasm`: asm/mote.ts built for speed (-O3) instead of size, for comparison;
+ * - `emscripten-dlmalloc.wasm`, `emscripten-emmalloc.wasm`: Emscripten's two mallocs, from
+ *   Debian's `emscripten` package (`emcc -O2 -sMALLOC=…`), installed the same way;
  * - `replay.wasm`, `noop.wasm`: the in-wasm replayer and the no-op allocator it is timed against.
  *
  *     deno task bench:setup            build what is missing or older than its source
@@ -38,11 +39,6 @@ export const AS_TARGETS: AsTarget[] = [
     out: "as-stub.wasm",
     source: "bench/asm/as_heap.ts",
     flags: ["-O3", "--noAssert", "--runtime", "stub", "--use", "abort="],
-  },
-  {
-    out: "mote-O3.wasm",
-    source: "asm/mote.ts",
-    flags: ["-O3", "--noAssert", "--runtime", "stub", "--maximumMemory", "65536"],
   },
   {
     out: "replay.wasm",
@@ -138,14 +134,14 @@ async function findToolchain(): Promise<Toolchain | string> {
   return { clang, libc };
 }
 
-async function aptInstall(): Promise<string> {
-  const isRoot = Deno.uid?.() === 0;
-  if (!isRoot) return "not root: install them with `sudo apt-get install clang lld wasi-libc`";
+async function aptInstall(packages: string[]): Promise<string> {
+  const list = packages.join(" ");
+  if (Deno.uid?.() !== 0) return `not root: install them with \`sudo apt-get install ${list}\``;
   if (!(await run("apt-get", ["--version"])).ok) return "no apt-get on this machine";
-  console.log("installing clang, lld and wasi-libc with apt-get (once) ...");
+  console.log(`installing ${list} with apt-get (once) ...`);
   const update = await run("apt-get", ["update", "-qq"]);
   if (!update.ok) return `apt-get update failed:\n${update.output}`;
-  const install = await run("apt-get", ["install", "-y", "-qq", "clang", "lld", "wasi-libc"]);
+  const install = await run("apt-get", ["install", "-y", "-qq", ...packages]);
   return install.ok ? "" : `apt-get install failed:\n${install.output}`;
 }
 
@@ -180,6 +176,37 @@ async function buildDlmalloc(out: URL, toolchain: Toolchain): Promise<string> {
   }
 }
 
+/**
+ * Emscripten's mallocs, each alone in a module: an empty C file linked as a standalone reactor
+ * exporting the C ABI (`memalign` too: it is what emmalloc calls aligned_alloc). The memory
+ * starts at one page with a 16 KiB stack, so that what the bench measures, the memory's growth,
+ * is the heap's; the default 16 MiB start would hide it. Emscripten's malloc aligns to 8.
+ */
+export const EMSCRIPTEN_PEERS = ["dlmalloc", "emmalloc"].map((malloc) => ({
+  out: `emscripten-${malloc}.wasm`,
+  args: [
+    "-O2",
+    `-sMALLOC=${malloc}`,
+    "-sSTANDALONE_WASM",
+    "--no-entry",
+    `-sEXPORTED_FUNCTIONS=${[...C_ABI.slice(0, 5), "memalign"].map((f) => `_${f}`).join(",")}`,
+    "-sALLOW_MEMORY_GROWTH",
+    "-sMAXIMUM_MEMORY=4GB",
+    "-sINITIAL_MEMORY=65536",
+    "-sTOTAL_STACK=16384",
+  ],
+}));
+
+async function buildEmscripten(out: URL, args: string[]): Promise<string> {
+  const empty = await Deno.makeTempFile({ suffix: ".c" });
+  try {
+    const { ok, output } = await run("emcc", [...args, "-o", out.pathname, empty]);
+    return ok ? "" : output;
+  } finally {
+    await Deno.remove(empty);
+  }
+}
+
 /** Builds every peer that is missing or stale; returns the notes on what was skipped. */
 export async function setup(
   options: { force?: boolean; apt?: boolean; quiet?: boolean } = {},
@@ -199,12 +226,21 @@ export async function setup(
   if (!fresh(dl, [new URL(import.meta.url)], force)) {
     let toolchain = await findToolchain();
     if (typeof toolchain === "string" && apt) {
-      const failure = await aptInstall();
+      const failure = await aptInstall(["clang", "lld", "wasi-libc"]);
       toolchain = failure ? `${toolchain}; ${failure}` : await findToolchain();
     }
     const failure = typeof toolchain === "string" ? toolchain : await buildDlmalloc(dl, toolchain);
     if (failure) skipped.push(`dlmalloc skipped: ${failure.trim()}`);
     else log(`built bench/peers/dlmalloc.wasm (${Deno.statSync(dl).size} bytes)`);
+  }
+  for (const { out: file, args } of EMSCRIPTEN_PEERS) {
+    const out = new URL(file, PEERS_DIR);
+    if (fresh(out, [new URL(import.meta.url)], force)) continue;
+    let failure = (await run("emcc", ["--version"])).ok ? "" : "no emcc";
+    if (failure && apt) failure = (await aptInstall(["emscripten"])) || "";
+    failure ||= await buildEmscripten(out, args);
+    if (failure) skipped.push(`${file} skipped: ${failure.trim()}`);
+    else log(`built bench/peers/${file} (${Deno.statSync(out).size} bytes)`);
   }
   for (const note of skipped) console.error(note);
   return skipped;

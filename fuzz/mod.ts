@@ -24,7 +24,7 @@
  *
  * @module
  */
-import { checkedWasm, ownWasm, regionWasm } from "../src/_wasm.ts";
+import { checkedWasm, fastWasm, ownWasm, regionWasm } from "../src/_wasm.ts";
 import { type FuzzOptions, type FuzzReport, type MoteBuild, runFuzz } from "./_runner.ts";
 import { importsMemory, isMote } from "./_subject.ts";
 
@@ -81,6 +81,7 @@ export function fuzzMote(options: FuzzMoteOptions = {}): FuzzReport {
       moteBuild("release build (own memory)", new WebAssembly.Module(ownWasm)),
       moteBuild("release build (imported memory)", new WebAssembly.Module(regionWasm)),
       moteBuild("checked build", new WebAssembly.Module(checkedWasm)),
+      moteBuild("fast build", new WebAssembly.Module(fastWasm)),
     ];
   } else {
     const module = compile(wasm);

@@ -17,15 +17,17 @@ export interface Variant {
   name: string;
   /** What the module is for, for the generated JSDoc. */
   doc: string;
-  /** Compiler flags on top of the shared ones. */
+  /** Compiler flags on top of the shared ones, the optimisation level first. */
   flags: string[];
+  /** The most bytes it may have: the build fails past it. None for the checked build. */
+  budget?: number;
   /** The entry file, when not asm/mote.ts (which it then imports). */
   entry?: string;
 }
 
 const SOURCE = "asm/mote.ts";
 const GENERATED = "src/_wasm.ts";
-const SHARED_FLAGS = ["-Oz", "--noAssert", "--runtime", "stub"];
+const SHARED_FLAGS = ["--noAssert", "--runtime", "stub"];
 
 /** The modules mote ships. */
 export const VARIANTS: Variant[] = [
@@ -33,27 +35,53 @@ export const VARIANTS: Variant[] = [
     name: "ownWasm",
     doc: "mote owning its memory (exported as `memory`); the heap starts at address 0.",
     // a declared maximum lets views over the memory be resizable buffers that survive growth
-    flags: ["--maximumMemory", "65536"],
+    flags: ["-Oz", "--maximumMemory", "65536"],
+    budget: 1825,
   },
   {
     name: "regionWasm",
     doc: "mote managing a region of a memory it imports as `env.memory`.",
-    flags: ["--importMemory"],
+    flags: ["-Oz", "--importMemory"],
+    budget: 1834,
   },
   {
     name: "checkedWasm",
     doc: "mote's checked build: guards, poison and pointer checks, reported through the " +
       "imported `env.mote_report(kind, address)`; imports its memory as `env.memory`.",
-    flags: ["--importMemory", "--use", "MOTE_CHECKED=1"],
+    flags: ["-Oz", "--importMemory", "--use", "MOTE_CHECKED=1"],
+  },
+  {
+    name: "fastWasm",
+    doc: "mote built for speed over size (its commonest paths written out, -O3), owning its " +
+      "memory: the same policy and results as `ownWasm`.",
+    flags: ["-O3", "--maximumMemory", "65536", "--use", "MOTE_FAST=1"],
+    budget: 2800,
   },
   {
     name: "sharedWasm",
     doc: "mote's shared build: the release allocator under a lock in the memory, for every " +
       "thread at once, with its state there too; imports its memory, shared, as `env.memory`.",
-    flags: ["--enable", "threads", "--importMemory", "--sharedMemory", "--maximumMemory", "65536"],
+    flags: [
+      "-Oz",
+      "--enable",
+      "threads",
+      "--importMemory",
+      "--sharedMemory",
+      "--maximumMemory",
+      "65536",
+    ],
     entry: "asm/shared.ts",
   },
 ];
+
+/** The builds over their budgets, as messages; empty when every build is within its own. */
+export function overBudget(builds: Built[]): string[] {
+  return builds.flatMap(({ variant: { name, budget }, wasm }) =>
+    budget !== undefined && wasm.length > budget
+      ? [`${name} is ${wasm.length} bytes, over its budget of ${budget}`]
+      : []
+  );
+}
 
 /** A compiled module. */
 export interface Built {
@@ -119,26 +147,65 @@ async function gzipSize(bytes: Uint8Array<ArrayBuffer>): Promise<number> {
   return (await new Response(stream).arrayBuffer()).byteLength;
 }
 
+const README = "README.md";
+const TABLE_START = "<!-- size:start -->", TABLE_END = "<!-- size:end -->";
+
+/** `readme` with `table` between its size markers; unchanged when it has none. */
+export function spliceSizeTable(readme: string, table: string): string {
+  const start = readme.indexOf(TABLE_START), end = readme.indexOf(TABLE_END);
+  if (start < 0 || end < start) return readme;
+  return `${readme.slice(0, start)}${TABLE_START}\n\n${table}\n\n${readme.slice(end)}`;
+}
+
+/**
+ * The README's size table: each module's flags, bytes, gzipped bytes and budget, from the build,
+ * laid out as `deno fmt` lays out Markdown tables.
+ */
+export async function sizeTable(builds: Built[]): Promise<string> {
+  const rows = [["module", "flags", "bytes", "gzipped", "budget"]];
+  for (const { variant: { name, flags, budget }, wasm } of builds) {
+    const n = (x: number) => x.toLocaleString("en");
+    const gzipped = await gzipSize(wasm);
+    rows.push([
+      `\`${name}\``,
+      `\`${flags.join(" ")}\``,
+      n(wasm.length),
+      n(gzipped),
+      budget ? n(budget) : "—",
+    ]);
+  }
+  const right = [false, false, true, true, true];
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
+  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
+  const pad = (cell: string, c: number) =>
+    right[c] ? cell.padStart(widths[c]) : cell.padEnd(widths[c]);
+  return [
+    line(rows[0].map(pad)),
+    line(widths.map((w, c) => right[c] ? `${"-".repeat(w - 1)}:` : "-".repeat(w))),
+    ...rows.slice(1).map((row) => line(row.map(pad))),
+  ].join("\n");
+}
+
 if (import.meta.main) {
   const { text, builds } = await buildAll();
+  const over = overBudget(builds);
+  if (over.length) {
+    console.error(over.join("\n"));
+    Deno.exit(1);
+  }
+  const table = await sizeTable(builds);
+  const readme = await Deno.readTextFile(README);
   if (Deno.args.includes("--check")) {
     const committed = await Deno.readTextFile(GENERATED).catch(() => "");
-    if (committed !== text) {
-      console.error(`${GENERATED} is stale: run \`deno task build\` and commit the result.`);
+    if (committed !== text || spliceSizeTable(readme, table) !== readme) {
+      console.error(`${GENERATED} or ${README} is stale: run \`deno task build\` and commit.`);
       Deno.exit(1);
     }
-    console.log(`${GENERATED} matches a fresh build.`);
+    console.log(`${GENERATED} and ${README}'s size table match a fresh build.`);
   } else {
     await Deno.writeTextFile(GENERATED, text);
-    console.log(`wrote ${GENERATED}`);
+    await Deno.writeTextFile(README, spliceSizeTable(readme, table));
+    console.log(`wrote ${GENERATED} and ${README}'s size table`);
   }
-  for (const { variant, wasm } of builds) {
-    console.log(
-      `${variant.name.padEnd(12)} ${String(wasm.length).padStart(5)} bytes, ` +
-        `${String(await gzipSize(wasm)).padStart(4)} gzipped` +
-        (["checkedWasm", "sharedWasm"].includes(variant.name)
-          ? " (size not constrained)"
-          : " (target: 1024 bytes)"),
-    );
-  }
+  console.log(table);
 }

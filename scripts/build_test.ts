@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { buildAll, compile, VARIANTS } from "./build.ts";
+import { buildAll, compile, overBudget, sizeTable, spliceSizeTable, VARIANTS } from "./build.ts";
 
 Deno.test("src/_wasm.ts is what the committed source builds to", async () => {
   const { text } = await buildAll();
@@ -30,4 +30,25 @@ Deno.test("the README states the modules' sizes as they are built", async () => 
       `\\*\\*mote\\*\\* +\\| \\*\\*O\\(1\\)\\*\\* +\\| +\\*\\*${bytes("ownWasm")} B\\*\\*`,
     ),
   );
+});
+
+Deno.test("every module is within its budget; one past it fails the build", async () => {
+  const { builds } = await buildAll();
+  assert.deepEqual(overBudget(builds), []);
+  const smallest = builds.find((b) => b.variant.name === "ownWasm")!;
+  assert.ok(smallest.variant.budget! <= 1825, "the smallest module's budget never grows");
+  const grown = { ...smallest, wasm: new Uint8Array(smallest.variant.budget! + 1) };
+  assert.deepEqual(overBudget([grown]), [
+    `ownWasm is ${
+      smallest.variant.budget! + 1
+    } bytes, over its budget of ${smallest.variant.budget}`,
+  ]);
+});
+
+Deno.test("the README's size table is the build's", async () => {
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  const { builds } = await buildAll();
+  const table = await sizeTable(builds);
+  assert.ok(readme.includes(`<!-- size:start -->\n\n${table}\n\n<!-- size:end -->`));
+  assert.equal(spliceSizeTable(readme, table), readme);
 });
