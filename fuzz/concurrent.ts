@@ -60,6 +60,8 @@ export interface ConcurrentFuzzReport {
   readonly operations: number;
   /** How often the log passes from one worker to another: the interleaving that happened. */
   readonly switches: number;
+  /** How many times the main thread raised the limit while workers ran. */
+  readonly raises: number;
   /** The first failure: what went wrong, and the ticket-ordered log up to it. */
   readonly failure?: string;
 }
@@ -72,6 +74,8 @@ interface RunPlan {
   readonly limit: number;
   /** The shared memory's maximum pages above what the heap starts with, if it is bounded. */
   readonly growable: number | undefined;
+  /** Bytes the main thread raises the limit by while the workers run, one timer each. */
+  readonly raises: readonly number[];
   readonly commands: readonly (readonly WorkerCommand[])[];
 }
 
@@ -126,6 +130,7 @@ function plans(
       { weight: 1, arbitrary: fc.constant(MAX_LIMIT) },
     ),
     growable: fc.option(fc.nat({ max: 300 }), { nil: undefined, freq: 3 }),
+    raises: fc.array(fc.integer({ min: 1, max: 1 << 20 }), { maxLength: 3 }),
     commands: fc.array(workerCommands(options.maxCommands), {
       minLength: options.maxWorkers,
       maxLength: options.maxWorkers,
@@ -210,7 +215,7 @@ async function runOnce(
   plan: RunPlan,
   maxCommands: number,
   module: WebAssembly.Module,
-): Promise<{ operations: number; switches: number }> {
+): Promise<{ operations: number; switches: number; raises: number }> {
   // the log lies below the heap (address 0 means none): two calls a command at most, an
   // allocation and its usable size
   let entries = 1;
@@ -228,6 +233,15 @@ async function runOnce(
   const heap = Heap.attach({ memory, base, module });
   const first = ticketsOf(memory, base);
   const barrier = new SharedArrayBuffer(4);
+  // the main thread raises the limit meanwhile, whenever its timers fire: the log says when
+  const raising = plan.raises.map((bytes, i) =>
+    new Promise<void>((resolve) =>
+      setTimeout(() => {
+        if (heap.limit + bytes <= MAX_LIMIT - base) heap.limit += bytes;
+        resolve();
+      }, i)
+    )
+  );
   const results = await pool.run(
     plan.commands.slice(0, plan.workers).map((commands, worker) => ({
       memory,
@@ -239,6 +253,7 @@ async function runOnce(
       commands,
     })),
   );
+  await Promise.all(raising);
   const last = ticketsOf(memory, base);
   const log = readLog(memory, LOG_AT, entries, first, last);
   const workerOf = new Map(results.map((result, worker) => [result.owner, worker]));
@@ -291,7 +306,8 @@ async function runOnce(
     else if (operation === "calloc") result = model.calloc(a, b);
     else if (operation === "aligned_alloc") result = model.aligned_alloc(a, b);
     else if (operation === "malloc_usable_size") result = model.malloc_usable_size(a);
-    else fail(`the log holds ${operation}, which no worker does`, i);
+    else if (operation === "set_limit") model.limit = a;
+    else fail(`the log holds ${operation}, which no run does`, i);
     const usable = entry.usable && model.malloc_usable_size(result);
     if (result !== entry.result || usable !== entry.usable) {
       fail(
@@ -315,7 +331,8 @@ async function runOnce(
   }
   let switches = 0;
   for (let i = 1; i < log.length; i++) switches += log[i].owner !== log[i - 1].owner ? 1 : 0;
-  return { operations: log.length, switches };
+  const raises = log.filter((entry) => entry.operation === "set_limit").length;
+  return { operations: log.length, switches, raises };
 }
 
 /**
@@ -347,13 +364,13 @@ export async function fuzzConcurrent(
   };
   const seed = options.seed ?? (Math.random() * 2 ** 31) | 0;
   const pool = await Pool.start(settings.maxWorkers);
-  const counts = { runs: 0, operations: 0, switches: 0 };
+  const counts = { runs: 0, operations: 0, switches: 0, raises: 0 };
   let failure: string | undefined;
   try {
     const details = await fc.check(
       fc.asyncProperty(plans(settings), async (plan) => {
         counts.runs++;
-        const { operations, switches } = await runOnce(
+        const { operations, switches, raises } = await runOnce(
           pool,
           plan,
           settings.maxCommands,
@@ -361,6 +378,7 @@ export async function fuzzConcurrent(
         );
         counts.operations += operations;
         counts.switches += switches;
+        counts.raises += raises;
       }),
       // a concurrent run does not repeat itself: shrinking would chase another interleaving,
       // and the failing run's log is already a sequential history to read

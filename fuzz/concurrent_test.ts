@@ -14,7 +14,7 @@ Deno.test(`2 to 8 workers at once on one shared heap do what the model says (${R
   const report = await fuzzConcurrent({ runs: RUNS, seed: SEED });
   console.log(
     `${report.runs} runs, ${report.operations} operations, the log passing between workers ` +
-      `${report.switches} times`,
+      `${report.switches} times, the main thread raising the limit ${report.raises} times meanwhile`,
   );
   assert.equal(report.failure, undefined, report.failure);
   assert.equal(report.runs, RUNS);
