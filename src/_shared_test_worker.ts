@@ -5,7 +5,7 @@
  * @module
  */
 import { Heap, type SharedHeap } from "./heap.ts";
-import { sharedEngine } from "./_shared_engine.ts";
+import { sharedEngine, spinOnly } from "./_shared_engine.ts";
 
 /** What the test asks a worker to do. */
 export type Task =
@@ -18,7 +18,8 @@ export type Task =
     readonly count: number;
     readonly tag: number;
   }
-  | { readonly task: "hold"; readonly shared: SharedHeap };
+  | { readonly task: "hold"; readonly shared: SharedHeap }
+  | { readonly task: "contend"; readonly shared: SharedHeap; readonly spin: boolean };
 
 const scope = globalThis as unknown as {
   onmessage: (event: MessageEvent<Task>) => void;
@@ -59,6 +60,13 @@ scope.onmessage = ({ data }) => {
     const instance = new WebAssembly.Instance(data.wasm, { env: { ...heap.exports } });
     const push = instance.exports.push as (head: number, count: number, tag: number) => number;
     scope.postMessage({ pushed: push(data.head, data.count, data.tag) });
+  } else if (data.task === "contend") {
+    // a call while another thread holds the lock: waiting for it, or spinning as a browser's
+    // main thread must
+    if (data.spin) spinOnly();
+    const heap = Heap.attach(data.shared);
+    scope.postMessage({ attached: true });
+    scope.postMessage({ ptr: heap.malloc(64) });
   } else {
     // a thread that dies in the middle of a call: it takes the lock and never gives it up
     const engine = sharedEngine(data.shared.memory, data.shared.base, true);

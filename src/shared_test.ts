@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import asc from "assemblyscript/asc";
 import { Heap, ModelHeap } from "../mod.ts";
 import type { Task } from "./_shared_test_worker.ts";
+import { sharedEngine } from "./_shared_engine.ts";
 
 /** Runs one task in a fresh worker; its answer. */
 async function inWorker<T>(task: Task): Promise<T> {
@@ -195,4 +196,46 @@ Deno.test("a worker that dies holding the lock is recovered from by its owner id
   assert.equal(heap.lockHolder, 0);
   heap.free(ptr);
   assert.equal(heap.malloc(100), ptr);
+});
+
+Deno.test("a thread that finds the lock taken waits, or spins where it may not wait", async (t) => {
+  for (const spin of [false, true]) {
+    await t.step(
+      spin ? "spinning: the lock never shows a waiter" : "waiting: the lock shows a waiter",
+      async () => {
+        const heap = new Heap({ shared: true });
+        const holder = sharedEngine(heap.memory, heap.base, true);
+        (holder.calls as unknown as { mote_lock(): void }).mote_lock();
+        const worker = new Worker(new URL("./_shared_test_worker.ts", import.meta.url).href, {
+          type: "module",
+        });
+        try {
+          const answers: { attached?: boolean; ptr?: number }[] = [];
+          const answered = (n: number) =>
+            new Promise<void>((resolve) => {
+              const poll = () => answers.length >= n ? resolve() : setTimeout(poll, 5);
+              poll();
+            });
+          worker.onmessage = (event) => answers.push(event.data);
+          worker.postMessage({ task: "contend", shared: heap.share(), spin } satisfies Task);
+          await answered(1);
+          await new Promise((resolve) => setTimeout(resolve, 200)); // it is blocked in malloc
+          assert.equal(answers.length, 1, "malloc returned while another thread held the lock");
+          const word = Atomics.load(new Int32Array(heap.memory.buffer), 0);
+          assert.equal(word & 0x7FFF_FFFF, holder.sharing.owner, "the lock names its holder");
+          assert.equal(
+            word < 0,
+            !spin,
+            spin ? "a spinner marked itself waiting" : "no waiter mark",
+          );
+          (holder.calls as unknown as { mote_unlock(): void }).mote_unlock();
+          await answered(2);
+          assert.ok(answers[1].ptr! > 0);
+          assert.equal(heap.lockHolder, 0);
+        } finally {
+          worker.terminate();
+        }
+      },
+    );
+  }
 });
