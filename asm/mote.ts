@@ -538,7 +538,7 @@ export function malloc(bytes: usize): usize {
 
 /** Frees what malloc & co. returned; 0 and pointers mote cannot have returned are ignored. */
 export function free(ptr: usize): void {
-  if (FAST) { // blockOf and release when the block lies just below the top region, free below it
+  if (FAST) { // blockOf and release, for a block just below the top region with a used left one
     let block = ptr - HEADER;
     if (!(ptr & ALIGN_MASK) && block - (root + FIRST) < top - (root + FIRST)) {
       let header = load<u32>(block);

@@ -325,21 +325,25 @@ function targets(results: Results): string[] {
   // repeated reports on this shared machine move a ratio by up to about 10%: closer is a tie
   const NOISE = 1.10;
   const present = (names: string[]) => names.filter((n) => results.peers.some((p) => p.name === n));
-  /** Per workload, the fastest of `peers` in wasm: mote is compared with it. */
-  const compare = (peers: string[], label: string) => {
-    if (!peers.length) return;
+  /**
+   * Per workload, `subject` (a mote build) against the fastest of `peers` in wasm: the ratio of
+   * their medians of ratios to mote, each taken back to back with mote.
+   */
+  const compare = (subject: string, peers: string[], label: string) => {
+    if (!peers.length || !present([subject]).length) return;
     const met: string[] = [], tie: string[] = [], missed: string[] = [];
     for (const w of results.workloads.map((w) => w.name)) {
       const rs = peers.map((p) => [p, ratioToMote(results, w, p, "wasm")] as const)
         .filter((pr): pr is readonly [string, number] => pr[1] !== null);
-      if (!rs.length) continue;
+      const own = subject === BASELINE ? 1 : ratioToMote(results, w, subject, "wasm");
+      if (!rs.length || own === null) continue;
       const [fastest, o] = rs.reduce((a, b) => (b[1] < a[1] ? b : a));
-      const r = 1 / o, named = peers.length > 1 ? ` (${fastest})` : "";
+      const r = own / o, named = peers.length > 1 ? ` (${fastest})` : "";
       (r <= 1 ? met : r <= NOISE ? tie : missed).push(`${w} ${ratio(r)}${named}`);
     }
     out.push(
       `- ${label}: ${missed.length ? "**missed**" : tie.length ? "not shown (ties)" : "met"}. ` +
-        `mote's time over ${peers.length > 1 ? "the fastest's" : `${peers[0]}'s`}: ` +
+        `${subject}'s time over ${peers.length > 1 ? "the fastest's" : `${peers[0]}'s`}: ` +
         [
           missed.length ? `slower on ${missed.join(", ")}` : "",
           tie.length ? `within the ±10% noise on ${tie.join(", ")}` : "",
@@ -348,8 +352,10 @@ function targets(results: Results): string[] {
     );
   };
   const dlmallocs = present(["dlmalloc", "emscripten dlmalloc"]);
-  compare(dlmallocs, `At least as fast as the fastest dlmalloc (${dlmallocs.join(", ")}) in wasm`);
-  compare(present(["AS TLSF"]), "Faster than AssemblyScript's TLSF in wasm, everywhere");
+  const fastest = `the fastest dlmalloc (${dlmallocs.join(", ")}) in wasm, everywhere`;
+  compare("mote fast", dlmallocs, `mote's speed module at least as fast as ${fastest}`);
+  compare(BASELINE, dlmallocs, `mote's smallest module at least as fast as ${fastest}`);
+  compare(BASELINE, present(["AS TLSF"]), "Faster than AssemblyScript's TLSF in wasm, everywhere");
   const memNames = [...traces, "fragment"].filter((w) => results.cells[w]);
   const mem = memNames.map((w) => [w, memoryRatio(results, w, BASELINE)] as const);
   out.push(
