@@ -219,9 +219,15 @@ Deno.test("a thread that finds the lock taken waits, or spins where it may not w
           worker.onmessage = (event) => answers.push(event.data);
           worker.postMessage({ task: "contend", shared: heap.share(), spin } satisfies Task);
           await answered(1);
-          await new Promise((resolve) => setTimeout(resolve, 200)); // it is blocked in malloc
+          // it is in malloc now, or soon: a waiter marks the lock within microseconds of
+          // running, a spinner never does (on a busy machine the worker may take a while)
+          const lock = new Int32Array(heap.memory.buffer);
+          const until = Date.now() + (spin ? 300 : 10_000);
+          while (Date.now() < until && Atomics.load(lock, 0) >= 0) {
+            await new Promise((resolve) => setTimeout(resolve, 10));
+          }
           assert.equal(answers.length, 1, "malloc returned while another thread held the lock");
-          const word = Atomics.load(new Int32Array(heap.memory.buffer), 0);
+          const word = Atomics.load(lock, 0);
           assert.equal(word & 0x7FFF_FFFF, holder.sharing.owner, "the lock names its holder");
           assert.equal(
             word < 0,
