@@ -8,7 +8,9 @@
 import { sharedWasm } from "./_wasm.ts";
 import { readHeap, rootOf } from "./_heap_reader.ts";
 import type { Engine } from "./_engine.ts";
-import type { MoteExports } from "./heap.ts";
+
+/** The C ABI with its memory, as a Heap hands it out (heap.ts's MoteExports, not imported back). */
+type MoteExports = Engine["exports"];
 
 /** The bytes of the shared header in front of the heap: asm/shared.ts's SIZE. */
 export const SHARED_HEADER = 64;
