@@ -62,6 +62,9 @@ import {
 @inline const ENTRY_BITS: usize = 5;
 // @ts-ignore: decorator
 @inline const WAITERS: i32 = 1 << 31;
+// The pages below mote.ts's MAX_LIMIT: a full 4 GiB memory's size, read so that it cannot wrap.
+// @ts-ignore: decorator
+@inline const MAX_PAGES: i32 = 0xFFFE;
 // How many times a thread that finds the lock taken reads it again before it waits (or, where
 // it may not wait, goes on reading): an operation holds the lock for tens of nanoseconds.
 // @ts-ignore: decorator
@@ -222,12 +225,21 @@ export function mote_init(base: usize, limitEnd: usize): usize {
   return done;
 }
 
-/** Moves the address the heap may grow to (a multiple of 16). */
-export function mote_set_limit(limitEnd: usize): void {
+/**
+ * Moves the address the heap may grow to (a multiple of 16): 1, or 0, changing nothing, when it
+ * lies below the end of what the heap spans, which another thread may have grown since the
+ * caller looked.
+ */
+export function mote_set_limit(limitEnd: usize): usize {
   enter();
-  store<u32>(at + STATE, limitEnd, 16); // the state in memory is current between operations
-  moteLoadState(at + STATE);
-  leave(SET_LIMIT, limitEnd, 0, 0);
+  let spanEnd = min(<usize>min(memory.size(), MAX_PAGES) << 16, load<u32>(at + STATE, 16));
+  let done: usize = limitEnd >= spanEnd ? 1 : 0;
+  if (done) {
+    store<u32>(at + STATE, limitEnd, 16); // the state in memory is current between operations
+    moteLoadState(at + STATE);
+  }
+  leave(SET_LIMIT, limitEnd, 0, done);
+  return done;
 }
 
 /**

@@ -55,7 +55,7 @@ interface SharedExports extends MoteExports {
   mote_create(base: number): void;
   mote_attach(base: number, wait: number): number;
   mote_init(base: number, limitEnd: number): number;
-  mote_set_limit(limitEnd: number): void;
+  mote_set_limit(limitEnd: number): number;
   mote_lock(): void;
   mote_unlock(): void;
   mote_recover(owner: number): number;
@@ -155,7 +155,14 @@ export function sharedEngine(
     calls: x,
     exports: exports as unknown as MoteExports,
     init: (_, limitEnd) => x.mote_init(base, limitEnd) === 1,
-    setLimit: (limitEnd) => x.mote_set_limit(limitEnd),
+    setLimit: (limitEnd) => {
+      if (x.mote_set_limit(limitEnd) === 0) {
+        throw new RangeError(
+          `Limit must reach ${limitEnd} or more, the end of what the heap spans now: ` +
+            `another thread grew it since`,
+        );
+      }
+    },
     read: () =>
       locked(() =>
         readHeap({

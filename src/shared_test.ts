@@ -70,6 +70,12 @@ Deno.test("shared heaps refuse what they cannot do, naming it", () => {
   const heap = new Heap({ shared: true });
   assert.throws(() => heap.recover(heap.owner + 5), /Owner \d+ does not hold the lock; nobody/);
   assert.throws(() => heap.recover(0), /Owner must be an integer from 1/);
+  // a limit below what the heap spans is refused in the lock too: another thread may have grown
+  // the heap between a caller's check and its call
+  heap.malloc(200_000);
+  const limit = heap.limit;
+  assert.throws(() => sharedEngine(heap.memory, 0, true).setLimit(65536), /must reach 65536/);
+  assert.equal(heap.limit, limit);
   const tiny = new WebAssembly.Memory({ initial: 0, maximum: 1, shared: true });
   assert.throws(() => new Heap({ memory: tiny, base: 0, shared: true }), RangeError);
 });
