@@ -252,8 +252,10 @@ export class Heap {
   }
 
   set limit(bytes: number) {
-    this.#limit = this.#checkLimit(bytes, this.span);
-    this.#engine.setLimit(this.#limitEnd() & ~(ALIGN - 1));
+    const limit = this.#checkLimit(bytes, this.span);
+    // a shared heap's engine may refuse it still (another thread grew the heap): then no change
+    this.#engine.setLimit(Math.min(this.base + limit, MAX_LIMIT) & ~(ALIGN - 1));
+    this.#limit = limit;
   }
 
   /**
