@@ -21,26 +21,26 @@ import {
   realloc as moteRealloc,
 } from "./mote";
 
-// ╒═════════════ Shared header (at `at`: base rounded up to 16) ═════════════╕
-// │ LOCK     0 when free; else the holder's owner id, | WAITERS if a thread   │ at
-// │          may be waiting in memory.atomic.wait32 for it                    │
-// ├──────────────────────────────────────────────────────────────────────────┤
-// │ OWNERS   the last owner id handed out (one per attached instance)         │ at + 4
-// ├──────────────────────────────────────────────────────────────────────────┤
-// │ TICKETS  operations done: the next operation's ticket                    │ at + 8
-// ├──────────────────────────────────────────────────────────────────────────┤
-// │ LOG      where the log's entries are, 0 for no log                        │ at + 12
-// ├──────────────────────────────────────────────────────────────────────────┤
+// ╒══════════════ Shared header (at `at`: base rounded up to 16) ══════════════╕
+// │ LOCK     0 when free; else the holder's owner id, | WAITERS if a thread    │ at
+// │          may be waiting in memory.atomic.wait32 for it                     │
+// ├────────────────────────────────────────────────────────────────────────────┤
+// │ OWNERS   the last owner id handed out (one per attached instance)          │ at + 4
+// ├────────────────────────────────────────────────────────────────────────────┤
+// │ TICKETS  operations done: the next operation's ticket                      │ at + 8
+// ├────────────────────────────────────────────────────────────────────────────┤
+// │ LOG      where the log's entries are, 0 for no log                         │ at + 12
+// ├────────────────────────────────────────────────────────────────────────────┤
 // │ LOG_MASK its entry count - 1 (a power of two): ticket t goes to t & mask   │ at + 16
-// ├──────────────────────────────────────────────────────────────────────────┤
-// │ (reserved)                                                                │
-// ├──────────────────────────────────────────────────────────────────────────┤
+// ├────────────────────────────────────────────────────────────────────────────┤
+// │ (reserved)                                                                 │
+// ├────────────────────────────────────────────────────────────────────────────┤
 // │ STATE    root, flMap, top, end, limit, clean: mote.ts's globals, u32 each  │ at + 32
-// ├──────────────────────────────────────────────────────────────────────────┤
-// │ (reserved)                                                                │
-// ╞══════════════════════════════════════════════════════════════════════════╡ at + SIZE
-// │ the heap, as mote_init lays it out from base at + SIZE                    │
-// └──────────────────────────────────────────────────────────────────────────┘
+// ├────────────────────────────────────────────────────────────────────────────┤
+// │ (reserved)                                                                 │
+// ╞════════════════════════════════════════════════════════════════════════════╡ at + SIZE
+// │ the heap, as mote_init lays it out from base at + SIZE                     │
+// └────────────────────────────────────────────────────────────────────────────┘
 // A log entry is 8 words: ticket, operation, owner, the two arguments, the result, the usable
 // size of the block returned (0 when none), 0.
 
@@ -57,7 +57,7 @@ import {
 // @ts-ignore: decorator
 @inline const STATE: usize = 32;
 // @ts-ignore: decorator
-@inline const SIZE: usize = 64;
+@inline const SIZE: usize = STATE + 8 * sizeof<u32>(); // the state, and room for two words more
 // @ts-ignore: decorator
 @inline const ENTRY_BITS: usize = 5;
 // @ts-ignore: decorator
