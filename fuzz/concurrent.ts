@@ -237,10 +237,14 @@ async function runOnce(
   const barrier = new SharedArrayBuffer(4);
   // the main thread raises the limit meanwhile, whenever its timers fire: the log says when
   const raising = plan.raises.map((bytes, i) =>
-    new Promise<void>((resolve) =>
+    new Promise<unknown>((resolve) =>
       setTimeout(() => {
-        if (heap.limit + bytes <= MAX_LIMIT - base) heap.limit += bytes;
-        resolve();
+        try {
+          if (heap.limit + bytes <= MAX_LIMIT - base) heap.limit += bytes;
+          resolve(undefined);
+        } catch (error) {
+          resolve(error);
+        }
       }, i)
     )
   );
@@ -255,7 +259,7 @@ async function runOnce(
       commands,
     })),
   );
-  await Promise.all(raising);
+  const raised = (await Promise.all(raising)).find((error) => error !== undefined);
   const last = ticketsOf(memory, base);
   const log = readLog(memory, LOG_AT, entries, first, last);
   const workerOf = new Map(results.map((result, worker) => [result.owner, worker]));
@@ -270,6 +274,7 @@ async function runOnce(
     );
   };
 
+  if (raised) fail(`raising the limit from the main thread threw ${raised}`);
   for (const [worker, result] of results.entries()) {
     if (result.problem) fail(result.problem);
     const own = log.filter((entry) => entry.owner === result.owner);

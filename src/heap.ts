@@ -246,8 +246,11 @@ export class Heap {
    * ```
    */
   get limit(): number {
-    // a shared heap's limit is the one any thread set last
-    if (this.#sharing) return this.#sharing.sharing.limitEnd() - this.base;
+    // a shared heap's limit is the one any thread set last: this one's, unless another's since
+    const limitEnd = this.#sharing?.sharing.limitEnd();
+    if (limitEnd !== undefined && limitEnd !== (this.#limitEnd() & ~(ALIGN - 1))) {
+      return limitEnd - this.base;
+    }
     return this.#limit;
   }
 

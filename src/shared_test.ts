@@ -35,6 +35,15 @@ Deno.test("a shared heap is one heap, whichever instance calls", () => {
   assert.equal(other.malloc(100), ptr);
   heap.limit = 1 << 20;
   assert.equal(other.limit, 1 << 20);
+  // at a base off the 16-byte grid the limit is kept to the byte, as an unshared heap keeps it
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 100, shared: true });
+  const odd = new Heap({ memory, base: 1, limit: 4104, shared: true });
+  assert.equal(odd.limit, 4104);
+  odd.limit += 1;
+  assert.equal(odd.limit, 4105);
+  const oddOther = Heap.attach(odd.share());
+  oddOther.limit = 8200;
+  assert.equal(odd.limit, 8192 - 1, "another thread's limit, as the lock's state holds it");
   assert.deepEqual(other.walk(), heap.walk());
   assert.deepEqual(heap.check(), []);
 });
