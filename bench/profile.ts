@@ -45,13 +45,14 @@ const PROBES: [name: string, fn: string, before: string][] = [
   ["free: into top", "release", "clean = max(clean, top);"],
   ["free: merge right", "release", "remove(right);"],
   ["free: listed", "release", "insert(block, size);"],
-  ["split (trim)", "trim", "release(block + size, rest);"],
+  ["split (allocate)", "allocate", "release(block + size, rest);"],
   ["realloc: into right", "realloc", "remove(right);"],
   ["realloc: into top", "realloc", "top = block + (merged = size);"],
   ["realloc: moved", "realloc", "let moved = malloc(bytes);"],
   ["list insert", "insert", "let index = classOf(size);"],
   ["list remove", "remove", "let prev = load<u32>(block, PREV);"],
   ["scan step", "allocate", "block = n < SCAN ? load<u32>(block, NEXT) : 0;"],
+  ["split (trim)", "trim", "release(block + size, rest);"],
 ];
 
 /** The instrumented source, and the probes it could not place (the source moved on). */
@@ -61,9 +62,9 @@ export function instrument(source: string): { text: string; missing: string[] } 
   PROBES.forEach(([name, fn, before], i) => {
     const start = text.search(new RegExp(`\\nexport function ${fn}\\(|\\nfunction ${fn}\\(`));
     const end = start < 0 ? -1 : text.indexOf("\n}\n", start);
-    // the statement where it starts a line
+    // the statement where it starts a line, or follows an `if (…)` without braces (braced then)
     const escaped = before.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-    const found = new RegExp(`\\n[ \\t]*(?=${escaped})`, "g");
+    const found = new RegExp(`(\\n[ \\t]*|\\) )(?=${escaped})`, "g");
     found.lastIndex = Math.max(start, 0);
     const match = start < 0 ? null : found.exec(text);
     const at = match ? match.index + match[0].length : -1;
@@ -71,7 +72,9 @@ export function instrument(source: string): { text: string; missing: string[] } 
       missing.push(name);
       return;
     }
-    text = text.slice(0, at) + `prof${i}++; ` + text.slice(at);
+    const braced = match![0] === ") ", after = at + before.length;
+    text = text.slice(0, at) + (braced ? `{ prof${i}++; ${before} }` : `prof${i}++; ${before}`) +
+      text.slice(after);
   });
   text += "\n" + PROBES.map((_, i) => `export let prof${i}: u32 = 0;`).join("\n") + "\n";
   return { text, missing };
@@ -218,7 +221,8 @@ if (import.meta.main) {
     // allocate() serves malloc, calloc, aligned_alloc and a moving realloc; release() serves
     // free, a moving realloc and the remainder of every split
     const mallocs = counts[0] + counts[2];
-    const releases = ops[2] + counts[11] + counts[8];
+    const splits = counts[8] + counts[15];
+    const releases = ops[2] + counts[11] + splits;
     rows.push(
       `| ${workload.name} | ${ops[1] + ops[4]} / ${ops[2]} / ${ops[3]} | ` +
         `${pct(counts[0] - counts[1], mallocs)} / ${pct(counts[1], mallocs)} / ` +
@@ -226,7 +230,7 @@ if (import.meta.main) {
         `${pct(counts[4], releases)} / ${pct(counts[6], releases)} / ${
           pct(counts[5], releases)
         } | ` +
-        `${pct(counts[8], mallocs + ops[3])} | ` +
+        `${pct(splits, mallocs + ops[3])} | ` +
         `${
           ops[3]
             ? `${pct(counts[9], ops[3])} / ${pct(counts[10], ops[3])} / ${pct(counts[11], ops[3])}`

@@ -57,9 +57,10 @@ export interface FuzzMoteOptions extends FuzzOptions {
 }
 
 /**
- * Fuzzes mote's builds against the reference model: by default the three it ships (its own
- * memory, a region of an imported memory, and the checked build), in both placements, with
- * limits from a few hundred bytes to all of wasm32 and memories that refuse to grow.
+ * Fuzzes mote's builds against the reference model: by default the four it ships (its own
+ * memory, a region of an imported memory, the checked build and the fast build), in both
+ * placements, with limits from a few hundred bytes to all of wasm32 and memories that refuse to
+ * grow.
  *
  * @param options How long to fuzz, from which seed, and optionally which build.
  * @returns The runs, operations and seeds, and the first failure, shrunk, if there was one.
