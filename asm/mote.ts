@@ -743,3 +743,28 @@ export function mote_init(base: usize, limitEnd: usize): usize {
   }
   return 1;
 }
+
+// === The shared build's hooks (asm/shared.ts, its entry, wraps the C ABI above in a lock) ===
+// There the state lives in the shared memory, these globals being per instance and so per
+// thread: they hold it only while the lock is held, loaded from `at` on taking it and stored
+// back after each operation. Nothing calls these in the other builds, so nothing compiles them.
+
+// @ts-ignore: decorator
+@global function moteLoadState(at: usize): void {
+  root = load<u32>(at);
+  flMap = load<u32>(at, 4);
+  top = load<u32>(at, 8);
+  end = load<u32>(at, 12);
+  limit = load<u32>(at, 16);
+  clean = load<u32>(at, 20);
+}
+
+// @ts-ignore: decorator
+@global function moteStoreState(at: usize): void {
+  store<u32>(at, root);
+  store<u32>(at, flMap, 4);
+  store<u32>(at, top, 8);
+  store<u32>(at, end, 12);
+  store<u32>(at, limit, 16);
+  store<u32>(at, clean, 20);
+}

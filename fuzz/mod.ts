@@ -36,6 +36,11 @@ export type {
   FuzzReport,
   FuzzSoakReport,
 } from "./_runner.ts";
+export {
+  type ConcurrentFuzzOptions,
+  type ConcurrentFuzzReport,
+  fuzzConcurrent,
+} from "./concurrent.ts";
 
 /**
  * A WebAssembly module, compiled or as bytes.

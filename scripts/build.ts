@@ -22,6 +22,8 @@ export interface Variant {
   flags: string[];
   /** The most bytes it may have: the build fails past it. None for the checked build. */
   budget?: number;
+  /** The entry file, when not asm/mote.ts (which it then imports). */
+  entry?: string;
 }
 
 const SOURCE = "asm/mote.ts";
@@ -56,6 +58,21 @@ export const VARIANTS: Variant[] = [
     flags: ["-O3", "--maximumMemory", "65536", "--use", "MOTE_FAST=1"],
     budget: 2800,
   },
+  {
+    name: "sharedWasm",
+    doc: "mote's shared build: the release allocator under a lock in the memory, for every " +
+      "thread at once, with its state there too; imports its memory, shared, as `env.memory`.",
+    flags: [
+      "-Oz",
+      "--enable",
+      "threads",
+      "--importMemory",
+      "--sharedMemory",
+      "--maximumMemory",
+      "65536",
+    ],
+    entry: "asm/shared.ts",
+  },
 ];
 
 /** The builds over their budgets, as messages; empty when every build is within its own. */
@@ -78,7 +95,7 @@ export async function compile(variant: Variant): Promise<Built> {
   let wasm: Uint8Array<ArrayBuffer> | undefined;
   const stderr: string[] = [];
   const { error } = await asc.main(
-    [SOURCE, "--outFile", "out.wasm", ...SHARED_FLAGS, ...variant.flags],
+    [variant.entry ?? SOURCE, "--outFile", "out.wasm", ...SHARED_FLAGS, ...variant.flags],
     {
       writeFile(name: string, contents: Uint8Array | string) {
         if (name.endsWith("out.wasm") && typeof contents !== "string") {

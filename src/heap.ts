@@ -18,6 +18,9 @@ import { type CFunctions, type Engine, type EngineFactory, wasmEngine } from "./
 import { type HeapBlock, type HeapStats, statsOf } from "./_picture.ts";
 import type { MoteExports } from "./c_abi.ts";
 import { LiveBlocks } from "./_live_blocks.ts";
+import { isShared, sharedEngine, type SharedHeap, type Sharing } from "./_shared_engine.ts";
+
+export type { SharedHeap } from "./_shared_engine.ts";
 
 export type { MoteExports } from "./c_abi.ts";
 
@@ -56,7 +59,17 @@ export interface HeapOptions {
    * costs 4 bytes more and each operation more time (see the README's figures).
    */
   checked?: boolean;
+  /**
+   * Make a heap that several threads use at once: its memory is shared (a new one, or the given
+   * `memory`, which must then be shared), each call runs under a lock in that memory, and
+   * {@linkcode Heap.prototype.share} gives what a worker passes to {@linkcode Heap.attach}.
+   * The release build only: not with `checked`. See the README's "One heap, many threads".
+   */
+  shared?: boolean;
 }
+
+/** Set by {@linkcode Heap.attach} while it makes a heap over one that exists already. */
+let attaching: SharedHeap | undefined;
 
 /** The engine each kind of heap runs on: mote's wasm, unless a subclass says otherwise. */
 const engines = new WeakMap<abstract new (options?: HeapOptions) => Heap, EngineFactory>();
@@ -112,7 +125,10 @@ export class Heap {
   readonly exports: MoteExports;
   /** Whether this heap runs the checked build. */
   readonly checked: boolean;
+  /** Whether this heap is shared by threads (see {@linkcode HeapOptions.shared}). */
+  readonly shared: boolean;
   readonly #engine: Engine;
+  readonly #sharing: (Engine & { sharing: Sharing; module: WebAssembly.Module }) | undefined;
   readonly #calls: CFunctions;
   #limit: number;
   /** Which pointers are live blocks: what the pointer checks trust, not the bytes in memory. */
@@ -142,8 +158,18 @@ export class Heap {
    * ```
    */
   constructor(options: HeapOptions = {}) {
-    const { memory, base, limit, checked = false } = checkOptions<HeapOptions>(options, "Options");
+    const { memory, base, limit, checked = false, shared = false } = checkOptions<HeapOptions>(
+      options,
+      "Options",
+    );
     this.checked = checkBoolean(checked, "Checked");
+    this.shared = checkBoolean(shared, "Shared");
+    if (shared && checked) {
+      throw new TypeError("A shared heap runs the release build: checked must be false");
+    }
+    if (shared && engines.has(new.target)) {
+      throw new TypeError(`A ${new.target.name} cannot be shared: only a Heap can`);
+    }
     if (memory === undefined) {
       if (base !== undefined) {
         throw new TypeError(
@@ -155,9 +181,11 @@ export class Heap {
       if (!(memory instanceof WebAssembly.Memory)) {
         throw new TypeError(`Memory must be a WebAssembly.Memory, got ${describe(memory)}`);
       }
-      if (memory.buffer instanceof SharedArrayBuffer) {
+      if (isShared(memory) !== shared) {
         throw new TypeError(
-          "Memory must not be shared: mote is single-threaded and uses no atomics",
+          shared
+            ? "Memory must be shared (made with shared: true) for a shared heap"
+            : "Memory is shared: pass shared: true for a heap that threads use at once",
         );
       }
       if (base === undefined) {
@@ -169,7 +197,10 @@ export class Heap {
       this.base = checkInteger(base, "Base", 0, MAX_LIMIT - FIRST - HEADER - ALIGN);
     }
     const factory = engines.get(new.target) ?? wasmEngine;
-    this.#engine = factory(memory, checked, {
+    this.#sharing = shared
+      ? sharedEngine(memory, this.base, attaching !== undefined, attaching?.module)
+      : undefined;
+    this.#engine = this.#sharing ?? factory(memory, checked, {
       enter: (operation) => this.#operation = operation,
       report: (code, address) => {
         throw new HeapMisuseError(code, address >>> 0, this.#operation);
@@ -179,7 +210,8 @@ export class Heap {
     this.memory = this.#engine.memory;
     this.exports = this.#engine.exports;
     this.#limit = limit === undefined ? MAX_LIMIT - this.base : this.#checkLimit(limit, 0);
-    if (memory === undefined) {
+    if (attaching !== undefined) this.#limit = this.#sharing!.sharing.limitEnd() - this.base;
+    if (memory === undefined && !shared) {
       // its own memory declares a maximum, which toResizableBuffer requires; an engine without
       // it refreshes the views instead
       (this.memory as { toResizableBuffer?: () => ArrayBuffer }).toResizableBuffer?.();
@@ -187,7 +219,7 @@ export class Heap {
     this.#u8 = new Uint8Array(this.#buffer);
     this.#view = new DataView(this.#buffer);
     this.#live = new LiveBlocks(this.base, checked);
-    this.#init();
+    if (attaching === undefined) this.#init();
   }
 
   /**
@@ -211,16 +243,25 @@ export class Heap {
    * ```
    */
   get limit(): number {
+    // a shared heap's limit is the one any thread set last: this one's, unless another's since
+    const limitEnd = this.#sharing?.sharing.limitEnd();
+    if (limitEnd !== undefined && limitEnd !== (this.#limitEnd() & ~(ALIGN - 1))) {
+      return limitEnd - this.base;
+    }
     return this.#limit;
   }
 
   set limit(bytes: number) {
-    // down to the top of its blocks and the header after them, whatever the memory's size
-    this.#limit = this.#checkLimit(
-      bytes,
-      this.#engine.read(this.base).picture.top + HEADER - this.base,
-    );
-    this.#engine.setLimit((this.#limitEnd() & ~(ALIGN - 1)) >>> 0); // unsigned: ends reach 2^32
+    // down to the top of its blocks and the header after them, whatever the memory's size; a
+    // shared heap's top moves under other threads, so its least limit is what it spans now, and
+    // its engine may refuse even that (another thread grew the heap): then nothing changes
+    const least = this.shared
+      ? this.span
+      : this.#engine.read(this.base).picture.top + HEADER - this.base;
+    const limit = this.#checkLimit(bytes, least);
+    // unsigned: a limit's end reaches 2^32
+    this.#engine.setLimit((Math.min(this.base + limit, MAX_LIMIT) & ~(ALIGN - 1)) >>> 0);
+    this.#limit = limit;
   }
 
   /**
@@ -601,7 +642,139 @@ export class Heap {
     return new Uint8Array(this.#buffer, ptr, bytes);
   }
 
-  /** The memory's buffer, never shared (the constructor refuses shared memories). */
+  /**
+   * What a worker needs to attach to this shared heap: post it to the worker, which passes it
+   * to {@linkcode Heap.attach}.
+   *
+   * @returns The shared memory, the heap's base and the compiled module, for `postMessage`.
+   * @throws {TypeError} When the heap is not shared.
+   *
+   * @example Sharing a heap with a worker
+   * ```ts ignore
+   * import { Heap } from "@mote/alloc";
+   *
+   * const heap = new Heap({ shared: true });
+   * const worker = new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
+   * worker.postMessage(heap.share());
+   * ```
+   */
+  share(): SharedHeap {
+    this.#sharingOrThrow("share");
+    return { memory: this.memory, base: this.base, module: this.#sharing!.module };
+  }
+
+  /**
+   * A heap over a shared heap that another thread made: the same heap, with the same API, its
+   * calls taking the same lock. Its `exports` serve as the imports of a wasm module built with
+   * threads, in this thread.
+   *
+   * @param shared What {@linkcode Heap.prototype.share} returned, posted to this thread.
+   * @returns This thread's heap over it.
+   * @throws {TypeError} When `shared` does not hold a shared memory and a base.
+   *
+   * @example In the worker
+   * ```ts ignore
+   * import { Heap } from "@mote/alloc";
+   *
+   * self.onmessage = (event) => {
+   *   const heap = Heap.attach(event.data);
+   *   const ptr = heap.malloc(100);
+   *   heap.free(ptr);
+   * };
+   * ```
+   */
+  static attach(shared: SharedHeap): Heap {
+    if (typeof shared !== "object" || shared === null) {
+      throw new TypeError(`Shared must be what heap.share() returned, got ${describe(shared)}`);
+    }
+    if (shared.module !== undefined && !(shared.module instanceof WebAssembly.Module)) {
+      throw new TypeError(`Module must be a WebAssembly.Module, got ${describe(shared.module)}`);
+    }
+    attaching = shared;
+    try {
+      return new Heap({ memory: shared.memory, base: shared.base, shared: true });
+    } finally {
+      attaching = undefined;
+    }
+  }
+
+  /**
+   * The id the lock of a shared heap records while this heap's thread holds it: keep it with
+   * the worker, to give {@linkcode Heap.prototype.recover} if that worker dies. 0 when the heap
+   * is not shared.
+   *
+   * @example
+   * ```ts
+   * import { Heap } from "@mote/alloc";
+   * import assert from "node:assert/strict";
+   *
+   * const heap = new Heap({ shared: true });
+   * assert.ok(heap.owner > 0);
+   * assert.equal(Heap.attach(heap.share()).owner, heap.owner + 1);
+   * ```
+   */
+  get owner(): number {
+    return this.#sharing?.sharing.owner ?? 0;
+  }
+
+  /**
+   * Who holds the lock of a shared heap now: the holder's {@linkcode Heap.prototype.owner}, or
+   * 0 when the lock is free (and always for a heap that is not shared).
+   *
+   * @example
+   * ```ts
+   * import { Heap } from "@mote/alloc";
+   * import assert from "node:assert/strict";
+   *
+   * assert.equal(new Heap({ shared: true }).lockHolder, 0);
+   * ```
+   */
+  get lockHolder(): number {
+    return this.#sharing?.sharing.holder() ?? 0;
+  }
+
+  /**
+   * Frees the lock of a shared heap that a thread which has died was holding, such as a worker
+   * terminated in the middle of a call, so that the others go on; then checks the heap, which
+   * that call may have left half done.
+   *
+   * @param owner The dead thread's {@linkcode Heap.prototype.owner}.
+   * @returns What is wrong with the heap, as {@linkcode Heap.prototype.check} says: empty when
+   * it is intact and can be used on; otherwise {@linkcode Heap.prototype.reset} it.
+   * @throws {TypeError} When the heap is not shared.
+   * @throws {RangeError} When `owner` does not hold the lock.
+   *
+   * @example
+   * ```ts
+   * import { Heap } from "@mote/alloc";
+   * import assert from "node:assert/strict";
+   *
+   * const heap = new Heap({ shared: true });
+   * assert.throws(() => heap.recover(heap.owner + 1), RangeError); // nobody holds the lock
+   * ```
+   */
+  recover(owner: number): string[] {
+    const sharing = this.#sharingOrThrow("recover");
+    checkInteger(owner, "Owner", 1, 0x7FFF_FFFF);
+    if (!sharing.recover(owner)) {
+      throw new RangeError(
+        `Owner ${owner} does not hold the lock; ${sharing.holder() || "nobody"} does`,
+      );
+    }
+    return this.check();
+  }
+
+  #sharingOrThrow(operation: string): Sharing {
+    if (!this.#sharing) {
+      throw new TypeError(`${operation} needs a shared heap: make it with shared: true`);
+    }
+    return this.#sharing.sharing;
+  }
+
+  /**
+   * The memory's buffer: a SharedArrayBuffer for a shared heap (typed as an ArrayBuffer, which
+   * it behaves as), otherwise never shared.
+   */
   get #buffer(): ArrayBuffer {
     return this.memory.buffer as ArrayBuffer;
   }
@@ -640,6 +813,12 @@ export class Heap {
    */
   #checkLive(ptr: number, operation: string): void {
     this.#operation = operation; // the checked build reports what is wrong with ptr itself
+    if (this.shared) {
+      // other threads allocate and free at any time, so no record of one thread's stays exact:
+      // a shared heap relies on the wasm's own check of the block's header, as C does
+      if ((this.#calls.malloc_usable_size(ptr) >>> 0) === 0) this.#refuse(ptr, operation);
+      return;
+    }
     if (this.#engine.frees() !== this.#frees) this.#resync(true);
     if (!this.#live.has(ptr)) {
       this.#resync(false);
@@ -667,7 +846,7 @@ export class Heap {
 
   #served(operation: string, size: number, ptr: number): number {
     if (ptr === 0) throw new OutOfMemoryError(operation, size, this.#limit);
-    this.#live.add(ptr >>> 0);
+    if (!this.shared) this.#live.add(ptr >>> 0);
     return ptr >>> 0;
   }
 }

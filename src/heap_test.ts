@@ -87,7 +87,7 @@ Deno.test("Heap constructor checks its options", () => {
     /Memory must be a WebAssembly.Memory/,
   );
   const shared = new WebAssembly.Memory({ initial: 1, maximum: 2, shared: true });
-  assert.throws(() => new Heap({ memory: shared, base: 0 }), /must not be shared/);
+  assert.throws(() => new Heap({ memory: shared, base: 0 }), /Memory is shared: pass shared: true/);
   assert.throws(
     () => new Heap({ limit: 100 }),
     new RegExp(`Limit must be an integer from ${FIRST + MIN_BLOCK + HEADER} `),

@@ -1,0 +1,412 @@
+/**
+ * The concurrent fuzz: N workers (2 to 8) run random commands at once against one shared heap,
+ * each writing its own pattern into its blocks and checking it before every free, after every
+ * realloc and on command, so a block changed by anyone but its owner shows. Inside the lock
+ * every operation takes a ticket and writes what it did to a log in the shared memory; after
+ * the run, the log is replayed in ticket order through the reference model, which must predict
+ * every pointer and usable size the workers got. The log must also hold, worker by worker,
+ * exactly the calls each worker made, and the heap must end intact and block for block the
+ * model's.
+ *
+ *     deno task fuzz:concurrent [--runs N] [--seconds S] [--seed N] [--max-workers N] ...
+ *
+ * (its command line is fuzz/concurrent_main.ts)
+ *
+ * @module
+ */
+import fc from "fast-check";
+import { MAX_ALIGN, MAX_LIMIT } from "../src/_layout.ts";
+import { rootOf } from "../src/_heap_reader.ts";
+import { Heap } from "../src/heap.ts";
+import { ModelAllocator } from "../src/_model_allocator.ts";
+import {
+  LOG_ENTRY,
+  type LogEntry,
+  readLog,
+  SHARED_HEADER,
+  sharedEngine,
+  sharedModule,
+  startLog,
+  ticketsOf,
+} from "../src/_shared_engine.ts";
+import { sizes } from "./_arbitraries.ts";
+import type { WorkerCommand, WorkerResult, WorkerRun } from "./_concurrent_worker.ts";
+
+const PAGE = 65536;
+/** Where the log starts in the memory: above 0, which means no log. */
+const LOG_AT = 64;
+/** The most workers a run has. */
+export const MAX_WORKERS = 8;
+
+/** Options of {@linkcode fuzzConcurrent}. */
+export interface ConcurrentFuzzOptions {
+  /** How many runs, each on a fresh shared heap. Defaults to 20. */
+  readonly runs?: number;
+  /** The seed the runs' commands are generated from. Random by default. */
+  readonly seed?: number;
+  /** The fewest workers in a run, from 2. Defaults to 2. */
+  readonly minWorkers?: number;
+  /** The most workers in a run, up to 8. Defaults to 8. */
+  readonly maxWorkers?: number;
+  /** The most commands one worker runs in a run. Defaults to 150. */
+  readonly maxCommands?: number;
+  /** A build of asm/shared.ts to fuzz instead of mote's shared build. */
+  readonly wasm?: WebAssembly.Module;
+}
+
+/** The outcome of a concurrent fuzz. */
+export interface ConcurrentFuzzReport {
+  /** The seed the runs were generated from. */
+  readonly seed: number;
+  /** Runs done, the failing one included. */
+  readonly runs: number;
+  /** Calls into the heap over all runs: as many tickets as were taken. */
+  readonly operations: number;
+  /** How often the log passes from one worker to another: the interleaving that happened. */
+  readonly switches: number;
+  /** How many times the main thread raised the limit while workers ran. */
+  readonly raises: number;
+  /** The first failure: what went wrong, and the ticket-ordered log up to it. */
+  readonly failure?: string;
+}
+
+/** One run, as generated. */
+interface RunPlan {
+  readonly workers: number;
+  /** How far above the log the heap's region starts. */
+  readonly offset: number;
+  readonly limit: number;
+  /** The shared memory's maximum pages above what the heap starts with, if it is bounded. */
+  readonly growable: number | undefined;
+  /** Bytes the main thread raises the limit by while the workers run, one timer each. */
+  readonly raises: readonly number[];
+  readonly commands: readonly (readonly WorkerCommand[])[];
+}
+
+const POWERS_OF_TWO = Array.from({ length: Math.log2(MAX_ALIGN) + 1 }, (_, i) => 2 ** i);
+
+/** A worker's commands: mostly allocating and freeing, every call of the C ABI. */
+function workerCommands(maxCommands: number): fc.Arbitrary<WorkerCommand[]> {
+  const size = sizes(false) as fc.Arbitrary<number>;
+  const index = fc.nat({ max: 1 << 16 });
+  const command: fc.Arbitrary<WorkerCommand> = fc.oneof(
+    { weight: 10, arbitrary: size.map((size) => ({ op: "malloc" as const, size })) },
+    {
+      weight: 2,
+      arbitrary: fc.tuple(fc.nat({ max: 64 }), fc.nat({ max: 1024 })).map(([count, size]) => ({
+        op: "calloc" as const,
+        count,
+        size,
+      })),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.tuple(fc.constantFrom(...POWERS_OF_TWO), size).map(([alignment, size]) => ({
+        op: "aligned_alloc" as const,
+        alignment,
+        size,
+      })),
+    },
+    {
+      weight: 6,
+      arbitrary: fc.tuple(index, fc.oneof(size, fc.nat({ max: 600 }))).map(([index, size]) => ({
+        op: "realloc" as const,
+        index,
+        size,
+      })),
+    },
+    { weight: 9, arbitrary: index.map((index) => ({ op: "free" as const, index })) },
+    { weight: 2, arbitrary: index.map((index) => ({ op: "malloc_usable_size" as const, index })) },
+    { weight: 1, arbitrary: fc.constant({ op: "verify" as const }) },
+  );
+  return fc.array(command, { maxLength: maxCommands, size: "max" });
+}
+
+function plans(
+  options: Required<Omit<ConcurrentFuzzOptions, "seed" | "wasm">>,
+): fc.Arbitrary<RunPlan> {
+  return fc.record({
+    workers: fc.integer({ min: options.minWorkers, max: options.maxWorkers }),
+    offset: fc.oneof(fc.constantFrom(0, 1, 15, 4100), fc.nat({ max: 70_000 })),
+    limit: fc.oneof(
+      { weight: 1, arbitrary: fc.integer({ min: 4096, max: 256 << 10 }) },
+      { weight: 2, arbitrary: fc.integer({ min: 256 << 10, max: 32 << 20 }) },
+      { weight: 1, arbitrary: fc.constant(MAX_LIMIT) },
+    ),
+    growable: fc.option(fc.nat({ max: 300 }), { nil: undefined, freq: 3 }),
+    raises: fc.array(fc.integer({ min: 1, max: 1 << 20 }), { maxLength: 3 }),
+    commands: fc.array(workerCommands(options.maxCommands), {
+      minLength: options.maxWorkers,
+      maxLength: options.maxWorkers,
+    }),
+  });
+}
+
+/** The workers runs share; they stay for the whole fuzz. */
+class Pool {
+  readonly #workers: Worker[] = [];
+
+  /**
+   * Starts `size` workers: one first, then the others, which under `deno test` find its
+   * module type-checked already rather than all checking it at once.
+   */
+  static async start(size: number): Promise<Pool> {
+    const pool = new Pool();
+    try {
+      await pool.#add();
+      await Promise.all(Array.from({ length: size - 1 }, () => pool.#add()));
+    } catch (error) {
+      pool.close();
+      throw error;
+    }
+    return pool;
+  }
+
+  /** Starts a worker; resolves when it is ready for runs. */
+  #add(): Promise<void> {
+    const url = new URL("./_concurrent_worker.ts", import.meta.url).href;
+    const worker = new Worker(url, { type: "module" });
+    this.#workers.push(worker);
+    return new Promise((resolve, reject) => {
+      worker.onmessage = () => resolve();
+      worker.onerror = (event) => {
+        event.preventDefault();
+        reject(new Error(`A fuzz worker failed to start: ${event.message}`));
+      };
+    });
+  }
+
+  /** Sends each worker its run; their answers, in the workers' order. */
+  run(runs: WorkerRun[]): Promise<WorkerResult[]> {
+    return Promise.all(runs.map((run, i) =>
+      new Promise<WorkerResult>((resolve, reject) => {
+        const worker = this.#workers[i];
+        worker.onmessage = (event: MessageEvent<WorkerResult | { error: string }>) => {
+          const answer = event.data;
+          if ("error" in answer) reject(new Error(`Worker ${i} threw: ${answer.error}`));
+          else resolve(answer);
+        };
+        worker.onerror = (event) => {
+          event.preventDefault();
+          reject(new Error(`Worker ${i} failed: ${event.message}`));
+        };
+        worker.postMessage(run);
+      })
+    ));
+  }
+
+  close(): void {
+    for (const worker of this.#workers) worker.terminate();
+  }
+}
+
+class RunFailure extends Error {}
+
+/** A log entry as a line of the trace. */
+function line(entry: LogEntry, workerOf: Map<number, number>): string {
+  const who = workerOf.has(entry.owner) ? `worker ${workerOf.get(entry.owner)}` : "main";
+  const args = entry.operation === "malloc" || entry.operation === "free" ||
+      entry.operation === "malloc_usable_size" || entry.operation === "set_limit"
+    ? `${entry.a}`
+    : `${entry.a}, ${entry.b}`;
+  const usable = entry.usable ? ` (usable ${entry.usable})` : "";
+  return `#${entry.ticket} ${who}: ${entry.operation}(${args}) -> ${entry.result}${usable}`;
+}
+
+/** Runs one plan; throws a RunFailure saying what went wrong. */
+async function runOnce(
+  pool: Pool,
+  plan: RunPlan,
+  maxCommands: number,
+  module: WebAssembly.Module,
+): Promise<{ operations: number; switches: number; raises: number }> {
+  // the log lies below the heap (address 0 means none): two calls a command at most, an
+  // allocation and its usable size
+  let entries = 1;
+  while (entries < plan.workers * maxCommands * 2 + 1) entries *= 2;
+  const base = LOG_AT + entries * LOG_ENTRY + plan.offset;
+  const pages = Math.ceil((rootOf(base) + SHARED_HEADER) / PAGE);
+  const maximum = plan.growable === undefined ? 65536 : pages + plan.growable;
+  const memory = new WebAssembly.Memory({ initial: pages, maximum, shared: true });
+  const limit = Math.min(plan.limit, MAX_LIMIT - base);
+  const limitEnd = Math.min(base + limit, MAX_LIMIT);
+  // what new Heap({ memory, base, limit, shared: true }) does, with the build under test
+  const maker = sharedEngine(memory, base, false, module);
+  if (!maker.init(base, limitEnd)) throw new Error(`A heap at ${base} could not start`);
+  startLog(maker, LOG_AT, entries);
+  const heap = Heap.attach({ memory, base, module });
+  const first = ticketsOf(memory, base);
+  const barrier = new SharedArrayBuffer(4);
+  // the main thread raises the limit meanwhile, whenever its timers fire: the log says when
+  const raising = plan.raises.map((bytes, i) =>
+    new Promise<unknown>((resolve) =>
+      setTimeout(() => {
+        try {
+          if (heap.limit + bytes <= MAX_LIMIT - base) heap.limit += bytes;
+          resolve(undefined);
+        } catch (error) {
+          resolve(error);
+        }
+      }, i)
+    )
+  );
+  const results = await pool.run(
+    plan.commands.slice(0, plan.workers).map((commands, worker) => ({
+      memory,
+      base,
+      module,
+      worker,
+      workers: plan.workers,
+      barrier,
+      commands,
+    })),
+  );
+  const raised = (await Promise.all(raising)).find((error) => error !== undefined);
+  const last = ticketsOf(memory, base);
+  const log = readLog(memory, LOG_AT, entries, first, last);
+  const workerOf = new Map(results.map((result, worker) => [result.owner, worker]));
+  const trace = (upTo: number) => {
+    const shown = log.slice(0, upTo + 1).map((entry) => line(entry, workerOf));
+    return (shown.length > 60 ? ["…", ...shown.slice(-60)] : shown).join("\n    ");
+  };
+  const fail = (what: string, at = log.length - 1): never => {
+    throw new RunFailure(
+      `${what}\n  ${plan.workers} workers, heap at ${base} in a memory of ${pages} pages ` +
+        `(at most ${maximum}), limit ${limit}; the log in ticket order:\n    ${trace(at)}`,
+    );
+  };
+
+  if (raised) fail(`raising the limit from the main thread threw ${raised}`);
+  for (const [worker, result] of results.entries()) {
+    if (result.problem) fail(result.problem);
+    const own = log.filter((entry) => entry.owner === result.owner);
+    const length = Math.max(own.length, result.calls.length);
+    for (let i = 0; i < length; i++) {
+      const [operation, a, b, seen] = result.calls[i] ?? [];
+      const entry = own[i];
+      if (
+        !entry || entry.operation !== operation || entry.a !== a || entry.b !== b ||
+        entry.result !== seen
+      ) {
+        fail(
+          `worker ${worker}'s call ${i}, ${operation}(${a}, ${b}) -> ${seen}, is not the log's ` +
+            (entry ? `#${entry.ticket}` : "(missing)"),
+          entry ? log.indexOf(entry) : log.length - 1,
+        );
+      }
+    }
+  }
+  log.forEach((entry, i) => {
+    if (entry.ticket !== first + i) fail(`the log's entry ${first + i} has ticket ${entry.ticket}`);
+  });
+
+  // the model, replaying the log from the heap as it was made
+  const modelMemory = new WebAssembly.Memory({ initial: pages, maximum });
+  const model = new ModelAllocator(modelMemory);
+  if (!model.init(rootOf(base) + SHARED_HEADER, limitEnd)) {
+    fail("the model could not start the heap the shared build started");
+  }
+  log.forEach((entry, i) => {
+    const { operation, a, b } = entry;
+    let result = 0;
+    if (operation === "malloc") result = model.malloc(a);
+    else if (operation === "free") model.free(a);
+    else if (operation === "realloc") result = model.realloc(a, b);
+    else if (operation === "calloc") result = model.calloc(a, b);
+    else if (operation === "aligned_alloc") result = model.aligned_alloc(a, b);
+    else if (operation === "malloc_usable_size") result = model.malloc_usable_size(a);
+    else if (operation === "set_limit") {
+      // refused below what the heap spans, which the model can say as well
+      const spanEnd = Math.min(modelMemory.buffer.byteLength, MAX_LIMIT, model.limit);
+      result = a >= spanEnd ? 1 : 0;
+      if (result) model.limit = a;
+    } else fail(`the log holds ${operation}, which no run does`, i);
+    const usable = entry.usable && model.malloc_usable_size(result);
+    if (result !== entry.result || usable !== entry.usable) {
+      fail(
+        `the model, replaying the log, returns ${result}` +
+          (entry.usable ? ` (usable ${usable})` : "") + ` at #${entry.ticket}`,
+        i,
+      );
+    }
+  });
+  const problems = heap.check();
+  if (problems.length) fail(`heap.check() after the run: ${problems.join("; ")}`);
+  const picture = model.picture();
+  if (JSON.stringify(picture.blocks) !== JSON.stringify(heap.walk())) {
+    fail("the heap's blocks after the run are not the model's");
+  }
+  if (modelMemory.buffer.byteLength !== memory.buffer.byteLength) {
+    fail(
+      `the memory is ${memory.buffer.byteLength} bytes, ` +
+        `the model's ${modelMemory.buffer.byteLength}`,
+    );
+  }
+  let switches = 0;
+  for (let i = 1; i < log.length; i++) switches += log[i].owner !== log[i - 1].owner ? 1 : 0;
+  const raises = log.filter((entry) => entry.operation === "set_limit").length;
+  return { operations: log.length, switches, raises };
+}
+
+/**
+ * Fuzzes mote's shared build under real concurrency: each run starts 2 to 8 workers at once on
+ * a fresh shared heap, then holds the ticket-ordered log of what the heap did to the model, to
+ * the calls the workers made, and to the heap itself. A failure reports the log up to it, the
+ * sequential history that the model disagrees with.
+ *
+ * @param options How many runs, from which seed, with how many workers.
+ * @returns The runs, operations and interleavings, and the first failure if there was one.
+ *
+ * @example
+ * ```ts
+ * import { fuzzConcurrent } from "./concurrent.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const report = await fuzzConcurrent({ runs: 2, maxWorkers: 3, maxCommands: 40, seed: 1 });
+ * assert.equal(report.failure, undefined);
+ * ```
+ */
+export async function fuzzConcurrent(
+  options: ConcurrentFuzzOptions = {},
+): Promise<ConcurrentFuzzReport> {
+  const settings = {
+    runs: options.runs ?? 20,
+    minWorkers: Math.max(2, options.minWorkers ?? 2),
+    maxWorkers: Math.min(MAX_WORKERS, options.maxWorkers ?? MAX_WORKERS),
+    maxCommands: options.maxCommands ?? 150,
+  };
+  const seed = options.seed ?? (Math.random() * 2 ** 31) | 0;
+  const pool = await Pool.start(settings.maxWorkers);
+  const counts = { runs: 0, operations: 0, switches: 0, raises: 0 };
+  let failure: string | undefined;
+  try {
+    const details = await fc.check(
+      fc.asyncProperty(plans(settings), async (plan) => {
+        counts.runs++;
+        const { operations, switches, raises } = await runOnce(
+          pool,
+          plan,
+          settings.maxCommands,
+          options.wasm ?? sharedModule(),
+        );
+        counts.operations += operations;
+        counts.switches += switches;
+        counts.raises += raises;
+      }),
+      // a concurrent run does not repeat itself: shrinking would chase another interleaving,
+      // and the failing run's log is already a sequential history to read
+      { seed, numRuns: settings.runs, endOnFailure: true },
+    );
+    if (details.failed) {
+      const error = details.errorInstance;
+      failure = error instanceof RunFailure
+        ? error.message
+        : error instanceof Error
+        ? `${error.stack}`
+        : String(error);
+    }
+  } finally {
+    pool.close();
+  }
+  return { seed, ...counts, failure };
+}

@@ -1,0 +1,48 @@
+/**
+ * `deno task fuzz:concurrent`: the concurrent fuzz's command line (see fuzz/concurrent.ts), in
+ * seeded batches for as many runs or seconds as asked.
+ *
+ * @module
+ */
+import { parseArgs } from "../scripts/_cli.ts";
+import { fuzzConcurrent } from "./concurrent.ts";
+
+const flags = parseArgs({
+  usage: "deno task fuzz:concurrent",
+  summary: "Workers at once on one shared heap, the ticket log replayed through the model, in " +
+    "batches of runs until the runs or the seconds are done.",
+  flags: {
+    runs: { kind: "integer", help: "runs in all (with --seconds, at most)", min: 1 },
+    seconds: { kind: "number", help: "go on starting batches for this long", min: 0 },
+    seed: { kind: "integer", help: "the first batch's seed; each next one adds 1", min: 0 },
+    batch: { kind: "integer", help: "runs a batch", default: 50, min: 1 },
+    "min-workers": { kind: "integer", help: "fewest workers", default: 2, min: 2, max: 8 },
+    "max-workers": { kind: "integer", help: "most workers", default: 8, min: 2, max: 8 },
+    "max-commands": { kind: "integer", help: "commands a worker", default: 150, min: 1 },
+  },
+});
+const runs = flags.runs ?? (flags.seconds === undefined ? 200 : Infinity);
+const deadline = performance.now() + (flags.seconds ?? Infinity) * 1000;
+let seed = flags.seed ?? (Math.random() * 2 ** 30) | 0;
+const total = { runs: 0, operations: 0, switches: 0 };
+while (total.runs < runs && performance.now() < deadline) {
+  const report = await fuzzConcurrent({
+    runs: Math.min(flags.batch, runs - total.runs),
+    seed,
+    minWorkers: flags["min-workers"],
+    maxWorkers: Math.max(flags["min-workers"], flags["max-workers"]),
+    maxCommands: flags["max-commands"],
+  });
+  total.runs += report.runs;
+  total.operations += report.operations;
+  total.switches += report.switches;
+  console.log(
+    `seed ${seed}: ${total.runs} runs, ${total.operations} operations, ` +
+      `${total.switches} passings of the log between workers`,
+  );
+  if (report.failure) {
+    console.error(`\nFailed in the batch of seed ${seed}:\n${report.failure}`);
+    Deno.exit(1);
+  }
+  seed++;
+}

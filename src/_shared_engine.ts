@@ -1,0 +1,244 @@
+/**
+ * The shared build as a Heap's engine: one heap in a shared `WebAssembly.Memory`, each thread
+ * with its own instance of asm/shared.ts over it, every call under the lock in the memory. Also
+ * what the concurrent fuzzer needs: the header's layout and its operation log.
+ *
+ * @module
+ */
+import { sharedWasm } from "./_wasm.ts";
+import { readHeap, rootOf } from "./_heap_reader.ts";
+import type { Engine } from "./_engine.ts";
+
+/** The C ABI with its memory, as a Heap hands it out (heap.ts's MoteExports, not imported back). */
+type MoteExports = Engine["exports"];
+
+/** The bytes of the shared header in front of the heap: asm/shared.ts's SIZE. */
+export const SHARED_HEADER = 64;
+/** Word offsets in the header, as asm/shared.ts lays it out. */
+const LOCK = 0, TICKETS = 8, STATE = 32;
+const TOP = STATE + 8, LIMIT = STATE + 16;
+const WAITERS = 1 << 31;
+/** A log entry's bytes: 8 words. */
+export const LOG_ENTRY = 32;
+
+/** The operations as the log names them. */
+export const OPERATIONS = [
+  "",
+  "malloc",
+  "free",
+  "realloc",
+  "calloc",
+  "aligned_alloc",
+  "malloc_usable_size",
+  "init",
+  "set_limit",
+] as const;
+
+/**
+ * What a worker needs to attach to a shared heap, from `heap.share()`: plain data that
+ * `postMessage` can send (a shared memory is sent as itself, not copied).
+ */
+export interface SharedHeap {
+  /** The shared memory the heap lives in. */
+  readonly memory: WebAssembly.Memory;
+  /** The first byte of the heap's region in it. */
+  readonly base: number;
+  /**
+   * The shared build, compiled, so that the worker need not compile it again; or another build
+   * of asm/shared.ts, such as a fuzzer's mutant. Defaults to mote's.
+   */
+  readonly module?: WebAssembly.Module;
+}
+
+/** What the shared build exports beyond the C functions. */
+interface SharedExports extends MoteExports {
+  mote_create(base: number): void;
+  mote_attach(base: number, wait: number): number;
+  mote_init(base: number, limitEnd: number): number;
+  mote_set_limit(limitEnd: number): number;
+  mote_lock(): void;
+  mote_unlock(): void;
+  mote_recover(owner: number): number;
+  mote_log(address: number, entries: number): void;
+}
+
+/** A Heap's controls over sharing, beyond the Engine's. */
+export interface Sharing {
+  /** This instance's owner id, which the lock records while this thread holds it. */
+  readonly owner: number;
+  /** The owner id of the lock's holder, 0 when it is free. */
+  holder(): number;
+  /** Frees the lock if `owner` holds it; whether it did. */
+  recover(owner: number): boolean;
+  /** The heap's end address, as any thread last set it. */
+  limitEnd(): number;
+  /** Runs `body` holding the lock: the heap stays still for it, other threads wait. */
+  locked<T>(body: () => T): T;
+}
+
+let compiled: WebAssembly.Module | undefined;
+
+/** mote's shared build, compiled once per thread. */
+export function sharedModule(): WebAssembly.Module {
+  return compiled ??= new WebAssembly.Module(sharedWasm);
+}
+
+let waitAllowed: boolean | undefined;
+
+/**
+ * Whether this thread may block in `Atomics.wait` (and the wasm's memory.atomic.wait32):
+ * everywhere but a browser's main thread, which must spin instead.
+ */
+export function canWait(): boolean {
+  if (waitAllowed === undefined) {
+    try {
+      // the value differs, so it returns at once where waiting is allowed, and throws where not
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
+      waitAllowed = true;
+    } catch {
+      waitAllowed = false;
+    }
+  }
+  return waitAllowed;
+}
+
+/**
+ * Makes this thread's shared heaps attached from now on spin where they would wait, as on a
+ * browser's main thread: for testing that path anywhere.
+ */
+export function spinOnly(): void {
+  waitAllowed = false;
+}
+
+/** Whether `memory` is a shared WebAssembly memory. */
+export function isShared(memory: WebAssembly.Memory): boolean {
+  return typeof SharedArrayBuffer === "function" && memory.buffer instanceof SharedArrayBuffer;
+}
+
+/**
+ * The shared build over `memory` (a new shared one when undefined), either making a new heap's
+ * header at `base` (`attach` false: nothing may use the region yet) or attaching to the heap
+ * another thread made there.
+ */
+export function sharedEngine(
+  given: WebAssembly.Memory | undefined,
+  base: number,
+  attach: boolean,
+  module = sharedModule(),
+): Engine & { sharing: Sharing; module: WebAssembly.Module } {
+  const memory = given ?? new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
+  const header = rootOf(base);
+  if (!attach && memory.buffer.byteLength < header + SHARED_HEADER) {
+    throw new RangeError(
+      `A shared heap at ${base} needs its memory to reach ${header + SHARED_HEADER} bytes, ` +
+        `got ${memory.buffer.byteLength}`,
+    );
+  }
+  const instance = new WebAssembly.Instance(module, { env: { memory } });
+  const x = instance.exports as unknown as SharedExports;
+  if (!attach) x.mote_create(base);
+  const owner = x.mote_attach(base, canWait() ? 1 : 0);
+  const words = () => new Int32Array(memory.buffer, header, SHARED_HEADER / 4);
+  const locked = <T>(body: () => T): T => {
+    x.mote_lock();
+    try {
+      return body();
+    } finally {
+      x.mote_unlock();
+    }
+  };
+  const exports = { memory } as Record<string, unknown>;
+  for (const name of CALLS) exports[name] = x[name];
+  return {
+    memory,
+    module,
+    calls: x,
+    exports: exports as unknown as MoteExports,
+    init: (_, limitEnd) => x.mote_init(base, limitEnd) === 1,
+    setLimit: (limitEnd) => {
+      if (x.mote_set_limit(limitEnd) === 0) {
+        throw new RangeError(
+          `Limit must reach ${limitEnd} or more, the end of what the heap spans now: ` +
+            `another thread grew it since`,
+        );
+      }
+    },
+    frees: () => 0, // a shared Heap keeps no record of live blocks to catch up with
+    read: () =>
+      locked(() =>
+        readHeap({
+          buffer: memory.buffer,
+          root: rootOf(header + SHARED_HEADER),
+          top: words()[TOP / 4] >>> 0,
+          limit: words()[LIMIT / 4] >>> 0,
+        })
+      ),
+    sharing: {
+      owner,
+      holder: () => Atomics.load(words(), LOCK / 4) & ~WAITERS,
+      recover: (dead) => x.mote_recover(dead) === 1,
+      limitEnd: () => Atomics.load(words(), LIMIT / 4) >>> 0,
+      locked,
+    },
+  };
+}
+
+const CALLS = [
+  "malloc",
+  "free",
+  "realloc",
+  "calloc",
+  "aligned_alloc",
+  "malloc_usable_size",
+] as const;
+
+/** One operation as the log recorded it. */
+export interface LogEntry {
+  readonly ticket: number;
+  readonly operation: (typeof OPERATIONS)[number];
+  /** The owner id of the instance that did it. */
+  readonly owner: number;
+  readonly a: number;
+  readonly b: number;
+  readonly result: number;
+  /** The usable size of the block it returned; 0 when it returned none. */
+  readonly usable: number;
+}
+
+/** How many operations the heap at `base` has done: the next ticket. */
+export function ticketsOf(memory: WebAssembly.Memory, base: number): number {
+  return Atomics.load(new Int32Array(memory.buffer, rootOf(base), SHARED_HEADER / 4), TICKETS / 4);
+}
+
+/**
+ * Starts logging every operation on the shared heap `engine` runs, into `entries` (a power of
+ * two) entries at `address`, outside the heap: ticket t goes to entry t mod entries.
+ */
+export function startLog(engine: Engine, address: number, entries: number): void {
+  (engine.calls as unknown as SharedExports).mote_log(address, entries);
+}
+
+/** Reads the log's entries for tickets `[from, to)`; they must not have been overwritten. */
+export function readLog(
+  memory: WebAssembly.Memory,
+  address: number,
+  entries: number,
+  from: number,
+  to: number,
+): LogEntry[] {
+  const words = new Uint32Array(memory.buffer, address, (entries * LOG_ENTRY) / 4);
+  const log: LogEntry[] = [];
+  for (let ticket = from; ticket < to; ticket++) {
+    const at = (ticket % entries) * (LOG_ENTRY / 4);
+    log.push({
+      ticket: words[at],
+      operation: OPERATIONS[words[at + 1]] ?? `operation ${words[at + 1]}` as never,
+      owner: words[at + 2],
+      a: words[at + 3],
+      b: words[at + 4],
+      result: words[at + 5],
+      usable: words[at + 6],
+    });
+  }
+  return log;
+}

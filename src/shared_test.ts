@@ -1,0 +1,277 @@
+import assert from "node:assert/strict";
+import asc from "assemblyscript/asc";
+import { Heap, ModelHeap } from "../mod.ts";
+import type { Task } from "./_shared_test_worker.ts";
+import { sharedEngine } from "./_shared_engine.ts";
+
+/** Runs one task in a fresh worker; its answer. */
+async function inWorker<T>(task: Task): Promise<T> {
+  const worker = new Worker(new URL("./_shared_test_worker.ts", import.meta.url).href, {
+    type: "module",
+  });
+  try {
+    return await new Promise<T>((resolve, reject) => {
+      worker.onmessage = (event) => resolve(event.data);
+      worker.onerror = (event) => {
+        event.preventDefault();
+        reject(new Error(event.message));
+      };
+      worker.postMessage(task);
+    });
+  } finally {
+    worker.terminate();
+  }
+}
+
+Deno.test("a shared heap is one heap, whichever instance calls", () => {
+  const heap = new Heap({ shared: true });
+  assert.ok(heap.shared);
+  assert.ok(heap.memory.buffer instanceof SharedArrayBuffer);
+  const other = Heap.attach(heap.share());
+  const ptr = heap.malloc(100);
+  assert.equal(other.usableSize(ptr), 108);
+  other.free(ptr);
+  assert.throws(() => heap.free(ptr), RangeError); // freed through the other instance
+  assert.equal(other.malloc(100), ptr);
+  heap.limit = 1 << 20;
+  assert.equal(other.limit, 1 << 20);
+  // at a base off the 16-byte grid the limit is kept to the byte, as an unshared heap keeps it
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 100, shared: true });
+  const odd = new Heap({ memory, base: 1, limit: 4104, shared: true });
+  assert.equal(odd.limit, 4104);
+  odd.limit += 1;
+  assert.equal(odd.limit, 4105);
+  const oddOther = Heap.attach(odd.share());
+  oddOther.limit = 8200;
+  assert.equal(odd.limit, 8192 - 1, "another thread's limit, as the lock's state holds it");
+  assert.deepEqual(other.walk(), heap.walk());
+  assert.deepEqual(heap.check(), []);
+});
+
+Deno.test("a shared heap places blocks exactly as the model does", () => {
+  const heap = new Heap({ shared: true });
+  // the shared header takes 64 bytes in front of the heap: the model's heap starts there
+  const modelHeap = new ModelHeap({
+    memory: new WebAssembly.Memory({ initial: 1, maximum: 65536 }),
+    base: 64,
+  });
+  for (const size of [1, 100, 5000, 70_000, 3]) {
+    assert.equal(heap.malloc(size), modelHeap.malloc(size));
+  }
+  assert.deepEqual(heap.walk(), modelHeap.walk());
+});
+
+Deno.test("shared heaps refuse what they cannot do, naming it", () => {
+  assert.throws(() => new Heap({ shared: true, checked: true }), /checked must be false/);
+  assert.throws(() => new ModelHeap({ shared: true }), /ModelHeap cannot be shared/);
+  const unshared = new WebAssembly.Memory({ initial: 1 });
+  assert.throws(
+    () => new Heap({ memory: unshared, base: 0, shared: true }),
+    /Memory must be shared/,
+  );
+  assert.throws(() => new Heap().share(), /share needs a shared heap/);
+  assert.throws(() => new Heap().recover(1), /recover needs a shared heap/);
+  assert.throws(() => Heap.attach(null as never), /Shared must be what heap.share\(\) returned/);
+  assert.throws(
+    () => Heap.attach({ memory: unshared, base: 0 }),
+    /Memory must be shared/,
+  );
+  const heap = new Heap({ shared: true });
+  assert.throws(() => heap.recover(heap.owner + 5), /Owner \d+ does not hold the lock; nobody/);
+  assert.throws(() => heap.recover(0), /Owner must be an integer from 1/);
+  // a limit below what the heap spans is refused in the lock too: another thread may have grown
+  // the heap between a caller's check and its call
+  heap.malloc(200_000);
+  const limit = heap.limit;
+  assert.throws(() => sharedEngine(heap.memory, 0, true).setLimit(65536), /must reach 65536/);
+  assert.equal(heap.limit, limit);
+  const tiny = new WebAssembly.Memory({ initial: 0, maximum: 1, shared: true });
+  assert.throws(() => new Heap({ memory: tiny, base: 0, shared: true }), RangeError);
+});
+
+Deno.test("a worker attaches to a shared heap and gets the same API", async () => {
+  const heap = new Heap({ shared: true, limit: 1 << 22 });
+  const seen = await inWorker<Record<string, unknown>>({ task: "api", shared: heap.share() });
+  assert.equal(seen.owner, heap.owner + 1);
+  assert.equal(seen.limit, 1 << 22);
+  assert.equal(seen.sevens, true);
+  assert.equal(seen.zeroed, true);
+  assert.equal(seen.aligned, 0);
+  assert.deepEqual(seen.problems, []);
+  assert.equal(seen.freeTwice, "RangeError");
+  // its block is this thread's to read and free
+  const grown = seen.grown as number;
+  assert.equal(heap.usableSize(grown), seen.usable);
+  assert.ok(heap.bytes(grown, 100).every((byte) => byte === 7));
+  heap.free(grown);
+  assert.deepEqual(heap.check(), []);
+});
+
+const DATA_SECTION = 11;
+
+/** The ids of a wasm binary's sections, in order. */
+function sectionIds(binary: Uint8Array): number[] {
+  const ids = [];
+  const leb = (at: number): [number, number] => {
+    let value = 0, shift = 0, byte;
+    do {
+      byte = binary[at++];
+      value |= (byte & 0x7F) << shift;
+      shift += 7;
+    } while (byte & 0x80);
+    return [value >>> 0, at];
+  };
+  for (let at = 8; at < binary.length;) {
+    ids.push(binary[at]);
+    const [size, next] = leb(at + 1);
+    at = next + size;
+  }
+  return ids;
+}
+
+/** A wasm module built with threads and no allocator: it pushes nodes on a list at once. */
+const THREADED = `
+@external("env", "malloc") declare function malloc(size: usize): usize;
+@external("env", "free") declare function free(ptr: usize): void;
+
+/** Pushes count nodes [next, tag, i] onto the list whose first node's address is at head. */
+export function push(head: usize, count: i32, tag: i32): i32 {
+  for (let i = 0; i < count; i++) {
+    let scratch = malloc(<usize>(i % 200)); // freed at once: churn for the heap
+    let node = malloc(12);
+    if (!node) return i;
+    free(scratch);
+    store<i32>(node, tag, 4);
+    store<i32>(node, i, 8);
+    let first: u32;
+    do {
+      first = atomic.load<u32>(head);
+      store<u32>(node, first);
+    } while (atomic.cmpxchg<u32>(head, first, <u32>node) != first);
+  }
+  return count;
+}
+`;
+
+Deno.test("an attached heap's exports are the allocator of a threaded wasm module", async () => {
+  const { binary, error, stderr } = await asc.compileString({ "threaded.ts": THREADED }, {
+    optimizeLevel: 3,
+    runtime: "stub",
+    noAssert: true,
+    enable: ["threads"],
+    importMemory: true,
+    sharedMemory: true,
+    maximumMemory: 65536,
+  });
+  if (error || !binary) throw new Error(`${stderr}`);
+  // static data would be written into the shared memory at each instantiation: it has none
+  assert.ok(!sectionIds(binary).includes(DATA_SECTION), "the threaded module has static data");
+  const wasm = new WebAssembly.Module(new Uint8Array(binary));
+  const heap = new Heap({ shared: true });
+  const head = heap.calloc(1, 4);
+  const count = 2000, workers = 4;
+  const pushed = await Promise.all(
+    Array.from({ length: workers }, (_, tag) =>
+      inWorker<{ pushed: number }>({
+        task: "threaded",
+        shared: heap.share(),
+        wasm,
+        head,
+        count,
+        tag,
+      })),
+  );
+  assert.deepEqual(pushed.map((p) => p.pushed), Array(workers).fill(count));
+  // every node is on the list once, intact, and a live block of the heap
+  const seen = new Set<string>();
+  const view = new DataView(heap.memory.buffer);
+  for (let node = view.getUint32(head, true); node; node = view.getUint32(node, true)) {
+    assert.ok(heap.usableSize(node) >= 12);
+    seen.add(`${view.getInt32(node + 4, true)}:${view.getInt32(node + 8, true)}`);
+  }
+  assert.equal(seen.size, count * workers);
+  assert.equal(heap.stats().usedBlocks, count * workers + 1);
+  assert.deepEqual(heap.check(), []);
+});
+
+Deno.test("a worker that dies holding the lock is recovered from by its owner id", async () => {
+  const heap = new Heap({ shared: true });
+  const ptr = heap.malloc(100);
+  const worker = new Worker(new URL("./_shared_test_worker.ts", import.meta.url).href, {
+    type: "module",
+  });
+  const { owner } = await new Promise<{ owner: number }>((resolve) => {
+    worker.onmessage = (event) => resolve(event.data);
+    worker.postMessage({ task: "hold", shared: heap.share() } satisfies Task);
+  });
+  worker.terminate();
+  assert.equal(heap.lockHolder, owner);
+  assert.throws(() => heap.recover(heap.owner), /does not hold the lock; \d+ does/);
+  assert.deepEqual(heap.recover(owner), []); // it died between calls: the heap is intact
+  assert.equal(heap.lockHolder, 0);
+  heap.free(ptr);
+  assert.equal(heap.malloc(100), ptr);
+});
+
+Deno.test("recover reports the damage of a call that died half done; reset starts afresh", () => {
+  const heap = new Heap({ shared: true });
+  const ptr = heap.malloc(100);
+  heap.malloc(100);
+  // a thread that died inside free: the lock held, the block marked free but never listed
+  const dead = sharedEngine(heap.memory, heap.base, true);
+  (dead.calls as unknown as { mote_lock(): void }).mote_lock();
+  heap.view.setUint32(ptr - 4, heap.view.getUint32(ptr - 4, true) | 1, true);
+  const problems = heap.recover(dead.sharing.owner);
+  assert.ok(problems.length > 0, "the half-done free shows");
+  heap.reset();
+  assert.deepEqual(heap.check(), []);
+  assert.equal(heap.malloc(100), ptr);
+});
+
+Deno.test("a thread that finds the lock taken waits, or spins where it may not wait", async (t) => {
+  for (const spin of [false, true]) {
+    await t.step(
+      spin ? "spinning: the lock never shows a waiter" : "waiting: the lock shows a waiter",
+      async () => {
+        const heap = new Heap({ shared: true });
+        const holder = sharedEngine(heap.memory, heap.base, true);
+        (holder.calls as unknown as { mote_lock(): void }).mote_lock();
+        const worker = new Worker(new URL("./_shared_test_worker.ts", import.meta.url).href, {
+          type: "module",
+        });
+        try {
+          const answers: { attached?: boolean; ptr?: number }[] = [];
+          const answered = (n: number) =>
+            new Promise<void>((resolve) => {
+              const poll = () => answers.length >= n ? resolve() : setTimeout(poll, 5);
+              poll();
+            });
+          worker.onmessage = (event) => answers.push(event.data);
+          worker.postMessage({ task: "contend", shared: heap.share(), spin } satisfies Task);
+          await answered(1);
+          // it is in malloc now, or soon: a waiter marks the lock within microseconds of
+          // running, a spinner never does (on a busy machine the worker may take a while)
+          const lock = new Int32Array(heap.memory.buffer);
+          const until = Date.now() + (spin ? 300 : 10_000);
+          while (Date.now() < until && Atomics.load(lock, 0) >= 0) {
+            await new Promise((resolve) => setTimeout(resolve, 10));
+          }
+          assert.equal(answers.length, 1, "malloc returned while another thread held the lock");
+          const word = Atomics.load(lock, 0);
+          assert.equal(word & 0x7FFF_FFFF, holder.sharing.owner, "the lock names its holder");
+          assert.equal(
+            word < 0,
+            !spin,
+            spin ? "a spinner marked itself waiting" : "no waiter mark",
+          );
+          (holder.calls as unknown as { mote_unlock(): void }).mote_unlock();
+          await answered(2);
+          assert.ok(answers[1].ptr! > 0);
+          assert.equal(heap.lockHolder, 0);
+        } finally {
+          worker.terminate();
+        }
+      },
+    );
+  }
+});
