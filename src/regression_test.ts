@@ -1,6 +1,6 @@
 // The four bugs of issue 9, each as its user found it. Each test failed before its fix.
 import assert from "node:assert/strict";
-import { Heap, HeapMisuseError, ModelHeap, OutOfMemoryError } from "../mod.ts";
+import { Heap, type HeapMisuseError, ModelHeap, OutOfMemoryError } from "../mod.ts";
 
 const PAGE = 65536;
 
