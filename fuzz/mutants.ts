@@ -232,5 +232,7 @@ if (import.meta.main) {
       README,
       `${readme.slice(0, at + start.length)}\n\n${text}\n\n${readme.slice(to)}`,
     );
+    // the project's formatter lays the table out, as deno task check expects
+    await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", README.pathname] }).output();
   }
 }
