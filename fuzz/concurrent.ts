@@ -38,7 +38,16 @@ const LOG_AT = 64;
 /** The most workers a run has. */
 export const MAX_WORKERS = 8;
 
-/** Options of {@linkcode fuzzConcurrent}. */
+/**
+ * Options of {@linkcode fuzzConcurrent}.
+ *
+ * @example Three to four workers, ten runs, reproducibly
+ * ```ts
+ * import type { ConcurrentFuzzOptions } from "@mote/alloc/fuzz";
+ *
+ * const options: ConcurrentFuzzOptions = { runs: 10, seed: 7, minWorkers: 3, maxWorkers: 4 };
+ * ```
+ */
 export interface ConcurrentFuzzOptions {
   /** How many runs, each on a fresh shared heap. Defaults to 20. */
   readonly runs?: number;
@@ -54,7 +63,17 @@ export interface ConcurrentFuzzOptions {
   readonly wasm?: WebAssembly.Module;
 }
 
-/** The outcome of a concurrent fuzz. */
+/**
+ * The outcome of a concurrent fuzz.
+ *
+ * @example One line of it for a log
+ * ```ts
+ * import type { ConcurrentFuzzReport } from "@mote/alloc/fuzz";
+ *
+ * const line = (r: ConcurrentFuzzReport) =>
+ *   `${r.runs} runs, ${r.operations} operations: ${r.failure ?? "no failure"}`;
+ * ```
+ */
 export interface ConcurrentFuzzReport {
   /** The seed the runs were generated from. */
   readonly seed: number;
@@ -359,7 +378,7 @@ async function runOnce(
  *
  * @example
  * ```ts
- * import { fuzzConcurrent } from "./concurrent.ts";
+ * import { fuzzConcurrent } from "@mote/alloc/fuzz";
  * import assert from "node:assert/strict";
  *
  * const report = await fuzzConcurrent({ runs: 2, maxWorkers: 3, maxCommands: 40, seed: 1 });

@@ -37,6 +37,18 @@ export const OPERATIONS = [
 /**
  * What a worker needs to attach to a shared heap, from `heap.share()`: plain data that
  * `postMessage` can send (a shared memory is sent as itself, not copied).
+ *
+ * @example What a worker is sent, and attaches to
+ * ```ts
+ * import { Heap, type SharedHeap } from "@mote/alloc";
+ * import assert from "node:assert/strict";
+ *
+ * const heap = new Heap({ shared: true });
+ * const shared: SharedHeap = heap.share(); // postMessage(shared) to a worker, which does:
+ * const attached = Heap.attach(shared);
+ * const ptr = attached.malloc(100);
+ * assert.equal(heap.usableSize(ptr), attached.usableSize(ptr));
+ * ```
  */
 export interface SharedHeap {
   /** The shared memory the heap lives in. */
