@@ -95,8 +95,8 @@
 // ├─ top ─────────────────────────────────────────────────────────────┤ never a free block's
 // │ the top region: no header, carved from directly                   │ neighbour: freeing the
 // │                                                                   │ block below it merges
-// ├─ end ─────────────────────────────────────────────────────────────┤ end = heap end - HEADER
-// │ 4 bytes: the header a block starting at `end` would need          │
+// ├─ heap end - HEADER ───────────────────────────────────────────────┤ where carving stops
+// │ 4 bytes: the header a block starting there would need             │
 // └───────────────────────────────────────────────────────────────────┘ min(memory end, limit)
 // A head's `prev` is its slot - NEXT, which stays above `root`: class 0 is never used.
 
@@ -207,7 +207,6 @@ function report(kind: u32, address: usize): void {
 let root: usize = 0;
 let flMap: u32 = 0;
 let top: usize = FIRST;
-let end: usize = FIRST;
 let limit: usize = 0; // exclusive end address of the heap, a multiple of ALIGN, <= MAX_LIMIT
 let clean: usize = 0; // memory from max(clean, top) to the end has never been written
 // checked: memory from top to max(poisoned, top) is poison (or FREED marks); it never passes the
@@ -225,9 +224,9 @@ let clean: usize = 0; // memory from max(clean, top) to the end has never been w
 // keeps a record of its live blocks, and learns from this count that another module called them.
 let frees: u32 = 0;
 
-// For the TypeScript side: the heap walk reads `top`; Heap.limit sets `limit`, and when it lowers
-// the limit below the memory's end, `end` too, which grow() would otherwise move only later.
-export { top as mote_top, limit as mote_limit, end as mote_end };
+// For the TypeScript side: the heap walk reads `top`; Heap.limit sets `limit`, and carving from
+// the top region stops below it at once (room() reads it on every carve).
+export { top as mote_top, limit as mote_limit };
 
 /** The count of free and realloc calls: a function, as JavaScript calls one faster than it reads a global. */
 export function mote_frees(): u32 {
@@ -275,25 +274,18 @@ function remove(block: usize): void {
   }
 }
 
-/** Whether the top region holds `size` bytes, after growing memory if it must. */
-// @ts-ignore: decorator
-@inline function room(size: usize): bool {
-  return size <= end - top || grow(size);
-}
-
 /**
- * Grows memory within the limit, by the pages needed, so the top region holds `size` bytes.
- * False, changing nothing, when the limit or the engine says no.
+ * Whether the top region holds `size` bytes, growing memory within the limit, by the pages
+ * needed, if it must. False, changing nothing, when the limit or the engine says no. Where
+ * carving stops (the limit or the memory's end, less the header a block there would need) is
+ * worked out afresh each time rather than kept: the limit's setter and other modules growing a
+ * shared memory then move it at once, with no state for either to keep in step.
  */
-function grow(size: usize): bool {
+function room(size: usize): bool {
   let need = top + size + HEADER;
   if (need > limit || need < size) return false;
   let have = memoryEnd();
-  if (need > have) {
-    if (memory.grow(<i32>((need - have + PAGE_MASK) >> PAGE_BITS)) < 0) return false;
-    have = memoryEnd();
-  }
-  end = min(have, limit) - HEADER;
+  if (need > have && memory.grow(<i32>((need - have + PAGE_MASK) >> PAGE_BITS)) < 0) return false;
   return true;
 }
 
@@ -595,7 +587,8 @@ export function malloc(bytes: usize): usize {
   if (CHECKED) enter(OP_MALLOC);
   if (bytes >= limit) return 0;
   let size = blockSize(bytes);
-  if (FAST && !flMap && size <= end - top) { // allocate's path when no block is listed
+  if (FAST && !flMap) { // allocate's path when no block is listed
+    if (!room(size)) return 0;
     let block = top;
     top += size;
     store<u32>(block, size);
@@ -728,10 +721,10 @@ export function mote_init(base: usize, limitEnd: usize): usize {
   if (base > MAX_LIMIT || newRoot + FIRST + HEADER > newLimit) return 0;
   root = newRoot;
   limit = newLimit;
-  top = end = newRoot + FIRST;
+  top = newRoot + FIRST;
   flMap = 0;
   clean = memoryEnd(); // memory already there may hold anything
-  if (!grow(0)) {
+  if (!room(0)) {
     limit = 0;
     return 0;
   }
