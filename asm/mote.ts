@@ -284,12 +284,13 @@ function remove(block: usize): void {
 function room(size: usize): bool {
   let need = top + size + HEADER;
   if (need > limit || need < size) return false;
-  let have = memoryEnd();
-  if (need > have && memory.grow(<i32>((need - have + PAGE_MASK) >> PAGE_BITS)) < 0) return false;
-  return true;
+  // need <= limit <= MAX_LIMIT: the pages that reach it are counted without wrapping, and a
+  // memory already 4 GiB long has them all
+  let missing = <i32>((need + PAGE_MASK) >> PAGE_BITS) - memory.size();
+  return missing <= 0 || memory.grow(missing) >= 0;
 }
 
-/** The end of memory, read so that a full 4 GiB memory does not wrap to 0. */
+/** The end of memory (for mote_init), read so that a full 4 GiB memory does not wrap to 0. */
 function memoryEnd(): usize {
   return <usize>min(memory.size(), <i32>(MAX_LIMIT >> PAGE_BITS)) << PAGE_BITS;
 }

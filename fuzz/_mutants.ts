@@ -90,8 +90,8 @@ export const MUTANTS: readonly Mutant[] = [
   {
     name: "growth rounds the pages down",
     where: "room",
-    find: "(need - have + PAGE_MASK) >> PAGE_BITS",
-    replace: "(need - have) >> PAGE_BITS",
+    find: "(need + PAGE_MASK) >> PAGE_BITS",
+    replace: "need >> PAGE_BITS",
   },
   {
     name: "a full 4 GiB memory's end wraps to 0",
@@ -102,8 +102,8 @@ export const MUTANTS: readonly Mutant[] = [
   {
     name: "the top region asks to grow when it fits exactly",
     where: "room",
-    find: "if (need > have && memory.grow(",
-    replace: "if (need >= have && memory.grow(",
+    find: "return missing <= 0 || memory.grow(missing) >= 0;",
+    replace: "return missing < 0 || memory.grow(missing) >= 0;",
     equivalent: "memory.grow of exactly what is left asks for 0 pages, which adds nothing and " +
       "cannot fail",
   },
