@@ -671,8 +671,9 @@ export function realloc(ptr: usize, bytes: usize): usize {
 /** Allocates `count * size` zeroed bytes; 0 when the product overflows or cannot be had. */
 export function calloc(count: usize, size: usize): usize {
   if (CHECKED) enter(OP_CALLOC);
-  let bytes = count * size;
-  if (count && bytes / count != size) return 0;
+  let wide = <u64>count * <u64>size;
+  if (wide >> 32) return 0;
+  let bytes = <usize>wide;
   let zeroFrom = max(clean, top); // memory from here up came zeroed from memory.grow
   if (CHECKED) nested = true;
   let ptr = malloc(bytes);

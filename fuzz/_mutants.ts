@@ -384,7 +384,7 @@ export const MUTANTS: readonly Mutant[] = [
   {
     name: "calloc does not see the product overflow",
     where: "calloc",
-    find: "if (count && bytes / count != size) return 0;",
+    find: "if (wide >> 32) return 0;",
     replace: "",
   },
   {
