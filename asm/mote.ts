@@ -687,7 +687,7 @@ export function calloc(count: usize, size: usize): usize {
  */
 export function aligned_alloc(alignment: usize, bytes: usize): usize {
   if (CHECKED) enter(OP_ALIGNED_ALLOC);
-  if ((alignment & (alignment - 1)) || alignment - 1 >= MAX_ALIGN) return 0;
+  if (popcnt(alignment) != 1 || alignment > MAX_ALIGN) return 0; // 0 has no bit set
   if (CHECKED) nested = alignment <= ALIGN;
   if (alignment <= ALIGN) return malloc(bytes);
   if (bytes >= limit) return 0;

@@ -402,7 +402,7 @@ export const MUTANTS: readonly Mutant[] = [
   {
     name: "aligned_alloc refuses the largest alignment",
     where: "aligned_alloc",
-    find: "alignment - 1 >= MAX_ALIGN) return 0;",
+    find: "alignment > MAX_ALIGN) return 0;",
     replace: "alignment >= MAX_ALIGN) return 0;",
   },
   {

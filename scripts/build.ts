@@ -34,13 +34,13 @@ export const VARIANTS: Variant[] = [
     doc: "mote owning its memory (exported as `memory`); the heap starts at address 0.",
     // a declared maximum lets views over the memory be resizable buffers that survive growth
     flags: ["-Oz", "--maximumMemory", "65536"],
-    budget: 1787,
+    budget: 1781,
   },
   {
     name: "regionWasm",
     doc: "mote managing a region of a memory it imports as `env.memory`.",
     flags: ["-Oz", "--importMemory"],
-    budget: 1796,
+    budget: 1790,
   },
   {
     name: "checkedWasm",
