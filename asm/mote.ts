@@ -95,8 +95,8 @@
 // ├─ top ─────────────────────────────────────────────────────────────┤ never a free block's
 // │ the top region: no header, carved from directly                   │ neighbour: freeing the
 // │                                                                   │ block below it merges
-// ├─ end ─────────────────────────────────────────────────────────────┤ end = heap end - HEADER
-// │ 4 bytes: the header a block starting at `end` would need          │
+// ├─ heap end - HEADER ───────────────────────────────────────────────┤ where carving stops
+// │ 4 bytes: the header a block starting there would need             │
 // └───────────────────────────────────────────────────────────────────┘ min(memory end, limit)
 // A head's `prev` is its slot - NEXT, which stays above `root`: class 0 is never used.
 
@@ -207,7 +207,6 @@ function report(kind: u32, address: usize): void {
 let root: usize = 0;
 let flMap: u32 = 0;
 let top: usize = FIRST;
-let end: usize = FIRST;
 let limit: usize = 0; // exclusive end address of the heap, a multiple of ALIGN, <= MAX_LIMIT
 let clean: usize = 0; // memory from max(clean, top) to the end has never been written
 // checked: memory from top to max(poisoned, top) is poison (or FREED marks); it never passes the
@@ -225,9 +224,9 @@ let clean: usize = 0; // memory from max(clean, top) to the end has never been w
 // keeps a record of its live blocks, and learns from this count that another module called them.
 let frees: u32 = 0;
 
-// For the TypeScript side: the heap walk reads `top`; Heap.limit sets `limit`, and when it lowers
-// the limit below the memory's end, `end` too, which grow() would otherwise move only later.
-export { top as mote_top, limit as mote_limit, end as mote_end };
+// For the TypeScript side: the heap walk reads `top`; Heap.limit sets `limit`, and carving from
+// the top region stops below it at once (room() reads it on every carve).
+export { top as mote_top, limit as mote_limit };
 
 /** The count of free and realloc calls: a function, as JavaScript calls one faster than it reads a global. */
 export function mote_frees(): u32 {
@@ -275,29 +274,23 @@ function remove(block: usize): void {
   }
 }
 
-/** Whether the top region holds `size` bytes, after growing memory if it must. */
-// @ts-ignore: decorator
-@inline function room(size: usize): bool {
-  return size <= end - top || grow(size);
-}
-
 /**
- * Grows memory within the limit, by the pages needed, so the top region holds `size` bytes.
- * False, changing nothing, when the limit or the engine says no.
+ * Whether the top region holds `size` bytes, growing memory within the limit, by the pages
+ * needed, if it must. False, changing nothing, when the limit or the engine says no. Where
+ * carving stops (the limit or the memory's end, less the header a block there would need) is
+ * worked out afresh each time rather than kept: the limit's setter and other modules growing a
+ * shared memory then move it at once, with no state for either to keep in step.
  */
-function grow(size: usize): bool {
+function room(size: usize): bool {
   let need = top + size + HEADER;
   if (need > limit || need < size) return false;
-  let have = memoryEnd();
-  if (need > have) {
-    if (memory.grow(<i32>((need - have + PAGE_MASK) >> PAGE_BITS)) < 0) return false;
-    have = memoryEnd();
-  }
-  end = min(have, limit) - HEADER;
-  return true;
+  // need <= limit <= MAX_LIMIT: the pages that reach it are counted without wrapping, and a
+  // memory already 4 GiB long has them all
+  let missing = <i32>((need + PAGE_MASK) >> PAGE_BITS) - memory.size();
+  return missing <= 0 || memory.grow(missing) >= 0;
 }
 
-/** The end of memory, read so that a full 4 GiB memory does not wrap to 0. */
+/** The end of memory (for mote_init), read so that a full 4 GiB memory does not wrap to 0. */
 function memoryEnd(): usize {
   return <usize>min(memory.size(), <i32>(MAX_LIMIT >> PAGE_BITS)) << PAGE_BITS;
 }
@@ -595,7 +588,8 @@ export function malloc(bytes: usize): usize {
   if (CHECKED) enter(OP_MALLOC);
   if (bytes >= limit) return 0;
   let size = blockSize(bytes);
-  if (FAST && !flMap && size <= end - top) { // allocate's path when no block is listed
+  if (FAST && !flMap) { // allocate's path when no block is listed
+    if (!room(size)) return 0;
     let block = top;
     top += size;
     store<u32>(block, size);
@@ -677,8 +671,9 @@ export function realloc(ptr: usize, bytes: usize): usize {
 /** Allocates `count * size` zeroed bytes; 0 when the product overflows or cannot be had. */
 export function calloc(count: usize, size: usize): usize {
   if (CHECKED) enter(OP_CALLOC);
-  let bytes = count * size;
-  if (count && bytes / count != size) return 0;
+  let wide = <u64>count * <u64>size;
+  if (wide >> 32) return 0;
+  let bytes = <usize>wide;
   let zeroFrom = max(clean, top); // memory from here up came zeroed from memory.grow
   if (CHECKED) nested = true;
   let ptr = malloc(bytes);
@@ -692,7 +687,7 @@ export function calloc(count: usize, size: usize): usize {
  */
 export function aligned_alloc(alignment: usize, bytes: usize): usize {
   if (CHECKED) enter(OP_ALIGNED_ALLOC);
-  if ((alignment & (alignment - 1)) || alignment - 1 >= MAX_ALIGN) return 0;
+  if (popcnt(alignment) != 1 || alignment > MAX_ALIGN) return 0; // 0 has no bit set
   if (CHECKED) nested = alignment <= ALIGN;
   if (alignment <= ALIGN) return malloc(bytes);
   if (bytes >= limit) return 0;
@@ -728,10 +723,10 @@ export function mote_init(base: usize, limitEnd: usize): usize {
   if (base > MAX_LIMIT || newRoot + FIRST + HEADER > newLimit) return 0;
   root = newRoot;
   limit = newLimit;
-  top = end = newRoot + FIRST;
+  top = newRoot + FIRST;
   flMap = 0;
   clean = memoryEnd(); // memory already there may hold anything
-  if (!grow(0)) {
+  if (!room(0)) {
     limit = 0;
     return 0;
   }
@@ -754,9 +749,8 @@ export function mote_init(base: usize, limitEnd: usize): usize {
   root = load<u32>(at);
   flMap = load<u32>(at, 4);
   top = load<u32>(at, 8);
-  end = load<u32>(at, 12);
-  limit = load<u32>(at, 16);
-  clean = load<u32>(at, 20);
+  limit = load<u32>(at, 12);
+  clean = load<u32>(at, 16);
 }
 
 // @ts-ignore: decorator
@@ -764,7 +758,6 @@ export function mote_init(base: usize, limitEnd: usize): usize {
   store<u32>(at, root);
   store<u32>(at, flMap, 4);
   store<u32>(at, top, 8);
-  store<u32>(at, end, 12);
-  store<u32>(at, limit, 16);
-  store<u32>(at, clean, 20);
+  store<u32>(at, limit, 12);
+  store<u32>(at, clean, 16);
 }

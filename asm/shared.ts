@@ -35,7 +35,7 @@ import {
 // ├────────────────────────────────────────────────────────────────────────────┤
 // │ (reserved)                                                                 │
 // ├────────────────────────────────────────────────────────────────────────────┤
-// │ STATE    root, flMap, top, end, limit, clean: mote.ts's globals, u32 each  │ at + 32
+// │ STATE    root, flMap, top, limit, clean: mote.ts's globals, u32 each       │ at + 32
 // ├────────────────────────────────────────────────────────────────────────────┤
 // │ (reserved)                                                                 │
 // ╞════════════════════════════════════════════════════════════════════════════╡ at + SIZE
@@ -57,7 +57,7 @@ import {
 // @ts-ignore: decorator
 @inline const STATE: usize = 32;
 // @ts-ignore: decorator
-@inline const SIZE: usize = STATE + 8 * sizeof<u32>(); // the state, and room for two words more
+@inline const SIZE: usize = STATE + 8 * sizeof<u32>(); // the state, and room for three words more
 // @ts-ignore: decorator
 @inline const ENTRY_BITS: usize = 5;
 // @ts-ignore: decorator
@@ -232,10 +232,10 @@ export function mote_init(base: usize, limitEnd: usize): usize {
  */
 export function mote_set_limit(limitEnd: usize): usize {
   enter();
-  let spanEnd = min(<usize>min(memory.size(), MAX_PAGES) << 16, load<u32>(at + STATE, 16));
+  let spanEnd = min(<usize>min(memory.size(), MAX_PAGES) << 16, load<u32>(at + STATE, 12));
   let done: usize = limitEnd >= spanEnd ? 1 : 0;
   if (done) {
-    store<u32>(at + STATE, limitEnd, 16); // the state in memory is current between operations
+    store<u32>(at + STATE, limitEnd, 12); // the state in memory is current between operations
     moteLoadState(at + STATE);
   }
   leave(SET_LIMIT, limitEnd, 0, done);

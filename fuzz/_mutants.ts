@@ -74,23 +74,24 @@ export const MUTANTS: readonly Mutant[] = [
   // growth and limits
   {
     name: "growth stops one byte short of the limit",
-    where: "grow",
+    where: "room",
     find: "if (need > limit || need < size) return false;",
     replace: "if (need >= limit || need < size) return false;",
   },
   {
     name: "the top region ends at the limit, not a header before it",
-    where: "grow",
-    find: "end = min(have, limit) - HEADER;",
-    replace: "end = min(have, limit);",
+    where: "room",
+    find: "let need = top + size + HEADER;",
+    replace: "let need = top + size;",
     equivalent: "blocks start 4 bytes below a 16-byte boundary and are multiples of 16, so none " +
-      "can end in the last 4 bytes below a 16-aligned end: both ends admit the same blocks",
+      "can end in the last 4 bytes below a 16-aligned end: both ends admit the same blocks " +
+      "and ask for the same pages",
   },
   {
     name: "growth rounds the pages down",
-    where: "grow",
-    find: "(need - have + PAGE_MASK) >> PAGE_BITS",
-    replace: "(need - have) >> PAGE_BITS",
+    where: "room",
+    find: "(need + PAGE_MASK) >> PAGE_BITS",
+    replace: "need >> PAGE_BITS",
   },
   {
     name: "a full 4 GiB memory's end wraps to 0",
@@ -101,9 +102,10 @@ export const MUTANTS: readonly Mutant[] = [
   {
     name: "the top region asks to grow when it fits exactly",
     where: "room",
-    find: "return size <= end - top || grow(size);",
-    replace: "return size < end - top || grow(size);",
-    equivalent: "grow() of exactly what is left finds no page missing and sets end to what it was",
+    find: "return missing <= 0 || memory.grow(missing) >= 0;",
+    replace: "return missing < 0 || memory.grow(missing) >= 0;",
+    equivalent: "memory.grow of exactly what is left asks for 0 pages, which adds nothing and " +
+      "cannot fail",
   },
   // allocation, split, merge
   {
@@ -381,7 +383,7 @@ export const MUTANTS: readonly Mutant[] = [
   {
     name: "calloc does not see the product overflow",
     where: "calloc",
-    find: "if (count && bytes / count != size) return 0;",
+    find: "if (wide >> 32) return 0;",
     replace: "",
   },
   {
@@ -399,7 +401,7 @@ export const MUTANTS: readonly Mutant[] = [
   {
     name: "aligned_alloc refuses the largest alignment",
     where: "aligned_alloc",
-    find: "alignment - 1 >= MAX_ALIGN) return 0;",
+    find: "alignment > MAX_ALIGN) return 0;",
     replace: "alignment >= MAX_ALIGN) return 0;",
   },
   {

@@ -5,7 +5,6 @@
  */
 import { checkedWasm, ownWasm, regionWasm } from "./_wasm.ts";
 import { type HeapReading, readHeap, rootOf } from "./_heap_reader.ts";
-import { HEADER } from "./_layout.ts";
 import type { MoteExports } from "./c_abi.ts";
 
 /** The C functions, unchecked: they return 0 (or nothing) on failure. */
@@ -52,7 +51,6 @@ interface WasmExports extends MoteExports {
   mote_init(base: number, limitEnd: number): number;
   readonly mote_top: WebAssembly.Global;
   readonly mote_limit: WebAssembly.Global;
-  readonly mote_end: WebAssembly.Global;
   mote_frees(): number;
 }
 
@@ -136,8 +134,7 @@ export const wasmEngineFor = (modules: WasmModules): EngineFactory => (given, ch
     exports: exports as unknown as MoteExports,
     init: (base, limitEnd) => x.mote_init(base, limitEnd) === 1,
     setLimit: (limitEnd) => {
-      x.mote_limit.value = limitEnd; // as the model's limit setter: carving stops below it now
-      x.mote_end.value = Math.min(x.mote_end.value >>> 0, limitEnd - HEADER);
+      x.mote_limit.value = limitEnd; // carving stops below it now: the wasm reads it each time
     },
     frees: x.mote_frees,
     read: (base) =>

@@ -38,7 +38,6 @@ export class ModelAllocator {
   #root = 0;
   #limit = 0; // before init, a heap of zero capacity: every call fails
   #top = FIRST;
-  #end = FIRST; // where carving stops without asking grow: stale if the limit was raised since
   /** Memory from here up has not been handed out since the engine made it: it reads zero. */
   #pristine = 0;
   /** Every block, free or used, by address. */
@@ -65,8 +64,8 @@ export class ModelAllocator {
   }
 
   /**
-   * The address the heap may not grow past, as the wasm's `mote_limit`; settable like it. Set
-   * below where carving stops, it moves that down too, as Heap.limit does with `mote_end`.
+   * The address the heap may not grow past, as the wasm's `mote_limit`; settable like it, and
+   * carving from the top region stops below it at once.
    */
   get limit(): number {
     return this.#limit;
@@ -74,7 +73,6 @@ export class ModelAllocator {
 
   set limit(address: number) {
     this.#limit = address;
-    this.#end = Math.min(this.#end, address - HEADER);
   }
 
   /**
@@ -87,12 +85,12 @@ export class ModelAllocator {
     if (base > MAX_LIMIT || root + FIRST + HEADER > limit) return false;
     this.#root = root;
     this.#limit = limit;
-    this.#top = this.#end = root + FIRST;
+    this.#top = root + FIRST;
     this.#pristine = this.#memoryEnd(); // memory there already may hold anything
     this.#blocks.clear();
     this.#freeEndingAt.clear();
     for (const list of this.#lists) list.length = 0;
-    if (!this.#grow(0)) {
+    if (!this.#room(0)) {
       this.#limit = 0;
       return false;
     }
@@ -284,24 +282,16 @@ export class ModelAllocator {
     this.#pristine = Math.max(this.#pristine, address);
   }
 
-  /** Whether the top region holds `size` bytes, after growing memory if it must. */
-  #room(size: number): boolean {
-    return size <= this.#end - this.#top || this.#grow(size);
-  }
-
   /**
-   * Grows memory, within the limit, by the pages needed, so the top region holds `size` bytes. False, changing nothing, when the limit or the memory says no.
+   * Whether the top region holds `size` bytes, growing memory, within the limit, by the pages
+   * needed if it must. False, changing nothing, when the limit or the memory says no. Carving
+   * stops at min(memory's end, limit) less a header, worked out afresh on every call.
    */
-  #grow(size: number): boolean {
+  #room(size: number): boolean {
     const need = this.#top + size + HEADER;
     if (need > this.#limit) return false;
-    let have = this.#memoryEnd();
-    if (need > have) {
-      if (!this.#growMemoryTo(need, have)) return false;
-      have = this.#memoryEnd();
-    }
-    this.#end = Math.min(have, this.#limit) - HEADER;
-    return true;
+    const have = this.#memoryEnd();
+    return need <= have || this.#growMemoryTo(need, have);
   }
 
   /** Grows memory by the pages that reach `address` from `have`; false if the memory refuses. */

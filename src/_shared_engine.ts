@@ -16,7 +16,7 @@ type MoteExports = Engine["exports"];
 export const SHARED_HEADER = 64;
 /** Word offsets in the header, as asm/shared.ts lays it out. */
 const LOCK = 0, TICKETS = 8, STATE = 32;
-const TOP = STATE + 8, LIMIT = STATE + 16;
+const TOP = STATE + 8, LIMIT = STATE + 12;
 const WAITERS = 1 << 31;
 /** A log entry's bytes: 8 words. */
 export const LOG_ENTRY = 32;
