@@ -7,7 +7,7 @@
  */
 import { sharedWasm } from "./_wasm.ts";
 import { readHeap, rootOf } from "./_heap_reader.ts";
-import type { Engine } from "./_engine.ts";
+import { C_NAMES, type Engine } from "./_engine.ts";
 
 /** The C ABI with its memory, as a Heap hands it out (heap.ts's MoteExports, not imported back). */
 type MoteExports = Engine["exports"];
@@ -160,7 +160,7 @@ export function sharedEngine(
     }
   };
   const exports = { memory } as Record<string, unknown>;
-  for (const name of CALLS) exports[name] = x[name];
+  for (const name of C_NAMES) exports[name] = x[name];
   return {
     memory,
     module,
@@ -194,15 +194,6 @@ export function sharedEngine(
     },
   };
 }
-
-const CALLS = [
-  "malloc",
-  "free",
-  "realloc",
-  "calloc",
-  "aligned_alloc",
-  "malloc_usable_size",
-] as const;
 
 /** One operation as the log recorded it. */
 export interface LogEntry {
