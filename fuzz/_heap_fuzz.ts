@@ -982,6 +982,8 @@ export interface HeapFuzzOptions {
   readonly seed?: number;
   readonly maxCommands?: number;
   readonly path?: string;
+  /** With `seed` and `path`: the commands the failing run kept, as its report printed them. */
+  readonly replayPath?: string;
   /** The kind of Heap to hold to the model: a subclass running other builds, say. */
   readonly kind?: typeof Heap;
 }
@@ -992,7 +994,11 @@ export function fuzzHeapLayer(options: HeapFuzzOptions = {}): { runs: number; op
   fc.assert(
     fc.property(
       heapLayerSetups(),
-      fc.commands([heapCommands()], { maxCommands: options.maxCommands ?? 60, size: "max" }),
+      fc.commands([heapCommands()], {
+        maxCommands: options.maxCommands ?? 60,
+        size: "max",
+        replayPath: options.replayPath,
+      }),
       (setup, commands) => {
         const run = new HeapRun(setup, options.kind);
         try {

@@ -17,6 +17,7 @@
  */
 import { parseArgs, Progress, UsageError } from "../scripts/_cli.ts";
 import { fuzzAllocator, fuzzMote, type FuzzProgress, type FuzzReport } from "./mod.ts";
+import { fuzzHeapLayer } from "./_heap_fuzz.ts";
 
 const COMMAND = {
   usage: "deno task fuzz",
@@ -63,6 +64,11 @@ const COMMAND = {
       min: 1,
     },
     json: { kind: "boolean", help: "print the report as JSON" },
+    heap: {
+      kind: "boolean",
+      help: "fuzz the Heap API against ModelHeap instead (both builds, regions with canaries, " +
+        "resets, limits, stale and forged pointers, one-word corruptions)",
+    },
   },
 } as const;
 
@@ -75,6 +81,11 @@ function validate(flags: Flags, args: readonly string[]): void {
   const given = (name: string) =>
     args.some((arg) => arg === `--${name}` || arg.startsWith(`--${name}=`));
   if (flags.model && flags.wasm === undefined) throw new UsageError("--model needs --wasm FILE");
+  if (flags.heap) {
+    for (const name of ["wasm", "seconds", "json"]) {
+      if (given(name)) throw new UsageError(`--heap fuzzes mote's Heap: it takes no --${name}`);
+    }
+  }
   for (const name of MODULE_FLAGS) {
     if (given(name) && (flags.wasm === undefined || flags.model)) {
       throw new UsageError(`--${name} applies to --wasm FILE without --model`);
@@ -151,12 +162,49 @@ function fuzz(flags: Flags, onProgress: (p: FuzzProgress) => void): [string, Fuz
   }
 }
 
+/**
+ * The Heap-layer fuzz (fuzz/_heap_fuzz.ts) for `--runs` runs: exits 1 with fast-check's shrunk
+ * commands and the command that replays them.
+ */
+function fuzzHeap(flags: Flags, args: readonly string[]): number {
+  const seed = flags.seed ?? (Math.random() * 2 ** 31) | 0;
+  const given = args.some((arg) => arg.startsWith("--max-commands"));
+  const started = performance.now();
+  try {
+    const { runs, operations } = fuzzHeapLayer({
+      runs: flags.runs ?? 100,
+      seed,
+      path: flags.path,
+      replayPath: flags["replay-path"],
+      maxCommands: given ? flags["max-commands"] : undefined,
+    });
+    console.log(
+      `Fuzzed the Heap API against ModelHeap: ${runs} runs, ${operations} operations in ` +
+        `${seconds(performance.now() - started)}, no failure (seed ${seed}).`,
+    );
+    return 0;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const path = message.match(/path: "([^"]*)"/)?.[1];
+    const replayPath = message.match(/replayPath="([^"]*)"/)?.[1];
+    console.error(`FAILED fuzzing the Heap API:\n${message}`);
+    if (path !== undefined) {
+      console.error(
+        `\nReplay: deno task fuzz --heap --seed ${seed} --path ${path}` +
+          (replayPath ? ` --replay-path '${replayPath}'` : ""),
+      );
+    }
+    return 1;
+  }
+}
+
 function main(args: readonly string[]): number {
   const flags = parseArgs(COMMAND, args);
   const progress = new Progress();
   let what: string, report: FuzzReport;
   try {
     validate(flags, args);
+    if (flags.heap) return fuzzHeap(flags, args);
     [what, report] = fuzz(flags, (p) => progress.update(progressLine(p)));
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
