@@ -9,7 +9,7 @@
  */
 import { Heap } from "../src/heap.ts";
 import { spinOnly } from "../src/_shared_engine.ts";
-import { fillPattern, patternMismatch } from "./_pattern.ts";
+import { extents as extentsOf, fillPattern, patternMismatch } from "./_pattern.ts";
 
 /** One command of a worker; indices pick a live block modulo how many there are. */
 export type WorkerCommand =
@@ -62,9 +62,7 @@ interface Block {
 const WHOLE = 1 << 16;
 const EDGE = 1 << 12;
 
-function extents(usable: number): [number, number][] {
-  return usable <= WHOLE ? [[0, usable]] : [[0, EDGE], [usable - EDGE, usable]];
-}
+const extents = (usable: number) => extentsOf(usable, WHOLE, EDGE);
 
 class Failure extends Error {}
 

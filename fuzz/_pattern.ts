@@ -65,3 +65,12 @@ export function patternMismatch(
   }
   return -1;
 }
+
+/**
+ * The byte ranges of a block of `usable` bytes that a run fills and verifies: all of it up to
+ * `whole` bytes, else `edge` bytes at each end, so large blocks cost little and still show a
+ * write past either end.
+ */
+export function extents(usable: number, whole: number, edge: number): [number, number][] {
+  return usable <= whole ? [[0, usable]] : [[0, edge], [usable - edge, usable]];
+}

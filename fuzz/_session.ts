@@ -9,7 +9,7 @@ import type { ModelAllocator } from "../src/_model_allocator.ts";
 import type { HeapPicture } from "../src/_picture.ts";
 import { readHeap, rootOf } from "../src/_heap_reader.ts";
 import type { Allocator, MoteAllocator } from "./_subject.ts";
-import { fillPattern, patternByte, patternMismatch } from "./_pattern.ts";
+import { extents as extentsOf, fillPattern, patternByte, patternMismatch } from "./_pattern.ts";
 import { OracleFailure } from "./_oracles.ts";
 
 /** A block the allocator handed out and the run has not freed. */
@@ -47,9 +47,7 @@ const FILL_WHOLE = 1 << 20;
 const FILL_EDGE = 1 << 18;
 
 /** The byte ranges of a block of `usable` bytes that the run fills and verifies. */
-function extents(usable: number): [number, number][] {
-  return usable <= FILL_WHOLE ? [[0, usable]] : [[0, FILL_EDGE], [usable - FILL_EDGE, usable]];
-}
+const extents = (usable: number) => extentsOf(usable, FILL_WHOLE, FILL_EDGE);
 
 /** What the checked build reports for a pointer that is not live. */
 export type MisuseReport = "double free" | "not a block";
