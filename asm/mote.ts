@@ -228,7 +228,10 @@ let frees: u32 = 0;
 // the top region stops below it at once (room() reads it on every carve).
 export { top as mote_top, limit as mote_limit };
 
-/** The count of free and realloc calls: a function, as JavaScript calls one faster than it reads a global. */
+/**
+ * The count of free and realloc calls: a function, as JavaScript calls one faster than it reads
+ * a global.
+ */
 export function mote_frees(): u32 {
   return frees;
 }
