@@ -57,6 +57,11 @@ export class Contract {
   readonly #owned: Owned[] = [];
   #nextId = 1;
 
+  /** The id the next block placed gets. */
+  get nextId(): number {
+    return this.#nextId;
+  }
+
   constructor(
     /** The memory's bytes as they are now (a memory's buffer changes as it grows). */
     readonly buffer: () => ArrayBufferLike,
