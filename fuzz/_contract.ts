@@ -68,6 +68,12 @@ export class Contract {
     /** The heap's region, `[start, end)`, or undefined when the whole memory may be its. */
     readonly region: () => readonly [number, number] | undefined,
     readonly fail: (problem: string) => never,
+    /**
+     * Whether a freed pointer stays a double free until handed out again (a record of pointers,
+     * as the Heap keeps), or only until a block covers the word in front of it (the raw ABI,
+     * which can only read that word).
+     */
+    readonly freedUntil: "reused" | "covered" = "reused",
   ) {}
 
   /** The name of a block in the trace. */
@@ -105,8 +111,11 @@ export class Contract {
       }
     }
     this.live.push(block);
-    this.freed.delete(ptr);
-    this.stale.delete(ptr);
+    for (const set of [this.freed, this.stale]) {
+      set.delete(ptr);
+      if (this.freedUntil === "reused") continue;
+      for (const p of set) if (p - 4 >= ptr - 4 && p - 4 < ptr + usable) set.delete(p);
+    }
     for (const [from, to] of extents(usable, WHOLE, EDGE)) {
       fillPattern(this.buffer(), ptr, block.id, from, to);
     }

@@ -19,6 +19,8 @@ export interface Allocator {
 export interface MoteAllocator extends Required<Allocator> {
   init(base: number, limitEnd: number): boolean;
   top(): number;
+  /** Its count of free and realloc calls. */
+  frees(): number;
   limit: number;
   /** Misuse reports of a checked build since the last `takeReports`, as "kind at address". */
   takeReports(): string[];
@@ -109,6 +111,7 @@ export function moteAllocator(
     ...allocator,
     init: (base, limitEnd) => mote_init(base, limitEnd) !== 0,
     top: () => top.value >>> 0,
+    frees: () => (exports.mote_frees as () => number)() >>> 0,
     get limit() {
       return limit.value >>> 0;
     },
