@@ -175,7 +175,12 @@ export class Contract {
     ptr: number,
     requested: number,
     usable: number,
-    { kept, what, ...how }: { kept: number; what: string; alignment: number; bounds: [number, number] },
+    { kept, what, ...how }: {
+      kept: number;
+      what: string;
+      alignment: number;
+      bounds: [number, number];
+    },
   ): Block {
     for (const [from, to] of extents(old.usable, WHOLE, EDGE)) {
       this.verifyRange(old, from, Math.min(to, kept), ptr, `after ${what}`);
@@ -253,7 +258,9 @@ export class Contract {
         const at = id === 0
           ? bytes.subarray(low, high).findIndex((byte) => byte !== 0) + low
           : patternMismatch(buffer, origin, id, low - origin, high - origin) + origin;
-        if (at >= low) this.fail(`after ${what}, the owner's byte at ${at} changed to ${bytes[at]}`);
+        if (at >= low) {
+          this.fail(`after ${what}, the owner's byte at ${at} changed to ${bytes[at]}`);
+        }
       }
     }
   }

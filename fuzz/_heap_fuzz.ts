@@ -88,7 +88,9 @@ export class HeapRun {
       this.ownerWrites(near, base);
       this.ownerWrites(end, Math.min(end + NEAR, pages * PAGE));
     }
-    const made = [kind, ModelHeap].map((k, i) => attempt(() => new k({ memory: memories[i], ...at })));
+    const made = [kind, ModelHeap].map((k, i) =>
+      attempt(() => new k({ memory: memories[i], ...at }))
+    );
     if (!("value" in made[0] && "value" in made[1])) {
       if (sameOutcome(made[0], made[1])) throw new Refused(show(made[0]));
       this.fail(`new Heap: the heap gave ${show(made[0])}, the model ${show(made[1])}`);
@@ -857,8 +859,9 @@ class Corrupt extends Base {
         (this.via === "take" || this.via === "grow" || this.via === "scan"));
     if (allocates && "value" in outcome && typeof outcome.value === "number") {
       const grown = plan.grows === undefined ? -1 : run.contract.indexOf(plan.grows);
-      if (grown >= 0) run.moved(run.contract.live.splice(grown, 1)[0], outcome.value, plan.bytes!, what);
-      else run.hold(outcome.value, plan.bytes!);
+      if (grown >= 0) {
+        run.moved(run.contract.live.splice(grown, 1)[0], outcome.value, plan.bytes!, what);
+      } else run.hold(outcome.value, plan.bytes!);
     }
     run.after(what);
   }
@@ -1002,7 +1005,14 @@ export function heapLayerSetups(): fc.Arbitrary<HeapLayerSetup> {
     const region = wanted && build !== "fast";
     const least = rootOf(base) - base + FIRST + HEADER + ALIGN;
     if (!region) {
-      return { build, region, base: 0, pages: 0, maximum: undefined, limit: Math.max(least, limit) };
+      return {
+        build,
+        region,
+        base: 0,
+        pages: 0,
+        maximum: undefined,
+        limit: Math.max(least, limit),
+      };
     }
     const clamped = Math.max(least, Math.min(limit, MAX_LIMIT - base));
     // the memory ends below, at or above the region's end (far below it for a limit of GiBs)
@@ -1029,34 +1039,58 @@ export interface HeapFuzzOptions {
 /** Runs the Heap-layer fuzz; throws the shrunk failure. */
 export function fuzzHeapLayer(options: HeapFuzzOptions = {}): { runs: number; operations: number } {
   let runs = 0, operations = 0;
-  fc.assert(
-    fc.property(
-      heapLayerSetups(),
-      fc.commands([heapCommands()], {
-        maxCommands: options.maxCommands ?? 60,
-        size: "max",
-        replayPath: options.replayPath,
-      }),
-      (setup, commands) => {
-        let run: HeapRun;
-        try {
-          run = new HeapRun(setup, options.kind);
-        } catch (error) {
-          if (error instanceof Refused) return; // both refused the setup alike
-          throw error;
-        }
-        try {
-          fc.modelRun(() => ({ model: run, real: run }), commands);
-          while (run.live.length > 0) run.free(run.live.length - 1);
-          if (run.heap.walk().length > 0) run.fail("blocks remain with every block freed");
-          run.contract.check("the run", true);
-        } finally {
-          runs++;
-          operations += run.operations;
-        }
-      },
-    ),
-    { numRuns: options.runs ?? 100, seed: options.seed, path: options.path },
+  const property = fc.property(
+    heapLayerSetups(),
+    fc.commands([heapCommands()], {
+      maxCommands: options.maxCommands ?? 60,
+      size: "max",
+      replayPath: options.replayPath,
+    }),
+    (setup, commands) => {
+      let run: HeapRun;
+      try {
+        run = new HeapRun(setup, options.kind);
+      } catch (error) {
+        if (error instanceof Refused) return; // both refused the setup alike
+        throw error;
+      }
+      try {
+        fc.modelRun(() => ({ model: run, real: run }), commands);
+        while (run.live.length > 0) run.free(run.live.length - 1);
+        if (run.heap.walk().length > 0) run.fail("blocks remain with every block freed");
+        run.contract.check("the run", true);
+      } finally {
+        runs++;
+        operations += run.operations;
+      }
+    },
   );
+  try {
+    fc.assert(property, { numRuns: options.runs ?? 100, seed: options.seed, path: options.path });
+  } catch (error) {
+    if (options.path !== undefined) throw error;
+    throw replayed(error as Error, options);
+  }
   return { runs, operations };
+}
+
+/** A failure, replayed at once as its report says to: noted as reproduced, or what differed. */
+function replayed(error: Error, options: HeapFuzzOptions): Error {
+  const path = /path: "([^"]*)"/.exec(error.message)?.[1];
+  const replayPath = /replayPath="([^"]*)"/.exec(error.message)?.[1];
+  let again: Error | undefined;
+  try {
+    fuzzHeapLayer({ ...options, runs: 1, path, replayPath });
+  } catch (e) {
+    again = e as Error;
+  }
+  const problem = (e: Error) => String((e.cause as Error | undefined)?.message ?? e.message);
+  const note = again === undefined
+    ? "NOT REPRODUCED by its replay, run at once: the replay passed"
+    : problem(again) === problem(error)
+    ? "Reproduced by its replay, run at once."
+    : `NOT REPRODUCED by its replay, run at once: it failed otherwise: ${
+      problem(again).split("\n")[0]
+    }`;
+  return new Error(`${error.message}\n${note}`, { cause: error.cause });
 }

@@ -367,7 +367,9 @@ export class Session {
       );
     }
     if (this.mote.frees() !== this.frees >>> 0) {
-      this.#fail(`mote_frees() is ${this.mote.frees()}, not the ${this.frees} calls of free and realloc`);
+      this.#fail(
+        `mote_frees() is ${this.mote.frees()}, not the ${this.frees} calls of free and realloc`,
+      );
     }
     const { model } = this.diff;
     const memory = this.real.memory.buffer.byteLength;
