@@ -361,7 +361,6 @@ class Realloc extends OnLive {
   }
   run(run: HeapRun): void {
     const i = this.at(run);
-    const { ptr } = run.live[i];
     const bytes = bytesOf(this.size, run);
     run.realloc(i, bytes, "realloc", (heap, p) => heap.realloc(p, bytes));
   }
@@ -536,7 +535,6 @@ class ViaExports extends Base {
     }
     if (run.live.length === 0) return;
     const i = this.index % run.live.length;
-    const { ptr } = run.live[i];
     if (op === "free") return run.free(i, "exports.free", (heap, p) => heap.exports.free(p));
     run.realloc(i, size, "exports.realloc", (heap, p) => heap.exports.realloc(p, size) >>> 0);
   }
