@@ -208,7 +208,12 @@ let root: usize = 0;
 let flMap: u32 = 0;
 let top: usize = FIRST;
 let limit: usize = 0; // exclusive end address of the heap, a multiple of ALIGN, <= MAX_LIMIT
-let clean: usize = 0; // memory from max(clean, top) to the end has never been written
+// Memory from max(clean, top) to the memory's end is zero: the heap grew it and has not handed it
+// out since. Only memory the heap grew itself counts: the owner may write what lies above the
+// limit, so lowering the limit below the memory's end, and another module growing the memory,
+// both raise `clean` to that end (calloc then clears what comes back to the heap).
+let clean: usize = 0;
+let seen: usize = 0; // the memory's size in pages when room() last looked, 0 to look afresh
 // checked: memory from top to max(poisoned, top) is poison (or FREED marks); it never passes the
 // limit it was poisoned under, so the owner's bytes above a region are never read as freed memory.
 // `poisoned` is kept in the root's padding after the slMaps (HEADS leaves 12 bytes there), so that
@@ -224,8 +229,9 @@ let clean: usize = 0; // memory from max(clean, top) to the end has never been w
 // keeps a record of its live blocks, and learns from this count that another module called them.
 let frees: u32 = 0;
 
-// For the TypeScript side: the heap walk reads `top`; Heap.limit sets `limit`, and carving from
-// the top region stops below it at once (room() reads it on every carve).
+// For the TypeScript side: the heap walk reads `top` and `limit`; Heap.limit sets `limit` through
+// mote_set_limit (below), and carving from the top region stops below it at once (room() reads it
+// on every carve).
 export { top as mote_top, limit as mote_limit };
 
 /**
@@ -287,10 +293,15 @@ function remove(block: usize): void {
 function room(size: usize): bool {
   let need = top + size + HEADER;
   if (need > limit || need < size) return false;
+  // memory grown by another module, or looked at afresh after the limit was lowered, may hold
+  // anything (clean never passes the memory's end: it only ever moves up to it, or to top)
+  if (<usize>memory.size() != seen) clean = memoryEnd();
   // need <= limit <= MAX_LIMIT: the pages that reach it are counted without wrapping, and a
   // memory already 4 GiB long has them all
   let missing = <i32>((need + PAGE_MASK) >> PAGE_BITS) - memory.size();
-  return missing <= 0 || memory.grow(missing) >= 0;
+  if (missing > 0 && memory.grow(missing) < 0) return false;
+  seen = memory.size();
+  return true;
 }
 
 /** The end of memory (for mote_init), read so that a full 4 GiB memory does not wrap to 0. */
@@ -677,9 +688,12 @@ export function calloc(count: usize, size: usize): usize {
   let wide = <u64>count * <u64>size;
   if (wide >> 32) return 0;
   let bytes = <usize>wide;
-  let zeroFrom = max(clean, top); // memory from here up came zeroed from memory.grow
+  let oldTop = top;
   if (CHECKED) nested = true;
   let ptr = malloc(bytes);
+  // memory from here up came zeroed from memory.grow; `clean` is read after malloc, whose room()
+  // raises it over memory that another module grew
+  let zeroFrom = max(clean, oldTop);
   if (ptr && ptr < zeroFrom) memory.fill(ptr, 0, min(bytes, zeroFrom - ptr));
   return ptr;
 }
@@ -742,6 +756,20 @@ export function mote_init(base: usize, limitEnd: usize): usize {
   return 1;
 }
 
+/**
+ * Moves the limit to `limitEnd`, a multiple of ALIGN from top + HEADER to MAX_LIMIT: the caller
+ * checks it, as it did writing the global. Carving stops below it at once. Memory above a limit lowered below the
+ * memory's end is the owner's to write while it stays there: raised again, the limit gives it back
+ * to the heap as memory that is not known to be zero, nor poisoned (checked).
+ */
+export function mote_set_limit(limitEnd: usize): void {
+  if (limitEnd < limit) {
+    seen = 0; // so room() takes all the memory there is now for written
+    if (CHECKED) store<u32>(root + POISONED, min(poisoned(), limitEnd));
+  }
+  limit = limitEnd;
+}
+
 // === The shared build's hooks (asm/shared.ts, its entry, wraps the C ABI above in a lock) ===
 // There the state lives in the shared memory, these globals being per instance and so per
 // thread: they hold it only while the lock is held, loaded from `at` on taking it and stored
@@ -754,6 +782,7 @@ export function mote_init(base: usize, limitEnd: usize): usize {
   top = load<u32>(at, 8);
   limit = load<u32>(at, 12);
   clean = load<u32>(at, 16);
+  seen = load<u32>(at, 20);
 }
 
 // @ts-ignore: decorator
@@ -763,4 +792,5 @@ export function mote_init(base: usize, limitEnd: usize): usize {
   store<u32>(at, top, 8);
   store<u32>(at, limit, 12);
   store<u32>(at, clean, 16);
+  store<u32>(at, seen, 20);
 }

@@ -38,8 +38,14 @@ export class ModelAllocator {
   #root = 0;
   #limit = 0; // before init, a heap of zero capacity: every call fails
   #top = FIRST;
-  /** Memory from here up has not been handed out since the engine made it: it reads zero. */
+  /**
+   * Memory from here to the memory's end reads zero: the model grew it and has not handed it out
+   * since. Memory the owner may have written is never pristine: what lay above a limit lowered
+   * below the memory's end, and memory another module grew.
+   */
   #pristine = 0;
+  /** The memory's end when the model last looked: memory beyond it, another module grew. */
+  #seen = 0;
   /** Every block, free or used, by address. */
   readonly #blocks = new Map<number, Block>();
   /** Each free block by the address just past it, where a block it can merge with starts. */
@@ -72,7 +78,9 @@ export class ModelAllocator {
   }
 
   set limit(address: number) {
-    this.#limit = address;
+    // what lies above a limit below the memory's end is the owner's to write until it comes back
+    if (address < this.#memoryEnd()) this.#pristine = Math.max(this.#pristine, this.#memoryEnd());
+    this.#limit = Math.floor(Math.min(address, MAX_LIMIT) / ALIGN) * ALIGN;
   }
 
   /**
@@ -145,6 +153,7 @@ export class ModelAllocator {
   calloc(count: number, size: number): number {
     const bytes = count * size;
     if (bytes > U32_MAX) return 0;
+    this.#noticeOutsideGrowth();
     const pristine = this.#pristine;
     const ptr = this.malloc(bytes);
     if (ptr) new Uint8Array(this.memory.buffer).fill(0, ptr, Math.min(ptr + bytes, pristine));
@@ -290,8 +299,18 @@ export class ModelAllocator {
   #room(size: number): boolean {
     const need = this.#top + size + HEADER;
     if (need > this.#limit) return false;
+    this.#noticeOutsideGrowth();
     const have = this.#memoryEnd();
-    return need <= have || this.#growMemoryTo(need, have);
+    if (need > have && !this.#growMemoryTo(need, have)) return false;
+    this.#seen = this.#memoryEnd();
+    return true;
+  }
+
+  /** Takes memory that another module grew since the model last looked for written. */
+  #noticeOutsideGrowth(): void {
+    if (this.#memoryEnd() !== this.#seen) {
+      this.#pristine = Math.max(this.#pristine, this.#memoryEnd());
+    }
   }
 
   /** Grows memory by the pages that reach `address` from `have`; false if the memory refuses. */

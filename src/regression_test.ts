@@ -1,6 +1,10 @@
 // The four bugs of issue 9, each as its user found it. Each test failed before its fix.
 import assert from "node:assert/strict";
 import { Heap, type HeapMisuseError, ModelHeap, OutOfMemoryError } from "../mod.ts";
+import { fastWasm, ownWasm } from "./_wasm.ts";
+
+/** The bytes of a block's header: a limit can end one header above the highest block. */
+const HEADER_BYTES = 4;
 
 const PAGE = 65536;
 
@@ -123,5 +127,79 @@ Deno.test("a limit whose end is past 2^31 never lets a block run past the memory
   h.limit = h.limit + 0; // its end, 2^32 - 128 KiB, set again
   const ptr = h.calloc(1, 4_194_296);
   assert.ok(ptr + 4_194_296 <= h.memory.buffer.byteLength);
+  assert.deepEqual(h.check(), []);
+});
+
+// Issue 18: where two features meet, or the world outside the heap acts on it.
+
+/** The first byte of `ptr`'s `bytes` that is not zero, or -1. */
+function firstNonZero(memory: WebAssembly.Memory, ptr: number, bytes: number): number {
+  return new Uint8Array(memory.buffer, ptr, bytes).findIndex((byte) => byte !== 0);
+}
+
+Deno.test("calloc clears every byte the owner could have written (#18: 1)", async (t) => {
+  for (const kind of [Heap, ModelHeap]) {
+    for (const checked of [false, true]) {
+      const name = `${kind.name}${checked ? " checked" : ""}`;
+      await t.step(`${name}: a limit lowered, written above, and raised`, () => {
+        const memory = new WebAssembly.Memory({ initial: 1, maximum: 100 });
+        const h = new kind({ memory, base: 1024, checked });
+        h.malloc(70_000); // grows the memory: the rest of its second page is fresh
+        const last = h.walk().at(-1)!;
+        h.limit = last.address + last.size + HEADER_BYTES - h.base;
+        new Uint8Array(memory.buffer).fill(0xAB, h.base + h.limit); // the owner's, now
+        h.limit = 1 << 20;
+        const ptr = h.calloc(1, 40_000);
+        assert.equal(firstNonZero(memory, ptr, 40_000), -1);
+      });
+      await t.step(`${name}: memory grown and written by another module`, () => {
+        const memory = new WebAssembly.Memory({ initial: 1, maximum: 100 });
+        const h = new kind({ memory, base: 1024, checked });
+        h.malloc(100);
+        const end = memory.buffer.byteLength;
+        memory.grow(2); // another module's pages, which it writes
+        new Uint8Array(memory.buffer).fill(0xCD, end);
+        const ptr = h.calloc(1, 100_000);
+        assert.equal(firstNonZero(memory, ptr, 100_000), -1);
+      });
+      await t.step(`${name}: a memory larger than the region, its limit raised`, () => {
+        const memory = new WebAssembly.Memory({ initial: 3, maximum: 100 });
+        new Uint8Array(memory.buffer).fill(0xEF);
+        const h = new kind({ memory, base: 1024, limit: 8192, checked });
+        h.limit = 1 << 20;
+        const ptr = h.calloc(1, 150_000);
+        assert.equal(firstNonZero(memory, ptr, 150_000), -1);
+      });
+    }
+  }
+});
+
+Deno.test("the raw builds' calloc clears what came back with a raised limit (#18: 1)", () => {
+  for (const [name, bytes] of [["release", ownWasm], ["fast", fastWasm]] as const) {
+    // deno-lint-ignore no-explicit-any
+    const x = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports as any;
+    const memory = x.memory as WebAssembly.Memory;
+    x.mote_init(0, 1 << 24);
+    x.malloc(70_000);
+    const end = (x.mote_top.value >>> 0) + HEADER_BYTES;
+    x.mote_set_limit(end);
+    new Uint8Array(memory.buffer).fill(0xAB, end);
+    x.mote_set_limit(1 << 24);
+    const ptr = x.calloc(1, 40_000) >>> 0;
+    assert.equal(firstNonZero(memory, ptr, 40_000), -1, name);
+  }
+});
+
+Deno.test("the owner's bytes above a lowered-then-raised limit are no use after free (#18: 2)", () => {
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 100 });
+  const h = new Heap({ memory, base: 1024, checked: true });
+  h.malloc(100);
+  const last = h.walk().at(-1)!;
+  h.limit = last.address + last.size + HEADER_BYTES - h.base;
+  const end = h.base + h.limit;
+  new Uint8Array(memory.buffer).fill(0x11, end, end + 4096);
+  h.limit = 1 << 20;
+  assert.deepEqual(h.check(), []);
+  assert.ok(h.malloc(8000) > 0);
   assert.deepEqual(h.check(), []);
 });
