@@ -123,14 +123,19 @@
 @inline const MAX_ALIGN: usize = 1 << PAGE_BITS;
 
 // ╒══════════════ Checked build (--use MOTE_CHECKED=1) ═══════════════╕
-// │ header │ usable: size - OVERHEAD bytes …                 │ guard  │ a used block
-// └────────┴─────────────────────────────────────────────────┴────────┘ guard = h ^ GUARD_KEY
+// │ header │ the bytes asked for …                 │ RED … (slack) │ guard  │ a used block
+// └────────┴───────────────────────────────────────┴───────────────┴────────┘
+//                                      guard = h ^ GUARD_KEY ^ slack * SLACK_BYTES
 // │ header │ prev │ next │ POISON … (FREED where a block began) │ back │ a free block
 // └────────┴──────┴──────┴──────────────────────────────────────┴──────┘
 // Same layout and policy as the release build, but a used block ends in a guard word, so it costs
-// OVERHEAD = 8 bytes instead of 4. A write past a block's usable end hits its guard (or the next
-// header); a write into freed memory hits the poison. FREED marks where a freed block began, so
-// that freeing it again, after it merged with a neighbour, is still told from a stray pointer.
+// OVERHEAD = 8 bytes instead of 4. The guard also holds the block's slack, the bytes between the
+// size asked for and the 16-byte rounded end (0 to 15, in each of the guard's four bytes, so that
+// no one-byte write makes another slack), and the slack is filled with RED: a byte-exact red
+// zone, at no cost in memory. A write of even one byte past the size asked for hits the red zone
+// or the guard (or the next header); a write into freed memory hits the poison. FREED marks where
+// a freed block began, so that freeing it again, after it merged with a neighbour, is still told
+// from a stray pointer. malloc_usable_size says the size asked for: all of it may be written.
 // Every check runs before anything changes; a failure calls mote_report(kind, address, operation)
 // and gives up, so the heap stays as it was: free does nothing, the others return 0.
 
@@ -144,6 +149,10 @@
 @inline const GUARD_KEY: u32 = 0x6D6F7465; // "mote"
 // @ts-ignore: decorator
 @inline const POISON_BYTE: u8 = 0xDB;
+// @ts-ignore: decorator
+@inline const RED: u8 = 0xFD;
+// @ts-ignore: decorator
+@inline const SLACK_BYTES: u32 = 0x0101_0101;
 // @ts-ignore: decorator
 @inline const POISON: u32 = 0xDBDB_DBDB;
 // @ts-ignore: decorator
@@ -439,11 +448,30 @@ function trim(block: usize, size: usize): void {
   return (bytes + OVERHEAD + ALIGN_MASK) & ~ALIGN_MASK; // never below MIN_BLOCK
 }
 
-/** Writes a used block's header (and, checked, its guard). */
+/** Writes a used block's header (and, checked, its guard with no slack: seal() sets it). */
 // @ts-ignore: decorator
 @inline function setUsed(block: usize, header: u32): void {
   store<u32>(block, header);
   if (CHECKED) store<u32>(block + (header & ~TAGS) - GUARD, <u32>block ^ GUARD_KEY);
+}
+
+/**
+ * Checked: makes the used block at `ptr` one of `bytes` bytes, the size asked for: its slack
+ * (the bytes up to its guard, fewer than ALIGN since the block's size is blockSize(bytes)) is
+ * filled with RED and counted in its guard.
+ */
+function seal(ptr: usize, bytes: usize): void {
+  let block = ptr - HEADER;
+  let guard = block + (load<u32>(block) & ~TAGS) - GUARD;
+  let slack = guard - ptr - bytes;
+  memory.fill(ptr + bytes, RED, slack);
+  store<u32>(guard, (<u32>block ^ GUARD_KEY) ^ (<u32>slack * SLACK_BYTES));
+}
+
+/** Checked: the slack a used block's guard names, or ALIGN when the guard names none. */
+function slackOf(block: usize, header: u32): usize {
+  let slack = load<u32>(block + (header & ~TAGS) - GUARD) ^ GUARD_KEY ^ <u32>block;
+  return slack == (slack & ALIGN_MASK) * SLACK_BYTES ? slack & ALIGN_MASK : ALIGN;
 }
 
 /**
@@ -469,12 +497,7 @@ function blockOf(ptr: usize): usize {
     report(classify(block, header), ptr);
     return 0;
   }
-  let damaged = neighboursDamage(block, header);
-  if (damaged) {
-    report(damaged == block ? OVERFLOW : USE_AFTER_FREE, damaged == block ? ptr : damaged);
-    return 0;
-  }
-  return block;
+  return neighboursDamaged(block, header) ? 0 : block;
 }
 
 /** Whether a header's size keeps its block inside the blocks. */
@@ -485,9 +508,13 @@ function fits(block: usize, header: u32): bool {
 
 // === Checks of the checked build: cold paths, never compiled into the release build ===
 
-/** Whether a used block's guard is intact. */
+/** Whether a used block's guard, and the red zone it names, are intact. */
 function guarded(block: usize, header: u32): bool {
-  return load<u32>(block + (header & ~TAGS) - GUARD) == (<u32>block ^ GUARD_KEY);
+  let guard = block + (header & ~TAGS) - GUARD;
+  let slack = slackOf(block, header);
+  if (slack > guard - block - HEADER) return false; // no slack named, or more than its bytes
+  for (let at = guard - slack; at < guard; at++) if (load<u8>(at) != RED) return false;
+  return true;
 }
 
 /** Why `block`, which fails the used-block checks, was passed in: the report's kind. */
@@ -513,32 +540,63 @@ function isBlockStart(target: usize): bool {
 }
 
 /**
- * The first damaged word around a used block, or 0: the block itself when the header above it
- * was overwritten (an overflow), else a word of a free neighbour (a use after free).
+ * Reports the first damage around a used block, if any: an overflow of the block itself when the
+ * header above it was overwritten, an overflow of a used neighbour whose guard or red zone was,
+ * a use after free for a word of a free neighbour.
  */
-function neighboursDamage(block: usize, header: u32): usize {
+function neighboursDamaged(block: usize, header: u32): bool {
+  let first = root + FIRST;
   let right = block + (header & ~TAGS);
+  let damaged: usize = 0;
   if (right != top) {
     let rightHeader = load<u32>(right);
     if (
       !fits(right, rightHeader) ||
-      (rightHeader & FREE
-        ? load<u32>(right + (rightHeader & ~TAGS) - HEADER) != right
-        : !guarded(right, rightHeader))
-    ) return block;
-    if (rightHeader & FREE) {
-      let damaged = freeDamage(right, right);
-      if (damaged) return damaged;
+      (rightHeader & FREE && load<u32>(right + (rightHeader & ~TAGS) - HEADER) != right)
+    ) return overflowed(block);
+    if (!(rightHeader & FREE)) {
+      if (!guarded(right, rightHeader)) return overflowed(right);
+    } else {
+      damaged = freeDamage(right, right);
     }
   }
-  if (header & LEFT_FREE) {
+  if (!damaged && header & LEFT_FREE) {
     let left = load<u32>(block - HEADER);
-    if (left - (root + FIRST) >= block - (root + FIRST)) return block - HEADER;
-    let leftHeader = load<u32>(left);
-    if (!(leftHeader & FREE) || left + (leftHeader & ~TAGS) != block) return block - HEADER;
-    return freeDamage(left, left);
+    let leftHeader = left - first < block - first ? load<u32>(left) : 0; // read inside only
+    damaged = !(leftHeader & FREE) || left + (leftHeader & ~TAGS) != block
+      ? block - HEADER
+      : freeDamage(left, left);
+  } else if (!damaged && block != first) {
+    // a used left neighbour: its guard, the word below the header, names it, as h ^ slack bytes
+    let named = load<u32>(block - HEADER) ^ GUARD_KEY;
+    let left: usize = named ^ (((named & ALIGN_MASK) ^ (ALIGN - HEADER)) * SLACK_BYTES);
+    let leftHeader = left - first < block - first ? load<u32>(left) : FREE; // read inside only
+    if (leftHeader & FREE || left + (leftHeader & ~TAGS) != block || !guarded(left, leftHeader)) {
+      left = blockBefore(block);
+      return overflowed(left ? left : block); // a damaged heap: the block itself, then
+    }
   }
-  return 0;
+  if (damaged) report(USE_AFTER_FREE, damaged);
+  return damaged != 0;
+}
+
+/** Reports an overflow of the used block at `block`. */
+function overflowed(block: usize): bool {
+  report(OVERFLOW, block + HEADER);
+  return true;
+}
+
+/** The block that ends at `target`, by walking the blocks from the first (O(n), cold), or 0. */
+function blockBefore(target: usize): usize {
+  let block = root + FIRST;
+  let before: usize = 0;
+  while (block < target) {
+    let header = load<u32>(block);
+    if (!fits(block, header)) return 0;
+    before = block;
+    block += header & ~TAGS;
+  }
+  return block == target ? before : 0;
 }
 
 /**
@@ -610,6 +668,7 @@ export function malloc(bytes: usize): usize {
     return block + HEADER;
   }
   let block = allocate(size);
+  if (CHECKED && block) seal(block + HEADER, bytes);
   return block ? block + HEADER : 0;
 }
 
@@ -679,6 +738,7 @@ export function realloc(ptr: usize, bytes: usize): usize {
     setUsed(block, merged | (header & LEFT_FREE));
   }
   trim(block, size);
+  if (CHECKED) seal(ptr, bytes);
   return ptr;
 }
 
@@ -719,13 +779,21 @@ export function aligned_alloc(alignment: usize, bytes: usize): usize {
     block += gap;
   }
   trim(block, size);
+  if (CHECKED) seal(block + HEADER, bytes);
   return block + HEADER;
 }
 
-/** The bytes usable at `ptr` (at least what was asked for); 0 for 0 or a pointer not ours. */
+/**
+ * The bytes usable at `ptr` (at least what was asked for; checked, exactly that); 0 for 0 or a
+ * pointer not ours.
+ */
 export function malloc_usable_size(ptr: usize): usize {
   if (CHECKED) enter(OP_USABLE_SIZE);
   let block = blockOf(ptr);
+  if (CHECKED && block) {
+    let header = load<u32>(block);
+    return (header & ~TAGS) - OVERHEAD - slackOf(block, header);
+  }
   return block ? (load<u32>(block) & ~TAGS) - OVERHEAD : 0;
 }
 

@@ -20,6 +20,8 @@ interface Block {
   readonly address: number;
   size: number;
   free: boolean;
+  /** The bytes asked for, when used: the checked build's usable size (its red zone follows). */
+  asked?: number;
 }
 
 function roundUp(value: number, multiple: number): number {
@@ -35,6 +37,8 @@ export class ModelAllocator {
   readonly memory: WebAssembly.Memory;
   /** The bytes a used block spends beyond its usable ones: the header, and a guard if checked. */
   readonly overhead: number;
+  /** Whether a block's usable bytes are exactly those asked for, as in the checked build. */
+  readonly #exact: boolean;
   #root = 0;
   #limit = 0; // before init, a heap of zero capacity: every call fails
   #top = FIRST;
@@ -62,6 +66,7 @@ export class ModelAllocator {
   constructor(memory: WebAssembly.Memory, checked = false) {
     this.memory = memory;
     this.overhead = checked ? HEADER + 4 : HEADER;
+    this.#exact = checked;
   }
 
   /** Where the top region starts, as the wasm's `mote_top`. */
@@ -109,7 +114,9 @@ export class ModelAllocator {
   malloc(bytes: number): number {
     if (bytes >= this.#limit) return 0; // cannot fit below the limit; keeps block sizes in 32 bits
     const block = this.#allocate(this.#blockSize(bytes));
-    return block ? block.address + HEADER : 0;
+    if (!block) return 0;
+    block.asked = bytes;
+    return block.address + HEADER;
   }
 
   /** Frees a live block; any other pointer is ignored. */
@@ -146,6 +153,7 @@ export class ModelAllocator {
       }
     }
     this.#trim(block, size);
+    block.asked = bytes;
     return ptr;
   }
 
@@ -182,6 +190,7 @@ export class ModelAllocator {
       this.#release(block);
     }
     this.#trim(aligned, size);
+    aligned.asked = bytes;
     return aligned.address + HEADER;
   }
 
@@ -207,7 +216,7 @@ export class ModelAllocator {
   }
 
   #usable(block: Block): number {
-    return block.size - this.overhead;
+    return this.#exact ? block.asked! : block.size - this.overhead;
   }
 
   /** The used block whose payload starts at `ptr`, if there is one. */

@@ -203,3 +203,75 @@ Deno.test("the owner's bytes above a lowered-then-raised limit are no use after 
   assert.ok(h.malloc(8000) > 0);
   assert.deepEqual(h.check(), []);
 });
+
+/** The kind and address of the HeapMisuseError `f` throws, or "accepted". */
+function misuse(f: () => unknown): string {
+  try {
+    f();
+    return "accepted";
+  } catch (e) {
+    const { kind, address } = e as HeapMisuseError;
+    return kind === undefined ? (e as Error).name : `${kind} at ${address}`;
+  }
+}
+
+Deno.test("a checked heap names the block that was overrun, from either neighbour (#18: 4)", () => {
+  const h = new Heap({ checked: true });
+  const a = h.malloc(100), b = h.malloc(24), c = h.malloc(24);
+  h.malloc(8);
+  h.u8[b + h.usableSize(b)] = 0x78;
+  const before = h.walk();
+  assert.equal(misuse(() => h.free(a)), `overflow at ${b}`);
+  assert.equal(misuse(() => h.free(c)), `overflow at ${b}`);
+  assert.equal(misuse(() => h.free(b)), `overflow at ${b}`);
+  assert.deepEqual(h.walk(), before);
+  assert.equal(h.check().length, 1);
+  assert.match(h.check()[0], new RegExp(`block at ${b - HEADER_BYTES}`));
+});
+
+Deno.test("a checked heap catches a write of one byte past the requested size (#18: 5)", async (t) => {
+  for (let size = 0; size <= 40; size++) {
+    await t.step(`malloc(${size})`, () => {
+      for (
+        const [name, use] of [
+          ["free", (h: Heap, p: number) => h.free(p)],
+          ["realloc", (h: Heap, p: number) => h.realloc(p, size + 100)],
+          ["usableSize", (h: Heap, p: number) => h.usableSize(p)],
+          ["free of its left neighbour", (h: Heap, _: number, left: number) => h.free(left)],
+        ] as const
+      ) {
+        const h = new Heap({ checked: true });
+        const left = h.malloc(8);
+        const p = h.malloc(size);
+        h.malloc(8);
+        assert.equal(h.usableSize(p), size, "the usable size is the size asked for");
+        assert.deepEqual(h.check(), []);
+        h.u8[p + size] ^= 1;
+        assert.equal(h.check().length, 1, `check() after malloc(${size}), then p[${size}] written`);
+        assert.equal(misuse(() => use(h, p, left)), `overflow at ${p}`, name);
+      }
+    });
+  }
+  for (
+    const [name, make] of [
+      ["calloc", (h: Heap) => h.calloc(3, 7)],
+      ["alignedAlloc", (h: Heap) => h.alignedAlloc(64, 21)],
+      ["realloc, shrinking", (h: Heap) => h.realloc(h.malloc(100), 21)],
+      ["realloc, growing in place", (h: Heap) => h.realloc(h.malloc(10), 21)],
+      ["realloc, moving", (h: Heap) => {
+        const p = h.malloc(10);
+        h.malloc(8);
+        return h.realloc(p, 21);
+      }],
+    ] as const
+  ) {
+    await t.step(name, () => {
+      const h = new Heap({ checked: true });
+      const p = make(h);
+      h.malloc(8);
+      assert.equal(h.usableSize(p), 21);
+      h.u8[p + 21] = 0;
+      assert.equal(misuse(() => h.free(p)), `overflow at ${p}`);
+    });
+  }
+});
