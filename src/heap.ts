@@ -53,8 +53,10 @@ export interface HeapOptions {
   limit?: number;
   /**
    * Use the checked build: it catches double frees, pointers it never returned (interior,
-   * misaligned, outside, into freed memory), writes past a block's end (a guard word after each
-   * block) and writes to freed memory (poison, verified when the memory is reused), and throws
+   * misaligned, outside, into freed memory), writes of even one byte past the size asked for (a
+   * guard word after each block, and the bytes between the size and the guard filled with a known
+   * value: a byte-exact red zone; the usable size is then the size asked for) and writes to freed
+   * memory (poison, verified when the memory is reused), and throws
    * {@linkcode HeapMisuseError} at the call that finds them, leaving the heap as it was. Each block
    * costs 4 bytes more and each operation more time (see docs/bad-input.md).
    */
