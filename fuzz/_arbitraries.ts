@@ -26,6 +26,7 @@ import {
 import type { Session } from "./_session.ts";
 
 const PAGE = 65536;
+const PAGES_MAX = 65536;
 
 /**
  * Block sizes where mote's size classes start, up to 4 MiB: derived from the class function the
@@ -95,17 +96,23 @@ export interface HeapSetup {
   /** The region memory's initial pages. */
   readonly pages: number;
   /** The region memory's maximum pages, if it has one: growth beyond is refused. */
-  readonly maximum?: number;
+  readonly maximum: number | undefined;
   /** The heap's limit in bytes from its base. */
   readonly limit: number;
 }
 
 /** Heaps to start runs from: both placements, odd bases, refusing memories, small limits. */
 export function heapSetups(builds: readonly { importsMemory: boolean }[]): fc.Arbitrary<HeapSetup> {
+  // the largest base a heap may have, and bases past it, in a memory of all of wasm32
+  const highest = MAX_LIMIT - FIRST - HEADER - ALIGN;
   return fc.record({
     build: fc.nat({ max: builds.length - 1 }),
     region: fc.boolean(),
-    base: fc.oneof(fc.constantFrom(0, 1, 4100, 65535, 65536), fc.nat({ max: 200_000 })),
+    base: fc.oneof(
+      { weight: 8, arbitrary: fc.constantFrom(0, 1, 4100, 65535, 65536) },
+      { weight: 8, arbitrary: fc.nat({ max: 200_000 }) },
+      { weight: 1, arbitrary: fc.constantFrom(highest - 70_000, highest, highest + 16, MAX_LIMIT) },
+    ),
     extraPages: fc.integer({ min: -1, max: 3 }),
     growablePages: fc.option(fc.nat({ max: 24 }), { nil: undefined }),
     limit: fc.oneof(
@@ -120,12 +127,16 @@ export function heapSetups(builds: readonly { importsMemory: boolean }[]): fc.Ar
     const at = region && builds[build].importsMemory ? base : 0;
     const limit = wanted < 0 ? rootOf(at) - at - wanted : wanted;
     if (!region || !builds[build].importsMemory) {
-      return { build, region: false, base: 0, pages: 0, limit: Math.min(limit, MAX_LIMIT) };
+      const own = { build, region: false, base: 0, pages: 0, maximum: undefined };
+      return { ...own, limit: Math.min(limit, MAX_LIMIT) };
     }
     const needed = Math.ceil((base + FIRST + 16) / PAGE);
     // a memory ending below the root makes the first growth as large as the limit allows
-    const pages = Math.max(0, needed + (limit > 8 << 20 ? Math.max(0, extraPages) : extraPages));
-    const maximum = growablePages === undefined ? undefined : pages + growablePages;
+    const extra = limit > 8 << 20 ? Math.max(0, extraPages) : extraPages;
+    const pages = Math.min(PAGES_MAX, Math.max(0, needed + extra));
+    const maximum = growablePages === undefined
+      ? undefined
+      : Math.min(PAGES_MAX, pages + growablePages);
     return { build, region, base, pages, maximum, limit: Math.min(limit, MAX_LIMIT - base) };
   });
 }

@@ -18,7 +18,12 @@ import { readHeap, rootOf } from "../src/_heap_reader.ts";
 import { runOn } from "../src/heap.ts";
 import { wasmEngineFor } from "../src/_engine.ts";
 import { checkedWasm, fastWasm, regionWasm } from "../src/_wasm.ts";
-import { classStarts, sizes as arbitrarySizes } from "./_arbitraries.ts";
+import {
+  classStarts,
+  type HeapSetup,
+  heapSetups,
+  sizes as arbitrarySizes,
+} from "./_arbitraries.ts";
 import { resolve, show as showSize, type Size } from "./_commands.ts";
 import { type Block, Contract } from "./_contract.ts";
 import { differBlocks } from "./_session.ts";
@@ -28,20 +33,10 @@ const WASM32_PAGES = 65536;
 /** How many of the owner's bytes either side of a region it writes at the start. */
 const NEAR = 4096;
 
-/** Where a Heap-layer run's heaps live. */
-export interface HeapLayerSetup {
-  /** The build: fast runs in the heap's own memory only, as it is built. */
+/** Where a Heap-layer run's heaps live: a C-ABI setup, its build named. */
+export type HeapLayerSetup = Omit<HeapSetup, "build"> & {
   readonly build: "release" | "checked" | "fast";
-  /** A region of a given memory (with the owner's bytes around it), or the heap's own. */
-  readonly region: boolean;
-  readonly base: number;
-  /** The given memory's initial pages, from below the region's end to above it. */
-  readonly pages: number;
-  /** The given memory's maximum: growth beyond it is refused. */
-  readonly maximum: number | undefined;
-  /** The heap's limit in bytes. */
-  readonly limit: number;
-}
+};
 
 /** mote's fast build behind the Heap API: its own memory only, as it is built. */
 class FastHeap extends Heap {}
@@ -955,46 +950,16 @@ export function heapCommands(): fc.Arbitrary<Command> {
   );
 }
 
-/** Heaps for runs: both builds, own memory or a region, limits below, at and above its end. */
+/** The Heap-layer builds, for the setups of the C-ABI fuzz: fast runs in its own memory only. */
+const BUILDS = [
+  { name: "release", importsMemory: true },
+  { name: "checked", importsMemory: true },
+  { name: "fast", importsMemory: false },
+] as const;
+
+/** Heaps for runs: the setups of the C-ABI fuzz, each build's name for its index. */
 export function heapLayerSetups(): fc.Arbitrary<HeapLayerSetup> {
-  // the largest base a heap may have, and bases past it, in a memory of all of wasm32
-  const highest = MAX_LIMIT - FIRST - HEADER - ALIGN;
-  return fc.record({
-    build: fc.constantFrom("release", "checked", "fast" as const),
-    region: fc.boolean(),
-    base: fc.oneof(
-      { weight: 8, arbitrary: fc.constantFrom(0, 1, 4100, 65535, 65536) },
-      { weight: 8, arbitrary: fc.nat({ max: 150_000 }) },
-      { weight: 1, arbitrary: fc.constantFrom(highest - 70_000, highest, highest + 16, MAX_LIMIT) },
-    ),
-    extraPages: fc.integer({ min: -1, max: 3 }),
-    growable: fc.option(fc.nat({ max: 8 }), { nil: undefined }),
-    limit: fc.oneof(
-      { weight: 2, arbitrary: fc.integer({ min: 2100, max: 4 * PAGE }) },
-      { weight: 2, arbitrary: fc.integer({ min: 4 * PAGE, max: 4 << 20 }) },
-      { weight: 1, arbitrary: fc.constant(MAX_LIMIT) },
-    ),
-  }).map(({ build, region: wanted, base, extraPages, growable, limit }) => {
-    const region = wanted && build !== "fast";
-    const least = rootOf(base) - base + FIRST + HEADER + ALIGN;
-    if (!region) {
-      return {
-        build,
-        region,
-        base: 0,
-        pages: 0,
-        maximum: undefined,
-        limit: Math.max(least, limit),
-      };
-    }
-    const clamped = Math.max(least, Math.min(limit, MAX_LIMIT - base));
-    // the memory ends below, at or above the region's end (far below it for a limit of GiBs)
-    const needed = Math.ceil((base + least) / PAGE);
-    const end = Math.min(Math.ceil((base + clamped) / PAGE), needed + 64);
-    const pages = Math.min(WASM32_PAGES, Math.max(needed, end + extraPages));
-    const maximum = growable === undefined ? undefined : Math.min(WASM32_PAGES, pages + growable);
-    return { build, region, base, pages, maximum, limit: clamped };
-  });
+  return heapSetups(BUILDS).map((setup) => ({ ...setup, build: BUILDS[setup.build].name }));
 }
 
 /** Options of {@linkcode fuzzHeapLayer}. */
