@@ -222,7 +222,11 @@ export class ForeignPointer implements Command {
     // the top region without handing it out (aligned_alloc's): found by this oracle, left open
     const freed = session.contract.misuseOf(ptr) === "double-free";
     const other = "above" in this.where ? "either" : "not a block";
-    session.foreignPointer(ptr, this.call, freed ? "double free" : other);
+    // even picks inside a live block: the word in front reads as a used block's header, in
+    // every build, which must still refuse the pointer for its alignment
+    const { misaligned = 0 } = this.where as { misaligned?: number };
+    const forge = misaligned >= HEADER && misaligned % 2 === 0 && session.live[0]?.usable > 20;
+    session.foreignPointer(ptr, this.call, freed ? "double free" : other, forge ? 32 : undefined);
   }
   toString(): string {
     const [where, steps] = Object.entries(this.where)[0];
