@@ -10,6 +10,7 @@ import {
   AlignedAlloc,
   Calloc,
   type Change,
+  type Driven,
   type Foreign,
   ForeignPointer,
   Free,
@@ -169,17 +170,14 @@ function callocs(size: fc.Arbitrary<Size>): fc.Arbitrary<[number, Size]> {
 
 type CommandArbitrary = fc.Arbitrary<fc.Command<Session, Session>>;
 
-/** The operations of a differential run: every call of the C ABI, misuse, limits, resets. */
-export function moteCommands(): CommandArbitrary {
-  const size = sizes(true);
-  const foreign: fc.Arbitrary<Foreign> = fc.oneof(
-    fc.integer({ min: 1, max: 15 }).map((misaligned) => ({ misaligned })),
-    fc.integer({ min: 1, max: 20 }).map((below) => ({ below })),
-    // the top itself most: a heap that failed to start has no memory there
-    fc.oneof(fc.constant(0), fc.nat({ max: 20 })).map((above) => ({ above })),
-    fc.nat({ max: 1 << 16 }).map((interior) => ({ interior })),
-  );
-  return fc.oneof(
+/**
+ * The allocation calls against a model, for the C ABI and the Heap API alike: every size, every
+ * alignment (invalid ones too), realloc by every change, to 0 bytes included.
+ */
+export function allocationCommands(
+  size: fc.Arbitrary<Size>,
+): fc.WeightedArbitrary<fc.Command<Driven, Driven>>[] {
+  return [
     { weight: 10, arbitrary: size.map((s) => new Malloc(s)) },
     { weight: 3, arbitrary: callocs(size).map(([n, s]) => new Calloc(n, s)) },
     {
@@ -199,6 +197,21 @@ export function moteCommands(): CommandArbitrary {
     },
     { weight: 2, arbitrary: size.map((s) => new ReallocNull(s)) },
     { weight: 2, arbitrary: indices.map((i) => new UsableSize(i)) },
+  ];
+}
+
+/** The operations of a differential run: every call of the C ABI, misuse, limits, resets. */
+export function moteCommands(): CommandArbitrary {
+  const size = sizes(true);
+  const foreign: fc.Arbitrary<Foreign> = fc.oneof(
+    fc.integer({ min: 1, max: 15 }).map((misaligned) => ({ misaligned })),
+    fc.integer({ min: 1, max: 20 }).map((below) => ({ below })),
+    // the top itself most: a heap that failed to start has no memory there
+    fc.oneof(fc.constant(0), fc.nat({ max: 20 })).map((above) => ({ above })),
+    fc.nat({ max: 1 << 16 }).map((interior) => ({ interior })),
+  );
+  return fc.oneof(
+    ...allocationCommands(size),
     {
       weight: 1,
       arbitrary: fc.tuple(indices, pointerCalls).map(([i, then]) => new FreeTwice(i, then)),

@@ -37,25 +37,44 @@ export function show(size: Size): string {
   return delta === 0 ? name : `${name}${delta > 0 ? "+" : ""}${delta}`;
 }
 
+/**
+ * What the allocation commands drive: a C-ABI session, or a run of the Heap API (`Heap` and
+ * `ModelHeap`), each doing the call its way and holding it to the contract.
+ */
+export interface Driven {
+  readonly live: readonly { readonly requested: number }[];
+  readonly room: number;
+  readonly limitBytes: number;
+  /** Whether realloc to 0 bytes is defined (mote's is; C leaves it to the implementation). */
+  readonly reallocZero: boolean;
+  malloc(size: number): void;
+  calloc(count: number, size: number): void;
+  alignedAlloc(alignment: number, size: number): void;
+  reallocNull(size: number): void;
+  free(index: number): void;
+  realloc(index: number, size: number): void;
+  usableSize(index: number): void;
+}
+
 /** The position in the live blocks that an index names. */
-function pick(index: number, session: Session): number {
+function pick(index: number, session: Driven): number {
   return index % session.live.length;
 }
 
-abstract class Allocating implements Command {
+abstract class Allocating implements fc.Command<Driven, Driven> {
   check(): boolean {
     return true;
   }
-  abstract run(session: Session): void;
+  abstract run(session: Driven): void;
   abstract toString(): string;
 }
 
-abstract class OnLiveBlock implements Command {
+abstract class OnLiveBlock implements fc.Command<Driven, Driven> {
   constructor(readonly index: number) {}
-  check(session: Session): boolean {
+  check(session: Driven): boolean {
     return session.live.length > 0;
   }
-  abstract run(session: Session): void;
+  abstract run(session: Driven): void;
   abstract toString(): string;
 }
 
@@ -64,7 +83,7 @@ export class Malloc extends Allocating {
   constructor(readonly size: Size) {
     super();
   }
-  run(session: Session): void {
+  run(session: Driven): void {
     session.malloc(resolve(this.size, session));
   }
   toString(): string {
@@ -77,7 +96,7 @@ export class Calloc extends Allocating {
   constructor(readonly count: number, readonly size: Size) {
     super();
   }
-  run(session: Session): void {
+  run(session: Driven): void {
     session.calloc(this.count, resolve(this.size, session));
   }
   toString(): string {
@@ -90,7 +109,7 @@ export class AlignedAlloc extends Allocating {
   constructor(readonly alignment: number, readonly size: Size) {
     super();
   }
-  run(session: Session): void {
+  run(session: Driven): void {
     session.alignedAlloc(this.alignment, resolve(this.size, session));
   }
   toString(): string {
@@ -103,7 +122,7 @@ export class ReallocNull extends Allocating {
   constructor(readonly size: Size) {
     super();
   }
-  run(session: Session): void {
+  run(session: Driven): void {
     session.reallocNull(resolve(this.size, session));
   }
   toString(): string {
@@ -113,7 +132,7 @@ export class ReallocNull extends Allocating {
 
 /** free(live block) */
 export class Free extends OnLiveBlock {
-  run(session: Session): void {
+  run(session: Driven): void {
     session.free(pick(this.index, session));
   }
   toString(): string {
@@ -132,7 +151,7 @@ export class Realloc extends OnLiveBlock {
   constructor(index: number, readonly change: Change) {
     super(index);
   }
-  run(session: Session): void {
+  run(session: Driven): void {
     const index = pick(this.index, session);
     const { requested } = session.live[index];
     const size = "to" in this.change
@@ -141,7 +160,7 @@ export class Realloc extends OnLiveBlock {
       ? resolve(requested + this.change.by, session)
       : requested;
     // C leaves realloc(p, 0) to the implementation: only mote's answer is checked
-    session.realloc(index, session.diff ? size : Math.max(1, size));
+    session.realloc(index, session.reallocZero ? size : Math.max(1, size));
   }
   toString(): string {
     const change = "to" in this.change
@@ -155,7 +174,7 @@ export class Realloc extends OnLiveBlock {
 
 /** malloc_usable_size(live block) */
 export class UsableSize extends OnLiveBlock {
-  run(session: Session): void {
+  run(session: Driven): void {
     session.usableSize(pick(this.index, session));
   }
   toString(): string {

@@ -19,12 +19,12 @@ import { runOn } from "../src/heap.ts";
 import { wasmEngineFor } from "../src/_engine.ts";
 import { checkedWasm, fastWasm, regionWasm } from "../src/_wasm.ts";
 import {
+  allocationCommands,
   classStarts,
   type HeapSetup,
   heapSetups,
   sizes as arbitrarySizes,
 } from "./_arbitraries.ts";
-import { resolve, show as showSize, type Size } from "./_commands.ts";
 import { type Block, Contract } from "./_contract.ts";
 import { differBlocks } from "./_session.ts";
 
@@ -126,8 +126,32 @@ export class HeapRun {
     });
   }
 
+  /** The Heap API's calls, as the allocation commands make them. */
+  malloc(bytes: number): void {
+    this.hold(this.both(`malloc(${bytes})`, (heap) => heap.malloc(bytes)), bytes);
+  }
+  calloc(count: number, bytes: number): void {
+    const ptr = this.both(`calloc(${count}, ${bytes})`, (heap) => heap.calloc(count, bytes));
+    this.hold(ptr, count * bytes, ALIGN, true);
+  }
+  alignedAlloc(alignment: number, bytes: number): void {
+    const what = `alignedAlloc(${alignment}, ${bytes})`;
+    this.hold(this.both(what, (heap) => heap.alignedAlloc(alignment, bytes)), bytes, alignment);
+  }
+  reallocNull(bytes: number): void {
+    this.hold(this.both(`realloc(0, ${bytes})`, (heap) => heap.realloc(0, bytes)), bytes);
+  }
+  realloc(index: number, bytes: number): void {
+    this.resize(index, bytes, "realloc", (heap, ptr) => heap.realloc(ptr, bytes));
+  }
+  usableSize(index: number): void {
+    const { ptr } = this.live[index];
+    this.both(`usableSize(${ptr})`, (heap) => heap.usableSize(ptr));
+  }
+  readonly reallocZero = true;
+
   /** Reallocs the live block at `index` to `bytes` by `call` on both heaps. */
-  realloc(index: number, bytes: number, how: string, call: (heap: Heap, ptr: number) => number) {
+  resize(index: number, bytes: number, how: string, call: (heap: Heap, ptr: number) => number) {
     const old = this.contract.take(index, how), what = `${how}(${old.ptr}, ${bytes})`;
     const moved = this.both(what, (heap) => call(heap, old.ptr));
     if (!moved) this.contract.restore(old, what);
@@ -274,85 +298,6 @@ abstract class Base implements Command {
   }
   abstract run(run: HeapRun): void;
   abstract toString(): string;
-}
-
-abstract class OnLive extends Base {
-  constructor(readonly index: number) {
-    super();
-  }
-  override check(run: Readonly<HeapRun>): boolean {
-    return run.live.length > 0;
-  }
-  at(run: HeapRun): number {
-    return this.index % run.live.length;
-  }
-}
-
-class Allocate extends Base {
-  constructor(
-    readonly how: "malloc" | "calloc" | "alignedAlloc" | "realloc0",
-    readonly size: Size,
-    readonly extra: number,
-  ) {
-    super();
-  }
-  run(run: HeapRun): void {
-    const bytes = resolve(this.size, run);
-    const { how, extra } = this;
-    const ptr = run.both(
-      `${this}`,
-      (heap) =>
-        how === "malloc"
-          ? heap.malloc(bytes)
-          : how === "calloc"
-          ? heap.calloc(extra, bytes)
-          : how === "alignedAlloc"
-          ? heap.alignedAlloc(extra, bytes)
-          : heap.realloc(0, bytes),
-    );
-    const alignment = how === "alignedAlloc" ? Math.max(extra, ALIGN) : ALIGN;
-    run.hold(ptr, how === "calloc" ? extra * bytes : bytes, alignment, how === "calloc");
-  }
-
-  toString(): string {
-    const size = showSize(this.size);
-    return this.how === "malloc" || this.how === "realloc0"
-      ? `${this.how}(${size})`
-      : `${this.how}(${this.extra}, ${size})`;
-  }
-}
-
-class Free extends OnLive {
-  run(run: HeapRun): void {
-    run.free(this.at(run));
-  }
-  toString(): string {
-    return `free(#${this.index})`;
-  }
-}
-
-class Realloc extends OnLive {
-  constructor(index: number, readonly size: Size) {
-    super(index);
-  }
-  run(run: HeapRun): void {
-    const i = this.at(run);
-    const bytes = resolve(this.size, run);
-    run.realloc(i, bytes, "realloc", (heap, p) => heap.realloc(p, bytes));
-  }
-  toString(): string {
-    return `realloc(#${this.index}, ${showSize(this.size)})`;
-  }
-}
-
-class UsableSize extends OnLive {
-  run(run: HeapRun): void {
-    const { ptr } = run.live[this.at(run)];
-    run.both(`usableSize(${ptr})`, (heap) => heap.usableSize(ptr));
-  }
-  toString(): string {
-    return `usableSize(#${this.index})`;
-  }
 }
 
 /** What a pointer that is not live is given to. */
@@ -512,7 +457,7 @@ class ViaExports extends Base {
     if (run.live.length === 0) return;
     const i = this.index % run.live.length;
     if (op === "free") return run.free(i, "exports.free", (heap, p) => heap.exports.free(p));
-    run.realloc(i, size, "exports.realloc", (heap, p) => heap.exports.realloc(p, size) >>> 0);
+    run.resize(i, size, "exports.realloc", (heap, p) => heap.exports.realloc(p, size) >>> 0);
   }
   toString(): string {
     return `exports.${this.op}(#${this.index}, ${this.size})`;
@@ -872,21 +817,7 @@ const index = fc.nat({ max: 1 << 16 });
 /** The commands of a Heap-layer run. */
 export function heapCommands(): fc.Arbitrary<Command> {
   return fc.oneof(
-    { weight: 10, arbitrary: sizes.map((s) => new Allocate("malloc", s, 0)) },
-    {
-      weight: 2,
-      arbitrary: fc.tuple(fc.nat({ max: 16 }), sizes).map(([n, s]) => new Allocate("calloc", s, n)),
-    },
-    {
-      weight: 2,
-      arbitrary: fc.tuple(fc.constantFrom(1, 16, 32, 64, 4096, 65536), sizes).map(([a, s]) =>
-        new Allocate("alignedAlloc", s, a)
-      ),
-    },
-    { weight: 1, arbitrary: sizes.map((s) => new Allocate("realloc0", s, 0)) },
-    { weight: 8, arbitrary: index.map((i) => new Free(i)) },
-    { weight: 5, arbitrary: fc.tuple(index, sizes).map(([i, s]) => new Realloc(i, s)) },
-    { weight: 2, arbitrary: index.map((i) => new UsableSize(i)) },
+    ...allocationCommands(sizes),
     {
       weight: 5,
       arbitrary: fc.tuple(

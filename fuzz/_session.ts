@@ -72,6 +72,11 @@ export class Session {
     if (diff) this.#start();
   }
 
+  /** Whether realloc to 0 bytes is checked: only mote's answer is defined. */
+  get reallocZero(): boolean {
+    return this.diff !== undefined;
+  }
+
   /** The live blocks, as the contract records them. */
   get live(): readonly Block[] {
     return this.contract.live;
