@@ -188,7 +188,7 @@ export class Session {
 
   /** Whether this run's allocator is mote's checked build, which reports misuse. */
   get checked(): boolean {
-    return this.#checked;
+    return this.diff !== undefined && this.diff.model.overhead > HEADER;
   }
 
   /**
@@ -346,10 +346,6 @@ export class Session {
     return [1, this.real.memory.buffer.byteLength];
   }
 
-  get #checked(): boolean {
-    return this.diff !== undefined && this.diff.model.overhead > HEADER;
-  }
-
   /**
    * The checks after every operation: the first and last bytes of every live block are intact,
    * a checked build reported what it should and nothing else, and a differential heap matches
@@ -360,10 +356,10 @@ export class Session {
     this.contract.check("the last operation");
     if (!this.diff) return;
     const reports = this.mote.takeReports();
-    const expected = misuse === undefined || !this.#checked
+    const expected = misuse === undefined || !this.checked
       ? ""
       : `${misuse.kind} at ${misuse.ptr}`;
-    const either = misuse?.kind === "either" && this.#checked &&
+    const either = misuse?.kind === "either" && this.checked &&
       ["double free", "not a block"].some((kind) => reports.join() === `${kind} at ${misuse.ptr}`);
     if (reports.join() !== expected && !either) {
       this.#fail(
