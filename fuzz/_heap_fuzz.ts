@@ -178,6 +178,7 @@ export class HeapRun {
 
   /** The owner writes bytes `[from, to)` of the memory, outside the region. */
   ownerWrites(from: number, to: number): void {
+    to = Math.min(to, this.contract.buffer().byteLength); // a memory may end below the region
     if (from >= to) return;
     this.trace.push(`owner writes [${from}, ${to})`);
     this.contract.ownerWrites(from, to);
