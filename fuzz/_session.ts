@@ -356,9 +356,7 @@ export class Session {
     this.contract.check("the last operation");
     if (!this.diff) return;
     const reports = this.mote.takeReports();
-    const expected = misuse === undefined || !this.checked
-      ? ""
-      : `${misuse.kind} at ${misuse.ptr}`;
+    const expected = misuse === undefined || !this.checked ? "" : `${misuse.kind} at ${misuse.ptr}`;
     const either = misuse?.kind === "either" && this.checked &&
       ["double free", "not a block"].some((kind) => reports.join() === `${kind} at ${misuse.ptr}`);
     if (reports.join() !== expected && !either) {
