@@ -4,10 +4,12 @@
  *
  * A script declares its flags once; `--help` prints them, `--flag value` and `--flag=value` both
  * work, and a bad flag or value ends the script with exit code 2 and one line naming the flag and
- * the value, never a stack trace.
+ * the value, never a stack trace; so does a file named on the command line that cannot be read or
+ * written (`readArg`, `writeArg`), whose path is the user's, relative to where they typed it.
  *
  * @module
  */
+import { resolve } from "node:path";
 import { seeded } from "../src/_test_util.ts";
 
 /** One flag: its kind, what it does, its default and, for numbers, its range. */
@@ -144,7 +146,7 @@ export function parseFlags<F extends Record<string, Flag>>(
 
 /**
  * Parses `Deno.args` (or `args`) for a script: on `--help` prints the help and exits 0, on a
- * usage error prints one line and a pointer to `--help` and exits 2.
+ * usage error prints one line, pointing to `--help`, and exits 2.
  */
 export function parseArgs<F extends Record<string, Flag>>(
   command: Command<F>,
@@ -157,8 +159,52 @@ export function parseArgs<F extends Record<string, Flag>>(
     Deno.exit(0);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    console.error(`error: ${error.message}\nRun ${command.usage} --help for the flags.`);
-    Deno.exit(2);
+    fail(`${error.message} (${command.usage} --help lists the flags)`);
+  }
+}
+
+/** Ends a script as a bad command line does: `error: message`, one line, and exit code 2. */
+export function fail(message: string): never {
+  console.error(`error: ${message.replaceAll("\n", " ")}`);
+  Deno.exit(2);
+}
+
+/**
+ * A path given on the command line, resolved against the directory the user typed it in:
+ * `deno task` runs scripts in the project's root and names that directory in `INIT_CWD`.
+ * Without the permission to read it, the path is taken as given.
+ */
+export function argPath(path: string): string {
+  let from: string | undefined;
+  try {
+    from = Deno.env.get("INIT_CWD");
+  } catch {
+    // no --allow-env: relative to where the script runs
+  }
+  return from ? resolve(from, path) : path;
+}
+
+/** Why a file operation failed, in a few words: the OS's message without its error number. */
+function reason(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).replace(/ \(os error.*$/s, "");
+}
+
+/** Reads a file named on the command line; a missing or unreadable one ends the script (`fail`). */
+export async function readArg(path: string, what = "file"): Promise<Uint8Array<ArrayBuffer>> {
+  try {
+    return await Deno.readFile(argPath(path));
+  } catch (error) {
+    fail(`cannot read ${what} ${JSON.stringify(path)}: ${reason(error)}`);
+  }
+}
+
+/** Writes a file named on the command line; one that cannot be written ends the script (`fail`). */
+export async function writeArg(path: string, data: Uint8Array | string): Promise<void> {
+  try {
+    if (typeof data === "string") await Deno.writeTextFile(argPath(path), data);
+    else await Deno.writeFile(argPath(path), data);
+  } catch (error) {
+    fail(`cannot write ${JSON.stringify(path)}: ${reason(error)}`);
   }
 }
 
