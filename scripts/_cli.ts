@@ -4,8 +4,9 @@
  *
  * A script declares its flags once; `--help` prints them, `--flag value` and `--flag=value` both
  * work, and a bad flag or value ends the script with exit code 2 and one line naming the flag and
- * the value, never a stack trace; so does a file named on the command line that cannot be read or
- * written (`readArg`, `writeArg`), whose path is the user's, relative to where they typed it.
+ * the value (and a line pointing to `--help`), never a stack trace; a file named on the command
+ * line that cannot be read or written (`readArg`, `writeArg`) ends it with one line and exit
+ * code 2 too. Its path is the user's, relative to where they typed it (`argPath`).
  *
  * @module
  */
@@ -146,7 +147,7 @@ export function parseFlags<F extends Record<string, Flag>>(
 
 /**
  * Parses `Deno.args` (or `args`) for a script: on `--help` prints the help and exits 0, on a
- * usage error prints one line, pointing to `--help`, and exits 2.
+ * usage error prints one line and a pointer to `--help` and exits 2.
  */
 export function parseArgs<F extends Record<string, Flag>>(
   command: Command<F>,
@@ -159,7 +160,8 @@ export function parseArgs<F extends Record<string, Flag>>(
     Deno.exit(0);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    fail(`${error.message} (${command.usage} --help lists the flags)`);
+    console.error(`error: ${error.message}\nRun ${command.usage} --help for the flags.`);
+    Deno.exit(2);
   }
 }
 
@@ -190,11 +192,11 @@ function reason(error: unknown): string {
 }
 
 /** Reads a file named on the command line; a missing or unreadable one ends the script (`fail`). */
-export async function readArg(path: string, what = "file"): Promise<Uint8Array<ArrayBuffer>> {
+export function readArg(path: string, what = "file"): Uint8Array<ArrayBuffer> {
   try {
-    return await Deno.readFile(argPath(path));
+    return Deno.readFileSync(argPath(path));
   } catch (error) {
-    fail(`cannot read ${what} ${JSON.stringify(path)}: ${reason(error)}`);
+    fail(`Cannot read ${what} ${JSON.stringify(path)}: ${reason(error)}`);
   }
 }
 
@@ -204,7 +206,7 @@ export async function writeArg(path: string, data: Uint8Array | string): Promise
     if (typeof data === "string") await Deno.writeTextFile(argPath(path), data);
     else await Deno.writeFile(argPath(path), data);
   } catch (error) {
-    fail(`cannot write ${JSON.stringify(path)}: ${reason(error)}`);
+    fail(`Cannot write ${JSON.stringify(path)}: ${reason(error)}`);
   }
 }
 

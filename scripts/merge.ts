@@ -156,8 +156,8 @@ if (import.meta.main) {
   });
   if (files.length !== 2) fail(`expected two files, program.wasm merged.wasm; got ${files.length}`);
   const [input, output] = files;
-  const merged = await mergeMote(await readArg(input, "program")).catch((error) =>
-    fail(`cannot merge ${JSON.stringify(input)}: ${error.message}`)
+  const merged = await mergeMote(readArg(input, "program")).catch((error) =>
+    fail(`Cannot merge ${JSON.stringify(input)}: ${error.message}`)
   );
   await writeArg(output, merged);
   const imports = WebAssembly.Module.imports(new WebAssembly.Module(merged));

@@ -93,14 +93,14 @@ Deno.test("deno task merge: paths from where it was run, one line and exit 2 for
     await Deno.writeTextFile(`${dir}/text.wasm`, "not wasm");
     for (
       const [args, message] of [
-        [["missing.wasm", "out.wasm"], /^error: cannot read program "missing.wasm": No such file/],
+        [["missing.wasm", "out.wasm"], /^error: Cannot read program "missing.wasm": No such file/],
         [
           ["text.wasm", "out.wasm"],
-          /^error: cannot merge "text.wasm": The bytes are not a WebAssembly/,
+          /^error: Cannot merge "text.wasm": The bytes are not a WebAssembly/,
         ],
         [
           ["program.wasm", "no/such/dir/out.wasm"],
-          /^error: cannot write "no\/such\/dir\/out.wasm"/,
+          /^error: Cannot write "no\/such\/dir\/out.wasm"/,
         ],
         [["program.wasm"], /^error: expected two files/],
       ] as const

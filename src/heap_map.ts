@@ -6,7 +6,7 @@
  */
 import { HEADER } from "./_layout.ts";
 import type { HeapBlock, HeapStats } from "./_picture.ts";
-import { checkInteger, describe } from "./_validate.ts";
+import { checkInteger, checkOptions, describe } from "./_validate.ts";
 import type { Heap } from "./heap.ts";
 
 /**
@@ -98,7 +98,8 @@ const LEGEND_HEIGHT = 30;
  * @param options The picture's width, the bytes per row and its heading.
  * @returns The SVG document, ready to save as a `.svg` file or to set as an element's HTML.
  * @throws {RangeError} When `width` or `rowBytes` is out of range.
- * @throws {TypeError} When `width` or `rowBytes` is not a number, or `title` not a string.
+ * @throws {TypeError} When `heap` is not a heap, `options` not an object, `width` or `rowBytes`
+ * not a number, or `title` not a string.
  *
  * @example Saving a map of a fragmented heap
  * ```ts
@@ -118,6 +119,10 @@ export function heapMapSvg(
   heap: Pick<Heap, "base" | "walk" | "stats">,
   options: HeapMapOptions = {},
 ): string {
+  if (typeof heap?.walk !== "function" || typeof heap.stats !== "function") {
+    throw new TypeError(`The heap must be a Heap or ModelHeap, got ${describe(heap)}`);
+  }
+  checkOptions(options, "Options");
   const width = checkInteger(options.width ?? 800, "Width", 320, 4096);
   const title = options.title ?? "mote heap";
   if (typeof title !== "string") {
