@@ -30,7 +30,7 @@ import {
 } from "./harness.ts";
 import { BASELINE, loadPeers, type Peer } from "./peers.ts";
 import { setup } from "./setup.ts";
-import { barChart, COLORS } from "./svg.ts";
+import { barChart, colorOf } from "./svg.ts";
 import { readTrace, synthetic, tracePaths, type Workload } from "./workloads.ts";
 
 const HERE = new URL("./", import.meta.url);
@@ -385,7 +385,7 @@ function targets(results: Results): string[] {
 
 function charts(results: Results): Record<string, string> {
   const wasmPeers = results.peers.filter((p) => p.kind === "wasm");
-  const color = (name: string) => COLORS[results.peers.findIndex((p) => p.name === name) % 10];
+  const color = (name: string) => colorOf(results.peers.findIndex((p) => p.name === name));
   const rows = results.workloads.map((w) => w.name);
   const series = (peers: { name: string }[]) =>
     peers.map((p) => ({ name: p.name, color: color(p.name) }));
