@@ -10,7 +10,6 @@
  *
  * @module
  */
-import { resolve } from "node:path";
 import { seeded } from "../src/_test_util.ts";
 
 /** One flag: its kind, what it does, its default and, for numbers, its range. */
@@ -183,7 +182,8 @@ export function argPath(path: string): string {
   } catch {
     // no --allow-env: relative to where the script runs
   }
-  return from ? resolve(from, path) : path;
+  const absolute = /^([A-Za-z]:)?[\\/]/.test(path); // POSIX, or Windows with its drive
+  return from && !absolute ? `${from.replace(/[\\/]$/, "")}/${path}` : path;
 }
 
 /** Why a file operation failed, in a few words: the OS's message without its error number. */
