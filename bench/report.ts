@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { parseArgs } from "../scripts/_cli.ts";
+import { argPath, parseArgs, readArg } from "../scripts/_cli.ts";
 import {
   gzipSize,
   loadReplayer,
@@ -604,14 +604,14 @@ if (import.meta.main) {
   const only = args.only?.split(",");
   const written: URL[] = [];
   let results: Results;
-  if (args.from) results = JSON.parse(await Deno.readTextFile(args.from));
+  const [peer, trace] = [args.peer.map(argPath), args.trace.map(argPath)];
+  for (const file of [...peer, ...trace]) readArg(file); // missing: one line, exit 2
+  if (args.from) results = JSON.parse(new TextDecoder().decode(readArg(args.from, "--from")));
   else {
-    results = await run({ ...args, only });
-    await Deno.writeTextFile(
-      new URL("results.json", HERE),
-      JSON.stringify(results, null, 1) + "\n",
-    );
-    written.push(new URL("results.json", HERE));
+    results = await run({ ...args, only, peer, trace });
+    const json = new URL("results.json", HERE);
+    await Deno.writeTextFile(json, JSON.stringify(results, null, 1) + "\n");
+    written.push(json);
   }
   for (const [file, svg] of Object.entries(charts(results))) {
     await Deno.writeTextFile(new URL(file, HERE), svg);
