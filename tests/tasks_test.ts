@@ -75,3 +75,14 @@ Deno.test("a file the command line names that cannot be read: one line, exit 2",
     assert.match(lines[0], /^error: Cannot read .*nonexistent-mote\/file.*: No such file/, name);
   }
 });
+
+Deno.test("the README's install line names every package .ci/run installs for the tests", async () => {
+  const readme = await Deno.readTextFile(new URL("README.md", ROOT));
+  const ci = await Deno.readTextFile(new URL(".ci/run", ROOT));
+  const line = /sudo apt-get install ([^`]*?)\n```/.exec(readme)![1].replace(/\\\n\s*/g, "");
+  const named = new Set(line.split(/\s+/));
+  const installed = [...ci.matchAll(/(?:PACKAGES="([^"]+)"|install -y -qq (\w+);)/g)]
+    .flatMap(([, list, one]) => (list ?? one).split(" "));
+  assert.deepEqual(installed.filter((p) => !named.has(p)), []);
+  assert.ok(installed.length >= 9, installed.join(" "));
+});
