@@ -17,6 +17,7 @@ import { classOf, SCAN } from "../src/_size_class.ts";
 import { readHeap, rootOf } from "../src/_heap_reader.ts";
 import type { HeapBlock } from "../src/_picture.ts";
 import { classStarts, EDGES } from "./_arbitraries.ts";
+import { Picture } from "./_picture_command.ts";
 
 const PAGE = 65536;
 const WASM32_PAGES = 65536;
@@ -904,6 +905,7 @@ export function heapCommands(): fc.Arbitrary<Command> {
       ).map(([w, p, f, c]) => new BadPointer(w, p, f, c)),
     },
     { weight: 1, arbitrary: fc.constant(new Reset()) },
+    { weight: 1, arbitrary: fc.integer({ min: 320, max: 4096 }).map((w) => new Picture(w)) },
     {
       weight: 1,
       arbitrary: fc.tuple(fc.constantFrom("span", "up", "down" as const), fc.nat({ max: 300_000 }))

@@ -1,29 +1,38 @@
 /**
- * The mutation run: each mutant of fuzz/_mutants.ts (a single edit of asm/mote.ts) is compiled
- * into mote's three builds and fuzzed, first with exactly the bounded fuzz of `deno task test`
- * (fuzz/_bounded.ts: the C ABI against the model, the model-free checks, Heap against
- * ModelHeap), then, if it survives, for a minute more from other seeds. Each mutant runs in a
- * process of its own, so that one that makes the allocator loop forever is caught by a timeout.
+ * The mutation run: each mutant of fuzz/_mutants.ts (a single edit of asm/mote.ts, asm/shared.ts
+ * or a TypeScript file of src/) is applied to a copy of the project, its five builds made there
+ * as scripts/build.ts makes them, and fuzzed, first with exactly the bounded fuzz of
+ * `deno task test` (fuzz/_bounded.ts: the C ABI of the release, checked and fast builds against
+ * the model, the model-free checks, Heap against ModelHeap on the release and fast builds, the
+ * shared build under workers), then, if it survives, for `--seconds` more from other seeds. Each
+ * mutant runs in a process of its own, in its copy, so that one that makes the allocator loop
+ * forever is caught by a timeout and one in TypeScript is what that process imports.
  *
  *     deno run -A fuzz/mutants.ts                  every mutant; prints the table
- *     deno run -A fuzz/mutants.ts --readme         and writes it into README.md
+ *     deno run -A fuzz/mutants.ts --write          and writes it where its markers are
  *     deno run -A fuzz/mutants.ts --only 3,17      some mutants, by number
  *
  * @module
  */
 import { parseArgs } from "../scripts/_cli.ts";
+import { compile, VARIANTS } from "../scripts/build.ts";
 import { Heap, runOn } from "../src/heap.ts";
 import { wasmEngineFor, type WasmModules } from "../src/_engine.ts";
+import * as shipped from "../src/_wasm.ts";
 import { fuzzHeapLayer } from "./_heap_fuzz.ts";
 import { type MoteBuild, runFuzz } from "./_runner.ts";
 import { importsMemory } from "./_subject.ts";
 import { fuzzAllocator } from "./mod.ts";
+import { fuzzConcurrent } from "./concurrent.ts";
 import { BOUNDED } from "./_bounded.ts";
-import { type Mutant, MUTANTS, mutate } from "./_mutants.ts";
-import { compileMote } from "./planted_bugs.ts";
+import { fileOf, type Mutant, MUTANTS, mutate } from "./_mutants.ts";
 
-const SOURCE = new URL("../asm/mote.ts", import.meta.url);
-const README = new URL("../README.md", import.meta.url);
+const ROOT = new URL("../", import.meta.url);
+/** What a copy of the project needs to build and fuzz: node_modules is linked, not copied. */
+const COPIED = ["asm", "src", "fuzz", "scripts", "mod.ts", "deno.json", "deno.lock"];
+/** Where the table goes: the first of these files that holds its markers. */
+const DOCS = ["docs/fuzzing.md", "docs/testing.md", "README.md"];
+const START = "<!-- mutants:start -->", END = "<!-- mutants:end -->";
 
 /** What became of a mutant. */
 export interface Outcome {
@@ -34,18 +43,20 @@ export interface Outcome {
   readonly detail: string;
 }
 
-/** Compiles a source into the three builds, with the flags scripts/build.ts gives each. */
-async function build(source: string): Promise<WasmModules> {
-  const [own, region, checked] = await Promise.all([
-    compileMote(source, ["--maximumMemory", "65536"]),
-    compileMote(source, ["--importMemory"]),
-    compileMote(source, ["--importMemory", "--use", "MOTE_CHECKED=1"]),
-  ]);
-  return { own, region, checked };
+/** The five builds of a mutant. */
+type Builds = WasmModules & Record<"fast" | "shared", Uint8Array<ArrayBuffer>>;
+
+/** The builds of the project this process runs from: the release, checked, fast and shared. */
+async function build(): Promise<Builds> {
+  const wasm: Record<string, Uint8Array<ArrayBuffer>> = {};
+  // one at a time, as scripts/build.ts does: asc shares state between compiles in one process
+  for (const variant of VARIANTS) wasm[variant.name] = (await compile(variant)).wasm;
+  const { ownWasm: own, regionWasm: region, checkedWasm: checked, fastWasm: fast } = wasm;
+  return { own, region, checked, fast, shared: wasm.sharedWasm };
 }
 
-function moteBuilds(modules: WasmModules): MoteBuild[] {
-  return (["own", "region", "checked"] as const).map((name) => {
+function moteBuilds(modules: Builds): MoteBuild[] {
+  return (["own", "region", "checked", "fast"] as const).map((name) => {
     const module = new WebAssembly.Module(modules[name]);
     return { name, module, checked: name === "checked", importsMemory: importsMemory(module) };
   });
@@ -60,17 +71,28 @@ function firstLine(message: string): string {
   return (line + next).replace(/^Caused by: /, "").slice(0, 120);
 }
 
+/** The Heap-layer fuzz of a kind of Heap: what killed it, or undefined. */
+function heapLayer(kind: typeof Heap, runs: number, seed: number): string | undefined {
+  try {
+    fuzzHeapLayer({ runs, seed, kind });
+  } catch (error) {
+    const cause = error instanceof Error ? error.cause ?? error : error;
+    return firstLine(cause instanceof Error ? cause.message : String(cause));
+  }
+}
+
 /**
- * Fuzzes one mutant's builds, bounded (as `deno task test`) or for `seconds` from other seeds;
- * what killed it, or undefined.
+ * Fuzzes the builds of one mutant, bounded (as `deno task test`) or for `seconds` from other
+ * seeds; what killed it, or undefined.
  */
-function fuzzMutant(modules: WasmModules, seconds?: number): string | undefined {
-  const builds = moteBuilds(modules);
-  const kind = class MutantHeap extends Heap {};
-  runOn(kind, wasmEngineFor(modules));
+async function fuzzMutant(modules: Builds, seconds?: number): Promise<string | undefined> {
+  const release = class MutantHeap extends Heap {};
+  const fast = class FastMutantHeap extends Heap {};
+  runOn(release, wasmEngineFor(modules));
+  runOn(fast, wasmEngineFor({ ...modules, own: modules.fast }));
   const started = performance.now();
   const seed = seconds === undefined ? BOUNDED.seed : 1;
-  const mote = runFuzz({ kind: "mote", builds }, {
+  const mote = runFuzz({ kind: "mote", builds: moteBuilds(modules) }, {
     ...(seconds === undefined ? { runs: BOUNDED.runs } : { seconds: seconds / 2 }),
     seed,
   });
@@ -82,56 +104,76 @@ function fuzzMutant(modules: WasmModules, seconds?: number): string | undefined 
     return `model-free, run ${any.failure.runsToFailure}: ${firstLine(any.failure.message)}`;
   }
   for (let batch = 0;; batch++) {
-    try {
-      fuzzHeapLayer({ runs: BOUNDED.heapRuns, seed: seed + batch, kind });
-    } catch (error) {
-      const cause = error instanceof Error ? error.cause ?? error : error;
-      const message = cause instanceof Error ? cause.message : String(cause);
-      return `Heap vs ModelHeap: ${firstLine(message)}`;
-    }
+    const killed = heapLayer(release, BOUNDED.heapRuns, seed + batch);
+    if (killed) return `Heap vs ModelHeap: ${killed}`;
+    const killedFast = heapLayer(fast, BOUNDED.fastHeapRuns, seed + batch);
+    if (killedFast) return `fast Heap vs ModelHeap: ${killedFast}`;
+    const shared = await fuzzConcurrent({
+      runs: BOUNDED.concurrentRuns,
+      seed: seed + batch,
+      wasm: new WebAssembly.Module(modules.shared),
+    });
+    if (shared.failure) return `shared build under workers: ${firstLine(shared.failure)}`;
     if (seconds === undefined || performance.now() - started > seconds * 1000) return undefined;
   }
 }
 
-/** Runs one mutant in this process: bounded, then for a minute if it survives. */
+/** Runs one mutant in this process, whose copy of the project carries it. */
 async function runMutant(index: number, seconds: number): Promise<Outcome> {
   const mutant = MUTANTS[index];
-  const source = await Deno.readTextFile(SOURCE);
-  const mutated = mutate(source, mutant);
-  if (mutated === undefined) {
-    return { mutant: index, result: "stillborn", detail: "its text no longer occurs once" };
-  }
-  let modules: WasmModules;
+  let modules: Builds;
   try {
-    modules = await build(mutated);
+    // a mutant of TypeScript runs on the shipped wasm: this process imports the mutated file
+    modules = fileOf(mutant).startsWith("asm/") ? await build() : {
+      own: shipped.ownWasm,
+      region: shipped.regionWasm,
+      checked: shipped.checkedWasm,
+      fast: shipped.fastWasm,
+      shared: shipped.sharedWasm,
+    };
   } catch (error) {
     return { mutant: index, result: "stillborn", detail: `does not compile: ${error}` };
   }
-  const bounded = fuzzMutant(modules);
+  const bounded = await fuzzMutant(modules);
   if (bounded) return { mutant: index, result: "bounded", detail: bounded };
-  const long = fuzzMutant(modules, seconds);
+  const long = seconds > 0 ? await fuzzMutant(modules, seconds) : undefined;
   if (long) return { mutant: index, result: "long", detail: long };
   return { mutant: index, result: "survived", detail: mutant.equivalent ?? "" };
 }
 
+/** A copy of the project with `mutant` applied, or undefined when its text is not there once. */
+async function copyWith(mutant: Mutant): Promise<string | undefined> {
+  const dir = await Deno.makeTempDir({ prefix: "mote-mutant-" });
+  for (const name of COPIED) {
+    await new Deno.Command("cp", { args: ["-r", new URL(name, ROOT).pathname, dir] }).output();
+  }
+  await Deno.symlink(new URL("node_modules", ROOT).pathname, `${dir}/node_modules`);
+  const file = `${dir}/${fileOf(mutant)}`;
+  const mutated = mutate(await Deno.readTextFile(file), mutant);
+  if (mutated === undefined) {
+    await Deno.remove(dir, { recursive: true });
+    return undefined;
+  }
+  await Deno.writeTextFile(file, mutated);
+  return dir;
+}
+
 /** Runs a mutant in a process of its own, giving up after `timeout` seconds. */
 async function spawn(index: number, seconds: number, timeout: number): Promise<Outcome> {
+  const dir = await copyWith(MUTANTS[index]);
+  if (dir === undefined) {
+    return { mutant: index, result: "stillborn", detail: "its text no longer occurs once" };
+  }
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      new URL(import.meta.url).pathname,
-      "--worker",
-      String(index),
-      "--seconds",
-      String(seconds),
-    ],
+    args: ["run", "-A", "fuzz/mutants.ts", "--worker", String(index), "--seconds", String(seconds)],
+    cwd: dir,
     stdout: "piped",
     stderr: "piped",
   }).spawn();
   const timer = setTimeout(() => child.kill("SIGKILL"), timeout * 1000);
   const { stdout, stderr, success } = await child.output();
   clearTimeout(timer);
+  await Deno.remove(dir, { recursive: true });
   const text = new TextDecoder().decode(stdout).trim().split("\n").at(-1) ?? "";
   if (success && text.startsWith("{")) return JSON.parse(text);
   if (!success && !text.startsWith("{")) {
@@ -184,7 +226,8 @@ export function table(outcomes: readonly Outcome[], seconds: number): string {
     "| # | mutant | in | outcome |",
     "| -: | --- | --- | --- |",
     ...outcomes.map((o) =>
-      `| ${o.mutant} | ${escape(MUTANTS[o.mutant].name)} | \`${MUTANTS[o.mutant].where}\` | ` +
+      `| ${o.mutant} | ${escape(MUTANTS[o.mutant].name)} | \`${MUTANTS[o.mutant].where}\` ` +
+      `(${fileOf(MUTANTS[o.mutant]).replace(/^.*\//, "")}) | ` +
       `${escape(verdict(o))} |`
     ),
   ].join("\n");
@@ -196,8 +239,8 @@ const SURVIVORS: Record<string, string> = {};
 if (import.meta.main) {
   const flags = parseArgs({
     usage: "deno run -A fuzz/mutants.ts",
-    summary: "The mutation run: each single-edit mutant of asm/mote.ts against the bounded fuzz " +
-      "of deno task test, and the survivors against a longer one.",
+    summary: "The mutation run: each single-edit mutant of asm/ or src/ against the bounded " +
+      "fuzz of deno task test, and the survivors against a longer one.",
     flags: {
       seconds: {
         kind: "number",
@@ -205,7 +248,10 @@ if (import.meta.main) {
         default: 60,
       },
       only: { kind: "string", help: "mutants to run, by number, comma-separated" },
-      readme: { kind: "boolean", help: "write the table into README.md" },
+      write: {
+        kind: "boolean",
+        help: `write the table between its markers in ${DOCS.join(" or ")}`,
+      },
       worker: { kind: "integer", help: "(internal) run one mutant in this process", min: 0 },
     },
   });
@@ -223,16 +269,20 @@ if (import.meta.main) {
   }
   const text = table(outcomes, flags.seconds);
   console.log(text);
-  if (flags.readme) {
-    const readme = await Deno.readTextFile(README);
-    const start = "<!-- mutants:start -->", end = "<!-- mutants:end -->";
-    const at = readme.indexOf(start), to = readme.indexOf(end);
-    if (at < 0 || to < 0) throw new Error(`README.md lacks ${start} and ${end}`);
-    await Deno.writeTextFile(
-      README,
-      `${readme.slice(0, at + start.length)}\n\n${text}\n\n${readme.slice(to)}`,
-    );
-    // the project's formatter lays the table out, as deno task check expects
-    await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", README.pathname] }).output();
+  if (flags.write) {
+    for (const name of DOCS) {
+      const url = new URL(name, ROOT);
+      const doc = await Deno.readTextFile(url).catch(() => "");
+      const at = doc.indexOf(START), to = doc.indexOf(END);
+      if (at < 0 || to < 0) continue;
+      await Deno.writeTextFile(
+        url,
+        `${doc.slice(0, at + START.length)}\n\n${text}\n\n${doc.slice(to)}`,
+      );
+      // the project's formatter lays the table out, as deno task check expects
+      await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", url.pathname] }).output();
+      Deno.exit(0);
+    }
+    throw new Error(`None of ${DOCS.join(", ")} holds ${START} and ${END}`);
   }
 }
