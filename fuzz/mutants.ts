@@ -248,6 +248,11 @@ if (import.meta.main) {
         default: 60,
       },
       only: { kind: "string", help: "mutants to run, by number, comma-separated" },
+      timeout: {
+        kind: "number",
+        help: "seconds a mutant may take before it counts as hung, on top of --seconds",
+        default: 900,
+      },
       write: {
         kind: "boolean",
         help: `write the table between its markers in ${DOCS.join(" or ")}`,
@@ -263,7 +268,7 @@ if (import.meta.main) {
   const outcomes: Outcome[] = [];
   for (const index of indices) {
     const mutant: Mutant = MUTANTS[index];
-    const outcome = await spawn(index, flags.seconds, 180 + 2 * flags.seconds);
+    const outcome = await spawn(index, flags.seconds, flags.timeout + 2 * flags.seconds);
     outcomes.push(outcome);
     console.error(`${index}\t${outcome.result}\t${mutant.name}\t${outcome.detail}`);
   }
