@@ -30,8 +30,8 @@ import { fileOf, type Mutant, MUTANTS, mutate } from "./_mutants.ts";
 const ROOT = new URL("../", import.meta.url);
 /** What a copy of the project needs to build and fuzz: node_modules is linked, not copied. */
 const COPIED = ["asm", "src", "fuzz", "scripts", "mod.ts", "deno.json", "deno.lock"];
-/** Where the table goes: the first of these files that holds its markers. */
-const DOCS = ["docs/fuzzing.md", "docs/testing.md", "README.md"];
+/** Where the table goes: the page on the fuzzing method, between its markers. */
+const DOCS = ["docs/fuzzing.md"];
 const START = "<!-- mutants:start -->", END = "<!-- mutants:end -->";
 
 /** What became of a mutant. */
@@ -194,7 +194,7 @@ function escape(text: string): string {
   return text.replaceAll("|", "\\|").replaceAll("*", "\\*").replaceAll("_", "\\_");
 }
 
-/** The README's section: the kill rates, then a row per mutant. */
+/** docs/fuzzing.md's section: the kill rates, then a row per mutant. */
 export function table(outcomes: readonly Outcome[], seconds: number): string {
   const judged = outcomes.filter((o) => !MUTANTS[o.mutant].equivalent && o.result !== "stillborn");
   const bounded = judged.filter((o) => o.result === "bounded" || o.result === "timeout").length;
