@@ -439,6 +439,8 @@ export class Session {
           (misuse === undefined ? "" : `, not ${expected}`),
       );
     }
+    const { counted, made } = this.mote.frees();
+    if (counted !== made) this.#fail(`mote_frees() is ${counted} after ${made} free and realloc`);
     const { model } = this.diff;
     const memory = this.real.memory.buffer.byteLength;
     if (memory !== model.memory.buffer.byteLength) {
