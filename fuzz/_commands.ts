@@ -179,7 +179,7 @@ export class FreeTwice extends OnLiveBlock {
 
 /** Where a pointer mote never returned points: each place the wasm must tell from a block. */
 export type Foreign =
-  | { readonly misaligned: number } // a live block's pointer plus 1 to 15
+  | { readonly misaligned: number } // a live block's pointer plus 1 to 15, even: a forged header
   | { readonly below: number } // 16-byte steps below the first block
   | { readonly above: number } // 16-byte steps from the top region up
   | { readonly interior: number }; // 16-byte steps into a live block: checked build only
@@ -222,7 +222,14 @@ export class ForeignPointer implements Command {
     const memory = session.real.memory.buffer;
     const marked = "above" in this.where && ptr + 4 <= memory.byteLength &&
       new DataView(memory).getUint32(ptr - HEADER, true) === FREED;
-    session.foreignPointer(ptr, this.call, marked ? "double free" : "not a block");
+    // even misalignments, in every build: the word in front reads as the header of a used
+    // block that ends at the top region, as one just below it would
+    const plausible = session.mote.top() - (ptr - HEADER);
+    const forged = "misaligned" in this.where && this.where.misaligned % 2 === 0 &&
+        plausible >= 16
+      ? plausible
+      : undefined;
+    session.foreignPointer(ptr, this.call, marked ? "double free" : "not a block", forged);
   }
   toString(): string {
     const [where, steps] = Object.entries(this.where)[0];
