@@ -81,11 +81,6 @@ async function undriven(found: Entry[], directory: string): Promise<string[]> {
  * test fails both when another entry goes undriven and when one of these becomes driven.
  */
 const NOT_YET_DRIVEN: readonly string[] = [
-  // the shared heap's own calls: the concurrent fuzz attaches workers, but no command shares a
-  // heap made with `shared: true`, asks who holds its lock or recovers it from a dead holder
-  "Heap.prototype.share",
-  "get Heap.prototype.lockHolder",
-  "Heap.prototype.recover",
   // no command makes its heap for a module from the module's bytes
   "linkHeap",
 ];
