@@ -85,28 +85,39 @@ function heapLayer(kind: typeof Heap, runs: number, seed: number): string | unde
  * Fuzzes the builds of one mutant, bounded (as `deno task test`) or for `seconds` from other
  * seeds; what killed it, or undefined.
  */
-async function fuzzMutant(modules: Builds, seconds?: number): Promise<string | undefined> {
+async function fuzzMutant(
+  modules: Builds,
+  file: string,
+  seconds?: number,
+): Promise<string | undefined> {
+  // only the fuzzes that run the mutated file: the others cannot tell it from the original
+  const [allocator, heap] = [
+    file === "asm/mote.ts",
+    file === "asm/mote.ts" || file.startsWith("src/"),
+  ];
   const release = class MutantHeap extends Heap {};
   const fast = class FastMutantHeap extends Heap {};
   runOn(release, wasmEngineFor(modules));
   runOn(fast, wasmEngineFor({ ...modules, own: modules.fast }));
   const started = performance.now();
   const seed = seconds === undefined ? BOUNDED.seed : 1;
-  const mote = runFuzz({ kind: "mote", builds: moteBuilds(modules) }, {
-    ...(seconds === undefined ? { runs: BOUNDED.runs } : { seconds: seconds / 2 }),
-    seed,
-  });
-  if (mote.failure) {
+  const mote = allocator
+    ? runFuzz({ kind: "mote", builds: moteBuilds(modules) }, {
+      ...(seconds === undefined ? { runs: BOUNDED.runs } : { seconds: seconds / 2 }),
+      seed,
+    })
+    : undefined;
+  if (mote?.failure) {
     return `C ABI vs model, run ${mote.failure.runsToFailure}: ${firstLine(mote.failure.message)}`;
   }
-  const any = fuzzAllocator(modules.own, { runs: BOUNDED.anyRuns, seed });
-  if (any.failure) {
+  const any = allocator ? fuzzAllocator(modules.own, { runs: BOUNDED.anyRuns, seed }) : undefined;
+  if (any?.failure) {
     return `model-free, run ${any.failure.runsToFailure}: ${firstLine(any.failure.message)}`;
   }
   for (let batch = 0;; batch++) {
-    const killed = heapLayer(release, BOUNDED.heapRuns, seed + batch);
+    const killed = heap ? heapLayer(release, BOUNDED.heapRuns, seed + batch) : undefined;
     if (killed) return `Heap vs ModelHeap: ${killed}`;
-    const killedFast = heapLayer(fast, BOUNDED.fastHeapRuns, seed + batch);
+    const killedFast = heap ? heapLayer(fast, BOUNDED.fastHeapRuns, seed + batch) : undefined;
     if (killedFast) return `fast Heap vs ModelHeap: ${killedFast}`;
     const shared = await fuzzConcurrent({
       runs: BOUNDED.concurrentRuns,
@@ -134,9 +145,9 @@ async function runMutant(index: number, seconds: number): Promise<Outcome> {
   } catch (error) {
     return { mutant: index, result: "stillborn", detail: `does not compile: ${error}` };
   }
-  const bounded = await fuzzMutant(modules);
+  const bounded = await fuzzMutant(modules, fileOf(mutant));
   if (bounded) return { mutant: index, result: "bounded", detail: bounded };
-  const long = seconds > 0 ? await fuzzMutant(modules, seconds) : undefined;
+  const long = seconds > 0 ? await fuzzMutant(modules, fileOf(mutant), seconds) : undefined;
   if (long) return { mutant: index, result: "long", detail: long };
   return { mutant: index, result: "survived", detail: mutant.equivalent ?? "" };
 }
@@ -257,6 +268,11 @@ if (import.meta.main) {
         kind: "boolean",
         help: `write the table between its markers in ${DOCS.join(" or ")}`,
       },
+      outcomes: { kind: "string", help: "a file to add each outcome to, a JSON line each" },
+      from: {
+        kind: "string",
+        help: "make the table from the outcomes in these files (comma-separated), running none",
+      },
       worker: { kind: "integer", help: "(internal) run one mutant in this process", min: 0 },
     },
   });
@@ -266,11 +282,29 @@ if (import.meta.main) {
   }
   const indices = flags.only?.split(",").map(Number) ?? MUTANTS.map((_, i) => i);
   const outcomes: Outcome[] = [];
-  for (const index of indices) {
+  if (flags.from) {
+    // each mutant's last outcome in the files, by name: numbers move as mutants are added
+    const byName = new Map<string, Outcome & { name?: string }>();
+    for (const file of flags.from.split(",")) {
+      for (const line of (await Deno.readTextFile(file)).split("\n").filter(Boolean)) {
+        const outcome = JSON.parse(line);
+        byName.set(outcome.name ?? MUTANTS[outcome.mutant].name, outcome);
+      }
+    }
+    for (const [index, { name }] of MUTANTS.entries()) {
+      const outcome = byName.get(name);
+      if (outcome) outcomes.push({ ...outcome, mutant: index });
+    }
+  }
+  for (const index of flags.from ? [] : indices) {
     const mutant: Mutant = MUTANTS[index];
     const outcome = await spawn(index, flags.seconds, flags.timeout + 2 * flags.seconds);
     outcomes.push(outcome);
     console.error(`${index}\t${outcome.result}\t${mutant.name}\t${outcome.detail}`);
+    if (flags.outcomes) {
+      const line = JSON.stringify({ ...outcome, name: mutant.name });
+      await Deno.writeTextFile(flags.outcomes, `${line}\n`, { append: true });
+    }
   }
   const text = table(outcomes, flags.seconds);
   console.log(text);
