@@ -109,6 +109,7 @@ export function moteAllocator(
   const limit = exports.mote_limit as WebAssembly.Global;
   const counted = exports.mote_frees as () => number;
   let made = 0;
+  const setLimit = exports.mote_set_limit as (limitEnd: number) => void;
   return {
     ...allocator,
     free: (ptr) => (made++, allocator.free(ptr)),
@@ -120,7 +121,7 @@ export function moteAllocator(
       return limit.value >>> 0;
     },
     set limit(address: number) {
-      limit.value = address;
+      setLimit(address);
     },
     takeReports: () => reports.splice(0),
   };

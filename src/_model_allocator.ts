@@ -20,6 +20,8 @@ interface Block {
   readonly address: number;
   size: number;
   free: boolean;
+  /** The bytes asked for, when used: the checked build's usable size (its red zone follows). */
+  asked?: number;
 }
 
 function roundUp(value: number, multiple: number): number {
@@ -35,11 +37,19 @@ export class ModelAllocator {
   readonly memory: WebAssembly.Memory;
   /** The bytes a used block spends beyond its usable ones: the header, and a guard if checked. */
   readonly overhead: number;
+  /** Whether a block's usable bytes are exactly those asked for, as in the checked build. */
+  readonly #exact: boolean;
   #root = 0;
   #limit = 0; // before init, a heap of zero capacity: every call fails
   #top = FIRST;
-  /** Memory from here up has not been handed out since the engine made it: it reads zero. */
+  /**
+   * Memory from here to the memory's end reads zero: the model grew it and has not handed it out
+   * since. Memory the owner may have written is never pristine: what lay above a limit lowered
+   * below the memory's end, and memory another module grew.
+   */
   #pristine = 0;
+  /** The memory's end when the model last looked: memory beyond it, another module grew. */
+  #seen = 0;
   /** Every block, free or used, by address. */
   readonly #blocks = new Map<number, Block>();
   /** Each free block by the address just past it, where a block it can merge with starts. */
@@ -56,6 +66,7 @@ export class ModelAllocator {
   constructor(memory: WebAssembly.Memory, checked = false) {
     this.memory = memory;
     this.overhead = checked ? HEADER + 4 : HEADER;
+    this.#exact = checked;
   }
 
   /** Where the top region starts, as the wasm's `mote_top`. */
@@ -72,7 +83,9 @@ export class ModelAllocator {
   }
 
   set limit(address: number) {
-    this.#limit = address;
+    // what lies above a limit below the memory's end is the owner's to write until it comes back
+    if (address < this.#memoryEnd()) this.#pristine = Math.max(this.#pristine, this.#memoryEnd());
+    this.#limit = Math.floor(Math.min(address, MAX_LIMIT) / ALIGN) * ALIGN;
   }
 
   /**
@@ -101,7 +114,9 @@ export class ModelAllocator {
   malloc(bytes: number): number {
     if (bytes >= this.#limit) return 0; // cannot fit below the limit; keeps block sizes in 32 bits
     const block = this.#allocate(this.#blockSize(bytes));
-    return block ? block.address + HEADER : 0;
+    if (!block) return 0;
+    block.asked = bytes;
+    return block.address + HEADER;
   }
 
   /** Frees a live block; any other pointer is ignored. */
@@ -138,6 +153,7 @@ export class ModelAllocator {
       }
     }
     this.#trim(block, size);
+    block.asked = bytes;
     return ptr;
   }
 
@@ -145,6 +161,7 @@ export class ModelAllocator {
   calloc(count: number, size: number): number {
     const bytes = count * size;
     if (bytes > U32_MAX) return 0;
+    this.#noticeOutsideGrowth();
     const pristine = this.#pristine;
     const ptr = this.malloc(bytes);
     if (ptr) new Uint8Array(this.memory.buffer).fill(0, ptr, Math.min(ptr + bytes, pristine));
@@ -173,6 +190,7 @@ export class ModelAllocator {
       this.#release(block);
     }
     this.#trim(aligned, size);
+    aligned.asked = bytes;
     return aligned.address + HEADER;
   }
 
@@ -198,7 +216,7 @@ export class ModelAllocator {
   }
 
   #usable(block: Block): number {
-    return block.size - this.overhead;
+    return this.#exact ? block.asked! : block.size - this.overhead;
   }
 
   /** The used block whose payload starts at `ptr`, if there is one. */
@@ -290,8 +308,18 @@ export class ModelAllocator {
   #room(size: number): boolean {
     const need = this.#top + size + HEADER;
     if (need > this.#limit) return false;
+    this.#noticeOutsideGrowth();
     const have = this.#memoryEnd();
-    return need <= have || this.#growMemoryTo(need, have);
+    if (need > have && !this.#growMemoryTo(need, have)) return false;
+    this.#seen = this.#memoryEnd();
+    return true;
+  }
+
+  /** Takes memory that another module grew since the model last looked for written. */
+  #noticeOutsideGrowth(): void {
+    if (this.#memoryEnd() !== this.#seen) {
+      this.#pristine = Math.max(this.#pristine, this.#memoryEnd());
+    }
   }
 
   /** Grows memory by the pages that reach `address` from `have`; false if the memory refuses. */
