@@ -105,8 +105,8 @@ export const MUTANTS: readonly Mutant[] = [
   {
     name: "the top region asks to grow when it fits exactly",
     where: "room",
-    find: "return missing <= 0 || memory.grow(missing) >= 0;",
-    replace: "return missing < 0 || memory.grow(missing) >= 0;",
+    find: "if (missing > 0 && memory.grow(missing) < 0) return false;",
+    replace: "if (missing >= 0 && memory.grow(missing) < 0) return false;",
     equivalent: "memory.grow of exactly what is left asks for 0 pages, which adds nothing and " +
       "cannot fail",
   },
@@ -260,8 +260,8 @@ export const MUTANTS: readonly Mutant[] = [
   {
     name: "checked: the guard is read a word low",
     where: "guarded",
-    find: "return load<u32>(block + (header & ~TAGS) - GUARD) == (<u32>block ^ GUARD_KEY);",
-    replace: "return load<u32>(block + (header & ~TAGS) - 2 * GUARD) == (<u32>block ^ GUARD_KEY);",
+    find: "let guard = block + (header & ~TAGS) - GUARD;",
+    replace: "let guard = block + (header & ~TAGS) - 2 * GUARD;",
   },
   {
     name: "checked: a merged block freed again is not a double free",
@@ -283,16 +283,15 @@ export const MUTANTS: readonly Mutant[] = [
   },
   {
     name: "checked: the right neighbour is not checked",
-    where: "neighboursDamage",
+    where: "neighboursDamaged",
     find: "if (right != top) {",
     replace: "if (false) {",
   },
   {
     name: "checked: a left neighbour that does not end at the block passes",
-    where: "neighboursDamage",
-    find:
-      "if (!(leftHeader & FREE) || left + (leftHeader & ~TAGS) != block) return block - HEADER;",
-    replace: "if (!(leftHeader & FREE)) return block - HEADER;",
+    where: "neighboursDamaged",
+    find: "damaged = !(leftHeader & FREE) || left + (leftHeader & ~TAGS) != block\n",
+    replace: "damaged = !(leftHeader & FREE)\n",
   },
   {
     name: "checked: a free block's back word is not checked",
@@ -392,8 +391,8 @@ export const MUTANTS: readonly Mutant[] = [
   {
     name: "calloc forgets that memory freed back to the top region is dirty",
     where: "calloc",
-    find: "let zeroFrom = max(clean, top);",
-    replace: "let zeroFrom = top;",
+    find: "let zeroFrom = max(clean, oldTop);",
+    replace: "let zeroFrom = oldTop;",
   },
   {
     name: "calloc clears one byte short",
@@ -601,6 +600,73 @@ export const MUTANTS: readonly Mutant[] = [
     file: "src/heap.ts",
     find: ": this.#engine.read(this.base).picture.top + HEADER - this.base;",
     replace: ": this.#engine.read(this.base).picture.top - this.base;",
+  },
+  // the checked build's byte-exact red zone, and limits lowered and raised again
+  {
+    name: "checked: the red zone's first byte is not checked",
+    where: "guarded",
+    find: "for (let at = guard - slack; at < guard; at++)",
+    replace: "for (let at = guard - slack + 1; at < guard; at++)",
+  },
+  {
+    name: "checked: the slack counts one byte less",
+    where: "seal",
+    find: "let slack = guard - ptr - bytes;",
+    replace: "let slack = guard - ptr - bytes - 1;",
+  },
+  {
+    name: "checked: realloc in place keeps the old red zone",
+    where: "realloc",
+    find: "  trim(block, size);\n  if (CHECKED) seal(ptr, bytes);",
+    replace: "  trim(block, size);",
+  },
+  {
+    name: "checked: aligned_alloc's block has no red zone",
+    where: "aligned_alloc",
+    find: "if (CHECKED) seal(block + HEADER, bytes);\n  return block + HEADER;",
+    replace: "return block + HEADER;",
+  },
+  {
+    name: "checked: malloc_usable_size counts the red zone as usable",
+    where: "malloc_usable_size",
+    find: "return (header & ~TAGS) - OVERHEAD - slackOf(block, header);",
+    replace: "return (header & ~TAGS) - OVERHEAD;",
+  },
+  {
+    name: "checked: a guard with one byte changed still names a slack",
+    where: "slackOf",
+    find: "return slack == (slack & ALIGN_MASK) * SLACK_BYTES ? slack & ALIGN_MASK : ALIGN;",
+    replace: "return slack & ALIGN_MASK;",
+  },
+  {
+    name: "checked: a right neighbour's overflow is blamed on the block freed",
+    where: "neighboursDamaged",
+    find: "if (!guarded(right, rightHeader)) return overflowed(right);",
+    replace: "if (!guarded(right, rightHeader)) return overflowed(block);",
+  },
+  {
+    name: "checked: a used left neighbour's red zone is not checked",
+    where: "neighboursDamaged",
+    find: "} else if (!damaged && block != first) {",
+    replace: "} else if (false) {",
+  },
+  {
+    name: "memory another module grew is thought zero",
+    where: "room",
+    find: "if (<usize>memory.size() != seen) clean = memoryEnd();",
+    replace: "",
+  },
+  {
+    name: "memory above a lowered limit is thought zero when raised again",
+    where: "mote_set_limit",
+    find: "    seen = 0; // so room() takes all the memory there is now for written\n",
+    replace: "",
+  },
+  {
+    name: "checked: memory above a lowered limit is thought poisoned when raised again",
+    where: "mote_set_limit",
+    find: "if (CHECKED) store<u32>(root + POISONED, min(poisoned(), limitEnd));",
+    replace: "",
   },
 ];
 
