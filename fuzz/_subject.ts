@@ -19,11 +19,11 @@ export interface Allocator {
 export interface MoteAllocator extends Required<Allocator> {
   init(base: number, limitEnd: number): boolean;
   top(): number;
+  /** Its count of free and realloc calls. */
+  frees(): number;
   limit: number;
   /** Misuse reports of a checked build since the last `takeReports`, as "kind at address". */
   takeReports(): string[];
-  /** `mote_frees()`, and the calls of free and realloc the fuzzer made, which it must count. */
-  frees(): { counted: number; made: number };
 }
 
 /** Whether a module imports its memory (as a region build does) rather than exporting its own. */
@@ -107,16 +107,12 @@ export function moteAllocator(
   const mote_init = exports.mote_init as (base: number, limitEnd: number) => number;
   const top = exports.mote_top as WebAssembly.Global;
   const limit = exports.mote_limit as WebAssembly.Global;
-  const counted = exports.mote_frees as () => number;
-  let made = 0;
   const setLimit = exports.mote_set_limit as (limitEnd: number) => void;
   return {
     ...allocator,
-    free: (ptr) => (made++, allocator.free(ptr)),
-    realloc: (ptr, size) => (made++, allocator.realloc(ptr, size)),
-    frees: () => ({ counted: counted() >>> 0, made: made >>> 0 }),
     init: (base, limitEnd) => mote_init(base, limitEnd) !== 0,
     top: () => top.value >>> 0,
+    frees: () => (exports.mote_frees as () => number)() >>> 0,
     get limit() {
       return limit.value >>> 0;
     },

@@ -71,10 +71,10 @@ function firstLine(message: string): string {
   return (line + next).replace(/^Caused by: /, "").slice(0, 120);
 }
 
-/** The Heap-layer fuzz of a kind of Heap: what killed it, or undefined. */
-function heapLayer(kind: typeof Heap, runs: number, seed: number): string | undefined {
+/** The Heap-layer fuzz of kinds of Heap: what killed it, or undefined. */
+function heapLayer(kind: typeof Heap, fastKind: typeof Heap, seed: number): string | undefined {
   try {
-    fuzzHeapLayer({ runs, seed, kind });
+    fuzzHeapLayer({ runs: BOUNDED.heapRuns, seed, kind, fastKind });
   } catch (error) {
     const cause = error instanceof Error ? error.cause ?? error : error;
     return firstLine(cause instanceof Error ? cause.message : String(cause));
@@ -115,10 +115,8 @@ async function fuzzMutant(
     return `model-free, run ${any.failure.runsToFailure}: ${firstLine(any.failure.message)}`;
   }
   for (let batch = 0;; batch++) {
-    const killed = heap ? heapLayer(release, BOUNDED.heapRuns, seed + batch) : undefined;
+    const killed = heap ? heapLayer(release, fast, seed + batch) : undefined;
     if (killed) return `Heap vs ModelHeap: ${killed}`;
-    const killedFast = heap ? heapLayer(fast, BOUNDED.fastHeapRuns, seed + batch) : undefined;
-    if (killedFast) return `fast Heap vs ModelHeap: ${killedFast}`;
     const shared = await fuzzConcurrent({
       runs: BOUNDED.concurrentRuns,
       seed: seed + batch,
