@@ -226,10 +226,8 @@ export function table(outcomes: readonly Outcome[], seconds: number): string {
       : `not run: ${o.detail}`;
   return [
     `${outcomes.length} mutants, ${equivalent} of them equivalent; of the other ${judged.length}, ` +
-    `the bounded fuzz of \`deno task test\` kills ${bounded} (${
-      percent(bounded)
-    }), a ${seconds} s ` +
-    `fuzz ${long} more (${percent(bounded + long)} in all), ` +
+    `the bounded fuzz of \`deno task test\` kills ${bounded} (${percent(bounded)}), ` +
+    (seconds > 0 ? `a ${seconds} s fuzz ${long} more (${percent(bounded + long)} in all), ` : "") +
     `${judged.length - bounded - long} survive.`,
     "",
     "| # | mutant | in | outcome |",
