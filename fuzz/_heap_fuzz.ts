@@ -653,7 +653,7 @@ const CLASS_STARTS = classStarts().filter((size) => size <= 1 << 16);
  * takes the block whole, or by the realloc that grows its left neighbour over it; the top
  * region's poison, by the malloc that carves over it.
  */
-type Damage = "guard" | "nextHeader" | "prev" | "next" | "back" | "poison" | "top";
+type Damage = "guard" | "redzone" | "nextHeader" | "prev" | "next" | "back" | "poison" | "top";
 type Via = "left" | "right" | "take" | "grow" | "scan";
 
 /** What a corruption is seen by: the call, and the report expected of it. */
@@ -695,6 +695,25 @@ class Corrupt extends Base {
       return {
         address,
         call: (heap) => heap.usableSize(b.ptr),
+        expect: () => ({ kind: "overflow", at: b.ptr }),
+      };
+    }
+    if (this.damage === "redzone") {
+      // one byte past the bytes asked for, in the red zone up to the guard: seen by the block's
+      // own calls and by its used neighbours', which must blame it, not themselves
+      const b = nth(blocks.filter((b) => !b.free && run.contract.indexOf(b.ptr) >= 0));
+      if (!b) return undefined;
+      const { requested } = run.live[run.contract.indexOf(b.ptr)];
+      const slack = b.address + b.size - HEADER - (b.ptr + requested);
+      const address = b.ptr + requested + (slack > 0 ? n % slack : 0);
+      const at = blocks.indexOf(b);
+      const by = this.via === "left" ? blocks[at - 1] : this.via === "right" ? blocks[at + 1] : b;
+      if (!by || by.free) return undefined;
+      const old = run.heap.view.getUint32(address, true);
+      return {
+        address,
+        value: (old & ~0xFF) | (~old & 0xFF), // its first byte only, flipped
+        call: (heap) => heap.usableSize(by.ptr),
         expect: () => ({ kind: "overflow", at: b.ptr }),
       };
     }
@@ -856,7 +875,7 @@ class Corrupt extends Base {
       run.fail(`${what}: got ${show(outcome)}, the model ${show(predicted)}`);
     }
     const allocates = this.damage === "top" ||
-      (this.damage !== "guard" && this.damage !== "nextHeader" &&
+      (!["guard", "nextHeader", "redzone"].includes(this.damage) &&
         (this.via === "take" || this.via === "grow" || this.via === "scan"));
     if (allocates && "value" in outcome && typeof outcome.value === "number") {
       const grown = plan.grows === undefined ? -1 : run.contract.indexOf(plan.grows);
@@ -976,7 +995,16 @@ export function heapCommands(): fc.Arbitrary<Command> {
     {
       weight: 8, // in checked runs only
       arbitrary: fc.tuple(
-        fc.constantFrom<Damage>("guard", "nextHeader", "prev", "next", "back", "poison", "top"),
+        fc.constantFrom<Damage>(
+          "guard",
+          "redzone",
+          "nextHeader",
+          "prev",
+          "next",
+          "back",
+          "poison",
+          "top",
+        ),
         fc.constantFrom<Via>("left", "right", "take", "grow", "scan"),
         index,
       ).map(([d, v, p]) => new Corrupt(d, v, p)),
