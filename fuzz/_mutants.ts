@@ -487,6 +487,9 @@ export const MUTANTS: readonly Mutant[] = [
     where: "free",
     find: "header >= MIN_BLOCK && block + header == top",
     replace: "block + header == top",
+    equivalent: "an aligned pointer's block and the top both lie 4 below a multiple of 16, so a " +
+      "header without tags that reaches the top from below is a multiple of 16 above 0: never " +
+      "below MIN_BLOCK",
   },
   {
     name: "fast: malloc carves the top region while blocks are listed",
@@ -542,6 +545,8 @@ export const MUTANTS: readonly Mutant[] = [
     file: "asm/shared.ts",
     find: "if (held == 0) return;\n  moteStoreState(at + STATE);",
     replace: "if (held == 0) return;",
+    equivalent: "every operation inside a mote_lock stores the state as it leaves, and " +
+      "mote_log and mote_set_limit change none of it unstored: the state in memory is current",
   },
   {
     name: "shared: the state forgets where memory is clean",
