@@ -12,7 +12,7 @@
 import fc from "fast-check";
 import { Heap, HeapMisuseError, type MisuseKind } from "../mod.ts";
 import { ModelHeap } from "../src/model.ts";
-import { ALIGN, FIRST, HEADER, MAX_LIMIT } from "../src/_layout.ts";
+import { ALIGN, FIRST, HEADER, MAX_LIMIT, MIN_BLOCK } from "../src/_layout.ts";
 import { classOf, SCAN } from "../src/_size_class.ts";
 import { readHeap, rootOf } from "../src/_heap_reader.ts";
 import type { HeapBlock } from "../src/_picture.ts";
@@ -510,9 +510,18 @@ class SetLimit extends Base {
       : this.to === "up"
       ? Math.min(heap.limit + this.bytes, MAX_LIMIT - heap.base)
       : heap.limit - this.bytes;
+    // the rule as documented, not the setter both heaps share: a whole number from the top of
+    // the blocks plus a header (and at least room for one block) up to the end of wasm32
+    const least = Math.max(run.top + HEADER, rootOf(heap.base) + FIRST + MIN_BLOCK + HEADER);
+    const allowed = Number.isInteger(limit) && limit >= least - heap.base &&
+      limit <= MAX_LIMIT - heap.base;
+    const before = heap.limit;
     run.both(`limit = ${limit}`, (h) => {
       h.limit = limit;
     });
+    if (heap.limit !== (allowed ? limit : before)) {
+      run.fail(`limit = ${limit} was ${allowed ? "refused" : "taken"}; the least is ${least - heap.base}`);
+    }
   }
   toString(): string {
     return `limit ${this.to} ${this.bytes}`;
