@@ -520,7 +520,9 @@ class SetLimit extends Base {
       h.limit = limit;
     });
     if (heap.limit !== (allowed ? limit : before)) {
-      run.fail(`limit = ${limit} was ${allowed ? "refused" : "taken"}; the least is ${least - heap.base}`);
+      run.fail(
+        `limit = ${limit} was ${allowed ? "refused" : "taken"}; the least is ${least - heap.base}`,
+      );
     }
   }
   toString(): string {
