@@ -503,8 +503,8 @@ class SetLimit extends Base {
   }
   run(run: HeapRun): void {
     const { heap } = run;
-    const limit = this.to === "top"
-      ? run.top + HEADER - heap.base + this.bytes
+    const limit = this.to === "top" // the top itself is a header short: refused
+      ? run.top - heap.base + this.bytes
       : this.to === "span"
       ? heap.span + this.bytes
       : this.to === "up"
@@ -976,8 +976,8 @@ export function heapCommands(): fc.Arbitrary<Command> {
       weight: 2,
       arbitrary: fc.tuple(
         fc.constantFrom("top", "span", "up", "down" as const),
-        // at the heap's end exactly, just past it, or anywhere
-        fc.oneof(fc.constantFrom(0, 4, 16), fc.nat({ max: 300_000 })),
+        // at the heap's top, its end exactly (the top plus a header), just past it, or anywhere
+        fc.oneof(fc.constantFrom(0, HEADER, 2 * HEADER, ALIGN + HEADER), fc.nat({ max: 300_000 })),
       ).map(([to, bytes]) => new SetLimit(to, bytes)),
     },
     {
