@@ -38,7 +38,14 @@ const START = "<!-- mutants:start -->", END = "<!-- mutants:end -->";
 export interface Outcome {
   readonly mutant: number;
   /** "bounded" or "long" when killed by that fuzz, "survived", or why it was not run. */
-  readonly result: "bounded" | "long" | "survived" | "timeout" | "equivalent" | "stillborn";
+  readonly result:
+    | "bounded"
+    | "long"
+    | "survived"
+    | "timeout"
+    | "equivalent"
+    | "stillborn"
+    | "unrun";
   /** Which fuzz killed it and how soon, or why it was not. */
   readonly detail: string;
 }
@@ -205,7 +212,10 @@ function escape(text: string): string {
 
 /** docs/fuzzing.md's section: the kill rates, then a row per mutant. */
 export function table(outcomes: readonly Outcome[], seconds: number): string {
-  const judged = outcomes.filter((o) => !MUTANTS[o.mutant].equivalent && o.result !== "stillborn");
+  const judged = outcomes.filter((o) =>
+    !MUTANTS[o.mutant].equivalent && o.result !== "stillborn" && o.result !== "unrun"
+  );
+  const unrun = outcomes.filter((o) => o.result === "unrun").length;
   const bounded = judged.filter((o) => o.result === "bounded" || o.result === "timeout").length;
   const long = judged.filter((o) => o.result === "long").length;
   const equivalent = outcomes.filter((o) => MUTANTS[o.mutant].equivalent).length;
@@ -228,7 +238,7 @@ export function table(outcomes: readonly Outcome[], seconds: number): string {
     `${outcomes.length} mutants, ${equivalent} of them equivalent; of the other ${judged.length}, ` +
     `the bounded fuzz of \`deno task test\` kills ${bounded} (${percent(bounded)}), ` +
     (seconds > 0 ? `a ${seconds} s fuzz ${long} more (${percent(bounded + long)} in all), ` : "") +
-    `${judged.length - bounded - long} survive.`,
+    `${judged.length - bounded - long} survive` + (unrun ? `; ${unrun} not run yet.` : "."),
     "",
     "| # | mutant | in | outcome |",
     "| -: | --- | --- | --- |",
@@ -288,8 +298,8 @@ if (import.meta.main) {
       }
     }
     for (const [index, { name }] of MUTANTS.entries()) {
-      const outcome = byName.get(name);
-      if (outcome) outcomes.push({ ...outcome, mutant: index });
+      const outcome = byName.get(name) ?? { result: "unrun", detail: "no outcome in the files" };
+      outcomes.push({ ...outcome, mutant: index });
     }
   }
   for (const index of flags.from ? [] : indices) {
