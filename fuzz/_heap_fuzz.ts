@@ -601,10 +601,13 @@ class GrowMemory extends Base {
     });
     run.trace.push(`memory.grow(${pages}) -> ${grew[0]}`);
     if (grew[0] !== grew[1]) run.fail("the memories grew differently");
+    run.after(`memory.grow(${pages})`);
     // the module that grew a given memory writes its first new page: the heap's, if it lies
     // below the limit, which must not take it for zero
-    if (grew[0] && pages > 0 && run.setup.region) run.ownerWrites(have * PAGE, (have + 1) * PAGE);
-    run.after(`memory.grow(${pages})`);
+    if (grew[0] && pages > 0 && run.setup.region) {
+      run.ownerWrites(have * PAGE, (have + 1) * PAGE);
+      run.after(`the module that grew it writes its first new page`);
+    }
   }
   toString(): string {
     return `memory.grow(${this.pages})`;
