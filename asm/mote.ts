@@ -464,7 +464,7 @@ function seal(ptr: usize, bytes: usize): void {
   let block = ptr - HEADER;
   let guard = block + (load<u32>(block) & ~TAGS) - GUARD;
   let slack = guard - ptr - bytes;
-  memory.fill(ptr + bytes, RED, slack);
+  for (let at = ptr + bytes; at < guard; at++) store<u8>(at, RED); // few: faster than memory.fill
   store<u32>(guard, (<u32>block ^ GUARD_KEY) ^ (<u32>slack * SLACK_BYTES));
 }
 
