@@ -23,13 +23,15 @@ const U32_MAX = 0xFFFF_FFFF;
  */
 const RELATIVE_CAP = 8 << 20;
 
-function resolve(size: Size, session: Session): number {
+/** The bytes a size asks for in a heap with `room` left below a limit of `limitBytes`. */
+export function resolve(size: Size, heap: { room: number; limitBytes: number }): number {
   if (typeof size === "number") return Math.min(U32_MAX, Math.max(0, size));
-  const bytes = "room" in size ? session.room + size.room : session.limitBytes + size.limit;
+  const bytes = "room" in size ? heap.room + size.room : heap.limitBytes + size.limit;
   return Math.min(RELATIVE_CAP, Math.max(0, bytes));
 }
 
-function show(size: Size): string {
+/** A size as the trace shows it. */
+export function show(size: Size): string {
   if (typeof size === "number") return String(size);
   const [name, delta] = "room" in size ? ["room", size.room] : ["limit", size.limit];
   return delta === 0 ? name : `${name}${delta > 0 ? "+" : ""}${delta}`;

@@ -15,20 +15,19 @@ import { ModelHeap } from "../src/model.ts";
 import { ALIGN, FIRST, HEADER, MAX_LIMIT, MIN_BLOCK } from "../src/_layout.ts";
 import { classOf, SCAN } from "../src/_size_class.ts";
 import { readHeap, rootOf } from "../src/_heap_reader.ts";
-import type { HeapBlock } from "../src/_picture.ts";
 import { runOn } from "../src/heap.ts";
 import { wasmEngineFor } from "../src/_engine.ts";
 import { checkedWasm, fastWasm, regionWasm } from "../src/_wasm.ts";
-import { classStarts, EDGES } from "./_arbitraries.ts";
+import { classStarts, sizes as arbitrarySizes } from "./_arbitraries.ts";
+import { resolve, show as showSize, type Size } from "./_commands.ts";
 import { type Block, Contract } from "./_contract.ts";
 import { Picture } from "./_picture_command.ts";
+import { differBlocks } from "./_session.ts";
 
 const PAGE = 65536;
 const WASM32_PAGES = 65536;
 /** How many of the owner's bytes either side of a region it writes at the start. */
 const NEAR = 4096;
-/** The most a relative size asks for, so no run fills gigabytes. */
-const RELATIVE_CAP = 8 << 20;
 
 /** Where a Heap-layer run's heaps live. */
 export interface HeapLayerSetup {
@@ -189,7 +188,12 @@ export class HeapRun {
 
   /** Bytes a request may ask to fill the heap up to its limit, capped. */
   get room(): number {
-    return Math.min(RELATIVE_CAP, Math.max(0, this.heap.base + this.heap.limit - this.top - 16));
+    return Math.max(0, this.heap.base + this.heap.limit - this.top - 16);
+  }
+
+  /** The heap's limit in bytes. */
+  get limitBytes(): number {
+    return this.heap.limit;
   }
 
   /**
@@ -199,7 +203,7 @@ export class HeapRun {
   after(what: string): void {
     this.poisonedTo = Math.max(this.poisonedTo, this.top);
     const walk = this.heap.walk(), modelWalk = this.model.walk();
-    const difference = differ(walk, modelWalk);
+    const difference = differBlocks(walk, modelWalk);
     if (difference) this.fail(`after ${what}, ${difference}`);
     const bytes = this.heap.memory.buffer.byteLength;
     if (bytes !== this.model.memory.buffer.byteLength) {
@@ -258,18 +262,6 @@ function sameOutcome(a: Outcome<unknown>, b: Outcome<unknown>): boolean {
     (x.kind === (y as HeapMisuseError).kind && x.address === (y as HeapMisuseError).address);
 }
 
-function differ(actual: HeapBlock[], expected: HeapBlock[]): string | undefined {
-  for (let i = 0; i < Math.max(actual.length, expected.length); i++) {
-    const a = actual[i], e = expected[i];
-    if (a?.address !== e?.address || a?.size !== e?.size || a?.free !== e?.free) {
-      const block = (b?: HeapBlock) =>
-        b ? `${b.free ? "free" : "used"} ${b.size} at ${b.address}` : "none";
-      return `block ${i} is ${block(a)}, the model's ${block(e)}`;
-    }
-  }
-  return undefined;
-}
-
 export function describeSetup(setup: HeapLayerSetup): string {
   const { build } = setup;
   return setup.region
@@ -281,17 +273,6 @@ export function describeSetup(setup: HeapLayerSetup): string {
 // === Commands ===
 
 type Command = fc.Command<HeapRun, HeapRun>;
-
-/** A size: bytes, or relative to the room left below the limit. */
-type Size = number | { readonly room: number };
-
-function bytesOf(size: Size, run: HeapRun): number {
-  return typeof size === "number" ? size : Math.max(0, run.room + size.room);
-}
-
-function showSize(size: Size): string {
-  return typeof size === "number" ? String(size) : `room${size.room >= 0 ? "+" : ""}${size.room}`;
-}
 
 abstract class Base implements Command {
   check(_run: Readonly<HeapRun>): boolean {
@@ -322,7 +303,7 @@ class Allocate extends Base {
     super();
   }
   run(run: HeapRun): void {
-    const bytes = bytesOf(this.size, run);
+    const bytes = resolve(this.size, run);
     const { how, extra } = this;
     const ptr = run.both(
       `${this}`,
@@ -362,8 +343,7 @@ class Realloc extends OnLive {
   }
   run(run: HeapRun): void {
     const i = this.at(run);
-    const { ptr } = run.live[i];
-    const bytes = bytesOf(this.size, run);
+    const bytes = resolve(this.size, run);
     run.realloc(i, bytes, "realloc", (heap, p) => heap.realloc(p, bytes));
   }
   toString(): string {
@@ -548,7 +528,6 @@ class ViaExports extends Base {
     }
     if (run.live.length === 0) return;
     const i = this.index % run.live.length;
-    const { ptr } = run.live[i];
     if (op === "free") return run.free(i, "exports.free", (heap, p) => heap.exports.free(p));
     run.realloc(i, size, "exports.realloc", (heap, p) => heap.exports.realloc(p, size) >>> 0);
   }
@@ -927,13 +906,7 @@ function listNeighbours(run: HeapRun, address: number): { before: number; after:
 
 // === Arbitraries ===
 
-const sizes: fc.Arbitrary<Size> = fc.oneof(
-  { weight: 6, arbitrary: fc.integer({ min: 0, max: 256 }) },
-  { weight: 4, arbitrary: fc.constantFrom(...EDGES) },
-  { weight: 2, arbitrary: fc.integer({ min: 257, max: 70_000 }) },
-  { weight: 1, arbitrary: fc.constantFrom(0xFFFF_FFFF, MAX_LIMIT, 1 << 31) },
-  { weight: 2, arbitrary: fc.integer({ min: -40, max: 40 }).map((room) => ({ room })) },
-);
+const sizes = arbitrarySizes(true);
 
 const pointerCalls = fc.constantFrom<PointerCall>("free", "realloc", "usableSize", "bytes");
 const index = fc.nat({ max: 1 << 16 });

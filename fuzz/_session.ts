@@ -421,15 +421,8 @@ function differ(actual: HeapPicture, expected: HeapPicture): string | undefined 
   if (actual.end !== expected.end) {
     return `the top region ends at ${actual.end}, not ${expected.end}`;
   }
-  const count = Math.max(actual.blocks.length, expected.blocks.length);
-  for (let i = 0; i < count; i++) {
-    const a = actual.blocks[i], e = expected.blocks[i];
-    if (a?.address !== e?.address || a?.size !== e?.size || a?.free !== e?.free) {
-      const show = (b?: { address: number; size: number; free: boolean }) =>
-        b ? `${b.free ? "free" : "used"} ${b.size} at ${b.address}` : "none";
-      return `block ${i} is ${show(a)}, not ${show(e)}`;
-    }
-  }
+  const blocks = differBlocks(actual.blocks, expected.blocks);
+  if (blocks) return blocks;
   for (let index = 0; index < actual.lists.length; index++) {
     if (actual.lists[index].join() !== expected.lists[index].join()) {
       return `list ${index} is [${actual.lists[index]}], not [${expected.lists[index]}]`;
@@ -437,3 +430,18 @@ function differ(actual: HeapPicture, expected: HeapPicture): string | undefined 
   }
   return undefined;
 }
+
+/** The first block that differs between two heaps' walks, in words; undefined when none. */
+export function differBlocks(actual: readonly Walked[], expected: readonly Walked[]) {
+  for (let i = 0; i < Math.max(actual.length, expected.length); i++) {
+    const a = actual[i], e = expected[i];
+    if (a?.address !== e?.address || a?.size !== e?.size || a?.free !== e?.free) {
+      const show = (b?: Walked) =>
+        b ? `${b.free ? "free" : "used"} ${b.size} at ${b.address}` : "none";
+      return `block ${i} is ${show(a)}, not ${show(e)}`;
+    }
+  }
+  return undefined;
+}
+
+type Walked = { readonly address: number; readonly size: number; readonly free: boolean };
