@@ -575,6 +575,8 @@ export const MUTANTS: readonly Mutant[] = [
     file: "src/_live_blocks.ts",
     find: "if (this.#freed && word < this.#freed.length) this.#freed[word] &= ~(1 << index);",
     replace: "",
+    equivalent: "a block stops being live only by free or realloc, which mark it freed again, " +
+      "or by reset, which clears both records: its stale freed bit is never read while it is live",
   },
   {
     name: "live blocks: a freed block stays live",
