@@ -1,6 +1,7 @@
 /**
  * The Heap-layer fuzz's look at the heap as people see it: `stats()`, `heapMapSvg` and
- * `viewsFollowGrowth` of the Heap must be the model's, whatever the commands did before.
+ * `viewsFollowGrowth` of the Heap must be the model's, and `u8` and `view` span its memory,
+ * whatever the commands did before.
  */
 import type fc from "fast-check";
 import { heapMapSvg } from "../mod.ts";
@@ -21,6 +22,11 @@ export class Picture implements fc.Command<HeapRun, HeapRun> {
     }
     if (heap.viewsFollowGrowth !== model.viewsFollowGrowth) {
       run.fail(`viewsFollowGrowth is ${heap.viewsFollowGrowth}, not the model's`);
+    }
+    // the views read afresh cover the whole memory, however it grew, from inside or outside
+    const bytes = heap.memory.buffer.byteLength;
+    if (heap.u8.byteLength !== bytes || heap.view.byteLength !== bytes) {
+      run.fail(`u8 and view span ${heap.u8.byteLength} and ${heap.view.byteLength} of ${bytes}`);
     }
   }
   toString(): string {
