@@ -568,6 +568,9 @@ export const MUTANTS: readonly Mutant[] = [
     file: "src/_live_blocks.ts",
     find: "    if (this.#freed) {\n      was.forEach",
     replace: "    if (false) {\n      was.forEach",
+    equivalent: "only a checked heap keeps freed blocks, and there every free and realloc, the " +
+      "Heap's and other modules' through exports, goes through the record's wrappers: a rebuild " +
+      "finds no block gone that the record did not see go",
   },
   {
     name: "live blocks: a block handed out again stays freed",
