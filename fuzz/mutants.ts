@@ -232,7 +232,7 @@ export function table(outcomes: readonly Outcome[], seconds: number): string {
       : o.result === "timeout"
       ? `killed (hung or crashed the fuzzer): ${o.detail}`
       : o.result === "survived"
-      ? `**survived** ${SURVIVORS[MUTANTS[o.mutant].name] ?? ""}`
+      ? `SURVIVED ${SURVIVORS[MUTANTS[o.mutant].name] ?? ""}`
       : `not run: ${o.detail}`;
   return [
     `${outcomes.length} mutants, ${equivalent} of them equivalent; of the other ${judged.length}, ` +
@@ -245,7 +245,7 @@ export function table(outcomes: readonly Outcome[], seconds: number): string {
     ...outcomes.map((o) =>
       `| ${o.mutant} | ${escape(MUTANTS[o.mutant].name)} | \`${MUTANTS[o.mutant].where}\` ` +
       `(${fileOf(MUTANTS[o.mutant]).replace(/^.*\//, "")}) | ` +
-      `${escape(verdict(o))} |`
+      `${escape(verdict(o)).replace(/^SURVIVED/, "**survived**")} |`
     ),
   ].join("\n");
 }
