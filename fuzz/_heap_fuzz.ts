@@ -586,6 +586,14 @@ class GrowMemory extends Base {
     if (grew[0] && pages > 0 && run.setup.region) {
       run.ownerWrites(have * PAGE, (have + 1) * PAGE);
       run.after(`the module that grew it writes its first new page`);
+      // and the program asks for zeroed memory up to that page's end: it must come zeroed
+      const { base, limit } = run.heap;
+      const bytes = Math.min((have + 1) * PAGE, base + limit, run.top + (1 << 20)) - run.top -
+        2 * ALIGN;
+      if (bytes > 0) {
+        const ptr = run.both(`calloc(1, ${bytes})`, (heap) => heap.calloc(1, bytes));
+        run.hold(ptr, bytes, ALIGN, true);
+      }
     }
   }
   toString(): string {
