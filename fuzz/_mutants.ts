@@ -475,6 +475,8 @@ export const MUTANTS: readonly Mutant[] = [
     where: "free",
     find: "if (!(header & (FREE | LEFT_FREE)) && header >= MIN_BLOCK && block + header == top) {",
     replace: "if (!(header & FREE) && header >= MIN_BLOCK && block + header == top) {",
+    equivalent: "a header with LEFT_FREE set carries the tag in its low bits, so block + header " +
+      "is never the top: the shortcut is not taken either way (tried: top merges down as before)",
   },
   {
     name: "fast: free takes a misaligned pointer before a plausible header",
