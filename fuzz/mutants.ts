@@ -223,7 +223,11 @@ export function table(outcomes: readonly Outcome[], seconds: number): string {
   const verdict = (o: Outcome) =>
     MUTANTS[o.mutant].equivalent
       ? `equivalent: ${MUTANTS[o.mutant].equivalent}${
-        o.result === "survived" ? "" : ` (yet killed: ${o.detail})`
+        o.result === "survived"
+          ? ""
+          : o.result === "unrun"
+          ? " (not run)"
+          : ` (yet killed: ${o.detail})`
       }`
       : o.result === "bounded"
       ? `killed by the bounded fuzz: ${o.detail}`
