@@ -10,5 +10,7 @@ export const BOUNDED = {
   anyRuns: 100,
   /** Runs of Heap against ModelHeap. */
   heapRuns: 150,
+  /** Runs of the shared build under workers, against the model. */
+  concurrentRuns: 60,
   seed: 20_261_121,
 } as const;

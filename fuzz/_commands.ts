@@ -200,7 +200,7 @@ export class FreeTwice extends OnLiveBlock {
 
 /** Where a pointer mote never returned points: each place the wasm must tell from a block. */
 export type Foreign =
-  | { readonly misaligned: number } // a live block's pointer plus 1 to 15
+  | { readonly misaligned: number } // a live block's pointer plus 1 to 15, even: a forged header
   | { readonly below: number } // 16-byte steps below the first block
   | { readonly above: number } // 16-byte steps from the top region up
   | { readonly interior: number }; // 16-byte steps into a live block: checked build only
@@ -241,11 +241,14 @@ export class ForeignPointer implements Command {
     // the top region without handing it out (aligned_alloc's): found by this oracle, left open
     const freed = session.contract.misuseOf(ptr) === "double-free";
     const other = "above" in this.where ? "either" : "not a block";
-    // even picks inside a live block: the word in front reads as a used block's header, in
-    // every build, which must still refuse the pointer for its alignment
-    const { misaligned = 0 } = this.where as { misaligned?: number };
-    const forge = misaligned >= HEADER && misaligned % 2 === 0 && session.live[0]?.usable > 20;
-    session.foreignPointer(ptr, this.call, freed ? "double free" : other, forge ? 32 : undefined);
+    // even misalignments, in every build: the word in front reads as the header of a used
+    // block that ends at the top region, as one just below it would
+    const plausible = session.mote.top() - (ptr - HEADER);
+    const forged = "misaligned" in this.where && this.where.misaligned % 2 === 0 &&
+        plausible >= 16
+      ? plausible
+      : undefined;
+    session.foreignPointer(ptr, this.call, freed ? "double free" : other, forged);
   }
   toString(): string {
     const [where, steps] = Object.entries(this.where)[0];

@@ -26,7 +26,7 @@ export interface WorkerRun {
   readonly memory: WebAssembly.Memory;
   readonly base: number;
   /** The shared build the heap runs. */
-  readonly module: WebAssembly.Module;
+  readonly module?: WebAssembly.Module;
   /** This worker's number, 0 to 7: part of every pattern it writes. */
   readonly worker: number;
   /** How many workers take part: the barrier waits for them all. */

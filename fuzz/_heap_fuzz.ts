@@ -12,7 +12,7 @@
 import fc from "fast-check";
 import { Heap, HeapMisuseError, type MisuseKind } from "../mod.ts";
 import { ModelHeap } from "../src/model.ts";
-import { ALIGN, FIRST, HEADER, MAX_LIMIT } from "../src/_layout.ts";
+import { ALIGN, FIRST, HEADER, MAX_LIMIT, MIN_BLOCK } from "../src/_layout.ts";
 import { classOf, SCAN } from "../src/_size_class.ts";
 import { readHeap, rootOf } from "../src/_heap_reader.ts";
 import { runOn } from "../src/heap.ts";
@@ -26,6 +26,7 @@ import {
   sizes as arbitrarySizes,
 } from "./_arbitraries.ts";
 import { type Block, Contract } from "./_contract.ts";
+import { Picture } from "./_picture_command.ts";
 import { differBlocks } from "./_session.ts";
 
 const PAGE = 65536;
@@ -58,11 +59,11 @@ export class HeapRun {
   /** The memory's size after the last command: bytes past it appeared since. */
   #bytes: number;
 
-  constructor(setup: HeapLayerSetup, kind?: typeof Heap) {
+  constructor(setup: HeapLayerSetup, kind?: typeof Heap, fastKind: typeof Heap = FastHeap) {
     this.setup = setup;
     const { build, region, base, pages, maximum, limit } = setup;
     const checked = build === "checked";
-    kind ??= build === "fast" ? FastHeap : Heap;
+    kind = build === "fast" ? fastKind : kind ?? Heap;
     this.poisonedTo = Math.min(pages * PAGE, Math.floor((base + limit) / ALIGN) * ALIGN);
     const memories = [0, 1].map(() =>
       region ? new WebAssembly.Memory({ initial: pages, maximum }) : undefined
@@ -423,16 +424,27 @@ class SetLimit extends Base {
   }
   run(run: HeapRun): void {
     const { heap } = run;
-    const limit = this.to === "top"
-      ? run.top + HEADER - heap.base + this.bytes
+    const limit = this.to === "top" // the top itself is a header short: refused
+      ? run.top - heap.base + this.bytes
       : this.to === "span"
       ? heap.span + this.bytes
       : this.to === "up"
       ? Math.min(heap.limit + this.bytes, MAX_LIMIT - heap.base)
       : heap.limit - this.bytes;
+    // the rule as documented, not the setter both heaps share: a whole number from the top of
+    // the blocks plus a header (and at least room for one block) up to the end of wasm32
+    const least = Math.max(run.top + HEADER, rootOf(heap.base) + FIRST + MIN_BLOCK + HEADER);
+    const allowed = Number.isInteger(limit) && limit >= least - heap.base &&
+      limit <= MAX_LIMIT - heap.base;
+    const before = heap.limit;
     run.both(`limit = ${limit}`, (h) => {
       h.limit = limit;
     });
+    if (heap.limit !== (allowed ? limit : before)) {
+      run.fail(
+        `limit = ${limit} was ${allowed ? "refused" : "taken"}; the least is ${least - heap.base}`,
+      );
+    }
   }
   toString(): string {
     return `limit ${this.to} ${this.bytes}`;
@@ -510,6 +522,20 @@ class GrowMemory extends Base {
     run.trace.push(`memory.grow(${pages}) -> ${grew[0]}`);
     if (grew[0] !== grew[1]) run.fail("the memories grew differently");
     run.after(`memory.grow(${pages})`);
+    // the module that grew a given memory writes its first new page: the heap's, if it lies
+    // below the limit, which must not take it for zero
+    if (grew[0] && pages > 0 && run.setup.region) {
+      run.ownerWrites(have * PAGE, (have + 1) * PAGE);
+      run.after(`the module that grew it writes its first new page`);
+      // and the program asks for zeroed memory up to that page's end: it must come zeroed
+      const { base, limit } = run.heap;
+      const bytes = Math.min((have + 1) * PAGE, base + limit, run.top + (1 << 20)) - run.top -
+        2 * ALIGN;
+      if (bytes > 0) {
+        const ptr = run.both(`calloc(1, ${bytes})`, (heap) => heap.calloc(1, bytes));
+        run.hold(ptr, bytes, ALIGN, true);
+      }
+    }
   }
   toString(): string {
     return `memory.grow(${this.pages})`;
@@ -572,7 +598,7 @@ const CLASS_STARTS = classStarts().filter((size) => size <= 1 << 16);
  * takes the block whole, or by the realloc that grows its left neighbour over it; the top
  * region's poison, by the malloc that carves over it.
  */
-type Damage = "guard" | "nextHeader" | "prev" | "next" | "back" | "poison" | "top";
+type Damage = "guard" | "redzone" | "nextHeader" | "prev" | "next" | "back" | "poison" | "top";
 type Via = "left" | "right" | "take" | "grow" | "scan";
 
 /** What a corruption is seen by: the call, and the report expected of it. */
@@ -614,6 +640,25 @@ class Corrupt extends Base {
       return {
         address,
         call: (heap) => heap.usableSize(b.ptr),
+        expect: () => ({ kind: "overflow", at: b.ptr }),
+      };
+    }
+    if (this.damage === "redzone") {
+      // one byte past the bytes asked for, in the red zone up to the guard: seen by the block's
+      // own calls and by its used neighbours', which must blame it, not themselves
+      const b = nth(blocks.filter((b) => !b.free && run.contract.indexOf(b.ptr) >= 0));
+      if (!b) return undefined;
+      const { requested } = run.live[run.contract.indexOf(b.ptr)];
+      const slack = b.address + b.size - HEADER - (b.ptr + requested);
+      const address = b.ptr + requested + (slack > 0 ? n % slack : 0);
+      const at = blocks.indexOf(b);
+      const by = this.via === "left" ? blocks[at - 1] : this.via === "right" ? blocks[at + 1] : b;
+      if (!by || by.free) return undefined;
+      const old = run.heap.view.getUint32(address, true);
+      return {
+        address,
+        value: (old & ~0xFF) | (~old & 0xFF), // its first byte only, flipped
+        call: (heap) => heap.usableSize(by.ptr),
         expect: () => ({ kind: "overflow", at: b.ptr }),
       };
     }
@@ -775,7 +820,7 @@ class Corrupt extends Base {
       run.fail(`${what}: got ${show(outcome)}, the model ${show(predicted)}`);
     }
     const allocates = this.damage === "top" ||
-      (this.damage !== "guard" && this.damage !== "nextHeader" &&
+      (!["guard", "nextHeader", "redzone"].includes(this.damage) &&
         (this.via === "take" || this.via === "grow" || this.via === "scan"));
     if (allocates && "value" in outcome && typeof outcome.value === "number") {
       const grown = plan.grows === undefined ? -1 : run.contract.indexOf(plan.grows);
@@ -837,12 +882,13 @@ export function heapCommands(): fc.Arbitrary<Command> {
       ).map(([w, p, f, c]) => new BadPointer(w, p, f, c)),
     },
     { weight: 1, arbitrary: fc.constant(new Reset()) },
+    { weight: 1, arbitrary: fc.integer({ min: 320, max: 4096 }).map((w) => new Picture(w)) },
     {
       weight: 2,
       arbitrary: fc.tuple(
         fc.constantFrom("top", "span", "up", "down" as const),
-        // at the heap's end exactly, just past it, or anywhere
-        fc.oneof(fc.constantFrom(0, 4, 16), fc.nat({ max: 300_000 })),
+        // at the heap's top, its end exactly (the top plus a header), just past it, or anywhere
+        fc.oneof(fc.constantFrom(0, HEADER, 2 * HEADER, ALIGN + HEADER), fc.nat({ max: 300_000 })),
       ).map(([to, bytes]) => new SetLimit(to, bytes)),
     },
     {
@@ -874,7 +920,16 @@ export function heapCommands(): fc.Arbitrary<Command> {
     {
       weight: 8, // in checked runs only
       arbitrary: fc.tuple(
-        fc.constantFrom<Damage>("guard", "nextHeader", "prev", "next", "back", "poison", "top"),
+        fc.constantFrom<Damage>(
+          "guard",
+          "redzone",
+          "nextHeader",
+          "prev",
+          "next",
+          "back",
+          "poison",
+          "top",
+        ),
         fc.constantFrom<Via>("left", "right", "take", "grow", "scan"),
         index,
       ).map(([d, v, p]) => new Corrupt(d, v, p)),
@@ -904,6 +959,8 @@ export interface HeapFuzzOptions {
   readonly replayPath?: string;
   /** The kind of Heap to hold to the model: a subclass running other builds, say. */
   readonly kind?: typeof Heap;
+  /** The kind of Heap the fast build's runs hold to the model. */
+  readonly fastKind?: typeof Heap;
 }
 
 /** Runs the Heap-layer fuzz; throws the shrunk failure. */
@@ -919,7 +976,7 @@ export function fuzzHeapLayer(options: HeapFuzzOptions = {}): { runs: number; op
     (setup, commands) => {
       let run: HeapRun;
       try {
-        run = new HeapRun(setup, options.kind);
+        run = new HeapRun(setup, options.kind, options.fastKind);
       } catch (error) {
         if (error instanceof Refused) return; // both refused the setup alike
         throw error;

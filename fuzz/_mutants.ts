@@ -1,17 +1,20 @@
 /**
- * The mutation run's mutants: single edits of asm/mote.ts, as data. Each is a text that occurs
- * exactly once in the source and what it becomes, so that when the source changes, the test
+ * The mutation run's mutants: single edits of asm/mote.ts (or of another file: asm/shared.ts, a
+ * TypeScript file of src/), as data. Each is a text that occurs exactly once in its file and what
+ * it becomes, so that when the source changes, the test
  * names precisely the edits that no longer apply and re-anchoring them is quick. A mutant that
  * cannot change what any caller sees is marked `equivalent`, with the reason.
  */
 
-/** One single-edit mutant of asm/mote.ts. */
+/** One single-edit mutant. */
 export interface Mutant {
+  /** The file it edits, from the project's root, when not asm/mote.ts. */
+  readonly file?: string;
   /** What the edit breaks, in a few words; unique. */
   readonly name: string;
   /** The function it edits, for the table. */
   readonly where: string;
-  /** Text that occurs once in asm/mote.ts, and what it becomes. */
+  /** Text that occurs once in the file, and what it becomes. */
   readonly find: string;
   readonly replace: string;
   /** Why no caller can tell it from the original, for a mutant that is equivalent. */
@@ -102,8 +105,8 @@ export const MUTANTS: readonly Mutant[] = [
   {
     name: "the top region asks to grow when it fits exactly",
     where: "room",
-    find: "return missing <= 0 || memory.grow(missing) >= 0;",
-    replace: "return missing < 0 || memory.grow(missing) >= 0;",
+    find: "if (missing > 0 && memory.grow(missing) < 0) return false;",
+    replace: "if (missing >= 0 && memory.grow(missing) < 0) return false;",
     equivalent: "memory.grow of exactly what is left asks for 0 pages, which adds nothing and " +
       "cannot fail",
   },
@@ -257,8 +260,8 @@ export const MUTANTS: readonly Mutant[] = [
   {
     name: "checked: the guard is read a word low",
     where: "guarded",
-    find: "return load<u32>(block + (header & ~TAGS) - GUARD) == (<u32>block ^ GUARD_KEY);",
-    replace: "return load<u32>(block + (header & ~TAGS) - 2 * GUARD) == (<u32>block ^ GUARD_KEY);",
+    find: "let guard = block + (header & ~TAGS) - GUARD;",
+    replace: "let guard = block + (header & ~TAGS) - 2 * GUARD;",
   },
   {
     name: "checked: a merged block freed again is not a double free",
@@ -280,16 +283,15 @@ export const MUTANTS: readonly Mutant[] = [
   },
   {
     name: "checked: the right neighbour is not checked",
-    where: "neighboursDamage",
+    where: "neighboursDamaged",
     find: "if (right != top) {",
     replace: "if (false) {",
   },
   {
     name: "checked: a left neighbour that does not end at the block passes",
-    where: "neighboursDamage",
-    find:
-      "if (!(leftHeader & FREE) || left + (leftHeader & ~TAGS) != block) return block - HEADER;",
-    replace: "if (!(leftHeader & FREE)) return block - HEADER;",
+    where: "neighboursDamaged",
+    find: "damaged = !(leftHeader & FREE) || left + (leftHeader & ~TAGS) != block\n",
+    replace: "damaged = !(leftHeader & FREE)\n",
   },
   {
     name: "checked: a free block's back word is not checked",
@@ -389,8 +391,8 @@ export const MUTANTS: readonly Mutant[] = [
   {
     name: "calloc forgets that memory freed back to the top region is dirty",
     where: "calloc",
-    find: "let zeroFrom = max(clean, top);",
-    replace: "let zeroFrom = top;",
+    find: "let zeroFrom = max(clean, oldTop);",
+    replace: "let zeroFrom = oldTop;",
   },
   {
     name: "calloc clears one byte short",
@@ -455,6 +457,227 @@ export const MUTANTS: readonly Mutant[] = [
     find: "let poisonEnd = max(min(clean, newLimit), top);",
     replace: "let poisonEnd = max(clean, top);",
   },
+  // the fast build's written-out paths
+  {
+    name: "fast: free into the top region forgets that memory there is dirty",
+    where: "free",
+    find: "store<u32>(block, header | FREE);\n        clean = max(clean, top);",
+    replace: "store<u32>(block, header | FREE);",
+  },
+  {
+    name: "fast: free into the top region is not counted",
+    where: "free",
+    find: "        top = block;\n        return;",
+    replace: "        top = block;\n        frees--;\n        return;",
+  },
+  {
+    name: "fast: free into the top region leaves a free left neighbour unmerged",
+    where: "free",
+    find: "if (!(header & (FREE | LEFT_FREE)) && header >= MIN_BLOCK && block + header == top) {",
+    replace: "if (!(header & FREE) && header >= MIN_BLOCK && block + header == top) {",
+    equivalent: "a header with LEFT_FREE set carries the tag in its low bits, so block + header " +
+      "is never the top: the shortcut is not taken either way (tried: top merges down as before)",
+  },
+  {
+    name: "fast: free takes a misaligned pointer before a plausible header",
+    where: "free",
+    find: "if (!(ptr & ALIGN_MASK) && block - (root + FIRST) < top - (root + FIRST)) {",
+    replace: "if (block - (root + FIRST) < top - (root + FIRST)) {",
+  },
+  {
+    name: "fast: free takes a block whose header is too small",
+    where: "free",
+    find: "header >= MIN_BLOCK && block + header == top",
+    replace: "block + header == top",
+    equivalent: "an aligned pointer's block and the top both lie 4 below a multiple of 16, so a " +
+      "header without tags that reaches the top from below is a multiple of 16 above 0: never " +
+      "below MIN_BLOCK",
+  },
+  {
+    name: "fast: malloc carves the top region while blocks are listed",
+    where: "malloc",
+    find: "if (FAST && !flMap) {",
+    replace: "if (FAST) {",
+  },
+  {
+    name: "fast: a split's rest is listed with its right neighbour's tag",
+    where: "allocate",
+    find: "store<u32>(spare, rest | FREE);",
+    replace: "store<u32>(spare, rest | FREE | LEFT_FREE);",
+  },
+  // the free counter
+  {
+    name: "realloc does not count itself",
+    where: "realloc",
+    find: "  frees++;\n  if (!ptr) return malloc(bytes);",
+    replace: "  if (!ptr) return malloc(bytes);",
+  },
+  // the shared build
+  {
+    name: "shared: a log entry's usable size is 0",
+    where: "leave",
+    file: "asm/shared.ts",
+    find: "returnsBlock && result ? moteUsableSize(result) : 0",
+    replace: "0",
+  },
+  {
+    name: "shared: a log entry names no owner",
+    where: "leave",
+    file: "asm/shared.ts",
+    find: "store<u32>(entry, me, 8);",
+    replace: "store<u32>(entry, 0, 8);",
+  },
+  {
+    name: "shared: a log entry's second argument is the first",
+    where: "leave",
+    file: "asm/shared.ts",
+    find: "store<u32>(entry, b, 16);",
+    replace: "store<u32>(entry, a, 16);",
+  },
+  {
+    name: "shared: the limit may be set 16 bytes below the span",
+    where: "mote_set_limit",
+    file: "asm/shared.ts",
+    find: "let done: usize = limitEnd >= spanEnd ? 1 : 0;",
+    replace: "let done: usize = limitEnd + 16 >= spanEnd ? 1 : 0;",
+  },
+  {
+    name: "shared: mote_unlock does not store the state",
+    where: "mote_unlock",
+    file: "asm/shared.ts",
+    find: "if (held == 0) return;\n  moteStoreState(at + STATE);",
+    replace: "if (held == 0) return;",
+    equivalent: "every operation inside a mote_lock stores the state as it leaves, and " +
+      "mote_log and mote_set_limit change none of it unstored: the state in memory is current",
+  },
+  {
+    name: "shared: the state forgets where memory is clean",
+    where: "moteStoreState",
+    find: "store<u32>(at, clean, 16);",
+    replace: "store<u32>(at, top, 16);",
+  },
+  {
+    name: "shared: tickets skip a number",
+    where: "leave",
+    file: "asm/shared.ts",
+    find: "store<u32>(at + TICKETS, ticket + 1);",
+    replace: "store<u32>(at + TICKETS, ticket + 2);",
+  },
+  // the Heap's live-block record and its limits (TypeScript)
+  {
+    name: "live blocks: a rebuild forgets the blocks freed behind its back",
+    where: "LiveBlocks.rebuild",
+    file: "src/_live_blocks.ts",
+    find: "    if (this.#freed) {\n      was.forEach",
+    replace: "    if (false) {\n      was.forEach",
+    equivalent: "only a checked heap keeps freed blocks, and there every free and realloc, the " +
+      "Heap's and other modules' through exports, goes through the record's wrappers: a rebuild " +
+      "finds no block gone that the record did not see go",
+  },
+  {
+    name: "live blocks: a block handed out again stays freed",
+    where: "LiveBlocks.add",
+    file: "src/_live_blocks.ts",
+    find: "if (this.#freed && word < this.#freed.length) this.#freed[word] &= ~(1 << index);",
+    replace: "",
+    equivalent: "a block stops being live only by free or realloc, which mark it freed again, " +
+      "or by reset, which clears both records: its stale freed bit is never read while it is live",
+  },
+  {
+    name: "live blocks: a freed block stays live",
+    where: "LiveBlocks.delete",
+    file: "src/_live_blocks.ts",
+    find: "this.#live[index >>> 5] &= ~(1 << index);",
+    replace: "",
+  },
+  {
+    name: "live blocks: a pointer 8 bytes into a block is live",
+    where: "LiveBlocks.has",
+    file: "src/_live_blocks.ts",
+    find: "if (offset < 0 || (offset & (ALIGN - 1)) !== 0) return false;",
+    replace: "if (offset < 0 || (offset & (ALIGN / 2 - 1)) !== 0) return false;",
+  },
+  {
+    name: "live blocks: the record grows too little",
+    where: "grown",
+    file: "src/_live_blocks.ts",
+    find: "Math.max(words.length * 2, index + 1)",
+    replace: "Math.max(words.length, index)",
+  },
+  {
+    name: "a limit may be lowered onto the top of the blocks, without a header",
+    where: "Heap.limit",
+    file: "src/heap.ts",
+    find: ": this.#engine.read(this.base).picture.top + HEADER - this.base;",
+    replace: ": this.#engine.read(this.base).picture.top - this.base;",
+  },
+  // the checked build's byte-exact red zone, and limits lowered and raised again
+  {
+    name: "checked: the red zone's first byte is not checked",
+    where: "guarded",
+    find: "for (let at = guard - slack; at < guard; at++)",
+    replace: "for (let at = guard - slack + 1; at < guard; at++)",
+  },
+  {
+    name: "checked: the slack counts one byte less",
+    where: "seal",
+    find: "let slack = guard - ptr - bytes;",
+    replace: "let slack = guard - ptr - bytes - 1;",
+  },
+  {
+    name: "checked: realloc in place keeps the old red zone",
+    where: "realloc",
+    find: "  trim(block, size);\n  if (CHECKED) seal(ptr, bytes);",
+    replace: "  trim(block, size);",
+  },
+  {
+    name: "checked: aligned_alloc's block has no red zone",
+    where: "aligned_alloc",
+    find: "if (CHECKED) seal(block + HEADER, bytes);\n  return block + HEADER;",
+    replace: "return block + HEADER;",
+  },
+  {
+    name: "checked: malloc_usable_size counts the red zone as usable",
+    where: "malloc_usable_size",
+    find: "return (header & ~TAGS) - OVERHEAD - slackOf(block, header);",
+    replace: "return (header & ~TAGS) - OVERHEAD;",
+  },
+  {
+    name: "checked: a guard with one byte changed still names a slack",
+    where: "slackOf",
+    find: "return slack == (slack & ALIGN_MASK) * SLACK_BYTES ? slack & ALIGN_MASK : ALIGN;",
+    replace: "return slack & ALIGN_MASK;",
+  },
+  {
+    name: "checked: a right neighbour's overflow is blamed on the block freed",
+    where: "neighboursDamaged",
+    find: "if (!guarded(right, rightHeader)) return overflowed(right);",
+    replace: "if (!guarded(right, rightHeader)) return overflowed(block);",
+  },
+  {
+    name: "checked: a used left neighbour's red zone is not checked",
+    where: "neighboursDamaged",
+    find: "} else if (!damaged && block != first) {",
+    replace: "} else if (false) {",
+  },
+  {
+    name: "memory another module grew is thought zero",
+    where: "room",
+    find: "if (<usize>memory.size() != seen) clean = memoryEnd();",
+    replace: "",
+  },
+  {
+    name: "memory above a lowered limit is thought zero when raised again",
+    where: "mote_set_limit",
+    find: "    seen = 0; // so room() takes all the memory there is now for written\n",
+    replace: "",
+  },
+  {
+    name: "checked: memory above a lowered limit is thought poisoned when raised again",
+    where: "mote_set_limit",
+    find: "if (CHECKED) store<u32>(root + POISONED, min(poisoned(), limitEnd));",
+    replace: "",
+  },
 ];
 
 /** `source` with `mutant` applied, or undefined when its text does not occur exactly once. */
@@ -463,9 +686,15 @@ export function mutate(source: string, mutant: Mutant): string | undefined {
   return parts.length === 2 ? parts.join(mutant.replace) : undefined;
 }
 
-/** The mutants whose text no longer occurs exactly once in `source`, each with its count. */
-export function unapplied(source: string): string[] {
-  return MUTANTS.filter((m) => mutate(source, m) === undefined).map((m) =>
-    `${m.name} (${m.where}): its text occurs ${source.split(m.find).length - 1} times, not once`
+/** The file a mutant edits, from the project's root. */
+export function fileOf(mutant: Mutant): string {
+  return mutant.file ?? "asm/mote.ts";
+}
+
+/** The mutants whose text no longer occurs exactly once in its file, each with its count. */
+export function unapplied(read: (file: string) => string): string[] {
+  return MUTANTS.filter((m) => mutate(read(fileOf(m)), m) === undefined).map((m) =>
+    `${m.name} (${fileOf(m)}, ${m.where}): its text occurs ` +
+    `${read(fileOf(m)).split(m.find).length - 1} times, not once`
   );
 }

@@ -272,9 +272,7 @@ async function runOnce(
   );
   const results = await pool.run(
     plan.commands.slice(0, plan.workers).map((commands, worker) => ({
-      memory,
-      base,
-      module,
+      ...heap.share(), // what a worker needs to attach: the memory, base and module
       worker,
       workers: plan.workers,
       barrier,
@@ -297,6 +295,16 @@ async function runOnce(
   };
 
   if (raised) fail(`raising the limit from the main thread threw ${raised}`);
+  // no lock outlives its call, and a lock nobody holds cannot be taken from anyone
+  if (heap.lockHolder !== 0) fail(`owner ${heap.lockHolder} holds the lock after every call`);
+  const recovered = (() => {
+    try {
+      return `returned ${heap.recover(results[0].owner)}`;
+    } catch (error) {
+      return error instanceof RangeError ? undefined : `threw ${error}`;
+    }
+  })();
+  if (recovered) fail(`recover(${results[0].owner}) of a lock nobody holds ${recovered}`);
   for (const [worker, result] of results.entries()) {
     if (result.problem) fail(result.problem);
     const own = log.filter((entry) => entry.owner === result.owner);
@@ -341,11 +349,12 @@ async function runOnce(
       result = a >= spanEnd ? 1 : 0;
       if (result) model.limit = a;
     } else fail(`the log holds ${operation}, which no run does`, i);
-    const usable = entry.usable && model.malloc_usable_size(result);
+    // every entry's usable size is compared: a block's, or 0 for an entry that returns none
+    const returnsBlock = /^(malloc|realloc|calloc|aligned_alloc)$/.test(operation);
+    const usable = returnsBlock && result ? model.malloc_usable_size(result) : 0;
     if (result !== entry.result || usable !== entry.usable) {
       fail(
-        `the model, replaying the log, returns ${result}` +
-          (entry.usable ? ` (usable ${usable})` : "") + ` at #${entry.ticket}`,
+        `the model, replaying the log, returns ${result} (usable ${usable}) at #${entry.ticket}`,
         i,
       );
     }

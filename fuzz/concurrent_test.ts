@@ -6,9 +6,10 @@ import assert from "node:assert/strict";
 import asc from "assemblyscript/asc";
 import { VARIANTS } from "../scripts/build.ts";
 import { fuzzConcurrent } from "./concurrent.ts";
+import { BOUNDED } from "./_bounded.ts";
 
-const RUNS = Number(Deno.env.get("MOTE_CONCURRENT_RUNS") ?? 60);
-const SEED = Number(Deno.env.get("MOTE_FUZZ_SEED") ?? 20_261_121);
+const RUNS = Number(Deno.env.get("MOTE_CONCURRENT_RUNS") ?? BOUNDED.concurrentRuns);
+const SEED = Number(Deno.env.get("MOTE_FUZZ_SEED") ?? BOUNDED.seed);
 
 Deno.test(`2 to 8 workers at once on one shared heap do what the model says (${RUNS} runs)`, async () => {
   const report = await fuzzConcurrent({ runs: RUNS, seed: SEED });

@@ -1,51 +1,69 @@
 /**
- * The mutation run: each mutant of fuzz/_mutants.ts (a single edit of asm/mote.ts) is compiled
- * into mote's three builds and fuzzed, first with exactly the bounded fuzz of `deno task test`
- * (fuzz/_bounded.ts: the C ABI against the model, the model-free checks, Heap against
- * ModelHeap), then, if it survives, for a minute more from other seeds. Each mutant runs in a
- * process of its own, so that one that makes the allocator loop forever is caught by a timeout.
+ * The mutation run: each mutant of fuzz/_mutants.ts (a single edit of asm/mote.ts, asm/shared.ts
+ * or a TypeScript file of src/) is applied to a copy of the project, its five builds made there
+ * as scripts/build.ts makes them, and fuzzed, first with exactly the bounded fuzz of
+ * `deno task test` (fuzz/_bounded.ts: the C ABI of the release, checked and fast builds against
+ * the model, the model-free checks, Heap against ModelHeap on the release and fast builds, the
+ * shared build under workers), then, if it survives, for `--seconds` more from other seeds. Each
+ * mutant runs in a process of its own, in its copy, so that one that makes the allocator loop
+ * forever is caught by a timeout and one in TypeScript is what that process imports.
  *
  *     deno run -A fuzz/mutants.ts                  every mutant; prints the table
- *     deno run -A fuzz/mutants.ts --readme         and writes it into docs/fuzzing.md
+ *     deno run -A fuzz/mutants.ts --write          and writes it where its markers are
  *     deno run -A fuzz/mutants.ts --only 3,17      some mutants, by number
  *
  * @module
  */
 import { fail, parseArgs } from "../scripts/_cli.ts";
+import { compile, VARIANTS } from "../scripts/build.ts";
 import { Heap, runOn } from "../src/heap.ts";
 import { wasmEngineFor, type WasmModules } from "../src/_engine.ts";
+import * as shipped from "../src/_wasm.ts";
 import { fuzzHeapLayer } from "./_heap_fuzz.ts";
 import { type MoteBuild, runFuzz } from "./_runner.ts";
 import { importsMemory } from "./_subject.ts";
 import { fuzzAllocator } from "./mod.ts";
+import { fuzzConcurrent } from "./concurrent.ts";
 import { BOUNDED } from "./_bounded.ts";
-import { type Mutant, MUTANTS, mutate } from "./_mutants.ts";
-import { compileMote } from "./planted_bugs.ts";
+import { fileOf, type Mutant, MUTANTS, mutate } from "./_mutants.ts";
 
-const SOURCE = new URL("../asm/mote.ts", import.meta.url);
-const README = new URL("../docs/fuzzing.md", import.meta.url);
+const ROOT = new URL("../", import.meta.url);
+/** What a copy of the project needs to build and fuzz: node_modules is linked, not copied. */
+const COPIED = ["asm", "src", "fuzz", "scripts", "mod.ts", "deno.json", "deno.lock"];
+/** Where the table goes: the page on the fuzzing method, between its markers. */
+const DOCS = ["docs/fuzzing.md"];
+const START = "<!-- mutants:start -->", END = "<!-- mutants:end -->";
 
 /** What became of a mutant. */
 export interface Outcome {
   readonly mutant: number;
   /** "bounded" or "long" when killed by that fuzz, "survived", or why it was not run. */
-  readonly result: "bounded" | "long" | "survived" | "timeout" | "equivalent" | "stillborn";
+  readonly result:
+    | "bounded"
+    | "long"
+    | "survived"
+    | "timeout"
+    | "equivalent"
+    | "stillborn"
+    | "unrun";
   /** Which fuzz killed it and how soon, or why it was not. */
   readonly detail: string;
 }
 
-/** Compiles a source into the three builds, with the flags scripts/build.ts gives each. */
-async function build(source: string): Promise<WasmModules> {
-  const [own, region, checked] = await Promise.all([
-    compileMote(source, ["--maximumMemory", "65536"]),
-    compileMote(source, ["--importMemory"]),
-    compileMote(source, ["--importMemory", "--use", "MOTE_CHECKED=1"]),
-  ]);
-  return { own, region, checked };
+/** The five builds of a mutant. */
+type Builds = WasmModules & Record<"fast" | "shared", Uint8Array<ArrayBuffer>>;
+
+/** The builds of the project this process runs from: the release, checked, fast and shared. */
+async function build(): Promise<Builds> {
+  const wasm: Record<string, Uint8Array<ArrayBuffer>> = {};
+  // one at a time, as scripts/build.ts does: asc shares state between compiles in one process
+  for (const variant of VARIANTS) wasm[variant.name] = (await compile(variant)).wasm;
+  const { ownWasm: own, regionWasm: region, checkedWasm: checked, fastWasm: fast } = wasm;
+  return { own, region, checked, fast, shared: wasm.sharedWasm };
 }
 
-function moteBuilds(modules: WasmModules): MoteBuild[] {
-  return (["own", "region", "checked"] as const).map((name) => {
+function moteBuilds(modules: Builds): MoteBuild[] {
+  return (["own", "region", "checked", "fast"] as const).map((name) => {
     const module = new WebAssembly.Module(modules[name]);
     return { name, module, checked: name === "checked", importsMemory: importsMemory(module) };
   });
@@ -60,78 +78,118 @@ function firstLine(message: string): string {
   return (line + next).replace(/^Caused by: /, "").slice(0, 120);
 }
 
+/** The Heap-layer fuzz of kinds of Heap: what killed it, or undefined. */
+function heapLayer(kind: typeof Heap, fastKind: typeof Heap, seed: number): string | undefined {
+  try {
+    fuzzHeapLayer({ runs: BOUNDED.heapRuns, seed, kind, fastKind });
+  } catch (error) {
+    const cause = error instanceof Error ? error.cause ?? error : error;
+    return firstLine(cause instanceof Error ? cause.message : String(cause));
+  }
+}
+
 /**
- * Fuzzes one mutant's builds, bounded (as `deno task test`) or for `seconds` from other seeds;
- * what killed it, or undefined.
+ * Fuzzes the builds of one mutant, bounded (as `deno task test`) or for `seconds` from other
+ * seeds; what killed it, or undefined.
  */
-function fuzzMutant(modules: WasmModules, seconds?: number): string | undefined {
-  const builds = moteBuilds(modules);
-  const kind = class MutantHeap extends Heap {};
-  runOn(kind, wasmEngineFor(modules));
+async function fuzzMutant(
+  modules: Builds,
+  file: string,
+  seconds?: number,
+): Promise<string | undefined> {
+  // only the fuzzes that run the mutated file: the others cannot tell it from the original
+  const [allocator, heap] = [
+    file === "asm/mote.ts",
+    file === "asm/mote.ts" || file.startsWith("src/"),
+  ];
+  const release = class MutantHeap extends Heap {};
+  const fast = class FastMutantHeap extends Heap {};
+  runOn(release, wasmEngineFor(modules));
+  runOn(fast, wasmEngineFor({ ...modules, own: modules.fast }));
   const started = performance.now();
   const seed = seconds === undefined ? BOUNDED.seed : 1;
-  const mote = runFuzz({ kind: "mote", builds }, {
-    ...(seconds === undefined ? { runs: BOUNDED.runs } : { seconds: seconds / 2 }),
-    seed,
-  });
-  if (mote.failure) {
+  const mote = allocator
+    ? runFuzz({ kind: "mote", builds: moteBuilds(modules) }, {
+      ...(seconds === undefined ? { runs: BOUNDED.runs } : { seconds: seconds / 2 }),
+      seed,
+    })
+    : undefined;
+  if (mote?.failure) {
     return `C ABI vs model, run ${mote.failure.runsToFailure}: ${firstLine(mote.failure.message)}`;
   }
-  const any = fuzzAllocator(modules.own, { runs: BOUNDED.anyRuns, seed });
-  if (any.failure) {
+  const any = allocator ? fuzzAllocator(modules.own, { runs: BOUNDED.anyRuns, seed }) : undefined;
+  if (any?.failure) {
     return `model-free, run ${any.failure.runsToFailure}: ${firstLine(any.failure.message)}`;
   }
   for (let batch = 0;; batch++) {
-    try {
-      fuzzHeapLayer({ runs: BOUNDED.heapRuns, seed: seed + batch, kind });
-    } catch (error) {
-      const cause = error instanceof Error ? error.cause ?? error : error;
-      const message = cause instanceof Error ? cause.message : String(cause);
-      return `Heap vs ModelHeap: ${firstLine(message)}`;
-    }
+    const killed = heap ? heapLayer(release, fast, seed + batch) : undefined;
+    if (killed) return `Heap vs ModelHeap: ${killed}`;
+    const shared = await fuzzConcurrent({
+      runs: BOUNDED.concurrentRuns,
+      seed: seed + batch,
+      wasm: new WebAssembly.Module(modules.shared),
+    });
+    if (shared.failure) return `shared build under workers: ${firstLine(shared.failure)}`;
     if (seconds === undefined || performance.now() - started > seconds * 1000) return undefined;
   }
 }
 
-/** Runs one mutant in this process: bounded, then for a minute if it survives. */
+/** Runs one mutant in this process, whose copy of the project carries it. */
 async function runMutant(index: number, seconds: number): Promise<Outcome> {
   const mutant = MUTANTS[index];
-  const source = await Deno.readTextFile(SOURCE);
-  const mutated = mutate(source, mutant);
-  if (mutated === undefined) {
-    return { mutant: index, result: "stillborn", detail: "its text no longer occurs once" };
-  }
-  let modules: WasmModules;
+  let modules: Builds;
   try {
-    modules = await build(mutated);
+    // a mutant of TypeScript runs on the shipped wasm: this process imports the mutated file
+    modules = fileOf(mutant).startsWith("asm/") ? await build() : {
+      own: shipped.ownWasm,
+      region: shipped.regionWasm,
+      checked: shipped.checkedWasm,
+      fast: shipped.fastWasm,
+      shared: shipped.sharedWasm,
+    };
   } catch (error) {
     return { mutant: index, result: "stillborn", detail: `does not compile: ${error}` };
   }
-  const bounded = fuzzMutant(modules);
+  const bounded = await fuzzMutant(modules, fileOf(mutant));
   if (bounded) return { mutant: index, result: "bounded", detail: bounded };
-  const long = fuzzMutant(modules, seconds);
+  const long = seconds > 0 ? await fuzzMutant(modules, fileOf(mutant), seconds) : undefined;
   if (long) return { mutant: index, result: "long", detail: long };
   return { mutant: index, result: "survived", detail: mutant.equivalent ?? "" };
 }
 
+/** A copy of the project with `mutant` applied, or undefined when its text is not there once. */
+async function copyWith(mutant: Mutant): Promise<string | undefined> {
+  const dir = await Deno.makeTempDir({ prefix: "mote-mutant-" });
+  for (const name of COPIED) {
+    await new Deno.Command("cp", { args: ["-r", new URL(name, ROOT).pathname, dir] }).output();
+  }
+  await Deno.symlink(new URL("node_modules", ROOT).pathname, `${dir}/node_modules`);
+  const file = `${dir}/${fileOf(mutant)}`;
+  const mutated = mutate(await Deno.readTextFile(file), mutant);
+  if (mutated === undefined) {
+    await Deno.remove(dir, { recursive: true });
+    return undefined;
+  }
+  await Deno.writeTextFile(file, mutated);
+  return dir;
+}
+
 /** Runs a mutant in a process of its own, giving up after `timeout` seconds. */
 async function spawn(index: number, seconds: number, timeout: number): Promise<Outcome> {
+  const dir = await copyWith(MUTANTS[index]);
+  if (dir === undefined) {
+    return { mutant: index, result: "stillborn", detail: "its text no longer occurs once" };
+  }
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      new URL(import.meta.url).pathname,
-      "--worker",
-      String(index),
-      "--seconds",
-      String(seconds),
-    ],
+    args: ["run", "-A", "fuzz/mutants.ts", "--worker", String(index), "--seconds", String(seconds)],
+    cwd: dir,
     stdout: "piped",
     stderr: "piped",
   }).spawn();
   const timer = setTimeout(() => child.kill("SIGKILL"), timeout * 1000);
   const { stdout, stderr, success } = await child.output();
   clearTimeout(timer);
+  await Deno.remove(dir, { recursive: true });
   const text = new TextDecoder().decode(stdout).trim().split("\n").at(-1) ?? "";
   if (success && text.startsWith("{")) return JSON.parse(text);
   if (!success && !text.startsWith("{")) {
@@ -154,7 +212,10 @@ function escape(text: string): string {
 
 /** docs/fuzzing.md's section: the kill rates, then a row per mutant. */
 export function table(outcomes: readonly Outcome[], seconds: number): string {
-  const judged = outcomes.filter((o) => !MUTANTS[o.mutant].equivalent && o.result !== "stillborn");
+  const judged = outcomes.filter((o) =>
+    !MUTANTS[o.mutant].equivalent && o.result !== "stillborn" && o.result !== "unrun"
+  );
+  const unrun = outcomes.filter((o) => o.result === "unrun").length;
   const bounded = judged.filter((o) => o.result === "bounded" || o.result === "timeout").length;
   const long = judged.filter((o) => o.result === "long").length;
   const equivalent = outcomes.filter((o) => MUTANTS[o.mutant].equivalent).length;
@@ -162,7 +223,11 @@ export function table(outcomes: readonly Outcome[], seconds: number): string {
   const verdict = (o: Outcome) =>
     MUTANTS[o.mutant].equivalent
       ? `equivalent: ${MUTANTS[o.mutant].equivalent}${
-        o.result === "survived" ? "" : ` (yet killed: ${o.detail})`
+        o.result === "survived"
+          ? ""
+          : o.result === "unrun"
+          ? " (not run)"
+          : ` (yet killed: ${o.detail})`
       }`
       : o.result === "bounded"
       ? `killed by the bounded fuzz: ${o.detail}`
@@ -171,33 +236,45 @@ export function table(outcomes: readonly Outcome[], seconds: number): string {
       : o.result === "timeout"
       ? `killed (hung or crashed the fuzzer): ${o.detail}`
       : o.result === "survived"
-      ? `**survived** ${SURVIVORS[MUTANTS[o.mutant].name] ?? ""}`
+      ? `SURVIVED ${SURVIVORS[MUTANTS[o.mutant].name] ?? ""}`
       : `not run: ${o.detail}`;
   return [
     `${outcomes.length} mutants, ${equivalent} of them equivalent; of the other ${judged.length}, ` +
-    `the bounded fuzz of \`deno task test\` kills ${bounded} (${
-      percent(bounded)
-    }), a ${seconds} s ` +
-    `fuzz ${long} more (${percent(bounded + long)} in all), ` +
-    `${judged.length - bounded - long} survive.`,
+    `the bounded fuzz of \`deno task test\` kills ${bounded} (${percent(bounded)}), ` +
+    (seconds > 0 ? `a ${seconds} s fuzz ${long} more (${percent(bounded + long)} in all), ` : "") +
+    `${judged.length - bounded - long} survive` + (unrun ? `; ${unrun} not run yet.` : "."),
     "",
     "| # | mutant | in | outcome |",
     "| -: | --- | --- | --- |",
     ...outcomes.map((o) =>
-      `| ${o.mutant} | ${escape(MUTANTS[o.mutant].name)} | \`${MUTANTS[o.mutant].where}\` | ` +
-      `${escape(verdict(o))} |`
+      `| ${o.mutant} | ${escape(MUTANTS[o.mutant].name)} | \`${MUTANTS[o.mutant].where}\` ` +
+      `(${fileOf(MUTANTS[o.mutant]).replace(/^.*\//, "")}) | ` +
+      `${escape(verdict(o)).replace(/^SURVIVED/, "**survived**")} |`
     ),
   ].join("\n");
 }
 
 /** Why a survivor survives, for the table: filled in from the run's own findings. */
-const SURVIVORS: Record<string, string> = {};
+const SURVIVORS: Record<string, string> = {
+  "shared: the limit may be set 16 bytes below the span":
+    "(no caller reaches it but a race: Heap's limit setter refuses a limit below the span " +
+    "before the wasm sees it, and only another thread growing the heap to a limit within 16 " +
+    "bytes of the old memory's end between the two would show it)",
+  "memory another module grew is thought zero":
+    "(open: the module that grows a given memory now writes its first new page and the program " +
+    "then callocs up to that page's end, and it still survives; src/regression_test.ts holds " +
+    "the case, why the fuzz misses it is not yet known)",
+  "memory above a lowered limit is thought zero when raised again":
+    "(the gap: the limit lowered below the memory's end, the owner writing above it, the limit " +
+    "raised and a calloc reaching those bytes are four commands the bounded runs rarely put in " +
+    "that order; src/regression_test.ts holds the case, the fuzz does not yet)",
+};
 
 if (import.meta.main) {
   const flags = parseArgs({
     usage: "deno run -A fuzz/mutants.ts",
-    summary: "The mutation run: each single-edit mutant of asm/mote.ts against the bounded fuzz " +
-      "of deno task test, and the survivors against a longer one.",
+    summary: "The mutation run: each single-edit mutant of asm/ or src/ against the bounded " +
+      "fuzz of deno task test, and the survivors against a longer one.",
     flags: {
       seconds: {
         kind: "number",
@@ -205,7 +282,20 @@ if (import.meta.main) {
         default: 60,
       },
       only: { kind: "string", help: "mutants to run, by number, comma-separated" },
-      readme: { kind: "boolean", help: "write the table into docs/fuzzing.md" },
+      timeout: {
+        kind: "number",
+        help: "seconds a mutant may take before it counts as hung, on top of --seconds",
+        default: 900,
+      },
+      write: {
+        kind: "boolean",
+        help: `write the table between its markers in ${DOCS.join(" or ")}`,
+      },
+      outcomes: { kind: "string", help: "a file to add each outcome to, a JSON line each" },
+      from: {
+        kind: "string",
+        help: "make the table from the outcomes in these files (comma-separated), running none",
+      },
       worker: { kind: "integer", help: "(internal) run one mutant in this process", min: 0 },
     },
   });
@@ -219,24 +309,46 @@ if (import.meta.main) {
     fail(`--only: mutants are 0 to ${last}, got ${flags.only}`);
   }
   const outcomes: Outcome[] = [];
-  for (const index of indices) {
+  if (flags.from) {
+    // each mutant's last outcome in the files, by name: numbers move as mutants are added
+    const byName = new Map<string, Outcome & { name?: string }>();
+    for (const file of flags.from.split(",")) {
+      for (const line of (await Deno.readTextFile(file)).split("\n").filter(Boolean)) {
+        const outcome = JSON.parse(line);
+        byName.set(outcome.name ?? MUTANTS[outcome.mutant].name, outcome);
+      }
+    }
+    for (const [index, { name }] of MUTANTS.entries()) {
+      const outcome = byName.get(name) ?? { result: "unrun", detail: "no outcome in the files" };
+      outcomes.push({ ...outcome, mutant: index });
+    }
+  }
+  for (const index of flags.from ? [] : indices) {
     const mutant: Mutant = MUTANTS[index];
-    const outcome = await spawn(index, flags.seconds, 180 + 2 * flags.seconds);
+    const outcome = await spawn(index, flags.seconds, flags.timeout + 2 * flags.seconds);
     outcomes.push(outcome);
     console.error(`${index}\t${outcome.result}\t${mutant.name}\t${outcome.detail}`);
+    if (flags.outcomes) {
+      const line = JSON.stringify({ ...outcome, name: mutant.name });
+      await Deno.writeTextFile(flags.outcomes, `${line}\n`, { append: true });
+    }
   }
   const text = table(outcomes, flags.seconds);
   console.log(text);
-  if (flags.readme) {
-    const readme = await Deno.readTextFile(README);
-    const start = "<!-- mutants:start -->", end = "<!-- mutants:end -->";
-    const at = readme.indexOf(start), to = readme.indexOf(end);
-    if (at < 0 || to < 0) throw new Error(`docs/fuzzing.md lacks ${start} and ${end}`);
-    await Deno.writeTextFile(
-      README,
-      `${readme.slice(0, at + start.length)}\n\n${text}\n\n${readme.slice(to)}`,
-    );
-    // the project's formatter lays the table out, as deno task check expects
-    await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", README.pathname] }).output();
+  if (flags.write) {
+    for (const name of DOCS) {
+      const url = new URL(name, ROOT);
+      const doc = await Deno.readTextFile(url).catch(() => "");
+      const at = doc.indexOf(START), to = doc.indexOf(END);
+      if (at < 0 || to < 0) continue;
+      await Deno.writeTextFile(
+        url,
+        `${doc.slice(0, at + START.length)}\n\n${text}\n\n${doc.slice(to)}`,
+      );
+      // the project's formatter lays the table out, as deno task check expects
+      await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", url.pathname] }).output();
+      Deno.exit(0);
+    }
+    throw new Error(`None of ${DOCS.join(", ")} holds ${START} and ${END}`);
   }
 }

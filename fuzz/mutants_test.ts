@@ -1,12 +1,15 @@
-// The mutation run's mutants must apply to today's asm/mote.ts: when the allocator changes, this
-// names exactly the edits to re-anchor. The run itself is `deno run -A fuzz/mutants.ts`.
+// The mutation run's mutants must apply to today's sources: when a file changes, this names
+// exactly the edits to re-anchor. The run itself is `deno run -A fuzz/mutants.ts`.
 import assert from "node:assert/strict";
-import { MUTANTS, unapplied } from "./_mutants.ts";
+import { fileOf, MUTANTS, unapplied } from "./_mutants.ts";
 
-const source = await Deno.readTextFile(new URL("../asm/mote.ts", import.meta.url));
+const sources = new Map<string, string>();
+for (const file of new Set(MUTANTS.map(fileOf))) {
+  sources.set(file, await Deno.readTextFile(new URL(`../${file}`, import.meta.url)));
+}
 
-Deno.test("every mutant's text occurs exactly once in asm/mote.ts", () => {
-  assert.deepEqual(unapplied(source), []);
+Deno.test("every mutant's text occurs exactly once in its file", () => {
+  assert.deepEqual(unapplied((file) => sources.get(file)!), []);
 });
 
 Deno.test("mutants are single edits with unique names, at least 40 of them", () => {
