@@ -21,7 +21,7 @@
  * this: the two are held to each other by the fuzzers.
  */
 import { ALIGN, FIRST, HEADER } from "./_layout.ts";
-import type { CFunctions } from "./_engine.ts";
+import type { MoteExports } from "./c_abi.ts";
 import type { HeapBlock } from "./_picture.ts";
 import { FREED, LIVE, NOT_A_BLOCK, type Verdict } from "./_verdict.ts";
 
@@ -65,7 +65,7 @@ export class LiveBlocks {
    * The C functions `calls`, recording what they hand out and what they free. A call that
    * throws (a checked build's report) changed nothing, and records nothing.
    */
-  track(calls: CFunctions): CFunctions {
+  track(calls: Omit<MoteExports, "memory">): Omit<MoteExports, "memory"> {
     const served = (ptr: number) => {
       if (ptr !== 0) this.#add(ptr >>> 0);
       return ptr;
