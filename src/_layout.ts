@@ -9,6 +9,14 @@ export const ALIGN = 16;
 export const HEADER = 4;
 /** The smallest block: header, prev, next and back words, rounded to ALIGN. */
 export const MIN_BLOCK = 16;
+/** Below this block size every size is a size class of its own, with a quick list too. */
+export const SMALL = 256;
+/**
+ * The most blocks a quick list holds: the free of a small block whose list is full merges it at
+ * once. A power of two, as tcache's 7 is about, and not tuned to a trace: what the lists can hold
+ * is QUICK_BOUND * (16 + 32 + … + 240) = 15 KiB.
+ */
+export const QUICK_BOUND = 8;
 /** How many second-level maps the root holds: one per power of two from 256 bytes up, and one below. */
 export const FL_COUNT = 25;
 /** Size classes per first-level map: each power of two from 256 bytes up is cut in this many. */
