@@ -506,9 +506,11 @@ function differ(actual: HeapPicture, expected: HeapPicture): string | undefined 
       return `block ${i} is ${show(a)}, not ${show(e)}`;
     }
   }
-  for (let index = 0; index < actual.lists.length; index++) {
-    if (actual.lists[index].join() !== expected.lists[index].join()) {
-      return `list ${index} is [${actual.lists[index]}], not [${expected.lists[index]}]`;
+  for (const lists of ["lists", "quick"] as const) {
+    for (let index = 0; index < actual[lists].length; index++) {
+      if (actual[lists][index].join() !== expected[lists][index].join()) {
+        return `${lists} ${index} is [${actual[lists][index]}], not [${expected[lists][index]}]`;
+      }
     }
   }
   return undefined;

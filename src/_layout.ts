@@ -25,8 +25,12 @@ export const SL_COUNT = 16;
 export const HEADS = Math.ceil((FL_COUNT * 4) / ALIGN) * ALIGN;
 /** How many size classes, each with a list head in the root. */
 export const CLASSES = FL_COUNT * SL_COUNT;
-/** The root's bytes: the second-level maps, padding, then one head per class. */
-export const ROOT_SIZE = HEADS + CLASSES * 4;
+/** Where the quick lists' heads start in the root, after the classes' heads. */
+export const QUICK_HEADS = HEADS + CLASSES * 4;
+/** How many quick lists' heads: one per size below SMALL, at size / ALIGN (0 is never used). */
+export const QUICK_LISTS = SMALL / ALIGN;
+/** The root's bytes: the second-level maps, padding, one head per class, one per quick list. */
+export const ROOT_SIZE = QUICK_HEADS + QUICK_LISTS * 4;
 /** The first block's header, from the root: the first payload is then ALIGN-aligned. */
 export const FIRST = ROOT_SIZE + ALIGN - HEADER;
 /** The largest heap end address, leaving room for alignment slack in 32-bit size arithmetic. */

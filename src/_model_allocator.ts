@@ -7,7 +7,18 @@
  * returned, the model knows its blocks: for pointers into the middle of a block, or into freed
  * memory that was used again, the two may differ (the wasm's answer there depends on the bytes).
  */
-import { ALIGN, CLASSES, FIRST, HEADER, MAX_ALIGN, MAX_LIMIT, MIN_BLOCK } from "./_layout.ts";
+import {
+  ALIGN,
+  CLASSES,
+  FIRST,
+  HEADER,
+  MAX_ALIGN,
+  MAX_LIMIT,
+  MIN_BLOCK,
+  QUICK_BOUND,
+  QUICK_LISTS,
+  SMALL,
+} from "./_layout.ts";
 import { classOf, SCAN } from "./_size_class.ts";
 import type { HeapBlock, HeapPicture } from "./_picture.ts";
 
@@ -15,11 +26,15 @@ const PAGE = 65536;
 /** The largest result of a 32-bit size computation, such as calloc's product. */
 const U32_MAX = 0xFFFF_FFFF;
 
-/** A block: a header and its payload, used or free. */
+/**
+ * A block: a header and its payload, used or free; a free one waits either in its class's free
+ * list, merged with its free neighbours, or unmerged in its size's quick list (`quick`).
+ */
 interface Block {
   readonly address: number;
   size: number;
   free: boolean;
+  quick?: boolean;
 }
 
 function roundUp(value: number, multiple: number): number {
@@ -46,6 +61,8 @@ export class ModelAllocator {
   readonly #freeEndingAt = new Map<number, Block>();
   /** The free list of each class, as a stack: the head is the last element. */
   readonly #lists: Block[][] = Array.from({ length: CLASSES }, () => []);
+  /** The quick list of each size below SMALL, at size / ALIGN, as a stack likewise. */
+  readonly #quick: Block[][] = Array.from({ length: QUICK_LISTS }, () => []);
 
   /**
    * A model over `memory`, not started: call `init` first.
@@ -89,7 +106,7 @@ export class ModelAllocator {
     this.#pristine = this.#memoryEnd(); // memory there already may hold anything
     this.#blocks.clear();
     this.#freeEndingAt.clear();
-    for (const list of this.#lists) list.length = 0;
+    for (const list of [...this.#lists, ...this.#quick]) list.length = 0;
     if (!this.#room(0)) {
       this.#limit = 0;
       return false;
@@ -107,7 +124,7 @@ export class ModelAllocator {
   /** Frees a live block; any other pointer is ignored. */
   free(ptr: number): void {
     const block = this.#live(ptr);
-    if (block) this.#release(block);
+    if (block) this.#discard(block);
   }
 
   /**
@@ -122,7 +139,7 @@ export class ModelAllocator {
     if (size > block.size) {
       const rightAddress = block.address + block.size;
       const right = this.#blocks.get(rightAddress);
-      if (right?.free && block.size + right.size >= size) {
+      if (right?.free && !right.quick && block.size + right.size >= size) {
         this.#forget(right);
         block.size += right.size;
       } else if (rightAddress === this.#top && this.#room(size - block.size)) {
@@ -132,7 +149,7 @@ export class ModelAllocator {
         const moved = this.malloc(bytes);
         if (moved) {
           new Uint8Array(this.memory.buffer).copyWithin(moved, ptr, ptr + this.#usable(block));
-          this.#release(block);
+          this.#discard(block);
         }
         return moved;
       }
@@ -187,9 +204,10 @@ export class ModelAllocator {
     const blocks: HeapBlock[] = [...this.#blocks.values()]
       .sort((a, b) => a.address - b.address)
       .map(({ address, size, free }) => ({ address, ptr: address + HEADER, size, free }));
-    const lists = this.#lists.map((list) => list.map((block) => block.address).reverse());
+    const addresses = (list: Block[]) => list.map((block) => block.address).reverse();
     const end = Math.min(this.#memoryEnd(), this.#limit) - HEADER;
-    return { root: this.#root, blocks, lists, top: this.#top, end };
+    const [lists, quick] = [this.#lists.map(addresses), this.#quick.map(addresses)];
+    return { root: this.#root, blocks, lists, quick, top: this.#top, end };
   }
 
   /** The block size serving a request of `bytes` (below the limit, so it cannot overflow). */
@@ -208,12 +226,19 @@ export class ModelAllocator {
   }
 
   /**
-   * A used block of at least `size` bytes. The first of the first SCAN blocks of the size's own
-   * class, from its head, that is large enough is taken; otherwise the head of the lowest
-   * non-empty class above, whose every block is; otherwise a block is carved from the top region.
-   * No list is searched beyond its first SCAN blocks.
+   * A used block of at least `size` bytes. The head of the size's quick list is taken, if it is
+   * small and has one; otherwise the first of the first SCAN blocks of the size's own class, from
+   * its head, that is large enough; otherwise the head of the lowest non-empty class above, whose
+   * every block is; otherwise a block is carved from the top region. No list is searched beyond
+   * its first SCAN blocks. When the top region cannot serve without growing memory, the quick
+   * lists are emptied into the free lists first, and the search is made again.
    */
   #allocate(size: number): Block | undefined {
+    const waiting = size < SMALL ? this.#quick[size / ALIGN].pop() : undefined;
+    if (waiting) {
+      waiting.free = waiting.quick = false;
+      return waiting;
+    }
     const own = this.#lists[classOf(size)];
     const fit = own.slice(-SCAN).reverse().find((block) => block.size >= size);
     if (fit) return this.#take(fit, size);
@@ -221,6 +246,7 @@ export class ModelAllocator {
       const above = this.#head(index);
       if (above) return this.#take(above, size);
     }
+    if (!this.#room(size, false) && this.#flush()) return this.#allocate(size);
     if (!this.#room(size)) return undefined;
     const block = this.#add({ address: this.#top, size, free: false });
     this.#raiseTop(this.#top + size);
@@ -237,6 +263,34 @@ export class ModelAllocator {
     block.free = false;
     this.#trim(block, size);
     return block;
+  }
+
+  /**
+   * Frees a used block: onto its size's quick list, unmerged, when it is below SMALL, does not end
+   * at the top region, and the list holds fewer than QUICK_BOUND blocks; otherwise, release.
+   */
+  #discard(block: Block): void {
+    const list = block.size < SMALL ? this.#quick[block.size / ALIGN] : [];
+    const atTop = block.address + block.size === this.#top;
+    if (block.size < SMALL && !atTop && list.length < QUICK_BOUND) {
+      block.free = block.quick = true;
+      list.push(block);
+    } else {
+      this.#release(block);
+    }
+  }
+
+  /**
+   * Empties the quick lists, smallest size first and each from its head, releasing every block;
+   * whether there was any.
+   */
+  #flush(): boolean {
+    const waiting = this.#quick.flatMap((list) => list.splice(0).reverse());
+    for (const block of waiting) {
+      block.free = block.quick = false;
+      this.#release(block);
+    }
+    return waiting.length > 0;
   }
 
   /**
@@ -259,7 +313,7 @@ export class ModelAllocator {
       return;
     }
     const right = this.#blocks.get(rightAddress)!;
-    if (right.free) {
+    if (right.free && !right.quick) {
       this.#forget(right);
       merged.size += right.size;
     }
@@ -284,14 +338,14 @@ export class ModelAllocator {
 
   /**
    * Whether the top region holds `size` bytes, growing memory, within the limit, by the pages
-   * needed if it must. False, changing nothing, when the limit or the memory says no. Carving
-   * stops at min(memory's end, limit) less a header, worked out afresh on every call.
+   * needed if it must and `grow` allows. False, changing nothing, when it cannot. Carving stops
+   * at min(memory's end, limit) less a header, worked out afresh on every call.
    */
-  #room(size: number): boolean {
+  #room(size: number, grow = true): boolean {
     const need = this.#top + size + HEADER;
     if (need > this.#limit) return false;
     const have = this.#memoryEnd();
-    return need <= have || this.#growMemoryTo(need, have);
+    return need <= have || grow && this.#growMemoryTo(need, have);
   }
 
   /** Grows memory by the pages that reach `address` from `have`; false if the memory refuses. */
