@@ -100,12 +100,10 @@ export const MUTANTS: readonly Mutant[] = [
     replace: "return <usize>memory.size() << PAGE_BITS;",
   },
   {
-    name: "the top region asks to grow when it fits exactly",
+    name: "the top region does not hold what fits it exactly without growing",
     where: "room",
-    find: "return missing <= 0 || memory.grow(missing) >= 0;",
-    replace: "return missing < 0 || memory.grow(missing) >= 0;",
-    equivalent: "memory.grow of exactly what is left asks for 0 pages, which adds nothing and " +
-      "cannot fail",
+    find: "return missing <= 0 || grow && memory.grow(missing) >= 0;",
+    replace: "return missing < 0 || grow && memory.grow(missing) >= 0;",
   },
   // allocation, split, merge
   {
@@ -235,6 +233,37 @@ export const MUTANTS: readonly Mutant[] = [
     replace:
       "if (CHECKED) store<u32>(block + (header & ~TAGS) - 2 * GUARD, <u32>block ^ GUARD_KEY);",
   },
+  // quick lists
+  {
+    name: "a quick list holds one block past its bound",
+    where: "discard",
+    find: "if (depth <= QUICK_BOUND) {",
+    replace: "if (depth < QUICK_BOUND + 2) {",
+  },
+  {
+    name: "a block ending at the top region waits in a quick list",
+    where: "discard",
+    find: "if (size < SMALL && block + size != top) {",
+    replace: "if (size < SMALL) {",
+  },
+  {
+    name: "a popped block keeps its QUICK tag",
+    where: "allocate",
+    find: "setUsed(block, load<u32>(block) & ~QUICK);",
+    replace: "setUsed(block, load<u32>(block));",
+  },
+  {
+    name: "the search is not made again after a flush",
+    where: "allocate",
+    find: "if (flush()) return allocate(size);",
+    replace: "flush();",
+  },
+  {
+    name: "a flush leaves the largest size's quick list",
+    where: "flush",
+    find: "slot < root + ROOT_SIZE - QUICK_HEADS;",
+    replace: "slot < root + ROOT_SIZE - QUICK_HEADS - 4;",
+  },
   // pointers
   {
     name: "a pointer at the top region passes as a block",
@@ -245,8 +274,14 @@ export const MUTANTS: readonly Mutant[] = [
   {
     name: "release: a free block's pointer passes as live",
     where: "blockOf",
-    find: "if (!CHECKED) return header & FREE || !fits(block, header) ? 0 : block;",
+    find: "if (!CHECKED) return header & (FREE | QUICK) || !fits(block, header) ? 0 : block;",
     replace: "if (!CHECKED) return !fits(block, header) ? 0 : block;",
+  },
+  {
+    name: "release: a quick-listed block's pointer passes as live",
+    where: "blockOf",
+    find: "if (!CHECKED) return header & (FREE | QUICK) ||",
+    replace: "if (!CHECKED) return header & FREE ||",
   },
   {
     name: "the last block before the top does not fit",
