@@ -102,8 +102,8 @@ export const MUTANTS: readonly Mutant[] = [
   {
     name: "the top region does not hold what fits it exactly without growing",
     where: "room",
-    find: "return missing <= 0 || grow && memory.grow(missing) >= 0;",
-    replace: "return missing < 0 || grow && memory.grow(missing) >= 0;",
+    find: "if (missing > 0 && (!grow || memory.grow(missing) < 0)) return false;",
+    replace: "if (missing >= 0 && (!grow || memory.grow(missing) < 0)) return false;",
   },
   // allocation, split, merge
   {
@@ -243,8 +243,8 @@ export const MUTANTS: readonly Mutant[] = [
   {
     name: "a block ending at the top region waits in a quick list",
     where: "discard",
-    find: "if (size < SMALL && block + size != top) {",
-    replace: "if (size < SMALL) {",
+    find: "if (QUICK_LISTS && size < SMALL && block + size != top) {",
+    replace: "if (QUICK_LISTS && size < SMALL) {",
   },
   {
     name: "a popped block keeps its QUICK tag",

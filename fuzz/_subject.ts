@@ -20,6 +20,8 @@ export interface MoteAllocator extends Required<Allocator> {
   init(base: number, limitEnd: number): boolean;
   top(): number;
   limit: number;
+  /** The bound of its quick lists, its `mote_quick`: 0 when it has none (or no such export). */
+  readonly quickBound: number;
   /** Misuse reports of a checked build since the last `takeReports`, as "kind at address". */
   takeReports(): string[];
 }
@@ -105,7 +107,10 @@ export function moteAllocator(
   const mote_init = exports.mote_init as (base: number, limitEnd: number) => number;
   const top = exports.mote_top as WebAssembly.Global;
   const limit = exports.mote_limit as WebAssembly.Global;
+  const setLimit = exports.mote_set_limit as (limitEnd: number) => void;
+  const quick = exports.mote_quick as WebAssembly.Global | undefined;
   return {
+    quickBound: quick?.value ?? 0,
     ...allocator,
     init: (base, limitEnd) => mote_init(base, limitEnd) !== 0,
     top: () => top.value >>> 0,
@@ -113,7 +118,7 @@ export function moteAllocator(
       return limit.value >>> 0;
     },
     set limit(address: number) {
-      limit.value = address;
+      setLimit(address);
     },
     takeReports: () => reports.splice(0),
   };

@@ -52,6 +52,7 @@ interface WasmExports extends MoteExports {
   readonly mote_top: WebAssembly.Global;
   readonly mote_limit: WebAssembly.Global;
   mote_frees(): number;
+  mote_set_limit(limitEnd: number): void;
 }
 
 const modules = new Map<Uint8Array, WebAssembly.Module>();
@@ -133,9 +134,7 @@ export const wasmEngineFor = (modules: WasmModules): EngineFactory => (given, ch
     calls: calls as unknown as CFunctions,
     exports: exports as unknown as MoteExports,
     init: (base, limitEnd) => x.mote_init(base, limitEnd) === 1,
-    setLimit: (limitEnd) => {
-      x.mote_limit.value = limitEnd; // carving stops below it now: the wasm reads it each time
-    },
+    setLimit: (limitEnd) => x.mote_set_limit(limitEnd),
     frees: x.mote_frees,
     read: (base) =>
       readHeap({

@@ -8,7 +8,8 @@ import { classOf } from "./_size_class.ts";
 
 /**
  * A heap with blocks used, free, used, free, used (sizes 112, 416, 112, 32, 112): the 416-byte
- * one in its class's free list, the 32-byte one in its quick list.
+ * one in its class's free list; the 32-byte one in its class's too, or in a checked heap (whose
+ * module has quick lists) in its quick list.
  */
 function holes(heap = new Heap()) {
   const ptrs = [100, 400, 100, 20, 100].map((size) => heap.malloc(size));
@@ -88,9 +89,10 @@ Deno.test("check reports damage to the bookkeeping", async (t) => {
     name: string,
     harm: (view: DataView, ptrs: number[], heap: Heap) => void,
     expected: RegExp,
+    checked = false,
   ) =>
     t.step(name, () => {
-      const { heap, ptrs } = holes();
+      const { heap, ptrs } = holes(new Heap({ checked }));
       harm(heap.view, ptrs, heap);
       const problems = heap.check();
       assert.ok(problems.some((problem) => expected.test(problem)), problems.join("\n"));
@@ -166,21 +168,25 @@ Deno.test("check reports damage to the bookkeeping", async (t) => {
     "a quick list head cleared",
     (view) => view.setUint32(quickSlot(32), 0, true),
     /Free block at \d+ is in no list/,
+    true,
   );
   await damage(
     "a quick list that loops",
     (view, ptrs) => view.setUint32(header(ptrs[3]) + 4, header(ptrs[3]), true),
     /Quick list 2 links to \d+, which is not a quick-listed block, or loops/,
+    true,
   );
   await damage(
     "a quick-listed block's count",
     (view, ptrs) => view.setUint32(header(ptrs[3]) + 8, 5, true),
     /in quick list 2 counts 5, not 1/,
+    true,
   );
   await damage(
     "a free block in a quick list",
     (view, ptrs) => view.setUint32(quickSlot(416 % 256), header(ptrs[1]), true),
     /Quick list 10 links to \d+, which is not a quick-listed block/,
+    true,
   );
   await damage(
     "a free block next to the top region",

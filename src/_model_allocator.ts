@@ -15,7 +15,6 @@ import {
   MAX_ALIGN,
   MAX_LIMIT,
   MIN_BLOCK,
-  QUICK_BOUND,
   QUICK_LISTS,
   SMALL,
 } from "./_layout.ts";
@@ -34,6 +33,8 @@ interface Block {
   readonly address: number;
   size: number;
   free: boolean;
+  /** The bytes asked for, when used: the checked build's usable size (its red zone follows). */
+  asked?: number;
   quick?: boolean;
 }
 
@@ -50,11 +51,21 @@ export class ModelAllocator {
   readonly memory: WebAssembly.Memory;
   /** The bytes a used block spends beyond its usable ones: the header, and a guard if checked. */
   readonly overhead: number;
+  /** The most blocks a quick list holds, as the module's `mote_quick`: 0 for none at all. */
+  readonly quickBound: number;
+  /** Whether a block's usable bytes are exactly those asked for, as in the checked build. */
+  readonly #exact: boolean;
   #root = 0;
   #limit = 0; // before init, a heap of zero capacity: every call fails
   #top = FIRST;
-  /** Memory from here up has not been handed out since the engine made it: it reads zero. */
+  /**
+   * Memory from here to the memory's end reads zero: the model grew it and has not handed it out
+   * since. Memory the owner may have written is never pristine: what lay above a limit lowered
+   * below the memory's end, and memory another module grew.
+   */
   #pristine = 0;
+  /** The memory's end when the model last looked: memory beyond it, another module grew. */
+  #seen = 0;
   /** Every block, free or used, by address. */
   readonly #blocks = new Map<number, Block>();
   /** Each free block by the address just past it, where a block it can merge with starts. */
@@ -69,10 +80,14 @@ export class ModelAllocator {
    *
    * @param memory The memory to allocate in.
    * @param checked Whether to model the checked build, whose used blocks end in a guard word.
+   * @param quickBound The bound of the build's quick lists (its `mote_quick`): QUICK_BOUND for
+   * the fast and checked builds, 0 for the release build, which has none.
    */
-  constructor(memory: WebAssembly.Memory, checked = false) {
+  constructor(memory: WebAssembly.Memory, checked = false, quickBound = 0) {
     this.memory = memory;
+    this.quickBound = quickBound;
     this.overhead = checked ? HEADER + 4 : HEADER;
+    this.#exact = checked;
   }
 
   /** Where the top region starts, as the wasm's `mote_top`. */
@@ -89,7 +104,9 @@ export class ModelAllocator {
   }
 
   set limit(address: number) {
-    this.#limit = address;
+    // what lies above a limit below the memory's end is the owner's to write until it comes back
+    if (address < this.#memoryEnd()) this.#pristine = Math.max(this.#pristine, this.#memoryEnd());
+    this.#limit = Math.floor(Math.min(address, MAX_LIMIT) / ALIGN) * ALIGN;
   }
 
   /**
@@ -118,7 +135,9 @@ export class ModelAllocator {
   malloc(bytes: number): number {
     if (bytes >= this.#limit) return 0; // cannot fit below the limit; keeps block sizes in 32 bits
     const block = this.#allocate(this.#blockSize(bytes));
-    return block ? block.address + HEADER : 0;
+    if (!block) return 0;
+    block.asked = bytes;
+    return block.address + HEADER;
   }
 
   /** Frees a live block; any other pointer is ignored. */
@@ -155,6 +174,7 @@ export class ModelAllocator {
       }
     }
     this.#trim(block, size);
+    block.asked = bytes;
     return ptr;
   }
 
@@ -162,6 +182,7 @@ export class ModelAllocator {
   calloc(count: number, size: number): number {
     const bytes = count * size;
     if (bytes > U32_MAX) return 0;
+    this.#noticeOutsideGrowth();
     const pristine = this.#pristine;
     const ptr = this.malloc(bytes);
     if (ptr) new Uint8Array(this.memory.buffer).fill(0, ptr, Math.min(ptr + bytes, pristine));
@@ -190,6 +211,7 @@ export class ModelAllocator {
       this.#release(block);
     }
     this.#trim(aligned, size);
+    aligned.asked = bytes;
     return aligned.address + HEADER;
   }
 
@@ -216,7 +238,7 @@ export class ModelAllocator {
   }
 
   #usable(block: Block): number {
-    return block.size - this.overhead;
+    return this.#exact ? block.asked! : block.size - this.overhead;
   }
 
   /** The used block whose payload starts at `ptr`, if there is one. */
@@ -267,12 +289,12 @@ export class ModelAllocator {
 
   /**
    * Frees a used block: onto its size's quick list, unmerged, when it is below SMALL, does not end
-   * at the top region, and the list holds fewer than QUICK_BOUND blocks; otherwise, release.
+   * at the top region, and the list holds fewer than `quickBound` blocks; otherwise, release.
    */
   #discard(block: Block): void {
     const list = block.size < SMALL ? this.#quick[block.size / ALIGN] : [];
     const atTop = block.address + block.size === this.#top;
-    if (block.size < SMALL && !atTop && list.length < QUICK_BOUND) {
+    if (block.size < SMALL && !atTop && list.length < this.quickBound) {
       block.free = block.quick = true;
       list.push(block);
     } else {
@@ -344,8 +366,18 @@ export class ModelAllocator {
   #room(size: number, grow = true): boolean {
     const need = this.#top + size + HEADER;
     if (need > this.#limit) return false;
+    this.#noticeOutsideGrowth();
     const have = this.#memoryEnd();
-    return need <= have || grow && this.#growMemoryTo(need, have);
+    if (need > have && !(grow && this.#growMemoryTo(need, have))) return false;
+    this.#seen = this.#memoryEnd();
+    return true;
+  }
+
+  /** Takes memory that another module grew since the model last looked for written. */
+  #noticeOutsideGrowth(): void {
+    if (this.#memoryEnd() !== this.#seen) {
+      this.#pristine = Math.max(this.#pristine, this.#memoryEnd());
+    }
   }
 
   /** Grows memory by the pages that reach `address` from `have`; false if the memory refuses. */

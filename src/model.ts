@@ -12,6 +12,7 @@ import { Heap, runOn } from "./heap.ts";
 import type { Engine } from "./_engine.ts";
 import { ModelAllocator } from "./_model_allocator.ts";
 import { checkPicture } from "./_picture.ts";
+import { QUICK_BOUND } from "./_layout.ts";
 
 /**
  * mote's policy in plain TypeScript, usable as an allocator: a drop-in for {@linkcode Heap}
@@ -42,7 +43,8 @@ export class ModelHeap extends Heap {}
 /** The model as a Heap's engine: its C functions read their arguments as wasm callers pass them. */
 function modelEngine(given: WebAssembly.Memory | undefined, checked: boolean): Engine {
   const memory = given ?? new WebAssembly.Memory({ initial: 0, maximum: 65536 });
-  const model = new ModelAllocator(memory, checked);
+  // as the Heap's modules: the checked build has quick lists, the release build none
+  const model = new ModelAllocator(memory, checked, checked ? QUICK_BOUND : 0);
   let frees = 0; // as the wasm's mote_frees: calls of free and realloc
   const calls = {
     malloc: (size: number) => model.malloc(size >>> 0),

@@ -1,6 +1,10 @@
 // The four bugs of issue 9, each as its user found it. Each test failed before its fix.
 import assert from "node:assert/strict";
 import { Heap, type HeapMisuseError, ModelHeap, OutOfMemoryError } from "../mod.ts";
+import { fastWasm, ownWasm } from "./_wasm.ts";
+
+/** The bytes of a block's header: a limit can end one header above the highest block. */
+const HEADER_BYTES = 4;
 
 const PAGE = 65536;
 
@@ -124,4 +128,150 @@ Deno.test("a limit whose end is past 2^31 never lets a block run past the memory
   const ptr = h.calloc(1, 4_194_296);
   assert.ok(ptr + 4_194_296 <= h.memory.buffer.byteLength);
   assert.deepEqual(h.check(), []);
+});
+
+// Issue 18: where two features meet, or the world outside the heap acts on it.
+
+/** The first byte of `ptr`'s `bytes` that is not zero, or -1. */
+function firstNonZero(memory: WebAssembly.Memory, ptr: number, bytes: number): number {
+  return new Uint8Array(memory.buffer, ptr, bytes).findIndex((byte) => byte !== 0);
+}
+
+Deno.test("calloc clears every byte the owner could have written (#18: 1)", async (t) => {
+  for (const kind of [Heap, ModelHeap]) {
+    for (const checked of [false, true]) {
+      const name = `${kind.name}${checked ? " checked" : ""}`;
+      await t.step(`${name}: a limit lowered, written above, and raised`, () => {
+        const memory = new WebAssembly.Memory({ initial: 1, maximum: 100 });
+        const h = new kind({ memory, base: 1024, checked });
+        h.malloc(70_000); // grows the memory: the rest of its second page is fresh
+        const last = h.walk().at(-1)!;
+        h.limit = last.address + last.size + HEADER_BYTES - h.base;
+        new Uint8Array(memory.buffer).fill(0xAB, h.base + h.limit); // the owner's, now
+        h.limit = 1 << 20;
+        const ptr = h.calloc(1, 40_000);
+        assert.equal(firstNonZero(memory, ptr, 40_000), -1);
+      });
+      await t.step(`${name}: memory grown and written by another module`, () => {
+        const memory = new WebAssembly.Memory({ initial: 1, maximum: 100 });
+        const h = new kind({ memory, base: 1024, checked });
+        h.malloc(100);
+        const end = memory.buffer.byteLength;
+        memory.grow(2); // another module's pages, which it writes
+        new Uint8Array(memory.buffer).fill(0xCD, end);
+        const ptr = h.calloc(1, 100_000);
+        assert.equal(firstNonZero(memory, ptr, 100_000), -1);
+      });
+      await t.step(`${name}: a memory larger than the region, its limit raised`, () => {
+        const memory = new WebAssembly.Memory({ initial: 3, maximum: 100 });
+        new Uint8Array(memory.buffer).fill(0xEF);
+        const h = new kind({ memory, base: 1024, limit: 8192, checked });
+        h.limit = 1 << 20;
+        const ptr = h.calloc(1, 150_000);
+        assert.equal(firstNonZero(memory, ptr, 150_000), -1);
+      });
+    }
+  }
+});
+
+Deno.test("the raw builds' calloc clears what came back with a raised limit (#18: 1)", () => {
+  for (const [name, bytes] of [["release", ownWasm], ["fast", fastWasm]] as const) {
+    // deno-lint-ignore no-explicit-any
+    const x = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports as any;
+    const memory = x.memory as WebAssembly.Memory;
+    x.mote_init(0, 1 << 24);
+    x.malloc(70_000);
+    const end = (x.mote_top.value >>> 0) + HEADER_BYTES;
+    x.mote_set_limit(end);
+    new Uint8Array(memory.buffer).fill(0xAB, end);
+    x.mote_set_limit(1 << 24);
+    const ptr = x.calloc(1, 40_000) >>> 0;
+    assert.equal(firstNonZero(memory, ptr, 40_000), -1, name);
+  }
+});
+
+Deno.test("the owner's bytes above a lowered-then-raised limit are no use after free (#18: 2)", () => {
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 100 });
+  const h = new Heap({ memory, base: 1024, checked: true });
+  h.malloc(100);
+  const last = h.walk().at(-1)!;
+  h.limit = last.address + last.size + HEADER_BYTES - h.base;
+  const end = h.base + h.limit;
+  new Uint8Array(memory.buffer).fill(0x11, end, end + 4096);
+  h.limit = 1 << 20;
+  assert.deepEqual(h.check(), []);
+  assert.ok(h.malloc(8000) > 0);
+  assert.deepEqual(h.check(), []);
+});
+
+/** The kind and address of the HeapMisuseError `f` throws, or "accepted". */
+function misuse(f: () => unknown): string {
+  try {
+    f();
+    return "accepted";
+  } catch (e) {
+    const { kind, address } = e as HeapMisuseError;
+    return kind === undefined ? (e as Error).name : `${kind} at ${address}`;
+  }
+}
+
+Deno.test("a checked heap names the block that was overrun, from either neighbour (#18: 4)", () => {
+  const h = new Heap({ checked: true });
+  const a = h.malloc(100), b = h.malloc(24), c = h.malloc(24);
+  h.malloc(8);
+  h.u8[b + h.usableSize(b)] = 0x78;
+  const before = h.walk();
+  assert.equal(misuse(() => h.free(a)), `overflow at ${b}`);
+  assert.equal(misuse(() => h.free(c)), `overflow at ${b}`);
+  assert.equal(misuse(() => h.free(b)), `overflow at ${b}`);
+  assert.deepEqual(h.walk(), before);
+  assert.equal(h.check().length, 1);
+  assert.match(h.check()[0], new RegExp(`block at ${b - HEADER_BYTES}`));
+});
+
+Deno.test("a checked heap catches a write of one byte past the requested size (#18: 5)", async (t) => {
+  for (let size = 0; size <= 40; size++) {
+    await t.step(`malloc(${size})`, () => {
+      for (
+        const [name, use] of [
+          ["free", (h: Heap, p: number) => h.free(p)],
+          ["realloc", (h: Heap, p: number) => h.realloc(p, size + 100)],
+          ["usableSize", (h: Heap, p: number) => h.usableSize(p)],
+          ["free of its left neighbour", (h: Heap, _: number, left: number) => h.free(left)],
+        ] as const
+      ) {
+        const h = new Heap({ checked: true });
+        const left = h.malloc(8);
+        const p = h.malloc(size);
+        h.malloc(8);
+        assert.equal(h.usableSize(p), size, "the usable size is the size asked for");
+        assert.deepEqual(h.check(), []);
+        h.u8[p + size] ^= 1;
+        assert.equal(h.check().length, 1, `check() after malloc(${size}), then p[${size}] written`);
+        assert.equal(misuse(() => use(h, p, left)), `overflow at ${p}`, name);
+      }
+    });
+  }
+  for (
+    const [name, make] of [
+      ["calloc", (h: Heap) => h.calloc(3, 7)],
+      ["alignedAlloc", (h: Heap) => h.alignedAlloc(64, 21)],
+      ["realloc, shrinking", (h: Heap) => h.realloc(h.malloc(100), 21)],
+      ["realloc, growing in place", (h: Heap) => h.realloc(h.malloc(10), 21)],
+      ["realloc, moving", (h: Heap) => {
+        const p = h.malloc(10);
+        h.malloc(8);
+        return h.realloc(p, 21);
+      }],
+    ] as const
+  ) {
+    await t.step(name, () => {
+      const h = new Heap({ checked: true });
+      const p = make(h);
+      h.malloc(8);
+      assert.equal(h.usableSize(p), 21);
+      h.u8[p + 21] = 0;
+      assert.equal(misuse(() => h.free(p)), `overflow at ${p}`);
+    });
+  }
 });

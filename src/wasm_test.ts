@@ -5,8 +5,8 @@ import { ownRaw, type Raw, regionRaw } from "./_test_util.ts";
 
 const PAGE = 65536;
 
-function fresh(limit = MAX_LIMIT): Raw {
-  const raw = ownRaw();
+function fresh(limit = MAX_LIMIT, fast = false): Raw {
+  const raw = ownRaw(fast);
   assert.equal(raw.mote_init(0, limit), 1);
   return raw;
 }
@@ -84,7 +84,7 @@ Deno.test("free", async (t) => {
     raw.free(0);
     assert.equal(raw.malloc_usable_size(a), 12);
   });
-  // blocks of SMALL bytes and more: smaller ones wait in quick lists first (below)
+  // blocks of SMALL bytes and more: in the fast build smaller ones wait in quick lists (below)
   await t.step("coalesces with both neighbours, in any order", () => {
     for (const order of [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]]) {
       const raw = fresh();
@@ -105,9 +105,9 @@ Deno.test("free", async (t) => {
     assert.ok(raw.top() < topBefore);
   });
   await t.step(
-    "keeps QUICK_BOUND small blocks of a size unmerged for requests of that size",
+    "fast: keeps QUICK_BOUND small blocks of a size unmerged for requests of that size",
     () => {
-      const raw = fresh();
+      const raw = fresh(MAX_LIMIT, true);
       const blocks = Array.from({ length: QUICK_BOUND + 2 }, () => raw.malloc(100));
       raw.malloc(100); // a used block above, so none goes back to the top region
       for (const ptr of blocks) raw.free(ptr);
@@ -116,11 +116,19 @@ Deno.test("free", async (t) => {
       assert.equal(raw.malloc(2 * 112 - HEADER), blocks[QUICK_BOUND]);
     },
   );
-  await t.step("merges what waits in the quick lists when the top region cannot serve", () => {
-    const raw = fresh(FIRST + HEADER + 4 * 112); // room for four blocks of 112 bytes, no more
-    const [a, b, c] = [raw.malloc(100), raw.malloc(100), raw.malloc(100), raw.malloc(100)];
-    for (const ptr of [a, b, c]) raw.free(ptr);
-    assert.equal(raw.malloc(3 * 112 - HEADER), a, "the three merged into one block");
+  await t.step("fast: merges what waits in the quick lists when the top cannot serve", () => {
+    for (const fast of [false, true]) {
+      const raw = fresh(FIRST + HEADER + 4 * 112, fast); // room for four blocks of 112 bytes
+      const [a, b, c] = [raw.malloc(100), raw.malloc(100), raw.malloc(100), raw.malloc(100)];
+      for (const ptr of [a, b, c]) raw.free(ptr);
+      assert.equal(raw.malloc(3 * 112 - HEADER), a, "the three merged into one block");
+    }
+  });
+  await t.step("release: merges every free at once: no quick lists", () => {
+    const raw = fresh();
+    const blocks = [raw.malloc(100), raw.malloc(100), raw.malloc(100)];
+    for (const ptr of blocks.slice(0, 2)) raw.free(ptr);
+    assert.equal(raw.malloc(2 * 112 - HEADER), blocks[0]);
   });
   await t.step(
     "ignores pointers it cannot have returned: misaligned, outside, already free",
