@@ -278,12 +278,6 @@ export const MUTANTS: readonly Mutant[] = [
     replace: "if (!CHECKED) return !fits(block, header) ? 0 : block;",
   },
   {
-    name: "release: a quick-listed block's pointer passes as live",
-    where: "blockOf",
-    find: "if (!CHECKED) return header & (FREE | QUICK) ||",
-    replace: "if (!CHECKED) return header & FREE ||",
-  },
-  {
     name: "the last block before the top does not fit",
     where: "fits",
     find: "return size >= MIN_BLOCK && size <= top - block;",
