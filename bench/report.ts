@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { parseArgs } from "../scripts/_cli.ts";
+import { argPath, parseArgs, readArg } from "../scripts/_cli.ts";
 import {
   gzipSize,
   loadReplayer,
@@ -30,7 +30,7 @@ import {
 } from "./harness.ts";
 import { BASELINE, loadPeers, type Peer } from "./peers.ts";
 import { setup } from "./setup.ts";
-import { barChart, COLORS } from "./svg.ts";
+import { barChart, colorOf } from "./svg.ts";
 import { readTrace, synthetic, tracePaths, type Workload } from "./workloads.ts";
 
 const HERE = new URL("./", import.meta.url);
@@ -385,7 +385,7 @@ function targets(results: Results): string[] {
 
 function charts(results: Results): Record<string, string> {
   const wasmPeers = results.peers.filter((p) => p.kind === "wasm");
-  const color = (name: string) => COLORS[results.peers.findIndex((p) => p.name === name) % 10];
+  const color = (name: string) => colorOf(results.peers.findIndex((p) => p.name === name));
   const rows = results.workloads.map((w) => w.name);
   const series = (peers: { name: string }[]) =>
     peers.map((p) => ({ name: p.name, color: color(p.name) }));
@@ -604,14 +604,14 @@ if (import.meta.main) {
   const only = args.only?.split(",");
   const written: URL[] = [];
   let results: Results;
-  if (args.from) results = JSON.parse(await Deno.readTextFile(args.from));
+  const [peer, trace] = [args.peer.map(argPath), args.trace.map(argPath)];
+  for (const file of [...peer, ...trace]) readArg(file); // missing: one line, exit 2
+  if (args.from) results = JSON.parse(new TextDecoder().decode(readArg(args.from, "--from")));
   else {
-    results = await run({ ...args, only });
-    await Deno.writeTextFile(
-      new URL("results.json", HERE),
-      JSON.stringify(results, null, 1) + "\n",
-    );
-    written.push(new URL("results.json", HERE));
+    results = await run({ ...args, only, peer, trace });
+    const json = new URL("results.json", HERE);
+    await Deno.writeTextFile(json, JSON.stringify(results, null, 1) + "\n");
+    written.push(json);
   }
   for (const [file, svg] of Object.entries(charts(results))) {
     await Deno.writeTextFile(new URL(file, HERE), svg);

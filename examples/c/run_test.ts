@@ -20,7 +20,8 @@ const skip = missing.length > 0 && !Deno.env.get("CI");
 if (skip) console.warn(`Skipping the C program's test: ${missing.join("; ")}`);
 
 Deno.test({
-  name: "a C program on wasi-libc runs on mote wasm to wasm, with no allocator of its own",
+  name: "a C program on wasi-libc runs on mote wasm to wasm, with no allocator of its own" +
+    (skip ? ` (SKIPPED: ${missing.join("; ")})` : ""),
   ignore: skip,
   async fn(t) {
     assert.deepEqual(missing, [], "the C toolchain is missing");
@@ -117,14 +118,43 @@ Deno.test({
       },
     );
 
-    await t.step("the README's recipe links as the test does", async () => {
-      const readme = await Deno.readTextFile(new URL("../../docs/linking.md", import.meta.url));
-      assert.ok(readme.includes(LINK_FLAGS.join(" ")), "the README's clang line");
-      assert.match(
-        readme,
-        /linkHeap\(wasm, \{\n {2}imports: \{ wasi_snapshot_preview1: wasi\.wasiImport \}/,
-      );
-    });
+    await t.step(
+      "docs/linking.md's recipe works as pasted, from a clone and from the package",
+      async () => {
+        const page = await Deno.readTextFile(new URL("../../docs/linking.md", import.meta.url));
+        assert.match(page, /apt-get install clang lld wasi-libc libclang-rt-dev-wasm32/);
+        const blocks = [...page.matchAll(/```sh\n([^`]*clang --target[^`]*)```/g)].map((m) => m[1]);
+        assert.equal(blocks.length, 2, "a clone's recipe and the package's");
+        for (const block of blocks) assert.ok(block.includes(LINK_FLAGS.join(" ")), block);
+        // a clone's root, without writing into this one: its c/ and examples/ reached from a folder
+        const dir = await Deno.makeTempDir();
+        const root = new URL("../../", import.meta.url).pathname;
+        try {
+          for (const name of ["c", "examples"]) {
+            await Deno.symlink(`${root}${name}`, `${dir}/${name}`);
+          }
+          await Deno.copyFile(`${root}examples/c/alloc_heavy.c`, `${dir}/your_program.c`);
+          const pasted = blocks[1].replace('"jsr:@mote/alloc/c"', `"${root}src/c_shim.ts"`)
+            .replace("deno eval", `${Deno.execPath()} eval`);
+          for (const [script, out] of [[blocks[0], "alloc_heavy"], [pasted, "your_program"]]) {
+            const { success, stderr } = await new Deno.Command("sh", {
+              args: ["-ec", script],
+              cwd: dir,
+            })
+              .output();
+            assert.ok(success, new TextDecoder().decode(stderr));
+            const run = await runOnMote(await Deno.readFile(`${dir}/${out}.wasm`), ["2"]);
+            assert.equal(run.exitCode, 0, out);
+          }
+        } finally {
+          await Deno.remove(dir, { recursive: true });
+        }
+        assert.match(
+          page,
+          /linkHeap\(wasm, \{\n {2}imports: \{ wasi_snapshot_preview1: wasi\.wasiImport \}/,
+        );
+      },
+    );
 
     await t.step("where allocators may differ, the shim fails as documented", async () => {
       const run = await runOnMote(onMote, ["--mote-errors"]);
@@ -185,14 +215,15 @@ const missingCxx = [
   ...missing,
   ...await Deno.stat(LIBCXX).then(
     () => [],
-    () => [`libc++ is missing (${LIBCXX}): libc++-dev-wasm32`],
+    () => [`libc++ is missing (${LIBCXX}): apt-get install libc++-dev-wasm32`],
   ),
 ];
 const skipCxx = missingCxx.length > 0 && !Deno.env.get("CI");
 if (skipCxx && !skip) console.warn(`Skipping the C++ program's test: ${missingCxx.join("; ")}`);
 
 Deno.test({
-  name: "a C++ program's operator new and delete reach mote through the shim, aligned new too",
+  name: "a C++ program's operator new and delete reach mote through the shim, aligned new too" +
+    (skipCxx ? ` (SKIPPED: ${missingCxx.join("; ")})` : ""),
   ignore: skipCxx,
   async fn() {
     assert.deepEqual(missingCxx, [], "the C++ toolchain is missing");
