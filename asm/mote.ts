@@ -131,8 +131,11 @@
 // build they would cost 267 bytes (1,781 -> 2,048 at the time), which its budget of 2 KiB cannot
 // hold beside the rest; there every free merges at once, and the quick heads stay 0. Whether a
 // module has them, and their bound, it exports as `mote_quick` (0: none), for the model to mirror.
+// `--use MOTE_NO_QUICK=1` leaves them out of those too: the bench's profile times the fast build
+// both ways, side by side.
 // @ts-ignore: decorator
-@inline const QUICK_LISTS: bool = isDefined(MOTE_FAST) || isDefined(MOTE_CHECKED);
+@inline const QUICK_LISTS: bool = (isDefined(MOTE_FAST) || isDefined(MOTE_CHECKED)) &&
+  !isDefined(MOTE_NO_QUICK);
 // @ts-ignore: decorator
 @inline const QUICK_BOUND: u32 = 8;
 // @ts-ignore: decorator
