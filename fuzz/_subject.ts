@@ -19,6 +19,8 @@ export interface Allocator {
 export interface MoteAllocator extends Required<Allocator> {
   init(base: number, limitEnd: number): boolean;
   top(): number;
+  /** Its count of free and realloc calls. */
+  frees(): number;
   limit: number;
   /** The bound of its quick lists, its `mote_quick`: 0 when it has none (or no such export). */
   readonly quickBound: number;
@@ -114,6 +116,7 @@ export function moteAllocator(
     ...allocator,
     init: (base, limitEnd) => mote_init(base, limitEnd) !== 0,
     top: () => top.value >>> 0,
+    frees: () => (exports.mote_frees as () => number)() >>> 0,
     get limit() {
       return limit.value >>> 0;
     },
