@@ -124,8 +124,8 @@
 // pops it. To every other path a quick-listed block is a used one, tagged QUICK instead of FREE:
 // neighbours neither merge with it nor set LEFT_FREE for it, and blockOf refuses it. The lists
 // hold at most QUICK_BOUND * (16 + 32 + … + 240) bytes; they are emptied into the free lists,
-// merging each block, when a request finds no fit and the top region cannot serve it without
-// growing memory: no memory is grown, and no request fails, for want of what they hold.
+// merging each block, when a request finds no fit in them or the free lists, before the top region
+// is carved: no memory is taken from the top region, grown, or refused for want of what they hold.
 
 // Quick lists are the fast build's, and the checked build's, which checks them. In the smallest
 // build they would cost 267 bytes (1,781 -> 2,048 at the time), which its budget of 2 KiB cannot
@@ -140,6 +140,10 @@
 @inline const QUICK_BOUND: u32 = 8;
 // @ts-ignore: decorator
 @inline const DEPTH: usize = NEXT; // a quick-listed block's `next` is at PREV, its depth at NEXT
+// How many blocks all the quick lists hold, kept in the root's padding after `poisoned`, so that a
+// request that no list serves knows at once whether there is anything to flush.
+// @ts-ignore: decorator
+@inline const QUICK_COUNT: usize = FL_COUNT * sizeof<u32>() + sizeof<u32>();
 
 // Growth asks the engine for the pages a request needs and no more. Each memory.grow costs about
 // a microsecond, which spread over the 64 KiB it brings is a fraction of a nanosecond per
@@ -333,12 +337,12 @@ function remove(block: usize): void {
 
 /**
  * Whether the top region holds `size` bytes, growing memory within the limit, by the pages
- * needed, if it must and `grow` allows. False, changing nothing, when it cannot. Where
+ * needed, if it must. False, changing nothing, when the limit or the engine says no. Where
  * carving stops (the limit or the memory's end, less the header a block there would need) is
  * worked out afresh each time rather than kept: the limit's setter and other modules growing a
  * shared memory then move it at once, with no state for either to keep in step.
  */
-function room(size: usize, grow: bool = true): bool {
+function room(size: usize): bool {
   let need = top + size + HEADER;
   if (need > limit || need < size) return false;
   // memory grown by another module, or looked at afresh after the limit was lowered, may hold
@@ -347,7 +351,7 @@ function room(size: usize, grow: bool = true): bool {
   // need <= limit <= MAX_LIMIT: the pages that reach it are counted without wrapping, and a
   // memory already 4 GiB long has them all
   let missing = <i32>((need + PAGE_MASK) >> PAGE_BITS) - memory.size();
-  if (missing > 0 && (!grow || memory.grow(missing) < 0)) return false;
+  if (missing > 0 && memory.grow(missing) < 0) return false;
   seen = memory.size();
   return true;
 }
@@ -377,6 +381,7 @@ function allocate(size: usize): usize {
         }
       }
       store<u32>(slot, load<u32>(block, PREV), QUICK_HEADS);
+      store<u32>(root, load<u32>(root, QUICK_COUNT) - 1, QUICK_COUNT);
       setUsed(block, load<u32>(block) & ~QUICK); // LEFT_FREE stays: the block below may be free
       return block;
     }
@@ -402,10 +407,12 @@ function allocate(size: usize): usize {
     }
   }
   if (!block) {
-    // nothing listed fits: the quick lists are merged before memory is grown or a request fails
-    if (QUICK_LISTS && !room(size, false)) {
+    // nothing listed fits: what waits in the quick lists is merged, and the lists searched again,
+    // before the top region is carved (which would leave them unmerged below it)
+    if (QUICK_LISTS && load<u32>(root, QUICK_COUNT)) {
       if (CHECKED && quickListsDamaged()) return 0;
-      if (flush()) return allocate(size); // once: the quick lists are empty now
+      flush();
+      return allocate(size); // once: the quick lists are empty now
     }
     // checked: past the limit is out of memory, whatever lies there; the poison is read only below
     if (CHECKED && size <= limit - HEADER - top && topDamaged(top + size)) return 0;
@@ -512,6 +519,7 @@ function discard(block: usize): void {
       store<u32>(block, head, PREV);
       store<u32>(block, depth, DEPTH);
       store<u32>(slot, block, QUICK_HEADS);
+      store<u32>(root, load<u32>(root, QUICK_COUNT) + 1, QUICK_COUNT);
       return;
     }
   }
@@ -520,20 +528,19 @@ function discard(block: usize): void {
 
 /**
  * Empties the quick lists, smallest size first and each from its head, releasing every block as
- * free would have (merging it); whether there was any.
+ * free would have (merging it).
  */
-function flush(): bool {
-  let flushed = false;
+function flush(): void {
+  store<u32>(root, 0, QUICK_COUNT);
   for (let slot = root; slot < root + ROOT_SIZE - QUICK_HEADS; slot += sizeof<u32>()) {
     let block = load<u32>(slot, QUICK_HEADS);
     store<u32>(slot, 0, QUICK_HEADS);
-    for (; block; flushed = true) {
+    while (block) {
       let next = load<u32>(block, PREV);
       release(block, load<u32>(block) & ~QUICK);
       block = next;
     }
   }
-  return flushed;
 }
 
 /** Frees a used block's bytes beyond `size`, when they can form a block of their own. */
@@ -796,11 +803,8 @@ export function malloc(bytes: usize): usize {
   if (CHECKED) enter(OP_MALLOC);
   if (bytes >= limit) return 0;
   let size = blockSize(bytes);
-  // allocate's path when no block is listed, none waits for this size and the top region holds it
-  if (
-    FAST && !flMap && (size >= SMALL || !load<u32>(root + (size >> (ALIGN_BITS - 2)), QUICK_HEADS)) &&
-    room(size, false)
-  ) {
+  // allocate's path when no block is listed or waits in a quick list
+  if (FAST && !flMap && !load<u32>(root, QUICK_COUNT) && room(size)) {
     let block = top;
     top += size;
     store<u32>(block, size);

@@ -100,10 +100,10 @@ export const MUTANTS: readonly Mutant[] = [
     replace: "return <usize>memory.size() << PAGE_BITS;",
   },
   {
-    name: "the top region does not hold what fits it exactly without growing",
-    where: "room",
-    find: "if (missing > 0 && (!grow || memory.grow(missing) < 0)) return false;",
-    replace: "if (missing >= 0 && (!grow || memory.grow(missing) < 0)) return false;",
+    name: "a popped block stays in the quick lists' count",
+    where: "allocate",
+    find: "store<u32>(root, load<u32>(root, QUICK_COUNT) - 1, QUICK_COUNT);",
+    replace: "store<u32>(root, load<u32>(root, QUICK_COUNT), QUICK_COUNT);",
   },
   // allocation, split, merge
   {
@@ -255,8 +255,8 @@ export const MUTANTS: readonly Mutant[] = [
   {
     name: "the search is not made again after a flush",
     where: "allocate",
-    find: "if (flush()) return allocate(size);",
-    replace: "flush();",
+    find: "return allocate(size); // once: the quick lists are empty now",
+    replace: "if (!top) return allocate(size);",
   },
   {
     name: "a flush leaves the largest size's quick list",

@@ -29,6 +29,8 @@ const RED = 0xFD;
 const POISON = 0xDBDB_DBDB;
 /** Where in the root the checked build keeps the end of its poisoned top region. */
 const POISONED_END = FL_COUNT * 4;
+/** Where in the root the count of quick-listed blocks is, after it. */
+const QUICK_COUNT = POISONED_END + 4;
 const FREED = 0xF4EE_F4EE;
 
 /** Where a wasm heap is: what the reader needs besides its bytes. */
@@ -154,6 +156,10 @@ export function readHeap(image: HeapImage): HeapReading {
       }
     });
     quick.push(list);
+  }
+  const quickCount = quick.reduce((sum, list) => sum + list.length, 0);
+  if (word(root + QUICK_COUNT) !== quickCount) {
+    problems.push(`The quick lists' count reads ${word(root + QUICK_COUNT)}, not ${quickCount}`);
   }
   const lists: number[][] = [];
   for (let index = 0; index < CLASSES; index++) {

@@ -252,8 +252,8 @@ export class ModelAllocator {
    * small and has one; otherwise the first of the first SCAN blocks of the size's own class, from
    * its head, that is large enough; otherwise the head of the lowest non-empty class above, whose
    * every block is; otherwise a block is carved from the top region. No list is searched beyond
-   * its first SCAN blocks. When the top region cannot serve without growing memory, the quick
-   * lists are emptied into the free lists first, and the search is made again.
+   * its first SCAN blocks. Before the top region is carved, whatever waits in the quick lists is
+   * emptied into the free lists, and the search is made again.
    */
   #allocate(size: number): Block | undefined {
     const waiting = size < SMALL ? this.#quick[size / ALIGN].pop() : undefined;
@@ -268,7 +268,7 @@ export class ModelAllocator {
       const above = this.#head(index);
       if (above) return this.#take(above, size);
     }
-    if (!this.#room(size, false) && this.#flush()) return this.#allocate(size);
+    if (this.#flush()) return this.#allocate(size);
     if (!this.#room(size)) return undefined;
     const block = this.#add({ address: this.#top, size, free: false });
     this.#raiseTop(this.#top + size);
@@ -360,15 +360,15 @@ export class ModelAllocator {
 
   /**
    * Whether the top region holds `size` bytes, growing memory, within the limit, by the pages
-   * needed if it must and `grow` allows. False, changing nothing, when it cannot. Carving stops
-   * at min(memory's end, limit) less a header, worked out afresh on every call.
+   * needed if it must. False, changing nothing, when the limit or the memory says no. Carving
+   * stops at min(memory's end, limit) less a header, worked out afresh on every call.
    */
-  #room(size: number, grow = true): boolean {
+  #room(size: number): boolean {
     const need = this.#top + size + HEADER;
     if (need > this.#limit) return false;
     this.#noticeOutsideGrowth();
     const have = this.#memoryEnd();
-    if (need > have && !(grow && this.#growMemoryTo(need, have))) return false;
+    if (need > have && !this.#growMemoryTo(need, have)) return false;
     this.#seen = this.#memoryEnd();
     return true;
   }
