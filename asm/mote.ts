@@ -575,7 +575,7 @@ function seal(ptr: usize, bytes: usize): void {
   let block = ptr - HEADER;
   let guard = block + (load<u32>(block) & ~TAGS) - GUARD;
   let slack = guard - ptr - bytes;
-  memory.fill(ptr + bytes, RED, slack);
+  for (let at = ptr + bytes; at < guard; at++) store<u8>(at, RED); // few: faster than memory.fill
   store<u32>(guard, (<u32>block ^ GUARD_KEY) ^ (<u32>slack * SLACK_BYTES));
 }
 
@@ -970,9 +970,9 @@ export function mote_init(base: usize, limitEnd: usize): usize {
 
 /**
  * Moves the limit to `limitEnd`, a multiple of ALIGN from top + HEADER to MAX_LIMIT: the caller
- * checks it, as it did writing the global. Carving stops below it at once. Memory above a limit lowered below the
- * memory's end is the owner's to write while it stays there: raised again, the limit gives it back
- * to the heap as memory that is not known to be zero, nor poisoned (checked).
+ * checks it, as it did writing the global. Carving stops below it at once. Memory above a limit
+ * lowered below the memory's end is the owner's to write while it stays there: raised again, the
+ * limit gives it back to the heap as memory that is not known to be zero, nor poisoned (checked).
  */
 export function mote_set_limit(limitEnd: usize): void {
   if (limitEnd < limit) {

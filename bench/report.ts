@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { argPath, parseArgs, readArg } from "../scripts/_cli.ts";
+import { argPath, fail, parseArgs, readArg } from "../scripts/_cli.ts";
 import {
   gzipSize,
   loadReplayer,
@@ -539,10 +539,7 @@ async function run(args: {
   const replayer = await loadReplayer();
   const { peers, notes } = await loadPeers(args.peer);
   const only = args.only;
-  const rounds = {
-    synthetic: Number(args.rounds ?? 7),
-    traces: Number(args.rounds ?? 4),
-  };
+  const rounds = { synthetic: args.rounds ?? 7, traces: args.rounds ?? 4 };
   const traces = tracePaths([
     ...(Deno.env.get("BENCH_TRACES")?.split(",").filter(Boolean) ?? []),
     ...args.trace,
@@ -602,6 +599,9 @@ if (import.meta.main) {
     },
   });
   const only = args.only?.split(",");
+  const names = [...synthetic(0).map((w) => w.name), ...tracePaths(args.trace.map(argPath))];
+  const unknown = only?.filter((o) => !names.some((name) => name === o || name.includes(o)));
+  if (unknown?.length) fail(`--only: no workload named ${unknown.join(", ")}`);
   const written: URL[] = [];
   let results: Results;
   const [peer, trace] = [args.peer.map(argPath), args.trace.map(argPath)];

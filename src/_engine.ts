@@ -6,6 +6,8 @@
 import { checkedWasm, ownWasm, regionWasm } from "./_wasm.ts";
 import { type HeapReading, readHeap, rootOf } from "./_heap_reader.ts";
 import type { MoteExports } from "./c_abi.ts";
+import { LiveBlocks } from "./_live_blocks.ts";
+import type { Verdict } from "./_verdict.ts";
 
 /** The C functions, unchecked: they return 0 (or nothing) on failure. */
 export type CFunctions = Omit<MoteExports, "memory">;
@@ -25,8 +27,12 @@ export interface Engine {
    * the blocks plus a header, and carving from the top region stops below it at once.
    */
   setLimit(limitEnd: number): void;
-  /** How many times `free` and `realloc` were called, by anyone, as an i32 that wraps. */
-  frees(): number;
+  /**
+   * Whether `ptr` is a live block of the heap, or what misuse its use would be: what the Heap's
+   * pointer checks trust, before the allocator reads a byte at it. Each engine decides it from
+   * its own records: the wasm's from a record of its calls, the model's from its blocks.
+   */
+  verdict(ptr: number): Verdict;
   /** The heap as data, read from the memory or the model, and what is wrong with it. */
   read(base: number): HeapReading;
 }
@@ -112,15 +118,14 @@ export const wasmEngineFor = (modules: WasmModules): EngineFactory => (given, ch
     instance = new WebAssembly.Instance(compiled(modules.own));
   }
   const x = instance.exports as unknown as WasmExports;
-  memory ??= x.memory;
-  const exports: Record<string, unknown> = { memory };
-  const calls: Record<string, unknown> = {};
+  const heapMemory = memory ?? x.memory;
+  const raw: Record<string, unknown> = {};
+  const marked: Record<string, unknown> = {};
   for (const name of C_NAMES) {
     const call = x[name] as (a: number, b: number) => number;
-    // other modules get the wasm's own functions, checked or not; the Heap's calls are marked
-    // in the checked build, so that its reports name the Heap's method
-    exports[name] = call;
-    calls[name] = checked
+    raw[name] = call;
+    // the Heap's calls are marked in the checked build, so that its reports name its method
+    marked[name] = checked
       ? (a: number, b: number) => {
         heapCall = true;
         const result = call(a, b);
@@ -129,20 +134,32 @@ export const wasmEngineFor = (modules: WasmModules): EngineFactory => (given, ch
       }
       : call;
   }
+  let base = 0;
+  const read = (at: number) =>
+    readHeap({
+      buffer: heapMemory.buffer as ArrayBuffer,
+      root: rootOf(at),
+      top: x.mote_top.value >>> 0,
+      limit: x.mote_limit.value >>> 0,
+      checked,
+    });
+  // which pointers are live, for the Heap to trust. Other modules get the wasm's own functions,
+  // called wasm to wasm, and the record catches up with their calls by a walk; but a checked
+  // heap, which names a double free, passes their free and realloc through the record, as only
+  // these know which blocks were freed (a block allocated and freed between two walks is seen)
+  const live = new LiveBlocks(() => read(base).picture.blocks, x.mote_frees, checked);
+  const recorded = live.track(raw as unknown as CFunctions);
+  const exported = checked ? { ...raw, free: recorded.free, realloc: recorded.realloc } : raw;
   return {
-    memory,
-    calls: calls as unknown as CFunctions,
-    exports: exports as unknown as MoteExports,
-    init: (base, limitEnd) => x.mote_init(base, limitEnd) === 1,
+    memory: heapMemory,
+    calls: live.track(marked as unknown as CFunctions),
+    exports: { memory: heapMemory, ...exported } as MoteExports,
+    init: (at, limitEnd) => {
+      live.reset(base = at);
+      return x.mote_init(at, limitEnd) === 1;
+    },
     setLimit: (limitEnd) => x.mote_set_limit(limitEnd),
-    frees: x.mote_frees,
-    read: (base) =>
-      readHeap({
-        buffer: memory.buffer as ArrayBuffer,
-        root: rootOf(base),
-        top: x.mote_top.value >>> 0,
-        limit: x.mote_limit.value >>> 0,
-        checked,
-      }),
+    verdict: (ptr) => live.verdict(ptr),
+    read,
   };
 };

@@ -20,6 +20,7 @@ import {
 } from "./_layout.ts";
 import { classOf, SCAN } from "./_size_class.ts";
 import type { HeapBlock, HeapPicture } from "./_picture.ts";
+import { FREED, LIVE, NOT_A_BLOCK, type Verdict } from "./_verdict.ts";
 
 const PAGE = 65536;
 /** The largest result of a 32-bit size computation, such as calloc's product. */
@@ -74,6 +75,12 @@ export class ModelAllocator {
   readonly #lists: Block[][] = Array.from({ length: CLASSES }, () => []);
   /** The quick list of each size below SMALL, at size / ALIGN, as a stack likewise. */
   readonly #quick: Block[][] = Array.from({ length: QUICK_LISTS }, () => []);
+  /**
+   * The pointers freed (by free, or by realloc moving their block) since the heap started, that
+   * no call has returned since: using one again is a double free. Every call reaches the model,
+   * other modules' through its exports too, so this is exact.
+   */
+  readonly #freed = new Set<number>();
 
   /**
    * A model over `memory`, not started: call `init` first.
@@ -106,7 +113,7 @@ export class ModelAllocator {
   set limit(address: number) {
     // what lies above a limit below the memory's end is the owner's to write until it comes back
     if (address < this.#memoryEnd()) this.#pristine = Math.max(this.#pristine, this.#memoryEnd());
-    this.#limit = Math.floor(Math.min(address, MAX_LIMIT) / ALIGN) * ALIGN;
+    this.#limit = address; // as the wasm's mote_set_limit, which trusts its caller to round it
   }
 
   /**
@@ -123,6 +130,7 @@ export class ModelAllocator {
     this.#pristine = this.#memoryEnd(); // memory there already may hold anything
     this.#blocks.clear();
     this.#freeEndingAt.clear();
+    this.#freed.clear();
     for (const list of [...this.#lists, ...this.#quick]) list.length = 0;
     if (!this.#room(0)) {
       this.#limit = 0;
@@ -135,15 +143,25 @@ export class ModelAllocator {
   malloc(bytes: number): number {
     if (bytes >= this.#limit) return 0; // cannot fit below the limit; keeps block sizes in 32 bits
     const block = this.#allocate(this.#blockSize(bytes));
-    if (!block) return 0;
-    block.asked = bytes;
-    return block.address + HEADER;
+    return block ? this.#handOut(block, bytes) : 0;
   }
 
   /** Frees a live block; any other pointer is ignored. */
   free(ptr: number): void {
     const block = this.#live(ptr);
-    if (block) this.#discard(block);
+    if (block) {
+      this.#discard(block);
+      this.#freed.add(ptr);
+    }
+  }
+
+  /**
+   * What `ptr` is: a live block's payload, a pointer freed and not returned since (using it is a
+   * double free), or neither (never returned, from before `init`, or inside a block).
+   */
+  verdict(ptr: number): Verdict {
+    if (this.#live(ptr)) return LIVE;
+    return this.#freed.has(ptr) ? FREED : NOT_A_BLOCK;
   }
 
   /**
@@ -169,13 +187,13 @@ export class ModelAllocator {
         if (moved) {
           new Uint8Array(this.memory.buffer).copyWithin(moved, ptr, ptr + this.#usable(block));
           this.#discard(block);
+          this.#freed.add(ptr);
         }
         return moved;
       }
     }
     this.#trim(block, size);
-    block.asked = bytes;
-    return ptr;
+    return this.#handOut(block, bytes);
   }
 
   /** Allocates `count * size` zeroed bytes; 0 when the product overflows or cannot be had. */
@@ -211,8 +229,7 @@ export class ModelAllocator {
       this.#release(block);
     }
     this.#trim(aligned, size);
-    aligned.asked = bytes;
-    return aligned.address + HEADER;
+    return this.#handOut(aligned, bytes);
   }
 
   /** The bytes usable at a live block; 0 for any other pointer. */
@@ -230,6 +247,13 @@ export class ModelAllocator {
     const end = Math.min(this.#memoryEnd(), this.#limit) - HEADER;
     const [lists, quick] = [this.#lists.map(addresses), this.#quick.map(addresses)];
     return { root: this.#root, blocks, lists, quick, top: this.#top, end };
+  }
+
+  /** Returns a used block's payload for a request of `bytes`: no longer a freed pointer. */
+  #handOut(block: Block, bytes: number): number {
+    block.asked = bytes;
+    this.#freed.delete(block.address + HEADER);
+    return block.address + HEADER;
   }
 
   /** The block size serving a request of `bytes` (below the limit, so it cannot overflow). */

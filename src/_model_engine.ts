@@ -14,13 +14,10 @@ export const modelEngineFor = (quickBound: (checked: boolean) => number): Engine
 ): Engine => {
   const memory = given ?? new WebAssembly.Memory({ initial: 0, maximum: 65536 });
   const model = new ModelAllocator(memory, checked, quickBound(checked));
-  let frees = 0; // as the wasm's mote_frees: calls of free and realloc
   const calls = {
     malloc: (size: number) => model.malloc(size >>> 0),
-    free: (ptr: number) => (frees = (frees + 1) | 0, model.free(ptr >>> 0)),
-    realloc: (ptr: number, size: number) => (
-      frees = (frees + 1) | 0, model.realloc(ptr >>> 0, size >>> 0)
-    ),
+    free: (ptr: number) => model.free(ptr >>> 0),
+    realloc: (ptr: number, size: number) => model.realloc(ptr >>> 0, size >>> 0),
     calloc: (count: number, size: number) => model.calloc(count >>> 0, size >>> 0),
     aligned_alloc: (alignment: number, size: number) =>
       model.aligned_alloc(alignment >>> 0, size >>> 0),
@@ -32,7 +29,7 @@ export const modelEngineFor = (quickBound: (checked: boolean) => number): Engine
     exports: { memory, ...calls },
     init: (base, limitEnd) => model.init(base, limitEnd),
     setLimit: (limitEnd) => model.limit = limitEnd >>> 0, // the wasm's global reads unsigned
-    frees: () => frees,
+    verdict: (ptr) => model.verdict(ptr >>> 0), // from the model's own records of its blocks
     read: () => {
       const picture = model.picture();
       return { picture, problems: checkPicture(picture) };

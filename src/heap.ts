@@ -17,7 +17,7 @@ import { HeapMisuseError, OutOfMemoryError } from "./errors.ts";
 import { type CFunctions, type Engine, type EngineFactory, wasmEngine } from "./_engine.ts";
 import { type HeapBlock, type HeapStats, statsOf } from "./_picture.ts";
 import type { MoteExports } from "./c_abi.ts";
-import { LiveBlocks } from "./_live_blocks.ts";
+import { LIVE, NOT_A_BLOCK, type Verdict } from "./_verdict.ts";
 import { isShared, sharedEngine, type SharedHeap, type Sharing } from "./_shared_engine.ts";
 
 export type { SharedHeap } from "./_shared_engine.ts";
@@ -53,8 +53,10 @@ export interface HeapOptions {
   limit?: number;
   /**
    * Use the checked build: it catches double frees, pointers it never returned (interior,
-   * misaligned, outside, into freed memory), writes past a block's end (a guard word after each
-   * block) and writes to freed memory (poison, verified when the memory is reused), and throws
+   * misaligned, outside, into freed memory), writes of even one byte past the size asked for (a
+   * guard word after each block, and the bytes between the size and the guard filled with a known
+   * value: a byte-exact red zone; the usable size is then the size asked for) and writes to freed
+   * memory (poison, verified when the memory is reused), and throws
    * {@linkcode HeapMisuseError} at the call that finds them, leaving the heap as it was. Each block
    * costs 4 bytes more and each operation more time (see docs/bad-input.md).
    */
@@ -131,10 +133,6 @@ export class Heap {
   readonly #sharing: (Engine & { sharing: Sharing; module: WebAssembly.Module }) | undefined;
   readonly #calls: CFunctions;
   #limit: number;
-  /** Which pointers are live blocks: what the pointer checks trust, not the bytes in memory. */
-  readonly #live: LiveBlocks;
-  /** The engine's count of free and realloc calls when the record was last exact. */
-  #frees = 0;
   /** The call in progress, for the checked build's reports. */
   #operation = "";
   #u8: Uint8Array<ArrayBuffer>;
@@ -218,7 +216,6 @@ export class Heap {
     }
     this.#u8 = new Uint8Array(this.#buffer);
     this.#view = new DataView(this.#buffer);
-    this.#live = new LiveBlocks(this.base, checked);
     if (attaching === undefined) this.#init();
   }
 
@@ -396,10 +393,7 @@ export class Heap {
     if (ptr !== 0) this.#checkLive(ptr, "realloc");
     checkSize(size);
     this.#operation = "realloc";
-    this.#frees = (this.#frees + 1) | 0;
-    const moved = this.#served("realloc", size, this.#calls.realloc(ptr, size));
-    if (moved !== ptr && ptr !== 0) this.#live.delete(ptr); // #served recorded the new one
-    return moved;
+    return this.#served("realloc", size, this.#calls.realloc(ptr, size));
   }
 
   /**
@@ -459,9 +453,7 @@ export class Heap {
     if (ptr === 0) return;
     this.#checkLive(ptr, "free");
     this.#operation = "free";
-    this.#frees = (this.#frees + 1) | 0;
     this.#calls.free(ptr);
-    this.#live.delete(ptr);
   }
 
   /**
@@ -780,20 +772,12 @@ export class Heap {
   }
 
   #init(): void {
-    this.#live.clear();
-    this.#frees = this.#engine.frees();
     if (!this.#engine.init(this.base, this.#limitEnd())) {
       throw new RangeError(
         `The heap at ${this.base} with limit ${this.#limit} cannot hold its bookkeeping: ` +
           `raise the limit or give a memory that can grow`,
       );
     }
-  }
-
-  /** Makes the record of live blocks exact again after calls it did not see, by a walk. */
-  #resync(forgetFreed: boolean): void {
-    this.#live.rebuild(this.#engine.read(this.base).picture.blocks, forgetFreed);
-    this.#frees = this.#engine.frees();
   }
 
   #limitEnd(): number {
@@ -807,23 +791,13 @@ export class Heap {
   }
 
   /**
-   * Throws unless `ptr` is a live block, before the wasm reads any byte at it. Another module's
-   * calls through `exports` are caught up with by a walk: when `free` or `realloc` was called
-   * since the record was exact, or when `ptr` is not in it.
+   * Throws unless `ptr` is a live block, before the allocator reads any byte at it: the engine
+   * decides, from its own records (see {@linkcode Engine.verdict}).
    */
   #checkLive(ptr: number, operation: string): void {
     this.#operation = operation; // the checked build reports what is wrong with ptr itself
-    if (this.shared) {
-      // other threads allocate and free at any time, so no record of one thread's stays exact:
-      // a shared heap relies on the wasm's own check of the block's header, as C does
-      if ((this.#calls.malloc_usable_size(ptr) >>> 0) === 0) this.#refuse(ptr, operation);
-      return;
-    }
-    if (this.#engine.frees() !== this.#frees) this.#resync(true);
-    if (!this.#live.has(ptr)) {
-      this.#resync(false);
-      if (!this.#live.has(ptr)) this.#refuse(ptr, operation);
-    }
+    const verdict = this.#engine.verdict(ptr);
+    if (verdict !== LIVE) this.#refuse(ptr, operation, verdict);
   }
 
   /** The usable size of `ptr`, a live block; throws for any other pointer. */
@@ -832,14 +806,12 @@ export class Heap {
     const usable = this.#calls.malloc_usable_size(ptr) >>> 0;
     // its header was overwritten: refused too (the checked build reports that itself, and a
     // block of malloc(0) has 0 usable bytes there: exactly the bytes asked for)
-    if (usable === 0 && !this.checked) this.#refuse(ptr, operation);
+    if (usable === 0 && !this.checked) this.#refuse(ptr, operation, NOT_A_BLOCK);
     return usable;
   }
 
-  #refuse(ptr: number, operation: string): never {
-    if (this.checked) {
-      throw new HeapMisuseError(this.#live.wasFreed(ptr) ? 1 : 2, ptr, operation);
-    }
+  #refuse(ptr: number, operation: string, verdict: Exclude<Verdict, typeof LIVE>): never {
+    if (this.checked) throw new HeapMisuseError(verdict, ptr, operation);
     throw new RangeError(
       `${operation} was given pointer ${ptr}, which is not a live block of this heap ` +
         `(freed already, from before a reset(), misaligned, inside a block, or outside the heap)`,
@@ -848,7 +820,6 @@ export class Heap {
 
   #served(operation: string, size: number, ptr: number): number {
     if (ptr === 0) throw new OutOfMemoryError(operation, size, this.#limit);
-    if (!this.shared) this.#live.add(ptr >>> 0);
     return ptr >>> 0;
   }
 }

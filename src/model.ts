@@ -18,9 +18,12 @@ import { QUICK_BOUND } from "./_layout.ts";
  *
  * Only the bookkeeping differs: a model keeps its blocks and free lists in JavaScript objects
  * rather than in the memory, so the memory holds nothing but what users write, and the model
- * knows exactly which blocks are live (any other pointer, interior ones included, throws a
- * `RangeError`). With `checked: true` it lays blocks out as the checked build does, 4 bytes
- * longer each, but catches misuse only the way every model does, by that `RangeError`.
+ * knows exactly which blocks are live, and which pointers were freed and not handed out since,
+ * from its own records (any other pointer, interior ones included, throws a `RangeError`). With
+ * `checked: true` it lays blocks out as the checked build does, 4 bytes longer each, with a
+ * usable size of exactly the bytes asked for, and names a bad pointer as the checked build does
+ * (a `HeapMisuseError` `double-free` or `invalid-pointer`); writes past a block or into
+ * freed memory it cannot see, as its bookkeeping is not in the memory.
  * Its operations take time in the length of a free list where the wasm's take O(1).
  *
  * @example The model predicts the wasm heap

@@ -2,6 +2,9 @@
 import assert from "node:assert/strict";
 import { Heap, type HeapMisuseError, ModelHeap, OutOfMemoryError } from "../mod.ts";
 import { fastWasm, ownWasm } from "./_wasm.ts";
+import { ModelAllocator } from "./_model_allocator.ts";
+import { LiveBlocks } from "./_live_blocks.ts";
+import { FREED, LIVE, NOT_A_BLOCK } from "./_verdict.ts";
 
 /** The bytes of a block's header: a limit can end one header above the highest block. */
 const HEADER_BYTES = 4;
@@ -273,5 +276,92 @@ Deno.test("a checked heap catches a write of one byte past the requested size (#
       h.u8[p + 21] = 0;
       assert.equal(misuse(() => h.free(p)), `overflow at ${p}`);
     });
+  }
+});
+
+Deno.test("a double free is named so after another module freed through exports (#18: 3)", () => {
+  for (const kind of [Heap, ModelHeap]) {
+    const h = new kind({ checked: true });
+    const p = h.malloc(40), q = h.malloc(40);
+    h.malloc(8);
+    h.free(p);
+    h.exports.free(q); // another module, wasm to wasm, frees its own block
+    assert.equal(misuse(() => h.free(p)), `double-free at ${p}`, kind.name);
+    assert.equal(misuse(() => h.free(q)), `double-free at ${q}`, kind.name); // freed by the other
+    const theirs = h.exports.malloc(24) >>> 0; // handed out again: live, then freed by them
+    h.exports.free(theirs);
+    assert.equal(misuse(() => h.usableSize(theirs)), `double-free at ${theirs}`, kind.name);
+    assert.equal(misuse(() => h.free(p + 16)), `invalid-pointer at ${p + 16}`, kind.name);
+  }
+});
+
+Deno.test("ModelHeap decides what is live from its own records, not the Heap's (#18: 6)", () => {
+  // the model's engine answers for its pointers: a record that forgot the Heap's frees, or took
+  // a freed block for live, would show here as a difference between the two
+  for (const checked of [false, true]) {
+    const heap = new Heap({ checked }), model = new ModelHeap({ checked });
+    const outcome = (h: Heap, f: (h: Heap) => unknown) => {
+      try {
+        return String(f(h));
+      } catch (e) {
+        return `${(e as Error).constructor.name} ${(e as HeapMisuseError).kind ?? ""}`;
+      }
+    };
+    const script: ((h: Heap) => unknown)[] = [
+      (h) => h.malloc(40),
+      (h) => h.malloc(40),
+      (h) => h.exports.malloc(40) >>> 0,
+      (h) => h.free(h.walk()[0].ptr),
+      (h) => h.exports.free(h.walk()[1].ptr),
+      (h) => h.free(h.walk()[0].ptr), // freed: a double free
+      (h) => h.usableSize(h.walk()[1].ptr + 16),
+      (h) => h.realloc(h.walk()[2].ptr, 500),
+      (h) => h.free(h.walk()[2].ptr), // moved by realloc: freed
+      (h) => h.reset(),
+      (h) => h.free(h.base + 1024), // from before the reset: never a block now
+    ];
+    for (const step of script) assert.equal(outcome(model, step), outcome(heap, step));
+  }
+});
+
+Deno.test("the model tells live, freed and never-a-block pointers from its own records (#18: 6)", () => {
+  const model = new ModelAllocator(new WebAssembly.Memory({ initial: 0, maximum: 100 }));
+  assert.ok(model.init(0, 1 << 20));
+  const p = model.malloc(40), q = model.malloc(40);
+  model.malloc(8);
+  assert.deepEqual([model.verdict(p), model.verdict(q)], [LIVE, LIVE]);
+  model.free(p);
+  const moved = model.realloc(q, 4000);
+  assert.notEqual(moved, q);
+  assert.deepEqual([model.verdict(p), model.verdict(q), model.verdict(moved)], [
+    FREED,
+    FREED,
+    LIVE,
+  ]);
+  assert.equal(model.verdict(moved + 16), NOT_A_BLOCK);
+  assert.equal(model.malloc(40), p); // handed out again: live, no longer freed
+  assert.equal(model.verdict(p), LIVE);
+  assert.ok(model.init(0, 1 << 20));
+  assert.deepEqual([model.verdict(p), model.verdict(q)], [NOT_A_BLOCK, NOT_A_BLOCK]);
+});
+
+Deno.test("a live-block record that takes every pointer for live does not fool the model (#18: 6)", () => {
+  // a mutant of the Heap's record: the model, deciding from its own blocks, must not follow it
+  const record = LiveBlocks.prototype as unknown as Record<string, unknown>;
+  const saved = { has: record.has, verdict: record.verdict };
+  for (const name of ["has", "verdict"] as const) {
+    if (saved[name]) record[name] = () => name === "has";
+  }
+  try {
+    for (const checked of [false, true]) {
+      const model = new ModelHeap({ checked });
+      const ptr = model.malloc(40);
+      model.malloc(8);
+      model.free(ptr);
+      assert.throws(() => model.free(ptr), RangeError);
+      assert.throws(() => model.usableSize(ptr + 16), RangeError);
+    }
+  } finally {
+    Object.assign(record, saved);
   }
 });

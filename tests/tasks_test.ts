@@ -86,3 +86,20 @@ Deno.test("the README's install line names every package .ci/run installs for th
   assert.deepEqual(installed.filter((p) => !named.has(p)), []);
   assert.ok(installed.length >= 9, installed.join(" "));
 });
+
+Deno.test("a bad option value: one line (and where --help is), exit 2, nothing written", async () => {
+  const report = await Deno.readTextFile(new URL("bench/REPORT.md", ROOT));
+  for (
+    const [name, args, message] of [
+      ["bench:report", ["--only", "nosuch"], /^error: --only: no workload named nosuch$/],
+      ["demo", ["--svg", "/nonexistent-mote/map.svg"], /^error: Cannot write /],
+      ["merge", ["one.wasm"], /^error: expected two files/],
+    ] as const
+  ) {
+    const { code, lines } = await task(name, [...args]);
+    assert.equal(code, 2, `${name}: ${lines.join("\n")}`);
+    assert.match(lines[0], message, name);
+    assert.equal(lines.length, 1, lines.join("\n"));
+  }
+  assert.equal(await Deno.readTextFile(new URL("bench/REPORT.md", ROOT)), report);
+});
