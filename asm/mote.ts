@@ -850,6 +850,12 @@ export function realloc(ptr: usize, bytes: usize): usize {
   let block = blockOf(ptr);
   if (!block || bytes >= limit) return 0;
   let size = blockSize(bytes);
+  // a right neighbour waiting unmerged in a quick list may, merged, make room to grow in place
+  let end = QUICK_LISTS ? block + (load<u32>(block) & ~TAGS) : top;
+  if (QUICK_LISTS && end - block < size && end != top && load<u32>(end) & QUICK) {
+    if (CHECKED && quickListsDamaged()) return 0;
+    flush(); // which may set this block's LEFT_FREE: its header is read below
+  }
   let header = load<u32>(block);
   let current = header & ~TAGS;
   if (size > current) {

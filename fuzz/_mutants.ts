@@ -259,6 +259,12 @@ export const MUTANTS: readonly Mutant[] = [
     replace: "if (!top) return allocate(size);",
   },
   {
+    name: "realloc does not flush a quick-listed right neighbour it could grow into",
+    where: "realloc",
+    find: "if (QUICK_LISTS && end - block < size && end != top && load<u32>(end) & QUICK) {",
+    replace: "if (QUICK_LISTS && end - block < size && end != top && load<u32>(end) & FREE) {",
+  },
+  {
     name: "a flush leaves the largest size's quick list",
     where: "flush",
     find: "slot < root + ROOT_SIZE - QUICK_HEADS;",

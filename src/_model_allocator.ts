@@ -173,6 +173,8 @@ export class ModelAllocator {
     const block = this.#live(ptr);
     if (!block || bytes >= this.#limit) return 0;
     const size = this.#blockSize(bytes);
+    // a right neighbour waiting unmerged in a quick list may, merged, make room to grow in place
+    if (size > block.size && this.#blocks.get(block.address + block.size)?.quick) this.#flush();
     if (size > block.size) {
       const rightAddress = block.address + block.size;
       const right = this.#blocks.get(rightAddress);
