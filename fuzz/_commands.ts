@@ -130,6 +130,24 @@ export class ReallocNull extends Allocating {
   }
 }
 
+/**
+ * malloc(size) `count` times, then free of each in the order made: a list of freed blocks of one
+ * size, each with a used right neighbour, grown to `count` (the quick lists' bound, and past it).
+ */
+export class Burst extends Allocating {
+  constructor(readonly size: Size, readonly count: number) {
+    super();
+  }
+  run(session: Session): void {
+    const first = session.live.length;
+    for (let n = 0; n < this.count; n++) session.malloc(resolve(this.size, session));
+    while (session.live.length > first) session.free(first);
+  }
+  toString(): string {
+    return `${this.count} × malloc(${show(this.size)}), then free of each`;
+  }
+}
+
 /** free(live block) */
 export class Free extends OnLiveBlock {
   run(session: Driven): void {

@@ -360,7 +360,7 @@ function start(target: Target, setup: HeapSetup | undefined): Session {
     initial: real.memory.buffer.byteLength / PAGE,
     maximum: region ? maximum : 65536,
   });
-  const model = new ModelAllocator(modelMemory, build.checked);
+  const model = new ModelAllocator(modelMemory, build.checked, real.quickBound);
   const limitEnd = Math.min(base + limit, MAX_LIMIT);
   return new Session(real, { model, base, limitEnd }, { alignment: 16 });
 }

@@ -242,19 +242,27 @@ export class Session {
   }
 
   /**
-   * Ends the run: every block is verified whole and freed, and then a differential heap must be
-   * empty; a model-free run then repeats its allocations on the emptied heap, round after
-   * round, and the heap must stop growing.
+   * Ends the run: every block is verified whole and freed; then a differential heap must serve
+   * one request for all the memory it has from its first block (what waits unmerged in a quick
+   * list is merged when nothing else can serve), and be empty once that is freed. A model-free
+   * run then repeats its allocations on the emptied heap, and the heap must stop growing.
    */
   finish(): void {
     for (const block of this.live) this.contract.verify(block, "at the end of the run");
     while (this.live.length > 0) this.free(this.live.length - 1);
-    if (this.diff) {
-      if (this.diff.model.limit === 0) return;
-      const { picture } = this.#readWasm();
-      if (picture.blocks.length > 0 || picture.top !== rootOf(this.diff.base) + FIRST) {
-        this.#fail(`With every block freed, ${picture.blocks.length} blocks remain`);
-      }
+    if (!this.diff || this.diff.model.limit === 0) return;
+    const first = rootOf(this.diff.base) + FIRST;
+    const end = Math.min(this.real.memory.buffer.byteLength, this.mote.limit) - HEADER;
+    const whole = end - first - this.diff.model.overhead;
+    if (whole < 0) return;
+    this.malloc(whole);
+    if (this.live[0]?.ptr !== first + HEADER) {
+      this.#fail(`With every block freed, malloc(${whole}) did not get the first block`);
+    }
+    this.free(0);
+    const { picture } = this.#readWasm();
+    if (picture.blocks.length > 0 || picture.top !== first) {
+      this.#fail(`With every block freed, ${picture.blocks.length} blocks remain`);
     }
   }
 
@@ -422,9 +430,11 @@ function differ(actual: HeapPicture, expected: HeapPicture): string | undefined 
   }
   const blocks = differBlocks(actual.blocks, expected.blocks);
   if (blocks) return blocks;
-  for (let index = 0; index < actual.lists.length; index++) {
-    if (actual.lists[index].join() !== expected.lists[index].join()) {
-      return `list ${index} is [${actual.lists[index]}], not [${expected.lists[index]}]`;
+  for (const lists of ["lists", "quick"] as const) {
+    for (let index = 0; index < actual[lists].length; index++) {
+      if (actual[lists][index].join() !== expected[lists][index].join()) {
+        return `${lists} ${index} is [${actual[lists][index]}], not [${expected[lists][index]}]`;
+      }
     }
   }
   return undefined;

@@ -22,6 +22,8 @@ export interface MoteAllocator extends Required<Allocator> {
   /** Its count of free and realloc calls. */
   frees(): number;
   limit: number;
+  /** The bound of its quick lists, its `mote_quick`: 0 when it has none (or no such export). */
+  readonly quickBound: number;
   /** Misuse reports of a checked build since the last `takeReports`, as "kind at address". */
   takeReports(): string[];
 }
@@ -108,7 +110,9 @@ export function moteAllocator(
   const top = exports.mote_top as WebAssembly.Global;
   const limit = exports.mote_limit as WebAssembly.Global;
   const setLimit = exports.mote_set_limit as (limitEnd: number) => void;
+  const quick = exports.mote_quick as WebAssembly.Global | undefined;
   return {
+    quickBound: quick?.value ?? 0,
     ...allocator,
     init: (base, limitEnd) => mote_init(base, limitEnd) !== 0,
     top: () => top.value >>> 0,
