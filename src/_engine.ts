@@ -27,6 +27,13 @@ export interface Engine {
   setLimit(limitEnd: number): void;
   /** How many times `free` and `realloc` were called, by anyone, as an i32 that wraps. */
   frees(): number;
+  /**
+   * `free(ptr)` in one call, done only when `frees()` is still `seen`: 0 when done, 1 (and
+   * nothing done) when another caller has freed since. Absent: the Heap asks `frees()` first.
+   */
+  freeSeen?(ptr: number, seen: number): number;
+  /** `realloc(ptr, size)` as `freeSeen` frees: its result, or 1 when the count has moved. */
+  reallocSeen?(ptr: number, size: number, seen: number): number;
   /** The heap as data, read from the memory or the model, and what is wrong with it. */
   read(base: number): HeapReading;
 }
@@ -52,6 +59,8 @@ interface WasmExports extends MoteExports {
   readonly mote_top: WebAssembly.Global;
   readonly mote_limit: WebAssembly.Global;
   mote_frees(): number;
+  mote_free_seen(ptr: number, seen: number): number;
+  mote_realloc_seen(ptr: number, size: number, seen: number): number;
 }
 
 const modules = new Map<Uint8Array, WebAssembly.Module>();
@@ -114,19 +123,20 @@ export const wasmEngineFor = (modules: WasmModules): EngineFactory => (given, ch
   memory ??= x.memory;
   const exports: Record<string, unknown> = { memory };
   const calls: Record<string, unknown> = {};
-  for (const name of C_NAMES) {
-    const call = x[name] as (a: number, b: number) => number;
-    // other modules get the wasm's own functions, checked or not; the Heap's calls are marked
-    // in the checked build, so that its reports name the Heap's method
-    exports[name] = call;
-    calls[name] = checked
-      ? (a: number, b: number) => {
+  // the Heap's calls are marked in the checked build, so that its reports name the Heap's method
+  const marked = <F extends (...args: number[]) => number>(call: F): F =>
+    checked
+      ? ((...args: number[]) => {
         heapCall = true;
-        const result = call(a, b);
+        const result = call(...args);
         heapCall = false;
         return result;
-      }
+      }) as F
       : call;
+  for (const name of C_NAMES) {
+    // other modules get the wasm's own functions, checked or not
+    exports[name] = x[name];
+    calls[name] = marked(x[name] as (...args: number[]) => number);
   }
   return {
     memory,
@@ -137,6 +147,8 @@ export const wasmEngineFor = (modules: WasmModules): EngineFactory => (given, ch
       x.mote_limit.value = limitEnd; // carving stops below it now: the wasm reads it each time
     },
     frees: x.mote_frees,
+    freeSeen: marked(x.mote_free_seen),
+    reallocSeen: marked(x.mote_realloc_seen),
     read: (base) =>
       readHeap({
         buffer: memory.buffer as ArrayBuffer,

@@ -15,6 +15,7 @@
 import { ALIGN, FIRST, HEADER } from "./_layout.ts";
 import type { HeapBlock } from "./_picture.ts";
 
+const SHIFT = 31 - Math.clz32(ALIGN);
 /** Which payloads of a heap are live blocks, and which were freed by the Heap since its start. */
 export class LiveBlocks {
   /** The first payload a heap can hand out: its root's end plus a header. */
@@ -42,8 +43,8 @@ export class LiveBlocks {
   has(ptr: number): boolean {
     const offset = ptr - this.#first; // ptr is an integer below 2^32: & keeps its low bits
     if (offset < 0 || (offset & (ALIGN - 1)) !== 0) return false;
-    const index = offset / ALIGN;
-    return index >>> 5 < this.#live.length && ((this.#live[index >>> 5] >>> index) & 1) === 1;
+    const index = offset >>> SHIFT;
+    return ((this.#live[index >>> 5] >>> index) & 1) === 1;
   }
 
   /** Whether the Heap freed the block at `ptr` and it has not been handed out again. */
@@ -56,7 +57,7 @@ export class LiveBlocks {
 
   /** Records a block handed out at `ptr` (a payload the allocator returned). */
   add(ptr: number): void {
-    const index = (ptr - this.#first) / ALIGN;
+    const index = (ptr - this.#first) >>> SHIFT;
     const word = index >>> 5;
     if (word >= this.#live.length) this.#live = grown(this.#live, word);
     this.#live[word] |= 1 << index; // shifts take their count modulo 32
@@ -65,7 +66,7 @@ export class LiveBlocks {
 
   /** Records that the block at `ptr`, live until now, was freed. */
   delete(ptr: number): void {
-    const index = (ptr - this.#first) / ALIGN;
+    const index = (ptr - this.#first) >>> SHIFT;
     this.#live[index >>> 5] &= ~(1 << index);
     if (this.#freed) {
       if (index >>> 5 >= this.#freed.length) this.#freed = grown(this.#freed, index >>> 5);

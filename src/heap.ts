@@ -135,6 +135,9 @@ export class Heap {
   readonly #live: LiveBlocks;
   /** The engine's count of free and realloc calls when the record was last exact. */
   #frees = 0;
+  /** free and realloc of a block in the record, one crossing each (see Engine.freeSeen). */
+  readonly #freeSeen: (ptr: number, seen: number) => number;
+  readonly #reallocSeen: (ptr: number, size: number, seen: number) => number;
   /** The call in progress, for the checked build's reports. */
   #operation = "";
   #u8: Uint8Array<ArrayBuffer>;
@@ -207,6 +210,11 @@ export class Heap {
       },
     });
     this.#calls = this.#engine.calls;
+    const engine = this.#engine, calls = this.#calls;
+    this.#freeSeen = engine.freeSeen ??
+      ((ptr, seen) => engine.frees() === seen ? (calls.free(ptr), 0) : 1);
+    this.#reallocSeen = engine.reallocSeen ??
+      ((ptr, size, seen) => engine.frees() === seen ? calls.realloc(ptr, size) : 1);
     this.memory = this.#engine.memory;
     this.exports = this.#engine.exports;
     this.#limit = limit === undefined ? MAX_LIMIT - this.base : this.#checkLimit(limit, 0);
@@ -393,11 +401,22 @@ export class Heap {
    */
   realloc(ptr: number, size: number): number {
     checkInteger(ptr, "Pointer", 0, U32_MAX);
-    if (ptr !== 0) this.#checkLive(ptr, "realloc");
-    checkSize(size);
+    const listed = ptr !== 0 && this.#listed(ptr);
+    if (ptr !== 0 && !listed) this.#checkLive(ptr, "realloc");
+    try {
+      checkSize(size);
+    } catch (e) {
+      if (listed) this.#checkLive(ptr, "realloc"); // a bad pointer is named before a bad size
+      throw e;
+    }
     this.#operation = "realloc";
-    this.#frees = (this.#frees + 1) | 0;
-    const moved = this.#served("realloc", size, this.#calls.realloc(ptr, size));
+    const seen = this.#count();
+    let result = listed ? this.#reallocSeen(ptr, size, seen) : this.#calls.realloc(ptr, size);
+    if (listed && result === 1) { // the record is behind: nothing was done
+      this.#catchUp(ptr, "realloc", seen);
+      result = this.#calls.realloc(ptr, size);
+    }
+    const moved = this.#served("realloc", size, result);
     if (moved !== ptr && ptr !== 0) this.#live.delete(ptr); // #served recorded the new one
     return moved;
   }
@@ -457,10 +476,12 @@ export class Heap {
   free(ptr: number): void {
     checkInteger(ptr, "Pointer", 0, U32_MAX);
     if (ptr === 0) return;
-    this.#checkLive(ptr, "free");
     this.#operation = "free";
-    this.#frees = (this.#frees + 1) | 0;
-    this.#calls.free(ptr);
+    const seen = this.#count();
+    if (!this.#listed(ptr) || this.#freeSeen(ptr, seen) !== 0) {
+      this.#catchUp(ptr, "free", seen);
+      this.#calls.free(ptr);
+    }
     this.#live.delete(ptr);
   }
 
@@ -824,6 +845,33 @@ export class Heap {
       this.#resync(false);
       if (!this.#live.has(ptr)) this.#refuse(ptr, operation);
     }
+  }
+
+  /** Whether `ptr` is in the record of a heap that keeps one (a shared heap keeps none). */
+  #listed(ptr: number): boolean {
+    return !this.shared && this.#live.has(ptr);
+  }
+
+  /**
+   * Counts a free or realloc about to be called, as the wasm counts it (even one that the
+   * checked build reports misuse from), and returns the count before it.
+   */
+  #count(): number {
+    const seen = this.#frees;
+    this.#frees = (seen + 1) | 0;
+    return seen;
+  }
+
+  /**
+   * For a free or realloc of `ptr` that was not done in one crossing (`ptr` not in the record,
+   * or the record behind another module's frees): takes back its count, catches the record up
+   * or refuses `ptr`, and counts it again for the call that follows.
+   */
+  #catchUp(ptr: number, operation: string, seen: number): void {
+    this.#frees = seen;
+    this.#checkLive(ptr, operation);
+    this.#operation = operation;
+    this.#count();
   }
 
   /** The usable size of `ptr`, a live block; throws for any other pointer. */
