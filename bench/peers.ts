@@ -233,6 +233,16 @@ async function modelPeer(): Promise<Peer | string> {
   );
 }
 
+/** The version of the mimalloc source bench/setup.ts fetched, from its directory's name. */
+function mimallocVersion(): string {
+  try {
+    const dirs = [...Deno.readDirSync(new URL("mimalloc-src/", PEERS_DIR))].map((e) => e.name);
+    return dirs.map((d) => d.match(/^mimalloc-([\d.]+)/)?.[1]).find(Boolean) ?? "?";
+  } catch {
+    return "?";
+  }
+}
+
 /** The name of the baseline every ratio is taken against. */
 export const BASELINE = "mote";
 
@@ -256,6 +266,12 @@ export async function loadPeers(extra: string[] = []): Promise<{ peers: Peer[]; 
       `Emscripten 3.1.6's ${m} (emcc -O2 -sMALLOC=${m}); aligns to 8`,
       8,
     ]),
+    [
+      "mimalloc",
+      "mimalloc.wasm",
+      `Debian's mimalloc ${mimallocVersion()} (src/static.c, clang -O2); under 8 B take 8`,
+      8,
+    ],
     ["AS TLSF", "as-tlsf.wasm", "AssemblyScript's TLSF (--runtime minimal, -O3)"],
     ["AS stub", "as-stub.wasm", "AssemblyScript's stub: bump, never reuses (the speed floor)"],
   ];

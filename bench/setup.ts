@@ -8,6 +8,8 @@
  *   and apt-get present) and skips with a message when it cannot;
  * - `emscripten-dlmalloc.wasm`, `emscripten-emmalloc.wasm`: Emscripten's two mallocs, from
  *   Debian's `emscripten` package (`emcc -O2 -sMALLOC=…`), installed the same way;
+ * - `mimalloc.wasm`: mimalloc from Debian's source package (`apt-get source mimalloc`, after
+ *   adding `deb-src` to the Debian entry in /etc/apt/sources.list.d/), built like dlmalloc;
  * - `replay.wasm`, `noop.wasm`: the in-wasm replayer and the no-op allocator it is timed against.
  *
  *     deno task bench:setup            build what is missing or older than its source
@@ -91,10 +93,10 @@ function fresh(out: URL, sources: URL[], force: boolean): boolean {
 async function run(
   cmd: string,
   args: string[],
-  env?: Record<string, string>,
+  options: { env?: Record<string, string>; cwd?: URL } = {},
 ): Promise<{ ok: boolean; output: string }> {
   try {
-    const { success, stdout, stderr } = await new Deno.Command(cmd, { args, env }).output();
+    const { success, stdout, stderr } = await new Deno.Command(cmd, { args, ...options }).output();
     const decode = (b: Uint8Array) => new TextDecoder().decode(b);
     return { ok: success, output: decode(stdout) + decode(stderr) };
   } catch (e) {
@@ -135,29 +137,35 @@ async function findToolchain(): Promise<Toolchain | string> {
   return { clang, libc };
 }
 
-async function aptInstall(packages: string[]): Promise<string> {
-  const list = packages.join(" ");
-  if (Deno.uid?.() !== 0) return `not root: install them with \`sudo apt-get install ${list}\``;
+const isRoot = async () => (await run("id", ["-u"])).output.trim() === "0";
+
+/** Runs `apt-get` with `args` after an update, as root; what went wrong, or "". */
+async function aptGet(args: string[], cwd?: URL): Promise<string> {
+  if (!(await isRoot())) return `not root: run \`sudo apt-get ${args.join(" ")}\``;
   if (!(await run("apt-get", ["--version"])).ok) return "no apt-get on this machine";
-  console.log(`installing ${list} with apt-get (once) ...`);
+  console.log(`apt-get ${args.join(" ")} (once) ...`);
   const update = await run("apt-get", ["update", "-qq"]);
   if (!update.ok) return `apt-get update failed:\n${update.output}`;
-  const install = await run("apt-get", ["install", "-y", "-qq", ...packages]);
-  return install.ok ? "" : `apt-get install failed:\n${install.output}`;
+  const done = await run("apt-get", ["-y", "-qq", ...args], { cwd });
+  return done.ok ? "" : `apt-get ${args[0]} failed:\n${done.output}`;
 }
+
+const aptInstall = (packages: string[]) => aptGet(["install", ...packages]);
 
 /** The functions every peer exports: the C ABI. */
 export const C_ABI = ["malloc", "free", "realloc", "calloc", "aligned_alloc", "malloc_usable_size"];
 
 /**
- * Links wasi-libc's malloc alone into a module exporting the C ABI and its memory. The input is
- * an empty C file: the linker's --export pulls malloc & co. out of libc.a, which needs nothing
- * from WASI and no compiler builtins, so the module has no imports at all. clang runs binaryen's
- * wasm-opt on the result when it finds one on PATH; binaryen's (an assemblyscript dependency, in
- * node_modules/.bin) is put first so that it always does, as for the AssemblyScript peers.
+ * Links one C file with wasi-libc into a module exporting the C ABI and its memory, and no
+ * imports. For dlmalloc the file is empty: the linker's --export pulls malloc & co. out of
+ * libc.a, which needs nothing from WASI. clang runs binaryen's wasm-opt on the result when it
+ * finds one on PATH; binaryen's (an assemblyscript dependency, in node_modules/.bin) is put
+ * first so that it always does, as for the AssemblyScript peers.
  */
-async function buildDlmalloc(out: URL, toolchain: Toolchain): Promise<string> {
-  const empty = await Deno.makeTempFile({ suffix: ".c" });
+async function buildWasi(out: URL, toolchain: Toolchain, c = "", flags: string[] = []) {
+  const source = await Deno.makeTempFile({ suffix: ".c" });
+  await Deno.writeTextFile(source, c);
+  const builtins = await run(toolchain.clang, ["--target=wasm32-wasi", "--print-libgcc-file-name"]);
   try {
     const { ok, output } = await run(toolchain.clang, [
       "--target=wasm32-wasi",
@@ -166,15 +174,70 @@ async function buildDlmalloc(out: URL, toolchain: Toolchain): Promise<string> {
       "-Wl,--no-entry",
       "-Wl,--strip-all",
       ...C_ABI.map((name) => `-Wl,--export=${name}`),
+      ...flags,
       "-o",
       out.pathname,
-      empty,
+      source,
       toolchain.libc,
-    ], { PATH: `${new URL("node_modules/.bin", ROOT).pathname}:${Deno.env.get("PATH") ?? ""}` });
+      ...(c && builtins.ok ? [builtins.output.trim()] : []), // for libc's strtol
+    ], {
+      env: { PATH: `${new URL("node_modules/.bin", ROOT).pathname}:${Deno.env.get("PATH") ?? ""}` },
+    });
     return ok ? "" : output;
   } finally {
-    await Deno.remove(empty);
+    await Deno.remove(source);
   }
+}
+
+/**
+ * mimalloc's one translation unit behind the C ABI. Requests under 8 bytes take 8: its smallest
+ * class on wasm32 is 4 bytes, 4-aligned. It grows the memory itself (its WASI layer); what it
+ * would import from WASI is stubbed: no environment, nowhere to print, no clock, one thread.
+ */
+const MIMALLOC_C = `#include "static.c"
+#define AT_LEAST_8(n) ((n) < 8 ? 8 : (n))
+void* malloc(size_t n) { return mi_malloc(AT_LEAST_8(n)); }
+void free(void* p) { mi_free(p); }
+void* realloc(void* p, size_t n) { return mi_realloc(p, AT_LEAST_8(n)); }
+void* calloc(size_t c, size_t n) { return c < 8 && n < 8 && c * n < 8 ? mi_zalloc(8) : mi_calloc(c, n); }
+void* aligned_alloc(size_t a, size_t n) { return mi_malloc_aligned(AT_LEAST_8(n), a); }
+size_t malloc_usable_size(void* p) { return mi_usable_size(p); }
+char* getenv(const char* name) { return NULL; }
+FILE* const stdout = NULL;
+FILE* const stderr = NULL;
+int fputs(const char* s, FILE* f) { return 0; }
+int vsnprintf(char* b, size_t n, const char* f, va_list a) { if (n) *b = 0; return 0; }
+int snprintf(char* b, size_t n, const char* f, ...) { if (n) *b = 0; return 0; }
+int clock_gettime(clockid_t c, struct timespec* t) { t->tv_sec = t->tv_nsec = 0; return 0; }
+int atexit(void (*f)(void)) { return 0; }
+int sched_yield(void) { return 0; }
+void __wasm_call_ctors(void);
+void _initialize(void) { __wasm_call_ctors(); } // a reactor: else every call would run them
+`;
+const MIMALLOC_SRC = new URL("mimalloc-src/", PEERS_DIR);
+const SOURCES = "/etc/apt/sources.list.d/";
+
+/** The unpacked source of Debian's mimalloc, fetched with `apt-get source` when `apt` allows. */
+async function mimallocSource(mayApt: boolean): Promise<URL | string> {
+  const found = () => [...Deno.readDirSync(MIMALLOC_SRC)].find((e) => e.isDirectory)?.name;
+  await Deno.mkdir(MIMALLOC_SRC, { recursive: true });
+  if (found()) return new URL(`${found()}/`, MIMALLOC_SRC);
+  if (!mayApt) return "no mimalloc source, and --no-apt";
+  if (!(await run("apt-get", ["--version"])).ok) return "no apt-get on this machine";
+  if (!(await isRoot())) return "not root: cannot add deb-src and run `apt-get source mimalloc`";
+  // deb-src on the Debian entry (deb822: the stanza naming deb.debian.org/debian), once
+  const file = [...Deno.readDirSync(SOURCES)].map((e) => SOURCES + e.name)
+    .find((f) => f.endsWith(".sources") && /debian\.org\/debian\s/.test(Deno.readTextFileSync(f)));
+  if (!file) return `no deb822 Debian entry in ${SOURCES} to add deb-src to`;
+  const text = Deno.readTextFileSync(file);
+  const fixed = text.replace(
+    /^Types: deb$(?=\n(?:#.*\n)*URIs: \S*debian\.org\/debian\s)/m,
+    "$& deb-src",
+  );
+  if (fixed !== text) Deno.writeTextFileSync(file, fixed);
+  if (!(await run("dpkg-source", ["--help"])).ok) await aptInstall(["dpkg-dev"]);
+  return await aptGet(["source", "mimalloc"], MIMALLOC_SRC) ||
+    (found() ? new URL(`${found()}/`, MIMALLOC_SRC) : "apt-get source unpacked nothing");
 }
 
 /**
@@ -230,9 +293,25 @@ export async function setup(
       const failure = await aptInstall(["clang", "lld", "wasi-libc"]);
       toolchain = failure ? `${toolchain}; ${failure}` : await findToolchain();
     }
-    const failure = typeof toolchain === "string" ? toolchain : await buildDlmalloc(dl, toolchain);
+    const failure = typeof toolchain === "string" ? toolchain : await buildWasi(dl, toolchain);
     if (failure) skipped.push(`dlmalloc skipped: ${failure.trim()}`);
     else log(`built bench/peers/dlmalloc.wasm (${Deno.statSync(dl).size} bytes)`);
+  }
+  const mi = new URL("mimalloc.wasm", PEERS_DIR);
+  if (!fresh(mi, [new URL(import.meta.url)], force)) {
+    const toolchain = await findToolchain(), source = await mimallocSource(apt);
+    const failure = typeof toolchain === "string"
+      ? toolchain
+      : typeof source === "string"
+      ? source
+      : await buildWasi(mi, toolchain, MIMALLOC_C, [
+        ...["DEBUG", "SECURE", "STAT", "USE_ENVIRON"].map((d) => `-DMI_${d}=0`),
+        ...["include", "src"].map((dir) => `-I${new URL(dir, source).pathname}`),
+        "-Wl,--export=_initialize",
+        "-w", // its own warnings, which are not ours to fix
+      ]);
+    if (failure) skipped.push(`mimalloc skipped: ${failure.trim().split("\n")[0]}`);
+    else log(`built bench/peers/mimalloc.wasm (${Deno.statSync(mi).size} bytes)`);
   }
   for (const { out: file, args } of EMSCRIPTEN_PEERS) {
     const out = new URL(file, PEERS_DIR);
