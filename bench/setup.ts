@@ -129,7 +129,7 @@ async function findToolchain(): Promise<Toolchain | string> {
       break;
     }
   }
-  if (!clang) return "no clang with a wasm32 target";
+  if (!clang) return "no clang with a wasm32 target (packages clang lld wasi-libc)";
   if (!libc) return `no wasi-libc (looked for ${libcs.join(", ")})`;
   const lld = await run("wasm-ld", ["--version"]);
   const lldVersioned = await run(`wasm-ld-${clang.split("-")[1] ?? 14}`, ["--version"]);
@@ -137,20 +137,20 @@ async function findToolchain(): Promise<Toolchain | string> {
   return { clang, libc };
 }
 
-const isRoot = async () => (await run("id", ["-u"])).output.trim() === "0";
+const isRoot = () => Deno.uid?.() === 0;
 
-/** Runs `apt-get` with `args` after an update, as root; what went wrong, or "". */
-async function aptGet(args: string[], cwd?: URL): Promise<string> {
-  if (!(await isRoot())) return `not root: run \`sudo apt-get ${args.join(" ")}\``;
-  if (!(await run("apt-get", ["--version"])).ok) return "no apt-get on this machine";
+/** Runs `apt-get` with `args` after an update, as root: "" when done, else `why` and what failed. */
+async function aptGet(args: string[], why: string, cwd?: URL): Promise<string> {
+  if (!isRoot()) return `${why}; not root: \`sudo apt-get ${args.join(" ")}\``;
+  if (!(await run("apt-get", ["--version"])).ok) return `${why}; no apt-get on this machine`;
   console.log(`apt-get ${args.join(" ")} (once) ...`);
   const update = await run("apt-get", ["update", "-qq"]);
-  if (!update.ok) return `apt-get update failed:\n${update.output}`;
+  if (!update.ok) return `${why}; apt-get update failed: ${update.output.trim()}`;
   const done = await run("apt-get", ["-y", "-qq", ...args], { cwd });
-  return done.ok ? "" : `apt-get ${args[0]} failed:\n${done.output}`;
+  return done.ok ? "" : `${why}; apt-get ${args[0]} failed: ${done.output.trim()}`;
 }
 
-const aptInstall = (packages: string[]) => aptGet(["install", ...packages]);
+const aptInstall = (packages: string[], why: string) => aptGet(["install", ...packages], why);
 
 /** The functions every peer exports: the C ABI. */
 export const C_ABI = ["malloc", "free", "realloc", "calloc", "aligned_alloc", "malloc_usable_size"];
@@ -224,7 +224,7 @@ async function mimallocSource(mayApt: boolean): Promise<URL | string> {
   if (found()) return new URL(`${found()}/`, MIMALLOC_SRC);
   if (!mayApt) return "no mimalloc source, and --no-apt";
   if (!(await run("apt-get", ["--version"])).ok) return "no apt-get on this machine";
-  if (!(await isRoot())) return "not root: cannot add deb-src and run `apt-get source mimalloc`";
+  if (!isRoot()) return "not root: `sudo deno task bench:setup` adds deb-src and fetches it";
   // deb-src on the Debian entry (deb822: the stanza naming deb.debian.org/debian), once
   const file = [...Deno.readDirSync(SOURCES)].map((e) => SOURCES + e.name)
     .find((f) => f.endsWith(".sources") && /debian\.org\/debian\s/.test(Deno.readTextFileSync(f)));
@@ -235,8 +235,8 @@ async function mimallocSource(mayApt: boolean): Promise<URL | string> {
     "$& deb-src",
   );
   if (fixed !== text) Deno.writeTextFileSync(file, fixed);
-  if (!(await run("dpkg-source", ["--help"])).ok) await aptInstall(["dpkg-dev"]);
-  return await aptGet(["source", "mimalloc"], MIMALLOC_SRC) ||
+  if (!(await run("dpkg-source", ["--help"])).ok) await aptInstall(["dpkg-dev"], "no dpkg-source");
+  return await aptGet(["source", "mimalloc"], "no mimalloc source", MIMALLOC_SRC) ||
     (found() ? new URL(`${found()}/`, MIMALLOC_SRC) : "apt-get source unpacked nothing");
 }
 
@@ -290,11 +290,11 @@ export async function setup(
   if (!fresh(dl, [new URL(import.meta.url)], force)) {
     let toolchain = await findToolchain();
     if (typeof toolchain === "string" && apt) {
-      const failure = await aptInstall(["clang", "lld", "wasi-libc"]);
-      toolchain = failure ? `${toolchain}; ${failure}` : await findToolchain();
+      toolchain = await aptInstall(["clang", "lld", "wasi-libc"], toolchain) ||
+        await findToolchain();
     }
     const failure = typeof toolchain === "string" ? toolchain : await buildWasi(dl, toolchain);
-    if (failure) skipped.push(`dlmalloc skipped: ${failure.trim()}`);
+    if (failure) skipped.push(`dlmalloc skipped: ${failure.trim().split("\n")[0]}`);
     else log(`built bench/peers/dlmalloc.wasm (${Deno.statSync(dl).size} bytes)`);
   }
   const mi = new URL("mimalloc.wasm", PEERS_DIR);
@@ -316,10 +316,10 @@ export async function setup(
   for (const { out: file, args } of EMSCRIPTEN_PEERS) {
     const out = new URL(file, PEERS_DIR);
     if (fresh(out, [new URL(import.meta.url)], force)) continue;
-    let failure = (await run("emcc", ["--version"])).ok ? "" : "no emcc";
-    if (failure && apt) failure = (await aptInstall(["emscripten"])) || "";
+    let failure = (await run("emcc", ["--version"])).ok ? "" : "no emcc (package emscripten)";
+    if (failure && apt) failure = await aptInstall(["emscripten"], failure);
     failure ||= await buildEmscripten(out, args);
-    if (failure) skipped.push(`${file} skipped: ${failure.trim()}`);
+    if (failure) skipped.push(`${file} skipped: ${failure.trim().split("\n")[0]}`);
     else log(`built bench/peers/${file} (${Deno.statSync(out).size} bytes)`);
   }
   for (const note of skipped) console.error(note);

@@ -117,14 +117,43 @@ Deno.test({
       },
     );
 
-    await t.step("the README's recipe links as the test does", async () => {
-      const readme = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
-      assert.ok(readme.includes(LINK_FLAGS.join(" ")), "the README's clang line");
-      assert.match(
-        readme,
-        /linkHeap\(wasm, \{\n {2}imports: \{ wasi_snapshot_preview1: wasi\.wasiImport \}/,
-      );
-    });
+    await t.step(
+      "docs/linking.md's recipe works as pasted, from a clone and from the package",
+      async () => {
+        const page = await Deno.readTextFile(new URL("../../docs/linking.md", import.meta.url));
+        assert.match(page, /apt-get install clang lld wasi-libc libclang-rt-dev-wasm32/);
+        const blocks = [...page.matchAll(/```sh\n([^`]*clang --target[^`]*)```/g)].map((m) => m[1]);
+        assert.equal(blocks.length, 2, "a clone's recipe and the package's");
+        for (const block of blocks) assert.ok(block.includes(LINK_FLAGS.join(" ")), block);
+        // a clone's root, without writing into this one: its c/ and examples/ reached from a folder
+        const dir = await Deno.makeTempDir();
+        const root = new URL("../../", import.meta.url).pathname;
+        try {
+          for (const name of ["c", "examples"]) {
+            await Deno.symlink(`${root}${name}`, `${dir}/${name}`);
+          }
+          await Deno.copyFile(`${root}examples/c/alloc_heavy.c`, `${dir}/your_program.c`);
+          const pasted = blocks[1].replace('"jsr:@mote/alloc/c"', `"${root}src/c_shim.ts"`)
+            .replace("deno eval", `${Deno.execPath()} eval`);
+          for (const [script, out] of [[blocks[0], "alloc_heavy"], [pasted, "your_program"]]) {
+            const { success, stderr } = await new Deno.Command("sh", {
+              args: ["-ec", script],
+              cwd: dir,
+            })
+              .output();
+            assert.ok(success, new TextDecoder().decode(stderr));
+            const run = await runOnMote(await Deno.readFile(`${dir}/${out}.wasm`), ["2"]);
+            assert.equal(run.exitCode, 0, out);
+          }
+        } finally {
+          await Deno.remove(dir, { recursive: true });
+        }
+        assert.match(
+          page,
+          /linkHeap\(wasm, \{\n {2}imports: \{ wasi_snapshot_preview1: wasi\.wasiImport \}/,
+        );
+      },
+    );
 
     await t.step("where allocators may differ, the shim fails as documented", async () => {
       const run = await runOnMote(onMote, ["--mote-errors"]);
