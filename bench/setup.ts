@@ -32,27 +32,17 @@ export interface AsTarget {
   flags: string[];
 }
 
+/** -O3, no asserts, aborts dropped; the runtime, and an imported memory for the replayer. */
+const asFlags = (
+  runtime: string,
+  ...more: string[]
+) => ["-O3", "--noAssert", "--runtime", runtime, ...more, "--use", "abort="];
+
 export const AS_TARGETS: AsTarget[] = [
-  {
-    out: "as-tlsf.wasm",
-    source: "bench/asm/as_heap.ts",
-    flags: ["-O3", "--noAssert", "--runtime", "minimal", "--use", "abort="],
-  },
-  {
-    out: "as-stub.wasm",
-    source: "bench/asm/as_heap.ts",
-    flags: ["-O3", "--noAssert", "--runtime", "stub", "--use", "abort="],
-  },
-  {
-    out: "replay.wasm",
-    source: "bench/asm/replay.ts",
-    flags: ["-O3", "--noAssert", "--runtime", "stub", "--importMemory", "--use", "abort="],
-  },
-  {
-    out: "noop.wasm",
-    source: "bench/asm/noop.ts",
-    flags: ["-O3", "--noAssert", "--runtime", "stub", "--use", "abort="],
-  },
+  { out: "as-tlsf.wasm", source: "bench/asm/as_heap.ts", flags: asFlags("minimal") },
+  { out: "as-stub.wasm", source: "bench/asm/as_heap.ts", flags: asFlags("stub") },
+  { out: "replay.wasm", source: "bench/asm/replay.ts", flags: asFlags("stub", "--importMemory") },
+  { out: "noop.wasm", source: "bench/asm/noop.ts", flags: asFlags("stub") },
 ];
 
 /** Compiles one AssemblyScript file in memory. */
@@ -163,29 +153,27 @@ export const C_ABI = ["malloc", "free", "realloc", "calloc", "aligned_alloc", "m
  * first so that it always does, as for the AssemblyScript peers.
  */
 async function buildWasi(out: URL, toolchain: Toolchain, c = "", flags: string[] = []) {
-  const source = await Deno.makeTempFile({ suffix: ".c" });
-  await Deno.writeTextFile(source, c);
   const builtins = await run(toolchain.clang, ["--target=wasm32-wasi", "--print-libgcc-file-name"]);
-  try {
+  const path = `${new URL("node_modules/.bin", ROOT).pathname}:${Deno.env.get("PATH") ?? ""}`;
+  return await withSource(c, async (source) => {
     const { ok, output } = await run(toolchain.clang, [
-      "--target=wasm32-wasi",
-      "-O2",
-      "-nostdlib",
-      "-Wl,--no-entry",
-      "-Wl,--strip-all",
+      ...["--target=wasm32-wasi", "-O2", "-nostdlib", "-Wl,--no-entry", "-Wl,--strip-all"],
       ...C_ABI.map((name) => `-Wl,--export=${name}`),
-      ...flags,
-      "-o",
-      out.pathname,
-      source,
-      toolchain.libc,
+      ...[...flags, "-o", out.pathname, source, toolchain.libc],
       ...(c && builtins.ok ? [builtins.output.trim()] : []), // for libc's strtol
-    ], {
-      env: { PATH: `${new URL("node_modules/.bin", ROOT).pathname}:${Deno.env.get("PATH") ?? ""}` },
-    });
+    ], { env: { PATH: path } });
     return ok ? "" : output;
+  });
+}
+
+/** Runs `use` on a temporary C file holding `c`, removed after. */
+async function withSource<T>(c: string, use: (path: string) => Promise<T>): Promise<T> {
+  const path = await Deno.makeTempFile({ suffix: ".c" });
+  try {
+    await Deno.writeTextFile(path, c);
+    return await use(path);
   } finally {
-    await Deno.remove(source);
+    await Deno.remove(path);
   }
 }
 
@@ -249,26 +237,17 @@ async function mimallocSource(mayApt: boolean): Promise<URL | string> {
 export const EMSCRIPTEN_PEERS = ["dlmalloc", "emmalloc"].map((malloc) => ({
   out: `emscripten-${malloc}.wasm`,
   args: [
-    "-O2",
-    `-sMALLOC=${malloc}`,
-    "-sSTANDALONE_WASM",
-    "--no-entry",
+    ...["-O2", `-sMALLOC=${malloc}`, "-sSTANDALONE_WASM", "--no-entry", "-sALLOW_MEMORY_GROWTH"],
     `-sEXPORTED_FUNCTIONS=${[...C_ABI.slice(0, 5), "memalign"].map((f) => `_${f}`).join(",")}`,
-    "-sALLOW_MEMORY_GROWTH",
-    "-sMAXIMUM_MEMORY=4GB",
-    "-sINITIAL_MEMORY=65536",
-    "-sTOTAL_STACK=16384",
+    ...["-sMAXIMUM_MEMORY=4GB", "-sINITIAL_MEMORY=65536", "-sTOTAL_STACK=16384"],
   ],
 }));
 
 async function buildEmscripten(out: URL, args: string[]): Promise<string> {
-  const empty = await Deno.makeTempFile({ suffix: ".c" });
-  try {
+  return await withSource("", async (empty) => {
     const { ok, output } = await run("emcc", [...args, "-o", out.pathname, empty]);
     return ok ? "" : output;
-  } finally {
-    await Deno.remove(empty);
-  }
+  });
 }
 
 /** Builds every peer that is missing or stale; returns the notes on what was skipped. */
@@ -286,41 +265,39 @@ export async function setup(
     await Deno.writeFile(out, wasm);
     log(`built bench/peers/${target.out} (${wasm.length} bytes)`);
   }
-  const dl = new URL("dlmalloc.wasm", PEERS_DIR);
-  if (!fresh(dl, [new URL(import.meta.url)], force)) {
+  /** Builds `file` unless it is fresh, with `build` (what went wrong, or ""): one line each. */
+  const make = async (file: string, build: (out: URL) => Promise<string>) => {
+    const out = new URL(file, PEERS_DIR);
+    if (fresh(out, [new URL(import.meta.url)], force)) return;
+    const failure = await build(out);
+    if (failure) skipped.push(`${file} skipped: ${failure.trim().split("\n")[0]}`);
+    else log(`built bench/peers/${file} (${Deno.statSync(out).size} bytes)`);
+  };
+  await make("dlmalloc.wasm", async (out) => {
     let toolchain = await findToolchain();
     if (typeof toolchain === "string" && apt) {
       toolchain = await aptInstall(["clang", "lld", "wasi-libc"], toolchain) ||
         await findToolchain();
     }
-    const failure = typeof toolchain === "string" ? toolchain : await buildWasi(dl, toolchain);
-    if (failure) skipped.push(`dlmalloc skipped: ${failure.trim().split("\n")[0]}`);
-    else log(`built bench/peers/dlmalloc.wasm (${Deno.statSync(dl).size} bytes)`);
-  }
-  const mi = new URL("mimalloc.wasm", PEERS_DIR);
-  if (!fresh(mi, [new URL(import.meta.url)], force)) {
+    return typeof toolchain === "string" ? toolchain : await buildWasi(out, toolchain);
+  });
+  await make("mimalloc.wasm", async (out) => {
     const toolchain = await findToolchain(), source = await mimallocSource(apt);
-    const failure = typeof toolchain === "string"
-      ? toolchain
-      : typeof source === "string"
-      ? source
-      : await buildWasi(mi, toolchain, MIMALLOC_C, [
-        ...["DEBUG", "SECURE", "STAT", "USE_ENVIRON"].map((d) => `-DMI_${d}=0`),
-        ...["include", "src"].map((dir) => `-I${new URL(dir, source).pathname}`),
-        "-Wl,--export=_initialize",
-        "-w", // its own warnings, which are not ours to fix
-      ]);
-    if (failure) skipped.push(`mimalloc skipped: ${failure.trim().split("\n")[0]}`);
-    else log(`built bench/peers/mimalloc.wasm (${Deno.statSync(mi).size} bytes)`);
-  }
+    if (typeof toolchain === "string" || typeof source === "string") {
+      return typeof toolchain === "string" ? toolchain : source as string;
+    }
+    return await buildWasi(out, toolchain, MIMALLOC_C, [
+      ...["DEBUG", "SECURE", "STAT", "USE_ENVIRON"].map((d) => `-DMI_${d}=0`),
+      ...["include", "src"].map((dir) => `-I${new URL(dir, source).pathname}`),
+      ...["-Wl,--export=_initialize", "-w"], // -w: its own warnings are not ours to fix
+    ]);
+  });
   for (const { out: file, args } of EMSCRIPTEN_PEERS) {
-    const out = new URL(file, PEERS_DIR);
-    if (fresh(out, [new URL(import.meta.url)], force)) continue;
-    let failure = (await run("emcc", ["--version"])).ok ? "" : "no emcc (package emscripten)";
-    if (failure && apt) failure = await aptInstall(["emscripten"], failure);
-    failure ||= await buildEmscripten(out, args);
-    if (failure) skipped.push(`${file} skipped: ${failure.trim().split("\n")[0]}`);
-    else log(`built bench/peers/${file} (${Deno.statSync(out).size} bytes)`);
+    await make(file, async (out) => {
+      const failure = (await run("emcc", ["--version"])).ok ? "" : "no emcc (package emscripten)";
+      return (failure && apt ? await aptInstall(["emscripten"], failure) : failure) ||
+        await buildEmscripten(out, args);
+    });
   }
   for (const note of skipped) console.error(note);
   return skipped;
