@@ -47,8 +47,10 @@ export function checkInteger(value: unknown, what: string, min: number, max: num
   return value;
 }
 
-/** Checks a byte count that the wasm takes as a u32. */
+/** Checks a byte count or an address that the wasm takes as a u32. */
 export function checkSize(value: unknown, what = "Size"): number {
+  // the common case in two operations: an integer from 0 to 2^32 - 1 is its own u32
+  if (typeof value === "number" && value >>> 0 === value) return value;
   return checkInteger(value, what, 0, U32_MAX);
 }
 

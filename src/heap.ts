@@ -400,7 +400,7 @@ export class Heap {
    * ```
    */
   realloc(ptr: number, size: number): number {
-    checkInteger(ptr, "Pointer", 0, U32_MAX);
+    checkSize(ptr, "Pointer");
     const listed = ptr !== 0 && this.#listed(ptr);
     if (ptr !== 0 && !listed) this.#checkLive(ptr, "realloc");
     try {
@@ -474,7 +474,7 @@ export class Heap {
    * ```
    */
   free(ptr: number): void {
-    checkInteger(ptr, "Pointer", 0, U32_MAX);
+    checkSize(ptr, "Pointer");
     if (ptr === 0) return;
     this.#operation = "free";
     const seen = this.#count();
@@ -505,7 +505,7 @@ export class Heap {
    * ```
    */
   usableSize(ptr: number): number {
-    checkInteger(ptr, "Pointer", 0, U32_MAX);
+    checkSize(ptr, "Pointer");
     return this.#usable(ptr, "usableSize");
   }
 
@@ -657,7 +657,7 @@ export class Heap {
    * ```
    */
   bytes(ptr: number, length?: number): Uint8Array<ArrayBuffer> {
-    checkInteger(ptr, "Pointer", 0, U32_MAX);
+    checkSize(ptr, "Pointer");
     const usable = this.#usable(ptr, "bytes");
     const bytes = length === undefined ? usable : checkInteger(length, "Length", 0, usable);
     return new Uint8Array(this.#buffer, ptr, bytes);
