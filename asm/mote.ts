@@ -123,14 +123,19 @@
 @inline const MAX_ALIGN: usize = 1 << PAGE_BITS;
 
 // ╒══════════════ Checked build (--use MOTE_CHECKED=1) ═══════════════╕
-// │ header │ usable: size - OVERHEAD bytes …                 │ guard  │ a used block
-// └────────┴─────────────────────────────────────────────────┴────────┘ guard = h ^ GUARD_KEY
+// │ header │ the bytes asked for …                 │ RED … (slack) │ guard  │ a used block
+// └────────┴───────────────────────────────────────┴───────────────┴────────┘
+//                                      guard = h ^ GUARD_KEY ^ slack * SLACK_BYTES
 // │ header │ prev │ next │ POISON … (FREED where a block began) │ back │ a free block
 // └────────┴──────┴──────┴──────────────────────────────────────┴──────┘
 // Same layout and policy as the release build, but a used block ends in a guard word, so it costs
-// OVERHEAD = 8 bytes instead of 4. A write past a block's usable end hits its guard (or the next
-// header); a write into freed memory hits the poison. FREED marks where a freed block began, so
-// that freeing it again, after it merged with a neighbour, is still told from a stray pointer.
+// OVERHEAD = 8 bytes instead of 4. The guard also holds the block's slack, the bytes between the
+// size asked for and the 16-byte rounded end (0 to 15, in each of the guard's four bytes, so that
+// no one-byte write makes another slack), and the slack is filled with RED: a byte-exact red
+// zone, at no cost in memory. A write of even one byte past the size asked for hits the red zone
+// or the guard (or the next header); a write into freed memory hits the poison. FREED marks where
+// a freed block began, so that freeing it again, after it merged with a neighbour, is still told
+// from a stray pointer. malloc_usable_size says the size asked for: all of it may be written.
 // Every check runs before anything changes; a failure calls mote_report(kind, address, operation)
 // and gives up, so the heap stays as it was: free does nothing, the others return 0.
 
@@ -144,6 +149,10 @@
 @inline const GUARD_KEY: u32 = 0x6D6F7465; // "mote"
 // @ts-ignore: decorator
 @inline const POISON_BYTE: u8 = 0xDB;
+// @ts-ignore: decorator
+@inline const RED: u8 = 0xFD;
+// @ts-ignore: decorator
+@inline const SLACK_BYTES: u32 = 0x0101_0101;
 // @ts-ignore: decorator
 @inline const POISON: u32 = 0xDBDB_DBDB;
 // @ts-ignore: decorator
@@ -208,7 +217,12 @@ let root: usize = 0;
 let flMap: u32 = 0;
 let top: usize = FIRST;
 let limit: usize = 0; // exclusive end address of the heap, a multiple of ALIGN, <= MAX_LIMIT
-let clean: usize = 0; // memory from max(clean, top) to the end has never been written
+// Memory from max(clean, top) to the memory's end is zero: the heap grew it and has not handed it
+// out since. Only memory the heap grew itself counts: the owner may write what lies above the
+// limit, so lowering the limit below the memory's end, and another module growing the memory,
+// both raise `clean` to that end (calloc then clears what comes back to the heap).
+let clean: usize = 0;
+let seen: usize = 0; // the memory's size in pages when room() last looked, 0 to look afresh
 // checked: memory from top to max(poisoned, top) is poison (or FREED marks); it never passes the
 // limit it was poisoned under, so the owner's bytes above a region are never read as freed memory.
 // `poisoned` is kept in the root's padding after the slMaps (HEADS leaves 12 bytes there), so that
@@ -224,8 +238,9 @@ let clean: usize = 0; // memory from max(clean, top) to the end has never been w
 // keeps a record of its live blocks, and learns from this count that another module called them.
 let frees: u32 = 0;
 
-// For the TypeScript side: the heap walk reads `top`; Heap.limit sets `limit`, and carving from
-// the top region stops below it at once (room() reads it on every carve).
+// For the TypeScript side: the heap walk reads `top` and `limit`; Heap.limit sets `limit` through
+// mote_set_limit (below), and carving from the top region stops below it at once (room() reads it
+// on every carve).
 export { top as mote_top, limit as mote_limit };
 
 /**
@@ -303,10 +318,15 @@ function remove(block: usize): void {
 function room(size: usize): bool {
   let need = top + size + HEADER;
   if (need > limit || need < size) return false;
+  // memory grown by another module, or looked at afresh after the limit was lowered, may hold
+  // anything (clean never passes the memory's end: it only ever moves up to it, or to top)
+  if (<usize>memory.size() != seen) clean = memoryEnd();
   // need <= limit <= MAX_LIMIT: the pages that reach it are counted without wrapping, and a
   // memory already 4 GiB long has them all
   let missing = <i32>((need + PAGE_MASK) >> PAGE_BITS) - memory.size();
-  return missing <= 0 || memory.grow(missing) >= 0;
+  if (missing > 0 && memory.grow(missing) < 0) return false;
+  seen = memory.size();
+  return true;
 }
 
 /** The end of memory (for mote_init), read so that a full 4 GiB memory does not wrap to 0. */
@@ -444,11 +464,30 @@ function trim(block: usize, size: usize): void {
   return (bytes + OVERHEAD + ALIGN_MASK) & ~ALIGN_MASK; // never below MIN_BLOCK
 }
 
-/** Writes a used block's header (and, checked, its guard). */
+/** Writes a used block's header (and, checked, its guard with no slack: seal() sets it). */
 // @ts-ignore: decorator
 @inline function setUsed(block: usize, header: u32): void {
   store<u32>(block, header);
   if (CHECKED) store<u32>(block + (header & ~TAGS) - GUARD, <u32>block ^ GUARD_KEY);
+}
+
+/**
+ * Checked: makes the used block at `ptr` one of `bytes` bytes, the size asked for: its slack
+ * (the bytes up to its guard, fewer than ALIGN since the block's size is blockSize(bytes)) is
+ * filled with RED and counted in its guard.
+ */
+function seal(ptr: usize, bytes: usize): void {
+  let block = ptr - HEADER;
+  let guard = block + (load<u32>(block) & ~TAGS) - GUARD;
+  let slack = guard - ptr - bytes;
+  for (let at = ptr + bytes; at < guard; at++) store<u8>(at, RED); // few: faster than memory.fill
+  store<u32>(guard, (<u32>block ^ GUARD_KEY) ^ (<u32>slack * SLACK_BYTES));
+}
+
+/** Checked: the slack a used block's guard names, or ALIGN when the guard names none. */
+function slackOf(block: usize, header: u32): usize {
+  let slack = load<u32>(block + (header & ~TAGS) - GUARD) ^ GUARD_KEY ^ <u32>block;
+  return slack == (slack & ALIGN_MASK) * SLACK_BYTES ? slack & ALIGN_MASK : ALIGN;
 }
 
 /**
@@ -474,12 +513,7 @@ function blockOf(ptr: usize): usize {
     report(classify(block, header), ptr);
     return 0;
   }
-  let damaged = neighboursDamage(block, header);
-  if (damaged) {
-    report(damaged == block ? OVERFLOW : USE_AFTER_FREE, damaged == block ? ptr : damaged);
-    return 0;
-  }
-  return block;
+  return neighboursDamaged(block, header) ? 0 : block;
 }
 
 /** Whether a header's size keeps its block inside the blocks. */
@@ -490,9 +524,13 @@ function fits(block: usize, header: u32): bool {
 
 // === Checks of the checked build: cold paths, never compiled into the release build ===
 
-/** Whether a used block's guard is intact. */
+/** Whether a used block's guard, and the red zone it names, are intact. */
 function guarded(block: usize, header: u32): bool {
-  return load<u32>(block + (header & ~TAGS) - GUARD) == (<u32>block ^ GUARD_KEY);
+  let guard = block + (header & ~TAGS) - GUARD;
+  let slack = slackOf(block, header);
+  if (slack > guard - block - HEADER) return false; // no slack named, or more than its bytes
+  for (let at = guard - slack; at < guard; at++) if (load<u8>(at) != RED) return false;
+  return true;
 }
 
 /** Why `block`, which fails the used-block checks, was passed in: the report's kind. */
@@ -518,32 +556,63 @@ function isBlockStart(target: usize): bool {
 }
 
 /**
- * The first damaged word around a used block, or 0: the block itself when the header above it
- * was overwritten (an overflow), else a word of a free neighbour (a use after free).
+ * Reports the first damage around a used block, if any: an overflow of the block itself when the
+ * header above it was overwritten, an overflow of a used neighbour whose guard or red zone was,
+ * a use after free for a word of a free neighbour.
  */
-function neighboursDamage(block: usize, header: u32): usize {
+function neighboursDamaged(block: usize, header: u32): bool {
+  let first = root + FIRST;
   let right = block + (header & ~TAGS);
+  let damaged: usize = 0;
   if (right != top) {
     let rightHeader = load<u32>(right);
     if (
       !fits(right, rightHeader) ||
-      (rightHeader & FREE
-        ? load<u32>(right + (rightHeader & ~TAGS) - HEADER) != right
-        : !guarded(right, rightHeader))
-    ) return block;
-    if (rightHeader & FREE) {
-      let damaged = freeDamage(right, right);
-      if (damaged) return damaged;
+      (rightHeader & FREE && load<u32>(right + (rightHeader & ~TAGS) - HEADER) != right)
+    ) return overflowed(block);
+    if (!(rightHeader & FREE)) {
+      if (!guarded(right, rightHeader)) return overflowed(right);
+    } else {
+      damaged = freeDamage(right, right);
     }
   }
-  if (header & LEFT_FREE) {
+  if (!damaged && header & LEFT_FREE) {
     let left = load<u32>(block - HEADER);
-    if (left - (root + FIRST) >= block - (root + FIRST)) return block - HEADER;
-    let leftHeader = load<u32>(left);
-    if (!(leftHeader & FREE) || left + (leftHeader & ~TAGS) != block) return block - HEADER;
-    return freeDamage(left, left);
+    let leftHeader = left - first < block - first ? load<u32>(left) : 0; // read inside only
+    damaged = !(leftHeader & FREE) || left + (leftHeader & ~TAGS) != block
+      ? block - HEADER
+      : freeDamage(left, left);
+  } else if (!damaged && block != first) {
+    // a used left neighbour: its guard, the word below the header, names it, as h ^ slack bytes
+    let named = load<u32>(block - HEADER) ^ GUARD_KEY;
+    let left: usize = named ^ (((named & ALIGN_MASK) ^ (ALIGN - HEADER)) * SLACK_BYTES);
+    let leftHeader = left - first < block - first ? load<u32>(left) : FREE; // read inside only
+    if (leftHeader & FREE || left + (leftHeader & ~TAGS) != block || !guarded(left, leftHeader)) {
+      left = blockBefore(block);
+      return overflowed(left ? left : block); // a damaged heap: the block itself, then
+    }
   }
-  return 0;
+  if (damaged) report(USE_AFTER_FREE, damaged);
+  return damaged != 0;
+}
+
+/** Reports an overflow of the used block at `block`. */
+function overflowed(block: usize): bool {
+  report(OVERFLOW, block + HEADER);
+  return true;
+}
+
+/** The block that ends at `target`, by walking the blocks from the first (O(n), cold), or 0. */
+function blockBefore(target: usize): usize {
+  let block = root + FIRST;
+  let before: usize = 0;
+  while (block < target) {
+    let header = load<u32>(block);
+    if (!fits(block, header)) return 0;
+    before = block;
+    block += header & ~TAGS;
+  }
+  return block == target ? before : 0;
 }
 
 /**
@@ -615,6 +684,7 @@ export function malloc(bytes: usize): usize {
     return block + HEADER;
   }
   let block = allocate(size);
+  if (CHECKED && block) seal(block + HEADER, bytes);
   return block ? block + HEADER : 0;
 }
 
@@ -684,6 +754,7 @@ export function realloc(ptr: usize, bytes: usize): usize {
     setUsed(block, merged | (header & LEFT_FREE));
   }
   trim(block, size);
+  if (CHECKED) seal(ptr, bytes);
   return ptr;
 }
 
@@ -693,9 +764,12 @@ export function calloc(count: usize, size: usize): usize {
   let wide = <u64>count * <u64>size;
   if (wide >> 32) return 0;
   let bytes = <usize>wide;
-  let zeroFrom = max(clean, top); // memory from here up came zeroed from memory.grow
+  let oldTop = top;
   if (CHECKED) nested = true;
   let ptr = malloc(bytes);
+  // memory from here up came zeroed from memory.grow; `clean` is read after malloc, whose room()
+  // raises it over memory that another module grew
+  let zeroFrom = max(clean, oldTop);
   if (ptr && ptr < zeroFrom) memory.fill(ptr, 0, min(bytes, zeroFrom - ptr));
   return ptr;
 }
@@ -721,13 +795,21 @@ export function aligned_alloc(alignment: usize, bytes: usize): usize {
     block += gap;
   }
   trim(block, size);
+  if (CHECKED) seal(block + HEADER, bytes);
   return block + HEADER;
 }
 
-/** The bytes usable at `ptr` (at least what was asked for); 0 for 0 or a pointer not ours. */
+/**
+ * The bytes usable at `ptr` (at least what was asked for; checked, exactly that); 0 for 0 or a
+ * pointer not ours.
+ */
 export function malloc_usable_size(ptr: usize): usize {
   if (CHECKED) enter(OP_USABLE_SIZE);
   let block = blockOf(ptr);
+  if (CHECKED && block) {
+    let header = load<u32>(block);
+    return (header & ~TAGS) - OVERHEAD - slackOf(block, header);
+  }
   return block ? (load<u32>(block) & ~TAGS) - OVERHEAD : 0;
 }
 
@@ -758,6 +840,20 @@ export function mote_init(base: usize, limitEnd: usize): usize {
   return 1;
 }
 
+/**
+ * Moves the limit to `limitEnd`, a multiple of ALIGN from top + HEADER to MAX_LIMIT: the caller
+ * checks it, as it did writing the global. Carving stops below it at once. Memory above a limit lowered below the
+ * memory's end is the owner's to write while it stays there: raised again, the limit gives it back
+ * to the heap as memory that is not known to be zero, nor poisoned (checked).
+ */
+export function mote_set_limit(limitEnd: usize): void {
+  if (limitEnd < limit) {
+    seen = 0; // so room() takes all the memory there is now for written
+    if (CHECKED) store<u32>(root + POISONED, min(poisoned(), limitEnd));
+  }
+  limit = limitEnd;
+}
+
 // === The shared build's hooks (asm/shared.ts, its entry, wraps the C ABI above in a lock) ===
 // There the state lives in the shared memory, these globals being per instance and so per
 // thread: they hold it only while the lock is held, loaded from `at` on taking it and stored
@@ -770,6 +866,7 @@ export function mote_init(base: usize, limitEnd: usize): usize {
   top = load<u32>(at, 8);
   limit = load<u32>(at, 12);
   clean = load<u32>(at, 16);
+  seen = load<u32>(at, 20);
 }
 
 // @ts-ignore: decorator
@@ -779,4 +876,5 @@ export function mote_init(base: usize, limitEnd: usize): usize {
   store<u32>(at, top, 8);
   store<u32>(at, limit, 12);
   store<u32>(at, clean, 16);
+  store<u32>(at, seen, 20);
 }

@@ -18,6 +18,7 @@ import {
   malloc as moteMalloc,
   malloc_usable_size as moteUsableSize,
   mote_init as moteInit,
+  mote_set_limit as moteSetLimit,
   realloc as moteRealloc,
 } from "./mote";
 
@@ -35,7 +36,7 @@ import {
 // ├────────────────────────────────────────────────────────────────────────────┤
 // │ (reserved)                                                                 │
 // ├────────────────────────────────────────────────────────────────────────────┤
-// │ STATE    root, flMap, top, limit, clean: mote.ts's globals, u32 each       │ at + 32
+// │ STATE    root, flMap, top, limit, clean, seen: mote.ts's globals, u32 each │ at + 32
 // ├────────────────────────────────────────────────────────────────────────────┤
 // │ (reserved)                                                                 │
 // ╞════════════════════════════════════════════════════════════════════════════╡ at + SIZE
@@ -57,7 +58,7 @@ import {
 // @ts-ignore: decorator
 @inline const STATE: usize = 32;
 // @ts-ignore: decorator
-@inline const SIZE: usize = STATE + 8 * sizeof<u32>(); // the state, and room for three words more
+@inline const SIZE: usize = STATE + 8 * sizeof<u32>(); // the state, and room for two words more
 // @ts-ignore: decorator
 @inline const ENTRY_BITS: usize = 5;
 // @ts-ignore: decorator
@@ -234,10 +235,7 @@ export function mote_set_limit(limitEnd: usize): usize {
   enter();
   let spanEnd = min(<usize>min(memory.size(), MAX_PAGES) << 16, load<u32>(at + STATE, 12));
   let done: usize = limitEnd >= spanEnd ? 1 : 0;
-  if (done) {
-    store<u32>(at + STATE, limitEnd, 12); // the state in memory is current between operations
-    moteLoadState(at + STATE);
-  }
+  if (done) moteSetLimit(limitEnd); // leave() stores the state it changed
   leave(SET_LIMIT, limitEnd, 0, done);
   return done;
 }

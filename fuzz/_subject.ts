@@ -105,6 +105,7 @@ export function moteAllocator(
   const mote_init = exports.mote_init as (base: number, limitEnd: number) => number;
   const top = exports.mote_top as WebAssembly.Global;
   const limit = exports.mote_limit as WebAssembly.Global;
+  const setLimit = exports.mote_set_limit as (limitEnd: number) => void;
   return {
     ...allocator,
     init: (base, limitEnd) => mote_init(base, limitEnd) !== 0,
@@ -113,7 +114,7 @@ export function moteAllocator(
       return limit.value >>> 0;
     },
     set limit(address: number) {
-      limit.value = address;
+      setLimit(address);
     },
     takeReports: () => reports.splice(0),
   };

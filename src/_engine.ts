@@ -6,6 +6,8 @@
 import { checkedWasm, ownWasm, regionWasm } from "./_wasm.ts";
 import { type HeapReading, readHeap, rootOf } from "./_heap_reader.ts";
 import type { MoteExports } from "./c_abi.ts";
+import { LiveBlocks } from "./_live_blocks.ts";
+import type { Verdict } from "./_verdict.ts";
 
 /** The C functions, unchecked: they return 0 (or nothing) on failure. */
 export type CFunctions = Omit<MoteExports, "memory">;
@@ -25,15 +27,19 @@ export interface Engine {
    * the blocks plus a header, and carving from the top region stops below it at once.
    */
   setLimit(limitEnd: number): void;
-  /** How many times `free` and `realloc` were called, by anyone, as an i32 that wraps. */
-  frees(): number;
   /**
-   * `free(ptr)` in one call, done only when `frees()` is still `seen`: 0 when done, 1 (and
-   * nothing done) when another caller has freed since. Absent: the Heap asks `frees()` first.
+   * Whether `ptr` is a live block of the heap, or what misuse its use would be: what the Heap's
+   * pointer checks trust, before the allocator reads a byte at it. Each engine decides it from
+   * its own records: the wasm's from a record of its calls, the model's from its blocks.
    */
-  freeSeen?(ptr: number, seen: number): number;
-  /** `realloc(ptr, size)` as `freeSeen` frees: its result, or 1 when the count has moved. */
-  reallocSeen?(ptr: number, size: number, seen: number): number;
+  verdict(ptr: number): Verdict;
+  /**
+   * `free(ptr)` in one call to the allocator, when the engine's record holds `ptr` live and is
+   * exact: true when done; false, and nothing done, otherwise. Absent: the Heap asks `verdict`.
+   */
+  freeLive?(ptr: number): boolean;
+  /** `realloc(ptr, size)` as `freeLive` frees: its result, or 1 (no block's address) if not done. */
+  reallocLive?(ptr: number, size: number): number;
   /** The heap as data, read from the memory or the model, and what is wrong with it. */
   read(base: number): HeapReading;
 }
@@ -59,6 +65,7 @@ interface WasmExports extends MoteExports {
   readonly mote_top: WebAssembly.Global;
   readonly mote_limit: WebAssembly.Global;
   mote_frees(): number;
+  mote_set_limit(limitEnd: number): void;
   mote_free_seen(ptr: number, seen: number): number;
   mote_realloc_seen(ptr: number, size: number, seen: number): number;
 }
@@ -120,11 +127,11 @@ export const wasmEngineFor = (modules: WasmModules): EngineFactory => (given, ch
     instance = new WebAssembly.Instance(compiled(modules.own));
   }
   const x = instance.exports as unknown as WasmExports;
-  memory ??= x.memory;
-  const exports: Record<string, unknown> = { memory };
-  const calls: Record<string, unknown> = {};
-  // the Heap's calls are marked in the checked build, so that its reports name the Heap's method
-  const marked = <F extends (...args: number[]) => number>(call: F): F =>
+  const heapMemory = memory ?? x.memory;
+  const raw: Record<string, unknown> = {};
+  const marked: Record<string, unknown> = {};
+  // the Heap's calls are marked in the checked build, so that its reports name its method
+  const mark = <F extends (...args: number[]) => number>(call: F): F =>
     checked
       ? ((...args: number[]) => {
         heapCall = true;
@@ -134,28 +141,37 @@ export const wasmEngineFor = (modules: WasmModules): EngineFactory => (given, ch
       }) as F
       : call;
   for (const name of C_NAMES) {
-    // other modules get the wasm's own functions, checked or not
-    exports[name] = x[name];
-    calls[name] = marked(x[name] as (...args: number[]) => number);
+    raw[name] = x[name];
+    marked[name] = mark(x[name] as (...args: number[]) => number);
   }
+  let base = 0;
+  const read = (at: number) =>
+    readHeap({
+      buffer: heapMemory.buffer as ArrayBuffer,
+      root: rootOf(at),
+      top: x.mote_top.value >>> 0,
+      limit: x.mote_limit.value >>> 0,
+      checked,
+    });
+  // which pointers are live, for the Heap to trust. Other modules get the wasm's own functions,
+  // called wasm to wasm, and the record catches up with their calls by a walk; but a checked
+  // heap, which names a double free, passes their free and realloc through the record, as only
+  // these know which blocks were freed (a block allocated and freed between two walks is seen)
+  const live = new LiveBlocks(() => read(base).picture.blocks, x.mote_frees, checked);
+  const recorded = live.track(raw as unknown as CFunctions);
+  const exported = checked ? { ...raw, free: recorded.free, realloc: recorded.realloc } : raw;
   return {
-    memory,
-    calls: calls as unknown as CFunctions,
-    exports: exports as unknown as MoteExports,
-    init: (base, limitEnd) => x.mote_init(base, limitEnd) === 1,
-    setLimit: (limitEnd) => {
-      x.mote_limit.value = limitEnd; // carving stops below it now: the wasm reads it each time
+    memory: heapMemory,
+    calls: live.track(marked as unknown as CFunctions),
+    exports: { memory: heapMemory, ...exported } as MoteExports,
+    init: (at, limitEnd) => {
+      live.reset(base = at);
+      return x.mote_init(at, limitEnd) === 1;
     },
-    frees: x.mote_frees,
-    freeSeen: marked(x.mote_free_seen),
-    reallocSeen: marked(x.mote_realloc_seen),
-    read: (base) =>
-      readHeap({
-        buffer: memory.buffer as ArrayBuffer,
-        root: rootOf(base),
-        top: x.mote_top.value >>> 0,
-        limit: x.mote_limit.value >>> 0,
-        checked,
-      }),
+    setLimit: (limitEnd) => x.mote_set_limit(limitEnd),
+    verdict: (ptr) => live.verdict(ptr),
+    freeLive: (ptr) => live.freeLive(ptr, mark(x.mote_free_seen)),
+    reallocLive: (ptr, size) => live.reallocLive(ptr, size, mark(x.mote_realloc_seen)),
+    read,
   };
 };

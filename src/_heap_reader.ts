@@ -12,6 +12,9 @@ const PREV = HEADER;
 const NEXT = HEADER + 4;
 // the checked build's marks, as asm/mote.ts writes them
 const GUARD_KEY = 0x6D6F7465;
+/** A guard also names its block's slack, the red zone's bytes, in each of its four bytes. */
+const SLACK_BYTES = 0x0101_0101;
+const RED = 0xFD;
 const POISON = 0xDBDB_DBDB;
 /** Where in the root the checked build keeps the end of its poisoned top region. */
 const POISONED_END = FL_COUNT * 4;
@@ -91,10 +94,19 @@ export function readHeap(image: HeapImage): HeapReading {
     if (free && word(address + size - HEADER) !== address) {
       problems.push(`Free block at ${address} has back word ${word(address + size - HEADER)}`);
     }
-    if (image.checked && !free && word(address + size - 4) !== ((address ^ GUARD_KEY) >>> 0)) {
-      problems.push(
-        `Used block at ${address} has its guard overwritten: a write past its usable end`,
-      );
+    if (image.checked && !free) {
+      const guard = address + size - 4;
+      const slack = ((word(guard) ?? 0) ^ GUARD_KEY ^ address) >>> 0;
+      const red = slack & 15;
+      if (slack !== red * SLACK_BYTES || red > size - 8) {
+        problems.push(
+          `Used block at ${address} has its guard overwritten: a write past its usable end`,
+        );
+      } else if (new Uint8Array(buffer, guard - red, red).some((byte) => byte !== RED)) {
+        problems.push(
+          `Used block at ${address} has its red zone overwritten: a write past the size asked for`,
+        );
+      }
     }
     if (image.checked && free) poisoned(address + NEXT + 4, address + size - HEADER, false);
     blocks.push({ address, ptr: address + HEADER, size, free });

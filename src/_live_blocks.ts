@@ -1,62 +1,175 @@
 /**
- * The Heap's record of its live blocks: one bit per 16 bytes of the heap, set where a block that
- * is in use starts its payload. It is what makes `free`, `realloc`, `usableSize` and `bytes`
- * refuse every pointer that is not a live block, in both builds, whatever the bytes in memory say:
- * the wasm reads a header in front of the pointer, and a stale pointer (from before a `reset()`)
- * or a forged one (into a free block whose old bytes read like a header) can look live there.
+ * The wasm engine's record of a heap's live blocks: one bit per 16 bytes of the heap, set where a
+ * block that is in use starts its payload. It is what makes the Heap's `free`, `realloc`,
+ * `usableSize` and `bytes` refuse every pointer that is not a live block, in every build,
+ * whatever the bytes in memory say: the wasm reads a header in front of the pointer, and a stale
+ * pointer (from before a `reset()`) or a forged one (into a free block whose old bytes read like a
+ * header) can look live there.
  *
- * The record is exact while only the Heap calls the allocator. Another module calling the
- * heap's `exports` wasm to wasm is not seen by JavaScript, so the wasm counts the calls that can
- * end a block's life (`free` and `realloc`) in its `mote_frees` global: when that count is not the
- * one the Heap expects, the record is rebuilt by one walk of the heap. Blocks another module
- * allocated are found the same way: a pointer missing from the record is looked up by a walk
- * before it is refused, so `heap.free(p)` of such a block works, and only a bad pointer pays it.
+ * The record learns of every call made through the functions {@linkcode LiveBlocks.track} wraps:
+ * the Heap's own calls, and in a checked heap the `free` and `realloc` other modules call through
+ * `exports` too, so that there it knows every pointer freed, by anyone, and not handed out since,
+ * and names its use a double free. Other calls through `exports` are the wasm's own functions,
+ * which no JavaScript sees; the wasm counts the calls that can end a block's life (`free` and
+ * `realloc`) in `mote_frees`, and when that count is not the one the record expects (the release
+ * build's `exports` are all the wasm's own), the record is rebuilt by one walk of the heap. Blocks
+ * another module allocated are found the same way: a pointer missing from the record is looked up
+ * by a walk before it is refused, so `heap.free(p)` of such a block works, and only a bad pointer
+ * pays for the walk.
+ *
+ * The reference model decides liveness from its own records (src/_model_allocator.ts), not from
+ * this: the two are held to each other by the fuzzers.
  */
 import { ALIGN, FIRST, HEADER } from "./_layout.ts";
+import type { CFunctions } from "./_engine.ts";
 import type { HeapBlock } from "./_picture.ts";
+import { FREED, LIVE, NOT_A_BLOCK, type Verdict } from "./_verdict.ts";
 
+/** log2(ALIGN): a payload's index in the record by a shift, not a float division. */
 const SHIFT = 31 - Math.clz32(ALIGN);
-/** Which payloads of a heap are live blocks, and which were freed by the Heap since its start. */
+
+/** Which payloads of a heap are live blocks, and which were freed and not handed out since. */
 export class LiveBlocks {
-  /** The first payload a heap can hand out: its root's end plus a header. */
-  readonly #first: number;
+  /** The first payload the heap can hand out: its root's end plus a header. */
+  #first = 0;
   /** Bit i: a live block's payload is at first + 16 i. */
   #live: Uint32Array<ArrayBuffer> = new Uint32Array(64);
   /**
-   * Bit i: the Heap freed the block at first + 16 i, and it has not been handed out since; kept
-   * only for a checked heap, which tells a double free from any other pointer.
+   * Bit i: the block at first + 16 i was freed and has not been handed out since; kept only for
+   * a checked heap, which tells a double free from any other pointer.
    */
   #freed: Uint32Array<ArrayBuffer> | undefined;
+  /** The wasm's count of free and realloc calls when the record was last exact. */
+  #frees = 0;
+  /** The wasm's count of free and realloc calls now. */
+  readonly #countFrees: () => number;
+  /** The heap's blocks, read by a walk of its memory. */
+  readonly #walk: () => Iterable<HeapBlock>;
 
   /**
-   * A record for a heap whose region starts at `base`.
-   *
-   * @param base The heap's base.
-   * @param freed Whether to remember the blocks freed, to tell a double free.
+   * A record for a heap whose blocks `walk` lists and whose free and realloc calls `frees`
+   * counts; `freed` says whether to remember the blocks freed, to tell a double free.
    */
-  constructor(base: number, freed: boolean) {
-    this.#first = Math.ceil(base / ALIGN) * ALIGN + FIRST + HEADER;
-    if (freed) this.#freed = new Uint32Array(64);
+  constructor(walk: () => Iterable<HeapBlock>, frees: () => number, freed: boolean) {
+    this.#walk = walk;
+    this.#countFrees = frees;
+    this.#freed = freed ? new Uint32Array(64) : undefined;
   }
 
-  /** Whether `ptr` is a live block's payload, as far as the record knows. */
-  has(ptr: number): boolean {
+  /** Forgets every block: the heap at `base` starts (again) empty. */
+  reset(base: number): void {
+    this.#first = Math.ceil(base / ALIGN) * ALIGN + FIRST + HEADER;
+    this.#live.fill(0);
+    this.#freed?.fill(0);
+    this.#frees = this.#countFrees();
+  }
+
+  /**
+   * The C functions `calls`, recording what they hand out and what they free. A call that
+   * throws (a checked build's report) changed nothing, and records nothing.
+   */
+  track(calls: CFunctions): CFunctions {
+    const served = (ptr: number) => {
+      if (ptr !== 0) this.#add(ptr >>> 0);
+      return ptr;
+    };
+    return {
+      malloc: (size) => served(calls.malloc(size)),
+      calloc: (count, size) => served(calls.calloc(count, size)),
+      aligned_alloc: (alignment, size) => served(calls.aligned_alloc(alignment, size)),
+      malloc_usable_size: calls.malloc_usable_size,
+      free: (ptr) => {
+        this.#frees = (this.#frees + 1) | 0; // as the wasm counts it, whatever the pointer
+        calls.free(ptr);
+        if (ptr !== 0) this.#delete(ptr >>> 0);
+      },
+      realloc: (ptr, size) => {
+        this.#frees = (this.#frees + 1) | 0;
+        const moved = calls.realloc(ptr, size);
+        if (moved !== 0 && moved !== ptr && ptr !== 0) this.#delete(ptr >>> 0);
+        return served(moved);
+      },
+    };
+  }
+
+  /**
+   * Whether `ptr` is a live block, by the record, caught up by a walk when calls it did not see
+   * may have changed it, or when `ptr` is not in it.
+   */
+  verdict(ptr: number): Verdict {
+    if (this.#countFrees() !== this.#frees) this.#rebuild();
+    if (this.#has(this.#live, ptr)) return LIVE;
+    this.#rebuild();
+    if (this.#has(this.#live, ptr)) return LIVE;
+    return this.#freed && this.#has(this.#freed, ptr) ? FREED : NOT_A_BLOCK;
+  }
+
+  /**
+   * free(ptr) in one call when the record holds `ptr` live: `freeSeen` (the wasm's
+   * mote_free_seen) frees it only while the wasm's count of frees is still the record's, so that
+   * no call the record did not see can have freed it. True when done; false, and nothing done,
+   * otherwise (the Heap then asks `verdict`, which catches up).
+   */
+  freeLive(ptr: number, freeSeen: (ptr: number, seen: number) => number): boolean {
+    if (!this.#has(this.#live, ptr)) return false;
+    const seen = this.#frees;
+    this.#frees = (seen + 1) | 0; // as the wasm counts it, even a call the checked build reports
+    if (freeSeen(ptr, seen) !== 0) {
+      this.#frees = seen;
+      return false;
+    }
+    this.#delete(ptr);
+    return true;
+  }
+
+  /** realloc(ptr, size) as `freeLive` frees: its result, or 1 (no block's address) if not done. */
+  reallocLive(
+    ptr: number,
+    size: number,
+    reallocSeen: (ptr: number, size: number, seen: number) => number,
+  ): number {
+    if (!this.#has(this.#live, ptr)) return 1;
+    const seen = this.#frees;
+    this.#frees = (seen + 1) | 0;
+    const moved = reallocSeen(ptr, size, seen) >>> 0;
+    if (moved === 1) this.#frees = seen;
+    else if (moved !== 0 && moved !== ptr) {
+      this.#delete(ptr);
+      this.#add(moved);
+    }
+    return moved;
+  }
+
+  /**
+   * Makes the record the heap's used blocks, as a walk lists them. A block live in the record and
+   * not in the walk was freed by a call the record did not see: it is remembered as freed, as is
+   * every block freed before, until it is handed out again.
+   */
+  #rebuild(): void {
+    const was = this.#live;
+    this.#live = new Uint32Array(was.length);
+    for (const block of this.#walk()) {
+      if (!block.free) this.#add(block.ptr);
+    }
+    if (this.#freed) {
+      was.forEach((bits, word) => {
+        const gone = bits & ~(this.#live[word] ?? 0);
+        if (gone) this.#mark(word, gone);
+      });
+    }
+    this.#frees = this.#countFrees();
+  }
+
+  /** Whether `bits` has the bit of payload `ptr`. */
+  #has(bits: Uint32Array, ptr: number): boolean {
     const offset = ptr - this.#first; // ptr is an integer below 2^32: & keeps its low bits
     if (offset < 0 || (offset & (ALIGN - 1)) !== 0) return false;
     const index = offset >>> SHIFT;
-    return ((this.#live[index >>> 5] >>> index) & 1) === 1;
-  }
-
-  /** Whether the Heap freed the block at `ptr` and it has not been handed out again. */
-  wasFreed(ptr: number): boolean {
-    const offset = ptr - this.#first;
-    if (!this.#freed || offset < 0 || (offset & (ALIGN - 1)) !== 0) return false;
-    const index = offset / ALIGN;
-    return index >>> 5 < this.#freed.length && ((this.#freed[index >>> 5] >>> index) & 1) === 1;
+    return index >>> 5 < bits.length && ((bits[index >>> 5] >>> index) & 1) === 1;
   }
 
   /** Records a block handed out at `ptr` (a payload the allocator returned). */
-  add(ptr: number): void {
+  #add(ptr: number): void {
     const index = (ptr - this.#first) >>> SHIFT;
     const word = index >>> 5;
     if (word >= this.#live.length) this.#live = grown(this.#live, word);
@@ -64,33 +177,20 @@ export class LiveBlocks {
     if (this.#freed && word < this.#freed.length) this.#freed[word] &= ~(1 << index);
   }
 
-  /** Records that the block at `ptr`, live until now, was freed. */
-  delete(ptr: number): void {
-    const index = (ptr - this.#first) >>> SHIFT;
-    this.#live[index >>> 5] &= ~(1 << index);
-    if (this.#freed) {
-      if (index >>> 5 >= this.#freed.length) this.#freed = grown(this.#freed, index >>> 5);
-      this.#freed[index >>> 5] |= 1 << index;
-    }
+  /** Records that the block at `ptr` was freed. */
+  #delete(ptr: number): void {
+    const offset = ptr - this.#first;
+    if (offset < 0 || (offset & (ALIGN - 1)) !== 0) return; // never a block: nothing to forget
+    const index = offset >>> SHIFT;
+    if (index >>> 5 < this.#live.length) this.#live[index >>> 5] &= ~(1 << index);
+    this.#mark(index >>> 5, 1 << index);
   }
 
-  /** Forgets every block: after a reset, nothing is live and nothing was freed. */
-  clear(): void {
-    this.#live.fill(0);
-    this.#freed?.fill(0);
-  }
-
-  /**
-   * Makes the record the heap's used blocks, as a walk of the heap lists them. With `forgetFreed`
-   * (another module freed blocks the record did not see), what the Heap freed is forgotten too:
-   * from then on, only what the Heap itself frees is told as a double free.
-   */
-  rebuild(blocks: Iterable<HeapBlock>, forgetFreed: boolean): void {
-    this.#live.fill(0);
-    if (forgetFreed) this.#freed?.fill(0);
-    for (const block of blocks) {
-      if (!block.free) this.add(block.ptr);
-    }
+  /** Remembers the blocks of `bits` in word `word` as freed, in a checked heap. */
+  #mark(word: number, bits: number): void {
+    if (!this.#freed) return;
+    if (word >= this.#freed.length) this.#freed = grown(this.#freed, word);
+    this.#freed[word] |= bits;
   }
 }
 

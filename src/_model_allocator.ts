@@ -10,6 +10,7 @@
 import { ALIGN, CLASSES, FIRST, HEADER, MAX_ALIGN, MAX_LIMIT, MIN_BLOCK } from "./_layout.ts";
 import { classOf, SCAN } from "./_size_class.ts";
 import type { HeapBlock, HeapPicture } from "./_picture.ts";
+import { FREED, LIVE, NOT_A_BLOCK, type Verdict } from "./_verdict.ts";
 
 const PAGE = 65536;
 /** The largest result of a 32-bit size computation, such as calloc's product. */
@@ -20,6 +21,8 @@ interface Block {
   readonly address: number;
   size: number;
   free: boolean;
+  /** The bytes asked for, when used: the checked build's usable size (its red zone follows). */
+  asked?: number;
 }
 
 function roundUp(value: number, multiple: number): number {
@@ -35,17 +38,31 @@ export class ModelAllocator {
   readonly memory: WebAssembly.Memory;
   /** The bytes a used block spends beyond its usable ones: the header, and a guard if checked. */
   readonly overhead: number;
+  /** Whether a block's usable bytes are exactly those asked for, as in the checked build. */
+  readonly #exact: boolean;
   #root = 0;
   #limit = 0; // before init, a heap of zero capacity: every call fails
   #top = FIRST;
-  /** Memory from here up has not been handed out since the engine made it: it reads zero. */
+  /**
+   * Memory from here to the memory's end reads zero: the model grew it and has not handed it out
+   * since. Memory the owner may have written is never pristine: what lay above a limit lowered
+   * below the memory's end, and memory another module grew.
+   */
   #pristine = 0;
+  /** The memory's end when the model last looked: memory beyond it, another module grew. */
+  #seen = 0;
   /** Every block, free or used, by address. */
   readonly #blocks = new Map<number, Block>();
   /** Each free block by the address just past it, where a block it can merge with starts. */
   readonly #freeEndingAt = new Map<number, Block>();
   /** The free list of each class, as a stack: the head is the last element. */
   readonly #lists: Block[][] = Array.from({ length: CLASSES }, () => []);
+  /**
+   * The pointers freed (by free, or by realloc moving their block) since the heap started, that
+   * no call has returned since: using one again is a double free. Every call reaches the model,
+   * other modules' through its exports too, so this is exact.
+   */
+  readonly #freed = new Set<number>();
 
   /**
    * A model over `memory`, not started: call `init` first.
@@ -56,6 +73,7 @@ export class ModelAllocator {
   constructor(memory: WebAssembly.Memory, checked = false) {
     this.memory = memory;
     this.overhead = checked ? HEADER + 4 : HEADER;
+    this.#exact = checked;
   }
 
   /** Where the top region starts, as the wasm's `mote_top`. */
@@ -72,7 +90,9 @@ export class ModelAllocator {
   }
 
   set limit(address: number) {
-    this.#limit = address;
+    // what lies above a limit below the memory's end is the owner's to write until it comes back
+    if (address < this.#memoryEnd()) this.#pristine = Math.max(this.#pristine, this.#memoryEnd());
+    this.#limit = Math.floor(Math.min(address, MAX_LIMIT) / ALIGN) * ALIGN;
   }
 
   /**
@@ -89,6 +109,7 @@ export class ModelAllocator {
     this.#pristine = this.#memoryEnd(); // memory there already may hold anything
     this.#blocks.clear();
     this.#freeEndingAt.clear();
+    this.#freed.clear();
     for (const list of this.#lists) list.length = 0;
     if (!this.#room(0)) {
       this.#limit = 0;
@@ -101,13 +122,25 @@ export class ModelAllocator {
   malloc(bytes: number): number {
     if (bytes >= this.#limit) return 0; // cannot fit below the limit; keeps block sizes in 32 bits
     const block = this.#allocate(this.#blockSize(bytes));
-    return block ? block.address + HEADER : 0;
+    return block ? this.#handOut(block, bytes) : 0;
   }
 
   /** Frees a live block; any other pointer is ignored. */
   free(ptr: number): void {
     const block = this.#live(ptr);
-    if (block) this.#release(block);
+    if (block) {
+      this.#release(block);
+      this.#freed.add(ptr);
+    }
+  }
+
+  /**
+   * What `ptr` is: a live block's payload, a pointer freed and not returned since (using it is a
+   * double free), or neither (never returned, from before `init`, or inside a block).
+   */
+  verdict(ptr: number): Verdict {
+    if (this.#live(ptr)) return LIVE;
+    return this.#freed.has(ptr) ? FREED : NOT_A_BLOCK;
   }
 
   /**
@@ -133,18 +166,20 @@ export class ModelAllocator {
         if (moved) {
           new Uint8Array(this.memory.buffer).copyWithin(moved, ptr, ptr + this.#usable(block));
           this.#release(block);
+          this.#freed.add(ptr);
         }
         return moved;
       }
     }
     this.#trim(block, size);
-    return ptr;
+    return this.#handOut(block, bytes);
   }
 
   /** Allocates `count * size` zeroed bytes; 0 when the product overflows or cannot be had. */
   calloc(count: number, size: number): number {
     const bytes = count * size;
     if (bytes > U32_MAX) return 0;
+    this.#noticeOutsideGrowth();
     const pristine = this.#pristine;
     const ptr = this.malloc(bytes);
     if (ptr) new Uint8Array(this.memory.buffer).fill(0, ptr, Math.min(ptr + bytes, pristine));
@@ -173,7 +208,7 @@ export class ModelAllocator {
       this.#release(block);
     }
     this.#trim(aligned, size);
-    return aligned.address + HEADER;
+    return this.#handOut(aligned, bytes);
   }
 
   /** The bytes usable at a live block; 0 for any other pointer. */
@@ -192,13 +227,20 @@ export class ModelAllocator {
     return { root: this.#root, blocks, lists, top: this.#top, end };
   }
 
+  /** Returns a used block's payload for a request of `bytes`: no longer a freed pointer. */
+  #handOut(block: Block, bytes: number): number {
+    block.asked = bytes;
+    this.#freed.delete(block.address + HEADER);
+    return block.address + HEADER;
+  }
+
   /** The block size serving a request of `bytes` (below the limit, so it cannot overflow). */
   #blockSize(bytes: number): number {
     return roundUp(bytes + this.overhead, ALIGN);
   }
 
   #usable(block: Block): number {
-    return block.size - this.overhead;
+    return this.#exact ? block.asked! : block.size - this.overhead;
   }
 
   /** The used block whose payload starts at `ptr`, if there is one. */
@@ -290,8 +332,18 @@ export class ModelAllocator {
   #room(size: number): boolean {
     const need = this.#top + size + HEADER;
     if (need > this.#limit) return false;
+    this.#noticeOutsideGrowth();
     const have = this.#memoryEnd();
-    return need <= have || this.#growMemoryTo(need, have);
+    if (need > have && !this.#growMemoryTo(need, have)) return false;
+    this.#seen = this.#memoryEnd();
+    return true;
+  }
+
+  /** Takes memory that another module grew since the model last looked for written. */
+  #noticeOutsideGrowth(): void {
+    if (this.#memoryEnd() !== this.#seen) {
+      this.#pristine = Math.max(this.#pristine, this.#memoryEnd());
+    }
   }
 
   /** Grows memory by the pages that reach `address` from `have`; false if the memory refuses. */

@@ -8,6 +8,7 @@
 import { sharedWasm } from "./_wasm.ts";
 import { readHeap, rootOf } from "./_heap_reader.ts";
 import { C_NAMES, type Engine } from "./_engine.ts";
+import { LIVE, NOT_A_BLOCK } from "./_verdict.ts";
 
 /** The C ABI with its memory, as a Heap hands it out (heap.ts's MoteExports, not imported back). */
 type MoteExports = Engine["exports"];
@@ -175,7 +176,9 @@ export function sharedEngine(
         );
       }
     },
-    frees: () => 0, // a shared Heap keeps no record of live blocks to catch up with
+    // other threads allocate and free at any time, so no record of one thread's stays exact: a
+    // shared heap relies on the wasm's own check of the block's header, as C does
+    verdict: (ptr) => (x.malloc_usable_size(ptr) >>> 0) === 0 ? NOT_A_BLOCK : LIVE,
     read: () =>
       locked(() =>
         readHeap({

@@ -49,9 +49,12 @@ export function checkInteger(value: unknown, what: string, min: number, max: num
 
 /** Checks a byte count or an address that the wasm takes as a u32. */
 export function checkSize(value: unknown, what = "Size"): number {
-  // the common case in two operations: an integer from 0 to 2^32 - 1 is its own u32
-  if (typeof value === "number" && value >>> 0 === value) return value;
-  return checkInteger(value, what, 0, U32_MAX);
+  return isSize(value) ? value : checkInteger(value, what, 0, U32_MAX);
+}
+
+/** Whether `value` is an integer from 0 to 2^32 - 1: a number that is its own u32. */
+export function isSize(value: unknown): value is number {
+  return typeof value === "number" && value >>> 0 === value;
 }
 
 /** Checks an alignment: a power of two from 1 to `max` (at most 2^30), named as such. */

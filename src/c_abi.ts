@@ -38,6 +38,9 @@ export interface MoteExports {
   calloc(count: number, size: number): number;
   /** Allocates with a power-of-two alignment up to 64 KiB; 0 for any other alignment. */
   aligned_alloc(alignment: number, size: number): number;
-  /** The bytes usable at `ptr`, at least what was asked for; 0 for a pointer not live. */
+  /**
+   * The bytes usable at `ptr`, at least what was asked for (in the checked build, exactly that);
+   * 0 for a pointer not live.
+   */
   malloc_usable_size(ptr: number): number;
 }

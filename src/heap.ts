@@ -11,13 +11,14 @@ import {
   checkOptions,
   checkSize,
   describe,
+  isSize,
   U32_MAX,
 } from "./_validate.ts";
 import { HeapMisuseError, OutOfMemoryError } from "./errors.ts";
 import { type CFunctions, type Engine, type EngineFactory, wasmEngine } from "./_engine.ts";
 import { type HeapBlock, type HeapStats, statsOf } from "./_picture.ts";
 import type { MoteExports } from "./c_abi.ts";
-import { LiveBlocks } from "./_live_blocks.ts";
+import { LIVE, NOT_A_BLOCK, type Verdict } from "./_verdict.ts";
 import { isShared, sharedEngine, type SharedHeap, type Sharing } from "./_shared_engine.ts";
 
 export type { SharedHeap } from "./_shared_engine.ts";
@@ -53,8 +54,10 @@ export interface HeapOptions {
   limit?: number;
   /**
    * Use the checked build: it catches double frees, pointers it never returned (interior,
-   * misaligned, outside, into freed memory), writes past a block's end (a guard word after each
-   * block) and writes to freed memory (poison, verified when the memory is reused), and throws
+   * misaligned, outside, into freed memory), writes of even one byte past the size asked for (a
+   * guard word after each block, and the bytes between the size and the guard filled with a known
+   * value: a byte-exact red zone; the usable size is then the size asked for) and writes to freed
+   * memory (poison, verified when the memory is reused), and throws
    * {@linkcode HeapMisuseError} at the call that finds them, leaving the heap as it was. Each block
    * costs 4 bytes more and each operation more time (see docs/bad-input.md).
    */
@@ -131,13 +134,6 @@ export class Heap {
   readonly #sharing: (Engine & { sharing: Sharing; module: WebAssembly.Module }) | undefined;
   readonly #calls: CFunctions;
   #limit: number;
-  /** Which pointers are live blocks: what the pointer checks trust, not the bytes in memory. */
-  readonly #live: LiveBlocks;
-  /** The engine's count of free and realloc calls when the record was last exact. */
-  #frees = 0;
-  /** free and realloc of a block in the record, one crossing each (see Engine.freeSeen). */
-  readonly #freeSeen: (ptr: number, seen: number) => number;
-  readonly #reallocSeen: (ptr: number, size: number, seen: number) => number;
   /** The call in progress, for the checked build's reports. */
   #operation = "";
   #u8: Uint8Array<ArrayBuffer>;
@@ -210,11 +206,6 @@ export class Heap {
       },
     });
     this.#calls = this.#engine.calls;
-    const engine = this.#engine, calls = this.#calls;
-    this.#freeSeen = engine.freeSeen ??
-      ((ptr, seen) => engine.frees() === seen ? (calls.free(ptr), 0) : 1);
-    this.#reallocSeen = engine.reallocSeen ??
-      ((ptr, size, seen) => engine.frees() === seen ? calls.realloc(ptr, size) : 1);
     this.memory = this.#engine.memory;
     this.exports = this.#engine.exports;
     this.#limit = limit === undefined ? MAX_LIMIT - this.base : this.#checkLimit(limit, 0);
@@ -226,7 +217,6 @@ export class Heap {
     }
     this.#u8 = new Uint8Array(this.#buffer);
     this.#view = new DataView(this.#buffer);
-    this.#live = new LiveBlocks(this.base, checked);
     if (attaching === undefined) this.#init();
   }
 
@@ -401,24 +391,16 @@ export class Heap {
    */
   realloc(ptr: number, size: number): number {
     checkSize(ptr, "Pointer");
-    const listed = ptr !== 0 && this.#listed(ptr);
-    if (ptr !== 0 && !listed) this.#checkLive(ptr, "realloc");
-    try {
-      checkSize(size);
-    } catch (e) {
-      if (listed) this.#checkLive(ptr, "realloc"); // a bad pointer is named before a bad size
-      throw e;
-    }
     this.#operation = "realloc";
-    const seen = this.#count();
-    let result = listed ? this.#reallocSeen(ptr, size, seen) : this.#calls.realloc(ptr, size);
-    if (listed && result === 1) { // the record is behind: nothing was done
-      this.#catchUp(ptr, "realloc", seen);
-      result = this.#calls.realloc(ptr, size);
+    // one call when the record is exact and holds ptr; else a bad pointer is named before a size
+    let moved = ptr !== 0 && isSize(size) ? this.#engine.reallocLive?.(ptr, size) ?? 1 : 1;
+    if (moved === 1) {
+      if (ptr !== 0) this.#checkLive(ptr, "realloc");
+      checkSize(size);
+      this.#operation = "realloc";
+      moved = this.#calls.realloc(ptr, size);
     }
-    const moved = this.#served("realloc", size, result);
-    if (moved !== ptr && ptr !== 0) this.#live.delete(ptr); // #served recorded the new one
-    return moved;
+    return this.#served("realloc", size, moved);
   }
 
   /**
@@ -477,12 +459,10 @@ export class Heap {
     checkSize(ptr, "Pointer");
     if (ptr === 0) return;
     this.#operation = "free";
-    const seen = this.#count();
-    if (!this.#listed(ptr) || this.#freeSeen(ptr, seen) !== 0) {
-      this.#catchUp(ptr, "free", seen);
-      this.#calls.free(ptr);
-    }
-    this.#live.delete(ptr);
+    if (this.#engine.freeLive?.(ptr)) return; // one call, when the record is exact and holds ptr
+    this.#checkLive(ptr, "free");
+    this.#operation = "free";
+    this.#calls.free(ptr);
   }
 
   /**
@@ -801,20 +781,12 @@ export class Heap {
   }
 
   #init(): void {
-    this.#live.clear();
-    this.#frees = this.#engine.frees();
     if (!this.#engine.init(this.base, this.#limitEnd())) {
       throw new RangeError(
         `The heap at ${this.base} with limit ${this.#limit} cannot hold its bookkeeping: ` +
           `raise the limit or give a memory that can grow`,
       );
     }
-  }
-
-  /** Makes the record of live blocks exact again after calls it did not see, by a walk. */
-  #resync(forgetFreed: boolean): void {
-    this.#live.rebuild(this.#engine.read(this.base).picture.blocks, forgetFreed);
-    this.#frees = this.#engine.frees();
   }
 
   #limitEnd(): number {
@@ -828,64 +800,27 @@ export class Heap {
   }
 
   /**
-   * Throws unless `ptr` is a live block, before the wasm reads any byte at it. Another module's
-   * calls through `exports` are caught up with by a walk: when `free` or `realloc` was called
-   * since the record was exact, or when `ptr` is not in it.
+   * Throws unless `ptr` is a live block, before the allocator reads any byte at it: the engine
+   * decides, from its own records (see {@linkcode Engine.verdict}).
    */
   #checkLive(ptr: number, operation: string): void {
     this.#operation = operation; // the checked build reports what is wrong with ptr itself
-    if (this.shared) {
-      // other threads allocate and free at any time, so no record of one thread's stays exact:
-      // a shared heap relies on the wasm's own check of the block's header, as C does
-      if ((this.#calls.malloc_usable_size(ptr) >>> 0) === 0) this.#refuse(ptr, operation);
-      return;
-    }
-    if (this.#engine.frees() !== this.#frees) this.#resync(true);
-    if (!this.#live.has(ptr)) {
-      this.#resync(false);
-      if (!this.#live.has(ptr)) this.#refuse(ptr, operation);
-    }
-  }
-
-  /** Whether `ptr` is in the record of a heap that keeps one (a shared heap keeps none). */
-  #listed(ptr: number): boolean {
-    return !this.shared && this.#live.has(ptr);
-  }
-
-  /**
-   * Counts a free or realloc about to be called, as the wasm counts it (even one that the
-   * checked build reports misuse from), and returns the count before it.
-   */
-  #count(): number {
-    const seen = this.#frees;
-    this.#frees = (seen + 1) | 0;
-    return seen;
-  }
-
-  /**
-   * For a free or realloc of `ptr` that was not done in one crossing (`ptr` not in the record,
-   * or the record behind another module's frees): takes back its count, catches the record up
-   * or refuses `ptr`, and counts it again for the call that follows.
-   */
-  #catchUp(ptr: number, operation: string, seen: number): void {
-    this.#frees = seen;
-    this.#checkLive(ptr, operation);
-    this.#operation = operation;
-    this.#count();
+    const verdict = this.#engine.verdict(ptr);
+    if (verdict !== LIVE) this.#refuse(ptr, operation, verdict);
   }
 
   /** The usable size of `ptr`, a live block; throws for any other pointer. */
   #usable(ptr: number, operation: string): number {
     this.#checkLive(ptr, operation);
     const usable = this.#calls.malloc_usable_size(ptr) >>> 0;
-    if (usable === 0) this.#refuse(ptr, operation); // its header was overwritten: refused too
+    // its header was overwritten: refused too (the checked build reports that itself, and a
+    // block of malloc(0) has 0 usable bytes there: exactly the bytes asked for)
+    if (usable === 0 && !this.checked) this.#refuse(ptr, operation, NOT_A_BLOCK);
     return usable;
   }
 
-  #refuse(ptr: number, operation: string): never {
-    if (this.checked) {
-      throw new HeapMisuseError(this.#live.wasFreed(ptr) ? 1 : 2, ptr, operation);
-    }
+  #refuse(ptr: number, operation: string, verdict: Exclude<Verdict, typeof LIVE>): never {
+    if (this.checked) throw new HeapMisuseError(verdict, ptr, operation);
     throw new RangeError(
       `${operation} was given pointer ${ptr}, which is not a live block of this heap ` +
         `(freed already, from before a reset(), misaligned, inside a block, or outside the heap)`,
@@ -894,7 +829,6 @@ export class Heap {
 
   #served(operation: string, size: number, ptr: number): number {
     if (ptr === 0) throw new OutOfMemoryError(operation, size, this.#limit);
-    if (!this.shared) this.#live.add(ptr >>> 0);
     return ptr >>> 0;
   }
 }

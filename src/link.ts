@@ -71,7 +71,9 @@ export interface LinkedHeap {
  * (else to all of wasm32's 4 GiB). The module gets mote's functions themselves, not JavaScript
  * around them, so every call goes wasm to wasm, and the heap is ready for a module that
  * allocates in its start function or constructors. With `checked: true` the checked build's
- * reports still name the C function the module called (see {@linkcode HeapMisuseError}).
+ * reports still name the C function the module called (see {@linkcode HeapMisuseError}), and
+ * `free` and `realloc` pass through JavaScript, which records the blocks they free, so that the
+ * Heap names a later use of one a double free.
  *
  * @param wasm The module's bytes (a compiled `WebAssembly.Module` does not expose its data).
  * @param options The heap's options, the module's other imports, and the base if it exports none.

@@ -213,6 +213,16 @@ export const ROWS: Row[] = [
     raw: { undefined: true },
   },
   {
+    input: "write one byte past the size asked for",
+    arrange: (heap) => {
+      const ptr = live(heap, 20); // 28 usable bytes in the release build, 20 in the checked one
+      heap.u8[ptr + 20] ^= 0xFF;
+      return () => heap.free(ptr);
+    },
+    release: { ignored: true }, // a byte of the block's own: the release build lets it be used
+    checked: { misuse: "overflow" }, // the red zone
+  },
+  {
     input: "write to freed memory",
     arrange: (heap) => {
       const ptr = freed(heap);

@@ -19,9 +19,12 @@ import { checkPicture } from "./_picture.ts";
  *
  * Only the bookkeeping differs: a model keeps its blocks and free lists in JavaScript objects
  * rather than in the memory, so the memory holds nothing but what users write, and the model
- * knows exactly which blocks are live (any other pointer, interior ones included, throws a
- * `RangeError`). With `checked: true` it lays blocks out as the checked build does, 4 bytes
- * longer each, but catches misuse only the way every model does, by that `RangeError`.
+ * knows exactly which blocks are live, and which pointers were freed and not handed out since,
+ * from its own records (any other pointer, interior ones included, throws a `RangeError`). With
+ * `checked: true` it lays blocks out as the checked build does, 4 bytes longer each, with a
+ * usable size of exactly the bytes asked for, and names a bad pointer as the checked build does
+ * (a `HeapMisuseError` `double-free` or `invalid-pointer`); writes past a block or into
+ * freed memory it cannot see, as its bookkeeping is not in the memory.
  * Its operations take time in the length of a free list where the wasm's take O(1).
  *
  * @example The model predicts the wasm heap
@@ -43,13 +46,10 @@ export class ModelHeap extends Heap {}
 function modelEngine(given: WebAssembly.Memory | undefined, checked: boolean): Engine {
   const memory = given ?? new WebAssembly.Memory({ initial: 0, maximum: 65536 });
   const model = new ModelAllocator(memory, checked);
-  let frees = 0; // as the wasm's mote_frees: calls of free and realloc
   const calls = {
     malloc: (size: number) => model.malloc(size >>> 0),
-    free: (ptr: number) => (frees = (frees + 1) | 0, model.free(ptr >>> 0)),
-    realloc: (ptr: number, size: number) => (
-      frees = (frees + 1) | 0, model.realloc(ptr >>> 0, size >>> 0)
-    ),
+    free: (ptr: number) => model.free(ptr >>> 0),
+    realloc: (ptr: number, size: number) => model.realloc(ptr >>> 0, size >>> 0),
     calloc: (count: number, size: number) => model.calloc(count >>> 0, size >>> 0),
     aligned_alloc: (alignment: number, size: number) =>
       model.aligned_alloc(alignment >>> 0, size >>> 0),
@@ -61,7 +61,7 @@ function modelEngine(given: WebAssembly.Memory | undefined, checked: boolean): E
     exports: { memory, ...calls },
     init: (base, limitEnd) => model.init(base, limitEnd),
     setLimit: (limitEnd) => model.limit = limitEnd >>> 0, // the wasm's global reads unsigned
-    frees: () => frees,
+    verdict: (ptr) => model.verdict(ptr >>> 0), // from the model's own records of its blocks
     read: () => {
       const picture = model.picture();
       return { picture, problems: checkPicture(picture) };

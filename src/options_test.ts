@@ -106,8 +106,14 @@ Deno.test("check() on a checked heap reads guards and poison", async (t) => {
   };
   await t.step("a guard overwritten", () => {
     const { heap, ptrs } = setup();
-    heap.u8[ptrs[0] + heap.usableSize(ptrs[0])] ^= 1; // one byte past the usable end
+    const block = heap.walk().find((block) => block.ptr === ptrs[0])!;
+    heap.u8[block.address + block.size - 4] ^= 1; // the guard's first byte
     assert.match(heap.check().join("\n"), /guard overwritten/);
+  });
+  await t.step("a red zone overwritten", () => {
+    const { heap, ptrs } = setup();
+    heap.u8[ptrs[0] + heap.usableSize(ptrs[0])] ^= 1; // one byte past the size asked for
+    assert.match(heap.check().join("\n"), /red zone overwritten/);
   });
   await t.step("a freed block written", () => {
     const { heap, ptrs } = setup();

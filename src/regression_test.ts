@@ -1,6 +1,12 @@
 // The four bugs of issue 9, each as its user found it. Each test failed before its fix.
 import assert from "node:assert/strict";
 import { Heap, type HeapMisuseError, ModelHeap, OutOfMemoryError } from "../mod.ts";
+import { fastWasm, ownWasm } from "./_wasm.ts";
+import { ModelAllocator } from "./_model_allocator.ts";
+import { FREED, LIVE, NOT_A_BLOCK } from "./_verdict.ts";
+
+/** The bytes of a block's header: a limit can end one header above the highest block. */
+const HEADER_BYTES = 4;
 
 const PAGE = 65536;
 
@@ -124,4 +130,216 @@ Deno.test("a limit whose end is past 2^31 never lets a block run past the memory
   const ptr = h.calloc(1, 4_194_296);
   assert.ok(ptr + 4_194_296 <= h.memory.buffer.byteLength);
   assert.deepEqual(h.check(), []);
+});
+
+// Issue 18: where two features meet, or the world outside the heap acts on it.
+
+/** The first byte of `ptr`'s `bytes` that is not zero, or -1. */
+function firstNonZero(memory: WebAssembly.Memory, ptr: number, bytes: number): number {
+  return new Uint8Array(memory.buffer, ptr, bytes).findIndex((byte) => byte !== 0);
+}
+
+Deno.test("calloc clears every byte the owner could have written (#18: 1)", async (t) => {
+  for (const kind of [Heap, ModelHeap]) {
+    for (const checked of [false, true]) {
+      const name = `${kind.name}${checked ? " checked" : ""}`;
+      await t.step(`${name}: a limit lowered, written above, and raised`, () => {
+        const memory = new WebAssembly.Memory({ initial: 1, maximum: 100 });
+        const h = new kind({ memory, base: 1024, checked });
+        h.malloc(70_000); // grows the memory: the rest of its second page is fresh
+        const last = h.walk().at(-1)!;
+        h.limit = last.address + last.size + HEADER_BYTES - h.base;
+        new Uint8Array(memory.buffer).fill(0xAB, h.base + h.limit); // the owner's, now
+        h.limit = 1 << 20;
+        const ptr = h.calloc(1, 40_000);
+        assert.equal(firstNonZero(memory, ptr, 40_000), -1);
+      });
+      await t.step(`${name}: memory grown and written by another module`, () => {
+        const memory = new WebAssembly.Memory({ initial: 1, maximum: 100 });
+        const h = new kind({ memory, base: 1024, checked });
+        h.malloc(100);
+        const end = memory.buffer.byteLength;
+        memory.grow(2); // another module's pages, which it writes
+        new Uint8Array(memory.buffer).fill(0xCD, end);
+        const ptr = h.calloc(1, 100_000);
+        assert.equal(firstNonZero(memory, ptr, 100_000), -1);
+      });
+      await t.step(`${name}: a memory larger than the region, its limit raised`, () => {
+        const memory = new WebAssembly.Memory({ initial: 3, maximum: 100 });
+        new Uint8Array(memory.buffer).fill(0xEF);
+        const h = new kind({ memory, base: 1024, limit: 8192, checked });
+        h.limit = 1 << 20;
+        const ptr = h.calloc(1, 150_000);
+        assert.equal(firstNonZero(memory, ptr, 150_000), -1);
+      });
+    }
+  }
+});
+
+Deno.test("the raw builds' calloc clears what came back with a raised limit (#18: 1)", () => {
+  for (const [name, bytes] of [["release", ownWasm], ["fast", fastWasm]] as const) {
+    // deno-lint-ignore no-explicit-any
+    const x = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports as any;
+    const memory = x.memory as WebAssembly.Memory;
+    x.mote_init(0, 1 << 24);
+    x.malloc(70_000);
+    const end = (x.mote_top.value >>> 0) + HEADER_BYTES;
+    x.mote_set_limit(end);
+    new Uint8Array(memory.buffer).fill(0xAB, end);
+    x.mote_set_limit(1 << 24);
+    const ptr = x.calloc(1, 40_000) >>> 0;
+    assert.equal(firstNonZero(memory, ptr, 40_000), -1, name);
+  }
+});
+
+Deno.test("the owner's bytes above a lowered-then-raised limit are no use after free (#18: 2)", () => {
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 100 });
+  const h = new Heap({ memory, base: 1024, checked: true });
+  h.malloc(100);
+  const last = h.walk().at(-1)!;
+  h.limit = last.address + last.size + HEADER_BYTES - h.base;
+  const end = h.base + h.limit;
+  new Uint8Array(memory.buffer).fill(0x11, end, end + 4096);
+  h.limit = 1 << 20;
+  assert.deepEqual(h.check(), []);
+  assert.ok(h.malloc(8000) > 0);
+  assert.deepEqual(h.check(), []);
+});
+
+/** The kind and address of the HeapMisuseError `f` throws, or "accepted". */
+function misuse(f: () => unknown): string {
+  try {
+    f();
+    return "accepted";
+  } catch (e) {
+    const { kind, address } = e as HeapMisuseError;
+    return kind === undefined ? (e as Error).name : `${kind} at ${address}`;
+  }
+}
+
+Deno.test("a checked heap names the block that was overrun, from either neighbour (#18: 4)", () => {
+  const h = new Heap({ checked: true });
+  const a = h.malloc(100), b = h.malloc(24), c = h.malloc(24);
+  h.malloc(8);
+  h.u8[b + h.usableSize(b)] = 0x78;
+  const before = h.walk();
+  assert.equal(misuse(() => h.free(a)), `overflow at ${b}`);
+  assert.equal(misuse(() => h.free(c)), `overflow at ${b}`);
+  assert.equal(misuse(() => h.free(b)), `overflow at ${b}`);
+  assert.deepEqual(h.walk(), before);
+  assert.equal(h.check().length, 1);
+  assert.match(h.check()[0], new RegExp(`block at ${b - HEADER_BYTES}`));
+});
+
+Deno.test("a checked heap catches a write of one byte past the requested size (#18: 5)", async (t) => {
+  for (let size = 0; size <= 40; size++) {
+    await t.step(`malloc(${size})`, () => {
+      for (
+        const [name, use] of [
+          ["free", (h: Heap, p: number) => h.free(p)],
+          ["realloc", (h: Heap, p: number) => h.realloc(p, size + 100)],
+          ["usableSize", (h: Heap, p: number) => h.usableSize(p)],
+          ["free of its left neighbour", (h: Heap, _: number, left: number) => h.free(left)],
+        ] as const
+      ) {
+        const h = new Heap({ checked: true });
+        const left = h.malloc(8);
+        const p = h.malloc(size);
+        h.malloc(8);
+        assert.equal(h.usableSize(p), size, "the usable size is the size asked for");
+        assert.deepEqual(h.check(), []);
+        h.u8[p + size] ^= 1;
+        assert.equal(h.check().length, 1, `check() after malloc(${size}), then p[${size}] written`);
+        assert.equal(misuse(() => use(h, p, left)), `overflow at ${p}`, name);
+      }
+    });
+  }
+  for (
+    const [name, make] of [
+      ["calloc", (h: Heap) => h.calloc(3, 7)],
+      ["alignedAlloc", (h: Heap) => h.alignedAlloc(64, 21)],
+      ["realloc, shrinking", (h: Heap) => h.realloc(h.malloc(100), 21)],
+      ["realloc, growing in place", (h: Heap) => h.realloc(h.malloc(10), 21)],
+      ["realloc, moving", (h: Heap) => {
+        const p = h.malloc(10);
+        h.malloc(8);
+        return h.realloc(p, 21);
+      }],
+    ] as const
+  ) {
+    await t.step(name, () => {
+      const h = new Heap({ checked: true });
+      const p = make(h);
+      h.malloc(8);
+      assert.equal(h.usableSize(p), 21);
+      h.u8[p + 21] = 0;
+      assert.equal(misuse(() => h.free(p)), `overflow at ${p}`);
+    });
+  }
+});
+
+Deno.test("a double free is named so after another module freed through exports (#18: 3)", () => {
+  for (const kind of [Heap, ModelHeap]) {
+    const h = new kind({ checked: true });
+    const p = h.malloc(40), q = h.malloc(40);
+    h.malloc(8);
+    h.free(p);
+    h.exports.free(q); // another module, wasm to wasm, frees its own block
+    assert.equal(misuse(() => h.free(p)), `double-free at ${p}`, kind.name);
+    assert.equal(misuse(() => h.free(q)), `double-free at ${q}`, kind.name); // freed by the other
+    const theirs = h.exports.malloc(24) >>> 0; // handed out again: live, then freed by them
+    h.exports.free(theirs);
+    assert.equal(misuse(() => h.usableSize(theirs)), `double-free at ${theirs}`, kind.name);
+    assert.equal(misuse(() => h.free(p + 16)), `invalid-pointer at ${p + 16}`, kind.name);
+  }
+});
+
+Deno.test("ModelHeap decides what is live from its own records, not the Heap's (#18: 6)", () => {
+  // the model's engine answers for its pointers: a record that forgot the Heap's frees, or took
+  // a freed block for live, would show here as a difference between the two
+  for (const checked of [false, true]) {
+    const heap = new Heap({ checked }), model = new ModelHeap({ checked });
+    const outcome = (h: Heap, f: (h: Heap) => unknown) => {
+      try {
+        return String(f(h));
+      } catch (e) {
+        return `${(e as Error).constructor.name} ${(e as HeapMisuseError).kind ?? ""}`;
+      }
+    };
+    const script: ((h: Heap) => unknown)[] = [
+      (h) => h.malloc(40),
+      (h) => h.malloc(40),
+      (h) => h.exports.malloc(40) >>> 0,
+      (h) => h.free(h.walk()[0].ptr),
+      (h) => h.exports.free(h.walk()[1].ptr),
+      (h) => h.free(h.walk()[0].ptr), // freed: a double free
+      (h) => h.usableSize(h.walk()[1].ptr + 16),
+      (h) => h.realloc(h.walk()[2].ptr, 500),
+      (h) => h.free(h.walk()[2].ptr), // moved by realloc: freed
+      (h) => h.reset(),
+      (h) => h.free(h.base + 1024), // from before the reset: never a block now
+    ];
+    for (const step of script) assert.equal(outcome(model, step), outcome(heap, step));
+  }
+});
+
+Deno.test("the model tells live, freed and never-a-block pointers from its own records (#18: 6)", () => {
+  const model = new ModelAllocator(new WebAssembly.Memory({ initial: 0, maximum: 100 }));
+  assert.ok(model.init(0, 1 << 20));
+  const p = model.malloc(40), q = model.malloc(40);
+  model.malloc(8);
+  assert.deepEqual([model.verdict(p), model.verdict(q)], [LIVE, LIVE]);
+  model.free(p);
+  const moved = model.realloc(q, 4000);
+  assert.notEqual(moved, q);
+  assert.deepEqual([model.verdict(p), model.verdict(q), model.verdict(moved)], [
+    FREED,
+    FREED,
+    LIVE,
+  ]);
+  assert.equal(model.verdict(moved + 16), NOT_A_BLOCK);
+  assert.equal(model.malloc(40), p); // handed out again: live, no longer freed
+  assert.equal(model.verdict(p), LIVE);
+  assert.ok(model.init(0, 1 << 20));
+  assert.deepEqual([model.verdict(p), model.verdict(q)], [NOT_A_BLOCK, NOT_A_BLOCK]);
 });

@@ -80,7 +80,7 @@ if (import.meta.main) {
       run: (args) => runOnOwnAllocator(merged, args),
     },
     {
-      name: "mote's checked build, wasm to wasm",
+      name: "mote's checked build (free, realloc through JS)",
       bytes: codeBytes(onMote) + checkedWasm.length,
       run: (args) => runOnMote(onMote, args, true),
     },
