@@ -80,29 +80,26 @@ export const median = (xs: number[]): number => {
   return sorted.length ? (sorted[(sorted.length - 1) >> 1] + sorted[sorted.length >> 1]) / 2 : NaN;
 };
 
+/** What a command prints, run from the repository's root; undefined when it cannot run or fails. */
+async function output(cmd: string, args: string[]): Promise<string | undefined> {
+  const command = new Deno.Command(cmd, { args, cwd: new URL("..", import.meta.url) });
+  const { success, stdout } = await command.output().catch(() => ({
+    success: false,
+    stdout: null,
+  }));
+  return success && stdout ? new TextDecoder().decode(stdout) : undefined;
+}
+
 async function machine(): Promise<string> {
-  let cpu = "unknown CPU";
-  try {
-    // Deno reads /proc only with --allow-all: ask grep
-    const { stdout } = await new Deno.Command("grep", {
-      args: ["-m1", "model name", "/proc/cpuinfo"],
-    })
-      .output();
-    cpu = new TextDecoder().decode(stdout).match(/model name\s*:\s*(.*)/)?.[1] ?? cpu;
-  } catch { /* not Linux */ }
+  // Deno reads /proc only with --allow-all: ask grep
+  const info = await output("grep", ["-m1", "model name", "/proc/cpuinfo"]);
+  const cpu = info?.match(/model name\s*:\s*(.*)/)?.[1] ?? "unknown CPU";
   return `${cpu}, ${navigator.hardwareConcurrency} cores; Deno ${Deno.version.deno}, V8 ${Deno.version.v8}`;
 }
 
 /** The commit checked out and the source hash src/_wasm.ts names. */
 async function moteVersion(): Promise<string> {
-  let commit = "?";
-  try {
-    const { stdout } = await new Deno.Command("git", {
-      args: ["rev-parse", "--short", "HEAD"],
-      cwd: new URL("..", import.meta.url),
-    }).output();
-    commit = new TextDecoder().decode(stdout).trim() || commit;
-  } catch { /* not a git checkout */ }
+  const commit = (await output("git", ["rev-parse", "--short", "HEAD"]))?.trim() || "?";
   const generated = await Deno.readTextFile(new URL("../src/_wasm.ts", import.meta.url));
   const hash = generated.match(/source sha256 ([0-9a-f]{12})/)?.[1] ?? "?";
   return `commit ${commit}, asm/mote.ts sha256 ${hash}…`;
@@ -560,36 +557,26 @@ const MEMORY_BEFORE = "b112a82";
 
 /** mote's memory over peak live per workload in MEMORY_BEFORE's results, read with git. */
 async function memoryBefore(): Promise<Results["before"]> {
-  const git = new Deno.Command("git", { args: ["show", `${MEMORY_BEFORE}:bench/results.json`] });
-  const { success, stdout } = await git.output().catch(() => ({ success: false, stdout: null }));
-  if (!success || !stdout) return undefined; // not a clone with that history
-  const old: Results = JSON.parse(new TextDecoder().decode(stdout));
-  const memory = old.workloads.flatMap((w) => {
-    const r = memoryRatio(old, w.name, BASELINE);
-    return r === null ? [] : [[w.name, r] as const];
-  });
-  return { commit: MEMORY_BEFORE, memory: Object.fromEntries(memory) };
+  const json = await output("git", ["show", `${MEMORY_BEFORE}:bench/results.json`]);
+  if (!json) return undefined; // not a clone with that history
+  const old: Results = JSON.parse(json);
+  const memory = old.workloads.map((w) => [w.name, memoryRatio(old, w.name, BASELINE)] as const);
+  return {
+    commit: MEMORY_BEFORE,
+    memory: Object.fromEntries(memory.filter(([, r]) => r !== null)) as Record<string, number>,
+  };
 }
 
 /** Runs every workload against every peer: the results the report is written from. */
-async function run(args: {
-  rounds?: number;
-  only?: string[];
-  peer: string[];
-  trace: string[];
-}): Promise<Results> {
+type RunArgs = { rounds?: number; only?: string[]; peer: string[]; trace: string[] };
+async function run(args: RunArgs): Promise<Results> {
   await setup({ quiet: true });
   const replayer = await loadReplayer();
   const { peers, notes } = await loadPeers(args.peer);
   const only = args.only;
-  const rounds = {
-    synthetic: Number(args.rounds ?? 7),
-    traces: Number(args.rounds ?? 4),
-  };
-  const traces = tracePaths([
-    ...(Deno.env.get("BENCH_TRACES")?.split(",").filter(Boolean) ?? []),
-    ...args.trace,
-  ]);
+  const rounds = { synthetic: Number(args.rounds ?? 7), traces: Number(args.rounds ?? 4) };
+  const fromEnv = Deno.env.get("BENCH_TRACES")?.split(",").filter(Boolean) ?? [];
+  const traces = tracePaths([...fromEnv, ...args.trace]);
   const workloads = synthetic().filter((w) => !only || only.includes(w.name));
   const results: Results = {
     date: new Date().toISOString(),
@@ -602,15 +589,9 @@ async function run(args: {
     notes,
     before: await memoryBefore(),
   };
-  for (const peer of peers) {
-    results.peers.push({
-      name: peer.name,
-      description: peer.description,
-      kind: peer.kind,
-      ...(peer.wasm
-        ? { bytes: peer.wasm.length, gzip: await gzipSize(new Uint8Array(peer.wasm)) }
-        : {}),
-    });
+  for (const { name, description, kind, wasm } of peers) {
+    const size = wasm ? { bytes: wasm.length, gzip: await gzipSize(new Uint8Array(wasm)) } : {};
+    results.peers.push({ name, description, kind, ...size });
   }
   const selected = traces.filter((path) => !only || only.some((o) => path.includes(o)));
   for (const source of [...workloads, ...selected]) {
@@ -618,13 +599,8 @@ async function run(args: {
     const started = performance.now();
     const { ops: _, ...summary } = workload;
     results.workloads.push(summary);
-    results.cells[workload.name] = measureWorkload(
-      workload,
-      peers,
-      replayer.noop,
-      replayer,
-      workload.source === "synthetic" ? rounds.synthetic : rounds.traces,
-    );
+    const n = workload.source === "synthetic" ? rounds.synthetic : rounds.traces;
+    results.cells[workload.name] = measureWorkload(workload, peers, replayer.noop, replayer, n);
     release(workload);
     console.log(`${workload.name}: ${((performance.now() - started) / 1000).toFixed(0)} s`);
   }
