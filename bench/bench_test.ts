@@ -106,9 +106,7 @@ Deno.test("every peer replays every workload in wasm and through JS calls", asyn
     for (const peer of [mote, tlsf, ...js]) {
       const run = peer.shrinks ? runTracked(peer, workload) : runJs(peer, workload);
       assert.equal(run.error, undefined, `${peer.name} on ${workload.name}`);
-      if (peer.name !== "@thi.ng/malloc") {
-        assert.equal(run.failures, 0, `${peer.name} on ${workload.name}`);
-      }
+      assert.equal(run.failures, 0, `${peer.name} on ${workload.name}`);
       assert.ok(run.used >= 0);
     }
     // and mimalloc, when bench:setup could build it: its blocks under 8 bytes are rounded up

@@ -234,11 +234,6 @@ export async function loadReplayer(dir: URL = PEERS_DIR): Promise<Replayer> {
   return makeReplayer(await read("replay.wasm"), await read("noop.wasm"));
 }
 
-/** Whether a peer replays a workload at all (a list-walking allocator skips the largest). */
-export function runs(peer: Peer, workload: Workload): boolean {
-  return workload.peakObjects <= (peer.maxLiveObjects ?? Infinity);
-}
-
 /** The gzip-compressed size of some bytes. */
 export async function gzipSize(bytes: Uint8Array<ArrayBuffer>): Promise<number> {
   const stream = new Blob([bytes]).stream().pipeThrough(new CompressionStream("gzip"));

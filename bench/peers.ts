@@ -10,7 +10,6 @@
  *
  * @module
  */
-import { MemPool } from "@thi.ng/malloc";
 import { checkedWasm, fastWasm, ownWasm } from "../src/_wasm.ts";
 import { Heap } from "../src/heap.ts";
 import { PEERS_DIR } from "./setup.ts";
@@ -53,11 +52,6 @@ export interface Peer {
   hasAligned: boolean;
   /** Whether `used()` can shrink, so the high-water mark must be tracked op by op. */
   shrinks: boolean;
-  /**
-   * The most live objects it can replay in reasonable time (its free walks a list of every live
-   * block); workloads above it are skipped for this peer.
-   */
-  maxLiveObjects?: number;
   /** A fresh, empty instance, sized for a workload with `peakLive` bytes live at most. */
   create(peakLive: number): Instance;
 }
@@ -123,34 +117,6 @@ export function wasmPeer(
         calls: exports as unknown as Calls,
         exports,
         used: () => memory.buffer.byteLength - before,
-      };
-    },
-  };
-}
-
-/** @thi.ng/malloc's MemPool: a first-fit allocator over one fixed ArrayBuffer. */
-function thingPeer(): Peer {
-  return {
-    name: "@thi.ng/malloc",
-    description: "thi.ng's MemPool (TypeScript, first fit over an ArrayBuffer; defaults)",
-    kind: "js",
-    natural: 8,
-    hasAligned: false,
-    shrinks: true,
-    maxLiveObjects: 20_000,
-    create(peakLive) {
-      // it cannot grow: give it room for anything a sane allocator would need
-      const pool = new MemPool({ size: Math.max(64 << 20, pages(16 * peakLive)) });
-      const state = pool as unknown as { top: number };
-      const start = state.top;
-      return {
-        calls: {
-          malloc: (size) => pool.malloc(size),
-          free: (ptr) => void pool.free(ptr),
-          realloc: (ptr, size) => pool.realloc(ptr, size),
-          calloc: (count, size) => pool.calloc(count * size),
-        },
-        used: () => pages(state.top - start),
       };
     },
   };
@@ -258,24 +224,21 @@ export async function loadPeers(extra: string[] = []): Promise<{ peers: Peer[]; 
     ),
     wasmPeer("mote fast", "mote built for speed (src/_wasm.ts fastWasm, -O3)", fastWasm),
   ];
-  const built: [string, string, string, number?][] = [
-    ["dlmalloc", "dlmalloc.wasm", "wasi-libc's malloc (dlmalloc 2.8.6), clang -O2 + wasm-opt"],
-    ...["dlmalloc", "emmalloc"].map((m): [string, string, string, number] => [
+  // name, description, the alignment malloc gives (16 unless said); in bench/peers/ as the name
+  // in lower case with dashes (bench/setup.ts builds them there)
+  const built: [string, string, number?][] = [
+    ["dlmalloc", "wasi-libc's malloc (dlmalloc 2.8.6), clang -O2 + wasm-opt"],
+    ...["dlmalloc", "emmalloc"].map((m): [string, string, number] => [
       `emscripten ${m}`,
-      `emscripten-${m}.wasm`,
       `Emscripten 3.1.6's ${m} (emcc -O2 -sMALLOC=${m}); aligns to 8`,
       8,
     ]),
-    [
-      "mimalloc",
-      "mimalloc.wasm",
-      `Debian's mimalloc ${mimallocVersion()} (src/static.c, clang -O2); under 8 B take 8`,
-      8,
-    ],
-    ["AS TLSF", "as-tlsf.wasm", "AssemblyScript's TLSF (--runtime minimal, -O3)"],
-    ["AS stub", "as-stub.wasm", "AssemblyScript's stub: bump, never reuses (the speed floor)"],
+    ["mimalloc", `Debian's mimalloc ${mimallocVersion()} (src/static.c); < 8 B take 8`, 8],
+    ["AS TLSF", "AssemblyScript's TLSF (--runtime minimal, -O3)"],
+    ["AS stub", "AssemblyScript's stub: bump, never reuses (the speed floor)"],
   ];
-  for (const [name, file, description, natural] of built) {
+  for (const [name, description, natural] of built) {
+    const file = `${name.toLowerCase().replaceAll(" ", "-")}.wasm`;
     try {
       const wasm = await Deno.readFile(new URL(file, PEERS_DIR));
       peers.push(wasmPeer(name, description, wasm, natural));
@@ -293,7 +256,6 @@ export async function loadPeers(extra: string[] = []): Promise<{ peers: Peer[]; 
     }
   }
   peers.push(
-    thingPeer(),
     heapLikePeer(
       "mote Heap",
       "mote through its checked JS API (Heap), JS calls only",

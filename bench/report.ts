@@ -24,7 +24,6 @@ import {
   release,
   type Run,
   runJs,
-  runs,
   runTracked,
   runWasm,
 } from "./harness.ts";
@@ -53,7 +52,6 @@ export interface Cell {
   used?: number;
   failures: number;
   error?: string;
-  skipped?: string;
 }
 
 /** The results: what was run and every sample. */
@@ -126,10 +124,6 @@ export function measureWorkload(
   const cells: Record<string, Cell> = {};
   for (const peer of [noop, ...peers]) {
     cells[peer.name] = { wasm: [], js: [], wasmNet: [], wasmRatio: [], jsRatio: [], failures: 0 };
-    if (!runs(peer, workload)) {
-      cells[peer.name].skipped = `skipped: ${workload.peakObjects.toLocaleString("en")} live ` +
-        `objects; its free walks a list of them all`;
-    }
   }
   const mote = peers.find((p) => p.name === BASELINE)!;
   const sample = (peer: Peer, mode: "wasm" | "js"): number | null => {
@@ -153,7 +147,7 @@ export function measureWorkload(
       for (const mode of modes) {
         const cell = cells[peer.name], key = `${peer.name}/${mode}`;
         if (mode === "wasm" && peer.kind !== "wasm") continue;
-        if (cell.skipped || cell.error || slow.has(key)) continue;
+        if (cell.error || slow.has(key)) continue;
         const triple = round % 2 ? [peer, mote, noop] : [noop, mote, peer];
         const ms = new Map<Peer, number | null>();
         for (const p of triple) if (!ms.has(p)) ms.set(p, sample(p, mode));
@@ -175,7 +169,7 @@ export function measureWorkload(
   }
   for (const peer of peers) {
     const cell = cells[peer.name];
-    if (peer.shrinks && !cell.skipped && !cell.error) {
+    if (peer.shrinks && !cell.error) {
       gc();
       const run = runTracked(peer, workload);
       if (!run.error) cell.used = run.used;
@@ -237,7 +231,6 @@ function memoryText(results: Results, workload: string, r: number | null): strin
 function why(results: Results, workload: string, peer: string): string {
   const cell = results.cells[workload][peer];
   if (!cell) return "—";
-  if (cell.skipped) return "skipped";
   if (cell.error) return cell.error.includes("budget") ? "> 30 s" : "trap";
   if (cell.failures) return `${int(cell.failures)} failed`;
   return "—";
@@ -521,8 +514,6 @@ function markdown(results: Results, readme: boolean): string {
             ? [`- ${p} on ${w}: ${c.error}`]
             : c.failures
             ? [`- ${p} on ${w}: ${int(c.failures)} requests returned 0`]
-            : c.skipped
-            ? [`- ${p} on ${w}: ${c.skipped}`]
             : []
         )
       ),
