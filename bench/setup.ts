@@ -191,14 +191,11 @@ void* calloc(size_t c, size_t n) { return c < 8 && n < 8 && c * n < 8 ? mi_zallo
 void* aligned_alloc(size_t a, size_t n) { return mi_malloc_aligned(AT_LEAST_8(n), a); }
 size_t malloc_usable_size(void* p) { return mi_usable_size(p); }
 char* getenv(const char* name) { return NULL; }
-FILE* const stdout = NULL;
-FILE* const stderr = NULL;
-int fputs(const char* s, FILE* f) { return 0; }
+FILE* const stdout = NULL; FILE* const stderr = NULL; int fputs(const char* s, FILE* f) { return 0; }
 int vsnprintf(char* b, size_t n, const char* f, va_list a) { if (n) *b = 0; return 0; }
 int snprintf(char* b, size_t n, const char* f, ...) { if (n) *b = 0; return 0; }
 int clock_gettime(clockid_t c, struct timespec* t) { t->tv_sec = t->tv_nsec = 0; return 0; }
-int atexit(void (*f)(void)) { return 0; }
-int sched_yield(void) { return 0; }
+int atexit(void (*f)(void)) { return 0; } int sched_yield(void) { return 0; }
 void __wasm_call_ctors(void);
 void _initialize(void) { __wasm_call_ctors(); } // a reactor: else every call would run them
 `;
