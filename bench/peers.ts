@@ -12,6 +12,7 @@
  */
 import { checkedWasm, fastWasm, ownWasm } from "../src/_wasm.ts";
 import { Heap } from "../src/heap.ts";
+import { ModelHeap } from "../src/model.ts";
 import { PEERS_DIR } from "./setup.ts";
 
 /** The C ABI, as called from JavaScript; pointers may come back signed (`>>> 0` them). */
@@ -122,22 +123,12 @@ export function wasmPeer(
   };
 }
 
-/** What a Heap-compatible allocator offers: mote's Heap, and the reference model. */
-interface HeapLike {
-  malloc(size: number): number;
-  free(ptr: number): void;
-  realloc(ptr: number, size: number): number;
-  calloc(count: number, size: number): number;
-  alignedAlloc(alignment: number, size: number): number;
-  readonly span?: number;
-}
-
 /**
  * The C ABI over a Heap-like, as methods: one function each for every run, which V8 inlines into
  * the loop as into a program's calls (closures made afresh per run it would not).
  */
 class HeapCalls implements Calls {
-  constructor(readonly heap: HeapLike) {}
+  constructor(readonly heap: Heap) {}
   malloc(size: number) {
     return this.heap.malloc(size);
   }
@@ -155,13 +146,8 @@ class HeapCalls implements Calls {
   }
 }
 
-/** A JS peer over a Heap-compatible allocator; `used` is its span's growth in pages. */
-function heapLikePeer(
-  name: string,
-  description: string,
-  make: () => HeapLike,
-  shrinks: boolean,
-): Peer {
+/** A JS peer over a Heap (mote's, or the model's); `used` is its span's growth in pages. */
+function heapPeer(name: string, description: string, kind: typeof Heap, shrinks: boolean): Peer {
   return {
     name,
     description,
@@ -170,33 +156,11 @@ function heapLikePeer(
     hasAligned: true,
     shrinks,
     create() {
-      const heap = make();
-      const before = heap.span ?? 0;
-      return {
-        calls: new HeapCalls(heap),
-        used: () => pages((heap.span ?? 0) - before),
-      };
+      const heap = new kind();
+      const before = heap.span;
+      return { calls: new HeapCalls(heap), used: () => pages(heap.span - before) };
     },
   };
-}
-
-/** mote's reference model (src/model.ts), when it is there. */
-async function modelPeer(): Promise<Peer | string> {
-  const url = new URL("../src/model.ts", import.meta.url);
-  let ModelHeap: new () => HeapLike;
-  try {
-    // a computed specifier: the model may not exist yet, and the bench runs without it
-    ({ ModelHeap } = await import(url.href));
-    if (typeof ModelHeap !== "function") return "src/model.ts exports no ModelHeap";
-  } catch (e) {
-    return `reference model skipped: ${e instanceof Error ? e.message.split("\n")[0] : e}`;
-  }
-  return heapLikePeer(
-    "mote model",
-    "mote's reference model (TypeScript over an ArrayBuffer, src/model.ts)",
-    () => new ModelHeap(),
-    true,
-  );
 }
 
 /** The version of the mimalloc source bench/setup.ts fetched, from its directory's name. */
@@ -256,15 +220,8 @@ export async function loadPeers(extra: string[] = []): Promise<{ peers: Peer[]; 
     }
   }
   peers.push(
-    heapLikePeer(
-      "mote Heap",
-      "mote through its checked JS API (Heap), JS calls only",
-      () => new Heap(),
-      false,
-    ),
+    heapPeer("mote Heap", "mote through its checked JS API (Heap), JS calls only", Heap, false),
+    heapPeer("mote model", "mote's reference model (TypeScript, src/model.ts)", ModelHeap, true),
   );
-  const model = await modelPeer();
-  if (typeof model === "string") notes.push(model);
-  else peers.push(model);
   return { peers, notes };
 }
