@@ -334,7 +334,7 @@ function targets(results: Results): string[] {
       : items.some(([, r]) => r > 1)
       ? "within the noise"
       : "met";
-    return `- ${label}: ${state}. ` + [
+    return `- ${label}: ${state}` + (items.length ? ". " : "") + [
       ...part((r) => r > noise, "above on"),
       ...part((r) => r > 1 && r <= noise, "within the ±10% noise on"),
       ...part((r) => r <= 1, "at or below on"),
