@@ -842,9 +842,9 @@ export function mote_init(base: usize, limitEnd: usize): usize {
 
 /**
  * Moves the limit to `limitEnd`, a multiple of ALIGN from top + HEADER to MAX_LIMIT: the caller
- * checks it, as it did writing the global. Carving stops below it at once. Memory above a limit lowered below the
- * memory's end is the owner's to write while it stays there: raised again, the limit gives it back
- * to the heap as memory that is not known to be zero, nor poisoned (checked).
+ * checks it, as it did writing the global. Carving stops below it at once. Memory above a limit
+ * lowered below the memory's end is the owner's to write while it stays there: raised again, the
+ * limit gives it back to the heap as memory that is not known to be zero, nor poisoned (checked).
  */
 export function mote_set_limit(limitEnd: usize): void {
   if (limitEnd < limit) {

@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { parseArgs } from "../scripts/_cli.ts";
+import { argPath, fail, parseArgs, readArg } from "../scripts/_cli.ts";
 import {
   gzipSize,
   loadReplayer,
@@ -565,7 +565,7 @@ async function run(args: RunArgs): Promise<Results> {
   const replayer = await loadReplayer();
   const { peers, notes } = await loadPeers(args.peer);
   const only = args.only;
-  const rounds = { synthetic: Number(args.rounds ?? 7), traces: Number(args.rounds ?? 4) };
+  const rounds = { synthetic: args.rounds ?? 7, traces: args.rounds ?? 4 };
   const fromEnv = Deno.env.get("BENCH_TRACES")?.split(",").filter(Boolean) ?? [];
   const traces = tracePaths([...fromEnv, ...args.trace]);
   const workloads = synthetic().filter((w) => !only || only.includes(w.name));
@@ -613,18 +613,21 @@ if (import.meta.main) {
     },
   });
   const only = args.only?.split(",");
+  const names = [...synthetic(0).map((w) => w.name), ...tracePaths(args.trace.map(argPath))];
+  const unknown = only?.filter((o) => !names.some((name) => name === o || name.includes(o)));
+  if (unknown?.length) fail(`--only: no workload named ${unknown.join(", ")}`);
   const written: URL[] = [];
   let results: Results;
+  const [peer, trace] = [args.peer.map(argPath), args.trace.map(argPath)];
+  for (const file of [...peer, ...trace]) readArg(file); // missing: one line, exit 2
   if (args.from) {
-    results = JSON.parse(await Deno.readTextFile(args.from));
+    results = JSON.parse(new TextDecoder().decode(readArg(args.from, "--from")));
     results.before ??= await memoryBefore();
   } else {
-    results = await run({ ...args, only });
-    await Deno.writeTextFile(
-      new URL("results.json", HERE),
-      JSON.stringify(results, null, 1) + "\n",
-    );
-    written.push(new URL("results.json", HERE));
+    results = await run({ ...args, only, peer, trace });
+    const json = new URL("results.json", HERE);
+    await Deno.writeTextFile(json, JSON.stringify(results, null, 1) + "\n");
+    written.push(json);
   }
   for (const [file, svg] of Object.entries(charts(results))) {
     await Deno.writeTextFile(new URL(file, HERE), svg);

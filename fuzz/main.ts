@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { parseArgs, Progress, readArg, UsageError } from "../scripts/_cli.ts";
+import { fail, parseArgs, Progress, readArg, UsageError } from "../scripts/_cli.ts";
 import { fuzzAllocator, fuzzMote, type FuzzProgress, type FuzzReport } from "./mod.ts";
 import { fuzzHeapLayer } from "./_heap_fuzz.ts";
 
@@ -201,8 +201,7 @@ function main(args: readonly string[]): number {
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     progress.done();
-    console.error(`error: ${error.message}\nRun ${COMMAND.usage} --help for the flags.`);
-    return 2;
+    fail(error.message, COMMAND.usage);
   }
   progress.done();
   const { runs, operations, elapsedMs, seeds, failure, subject, soak } = report;

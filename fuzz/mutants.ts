@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { parseArgs } from "../scripts/_cli.ts";
+import { fail, parseArgs } from "../scripts/_cli.ts";
 import { Heap, runOn } from "../src/heap.ts";
 import { wasmEngineFor, type WasmModules } from "../src/_engine.ts";
 import { fuzzHeapLayer } from "./_heap_fuzz.ts";
@@ -214,6 +214,10 @@ if (import.meta.main) {
     Deno.exit(0);
   }
   const indices = flags.only?.split(",").map(Number) ?? MUTANTS.map((_, i) => i);
+  const last = MUTANTS.length - 1;
+  if (!indices.every((i) => i in MUTANTS)) {
+    fail(`--only: mutants are 0 to ${last}, got ${flags.only}`);
+  }
   const outcomes: Outcome[] = [];
   for (const index of indices) {
     const mutant: Mutant = MUTANTS[index];

@@ -4,7 +4,7 @@
  *
  * A script declares its flags once; `--help` prints them, `--flag value` and `--flag=value` both
  * work, and a bad flag or value ends the script with exit code 2 and one line naming the flag and
- * the value (and a line pointing to `--help`), never a stack trace; a file named on the command
+ * the value and pointing to `--help`, never a stack trace; a file named on the command
  * line that cannot be read or written (`readArg`, `writeArg`) ends it with one line and exit
  * code 2 too. Its path is the user's, relative to where they typed it (`argPath`).
  *
@@ -146,7 +146,7 @@ export function parseFlags<F extends Record<string, Flag>>(
 
 /**
  * Parses `Deno.args` (or `args`) for a script: on `--help` prints the help and exits 0, on a
- * usage error prints one line and a pointer to `--help` and exits 2.
+ * usage error prints one line, pointing to `--help`, and exits 2.
  */
 export function parseArgs<F extends Record<string, Flag>>(
   command: Command<F>,
@@ -159,14 +159,17 @@ export function parseArgs<F extends Record<string, Flag>>(
     Deno.exit(0);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    console.error(`error: ${error.message}\nRun ${command.usage} --help for the flags.`);
-    Deno.exit(2);
+    fail(error.message, command.usage);
   }
 }
 
-/** Ends a script as a bad command line does: `error: message`, one line, and exit code 2. */
-export function fail(message: string): never {
-  console.error(`error: ${message.replaceAll("\n", " ")}`);
+/**
+ * Ends a script as a bad command line does: `error: message`, one line (saying where `--help` is
+ * when `usage` is given), and exit code 2.
+ */
+export function fail(message: string, usage?: string): never {
+  const help = usage ? ` (${usage} --help lists the flags)` : "";
+  console.error(`error: ${message.replaceAll("\n", " ")}${help}`);
   Deno.exit(2);
 }
 

@@ -15,7 +15,7 @@
  * @module
  */
 import { Heap, heapMapSvg } from "../mod.ts";
-import { parseArgs, seededFraction } from "./_cli.ts";
+import { parseArgs, seededFraction, writeArg } from "./_cli.ts";
 
 const flags = parseArgs({
   usage: "deno task demo",
@@ -206,6 +206,6 @@ console.log(
 );
 for (const line of asciiMap(64, 8)) console.log(line);
 if (SVG) {
-  await Deno.writeTextFile(SVG, stack(maps));
+  await writeArg(SVG, stack(maps));
   console.log(`\nWrote ${maps.length} maps of the heap to ${SVG}.`);
 }

@@ -19,6 +19,7 @@ const flags = parseArgs({
     "grew at most once in the run's second half.",
   flags: {
     seconds: { kind: "number", help: "how long to run", default: 60, min: 0.1 },
+    ops: { kind: "integer", help: "run this many operations instead (no clock)", min: 100_000 },
     live: { kind: "integer", help: "the most blocks live at once", default: 20_000, min: 1 },
     seed: { kind: "integer", help: "seed of the operations", default: 1, min: 0 },
     checked: { kind: "boolean", help: "run the checked build" },
@@ -71,7 +72,7 @@ function place(slot: number, ptr: number, bytes: number) {
 
 const deadline = performance.now() + SECONDS * 1000;
 const started = performance.now();
-while (performance.now() < deadline) {
+while (flags.ops === undefined ? performance.now() < deadline : ops < flags.ops) {
   for (let i = 0; i < 100_000; i++, ops++) {
     const slot = pick(LIVE);
     if (ptrs[slot]) {

@@ -92,7 +92,7 @@ export class ModelAllocator {
   set limit(address: number) {
     // what lies above a limit below the memory's end is the owner's to write until it comes back
     if (address < this.#memoryEnd()) this.#pristine = Math.max(this.#pristine, this.#memoryEnd());
-    this.#limit = Math.floor(Math.min(address, MAX_LIMIT) / ALIGN) * ALIGN;
+    this.#limit = address; // as the wasm's mote_set_limit, which trusts its caller to round it
   }
 
   /**

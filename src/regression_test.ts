@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { Heap, type HeapMisuseError, ModelHeap, OutOfMemoryError } from "../mod.ts";
 import { fastWasm, ownWasm } from "./_wasm.ts";
 import { ModelAllocator } from "./_model_allocator.ts";
+import { LiveBlocks } from "./_live_blocks.ts";
 import { FREED, LIVE, NOT_A_BLOCK } from "./_verdict.ts";
 
 /** The bytes of a block's header: a limit can end one header above the highest block. */
@@ -342,4 +343,25 @@ Deno.test("the model tells live, freed and never-a-block pointers from its own r
   assert.equal(model.verdict(p), LIVE);
   assert.ok(model.init(0, 1 << 20));
   assert.deepEqual([model.verdict(p), model.verdict(q)], [NOT_A_BLOCK, NOT_A_BLOCK]);
+});
+
+Deno.test("a live-block record that takes every pointer for live does not fool the model (#18: 6)", () => {
+  // a mutant of the Heap's record: the model, deciding from its own blocks, must not follow it
+  const record = LiveBlocks.prototype as unknown as Record<string, unknown>;
+  const saved = { has: record.has, verdict: record.verdict };
+  for (const name of ["has", "verdict"] as const) {
+    if (saved[name]) record[name] = () => name === "has";
+  }
+  try {
+    for (const checked of [false, true]) {
+      const model = new ModelHeap({ checked });
+      const ptr = model.malloc(40);
+      model.malloc(8);
+      model.free(ptr);
+      assert.throws(() => model.free(ptr), RangeError);
+      assert.throws(() => model.usableSize(ptr + 16), RangeError);
+    }
+  } finally {
+    Object.assign(record, saved);
+  }
 });

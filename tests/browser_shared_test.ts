@@ -89,7 +89,8 @@ onmessage = ({ data: { shared, go, tag } }) => {
 `;
 
 Deno.test({
-  name: "in a browser, the main thread spins for the lock while Web Workers wait, one heap intact",
+  name: "in a browser, the main thread spins for the lock while Web Workers wait, one heap intact" +
+    (skip ? ` (SKIPPED: no Chromium at ${CHROMIUM_PATH}: apt-get install chromium)` : ""),
   ignore: skip,
   async fn() {
     const code = await bundle(new URL("../mod.ts", import.meta.url));

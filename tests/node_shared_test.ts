@@ -62,7 +62,8 @@ parentPort.postMessage(heap.owner);
 `;
 
 Deno.test({
-  name: "Node's worker_threads share one heap: attach, allocate and free at once",
+  name: "Node's worker_threads share one heap: attach, allocate and free at once" +
+    (skip ? " (SKIPPED: no node on the PATH: install Node 20 or later)" : ""),
   ignore: skip,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "mote-node-shared-" });

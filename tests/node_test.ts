@@ -58,7 +58,8 @@ console.log(JSON.stringify(seen));
 `;
 
 Deno.test({
-  name: "the published module runs unchanged in Node, growth and all",
+  name: "the published module runs unchanged in Node, growth and all" +
+    (skip ? " (SKIPPED: no node on the PATH: install Node 20 or later)" : ""),
   ignore: skip,
   async fn() {
     const code = await bundle(new URL("../mod.ts", import.meta.url));

@@ -69,9 +69,8 @@ Deno.test({
     assert.ok(await alive(pid), started);
     shell.kill("SIGKILL"); // a task runner killed outright forwards nothing
     await shell.status;
-    for (let i = 0; i < 40 && await alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
-    const orphaned = await alive(pid);
-    if (orphaned) Deno.kill(pid, "SIGKILL");
-    assert.ok(!orphaned, "the server outlived its parent");
+    // no deadline decides this: on a loaded machine the server may take long to notice; one
+    // that never does hangs the test, for the CI job's time limit to report
+    while (await alive(pid)) await new Promise((r) => setTimeout(r, 100));
   },
 });

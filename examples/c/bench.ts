@@ -11,7 +11,13 @@ import { checkedWasm, regionWasm } from "../../src/_wasm.ts";
 import { parseArgs } from "../../scripts/_cli.ts";
 import { mergeMote } from "../../scripts/merge.ts";
 import { sections } from "../../src/_module_reader.ts";
-import { compileProgram, missingToolchain, type Run, runOnMote, runOnOwnAllocator } from "./run.ts";
+import {
+  compileProgram,
+  type Run,
+  runOnMote,
+  runOnOwnAllocator,
+  skipWithoutToolchain,
+} from "./run.ts";
 
 const README = new URL("../../docs/linking.md", import.meta.url);
 const SECTION_CODE = 10;
@@ -51,8 +57,7 @@ if (import.meta.main) {
     },
   });
   const options = { rounds: flags.rounds, runs: flags.runs, write: !flags["no-write"] };
-  const missing = await missingToolchain();
-  if (missing.length) throw new Error(missing.join("\n"));
+  await skipWithoutToolchain("deno task bench:c");
   const [onMote, onDlmalloc] = await Promise.all([
     compileProgram("mote"),
     compileProgram("dlmalloc"),

@@ -12,7 +12,8 @@ const skip = missing.length > 0 && !Deno.env.get("CI");
 if (skip) console.warn(`Skipping the merge test: ${missing.join("; ")}`);
 
 Deno.test({
-  name: "merge puts mote inside an allocator-less C program, started at its __heap_base",
+  name: "merge puts mote inside an allocator-less C program, started at its __heap_base" +
+    (skip ? ` (SKIPPED: ${missing.join("; ")})` : ""),
   ignore: skip,
   async fn() {
     assert.deepEqual(missing, [], "the C toolchain is missing");

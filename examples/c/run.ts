@@ -66,7 +66,15 @@ export async function missingToolchain(): Promise<string[]> {
   if (await output("llvm-objdump", ["--version"]) === undefined) {
     missing.push("llvm-objdump is missing: llvm");
   }
-  return missing.map((m) => `${m}; apt-get install ${PACKAGES}`);
+  return missing.length ? [...missing, `apt-get install ${PACKAGES}`] : [];
+}
+
+/** Ends `task` with one line, exit code 0, when the C toolchain is missing: what to install. */
+export async function skipWithoutToolchain(task: string): Promise<void> {
+  const missing = await missingToolchain();
+  if (missing.length === 0) return;
+  console.error(`${task} skipped: ${missing.join("; ")}`);
+  Deno.exit(0);
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -230,11 +238,6 @@ export function runOnOwnAllocator(
 }
 
 if (import.meta.main) {
-  const missing = await missingToolchain();
-  if (missing.length) {
-    console.error(missing.join("\n"));
-    Deno.exit(1);
-  }
   const { checked, _: args } = parseArgs({
     usage: "deno task example:c",
     summary: "Compiles alloc_heavy.c through mote's C shim and runs it on mote; arguments after " +
@@ -242,6 +245,7 @@ if (import.meta.main) {
     flags: { checked: { kind: "boolean", help: "run on the checked build" } },
     positionals: "-- program arguments",
   });
+  await skipWithoutToolchain("deno task example:c");
   const run = await runOnMote(await compileProgram("mote"), args, checked).catch((error) => {
     if (!(error instanceof HeapMisuseError)) throw error;
     console.error(`mote's checked build stopped the program: ${error.message}`);

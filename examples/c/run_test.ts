@@ -20,7 +20,8 @@ const skip = missing.length > 0 && !Deno.env.get("CI");
 if (skip) console.warn(`Skipping the C program's test: ${missing.join("; ")}`);
 
 Deno.test({
-  name: "a C program on wasi-libc runs on mote wasm to wasm, with no allocator of its own",
+  name: "a C program on wasi-libc runs on mote wasm to wasm, with no allocator of its own" +
+    (skip ? ` (SKIPPED: ${missing.join("; ")})` : ""),
   ignore: skip,
   async fn(t) {
     assert.deepEqual(missing, [], "the C toolchain is missing");
@@ -214,14 +215,15 @@ const missingCxx = [
   ...missing,
   ...await Deno.stat(LIBCXX).then(
     () => [],
-    () => [`libc++ is missing (${LIBCXX}): libc++-dev-wasm32`],
+    () => [`libc++ is missing (${LIBCXX}): apt-get install libc++-dev-wasm32`],
   ),
 ];
 const skipCxx = missingCxx.length > 0 && !Deno.env.get("CI");
 if (skipCxx && !skip) console.warn(`Skipping the C++ program's test: ${missingCxx.join("; ")}`);
 
 Deno.test({
-  name: "a C++ program's operator new and delete reach mote through the shim, aligned new too",
+  name: "a C++ program's operator new and delete reach mote through the shim, aligned new too" +
+    (skipCxx ? ` (SKIPPED: ${missingCxx.join("; ")})` : ""),
   ignore: skipCxx,
   async fn() {
     assert.deepEqual(missingCxx, [], "the C++ toolchain is missing");

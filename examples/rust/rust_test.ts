@@ -54,7 +54,8 @@ function expected(n: number): number {
 }
 
 Deno.test({
-  name: "a Rust library with mote as its global allocator runs on mote wasm to wasm",
+  name: "a Rust library with mote as its global allocator runs on mote wasm to wasm" +
+    (skip ? ` (SKIPPED: ${missing.join("; ")})` : ""),
   ignore: skip,
   async fn(t) {
     assert.deepEqual(missing, [], "the Rust toolchain is missing");
