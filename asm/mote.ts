@@ -1,9 +1,11 @@
 // mote: an O(1) allocator for WebAssembly linear memory.
 //
 // Segregated free lists found through two levels of bitmaps (the TLSF family), boundary tags for
-// immediate coalescing with both neighbours, and a "top" region above the last block that is carved
-// from directly and merged back into when its left neighbour is freed. Everything lives in raw
-// linear memory; the only state outside it is a handful of globals.
+// coalescing with both neighbours, and a "top" region above the last block that is carved from
+// directly and merged back into when its left neighbour is freed. In front of them, a quick list
+// per small size: a freed small block waits there unmerged, a few to a size, for the next request
+// of its size, which takes it with a load and two stores (see "Quick lists" below). Everything
+// lives in raw linear memory; the only state outside it is a handful of globals.
 //
 // The policy is mirrored, rule for rule, by the reference model in src/model.ts, which predicts
 // every pointer this file returns; the differential fuzzer in fuzz/ holds the two to each other.
@@ -15,7 +17,7 @@
 //    3                   2                   1
 //  1 0 9 8 7 6 5 4 3 2 1 0 9 8 7 6 5 4 3 2 1 0 9 8 7 6 5 4 3 2 1 0  bits
 // ├─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┼─┴─┼─┼─┤      ┐
-// │                  size (a multiple of 16)                  │ 0 │L│F│ ◄ h  │ HEADER
+// │                  size (a multiple of 16)                  │0│Q│L│F│ ◄ h  │ HEADER
 // ╞═ptr = h + 4, 16-byte aligned══════════════════════════════╧═══╧═╧═╡      ┘
 // │                         if free: prev ◄                           │ h+4
 // ├───────────────────────────────────────────────────────────────────┤
@@ -25,7 +27,7 @@
 // ├───────────────────────────────────────────────────────────────────┤
 // │                         if free: back ▲ (= h)                     │ h+size-4
 // └───────────────────────────────────────────────────────────────────┘ h+size: next header
-// F: FREE, L: LEFT_FREE (the block just below is free and its `back` word names it).
+// F: FREE, L: LEFT_FREE (the block just below is free and its `back` word names it), Q: QUICK.
 // A used block is its header and `size - 4` usable bytes; a free one is found by its neighbours
 // through its header and its `back` word, and by the lists through `prev`/`next` (0 ends a list).
 
@@ -43,6 +45,8 @@
 @inline const FREE: u32 = 1 << 0;
 // @ts-ignore: decorator
 @inline const LEFT_FREE: u32 = 1 << 1;
+// @ts-ignore: decorator
+@inline const QUICK: u32 = 1 << 2;
 // @ts-ignore: decorator
 @inline const TAGS: u32 = <u32>ALIGN_MASK; // sizes are multiples of ALIGN, so their low bits are ours
 // @ts-ignore: decorator
@@ -88,6 +92,8 @@
 // │ (padding to ALIGN)                                                │
 // ├───────────────────────────────────────────────────────────────────┤
 // │ heads[0] … heads[CLASSES - 1]                  u32 each, 0 = ∅    │ root + HEADS
+// ├───────────────────────────────────────────────────────────────────┤
+// │ quick[0] … quick[SMALL / ALIGN - 1]: size s's at s / ALIGN, 0 = ∅ │ root + QUICK_HEADS
 // ╞═══════════════════════════════════════════════════════════════════╡ root + ROOT_SIZE
 // │ (12 bytes, so the first payload is 16-aligned)                    │
 // ├─ first block header ──────────────────────────────────────────────┤ root + FIRST
@@ -103,9 +109,41 @@
 // @ts-ignore: decorator
 @inline const HEADS: usize = (FL_COUNT * sizeof<u32>() + ALIGN_MASK) & ~ALIGN_MASK;
 // @ts-ignore: decorator
-@inline const ROOT_SIZE: usize = HEADS + CLASSES * sizeof<u32>();
+@inline const QUICK_HEADS: usize = HEADS + CLASSES * sizeof<u32>();
+// @ts-ignore: decorator
+@inline const ROOT_SIZE: usize = QUICK_HEADS + (SMALL >> ALIGN_BITS) * sizeof<u32>();
 // @ts-ignore: decorator
 @inline const FIRST: usize = ROOT_SIZE + ALIGN - HEADER;
+
+// ╒═════════════════════ Quick lists (below SMALL) ═══════════════════╕
+// │ size | QUICK (| LEFT_FREE) │ next ► │ depth │ …                    │ a quick-listed block
+// └────────────────────────────┴────────┴───────┴──────────────────────┘ h, h+4, h+8
+// Freeing a block of size s < SMALL whose right neighbour is not the top region pushes it on the
+// quick list of s, unmerged, when that list holds fewer than QUICK_BOUND blocks (`depth` counts the
+// blocks from it to the list's end, so the head's says how full the list is); a request of size s
+// pops it. To every other path a quick-listed block is a used one, tagged QUICK instead of FREE:
+// neighbours neither merge with it nor set LEFT_FREE for it, and blockOf refuses it. The lists
+// hold at most QUICK_BOUND * (16 + 32 + … + 240) bytes; they are emptied into the free lists,
+// merging each block, when a request finds no fit in them or the free lists, before the top region
+// is carved: no memory is taken from the top region, grown, or refused for want of what they hold.
+
+// Quick lists are the fast build's, and the checked build's, which checks them. In the smallest
+// build they would cost 267 bytes (1,781 -> 2,048 at the time), which its budget of 2 KiB cannot
+// hold beside the rest; there every free merges at once, and the quick heads stay 0. Whether a
+// module has them, and their bound, it exports as `mote_quick` (0: none), for the model to mirror.
+// `--use MOTE_NO_QUICK=1` leaves them out of those too: the bench's profile times the fast build
+// both ways, side by side.
+// @ts-ignore: decorator
+@inline const QUICK_LISTS: bool = (isDefined(MOTE_FAST) || isDefined(MOTE_CHECKED)) &&
+  !isDefined(MOTE_NO_QUICK);
+// @ts-ignore: decorator
+@inline const QUICK_BOUND: u32 = 8;
+// @ts-ignore: decorator
+@inline const DEPTH: usize = NEXT; // a quick-listed block's `next` is at PREV, its depth at NEXT
+// How many blocks all the quick lists hold, kept in the root's padding after `poisoned`, so that a
+// request that no list serves knows at once whether there is anything to flush.
+// @ts-ignore: decorator
+@inline const QUICK_COUNT: usize = FL_COUNT * sizeof<u32>() + sizeof<u32>();
 
 // Growth asks the engine for the pages a request needs and no more. Each memory.grow costs about
 // a microsecond, which spread over the 64 KiB it brings is a fraction of a nanosecond per
@@ -127,7 +165,9 @@
 // └────────┴───────────────────────────────────────┴───────────────┴────────┘
 //                                      guard = h ^ GUARD_KEY ^ slack * SLACK_BYTES
 // │ header │ prev │ next │ POISON … (FREED where a block began) │ back │ a free block
-// └────────┴──────┴──────┴──────────────────────────────────────┴──────┘
+// ├────────┼──────┼──────┴┬─────────────────────────────────────┴──────┤
+// │ header │ next │ depth │ POISON …                           │ guard  │ a quick-listed block
+// └────────┴──────┴───────┴────────────────────────────────────┴────────┘ checked when popped
 // Same layout and policy as the release build, but a used block ends in a guard word, so it costs
 // OVERHEAD = 8 bytes instead of 4. The guard also holds the block's slack, the bytes between the
 // size asked for and the 16-byte rounded end (0 to 15, in each of the guard's four bytes, so that
@@ -243,6 +283,9 @@ let frees: u32 = 0;
 // on every carve).
 export { top as mote_top, limit as mote_limit };
 
+/** The most blocks a quick list holds; 0 in a build without quick lists. */
+export const mote_quick: u32 = QUICK_LISTS ? QUICK_BOUND : 0;
+
 /**
  * The count of free and realloc calls: a function, as JavaScript calls one faster than it reads
  * a global.
@@ -342,6 +385,23 @@ function memoryEnd(): usize {
  */
 function allocate(size: usize): usize {
   let block: usize = 0;
+  if (QUICK_LISTS && size < SMALL) {
+    let slot = root + (size >> (ALIGN_BITS - 2)); // less QUICK_HEADS: the word size / ALIGN
+    block = load<u32>(slot, QUICK_HEADS);
+    if (block) {
+      if (CHECKED) {
+        let damaged = quickDamage(block, size);
+        if (damaged) {
+          report(USE_AFTER_FREE, damaged);
+          return 0;
+        }
+      }
+      store<u32>(slot, load<u32>(block, PREV), QUICK_HEADS);
+      store<u32>(root, load<u32>(root, QUICK_COUNT) - 1, QUICK_COUNT);
+      setUsed(block, load<u32>(block) & ~QUICK); // LEFT_FREE stays: the block below may be free
+      return block;
+    }
+  }
   if (flMap) { // with no block listed at all, straight to the top region
     let index = classOf(size);
     block = load<u32>(root + (index << 2), HEADS);
@@ -363,6 +423,13 @@ function allocate(size: usize): usize {
     }
   }
   if (!block) {
+    // nothing listed fits: what waits in the quick lists is merged, and the lists searched again,
+    // before the top region is carved (which would leave them unmerged below it)
+    if (QUICK_LISTS && load<u32>(root, QUICK_COUNT)) {
+      if (CHECKED && quickListsDamaged()) return 0;
+      flush();
+      return allocate(size); // once: the quick lists are empty now
+    }
     // checked: past the limit is out of memory, whatever lies there; the poison is read only below
     if (CHECKED && size <= limit - HEADER - top && topDamaged(top + size)) return 0;
     if (!room(size)) return 0;
@@ -448,6 +515,50 @@ function release(block: usize, header: u32): void {
   insert(block, size);
 }
 
+/**
+ * Frees a used block: onto its size's quick list, unmerged, when it is small, its right neighbour
+ * is not the top region and the list holds fewer than QUICK_BOUND blocks; otherwise as release.
+ */
+function discard(block: usize): void {
+  let header = load<u32>(block);
+  let size = header & ~TAGS;
+  if (QUICK_LISTS && size < SMALL && block + size != top) {
+    let slot = root + (size >> (ALIGN_BITS - 2)); // less QUICK_HEADS
+    let head = load<u32>(slot, QUICK_HEADS);
+    let depth = head ? load<u32>(head, DEPTH) + 1 : 1;
+    if (depth <= QUICK_BOUND) {
+      if (CHECKED) { // poisoned, and its guard kept: the left check of the block above reads it
+        poison(block + HEADER, block + size - GUARD);
+        setUsed(block, header);
+      }
+      store<u32>(block, header | QUICK);
+      store<u32>(block, head, PREV);
+      store<u32>(block, depth, DEPTH);
+      store<u32>(slot, block, QUICK_HEADS);
+      store<u32>(root, load<u32>(root, QUICK_COUNT) + 1, QUICK_COUNT);
+      return;
+    }
+  }
+  release(block, header);
+}
+
+/**
+ * Empties the quick lists, smallest size first and each from its head, releasing every block as
+ * free would have (merging it).
+ */
+function flush(): void {
+  store<u32>(root, 0, QUICK_COUNT);
+  for (let slot = root; slot < root + ROOT_SIZE - QUICK_HEADS; slot += sizeof<u32>()) {
+    let block = load<u32>(slot, QUICK_HEADS);
+    store<u32>(slot, 0, QUICK_HEADS);
+    while (block) {
+      let next = load<u32>(block, PREV);
+      release(block, load<u32>(block) & ~QUICK);
+      block = next;
+    }
+  }
+}
+
 /** Frees a used block's bytes beyond `size`, when they can form a block of their own. */
 function trim(block: usize, size: usize): void {
   let header = load<u32>(block);
@@ -508,8 +619,8 @@ function blockOf(ptr: usize): usize {
     return 0;
   }
   let header = load<u32>(block);
-  if (!CHECKED) return header & FREE || !fits(block, header) ? 0 : block;
-  if (header & FREE || !fits(block, header) || !guarded(block, header)) {
+  if (!CHECKED) return header & (FREE | QUICK) || !fits(block, header) ? 0 : block;
+  if (header & (FREE | QUICK) || !fits(block, header) || !guarded(block, header)) {
     report(classify(block, header), ptr);
     return 0;
   }
@@ -536,6 +647,7 @@ function guarded(block: usize, header: u32): bool {
 /** Why `block`, which fails the used-block checks, was passed in: the report's kind. */
 function classify(block: usize, header: u32): u32 {
   if (header == FREED) return DOUBLE_FREE;
+  if (header & QUICK) return fits(block, header) && isBlockStart(block) ? DOUBLE_FREE : NOT_A_BLOCK;
   if (header & FREE) {
     return fits(block, header) && load<u32>(block + (header & ~TAGS) - HEADER) == block
       ? DOUBLE_FREE
@@ -633,6 +745,37 @@ function freeDamage(block: usize, upTo: usize): usize {
   return poisonDamage(block + NEXT + sizeof<u32>(), min(upTo, block + size - HEADER));
 }
 
+/**
+ * The first damaged word of a quick-listed block of `size` bytes, or 0: its header, its link
+ * (which must lead to a block or end the list) and its poison.
+ */
+function quickDamage(block: usize, size: usize): usize {
+  let first = root + FIRST;
+  if ((load<u32>(block) & ~LEFT_FREE) != (<u32>size | QUICK)) return block;
+  let next = load<u32>(block, PREV);
+  if (next && (next - first >= top - first || (next & ALIGN_MASK) != (first & ALIGN_MASK))) {
+    return block + PREV;
+  }
+  if (load<u32>(block + size - GUARD) != (<u32>block ^ GUARD_KEY)) return block + size - GUARD;
+  return poisonDamage(block + NEXT + sizeof<u32>(), block + size - GUARD);
+}
+
+/** Reports the first damaged word of any quick-listed block, checking all before a flush. */
+function quickListsDamaged(): bool {
+  for (let size = MIN_BLOCK; size < SMALL; size += ALIGN) {
+    let block = load<u32>(root + QUICK_HEADS + (size >> (ALIGN_BITS - 2)));
+    while (block) {
+      let damaged = quickDamage(block, size);
+      if (damaged) {
+        report(USE_AFTER_FREE, damaged);
+        return true;
+      }
+      block = load<u32>(block, PREV);
+    }
+  }
+  return false;
+}
+
 /** The first word in [from, to) that is neither POISON nor FREED, or 0. */
 function poisonDamage(from: usize, to: usize): usize {
   for (let word = from; word < to; word += sizeof<u32>()) {
@@ -676,8 +819,8 @@ export function malloc(bytes: usize): usize {
   if (CHECKED) enter(OP_MALLOC);
   if (bytes >= limit) return 0;
   let size = blockSize(bytes);
-  if (FAST && !flMap) { // allocate's path when no block is listed
-    if (!room(size)) return 0;
+  // allocate's path when no block is listed or waits in a quick list
+  if (FAST && !flMap && !load<u32>(root, QUICK_COUNT) && room(size)) {
     let block = top;
     top += size;
     store<u32>(block, size);
@@ -705,7 +848,7 @@ export function free(ptr: usize): void {
     }
   }
   let block = blockOf(ptr);
-  if (block) release(block, load<u32>(block));
+  if (block) discard(block);
 }
 
 /**
@@ -723,6 +866,12 @@ export function realloc(ptr: usize, bytes: usize): usize {
   let block = blockOf(ptr);
   if (!block || bytes >= limit) return 0;
   let size = blockSize(bytes);
+  // a right neighbour waiting unmerged in a quick list may, merged, make room to grow in place
+  let end = QUICK_LISTS ? block + (load<u32>(block) & ~TAGS) : top;
+  if (QUICK_LISTS && end - block < size && end != top && load<u32>(end) & QUICK) {
+    if (CHECKED && quickListsDamaged()) return 0;
+    flush(); // which may set this block's LEFT_FREE: its header is read below
+  }
   let header = load<u32>(block);
   let current = header & ~TAGS;
   if (size > current) {
@@ -747,7 +896,7 @@ export function realloc(ptr: usize, bytes: usize): usize {
       let moved = malloc(bytes);
       if (moved) {
         memory.copy(moved, ptr, current - OVERHEAD);
-        release(block, load<u32>(block)); // malloc may have changed LEFT_FREE: read it again
+        discard(block); // which reads the header again: malloc may have changed LEFT_FREE
       }
       return moved;
     }
@@ -789,9 +938,10 @@ export function aligned_alloc(alignment: usize, bytes: usize): usize {
   if (!block) return 0;
   let gap = (0 - block - HEADER) & (alignment - 1); // 0 or at least ALIGN: a block of its own
   if (gap) {
-    setUsed(block + gap, load<u32>(block) - gap); // allocate's blocks have no tags
-    store<u32>(block, gap);
-    release(block, gap);
+    // a block from a quick list may have LEFT_FREE: it stays with the gap, released below
+    let header = load<u32>(block);
+    setUsed(block + gap, (header & ~TAGS) - gap);
+    release(block, gap | (header & LEFT_FREE));
     block += gap;
   }
   trim(block, size);

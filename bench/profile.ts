@@ -9,8 +9,9 @@
  * 2. **Memory floor**: the most bytes live at once counted in mote's block sizes (request + 4-byte
  *    header, rounded up to 16) against what mote took: rounding and headers versus fragmentation
  *    and growth slack.
- * 3. **Variants**: the same source built -Oz (as shipped), -O3, and as the fast build (-O3 with
- *    `MOTE_FAST`): bytes, in-wasm speed and memory of each, side by side.
+ * 3. **Variants**: the same source built -Oz (as shipped) and as the fast build (-O3 with
+ *    `MOTE_FAST`), with its quick lists and without, beside Emscripten's dlmalloc: bytes, in-wasm
+ *    speed and memory of each, side by side.
  *
  * 4. **Paths alone**: three micro-workloads that each take one path over and over (the top region,
  *    a block reused from its own class, a block split from a larger free one and merged back),
@@ -196,13 +197,14 @@ if (import.meta.main) {
   const counted = wasmPeer("counted", "instrumented", await build(text, ["-Oz"]));
   const variants = [
     [BASELINE, source, ["-Oz"]],
-    ["-O3", source, ["-O3"]],
     ["fast", source, ["-O3", "--use", "MOTE_FAST=1"]],
+    ["fast, no quick lists", source, ["-O3", "--use", "MOTE_FAST=1", "--use", "MOTE_NO_QUICK=1"]],
   ] as const;
   const peers: Peer[] = [];
   for (const [name, text, flags] of variants) {
     peers.push(wasmPeer(name, name, await build(text, [...flags])));
   }
+  peers.push(...all.filter((p) => p.name === "emscripten dlmalloc")); // the fastest peer
   console.log("| variant | bytes |\n| --- | ---: |");
   for (const p of peers) console.log(`| ${p.name} | ${p.wasm!.length} |`);
 

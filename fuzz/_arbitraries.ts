@@ -3,11 +3,21 @@
  * a differential run starts from, and the mix of operations for each kind of run.
  */
 import fc from "fast-check";
-import { ALIGN, FIRST, HEADER, MAX_ALIGN, MAX_LIMIT, MIN_BLOCK } from "../src/_layout.ts";
+import {
+  ALIGN,
+  FIRST,
+  HEADER,
+  MAX_ALIGN,
+  MAX_LIMIT,
+  MIN_BLOCK,
+  QUICK_BOUND,
+  SMALL,
+} from "../src/_layout.ts";
 import { classOf } from "../src/_size_class.ts";
 import { rootOf } from "../src/_heap_reader.ts";
 import {
   AlignedAlloc,
+  Burst,
   Calloc,
   type Change,
   type Foreign,
@@ -171,6 +181,11 @@ export function moteCommands(): CommandArbitrary {
   return fc.oneof(
     { weight: 10, arbitrary: size.map((s) => new Malloc(s)) },
     { weight: 3, arbitrary: callocs(size).map(([n, s]) => new Calloc(n, s)) },
+    {
+      weight: 2, // small blocks, just below a quick list's bound, at it and past it
+      arbitrary: fc.tuple(fc.nat({ max: SMALL }), fc.integer({ min: -1, max: 2 }))
+        .map(([s, past]) => new Burst(s, QUICK_BOUND + past)),
+    },
     {
       weight: 3,
       arbitrary: fc.tuple(

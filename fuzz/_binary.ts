@@ -15,6 +15,8 @@
  * module is touched.
  */
 
+import { Reader, sections } from "../src/_module_reader.ts";
+
 const MEMORY_SECTION = 5;
 const IMPORT_SECTION = 2;
 const TYPE_SECTION = 1;
@@ -36,34 +38,11 @@ export interface SharedModule {
   readonly limits: MemoryLimits;
 }
 
-class Reader {
-  offset = 0;
-  constructor(readonly bytes: Uint8Array) {}
-  byte(): number {
-    if (this.offset >= this.bytes.length) throw new TypeError("The module ends too early");
-    return this.bytes[this.offset++];
-  }
-  u32(): number {
-    let result = 0, shift = 0, byte;
-    do {
-      byte = this.byte();
-      result += (byte & 0x7F) * 2 ** shift;
-      shift += 7;
-    } while (byte & 0x80);
-    return result;
-  }
-  name(): string {
-    const length = this.u32();
-    const text = new TextDecoder().decode(this.bytes.subarray(this.offset, this.offset + length));
-    this.offset += length;
-    return text;
-  }
-  limits(): { flags: number; initial: number; maximum: number | undefined } {
-    const flags = this.byte();
-    if (flags & 4) throw new TypeError("The module's memory is 64-bit: only wasm32 is fuzzed");
-    const initial = this.u32();
-    return { flags, initial, maximum: flags & 1 ? this.u32() : undefined };
-  }
+/** A memory's limits as declared; a 64-bit memory is refused. */
+function limitsOf(reader: Reader): MemoryLimits {
+  const { flags, minimum, maximum } = reader.limits();
+  if (flags & 4) throw new TypeError("The module's memory is 64-bit: only wasm32 is fuzzed");
+  return { initial: minimum, maximum };
 }
 
 function u32(value: number): number[] {
@@ -90,37 +69,6 @@ function section(id: number, contents: number[] | Uint8Array): Uint8Array {
   return new Uint8Array([id, ...u32(contents.length), ...contents]);
 }
 
-interface Section {
-  readonly id: number;
-  readonly start: number; // of the whole section, id byte included
-  readonly end: number;
-  readonly contents: Uint8Array;
-}
-
-function sections(bytes: Uint8Array): Section[] {
-  const magic = [0x00, 0x61, 0x73, 0x6D, 0x01, 0x00, 0x00, 0x00];
-  if (bytes.length < 8 || magic.some((byte, i) => bytes[i] !== byte)) {
-    throw new TypeError("The file is not a WebAssembly module (no \\0asm version 1 header)");
-  }
-  const reader = new Reader(bytes);
-  reader.offset = 8;
-  const found: Section[] = [];
-  while (reader.offset < bytes.length) {
-    const start = reader.offset;
-    const id = reader.byte();
-    const size = reader.u32();
-    const contentStart = reader.offset;
-    reader.offset += size;
-    found.push({
-      id,
-      start,
-      end: reader.offset,
-      contents: bytes.subarray(contentStart, reader.offset),
-    });
-  }
-  return found;
-}
-
 /**
  * The module with its one memory shared and imported. Throws a `TypeError` for a module that
  * has no memory, more than one, or a 64-bit one.
@@ -134,16 +82,16 @@ export function shareMemory(bytes: Uint8Array): SharedModule {
   let imported: { module: string; name: string; limits: MemoryLimits } | undefined;
   let envMemoryTaken = false;
   if (imports) {
-    const reader = new Reader(imports.contents);
+    const reader = new Reader(bytes.subarray(0, imports.end), imports.contents);
     count = reader.u32();
     for (let i = 0; i < count; i++) {
-      const start = reader.offset;
+      const start = reader.at;
       const module = reader.name(), field = reader.name();
       const kind = reader.byte();
       if (module === "env" && field === "memory") envMemoryTaken = true;
       if (kind === 0x02) {
         if (imported) throw new TypeError("The module has more than one memory");
-        const limits = reader.limits();
+        const limits = limitsOf(reader);
         imported = { module, name: field, limits };
         entries.push(...name(module), ...name(field), 0x02, ...sharedLimits(limits));
         continue;
@@ -153,15 +101,15 @@ export function shareMemory(bytes: Uint8Array): SharedModule {
       else if (kind === 0x03) reader.byte(), reader.byte();
       else if (kind === 0x04) reader.byte(), reader.u32();
       else throw new TypeError(`The module has an import of unknown kind ${kind}`);
-      entries.push(...imports.contents.subarray(start, reader.offset));
+      entries.push(...bytes.subarray(start, reader.at));
     }
   }
   let defined: MemoryLimits | undefined;
   if (memories) {
-    const reader = new Reader(memories.contents);
+    const reader = new Reader(bytes.subarray(0, memories.end), memories.contents);
     const n = reader.u32();
     if (n > 1 || (n === 1 && imported)) throw new TypeError("The module has more than one memory");
-    if (n === 1) defined = reader.limits();
+    if (n === 1) defined = limitsOf(reader);
   }
   if (!imported && !defined) throw new TypeError("The module has no memory to allocate in");
   let memoryImport: { module: string; name: string };

@@ -12,24 +12,27 @@
 import fc from "fast-check";
 import { Heap, HeapMisuseError, type MisuseKind } from "../mod.ts";
 import { ModelHeap } from "../src/model.ts";
-import { ALIGN, FIRST, HEADER, MAX_LIMIT } from "../src/_layout.ts";
+import { ALIGN, FIRST, HEADER, MAX_LIMIT, QUICK_BOUND } from "../src/_layout.ts";
 import { classOf, SCAN } from "../src/_size_class.ts";
 import { readHeap, rootOf } from "../src/_heap_reader.ts";
-import type { HeapBlock } from "../src/_picture.ts";
-import { classStarts, EDGES } from "./_arbitraries.ts";
+import { runOn } from "../src/heap.ts";
+import { wasmEngineFor } from "../src/_engine.ts";
+import { modelEngineFor } from "../src/_model_engine.ts";
+import { checkedWasm, fastWasm, regionWasm } from "../src/_wasm.ts";
+import { classStarts, sizes as arbitrarySizes } from "./_arbitraries.ts";
+import { resolve, show as showSize, type Size } from "./_commands.ts";
+import { type Block, Contract } from "./_contract.ts";
+import { differBlocks } from "./_session.ts";
 
 const PAGE = 65536;
 const WASM32_PAGES = 65536;
-/** The owner's bytes around a region, the canary: a byte no heap writes by chance. */
-const CANARY = 0xA5;
-/** How many canary bytes either side of a region are checked after every command. */
+/** How many of the owner's bytes either side of a region it writes at the start. */
 const NEAR = 4096;
-/** The most a relative size asks for, so no run fills gigabytes. */
-const RELATIVE_CAP = 8 << 20;
 
 /** Where a Heap-layer run's heaps live. */
 export interface HeapLayerSetup {
-  readonly checked: boolean;
+  /** The build: fast runs in the heap's own memory only, as it is built. */
+  readonly build: "release" | "checked" | "fast";
   /** A region of a given memory (with the owner's bytes around it), or the heap's own. */
   readonly region: boolean;
   readonly base: number;
@@ -41,22 +44,19 @@ export interface HeapLayerSetup {
   readonly limit: number;
 }
 
-/** A block the run holds: its pointer on both heaps, which must be the same. */
-interface Held {
-  readonly id: number;
-  readonly ptr: number;
-}
+/** mote's fast build behind the Heap API: its own memory only, as it is built. */
+class FastHeap extends Heap {}
+runOn(FastHeap, wasmEngineFor({ own: fastWasm, region: regionWasm, checked: checkedWasm }));
+/** The model of the fast build: quick lists. */
+class FastModelHeap extends ModelHeap {}
+runOn(FastModelHeap, modelEngineFor(() => QUICK_BOUND));
 
-/** One run: a heap and its model, the blocks live, and the pointers that are not. */
+/** One run: a heap and its model, and the contract's record of what the program did. */
 export class HeapRun {
   readonly heap: Heap;
   readonly model: ModelHeap;
   readonly setup: HeapLayerSetup;
-  readonly live: Held[] = [];
-  /** Pointers the run freed since the last reset, not handed out again: double frees. */
-  readonly freed = new Set<number>();
-  /** Pointers from before a reset, not handed out since. */
-  readonly stale = new Set<number>();
+  readonly contract: Contract;
   readonly trace: string[] = [];
   operations = 0;
   /**
@@ -64,21 +64,42 @@ export class HeapRun {
    * init (below the limit), and every top since, whose memory was freed back into the top.
    */
   poisonedTo = 0;
-  #nextId = 1;
+  /** The memory's size after the last command: bytes past it appeared since. */
+  #bytes: number;
 
-  constructor(setup: HeapLayerSetup, kind: typeof Heap = Heap) {
+  constructor(setup: HeapLayerSetup, kind?: typeof Heap) {
     this.setup = setup;
-    const { checked, region, base, pages, maximum, limit } = setup;
+    const { build, region, base, pages, maximum, limit } = setup;
+    const checked = build === "checked";
+    kind ??= build === "fast" ? FastHeap : Heap;
+    const modelKind = build === "fast" ? FastModelHeap : ModelHeap;
     this.poisonedTo = Math.min(pages * PAGE, Math.floor((base + limit) / ALIGN) * ALIGN);
+    const memories = [0, 1].map(() =>
+      region ? new WebAssembly.Memory({ initial: pages, maximum }) : undefined
+    );
+    const at = region ? { base, limit, checked } : { limit, checked };
+    this.contract = new Contract(
+      () => (memories[0] ?? this.heap.memory).buffer,
+      () => [base, base + (this.heap?.limit ?? limit)],
+      (problem) => this.fail(problem),
+    );
+    this.#bytes = pages * PAGE;
     if (region) {
-      const memories = [0, 1].map(() => new WebAssembly.Memory({ initial: pages, maximum }));
-      for (const memory of memories) new Uint8Array(memory.buffer).fill(CANARY);
-      this.heap = new kind({ memory: memories[0], base, limit, checked });
-      this.model = new ModelHeap({ memory: memories[1], base, limit, checked });
-    } else {
-      this.heap = new kind({ limit, checked });
-      this.model = new ModelHeap({ limit, checked });
+      // the owner's bytes either side of the region, and the zeros beyond them
+      const end = Math.min(base + limit, pages * PAGE), near = Math.max(0, base - NEAR);
+      this.contract.appeared(0, near);
+      this.contract.appeared(Math.min(end + NEAR, pages * PAGE), pages * PAGE);
+      this.ownerWrites(near, base);
+      this.ownerWrites(end, Math.min(end + NEAR, pages * PAGE));
     }
+    const made = [kind, modelKind].map((k, i) =>
+      attempt(() => new k({ memory: memories[i], ...at }))
+    );
+    if (!("value" in made[0] && "value" in made[1])) {
+      if (sameOutcome(made[0], made[1])) throw new Refused(show(made[0]));
+      this.fail(`new Heap: the heap gave ${show(made[0])}, the model ${show(made[1])}`);
+    }
+    [this.heap, this.model] = [made[0].value, made[1].value];
     this.after("new Heap");
   }
 
@@ -95,23 +116,59 @@ export class HeapRun {
     return "value" in actual ? actual.value : undefined;
   }
 
-  /** Records a block both heaps handed out. */
-  hold(ptr: number | undefined): void {
+  /** Whether the heap is the checked build, which names the misuse it finds. */
+  get checked(): boolean {
+    return this.setup.build === "checked";
+  }
+
+  /** The live blocks, as the contract records them. */
+  get live(): readonly Block[] {
+    return this.contract.live;
+  }
+
+  /** Records a block both heaps handed out for a request of `requested` bytes. */
+  hold(ptr: number | undefined, requested: number, alignment = ALIGN, zeroed = false): void {
     if (ptr === undefined) return;
-    this.freed.delete(ptr);
-    this.stale.delete(ptr);
-    this.live.push({ id: this.#nextId++, ptr });
+    this.contract.place(ptr, requested, this.heap.usableSize(ptr), {
+      alignment,
+      zeroed,
+      bounds: [this.first, this.heap.base + this.heap.limit],
+    });
   }
 
-  /** Forgets a live block the run freed. */
-  release(index: number): void {
-    const [block] = this.live.splice(index, 1);
-    this.freed.add(block.ptr);
+  /** Reallocs the live block at `index` to `bytes` by `call` on both heaps. */
+  realloc(index: number, bytes: number, how: string, call: (heap: Heap, ptr: number) => number) {
+    const old = this.contract.take(index, how), what = `${how}(${old.ptr}, ${bytes})`;
+    const moved = this.both(what, (heap) => call(heap, old.ptr));
+    if (!moved) this.contract.restore(old, what);
+    else this.moved(old, moved, bytes, what);
   }
 
-  /** The kind a checked heap reports for a pointer that is not live. */
-  misuseOf(ptr: number): MisuseKind {
-    return this.freed.has(ptr) ? "double-free" : "invalid-pointer";
+  /** Records a realloc of `old`, taken from the record, to `moved` for `requested` bytes. */
+  moved(old: Block, moved: number, requested: number, what: string): void {
+    const usable = this.heap.usableSize(moved);
+    this.contract.moved(old, moved, requested, usable, {
+      kept: Math.min(old.usable, usable),
+      what,
+      alignment: ALIGN,
+      bounds: [this.first, this.heap.base + this.heap.limit],
+    });
+  }
+
+  /** Frees the live block at `index` through `free` (the Heap's or another module's). */
+  free(index: number, how = "free", free = (heap: Heap, ptr: number) => heap.free(ptr)): void {
+    const block = this.contract.take(index, how);
+    this.contract.freedBlock(block);
+    this.both(`${how}(${block.ptr})`, (heap) => free(heap, block.ptr));
+  }
+
+  /** The owner writes bytes `[from, to)` of the memory, outside the region. */
+  ownerWrites(from: number, to: number): void {
+    if (from >= to) return;
+    this.trace.push(`owner writes [${from}, ${to})`);
+    this.contract.ownerWrites(from, to);
+    // the heap's poison above the top is gone where the owner wrote, once it is the heap's again
+    if (this.heap) this.poisonedTo = Math.min(this.poisonedTo, Math.max(from, this.top));
   }
 
   /** Writes the same 32-bit word into both heaps' memories; returns what was there. */
@@ -135,17 +192,22 @@ export class HeapRun {
 
   /** Bytes a request may ask to fill the heap up to its limit, capped. */
   get room(): number {
-    return Math.min(RELATIVE_CAP, Math.max(0, this.heap.base + this.heap.limit - this.top - 16));
+    return Math.max(0, this.heap.base + this.heap.limit - this.top - 16);
+  }
+
+  /** The heap's limit in bytes. */
+  get limitBytes(): number {
+    return this.heap.limit;
   }
 
   /**
    * The checks after every command: the two heaps walk the same, with memories of one size;
-   * the wasm heap passes its integrity check; and the owner's bytes near a region are intact.
+   * the wasm heap passes its integrity check; and the contract holds.
    */
   after(what: string): void {
     this.poisonedTo = Math.max(this.poisonedTo, this.top);
     const walk = this.heap.walk(), modelWalk = this.model.walk();
-    const difference = differ(walk, modelWalk);
+    const difference = differBlocks(walk, modelWalk);
     if (difference) this.fail(`after ${what}, ${difference}`);
     const bytes = this.heap.memory.buffer.byteLength;
     if (bytes !== this.model.memory.buffer.byteLength) {
@@ -161,38 +223,10 @@ export class HeapRun {
     if (problems.length > 0) {
       this.fail(`after ${what}, the heap is damaged: ${problems.join("; ")}`);
     }
-    if (this.setup.region) this.checkCanary(what, NEAR);
-  }
-
-  /**
-   * The owner's bytes outside the region intact: `near` either side of it, or with `near`
-   * undefined all of them in the memory as made, and `NEAR` beyond.
-   */
-  highestEnd = 0;
-
-  checkCanary(what: string, near?: number): void {
-    const { base, pages } = this.setup;
-    const u8 = this.heap.u8;
-    // the owner's bytes start above the highest limit ever set: below it, a heap whose limit was
-    // lowered may have written while they were its own
-    const end = this.highestEnd = Math.max(this.highestEnd, base + this.heap.limit);
-    const initial = pages * PAGE;
-    const bad = (from: number, to: number, value: (i: number) => number) => {
-      for (let i = Math.max(0, from); i < Math.min(to, u8.length); i++) {
-        if (u8[i] !== value(i)) return i;
-      }
-      return -1;
-    };
-    const canary = (i: number) => (i < initial ? CANARY : 0);
-    for (
-      const [from, to] of [
-        [near === undefined ? 0 : base - near, base],
-        [end, near === undefined ? Math.max(initial, end + NEAR) : end + near],
-      ]
-    ) {
-      const at = bad(from, to, canary);
-      if (at >= 0) this.fail(`after ${what}, the owner's byte at ${at} changed to ${u8[at]}`);
-    }
+    if (bytes > this.#bytes) this.contract.appeared(this.#bytes, bytes);
+    this.#bytes = bytes;
+    this.contract.regionMoved();
+    this.contract.check(what);
   }
 
   fail(problem: string): never {
@@ -203,6 +237,9 @@ export class HeapRun {
     );
   }
 }
+
+/** A setup both heaps refuse alike, with the same error: a run with nothing to do. */
+class Refused extends Error {}
 
 type Outcome<T> = { value: T } | { error: unknown };
 
@@ -229,20 +266,8 @@ function sameOutcome(a: Outcome<unknown>, b: Outcome<unknown>): boolean {
     (x.kind === (y as HeapMisuseError).kind && x.address === (y as HeapMisuseError).address);
 }
 
-function differ(actual: HeapBlock[], expected: HeapBlock[]): string | undefined {
-  for (let i = 0; i < Math.max(actual.length, expected.length); i++) {
-    const a = actual[i], e = expected[i];
-    if (a?.address !== e?.address || a?.size !== e?.size || a?.free !== e?.free) {
-      const block = (b?: HeapBlock) =>
-        b ? `${b.free ? "free" : "used"} ${b.size} at ${b.address}` : "none";
-      return `block ${i} is ${block(a)}, the model's ${block(e)}`;
-    }
-  }
-  return undefined;
-}
-
 export function describeSetup(setup: HeapLayerSetup): string {
-  const build = setup.checked ? "checked" : "release";
+  const { build } = setup;
   return setup.region
     ? `${build} Heap at ${setup.base} of a memory of ${setup.pages} pages` +
       `${setup.maximum === undefined ? "" : ` (at most ${setup.maximum})`}, limit ${setup.limit}`
@@ -252,17 +277,6 @@ export function describeSetup(setup: HeapLayerSetup): string {
 // === Commands ===
 
 type Command = fc.Command<HeapRun, HeapRun>;
-
-/** A size: bytes, or relative to the room left below the limit. */
-type Size = number | { readonly room: number };
-
-function bytesOf(size: Size, run: HeapRun): number {
-  return typeof size === "number" ? size : Math.max(0, run.room + size.room);
-}
-
-function showSize(size: Size): string {
-  return typeof size === "number" ? String(size) : `room${size.room >= 0 ? "+" : ""}${size.room}`;
-}
 
 abstract class Base implements Command {
   check(_run: Readonly<HeapRun>): boolean {
@@ -293,7 +307,7 @@ class Allocate extends Base {
     super();
   }
   run(run: HeapRun): void {
-    const bytes = bytesOf(this.size, run);
+    const bytes = resolve(this.size, run);
     const { how, extra } = this;
     const ptr = run.both(
       `${this}`,
@@ -306,15 +320,8 @@ class Allocate extends Base {
           ? heap.alignedAlloc(extra, bytes)
           : heap.realloc(0, bytes),
     );
-    if (how === "calloc" && ptr !== undefined) {
-      // zero, at both ends of a large block, whatever the memory held before
-      const u8 = run.heap.u8, length = extra * bytes, edge = Math.min(length, 1 << 16);
-      for (const from of [ptr, ptr + length - edge]) {
-        const at = u8.subarray(from, from + edge).findIndex((byte) => byte !== 0);
-        if (at >= 0) run.fail(`${this}: byte ${from + at - ptr} of ${ptr} is not zero`);
-      }
-    }
-    run.hold(ptr);
+    const alignment = how === "alignedAlloc" ? Math.max(extra, ALIGN) : ALIGN;
+    run.hold(ptr, how === "calloc" ? extra * bytes : bytes, alignment, how === "calloc");
   }
 
   toString(): string {
@@ -327,10 +334,7 @@ class Allocate extends Base {
 
 class Free extends OnLive {
   run(run: HeapRun): void {
-    const i = this.at(run);
-    const { ptr } = run.live[i];
-    run.release(i);
-    run.both(`free(${ptr})`, (heap) => heap.free(ptr));
+    run.free(this.at(run));
   }
   toString(): string {
     return `free(#${this.index})`;
@@ -343,14 +347,8 @@ class Realloc extends OnLive {
   }
   run(run: HeapRun): void {
     const i = this.at(run);
-    const { ptr } = run.live[i];
-    const bytes = bytesOf(this.size, run);
-    const moved = run.both(`realloc(${ptr}, ${bytes})`, (heap) => heap.realloc(ptr, bytes));
-    if (moved !== undefined) {
-      run.release(i);
-      if (moved === ptr) run.freed.delete(ptr);
-      run.hold(moved);
-    }
+    const bytes = resolve(this.size, run);
+    run.realloc(i, bytes, "realloc", (heap, p) => heap.realloc(p, bytes));
   }
   toString(): string {
     return `realloc(#${this.index}, ${showSize(this.size)})`;
@@ -402,12 +400,12 @@ class BadPointer extends Base {
   }
   pointer(run: HeapRun): number | undefined {
     const n = this.pick;
-    const nth = <T>(items: T[]) => items.length ? items[n % items.length] : undefined;
+    const nth = <T>(items: readonly T[]) => items.length ? items[n % items.length] : undefined;
     switch (this.where) {
       case "freed":
-        return nth([...run.freed]);
+        return nth([...run.contract.freed]);
       case "stale":
-        return nth([...run.stale]);
+        return nth([...run.contract.stale]);
       case "interior": {
         const blocks = run.model.walk().filter((b) => !b.free && b.size > 2 * ALIGN);
         const b = nth(blocks);
@@ -442,7 +440,7 @@ class BadPointer extends Base {
     const forge = this.forge && ptr % 4 === 0 && forgeAt >= run.first &&
       forgeAt + 8 <= run.top && !heapWords.has(forgeAt);
     const saved = forge ? run.poke(forgeAt, 2 * ALIGN) : 0;
-    const kind = run.misuseOf(ptr);
+    const kind = run.contract.misuseOf(ptr);
     run.both(`${this.call}(${ptr}), ${this.where}${forge ? ", forged header" : ""}`, (heap) => {
       try {
         return callWith(heap, this.call, ptr);
@@ -451,7 +449,7 @@ class BadPointer extends Base {
       }
     });
     // both refused it alike; a checked heap must name the kind the run expects
-    if (run.setup.checked) {
+    if (run.checked) {
       try {
         callWith(run.heap, "usableSize", ptr);
         run.fail(`usableSize(${ptr}) of a pointer not live was not refused`);
@@ -469,10 +467,7 @@ class BadPointer extends Base {
 
 class Reset extends Base {
   run(run: HeapRun): void {
-    for (const { ptr } of run.live) run.stale.add(ptr);
-    for (const ptr of run.freed) run.stale.add(ptr);
-    run.live.length = 0;
-    run.freed.clear();
+    run.contract.reset();
     const { heap } = run;
     run.poisonedTo = Math.min(
       heap.memory.buffer.byteLength,
@@ -485,13 +480,16 @@ class Reset extends Base {
   }
 }
 
+/** Moves the limit: to the heap's end (its top) or span and past, up or down by some bytes. */
 class SetLimit extends Base {
-  constructor(readonly to: "span" | "up" | "down", readonly bytes: number) {
+  constructor(readonly to: "top" | "span" | "up" | "down", readonly bytes: number) {
     super();
   }
   run(run: HeapRun): void {
     const { heap } = run;
-    const limit = this.to === "span"
+    const limit = this.to === "top"
+      ? run.top + HEADER - heap.base + this.bytes
+      : this.to === "span"
       ? heap.span + this.bytes
       : this.to === "up"
       ? Math.min(heap.limit + this.bytes, MAX_LIMIT - heap.base)
@@ -518,30 +516,42 @@ class ViaExports extends Base {
     const { op, size } = this;
     if (op === "malloc") {
       const ptr = run.both(`exports.malloc(${size})`, (heap) => heap.exports.malloc(size) >>> 0);
-      if (ptr) run.hold(ptr);
+      if (ptr) run.hold(ptr, size);
       return;
     }
     if (run.live.length === 0) return;
     const i = this.index % run.live.length;
-    const { ptr } = run.live[i];
-    // the Heap learns of another module's frees by its count, and forgets what it freed itself
-    run.freed.clear();
-    if (op === "free") {
-      run.live.splice(i, 1);
-      run.both(`exports.free(${ptr})`, (heap) => heap.exports.free(ptr));
-    } else {
-      const moved = run.both(
-        `exports.realloc(${ptr}, ${size})`,
-        (heap) => heap.exports.realloc(ptr, size) >>> 0,
-      );
-      if (moved) {
-        run.live.splice(i, 1);
-        run.hold(moved);
-      }
-    }
+    if (op === "free") return run.free(i, "exports.free", (heap, p) => heap.exports.free(p));
+    run.realloc(i, size, "exports.realloc", (heap, p) => heap.exports.realloc(p, size) >>> 0);
   }
   toString(): string {
     return `exports.${this.op}(#${this.index}, ${this.size})`;
+  }
+}
+
+/**
+ * The owner of a region's memory writes its own bytes outside the region: just below `base`, or
+ * from the limit's end up (the bytes a lowered limit gave back), as many as asked or all up to
+ * the memory's end. The heap must leave them as they are, and once a raised limit gives them to
+ * the heap again, a calloc that carves them must clear them.
+ */
+class OwnerWrite extends Base {
+  constructor(readonly below: boolean, readonly bytes: number) {
+    super();
+  }
+  override check(run: Readonly<HeapRun>): boolean {
+    return run.setup.region;
+  }
+  run(run: HeapRun): void {
+    const { base, limit } = run.heap, memory = run.heap.memory.buffer.byteLength;
+    const [from, to] = this.below
+      ? [Math.max(0, base - this.bytes), base]
+      : [base + limit, Math.min(memory, base + limit + this.bytes)];
+    run.ownerWrites(from, to);
+    run.after(`owner writes [${from}, ${to})`);
+  }
+  toString(): string {
+    return `owner writes ${this.bytes} ${this.below ? "below base" : "above the limit"}`;
   }
 }
 
@@ -585,7 +595,7 @@ class ScatteredClass extends Base {
     const starts = this.classIndex % 2 ? CLASS_STARTS : wide;
     const at = this.classIndex % (starts.length - 1);
     const [from, to] = [starts[at], CLASS_STARTS[CLASS_STARTS.indexOf(starts[at]) + 1]];
-    const overhead = run.setup.checked ? 2 * HEADER : HEADER;
+    const overhead = run.checked ? 2 * HEADER : HEADER;
     const count = SCAN + 1 + this.extra;
     const fitAt = SCAN - 2 + this.order % 3; // its place in the list, the head's being 0
     const largest = to - ALIGN - overhead;
@@ -600,16 +610,13 @@ class ScatteredClass extends Base {
         `malloc(${size}) of class [${from}, ${to})`,
         (heap) => heap.malloc(size),
       );
-      run.hold(ptr);
+      run.hold(ptr, size);
       if (ptr !== undefined) placed.push(ptr);
-      run.hold(run.both("malloc(0) between", (heap) => heap.malloc(0)));
+      run.hold(run.both("malloc(0) between", (heap) => heap.malloc(0)), 0);
     }
-    for (const ptr of placed) {
-      const i = run.live.findIndex((b) => b.ptr === ptr);
-      run.release(i);
-      run.both(`free(${ptr})`, (heap) => heap.free(ptr));
-    }
-    run.hold(run.both(`malloc(${largest}), the class's largest`, (heap) => heap.malloc(largest)));
+    for (const ptr of placed) run.free(run.contract.indexOf(ptr));
+    const what = `malloc(${largest}), the class's largest`;
+    run.hold(run.both(what, (heap) => heap.malloc(largest)), largest);
   }
   toString(): string {
     return `scattered(class ${this.classIndex}, ${SCAN}+1+${this.extra}, fit at ${
@@ -637,6 +644,9 @@ interface Plan {
   readonly address: number;
   readonly value?: number;
   readonly call: (heap: Heap) => unknown;
+  /** The bytes the call asks for, when it allocates; the block it grows, when it reallocates. */
+  readonly bytes?: number;
+  readonly grows?: number;
   /**
    * The report the call must make, given what the model did; undefined when it must make none;
    * "any" when it may report or not (a list scan that may pass the damaged block), but then must
@@ -652,13 +662,13 @@ class Corrupt extends Base {
     super();
   }
   override check(run: Readonly<HeapRun>): boolean {
-    return run.setup.checked;
+    return run.checked;
   }
   plan(run: HeapRun): Plan | undefined {
     const blocks = run.model.walk();
     const top = run.top;
     const n = this.pick;
-    const nth = <T>(items: T[]) => items.length ? items[n % items.length] : undefined;
+    const nth = <T>(items: readonly T[]) => items.length ? items[n % items.length] : undefined;
     if (this.damage === "guard" || this.damage === "nextHeader") {
       const b = nth(
         blocks.filter((b) => !b.free && (this.damage === "guard" || b.address + b.size < top)),
@@ -680,6 +690,7 @@ class Corrupt extends Base {
         const bytes = address - top + 8;
         return {
           address,
+          bytes,
           call: (heap) => heap.malloc(bytes),
           expect: (p) =>
             "value" in p && p.value === top + HEADER
@@ -689,7 +700,7 @@ class Corrupt extends Base {
       }
       // a request past the limit is out of memory, whatever the poison below it says
       const bytes = run.heap.base + run.heap.limit - top;
-      return { address, call: (heap) => heap.malloc(bytes), expect: () => undefined };
+      return { address, bytes, call: (heap) => heap.malloc(bytes), expect: () => undefined };
     }
     const f = nth(blocks.filter((b) =>
       b.free && (this.damage !== "poison" || b.size >= 32) &&
@@ -742,6 +753,7 @@ class Corrupt extends Base {
         const { before, after } = listNeighbours(run, f.address);
         return {
           address,
+          bytes,
           call: (heap) => heap.malloc(bytes),
           expect: (p) => {
             const taken = "value" in p && typeof p.value === "number" ? p.value - HEADER : -1;
@@ -768,6 +780,7 @@ class Corrupt extends Base {
         const after = list[at + 1] ?? -1;
         return {
           address,
+          bytes: size - 2 * HEADER,
           call: (heap) => heap.malloc(size - 2 * HEADER),
           expect: (p) => {
             if (reached) return uaf;
@@ -781,6 +794,8 @@ class Corrupt extends Base {
         const bytes = left.size + f.size - 2 * HEADER;
         return {
           address,
+          bytes,
+          grows: left.ptr,
           call: (heap) => heap.realloc(left.ptr, bytes),
           // realloc checks its block's neighbours first: a back word, as the left's overflow
           expect: (p) =>
@@ -827,8 +842,10 @@ class Corrupt extends Base {
       (this.damage !== "guard" && this.damage !== "nextHeader" &&
         (this.via === "take" || this.via === "grow" || this.via === "scan"));
     if (allocates && "value" in outcome && typeof outcome.value === "number") {
-      const ptr = outcome.value;
-      if (!run.live.some((b) => b.ptr === ptr)) run.hold(ptr); // grown in place: held already
+      const grown = plan.grows === undefined ? -1 : run.contract.indexOf(plan.grows);
+      if (grown >= 0) {
+        run.moved(run.contract.live.splice(grown, 1)[0], outcome.value, plan.bytes!, what);
+      } else run.hold(outcome.value, plan.bytes!);
     }
     run.after(what);
   }
@@ -857,13 +874,7 @@ function listNeighbours(run: HeapRun, address: number): { before: number; after:
 
 // === Arbitraries ===
 
-const sizes: fc.Arbitrary<Size> = fc.oneof(
-  { weight: 6, arbitrary: fc.integer({ min: 0, max: 256 }) },
-  { weight: 4, arbitrary: fc.constantFrom(...EDGES) },
-  { weight: 2, arbitrary: fc.integer({ min: 257, max: 70_000 }) },
-  { weight: 1, arbitrary: fc.constantFrom(0xFFFF_FFFF, MAX_LIMIT, 1 << 31) },
-  { weight: 2, arbitrary: fc.integer({ min: -40, max: 40 }).map((room) => ({ room })) },
-);
+const sizes = arbitrarySizes(true);
 
 const pointerCalls = fc.constantFrom<PointerCall>("free", "realloc", "usableSize", "bytes");
 const index = fc.nat({ max: 1 << 16 });
@@ -905,9 +916,17 @@ export function heapCommands(): fc.Arbitrary<Command> {
     },
     { weight: 1, arbitrary: fc.constant(new Reset()) },
     {
-      weight: 1,
-      arbitrary: fc.tuple(fc.constantFrom("span", "up", "down" as const), fc.nat({ max: 300_000 }))
-        .map(([to, bytes]) => new SetLimit(to as "span" | "up" | "down", bytes)),
+      weight: 2,
+      arbitrary: fc.tuple(
+        fc.constantFrom("top", "span", "up", "down" as const),
+        // at the heap's end exactly, just past it, or anywhere
+        fc.oneof(fc.constantFrom(0, 4, 16), fc.nat({ max: 300_000 })),
+      ).map(([to, bytes]) => new SetLimit(to, bytes)),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.tuple(fc.boolean(), fc.oneof(fc.nat({ max: 64 }), fc.constant(1 << 20)))
+        .map(([below, bytes]) => new OwnerWrite(below, bytes)),
     },
     {
       weight: 2,
@@ -943,10 +962,16 @@ export function heapCommands(): fc.Arbitrary<Command> {
 
 /** Heaps for runs: both builds, own memory or a region, limits below, at and above its end. */
 export function heapLayerSetups(): fc.Arbitrary<HeapLayerSetup> {
+  // the largest base a heap may have, and bases past it, in a memory of all of wasm32
+  const highest = MAX_LIMIT - FIRST - HEADER - ALIGN;
   return fc.record({
-    checked: fc.boolean(),
+    build: fc.constantFrom("release", "checked", "fast" as const),
     region: fc.boolean(),
-    base: fc.oneof(fc.constantFrom(0, 1, 4100, 65535, 65536), fc.nat({ max: 150_000 })),
+    base: fc.oneof(
+      { weight: 8, arbitrary: fc.constantFrom(0, 1, 4100, 65535, 65536) },
+      { weight: 8, arbitrary: fc.nat({ max: 150_000 }) },
+      { weight: 1, arbitrary: fc.constantFrom(highest - 70_000, highest, highest + 16, MAX_LIMIT) },
+    ),
     extraPages: fc.integer({ min: -1, max: 3 }),
     growable: fc.option(fc.nat({ max: 8 }), { nil: undefined }),
     limit: fc.oneof(
@@ -954,11 +979,12 @@ export function heapLayerSetups(): fc.Arbitrary<HeapLayerSetup> {
       { weight: 2, arbitrary: fc.integer({ min: 4 * PAGE, max: 4 << 20 }) },
       { weight: 1, arbitrary: fc.constant(MAX_LIMIT) },
     ),
-  }).map(({ checked, region, base, extraPages, growable, limit }) => {
+  }).map(({ build, region: wanted, base, extraPages, growable, limit }) => {
+    const region = wanted && build !== "fast";
     const least = rootOf(base) - base + FIRST + HEADER + ALIGN;
     if (!region) {
       return {
-        checked,
+        build,
         region,
         base: 0,
         pages: 0,
@@ -970,9 +996,9 @@ export function heapLayerSetups(): fc.Arbitrary<HeapLayerSetup> {
     // the memory ends below, at or above the region's end (far below it for a limit of GiBs)
     const needed = Math.ceil((base + least) / PAGE);
     const end = Math.min(Math.ceil((base + clamped) / PAGE), needed + 64);
-    const pages = Math.max(needed, end + extraPages);
+    const pages = Math.min(WASM32_PAGES, Math.max(needed, end + extraPages));
     const maximum = growable === undefined ? undefined : Math.min(WASM32_PAGES, pages + growable);
-    return { checked, region, base, pages, maximum, limit: clamped };
+    return { build, region, base, pages, maximum, limit: clamped };
   });
 }
 
@@ -991,32 +1017,59 @@ export interface HeapFuzzOptions {
 /** Runs the Heap-layer fuzz; throws the shrunk failure. */
 export function fuzzHeapLayer(options: HeapFuzzOptions = {}): { runs: number; operations: number } {
   let runs = 0, operations = 0;
-  fc.assert(
-    fc.property(
-      heapLayerSetups(),
-      fc.commands([heapCommands()], {
-        maxCommands: options.maxCommands ?? 60,
-        size: "max",
-        replayPath: options.replayPath,
-      }),
-      (setup, commands) => {
-        const run = new HeapRun(setup, options.kind);
-        try {
-          fc.modelRun(() => ({ model: run, real: run }), commands);
-          while (run.live.length > 0) {
-            const { ptr } = run.live[run.live.length - 1];
-            run.release(run.live.length - 1);
-            run.both(`free(${ptr})`, (heap) => heap.free(ptr));
-          }
-          if (run.heap.walk().length > 0) run.fail("blocks remain with every block freed");
-          if (setup.region) run.checkCanary("the run");
-        } finally {
-          runs++;
-          operations += run.operations;
-        }
-      },
-    ),
-    { numRuns: options.runs ?? 100, seed: options.seed, path: options.path },
+  const property = fc.property(
+    heapLayerSetups(),
+    fc.commands([heapCommands()], {
+      maxCommands: options.maxCommands ?? 60,
+      size: "max",
+      replayPath: options.replayPath,
+    }),
+    (setup, commands) => {
+      let run: HeapRun;
+      try {
+        run = new HeapRun(setup, options.kind);
+      } catch (error) {
+        if (error instanceof Refused) return; // both refused the setup alike
+        throw error;
+      }
+      try {
+        fc.modelRun(() => ({ model: run, real: run }), commands);
+        while (run.live.length > 0) run.free(run.live.length - 1);
+        // small blocks may wait unmerged in quick lists (fast and checked builds), but free
+        if (run.heap.walk().some((b) => !b.free)) run.fail("used blocks remain, every block freed");
+        run.contract.check("the run", true);
+      } finally {
+        runs++;
+        operations += run.operations;
+      }
+    },
   );
+  try {
+    fc.assert(property, { numRuns: options.runs ?? 100, seed: options.seed, path: options.path });
+  } catch (error) {
+    if (options.path !== undefined) throw error;
+    throw replayed(error as Error, options);
+  }
   return { runs, operations };
+}
+
+/** A failure, replayed at once as its report says to: noted as reproduced, or what differed. */
+function replayed(error: Error, options: HeapFuzzOptions): Error {
+  const path = /path: "([^"]*)"/.exec(error.message)?.[1];
+  const replayPath = /replayPath="([^"]*)"/.exec(error.message)?.[1];
+  let again: Error | undefined;
+  try {
+    fuzzHeapLayer({ ...options, runs: 1, path, replayPath });
+  } catch (e) {
+    again = e as Error;
+  }
+  const problem = (e: Error) => String((e.cause as Error | undefined)?.message ?? e.message);
+  const note = again === undefined
+    ? "NOT REPRODUCED by its replay, run at once: the replay passed"
+    : problem(again) === problem(error)
+    ? "Reproduced by its replay, run at once."
+    : `NOT REPRODUCED by its replay, run at once: it failed otherwise: ${
+      problem(again).split("\n")[0]
+    }`;
+  return new Error(`${error.message}\n${note}`, { cause: error.cause });
 }

@@ -100,12 +100,10 @@ export const MUTANTS: readonly Mutant[] = [
     replace: "return <usize>memory.size() << PAGE_BITS;",
   },
   {
-    name: "the top region asks to grow when it fits exactly",
-    where: "room",
-    find: "return missing <= 0 || memory.grow(missing) >= 0;",
-    replace: "return missing < 0 || memory.grow(missing) >= 0;",
-    equivalent: "memory.grow of exactly what is left asks for 0 pages, which adds nothing and " +
-      "cannot fail",
+    name: "a popped block stays in the quick lists' count",
+    where: "allocate",
+    find: "store<u32>(root, load<u32>(root, QUICK_COUNT) - 1, QUICK_COUNT);",
+    replace: "store<u32>(root, load<u32>(root, QUICK_COUNT), QUICK_COUNT);",
   },
   // allocation, split, merge
   {
@@ -235,6 +233,43 @@ export const MUTANTS: readonly Mutant[] = [
     replace:
       "if (CHECKED) store<u32>(block + (header & ~TAGS) - 2 * GUARD, <u32>block ^ GUARD_KEY);",
   },
+  // quick lists
+  {
+    name: "a quick list holds one block past its bound",
+    where: "discard",
+    find: "if (depth <= QUICK_BOUND) {",
+    replace: "if (depth < QUICK_BOUND + 2) {",
+  },
+  {
+    name: "a block ending at the top region waits in a quick list",
+    where: "discard",
+    find: "if (QUICK_LISTS && size < SMALL && block + size != top) {",
+    replace: "if (QUICK_LISTS && size < SMALL) {",
+  },
+  {
+    name: "a popped block keeps its QUICK tag",
+    where: "allocate",
+    find: "setUsed(block, load<u32>(block) & ~QUICK);",
+    replace: "setUsed(block, load<u32>(block));",
+  },
+  {
+    name: "the search is not made again after a flush",
+    where: "allocate",
+    find: "return allocate(size); // once: the quick lists are empty now",
+    replace: "if (!top) return allocate(size);",
+  },
+  {
+    name: "realloc does not flush a quick-listed right neighbour it could grow into",
+    where: "realloc",
+    find: "if (QUICK_LISTS && end - block < size && end != top && load<u32>(end) & QUICK) {",
+    replace: "if (QUICK_LISTS && end - block < size && end != top && load<u32>(end) & FREE) {",
+  },
+  {
+    name: "a flush leaves the largest size's quick list",
+    where: "flush",
+    find: "slot < root + ROOT_SIZE - QUICK_HEADS;",
+    replace: "slot < root + ROOT_SIZE - QUICK_HEADS - 4;",
+  },
   // pointers
   {
     name: "a pointer at the top region passes as a block",
@@ -245,7 +280,7 @@ export const MUTANTS: readonly Mutant[] = [
   {
     name: "release: a free block's pointer passes as live",
     where: "blockOf",
-    find: "if (!CHECKED) return header & FREE || !fits(block, header) ? 0 : block;",
+    find: "if (!CHECKED) return header & (FREE | QUICK) || !fits(block, header) ? 0 : block;",
     replace: "if (!CHECKED) return !fits(block, header) ? 0 : block;",
   },
   {

@@ -119,6 +119,12 @@ export interface FuzzFailureReport {
   /** What went wrong, then the shrunk run's operations with their results. */
   readonly message: string;
   /**
+   * The shrunk run replayed at once, in the same setting (the same worker and shared memory for
+   * a module given as bytes): whether it failed again alike, and if not, what differed. Absent
+   * for a replay itself and for the bounded-growth run.
+   */
+  readonly replay?: { readonly reproduced: boolean; readonly differed?: string };
+  /**
    * The rule broken: "hang", "liveness", "bounded growth", "alignment", "overlap", "bounds",
    * "contents", "calloc zeroed", "calloc overflow", "usable size", "reuse", "no trap",
    * "model" or "other".
@@ -239,12 +245,13 @@ export function runFuzz(target: Target, options: FuzzOptions = {}): FuzzReport {
     const numRuns = replaying ? 1 : Math.min(BATCH, limitRuns - counts.runs);
     const details = fc.check(property, { seed, numRuns, path: options.path });
     if (details.failed) {
+      const failure = describe(details, target, failedAt ?? { runs: counts.runs, operations: 0 });
       options.onProgress?.(progress(seed));
       return {
         ...progress(seed),
         seeds,
         ...subjectOf(target),
-        failure: describe(details, target, failedAt ?? { runs: counts.runs, operations: 0 }),
+        failure: replaying ? failure : { ...failure, replay: replay(target, options, failure) },
       };
     }
     if (replaying) break;
@@ -259,6 +266,21 @@ export function runFuzz(target: Target, options: FuzzOptions = {}): FuzzReport {
   }
   options.onProgress?.(report);
   return report;
+}
+
+/** Replays a failure as its report says to: it must fail again, with the same message. */
+function replay(target: Target, options: FuzzOptions, failure: FuzzFailureReport) {
+  const { seed, path, replayPath } = failure;
+  const again = runFuzz(target, { maxCommands: options.maxCommands, seed, path, replayPath });
+  const message = again.failure?.message;
+  if (message === failure.message) return { reproduced: true };
+  const first = (text: string) => text.split("\n")[0];
+  return {
+    reproduced: false,
+    differed: message === undefined
+      ? "the replay passed"
+      : `the replay failed otherwise: ${first(message)}, not ${first(failure.message)}`,
+  };
 }
 
 function subjectOf(target: Target): Pick<FuzzReport, "subject"> {
@@ -338,7 +360,7 @@ function start(target: Target, setup: HeapSetup | undefined): Session {
     initial: real.memory.buffer.byteLength / PAGE,
     maximum: region ? maximum : 65536,
   });
-  const model = new ModelAllocator(modelMemory, build.checked);
+  const model = new ModelAllocator(modelMemory, build.checked, real.quickBound);
   const limitEnd = Math.min(base + limit, MAX_LIMIT);
   return new Session(real, { model, base, limitEnd }, { alignment: 16 });
 }

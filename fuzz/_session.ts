@@ -9,18 +9,8 @@ import type { ModelAllocator } from "../src/_model_allocator.ts";
 import type { HeapPicture } from "../src/_picture.ts";
 import { readHeap, rootOf } from "../src/_heap_reader.ts";
 import type { Allocator, MoteAllocator } from "./_subject.ts";
-import { extents as extentsOf, fillPattern, patternByte, patternMismatch } from "./_pattern.ts";
 import { OracleFailure } from "./_oracles.ts";
-
-/** A block the allocator handed out and the run has not freed. */
-export interface LiveBlock {
-  /** Its name in the trace, `b<id>`; its contents are a pattern made from it. */
-  readonly id: number;
-  readonly ptr: number;
-  readonly requested: number;
-  /** The bytes the run may write: the usable size, or the request if it cannot be asked. */
-  readonly usable: number;
-}
+import { type Block, Contract } from "./_contract.ts";
 
 /** The failure of a run: what went wrong, after the operations that led there. */
 export class FuzzFailure extends Error {
@@ -42,15 +32,8 @@ export interface Differential {
   readonly limitEnd: number;
 }
 
-/** Blocks up to this size are filled whole; larger ones at both ends only. */
-const FILL_WHOLE = 1 << 20;
-const FILL_EDGE = 1 << 18;
-
-/** The byte ranges of a block of `usable` bytes that the run fills and verifies. */
-const extents = (usable: number) => extentsOf(usable, FILL_WHOLE, FILL_EDGE);
-
 /** What the checked build reports for a pointer that is not live. */
-export type MisuseReport = "double free" | "not a block";
+export type MisuseReport = "double free" | "not a block" | "either";
 
 /** What a run expects beyond C's rules. */
 export interface SessionOptions {
@@ -62,23 +45,36 @@ export interface SessionOptions {
 export class Session {
   readonly real: Allocator;
   readonly diff: Differential | undefined;
-  readonly live: LiveBlock[] = [];
+  /** The contract's record of the run, and its checks. */
+  readonly contract: Contract;
   readonly trace: string[] = [];
   /** The sizes asked for by every allocation that succeeded, in order. */
   readonly history: number[] = [];
+  /** Calls of free and realloc, which a mote build counts in `mote_frees`. */
+  frees = 0;
   /** Operations done, counting each call into the allocator once. */
   operations = 0;
   /** The heap's end address the next reset starts with; the limit's end as last set. */
   limitEnd: number;
   readonly #alignment: number;
-  #nextId = 1;
 
   constructor(real: Allocator, diff: Differential | undefined, options: SessionOptions) {
     this.real = real;
     this.diff = diff;
+    this.contract = new Contract(
+      () => real.memory.buffer,
+      () => diff && [diff.base, this.mote.limit],
+      (problem) => this.#fail(problem),
+      "covered",
+    );
     this.#alignment = options.alignment;
     this.limitEnd = diff?.limitEnd ?? 0;
     if (diff) this.#start();
+  }
+
+  /** The live blocks, as the contract records them. */
+  get live(): readonly Block[] {
+    return this.contract.live;
   }
 
   /** The allocator as a mote build; only differential runs have one. */
@@ -124,6 +120,7 @@ export class Session {
   }
 
   reallocNull(size: number): void {
+    this.frees++;
     this.#allocation(
       `realloc(0, ${size})`,
       (a) => a.realloc(0, size),
@@ -134,43 +131,46 @@ export class Session {
   }
 
   free(index: number): void {
-    const block = this.#take(index, "free");
-    this.#call(`free(${this.#name(block)})`, (a) => a.free(block.ptr));
-    this.trace.push(`free(${this.#name(block)})`);
+    const block = this.contract.take(index, "free");
+    this.frees++;
+    this.contract.freedBlock(block);
+    this.#call(`free(${Contract.nameOf(block)})`, (a) => a.free(block.ptr));
+    this.trace.push(`free(${Contract.nameOf(block)})`);
     this.#after();
   }
 
   realloc(index: number, size: number): void {
-    const block = this.live[index];
-    this.#verify(block, "before realloc");
-    const what = `realloc(${this.#name(block)}, ${size})`;
+    const block = this.contract.take(index, "realloc");
+    this.frees++;
+    const what = `realloc(${Contract.nameOf(block)}, ${size})`;
     const ptr = this.#call(what, (a) => a.realloc(block.ptr, size));
     if (ptr === 0) {
       this.trace.push(`${what} -> 0`);
+      this.contract.restore(block, what);
       this.#after();
       return;
     }
-    this.live.splice(index, 1);
-    const moved = this.#place(what, ptr, size, this.#alignment, false);
-    // mote keeps every usable byte; C promises only the bytes asked for
-    const kept = this.diff ? Math.min(block.usable, moved.usable) : Math.min(block.requested, size);
-    for (const [from, to] of extents(block.usable)) {
-      this.#verifyRange(block, from, Math.min(to, kept), moved.ptr, `after ${what}`);
-    }
-    this.#fill(moved);
+    const usable = this.#usable(ptr, size);
+    this.trace.push(`b${this.contract.nextId} = ${what} -> ${ptr}, usable ${usable}`);
+    this.history.push(size);
+    this.contract.moved(block, ptr, size, usable, {
+      // mote keeps every usable byte; C promises only the bytes asked for
+      kept: this.diff ? Math.min(block.usable, usable) : Math.min(block.requested, size),
+      what,
+      alignment: this.#alignment,
+      bounds: this.#bounds(),
+    });
     this.#after();
   }
 
   usableSize(index: number): void {
-    const block = this.live[index];
+    const block = this.live[index], name = Contract.nameOf(block);
     const usable = this.#call(
-      `malloc_usable_size(${this.#name(block)})`,
+      `malloc_usable_size(${name})`,
       (a) => a.malloc_usable_size!(block.ptr),
     );
-    this.trace.push(`malloc_usable_size(${this.#name(block)}) -> ${usable}`);
-    if (usable !== block.usable) {
-      this.#fail(`malloc_usable_size(${this.#name(block)}) changed to ${usable}`);
-    }
+    this.trace.push(`malloc_usable_size(${name}) -> ${usable}`);
+    if (usable !== block.usable) this.#fail(`malloc_usable_size(${name}) changed to ${usable}`);
     this.#after();
   }
 
@@ -196,6 +196,7 @@ export class Session {
     kind: MisuseReport,
     forgedHeader?: number,
   ): void {
+    if (call !== "malloc_usable_size") this.frees++;
     const what = `${call}(${ptr}), a pointer not live` +
       (forgedHeader === undefined ? "" : ` behind a forged header ${forgedHeader}`);
     const view = () => new DataView(this.real.memory.buffer);
@@ -231,24 +232,32 @@ export class Session {
 
   /** Starts the heap again, forgetting every block, as Heap.reset does. */
   reset(): void {
-    this.live.length = 0;
+    this.contract.reset();
     this.#start();
   }
 
   /**
-   * Ends the run: every block is verified whole and freed, and then a differential heap must be
-   * empty; a model-free run then repeats its allocations on the emptied heap, round after
-   * round, and the heap must stop growing.
+   * Ends the run: every block is verified whole and freed; then a differential heap must serve
+   * one request for all the memory it has from its first block (what waits unmerged in a quick
+   * list is merged when nothing else can serve), and be empty once that is freed. A model-free
+   * run then repeats its allocations on the emptied heap, and the heap must stop growing.
    */
   finish(): void {
-    for (const block of this.live) this.#verify(block, "at the end of the run");
+    for (const block of this.live) this.contract.verify(block, "at the end of the run");
     while (this.live.length > 0) this.free(this.live.length - 1);
-    if (this.diff) {
-      if (this.diff.model.limit === 0) return;
-      const { picture } = this.#readWasm();
-      if (picture.blocks.length > 0 || picture.top !== rootOf(this.diff.base) + FIRST) {
-        this.#fail(`With every block freed, ${picture.blocks.length} blocks remain`);
-      }
+    if (!this.diff || this.diff.model.limit === 0) return;
+    const first = rootOf(this.diff.base) + FIRST;
+    const end = Math.min(this.real.memory.buffer.byteLength, this.mote.limit) - HEADER;
+    const whole = end - first - this.diff.model.overhead;
+    if (whole < 0) return;
+    this.malloc(whole);
+    if (this.live[0]?.ptr !== first + HEADER) {
+      this.#fail(`With every block freed, malloc(${whole}) did not get the first block`);
+    }
+    this.free(0);
+    const { picture } = this.#readWasm();
+    if (picture.blocks.length > 0 || picture.top !== first) {
+      this.#fail(`With every block freed, ${picture.blocks.length} blocks remain`);
     }
   }
 
@@ -320,49 +329,18 @@ export class Session {
     if (ptr === 0) {
       this.trace.push(`${what} -> 0`);
     } else {
-      this.#fill(this.#place(what, ptr, requested, alignment, zeroed));
+      const usable = this.#usable(ptr, requested);
+      this.trace.push(`b${this.contract.nextId} = ${what} -> ${ptr}, usable ${usable}`);
+      this.contract.place(ptr, requested, usable, { alignment, zeroed, bounds: this.#bounds() });
+      this.history.push(requested);
     }
     this.#after();
   }
 
-  /** Checks a block just handed out, and records it. */
-  #place(
-    what: string,
-    ptr: number,
-    requested: number,
-    alignment: number,
-    zeroed: boolean,
-  ): LiveBlock {
-    const usable = this.real.malloc_usable_size
-      ? this.#call(
-        `malloc_usable_size(${ptr})`,
-        (a) => a.malloc_usable_size!(ptr),
-      )
-      : requested;
-    const block = { id: this.#nextId++, ptr, requested, usable };
-    this.trace.push(`${this.#name(block)} = ${what} -> ${ptr}, usable ${usable}`);
-    if (ptr % alignment !== 0) this.#fail(`${ptr} is not aligned to ${alignment}`);
-    if (usable < requested) this.#fail(`Usable size ${usable} is less than the ${requested} asked`);
-    const [low, high] = this.#bounds();
-    if (ptr < low || ptr + usable > high) {
-      this.#fail(`Block ${ptr} + ${usable} lies outside the heap, [${low}, ${high})`);
-    }
-    for (const other of this.live) {
-      if (ptr < other.ptr + other.usable && other.ptr < ptr + usable) {
-        this.#fail(`Block ${ptr} + ${usable} overlaps ${this.#name(other)}`);
-      }
-    }
-    if (zeroed) {
-      const bytes = new Uint8Array(this.real.memory.buffer, ptr);
-      for (const [from, to] of extents(requested)) {
-        for (let offset = from; offset < to; offset++) {
-          if (bytes[offset] !== 0) this.#fail(`calloc's byte ${offset} at ${ptr} is not zero`);
-        }
-      }
-    }
-    this.live.push(block);
-    this.history.push(requested);
-    return block;
+  /** A block's usable size, asked of the allocator; the request, when it cannot be asked. */
+  #usable(ptr: number, requested: number): number {
+    if (!this.real.malloc_usable_size) return requested;
+    return this.#call(`malloc_usable_size(${ptr})`, (a) => a.malloc_usable_size!(ptr));
   }
 
   /** Where blocks may lie: above the heap's bookkeeping and below its top, or in the memory. */
@@ -371,43 +349,8 @@ export class Session {
     return [1, this.real.memory.buffer.byteLength];
   }
 
-  #take(index: number, why: string): LiveBlock {
-    const [block] = this.live.splice(index, 1);
-    this.#verify(block, `before ${why}`);
-    return block;
-  }
-
   get #checked(): boolean {
     return this.diff !== undefined && this.diff.model.overhead > HEADER;
-  }
-
-  #name(block: LiveBlock): string {
-    return `b${block.id}`;
-  }
-
-  #fill(block: LiveBlock): void {
-    for (const [from, to] of extents(block.usable)) {
-      fillPattern(this.real.memory.buffer, block.ptr, block.id, from, to);
-    }
-  }
-
-  #verify(block: LiveBlock, when: string): void {
-    for (const [from, to] of extents(block.usable)) {
-      this.#verifyRange(block, from, to, block.ptr, when);
-    }
-  }
-
-  /** Checks that `[from, to)` of `block`'s pattern is found at `at`. */
-  #verifyRange(block: LiveBlock, from: number, to: number, at: number, when: string): void {
-    const buffer = this.real.memory.buffer;
-    const offset = patternMismatch(buffer, at, block.id, from, to);
-    if (offset >= 0) {
-      const found = new Uint8Array(buffer)[at + offset];
-      this.#fail(
-        `${this.#name(block)}'s byte ${offset} (of ${block.usable}) is ${found}, ` +
-          `not ${patternByte(block.id, offset)}, ${when}${at === block.ptr ? "" : ` at ${at}`}`,
-      );
-    }
   }
 
   /**
@@ -417,26 +360,23 @@ export class Session {
    * which must also pass the integrity check.
    */
   #after(misuse?: { ptr: number; kind: MisuseReport }): void {
-    for (const block of this.live) {
-      const edge = Math.min(16, block.usable);
-      this.#verifyRange(block, 0, edge, block.ptr, "after the last operation");
-      this.#verifyRange(
-        block,
-        block.usable - edge,
-        block.usable,
-        block.ptr,
-        "after the last operation",
-      );
-    }
+    this.contract.check("the last operation");
     if (!this.diff) return;
     const reports = this.mote.takeReports();
     const expected = misuse === undefined || !this.#checked
       ? ""
       : `${misuse.kind} at ${misuse.ptr}`;
-    if (reports.join() !== expected) {
+    const either = misuse?.kind === "either" && this.#checked &&
+      ["double free", "not a block"].some((kind) => reports.join() === `${kind} at ${misuse.ptr}`);
+    if (reports.join() !== expected && !either) {
       this.#fail(
         `The checked build reported [${reports.join(", ")}]` +
           (misuse === undefined ? "" : `, not ${expected}`),
+      );
+    }
+    if (this.mote.frees() !== this.frees >>> 0) {
+      this.#fail(
+        `mote_frees() is ${this.mote.frees()}, not the ${this.frees} calls of free and realloc`,
       );
     }
     const { model } = this.diff;
@@ -489,19 +429,29 @@ function differ(actual: HeapPicture, expected: HeapPicture): string | undefined 
   if (actual.end !== expected.end) {
     return `the top region ends at ${actual.end}, not ${expected.end}`;
   }
-  const count = Math.max(actual.blocks.length, expected.blocks.length);
-  for (let i = 0; i < count; i++) {
-    const a = actual.blocks[i], e = expected.blocks[i];
-    if (a?.address !== e?.address || a?.size !== e?.size || a?.free !== e?.free) {
-      const show = (b?: { address: number; size: number; free: boolean }) =>
-        b ? `${b.free ? "free" : "used"} ${b.size} at ${b.address}` : "none";
-      return `block ${i} is ${show(a)}, not ${show(e)}`;
-    }
-  }
-  for (let index = 0; index < actual.lists.length; index++) {
-    if (actual.lists[index].join() !== expected.lists[index].join()) {
-      return `list ${index} is [${actual.lists[index]}], not [${expected.lists[index]}]`;
+  const blocks = differBlocks(actual.blocks, expected.blocks);
+  if (blocks) return blocks;
+  for (const lists of ["lists", "quick"] as const) {
+    for (let index = 0; index < actual[lists].length; index++) {
+      if (actual[lists][index].join() !== expected[lists][index].join()) {
+        return `${lists} ${index} is [${actual[lists][index]}], not [${expected[lists][index]}]`;
+      }
     }
   }
   return undefined;
 }
+
+/** The first block that differs between two heaps' walks, in words; undefined when none. */
+export function differBlocks(actual: readonly Walked[], expected: readonly Walked[]) {
+  for (let i = 0; i < Math.max(actual.length, expected.length); i++) {
+    const a = actual[i], e = expected[i];
+    if (a?.address !== e?.address || a?.size !== e?.size || a?.free !== e?.free) {
+      const show = (b?: Walked) =>
+        b ? `${b.free ? "free" : "used"} ${b.size} at ${b.address}` : "none";
+      return `block ${i} is ${show(a)}, not ${show(e)}`;
+    }
+  }
+  return undefined;
+}
+
+type Walked = { readonly address: number; readonly size: number; readonly free: boolean };

@@ -19,7 +19,11 @@ export interface Allocator {
 export interface MoteAllocator extends Required<Allocator> {
   init(base: number, limitEnd: number): boolean;
   top(): number;
+  /** Its count of free and realloc calls. */
+  frees(): number;
   limit: number;
+  /** The bound of its quick lists, its `mote_quick`: 0 when it has none (or no such export). */
+  readonly quickBound: number;
   /** Misuse reports of a checked build since the last `takeReports`, as "kind at address". */
   takeReports(): string[];
 }
@@ -106,10 +110,13 @@ export function moteAllocator(
   const top = exports.mote_top as WebAssembly.Global;
   const limit = exports.mote_limit as WebAssembly.Global;
   const setLimit = exports.mote_set_limit as (limitEnd: number) => void;
+  const quick = exports.mote_quick as WebAssembly.Global | undefined;
   return {
+    quickBound: quick?.value ?? 0,
     ...allocator,
     init: (base, limitEnd) => mote_init(base, limitEnd) !== 0,
     top: () => top.value >>> 0,
+    frees: () => (exports.mote_frees as () => number)() >>> 0,
     get limit() {
       return limit.value >>> 0;
     },

@@ -4,7 +4,10 @@
  * allocator's memory (made shared by {@linkcode shareMemory}), so the fuzzer checks the very
  * bytes the allocator works on while each call crosses to the worker and back. A call that does
  * not return within the bound is a hang: the worker is terminated, the run fails naming the
- * call, and the next run starts a new worker. Every run is a fresh instance in a fresh memory
+ * call, and the next run starts a new worker. The bound is no wall-clock constant: it is the
+ * given bound at the machine's speed when the worker started, stretched by how much slower the
+ * machine is when it runs out (a fixed piece of work timed then and now, in this thread), and
+ * never less than 20 times the slowest call answered so far. Every run is a fresh instance in a fresh memory
  * and every stub is deterministic, so a run replays the same operations whatever came before
  * it, and fast-check shrinks a hang like any other failure.
  */
@@ -69,6 +72,10 @@ export class ThirdParty implements Subject {
   #control: Int32Array | undefined;
   #request = 0;
   #running = false;
+  /** Milliseconds the fixed piece of work took when the worker started. */
+  #baseline = 0;
+  /** The slowest call answered so far, in milliseconds. */
+  #slowest = 0;
 
   /**
    * `wasm` as bytes runs in a worker, watched with a bound of `watchdogMs`; as a compiled
@@ -202,6 +209,7 @@ export class ThirdParty implements Subject {
     this.#worker = worker;
     this.#control = control;
     this.#request = 0;
+    this.#baseline = work();
   }
 
   /** Sends a request and waits for its answer. */
@@ -211,7 +219,9 @@ export class ThirdParty implements Subject {
     const request = ++this.#request;
     Atomics.store(control, REQUEST, request);
     Atomics.notify(control, REQUEST);
+    const started = performance.now();
     this.#await(request, what, beating);
+    if (op === CALL) this.#slowest = Math.max(this.#slowest, performance.now() - started);
     if (op === END) this.#running = false;
   }
 
@@ -221,23 +231,35 @@ export class ThirdParty implements Subject {
    */
   #await(request: number, what: string, beating: boolean): void {
     const control = this.#control!;
-    const bound = this.watchdogMs!;
-    let beat = Atomics.load(control, HEARTBEAT);
+    let bound = Math.max(this.watchdogMs!, 20 * this.#slowest);
+    let beat = Atomics.load(control, HEARTBEAT), since = performance.now();
     for (;;) {
       const done = Atomics.load(control, DONE);
       if (done === request) break;
-      if (Atomics.wait(control, DONE, done, bound) !== "timed-out") continue;
+      const left = bound - (performance.now() - since);
+      if (left > 0 && Atomics.wait(control, DONE, done, left) !== "timed-out") continue;
       if (Atomics.load(control, DONE) === request) break;
       const now = Atomics.load(control, HEARTBEAT);
       if (beating && now !== beat) {
-        beat = now;
+        [beat, since] = [now, performance.now()];
+        continue;
+      }
+      // a machine slower now than at the start stretches the bound by as much
+      const stretched = Math.round(this.watchdogMs! * work() / this.#baseline);
+      if (stretched > bound) {
+        bound = stretched;
         continue;
       }
       this.#worker!.terminate(); // it runs the allocator's code, which terminate() stops
       this.#worker = undefined;
       this.#running = false;
       const where = beating ? `${what} after operation ${now}` : what;
-      throw new OracleFailure("hang", `Hang: ${where} did not return within ${bound} ms`, "hung");
+      throw new OracleFailure(
+        "hang",
+        `Hang: ${where} did not return within ${this.watchdogMs} ms at the machine's speed ` +
+          `when its worker started`,
+        "hung",
+      );
     }
     if (control[STATUS] === THREW) {
       // the worker writes "name: message"; rethrown as that, so it prints as it would here
@@ -249,6 +271,20 @@ export class ThirdParty implements Subject {
       throw error;
     }
   }
+}
+
+/**
+ * Times a fixed piece of work in this thread, in milliseconds (the least of three tries): how
+ * fast the machine runs now, against which the watchdog's bound is scaled.
+ */
+function work(): number {
+  let least = Infinity, sum = 0;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const started = performance.now();
+    for (let i = 0; i < 2_000_000; i++) sum = (sum + Math.imul(i, 0x9E3779B1)) | 0;
+    least = Math.min(least, performance.now() - started);
+  }
+  return Math.max(least, 0.1) + (sum & 1) * 1e-9; // the work's result used, so that it is done
 }
 
 function compile(bytes: Uint8Array<ArrayBuffer>): WebAssembly.Module {

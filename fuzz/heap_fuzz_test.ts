@@ -29,7 +29,24 @@ Deno.test("a Heap-layer failure replays from the seed, path and replay path it p
   const first = failure({ runs: 50, seed: 11 });
   const path = first.match(/path: "([^"]*)"/)![1];
   const replayPath = first.match(/replayPath="([^"]*)"/)![1];
+  assert.match(first, /\nReproduced by its replay, run at once\.$/);
   const replayed = failure({ runs: 1, seed: 11, path, replayPath });
   const counterexample = (text: string) => text.match(/Counterexample: (.*)/)![1];
   assert.equal(counterexample(replayed), counterexample(first));
+});
+
+Deno.test("a failure its replay does not reproduce is reported as such", () => {
+  let calls = 0;
+  class Flaky extends Heap {
+    override usableSize(ptr: number): number {
+      return super.usableSize(ptr) + (++calls === 30 ? 16 : 0); // wrong once, never again
+    }
+  }
+  try {
+    fuzzHeapLayer({ runs: 5, seed: 7, maxCommands: 12, kind: Flaky });
+  } catch (error) {
+    const { message } = error as Error;
+    return assert.match(message, /\nNOT REPRODUCED by its replay, run at once: the replay passed$/);
+  }
+  assert.fail("the heap wrong once was not caught");
 });

@@ -255,6 +255,12 @@ function main(args: readonly string[]): number {
       ...shrunk,
       failure.message,
       `Replay: ${replay}`,
+      ...(failure.replay === undefined ? [] : [
+        failure.replay.reproduced
+          ? "Reproduced by its replay, run at once in the same setting."
+          : `NOT REPRODUCED by its replay, run at once in the same setting: ` +
+            failure.replay.differed,
+      ]),
     ].join("\n"),
   );
   return 1;

@@ -2,11 +2,22 @@
  * Reads a live wasm heap out of its memory, knowing the layout of asm/mote.ts: the picture of
  * its blocks and lists, and what is wrong with the bytes themselves (tags, back words, links).
  */
-import { CLASSES, FIRST, FL_COUNT, HEADER, HEADS, MAX_LIMIT, SL_COUNT } from "./_layout.ts";
+import {
+  CLASSES,
+  FIRST,
+  FL_COUNT,
+  HEADER,
+  HEADS,
+  MAX_LIMIT,
+  QUICK_HEADS,
+  QUICK_LISTS,
+  SL_COUNT,
+} from "./_layout.ts";
 import { checkPicture, type HeapBlock, type HeapPicture } from "./_picture.ts";
 
 const FREE = 1;
 const LEFT_FREE = 2;
+const QUICK = 4;
 const TAGS = 15;
 const PREV = HEADER;
 const NEXT = HEADER + 4;
@@ -18,6 +29,8 @@ const RED = 0xFD;
 const POISON = 0xDBDB_DBDB;
 /** Where in the root the checked build keeps the end of its poisoned top region. */
 const POISONED_END = FL_COUNT * 4;
+/** Where in the root the count of quick-listed blocks is, after it. */
+const QUICK_COUNT = POISONED_END + 4;
 const FREED = 0xF4EE_F4EE;
 
 /** Where a wasm heap is: what the reader needs besides its bytes. */
@@ -72,6 +85,8 @@ export function readHeap(image: HeapImage): HeapReading {
   };
 
   const blocks: HeapBlock[] = [];
+  const freeBlocks = new Set<number>(); // tagged FREE, for the free lists
+  const quickBlocks = new Set<number>(); // tagged QUICK, for the quick lists
   let leftFree = false;
   for (let address = root + FIRST; address < top;) {
     const header = word(address);
@@ -82,7 +97,8 @@ export function readHeap(image: HeapImage): HeapReading {
       break;
     }
     const free = (header & FREE) !== 0;
-    if ((header & TAGS & ~(FREE | LEFT_FREE)) !== 0) {
+    const quick = (header & QUICK) !== 0;
+    if ((header & TAGS & ~(FREE | LEFT_FREE | QUICK)) !== 0 || (free && quick)) {
       problems.push(`Block at ${address} has unknown tag bits in header ${header}`);
     }
     if (((header & LEFT_FREE) !== 0) !== leftFree) {
@@ -108,13 +124,43 @@ export function readHeap(image: HeapImage): HeapReading {
         );
       }
     }
-    if (image.checked && free) poisoned(address + NEXT + 4, address + size - HEADER, false);
-    blocks.push({ address, ptr: address + HEADER, size, free });
+    // a quick-listed block keeps a used block's guard (naming no slack), poisoned up to it
+    if (image.checked && (free || quick)) poisoned(address + NEXT + 4, address + size - 4, false);
+    blocks.push({ address, ptr: address + HEADER, size, free: free || quick });
+    if (free) freeBlocks.add(address);
+    if (quick) quickBlocks.add(address);
     leftFree = free;
     address += size;
   }
 
-  const freeBlocks = new Set(blocks.filter((block) => block.free).map((block) => block.address));
+  // a quick list links its blocks through the word after the header, and counts them in the next
+  const quick: number[][] = [];
+  for (let index = 0; index < QUICK_LISTS; index++) {
+    const list: number[] = [];
+    for (let block = word(root + QUICK_HEADS + 4 * index); block;) {
+      if (!quickBlocks.has(block) || list.includes(block)) {
+        problems.push(
+          `Quick list ${index} links to ${block}, which is not a quick-listed block, or loops`,
+        );
+        break;
+      }
+      list.push(block);
+      block = word(block + PREV);
+    }
+    list.forEach((block, at) => {
+      const depth = word(block + NEXT);
+      if (depth !== list.length - at) {
+        problems.push(
+          `Block ${block} in quick list ${index} counts ${depth}, not ${list.length - at}`,
+        );
+      }
+    });
+    quick.push(list);
+  }
+  const quickCount = quick.reduce((sum, list) => sum + list.length, 0);
+  if (word(root + QUICK_COUNT) !== quickCount) {
+    problems.push(`The quick lists' count reads ${word(root + QUICK_COUNT)}, not ${quickCount}`);
+  }
   const lists: number[][] = [];
   for (let index = 0; index < CLASSES; index++) {
     const slot = root + HEADS + 4 * index;
@@ -156,7 +202,7 @@ export function readHeap(image: HeapImage): HeapReading {
     poisoned(top, Math.min(end, Math.max(word(root + POISONED_END) ?? 0, top)), true);
   }
 
-  const picture = { root, blocks, lists, top, end };
+  const picture = { root, blocks, lists, quick, top, end };
   problems.push(...checkPicture(picture));
   return { picture, problems };
 }

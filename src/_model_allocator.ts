@@ -7,7 +7,17 @@
  * returned, the model knows its blocks: for pointers into the middle of a block, or into freed
  * memory that was used again, the two may differ (the wasm's answer there depends on the bytes).
  */
-import { ALIGN, CLASSES, FIRST, HEADER, MAX_ALIGN, MAX_LIMIT, MIN_BLOCK } from "./_layout.ts";
+import {
+  ALIGN,
+  CLASSES,
+  FIRST,
+  HEADER,
+  MAX_ALIGN,
+  MAX_LIMIT,
+  MIN_BLOCK,
+  QUICK_LISTS,
+  SMALL,
+} from "./_layout.ts";
 import { classOf, SCAN } from "./_size_class.ts";
 import type { HeapBlock, HeapPicture } from "./_picture.ts";
 import { FREED, LIVE, NOT_A_BLOCK, type Verdict } from "./_verdict.ts";
@@ -16,13 +26,17 @@ const PAGE = 65536;
 /** The largest result of a 32-bit size computation, such as calloc's product. */
 const U32_MAX = 0xFFFF_FFFF;
 
-/** A block: a header and its payload, used or free. */
+/**
+ * A block: a header and its payload, used or free; a free one waits either in its class's free
+ * list, merged with its free neighbours, or unmerged in its size's quick list (`quick`).
+ */
 interface Block {
   readonly address: number;
   size: number;
   free: boolean;
   /** The bytes asked for, when used: the checked build's usable size (its red zone follows). */
   asked?: number;
+  quick?: boolean;
 }
 
 function roundUp(value: number, multiple: number): number {
@@ -38,6 +52,8 @@ export class ModelAllocator {
   readonly memory: WebAssembly.Memory;
   /** The bytes a used block spends beyond its usable ones: the header, and a guard if checked. */
   readonly overhead: number;
+  /** The most blocks a quick list holds, as the module's `mote_quick`: 0 for none at all. */
+  readonly quickBound: number;
   /** Whether a block's usable bytes are exactly those asked for, as in the checked build. */
   readonly #exact: boolean;
   #root = 0;
@@ -57,6 +73,8 @@ export class ModelAllocator {
   readonly #freeEndingAt = new Map<number, Block>();
   /** The free list of each class, as a stack: the head is the last element. */
   readonly #lists: Block[][] = Array.from({ length: CLASSES }, () => []);
+  /** The quick list of each size below SMALL, at size / ALIGN, as a stack likewise. */
+  readonly #quick: Block[][] = Array.from({ length: QUICK_LISTS }, () => []);
   /**
    * The pointers freed (by free, or by realloc moving their block) since the heap started, that
    * no call has returned since: using one again is a double free. Every call reaches the model,
@@ -69,9 +87,12 @@ export class ModelAllocator {
    *
    * @param memory The memory to allocate in.
    * @param checked Whether to model the checked build, whose used blocks end in a guard word.
+   * @param quickBound The bound of the build's quick lists (its `mote_quick`): QUICK_BOUND for
+   * the fast and checked builds, 0 for the release build, which has none.
    */
-  constructor(memory: WebAssembly.Memory, checked = false) {
+  constructor(memory: WebAssembly.Memory, checked = false, quickBound = 0) {
     this.memory = memory;
+    this.quickBound = quickBound;
     this.overhead = checked ? HEADER + 4 : HEADER;
     this.#exact = checked;
   }
@@ -110,7 +131,7 @@ export class ModelAllocator {
     this.#blocks.clear();
     this.#freeEndingAt.clear();
     this.#freed.clear();
-    for (const list of this.#lists) list.length = 0;
+    for (const list of [...this.#lists, ...this.#quick]) list.length = 0;
     if (!this.#room(0)) {
       this.#limit = 0;
       return false;
@@ -129,7 +150,7 @@ export class ModelAllocator {
   free(ptr: number): void {
     const block = this.#live(ptr);
     if (block) {
-      this.#release(block);
+      this.#discard(block);
       this.#freed.add(ptr);
     }
   }
@@ -152,10 +173,12 @@ export class ModelAllocator {
     const block = this.#live(ptr);
     if (!block || bytes >= this.#limit) return 0;
     const size = this.#blockSize(bytes);
+    // a right neighbour waiting unmerged in a quick list may, merged, make room to grow in place
+    if (size > block.size && this.#blocks.get(block.address + block.size)?.quick) this.#flush();
     if (size > block.size) {
       const rightAddress = block.address + block.size;
       const right = this.#blocks.get(rightAddress);
-      if (right?.free && block.size + right.size >= size) {
+      if (right?.free && !right.quick && block.size + right.size >= size) {
         this.#forget(right);
         block.size += right.size;
       } else if (rightAddress === this.#top && this.#room(size - block.size)) {
@@ -165,7 +188,7 @@ export class ModelAllocator {
         const moved = this.malloc(bytes);
         if (moved) {
           new Uint8Array(this.memory.buffer).copyWithin(moved, ptr, ptr + this.#usable(block));
-          this.#release(block);
+          this.#discard(block);
           this.#freed.add(ptr);
         }
         return moved;
@@ -222,9 +245,10 @@ export class ModelAllocator {
     const blocks: HeapBlock[] = [...this.#blocks.values()]
       .sort((a, b) => a.address - b.address)
       .map(({ address, size, free }) => ({ address, ptr: address + HEADER, size, free }));
-    const lists = this.#lists.map((list) => list.map((block) => block.address).reverse());
+    const addresses = (list: Block[]) => list.map((block) => block.address).reverse();
     const end = Math.min(this.#memoryEnd(), this.#limit) - HEADER;
-    return { root: this.#root, blocks, lists, top: this.#top, end };
+    const [lists, quick] = [this.#lists.map(addresses), this.#quick.map(addresses)];
+    return { root: this.#root, blocks, lists, quick, top: this.#top, end };
   }
 
   /** Returns a used block's payload for a request of `bytes`: no longer a freed pointer. */
@@ -250,12 +274,19 @@ export class ModelAllocator {
   }
 
   /**
-   * A used block of at least `size` bytes. The first of the first SCAN blocks of the size's own
-   * class, from its head, that is large enough is taken; otherwise the head of the lowest
-   * non-empty class above, whose every block is; otherwise a block is carved from the top region.
-   * No list is searched beyond its first SCAN blocks.
+   * A used block of at least `size` bytes. The head of the size's quick list is taken, if it is
+   * small and has one; otherwise the first of the first SCAN blocks of the size's own class, from
+   * its head, that is large enough; otherwise the head of the lowest non-empty class above, whose
+   * every block is; otherwise a block is carved from the top region. No list is searched beyond
+   * its first SCAN blocks. Before the top region is carved, whatever waits in the quick lists is
+   * emptied into the free lists, and the search is made again.
    */
   #allocate(size: number): Block | undefined {
+    const waiting = size < SMALL ? this.#quick[size / ALIGN].pop() : undefined;
+    if (waiting) {
+      waiting.free = waiting.quick = false;
+      return waiting;
+    }
     const own = this.#lists[classOf(size)];
     const fit = own.slice(-SCAN).reverse().find((block) => block.size >= size);
     if (fit) return this.#take(fit, size);
@@ -263,6 +294,7 @@ export class ModelAllocator {
       const above = this.#head(index);
       if (above) return this.#take(above, size);
     }
+    if (this.#flush()) return this.#allocate(size);
     if (!this.#room(size)) return undefined;
     const block = this.#add({ address: this.#top, size, free: false });
     this.#raiseTop(this.#top + size);
@@ -279,6 +311,34 @@ export class ModelAllocator {
     block.free = false;
     this.#trim(block, size);
     return block;
+  }
+
+  /**
+   * Frees a used block: onto its size's quick list, unmerged, when it is below SMALL, does not end
+   * at the top region, and the list holds fewer than `quickBound` blocks; otherwise, release.
+   */
+  #discard(block: Block): void {
+    const list = block.size < SMALL ? this.#quick[block.size / ALIGN] : [];
+    const atTop = block.address + block.size === this.#top;
+    if (block.size < SMALL && !atTop && list.length < this.quickBound) {
+      block.free = block.quick = true;
+      list.push(block);
+    } else {
+      this.#release(block);
+    }
+  }
+
+  /**
+   * Empties the quick lists, smallest size first and each from its head, releasing every block;
+   * whether there was any.
+   */
+  #flush(): boolean {
+    const waiting = this.#quick.flatMap((list) => list.splice(0).reverse());
+    for (const block of waiting) {
+      block.free = block.quick = false;
+      this.#release(block);
+    }
+    return waiting.length > 0;
   }
 
   /**
@@ -301,7 +361,7 @@ export class ModelAllocator {
       return;
     }
     const right = this.#blocks.get(rightAddress)!;
-    if (right.free) {
+    if (right.free && !right.quick) {
       this.#forget(right);
       merged.size += right.size;
     }

@@ -82,7 +82,7 @@ const OP_ARITHMETIC = [0x6a, 0x6b, 0x6c, 0x7c, 0x7d, 0x7e];
 const HEAP_BASE = "__heap_base";
 
 /** A cursor over a module's bytes; each read throws a TypeError past the end. */
-class Reader {
+export class Reader {
   #at: number;
 
   constructor(readonly bytes: Uint8Array, at = 0) {

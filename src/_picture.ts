@@ -3,7 +3,7 @@
  * draws this picture from a live wasm heap's bytes and the model from its own records; the rules
  * every heap obeys, and the statistics, are stated here once for both.
  */
-import { ALIGN, CLASSES, FIRST, HEADER, MIN_BLOCK } from "./_layout.ts";
+import { ALIGN, CLASSES, FIRST, HEADER, MIN_BLOCK, QUICK_BOUND, QUICK_LISTS } from "./_layout.ts";
 import { classOf } from "./_size_class.ts";
 
 /**
@@ -28,7 +28,11 @@ export interface HeapBlock {
   readonly ptr: number;
   /** Its bytes, header included: a multiple of 16. */
   readonly size: number;
-  /** Whether it is free, waiting in a free list, rather than in use. */
+  /**
+   * Whether it is free rather than in use: waiting in a free list, or (small blocks) in its
+   * size's quick list, where it stays unmerged with its free neighbours until it is reused or
+   * memory runs short.
+   */
   readonly free: boolean;
 }
 
@@ -86,6 +90,8 @@ export interface HeapPicture {
   readonly blocks: readonly HeapBlock[];
   /** For each class, the addresses of its free blocks from the list's head to its tail. */
   readonly lists: readonly (readonly number[])[];
+  /** For each size below SMALL, at size / ALIGN, its quick list's blocks from head to tail. */
+  readonly quick: readonly (readonly number[])[];
   /** Where the top region starts. */
   readonly top: number;
   /** Where the top region ends: the heap's end less the word a block there would need. */
@@ -127,12 +133,14 @@ export function statsOf(picture: HeapPicture, base: number): HeapStats {
 
 /**
  * The rules every heap obeys, checked on its picture: blocks tile the space from the first block
- * to the top region, no two free blocks touch, no free block touches the top region, and every
- * free block is in the list of its class, once. Returns what is wrong; empty when nothing is.
+ * to the top region; every free block is in its size's quick list or in its class's free list,
+ * once; no quick list holds more than QUICK_BOUND; and no two free blocks of the free lists
+ * touch, nor does one touch the top region. Returns what is wrong; empty when nothing is.
  */
 export function checkPicture(picture: HeapPicture): string[] {
   const problems: string[] = [];
-  const { root, blocks, lists, top, end } = picture;
+  const { root, blocks, lists, quick, top, end } = picture;
+  const quickListed = new Set(quick.flat());
   const first = root + FIRST;
   if (top < first || top > end || (top - first) % ALIGN !== 0) {
     problems.push(`Top ${top} is not a block boundary between ${first} and ${end}`);
@@ -151,34 +159,48 @@ export function checkPicture(picture: HeapPicture): string[] {
         `Block at ${block.address} has size ${block.size}, not a multiple of 16 from 16`,
       );
     }
-    if (block.free && leftFree) {
+    const merged = block.free && !quickListed.has(block.address);
+    if (merged && leftFree) {
       problems.push(`Free block at ${block.address} touches the free block below it`);
     }
     if (block.free) unlisted.set(block.address, block);
-    leftFree = block.free;
+    leftFree = merged;
     expected = block.address + block.size;
   }
   if (expected !== top) problems.push(`The last block ends at ${expected}, not at top ${top}`);
   if (leftFree) problems.push(`The free block below top ${top} was not merged into it`);
   if (lists.length !== CLASSES) problems.push(`There are ${lists.length} lists, not ${CLASSES}`);
-  lists.forEach((list, index) => {
-    for (const address of list) {
-      const block = unlisted.get(address);
-      if (block === undefined) {
-        problems.push(
-          `List ${index} holds ${address}, which is not a free block or is listed twice`,
-        );
-      } else {
-        unlisted.delete(address);
-        if (classOf(block.size) !== index) {
+  if (quick.length !== QUICK_LISTS) {
+    problems.push(`There are ${quick.length} quick lists, not ${QUICK_LISTS}`);
+  }
+  const listsOf = [["List", lists, classOf], [
+    "Quick list",
+    quick,
+    (size: number) => size / ALIGN,
+  ]] as const;
+  for (const [name, all, indexOf] of listsOf) {
+    all.forEach((list, index) => {
+      if (name === "Quick list" && list.length > QUICK_BOUND) {
+        problems.push(`Quick list ${index} holds ${list.length} blocks, over ${QUICK_BOUND}`);
+      }
+      for (const address of list) {
+        const block = unlisted.get(address);
+        if (block === undefined) {
           problems.push(
-            `Free block at ${address} of size ${block.size} is in list ${index}, ` +
-              `not ${classOf(block.size)}`,
+            `${name} ${index} holds ${address}, which is not a free block or is listed twice`,
           );
+        } else {
+          unlisted.delete(address);
+          if (indexOf(block.size) !== index) {
+            problems.push(
+              `Free block at ${address} of size ${block.size} is in ${name.toLowerCase()} ` +
+                `${index}, not ${indexOf(block.size)}`,
+            );
+          }
         }
       }
-    }
-  });
+    });
+  }
   for (const address of unlisted.keys()) {
     problems.push(`Free block at ${address} is in no list`);
   }

@@ -1,8 +1,5 @@
 /** The size classes of asm/mote.ts, for the model and the heap reader. */
-import { ALIGN, SL_COUNT } from "./_layout.ts";
-
-/** Below this block size every size has a class of its own. */
-export const SMALL = 256;
+import { ALIGN, SL_COUNT, SMALL } from "./_layout.ts";
 
 /**
  * How many blocks of a request's own class are looked at, head first, for one that fits,

@@ -1,5 +1,5 @@
 /** Helpers for tests: raw instances of the shipped modules, and a seeded random source. */
-import { ownWasm, regionWasm } from "./_wasm.ts";
+import { fastWasm, ownWasm, regionWasm } from "./_wasm.ts";
 import type { MoteExports } from "./heap.ts";
 
 /** The raw exports of a mote instance, unsigned where they return pointers or sizes. */
@@ -24,9 +24,9 @@ function wrap(instance: WebAssembly.Instance, memory?: WebAssembly.Memory): Raw 
   };
 }
 
-/** A fresh own-memory instance, not yet initialised. */
-export function ownRaw(): Raw {
-  return wrap(new WebAssembly.Instance(new WebAssembly.Module(ownWasm)));
+/** A fresh own-memory instance, not yet initialised: the release build, or the fast one. */
+export function ownRaw(fast = false): Raw {
+  return wrap(new WebAssembly.Instance(new WebAssembly.Module(fast ? fastWasm : ownWasm)));
 }
 
 /** A fresh region instance over `memory`, not yet initialised. */

@@ -9,9 +9,8 @@
  * @module
  */
 import { Heap, runOn } from "./heap.ts";
-import type { Engine } from "./_engine.ts";
-import { ModelAllocator } from "./_model_allocator.ts";
-import { checkPicture } from "./_picture.ts";
+import { modelEngineFor } from "./_model_engine.ts";
+import { QUICK_BOUND } from "./_layout.ts";
 
 /**
  * mote's policy in plain TypeScript, usable as an allocator: a drop-in for {@linkcode Heap}
@@ -42,31 +41,5 @@ import { checkPicture } from "./_picture.ts";
  */
 export class ModelHeap extends Heap {}
 
-/** The model as a Heap's engine: its C functions read their arguments as wasm callers pass them. */
-function modelEngine(given: WebAssembly.Memory | undefined, checked: boolean): Engine {
-  const memory = given ?? new WebAssembly.Memory({ initial: 0, maximum: 65536 });
-  const model = new ModelAllocator(memory, checked);
-  const calls = {
-    malloc: (size: number) => model.malloc(size >>> 0),
-    free: (ptr: number) => model.free(ptr >>> 0),
-    realloc: (ptr: number, size: number) => model.realloc(ptr >>> 0, size >>> 0),
-    calloc: (count: number, size: number) => model.calloc(count >>> 0, size >>> 0),
-    aligned_alloc: (alignment: number, size: number) =>
-      model.aligned_alloc(alignment >>> 0, size >>> 0),
-    malloc_usable_size: (ptr: number) => model.malloc_usable_size(ptr >>> 0),
-  };
-  return {
-    memory,
-    calls,
-    exports: { memory, ...calls },
-    init: (base, limitEnd) => model.init(base, limitEnd),
-    setLimit: (limitEnd) => model.limit = limitEnd >>> 0, // the wasm's global reads unsigned
-    verdict: (ptr) => model.verdict(ptr >>> 0), // from the model's own records of its blocks
-    read: () => {
-      const picture = model.picture();
-      return { picture, problems: checkPicture(picture) };
-    },
-  };
-}
-
-runOn(ModelHeap, modelEngine);
+// as the Heap's modules: the checked build has quick lists, the release build none
+runOn(ModelHeap, modelEngineFor((checked) => checked ? QUICK_BOUND : 0));

@@ -53,7 +53,7 @@ Deno.test("a limit that could not serve a single block is refused", () => {
       assert.throws(() => heap.malloc(100), OutOfMemoryError);
     }
   }
-  assert.throws(() => new Heap({ limit: 1732 }), /from 1744/);
+  assert.throws(() => new Heap({ limit: 1796 }), /from 1808/);
 });
 
 Deno.test("the limit can be lowered to what the heap uses, below the memory's size", () => {

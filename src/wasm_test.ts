@@ -1,12 +1,12 @@
 // The C ABI of the shipped wasm, rule by rule, on raw instances (no Heap in between).
 import assert from "node:assert/strict";
-import { ALIGN, FIRST, HEADER, MAX_LIMIT } from "./_layout.ts";
+import { ALIGN, FIRST, HEADER, MAX_LIMIT, QUICK_BOUND } from "./_layout.ts";
 import { ownRaw, type Raw, regionRaw } from "./_test_util.ts";
 
 const PAGE = 65536;
 
-function fresh(limit = MAX_LIMIT): Raw {
-  const raw = ownRaw();
+function fresh(limit = MAX_LIMIT, fast = false): Raw {
+  const raw = ownRaw(fast);
   assert.equal(raw.mote_init(0, limit), 1);
   return raw;
 }
@@ -84,24 +84,51 @@ Deno.test("free", async (t) => {
     raw.free(0);
     assert.equal(raw.malloc_usable_size(a), 12);
   });
+  // blocks of SMALL bytes and more: in the fast build smaller ones wait in quick lists (below)
   await t.step("coalesces with both neighbours, in any order", () => {
     for (const order of [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]]) {
       const raw = fresh();
-      const blocks = [raw.malloc(100), raw.malloc(100), raw.malloc(100)];
-      raw.malloc(100); // a used block above, so the three do not go back to the top region
+      const blocks = [raw.malloc(300), raw.malloc(300), raw.malloc(300)];
+      raw.malloc(300); // a used block above, so the three do not go back to the top region
       for (const i of order) raw.free(blocks[i]);
-      // one free block of 3 * 112 bytes now: a request for all of it lands at the first
-      assert.equal(raw.malloc(3 * 112 - HEADER), blocks[0], `order ${order}`);
+      // one free block of 3 * 304 bytes now: a request for all of it lands at the first
+      assert.equal(raw.malloc(3 * 304 - HEADER), blocks[0], `order ${order}`);
     }
   });
   await t.step("merges a freed top block, and a free block below it, into the top region", () => {
     const raw = fresh();
-    const a = raw.malloc(100), b = raw.malloc(100);
+    const a = raw.malloc(300), b = raw.malloc(300);
     const topBefore = raw.top();
     raw.free(a);
     raw.free(b);
     assert.equal(raw.top(), a - HEADER);
     assert.ok(raw.top() < topBefore);
+  });
+  await t.step(
+    "fast: keeps QUICK_BOUND small blocks of a size unmerged for requests of that size",
+    () => {
+      const raw = fresh(MAX_LIMIT, true);
+      const blocks = Array.from({ length: QUICK_BOUND + 2 }, () => raw.malloc(100));
+      raw.malloc(100); // a used block above, so none goes back to the top region
+      for (const ptr of blocks) raw.free(ptr);
+      // the first QUICK_BOUND wait, and come back last freed first; the two past the bound merged
+      for (const ptr of blocks.slice(0, QUICK_BOUND).reverse()) assert.equal(raw.malloc(100), ptr);
+      assert.equal(raw.malloc(2 * 112 - HEADER), blocks[QUICK_BOUND]);
+    },
+  );
+  await t.step("fast: merges what waits in the quick lists when the top cannot serve", () => {
+    for (const fast of [false, true]) {
+      const raw = fresh(FIRST + HEADER + 4 * 112, fast); // room for four blocks of 112 bytes
+      const [a, b, c] = [raw.malloc(100), raw.malloc(100), raw.malloc(100), raw.malloc(100)];
+      for (const ptr of [a, b, c]) raw.free(ptr);
+      assert.equal(raw.malloc(3 * 112 - HEADER), a, "the three merged into one block");
+    }
+  });
+  await t.step("release: merges every free at once: no quick lists", () => {
+    const raw = fresh();
+    const blocks = [raw.malloc(100), raw.malloc(100), raw.malloc(100)];
+    for (const ptr of blocks.slice(0, 2)) raw.free(ptr);
+    assert.equal(raw.malloc(2 * 112 - HEADER), blocks[0]);
   });
   await t.step(
     "ignores pointers it cannot have returned: misaligned, outside, already free",
