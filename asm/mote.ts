@@ -294,6 +294,22 @@ export function mote_frees(): u32 {
   return frees;
 }
 
+/**
+ * The Heap's free and realloc of a block its record holds live, in one call from JavaScript
+ * instead of two (mote_frees, then the call): done only when the count is still `seen`, the one
+ * at which the record was exact, so no other caller has freed anything since; otherwise they do
+ * nothing and return 1, which no block's address is, and the Heap catches up and asks again.
+ */
+export function mote_free_seen(ptr: usize, seen: u32): usize {
+  if (frees != seen) return 1;
+  free(ptr);
+  return 0;
+}
+
+export function mote_realloc_seen(ptr: usize, bytes: usize, seen: u32): usize {
+  return frees == seen ? realloc(ptr, bytes) : 1;
+}
+
 /** The class of a block size. */
 function classOf(size: usize): usize {
   if (size < SMALL) return size >> ALIGN_BITS;

@@ -7,7 +7,7 @@
  * A peer that traps or fails requests on a workload (AssemblyScript's stub runs out of memory on
  * `large`) is a result, not a failure: a first replay in wasm finds it, the pair is listed with
  * what happened and not timed, and the bench goes on. So is everything else left out: a missing
- * peer or trace, a list-walking allocator on a workload too large for it.
+ * peer or trace.
  *
  * Extra wasm allocators: `BENCH_PEERS=a.wasm,b.wasm`; extra trace files: `BENCH_TRACES=x.trc.gz`.
  * Narrow it down with `deno task bench --filter sqlite`. `deno task bench:report` measures the
@@ -15,24 +15,16 @@
  *
  * @module
  */
-import { loadReplayer, runJs, runs, runWasm, type Timer, verdict } from "./harness.ts";
+import { loadReplayer, runJs, runWasm, type Timer, verdict } from "./harness.ts";
 import { BASELINE, loadPeers, type Peer } from "./peers.ts";
 import { setup } from "./setup.ts";
 import { readTrace, synthetic, tracePaths, type Workload } from "./workloads.ts";
-
-// a list-walking allocator would take minutes per iteration on the larger workloads
-const MAX_LIST_WORK = 1e8; // operations × live objects
 
 await setup({ quiet: true });
 const replayer = await loadReplayer();
 const { peers, notes } = await loadPeers();
 const traces = tracePaths(Deno.env.get("BENCH_TRACES")?.split(",").filter(Boolean), notes);
 const workloads: Workload[] = [...synthetic(), ...await Promise.all(traces.map(readTrace))];
-
-function fits(peer: Peer, workload: Workload): boolean {
-  return runs(peer, workload) &&
-    (peer.maxLiveObjects === undefined || workload.count * workload.peakObjects <= MAX_LIST_WORK);
-}
 
 // the workload in every name, so that --filter picks workloads as well as allocators
 function label(peer: Peer, workload: Workload): string {
@@ -60,9 +52,7 @@ for (const workload of workloads) {
     else bench(`${workload.name} · in wasm`, peer, workload, (b) => timedInWasm(peer, workload, b));
   }
   for (const peer of [replayer.noop, ...peers].filter((p) => !failed.has(p))) {
-    if (fits(peer, workload)) {
-      bench(`${workload.name} · JS calls`, peer, workload, (b) => void runJs(peer, workload, b));
-    } else notes.push(`${label(peer, workload)}: JS calls not timed, too slow (it walks lists)`);
+    bench(`${workload.name} · JS calls`, peer, workload, (b) => void runJs(peer, workload, b));
   }
 }
 // said first and again last, where a reader of the tables looks

@@ -176,6 +176,9 @@ export function release(workload: Workload): void {
   laidOut.delete(workload);
 }
 
+/** bench/asm/replay.ts's export: (ops, count, table, natural, emulate) to the requests failed. */
+type Replay = (...args: number[]) => number;
+
 function unavailable(): never {
   throw new Error("aligned_alloc called on a peer without one");
 }
@@ -190,21 +193,10 @@ export function runWasm(replayer: Replayer, peer: Peer, workload: Workload, time
   }
   const x = instance.exports!;
   const { memory, tableAt } = layOut(workload);
-  const alloc = {
-    malloc: x.malloc,
-    free: x.free,
-    realloc: x.realloc,
-    calloc: x.calloc,
-    aligned_alloc: x.aligned_alloc ?? unavailable,
-  };
-  const replay = new WebAssembly.Instance(replayer.replay, { env: { memory }, alloc }).exports
-    .replay as (
-      ops: number,
-      count: number,
-      table: number,
-      natural: number,
-      emulate: number,
-    ) => number;
+  const { malloc, free, realloc, calloc } = x, aligned_alloc = x.aligned_alloc ?? unavailable;
+  const alloc = { malloc, free, realloc, calloc, aligned_alloc };
+  const imports = { env: { memory }, alloc };
+  const replay = new WebAssembly.Instance(replayer.replay, imports).exports.replay as Replay;
   timer?.start();
   const start = performance.now();
   try {
@@ -232,11 +224,6 @@ export function makeReplayer(
 export async function loadReplayer(dir: URL = PEERS_DIR): Promise<Replayer> {
   const read = (file: string) => Deno.readFile(new URL(file, dir));
   return makeReplayer(await read("replay.wasm"), await read("noop.wasm"));
-}
-
-/** Whether a peer replays a workload at all (a list-walking allocator skips the largest). */
-export function runs(peer: Peer, workload: Workload): boolean {
-  return workload.peakObjects <= (peer.maxLiveObjects ?? Infinity);
 }
 
 /** The gzip-compressed size of some bytes. */

@@ -10,9 +10,9 @@
  *
  * @module
  */
-import { MemPool } from "@thi.ng/malloc";
 import { checkedWasm, fastWasm, ownWasm } from "../src/_wasm.ts";
 import { Heap } from "../src/heap.ts";
+import { ModelHeap } from "../src/model.ts";
 import { PEERS_DIR } from "./setup.ts";
 
 /** The C ABI, as called from JavaScript; pointers may come back signed (`>>> 0` them). */
@@ -53,11 +53,6 @@ export interface Peer {
   hasAligned: boolean;
   /** Whether `used()` can shrink, so the high-water mark must be tracked op by op. */
   shrinks: boolean;
-  /**
-   * The most live objects it can replay in reasonable time (its free walks a list of every live
-   * block); workloads above it are skipped for this peer.
-   */
-  maxLiveObjects?: number;
   /** A fresh, empty instance, sized for a workload with `peakLive` bytes live at most. */
   create(peakLive: number): Instance;
 }
@@ -128,51 +123,31 @@ export function wasmPeer(
   };
 }
 
-/** @thi.ng/malloc's MemPool: a first-fit allocator over one fixed ArrayBuffer. */
-function thingPeer(): Peer {
-  return {
-    name: "@thi.ng/malloc",
-    description: "thi.ng's MemPool (TypeScript, first fit over an ArrayBuffer; defaults)",
-    kind: "js",
-    natural: 8,
-    hasAligned: false,
-    shrinks: true,
-    maxLiveObjects: 20_000,
-    create(peakLive) {
-      // it cannot grow: give it room for anything a sane allocator would need
-      const pool = new MemPool({ size: Math.max(64 << 20, pages(16 * peakLive)) });
-      const state = pool as unknown as { top: number };
-      const start = state.top;
-      return {
-        calls: {
-          malloc: (size) => pool.malloc(size),
-          free: (ptr) => void pool.free(ptr),
-          realloc: (ptr, size) => pool.realloc(ptr, size),
-          calloc: (count, size) => pool.calloc(count * size),
-        },
-        used: () => pages(state.top - start),
-      };
-    },
-  };
+/**
+ * The C ABI over a Heap-like, as methods: one function each for every run, which V8 inlines into
+ * the loop as into a program's calls (closures made afresh per run it would not).
+ */
+class HeapCalls implements Calls {
+  constructor(readonly heap: Heap) {}
+  malloc(size: number) {
+    return this.heap.malloc(size);
+  }
+  free(ptr: number) {
+    this.heap.free(ptr);
+  }
+  realloc(ptr: number, size: number) {
+    return this.heap.realloc(ptr, size);
+  }
+  calloc(count: number, size: number) {
+    return this.heap.calloc(count, size);
+  }
+  aligned_alloc(alignment: number, size: number) {
+    return this.heap.alignedAlloc(alignment, size);
+  }
 }
 
-/** What a Heap-compatible allocator offers: mote's Heap, and the reference model. */
-interface HeapLike {
-  malloc(size: number): number;
-  free(ptr: number): void;
-  realloc(ptr: number, size: number): number;
-  calloc(count: number, size: number): number;
-  alignedAlloc(alignment: number, size: number): number;
-  readonly span?: number;
-}
-
-/** A JS peer over a Heap-compatible allocator; `used` is its span's growth in pages. */
-function heapLikePeer(
-  name: string,
-  description: string,
-  make: () => HeapLike,
-  shrinks: boolean,
-): Peer {
+/** A JS peer over a Heap (mote's, or the model's); `used` is its span's growth in pages. */
+function heapPeer(name: string, description: string, kind: typeof Heap, shrinks: boolean): Peer {
   return {
     name,
     description,
@@ -181,39 +156,21 @@ function heapLikePeer(
     hasAligned: true,
     shrinks,
     create() {
-      const heap = make();
-      const before = heap.span ?? 0;
-      return {
-        calls: {
-          malloc: (size) => heap.malloc(size),
-          free: (ptr) => heap.free(ptr),
-          realloc: (ptr, size) => heap.realloc(ptr, size),
-          calloc: (count, size) => heap.calloc(count, size),
-          aligned_alloc: (alignment, size) => heap.alignedAlloc(alignment, size),
-        },
-        used: () => pages((heap.span ?? 0) - before),
-      };
+      const heap = new kind();
+      const before = heap.span;
+      return { calls: new HeapCalls(heap), used: () => pages(heap.span - before) };
     },
   };
 }
 
-/** mote's reference model (src/model.ts), when it is there. */
-async function modelPeer(): Promise<Peer | string> {
-  const url = new URL("../src/model.ts", import.meta.url);
-  let ModelHeap: new () => HeapLike;
+/** The version of the mimalloc source bench/setup.ts fetched, from its directory's name. */
+function mimallocVersion(): string {
   try {
-    // a computed specifier: the model may not exist yet, and the bench runs without it
-    ({ ModelHeap } = await import(url.href));
-    if (typeof ModelHeap !== "function") return "src/model.ts exports no ModelHeap";
-  } catch (e) {
-    return `reference model skipped: ${e instanceof Error ? e.message.split("\n")[0] : e}`;
+    const dirs = [...Deno.readDirSync(new URL("mimalloc-src/", PEERS_DIR))].map((e) => e.name);
+    return dirs.map((d) => d.match(/^mimalloc-([\d.]+)/)?.[1]).find(Boolean) ?? "?";
+  } catch {
+    return "?";
   }
-  return heapLikePeer(
-    "mote model",
-    "mote's reference model (TypeScript over an ArrayBuffer, src/model.ts)",
-    () => new ModelHeap(),
-    true,
-  );
 }
 
 /** The name of the baseline every ratio is taken against. */
@@ -231,18 +188,21 @@ export async function loadPeers(extra: string[] = []): Promise<{ peers: Peer[]; 
     ),
     wasmPeer("mote fast", "mote built for speed (src/_wasm.ts fastWasm, -O3)", fastWasm),
   ];
-  const built: [string, string, string, number?][] = [
-    ["dlmalloc", "dlmalloc.wasm", "wasi-libc's malloc (dlmalloc 2.8.6), clang -O2 + wasm-opt"],
-    ...["dlmalloc", "emmalloc"].map((m): [string, string, string, number] => [
+  // name, description, the alignment malloc gives (16 unless said); in bench/peers/ as the name
+  // in lower case with dashes (bench/setup.ts builds them there)
+  const built: [string, string, number?][] = [
+    ["dlmalloc", "wasi-libc's malloc (dlmalloc 2.8.6), clang -O2 + wasm-opt"],
+    ...["dlmalloc", "emmalloc"].map((m): [string, string, number] => [
       `emscripten ${m}`,
-      `emscripten-${m}.wasm`,
       `Emscripten 3.1.6's ${m} (emcc -O2 -sMALLOC=${m}); aligns to 8`,
       8,
     ]),
-    ["AS TLSF", "as-tlsf.wasm", "AssemblyScript's TLSF (--runtime minimal, -O3)"],
-    ["AS stub", "as-stub.wasm", "AssemblyScript's stub: bump, never reuses (the speed floor)"],
+    ["mimalloc", `Debian's mimalloc ${mimallocVersion()} (src/static.c); < 8 B take 8`, 8],
+    ["AS TLSF", "AssemblyScript's TLSF (--runtime minimal, -O3)"],
+    ["AS stub", "AssemblyScript's stub: bump, never reuses (the speed floor)"],
   ];
-  for (const [name, file, description, natural] of built) {
+  for (const [name, description, natural] of built) {
+    const file = `${name.toLowerCase().replaceAll(" ", "-")}.wasm`;
     try {
       const wasm = await Deno.readFile(new URL(file, PEERS_DIR));
       peers.push(wasmPeer(name, description, wasm, natural));
@@ -260,16 +220,8 @@ export async function loadPeers(extra: string[] = []): Promise<{ peers: Peer[]; 
     }
   }
   peers.push(
-    thingPeer(),
-    heapLikePeer(
-      "mote Heap",
-      "mote through its checked JS API (Heap), JS calls only",
-      () => new Heap(),
-      false,
-    ),
+    heapPeer("mote Heap", "mote through its checked JS API (Heap), JS calls only", Heap, false),
+    heapPeer("mote model", "mote's reference model (TypeScript, src/model.ts)", ModelHeap, true),
   );
-  const model = await modelPeer();
-  if (typeof model === "string") notes.push(model);
-  else peers.push(model);
   return { peers, notes };
 }

@@ -8,6 +8,8 @@
  *   and apt-get present) and skips with a message when it cannot;
  * - `emscripten-dlmalloc.wasm`, `emscripten-emmalloc.wasm`: Emscripten's two mallocs, from
  *   Debian's `emscripten` package (`emcc -O2 -sMALLOC=…`), installed the same way;
+ * - `mimalloc.wasm`: mimalloc from Debian's source package (`apt-get source mimalloc`, after
+ *   adding `deb-src` to the Debian entry in /etc/apt/sources.list.d/), built like dlmalloc;
  * - `replay.wasm`, `noop.wasm`: the in-wasm replayer and the no-op allocator it is timed against.
  *
  *     deno task bench:setup            build what is missing or older than its source
@@ -30,27 +32,17 @@ export interface AsTarget {
   flags: string[];
 }
 
+/** -O3, no asserts, aborts dropped; the runtime, and an imported memory for the replayer. */
+const asFlags = (
+  runtime: string,
+  ...more: string[]
+) => ["-O3", "--noAssert", "--runtime", runtime, ...more, "--use", "abort="];
+
 export const AS_TARGETS: AsTarget[] = [
-  {
-    out: "as-tlsf.wasm",
-    source: "bench/asm/as_heap.ts",
-    flags: ["-O3", "--noAssert", "--runtime", "minimal", "--use", "abort="],
-  },
-  {
-    out: "as-stub.wasm",
-    source: "bench/asm/as_heap.ts",
-    flags: ["-O3", "--noAssert", "--runtime", "stub", "--use", "abort="],
-  },
-  {
-    out: "replay.wasm",
-    source: "bench/asm/replay.ts",
-    flags: ["-O3", "--noAssert", "--runtime", "stub", "--importMemory", "--use", "abort="],
-  },
-  {
-    out: "noop.wasm",
-    source: "bench/asm/noop.ts",
-    flags: ["-O3", "--noAssert", "--runtime", "stub", "--use", "abort="],
-  },
+  { out: "as-tlsf.wasm", source: "bench/asm/as_heap.ts", flags: asFlags("minimal") },
+  { out: "as-stub.wasm", source: "bench/asm/as_heap.ts", flags: asFlags("stub") },
+  { out: "replay.wasm", source: "bench/asm/replay.ts", flags: asFlags("stub", "--importMemory") },
+  { out: "noop.wasm", source: "bench/asm/noop.ts", flags: asFlags("stub") },
 ];
 
 /** Compiles one AssemblyScript file in memory. */
@@ -91,10 +83,10 @@ function fresh(out: URL, sources: URL[], force: boolean): boolean {
 async function run(
   cmd: string,
   args: string[],
-  env?: Record<string, string>,
+  options: { env?: Record<string, string>; cwd?: URL } = {},
 ): Promise<{ ok: boolean; output: string }> {
   try {
-    const { success, stdout, stderr } = await new Deno.Command(cmd, { args, env }).output();
+    const { success, stdout, stderr } = await new Deno.Command(cmd, { args, ...options }).output();
     const decode = (b: Uint8Array) => new TextDecoder().decode(b);
     return { ok: success, output: decode(stdout) + decode(stderr) };
   } catch (e) {
@@ -135,46 +127,102 @@ async function findToolchain(): Promise<Toolchain | string> {
   return { clang, libc };
 }
 
-async function aptInstall(packages: string[], why: string): Promise<string> {
-  const list = packages.join(" ");
-  if (Deno.uid?.() !== 0) return `${why}; not root: \`sudo apt-get install ${list}\``;
+const isRoot = () => Deno.uid?.() === 0;
+
+/** Runs `apt-get` with `args` after an update, as root: "" when done, else `why` and what failed. */
+async function aptGet(args: string[], why: string, cwd?: URL): Promise<string> {
+  if (!isRoot()) return `${why}; not root: \`sudo apt-get ${args.join(" ")}\``;
   if (!(await run("apt-get", ["--version"])).ok) return `${why}; no apt-get on this machine`;
-  console.log(`installing ${list} with apt-get (once) ...`);
+  console.log(`apt-get ${args.join(" ")} (once) ...`);
   const update = await run("apt-get", ["update", "-qq"]);
   if (!update.ok) return `${why}; apt-get update failed: ${update.output.trim()}`;
-  const install = await run("apt-get", ["install", "-y", "-qq", ...packages]);
-  return install.ok ? "" : `${why}; apt-get install failed: ${install.output.trim()}`;
+  const done = await run("apt-get", ["-y", "-qq", ...args], { cwd });
+  return done.ok ? "" : `${why}; apt-get ${args[0]} failed: ${done.output.trim()}`;
 }
+
+const aptInstall = (packages: string[], why: string) => aptGet(["install", ...packages], why);
 
 /** The functions every peer exports: the C ABI. */
 export const C_ABI = ["malloc", "free", "realloc", "calloc", "aligned_alloc", "malloc_usable_size"];
 
 /**
- * Links wasi-libc's malloc alone into a module exporting the C ABI and its memory. The input is
- * an empty C file: the linker's --export pulls malloc & co. out of libc.a, which needs nothing
- * from WASI and no compiler builtins, so the module has no imports at all. clang runs binaryen's
- * wasm-opt on the result when it finds one on PATH; binaryen's (an assemblyscript dependency, in
- * node_modules/.bin) is put first so that it always does, as for the AssemblyScript peers.
+ * Links one C file with wasi-libc into a module exporting the C ABI and its memory, and no
+ * imports. For dlmalloc the file is empty: the linker's --export pulls malloc & co. out of
+ * libc.a, which needs nothing from WASI. clang runs binaryen's wasm-opt on the result when it
+ * finds one on PATH; binaryen's (an assemblyscript dependency, in node_modules/.bin) is put
+ * first so that it always does, as for the AssemblyScript peers.
  */
-async function buildDlmalloc(out: URL, toolchain: Toolchain): Promise<string> {
-  const empty = await Deno.makeTempFile({ suffix: ".c" });
-  try {
+async function buildWasi(out: URL, toolchain: Toolchain, c = "", flags: string[] = []) {
+  const builtins = await run(toolchain.clang, ["--target=wasm32-wasi", "--print-libgcc-file-name"]);
+  const path = `${new URL("node_modules/.bin", ROOT).pathname}:${Deno.env.get("PATH") ?? ""}`;
+  return await withSource(c, async (source) => {
     const { ok, output } = await run(toolchain.clang, [
-      "--target=wasm32-wasi",
-      "-O2",
-      "-nostdlib",
-      "-Wl,--no-entry",
-      "-Wl,--strip-all",
+      ...["--target=wasm32-wasi", "-O2", "-nostdlib", "-Wl,--no-entry", "-Wl,--strip-all"],
       ...C_ABI.map((name) => `-Wl,--export=${name}`),
-      "-o",
-      out.pathname,
-      empty,
-      toolchain.libc,
-    ], { PATH: `${new URL("node_modules/.bin", ROOT).pathname}:${Deno.env.get("PATH") ?? ""}` });
+      ...[...flags, "-o", out.pathname, source, toolchain.libc],
+      ...(c && builtins.ok ? [builtins.output.trim()] : []), // for libc's strtol
+    ], { env: { PATH: path } });
     return ok ? "" : output;
+  });
+}
+
+/** Runs `use` on a temporary C file holding `c`, removed after. */
+async function withSource<T>(c: string, use: (path: string) => Promise<T>): Promise<T> {
+  const path = await Deno.makeTempFile({ suffix: ".c" });
+  try {
+    await Deno.writeTextFile(path, c);
+    return await use(path);
   } finally {
-    await Deno.remove(empty);
+    await Deno.remove(path);
   }
+}
+
+/**
+ * mimalloc's one translation unit behind the C ABI. Requests under 8 bytes take 8: its smallest
+ * class on wasm32 is 4 bytes, 4-aligned. It grows the memory itself (its WASI layer); what it
+ * would import from WASI is stubbed: no environment, nowhere to print, no clock, one thread.
+ */
+const MIMALLOC_C = `#include "static.c"
+#define AT_LEAST_8(n) ((n) < 8 ? 8 : (n))
+void* malloc(size_t n) { return mi_malloc(AT_LEAST_8(n)); }
+void free(void* p) { mi_free(p); }
+void* realloc(void* p, size_t n) { return mi_realloc(p, AT_LEAST_8(n)); }
+void* calloc(size_t c, size_t n) { return c < 8 && n < 8 && c * n < 8 ? mi_zalloc(8) : mi_calloc(c, n); }
+void* aligned_alloc(size_t a, size_t n) { return mi_malloc_aligned(AT_LEAST_8(n), a); }
+size_t malloc_usable_size(void* p) { return mi_usable_size(p); }
+char* getenv(const char* name) { return NULL; }
+FILE* const stdout = NULL; FILE* const stderr = NULL; int fputs(const char* s, FILE* f) { return 0; }
+int vsnprintf(char* b, size_t n, const char* f, va_list a) { if (n) *b = 0; return 0; }
+int snprintf(char* b, size_t n, const char* f, ...) { if (n) *b = 0; return 0; }
+int clock_gettime(clockid_t c, struct timespec* t) { t->tv_sec = t->tv_nsec = 0; return 0; }
+int atexit(void (*f)(void)) { return 0; } int sched_yield(void) { return 0; }
+void __wasm_call_ctors(void);
+void _initialize(void) { __wasm_call_ctors(); } // a reactor: else every call would run them
+`;
+const MIMALLOC_SRC = new URL("mimalloc-src/", PEERS_DIR);
+const SOURCES = "/etc/apt/sources.list.d/";
+
+/** The unpacked source of Debian's mimalloc, fetched with `apt-get source` when `apt` allows. */
+async function mimallocSource(mayApt: boolean): Promise<URL | string> {
+  const found = () => [...Deno.readDirSync(MIMALLOC_SRC)].find((e) => e.isDirectory)?.name;
+  await Deno.mkdir(MIMALLOC_SRC, { recursive: true });
+  if (found()) return new URL(`${found()}/`, MIMALLOC_SRC);
+  if (!mayApt) return "no mimalloc source, and --no-apt";
+  if (!(await run("apt-get", ["--version"])).ok) return "no apt-get on this machine";
+  if (!isRoot()) return "not root: `sudo deno task bench:setup` adds deb-src and fetches it";
+  // deb-src on the Debian entry (deb822: the stanza naming deb.debian.org/debian), once
+  const file = [...Deno.readDirSync(SOURCES)].map((e) => SOURCES + e.name)
+    .find((f) => f.endsWith(".sources") && /debian\.org\/debian\s/.test(Deno.readTextFileSync(f)));
+  if (!file) return `no deb822 Debian entry in ${SOURCES} to add deb-src to`;
+  const text = Deno.readTextFileSync(file);
+  const fixed = text.replace(
+    /^Types: deb$(?=\n(?:#.*\n)*URIs: \S*debian\.org\/debian\s)/m,
+    "$& deb-src",
+  );
+  if (fixed !== text) Deno.writeTextFileSync(file, fixed);
+  if (!(await run("dpkg-source", ["--help"])).ok) await aptInstall(["dpkg-dev"], "no dpkg-source");
+  return await aptGet(["source", "mimalloc"], "no mimalloc source", MIMALLOC_SRC) ||
+    (found() ? new URL(`${found()}/`, MIMALLOC_SRC) : "apt-get source unpacked nothing");
 }
 
 /**
@@ -186,26 +234,17 @@ async function buildDlmalloc(out: URL, toolchain: Toolchain): Promise<string> {
 export const EMSCRIPTEN_PEERS = ["dlmalloc", "emmalloc"].map((malloc) => ({
   out: `emscripten-${malloc}.wasm`,
   args: [
-    "-O2",
-    `-sMALLOC=${malloc}`,
-    "-sSTANDALONE_WASM",
-    "--no-entry",
+    ...["-O2", `-sMALLOC=${malloc}`, "-sSTANDALONE_WASM", "--no-entry", "-sALLOW_MEMORY_GROWTH"],
     `-sEXPORTED_FUNCTIONS=${[...C_ABI.slice(0, 5), "memalign"].map((f) => `_${f}`).join(",")}`,
-    "-sALLOW_MEMORY_GROWTH",
-    "-sMAXIMUM_MEMORY=4GB",
-    "-sINITIAL_MEMORY=65536",
-    "-sTOTAL_STACK=16384",
+    ...["-sMAXIMUM_MEMORY=4GB", "-sINITIAL_MEMORY=65536", "-sTOTAL_STACK=16384"],
   ],
 }));
 
 async function buildEmscripten(out: URL, args: string[]): Promise<string> {
-  const empty = await Deno.makeTempFile({ suffix: ".c" });
-  try {
+  return await withSource("", async (empty) => {
     const { ok, output } = await run("emcc", [...args, "-o", out.pathname, empty]);
     return ok ? "" : output;
-  } finally {
-    await Deno.remove(empty);
-  }
+  });
 }
 
 /** Builds every peer that is missing or stale; returns the notes on what was skipped. */
@@ -223,25 +262,39 @@ export async function setup(
     await Deno.writeFile(out, wasm);
     log(`built bench/peers/${target.out} (${wasm.length} bytes)`);
   }
-  const dl = new URL("dlmalloc.wasm", PEERS_DIR);
-  if (!fresh(dl, [new URL(import.meta.url)], force)) {
+  /** Builds `file` unless it is fresh, with `build` (what went wrong, or ""): one line each. */
+  const make = async (file: string, build: (out: URL) => Promise<string>) => {
+    const out = new URL(file, PEERS_DIR);
+    if (fresh(out, [new URL(import.meta.url)], force)) return;
+    const failure = await build(out);
+    if (failure) skipped.push(`${file} skipped: ${failure.trim().split("\n")[0]}`);
+    else log(`built bench/peers/${file} (${Deno.statSync(out).size} bytes)`);
+  };
+  await make("dlmalloc.wasm", async (out) => {
     let toolchain = await findToolchain();
     if (typeof toolchain === "string" && apt) {
       toolchain = await aptInstall(["clang", "lld", "wasi-libc"], toolchain) ||
         await findToolchain();
     }
-    const failure = typeof toolchain === "string" ? toolchain : await buildDlmalloc(dl, toolchain);
-    if (failure) skipped.push(`dlmalloc skipped: ${failure.trim().split("\n")[0]}`);
-    else log(`built bench/peers/dlmalloc.wasm (${Deno.statSync(dl).size} bytes)`);
-  }
+    return typeof toolchain === "string" ? toolchain : await buildWasi(out, toolchain);
+  });
+  await make("mimalloc.wasm", async (out) => {
+    const toolchain = await findToolchain(), source = await mimallocSource(apt);
+    if (typeof toolchain === "string" || typeof source === "string") {
+      return typeof toolchain === "string" ? toolchain : source as string;
+    }
+    return await buildWasi(out, toolchain, MIMALLOC_C, [
+      ...["DEBUG", "SECURE", "STAT", "USE_ENVIRON"].map((d) => `-DMI_${d}=0`),
+      ...["include", "src"].map((dir) => `-I${new URL(dir, source).pathname}`),
+      ...["-Wl,--export=_initialize", "-w"], // -w: its own warnings are not ours to fix
+    ]);
+  });
   for (const { out: file, args } of EMSCRIPTEN_PEERS) {
-    const out = new URL(file, PEERS_DIR);
-    if (fresh(out, [new URL(import.meta.url)], force)) continue;
-    let failure = (await run("emcc", ["--version"])).ok ? "" : "no emcc (package emscripten)";
-    if (failure && apt) failure = await aptInstall(["emscripten"], failure);
-    failure ||= await buildEmscripten(out, args);
-    if (failure) skipped.push(`${file} skipped: ${failure.trim().split("\n")[0]}`);
-    else log(`built bench/peers/${file} (${Deno.statSync(out).size} bytes)`);
+    await make(file, async (out) => {
+      const failure = (await run("emcc", ["--version"])).ok ? "" : "no emcc (package emscripten)";
+      return (failure && apt ? await aptInstall(["emscripten"], failure) : failure) ||
+        await buildEmscripten(out, args);
+    });
   }
   for (const note of skipped) console.error(note);
   return skipped;

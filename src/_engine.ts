@@ -33,6 +33,13 @@ export interface Engine {
    * its own records: the wasm's from a record of its calls, the model's from its blocks.
    */
   verdict(ptr: number): Verdict;
+  /**
+   * `free(ptr)` in one call to the allocator, when the engine's record holds `ptr` live and is
+   * exact: true when done; false, and nothing done, otherwise. Absent: the Heap asks `verdict`.
+   */
+  freeLive?(ptr: number): boolean;
+  /** `realloc(ptr, size)` as `freeLive` frees: its result, or 1 (no block's address) if not done. */
+  reallocLive?(ptr: number, size: number): number;
   /** The heap as data, read from the memory or the model, and what is wrong with it. */
   read(base: number): HeapReading;
 }
@@ -59,6 +66,8 @@ interface WasmExports extends MoteExports {
   readonly mote_limit: WebAssembly.Global;
   mote_frees(): number;
   mote_set_limit(limitEnd: number): void;
+  mote_free_seen(ptr: number, seen: number): number;
+  mote_realloc_seen(ptr: number, size: number, seen: number): number;
 }
 
 const modules = new Map<Uint8Array, WebAssembly.Module>();
@@ -121,18 +130,19 @@ export const wasmEngineFor = (modules: WasmModules): EngineFactory => (given, ch
   const heapMemory = memory ?? x.memory;
   const raw: Record<string, unknown> = {};
   const marked: Record<string, unknown> = {};
-  for (const name of C_NAMES) {
-    const call = x[name] as (a: number, b: number) => number;
-    raw[name] = call;
-    // the Heap's calls are marked in the checked build, so that its reports name its method
-    marked[name] = checked
-      ? (a: number, b: number) => {
+  // the Heap's calls are marked in the checked build, so that its reports name its method
+  const mark = <F extends (...args: number[]) => number>(call: F): F =>
+    checked
+      ? ((...args: number[]) => {
         heapCall = true;
-        const result = call(a, b);
+        const result = call(...args);
         heapCall = false;
         return result;
-      }
+      }) as F
       : call;
+  for (const name of C_NAMES) {
+    raw[name] = x[name];
+    marked[name] = mark(x[name] as (...args: number[]) => number);
   }
   let base = 0;
   const read = (at: number) =>
@@ -160,6 +170,8 @@ export const wasmEngineFor = (modules: WasmModules): EngineFactory => (given, ch
     },
     setLimit: (limitEnd) => x.mote_set_limit(limitEnd),
     verdict: (ptr) => live.verdict(ptr),
+    freeLive: (ptr) => live.freeLive(ptr, mark(x.mote_free_seen)),
+    reallocLive: (ptr, size) => live.reallocLive(ptr, size, mark(x.mote_realloc_seen)),
     read,
   };
 };

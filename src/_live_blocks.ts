@@ -25,6 +25,9 @@ import type { MoteExports } from "./c_abi.ts";
 import type { HeapBlock } from "./_picture.ts";
 import { FREED, LIVE, NOT_A_BLOCK, type Verdict } from "./_verdict.ts";
 
+/** log2(ALIGN): a payload's index in the record by a shift, not a float division. */
+const SHIFT = 31 - Math.clz32(ALIGN);
+
 /** Which payloads of a heap are live blocks, and which were freed and not handed out since. */
 export class LiveBlocks {
   /** The first payload the heap can hand out: its root's end plus a header. */
@@ -102,6 +105,42 @@ export class LiveBlocks {
   }
 
   /**
+   * free(ptr) in one call when the record holds `ptr` live: `freeSeen` (the wasm's
+   * mote_free_seen) frees it only while the wasm's count of frees is still the record's, so that
+   * no call the record did not see can have freed it. True when done; false, and nothing done,
+   * otherwise (the Heap then asks `verdict`, which catches up).
+   */
+  freeLive(ptr: number, freeSeen: (ptr: number, seen: number) => number): boolean {
+    if (!this.#has(this.#live, ptr)) return false;
+    const seen = this.#frees;
+    this.#frees = (seen + 1) | 0; // as the wasm counts it, even a call the checked build reports
+    if (freeSeen(ptr, seen) !== 0) {
+      this.#frees = seen;
+      return false;
+    }
+    this.#delete(ptr);
+    return true;
+  }
+
+  /** realloc(ptr, size) as `freeLive` frees: its result, or 1 (no block's address) if not done. */
+  reallocLive(
+    ptr: number,
+    size: number,
+    reallocSeen: (ptr: number, size: number, seen: number) => number,
+  ): number {
+    if (!this.#has(this.#live, ptr)) return 1;
+    const seen = this.#frees;
+    this.#frees = (seen + 1) | 0;
+    const moved = reallocSeen(ptr, size, seen) >>> 0;
+    if (moved === 1) this.#frees = seen;
+    else if (moved !== 0 && moved !== ptr) {
+      this.#delete(ptr);
+      this.#add(moved);
+    }
+    return moved;
+  }
+
+  /**
    * Makes the record the heap's used blocks, as a walk lists them. A block live in the record and
    * not in the walk was freed by a call the record did not see: it is remembered as freed, as is
    * every block freed before, until it is handed out again.
@@ -125,13 +164,13 @@ export class LiveBlocks {
   #has(bits: Uint32Array, ptr: number): boolean {
     const offset = ptr - this.#first; // ptr is an integer below 2^32: & keeps its low bits
     if (offset < 0 || (offset & (ALIGN - 1)) !== 0) return false;
-    const index = offset / ALIGN;
+    const index = offset >>> SHIFT;
     return index >>> 5 < bits.length && ((bits[index >>> 5] >>> index) & 1) === 1;
   }
 
   /** Records a block handed out at `ptr` (a payload the allocator returned). */
   #add(ptr: number): void {
-    const index = (ptr - this.#first) / ALIGN;
+    const index = (ptr - this.#first) >>> SHIFT;
     const word = index >>> 5;
     if (word >= this.#live.length) this.#live = grown(this.#live, word);
     this.#live[word] |= 1 << index; // shifts take their count modulo 32
@@ -142,7 +181,7 @@ export class LiveBlocks {
   #delete(ptr: number): void {
     const offset = ptr - this.#first;
     if (offset < 0 || (offset & (ALIGN - 1)) !== 0) return; // never a block: nothing to forget
-    const index = offset / ALIGN;
+    const index = offset >>> SHIFT;
     if (index >>> 5 < this.#live.length) this.#live[index >>> 5] &= ~(1 << index);
     this.#mark(index >>> 5, 1 << index);
   }

@@ -47,9 +47,14 @@ export function checkInteger(value: unknown, what: string, min: number, max: num
   return value;
 }
 
-/** Checks a byte count that the wasm takes as a u32. */
+/** Checks a byte count or an address that the wasm takes as a u32. */
 export function checkSize(value: unknown, what = "Size"): number {
-  return checkInteger(value, what, 0, U32_MAX);
+  return isSize(value) ? value : checkInteger(value, what, 0, U32_MAX);
+}
+
+/** Whether `value` is an integer from 0 to 2^32 - 1: a number that is its own u32. */
+export function isSize(value: unknown): value is number {
+  return typeof value === "number" && value >>> 0 === value;
 }
 
 /** Checks an alignment: a power of two from 1 to `max` (at most 2^30), named as such. */

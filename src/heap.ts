@@ -11,6 +11,7 @@ import {
   checkOptions,
   checkSize,
   describe,
+  isSize,
   U32_MAX,
 } from "./_validate.ts";
 import { HeapMisuseError, OutOfMemoryError } from "./errors.ts";
@@ -389,11 +390,17 @@ export class Heap {
    * ```
    */
   realloc(ptr: number, size: number): number {
-    checkInteger(ptr, "Pointer", 0, U32_MAX);
-    if (ptr !== 0) this.#checkLive(ptr, "realloc");
-    checkSize(size);
+    checkSize(ptr, "Pointer");
     this.#operation = "realloc";
-    return this.#served("realloc", size, this.#calls.realloc(ptr, size));
+    // one call when the record is exact and holds ptr; else a bad pointer is named before a size
+    let moved = ptr !== 0 && isSize(size) ? this.#engine.reallocLive?.(ptr, size) ?? 1 : 1;
+    if (moved === 1) {
+      if (ptr !== 0) this.#checkLive(ptr, "realloc");
+      checkSize(size);
+      this.#operation = "realloc";
+      moved = this.#calls.realloc(ptr, size);
+    }
+    return this.#served("realloc", size, moved);
   }
 
   /**
@@ -449,8 +456,10 @@ export class Heap {
    * ```
    */
   free(ptr: number): void {
-    checkInteger(ptr, "Pointer", 0, U32_MAX);
+    checkSize(ptr, "Pointer");
     if (ptr === 0) return;
+    this.#operation = "free";
+    if (this.#engine.freeLive?.(ptr)) return; // one call, when the record is exact and holds ptr
     this.#checkLive(ptr, "free");
     this.#operation = "free";
     this.#calls.free(ptr);
@@ -476,7 +485,7 @@ export class Heap {
    * ```
    */
   usableSize(ptr: number): number {
-    checkInteger(ptr, "Pointer", 0, U32_MAX);
+    checkSize(ptr, "Pointer");
     return this.#usable(ptr, "usableSize");
   }
 
@@ -628,7 +637,7 @@ export class Heap {
    * ```
    */
   bytes(ptr: number, length?: number): Uint8Array<ArrayBuffer> {
-    checkInteger(ptr, "Pointer", 0, U32_MAX);
+    checkSize(ptr, "Pointer");
     const usable = this.#usable(ptr, "bytes");
     const bytes = length === undefined ? usable : checkInteger(length, "Length", 0, usable);
     return new Uint8Array(this.#buffer, ptr, bytes);
