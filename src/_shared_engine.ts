@@ -154,7 +154,9 @@ export function sharedEngine(
   }
   // only what mote_create made carries the magic word: attaching anywhere else would take a
   // lock and a state that are not there
-  if (attach && Atomics.load(new Int32Array(memory.buffer, header + MAGIC, 1), 0) !== SHARED_MAGIC) {
+  if (
+    attach && Atomics.load(new Int32Array(memory.buffer, header + MAGIC, 1), 0) !== SHARED_MAGIC
+  ) {
     throw new RangeError(
       `No shared heap at base ${base}: attach takes the memory and base that heap.share() gave`,
     );
