@@ -18,7 +18,7 @@ import fc from "fast-check";
 import { MAX_ALIGN, MAX_LIMIT } from "../src/_layout.ts";
 import { rootOf } from "../src/_heap_reader.ts";
 import { Heap } from "../src/heap.ts";
-import { ModelAllocator } from "../src/_model_allocator.ts";
+import { SharedModelAllocator } from "../src/_model_shared.ts";
 import {
   LOG_ENTRY,
   type LogEntry,
@@ -321,7 +321,7 @@ async function runOnce(
 
   // the model, replaying the log from the heap as it was made
   const modelMemory = new WebAssembly.Memory({ initial: pages, maximum });
-  const model = new ModelAllocator(modelMemory);
+  const model = new SharedModelAllocator(modelMemory);
   if (!model.init(rootOf(base) + SHARED_HEADER, limitEnd)) {
     fail("the model could not start the heap the shared build started");
   }

@@ -397,7 +397,10 @@ export class Heap {
     checkSize(size);
     this.#operation = "realloc";
     this.#frees = (this.#frees + 1) | 0;
-    const moved = this.#served("realloc", size, this.#calls.realloc(ptr, size));
+    const result = this.#calls.realloc(ptr, size);
+    // refused, when another thread freed the block since the check: not out of memory
+    if (result === 0 && ptr !== 0 && this.shared) this.#checkLive(ptr, "realloc");
+    const moved = this.#served("realloc", size, result);
     if (moved !== ptr && ptr !== 0) this.#live.delete(ptr); // #served recorded the new one
     return moved;
   }
@@ -457,6 +460,10 @@ export class Heap {
   free(ptr: number): void {
     checkInteger(ptr, "Pointer", 0, U32_MAX);
     if (ptr === 0) return;
+    if (this.#sharing) {
+      if (!this.#sharing.sharing.free(ptr)) this.#refuse(ptr, "free");
+      return;
+    }
     this.#checkLive(ptr, "free");
     this.#operation = "free";
     this.#frees = (this.#frees + 1) | 0;
@@ -815,7 +822,8 @@ export class Heap {
     this.#operation = operation; // the checked build reports what is wrong with ptr itself
     if (this.shared) {
       // other threads allocate and free at any time, so no record of one thread's stays exact:
-      // a shared heap relies on the wasm's own check of the block's header, as C does
+      // a shared heap's record is the wasm's own, in the shared memory, kept under the lock
+      // (asm/shared.ts): malloc_usable_size is 0 for any pointer that is not a live block
       if ((this.#calls.malloc_usable_size(ptr) >>> 0) === 0) this.#refuse(ptr, operation);
       return;
     }
@@ -828,7 +836,8 @@ export class Heap {
 
   /** The usable size of `ptr`, a live block; throws for any other pointer. */
   #usable(ptr: number, operation: string): number {
-    this.#checkLive(ptr, operation);
+    if (!this.shared) this.#checkLive(ptr, operation); // a shared heap's answer is the check
+    this.#operation = operation;
     const usable = this.#calls.malloc_usable_size(ptr) >>> 0;
     if (usable === 0) this.#refuse(ptr, operation); // its header was overwritten: refused too
     return usable;

@@ -3,6 +3,8 @@ import asc from "assemblyscript/asc";
 import { Heap, ModelHeap } from "../mod.ts";
 import type { Task } from "./_shared_test_worker.ts";
 import { sharedEngine } from "./_shared_engine.ts";
+import { SharedModelAllocator } from "./_model_shared.ts";
+import { MAX_LIMIT } from "./_layout.ts";
 
 /** Runs one task in a fresh worker; its answer. */
 async function inWorker<T>(task: Task): Promise<T> {
@@ -51,14 +53,21 @@ Deno.test("a shared heap is one heap, whichever instance calls", () => {
 Deno.test("a shared heap places blocks exactly as the model does", () => {
   const heap = new Heap({ shared: true });
   // the shared header takes 64 bytes in front of the heap: the model's heap starts there
-  const modelHeap = new ModelHeap({
-    memory: new WebAssembly.Memory({ initial: 1, maximum: 65536 }),
-    base: 64,
-  });
-  for (const size of [1, 100, 5000, 70_000, 3]) {
-    assert.equal(heap.malloc(size), modelHeap.malloc(size));
+  const model = new SharedModelAllocator(new WebAssembly.Memory({ initial: 1, maximum: 65536 }));
+  assert.ok(model.init(64, MAX_LIMIT));
+  const live: number[] = [];
+  for (const size of [1, 100, 5000, 70_000, 3, 300_000, 20, 1 << 20]) {
+    const ptr = heap.malloc(size);
+    assert.equal(ptr, model.malloc(size));
+    live.push(ptr);
   }
-  assert.deepEqual(heap.walk(), modelHeap.walk());
+  heap.free(live[3]);
+  model.free(live[3]);
+  assert.equal(heap.realloc(live[4], 90_000), model.realloc(live[4], 90_000));
+  assert.equal(heap.alignedAlloc(4096, 10), model.aligned_alloc(4096, 10));
+  assert.equal(heap.calloc(3, 7), model.calloc(3, 7));
+  // the record of live blocks is a used block of the heap, in both
+  assert.deepEqual(heap.walk(), model.picture().blocks);
 });
 
 Deno.test("shared heaps refuse what they cannot do, naming it", () => {
@@ -190,7 +199,7 @@ Deno.test("an attached heap's exports are the allocator of a threaded wasm modul
     seen.add(`${view.getInt32(node + 4, true)}:${view.getInt32(node + 8, true)}`);
   }
   assert.equal(seen.size, count * workers);
-  assert.equal(heap.stats().usedBlocks, count * workers + 1);
+  assert.equal(heap.stats().usedBlocks, count * workers + 2); // and the head, and the record
   assert.deepEqual(heap.check(), []);
 });
 
