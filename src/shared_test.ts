@@ -70,6 +70,63 @@ Deno.test("a shared heap places blocks exactly as the model does", () => {
   assert.deepEqual(heap.walk(), model.picture().blocks);
 });
 
+Deno.test("a shared heap refuses interior and stale pointers, whatever the bytes in front say", async (t) => {
+  // each bad pointer has a header forged in front of it that reads as a live block's
+  const refusals = (heap: Heap, ptr: number) => {
+    const x = heap.exports;
+    assert.throws(() => heap.free(ptr), /free was given pointer \d+, which is not a live block/);
+    assert.throws(() => heap.realloc(ptr, 8), RangeError);
+    assert.throws(() => heap.usableSize(ptr), RangeError);
+    assert.throws(() => heap.bytes(ptr), RangeError);
+    // wasm to wasm, the C ABI: refused as C refuses, 0 and nothing done
+    assert.equal(x.malloc_usable_size(ptr), 0);
+    assert.equal(x.realloc(ptr, 8), 0);
+    x.free(ptr);
+  };
+  await t.step("inside a live block", () => {
+    const heap = new Heap({ shared: true });
+    const other = Heap.attach(heap.share()); // another instance: the record is the memory's
+    const a = heap.malloc(100);
+    heap.malloc(8);
+    heap.view.setUint32(a + 12, 32, true);
+    const blocks = heap.walk();
+    refusals(heap, a + 16);
+    refusals(other, a + 16);
+    assert.deepEqual(heap.walk(), blocks);
+    assert.deepEqual(heap.check(), []);
+    const b = heap.malloc(20);
+    assert.ok(
+      b >= a + 100 || b + 20 <= a,
+      `malloc(20) returned ${b}, inside the live [${a}, ${a + 100})`,
+    );
+  });
+  await t.step("from before a reset", () => {
+    const heap = new Heap({ shared: true });
+    heap.malloc(8);
+    const stale = heap.malloc(8);
+    heap.reset();
+    const big = heap.malloc(100);
+    heap.view.setUint32(stale - 4, 16, true);
+    const blocks = heap.walk();
+    refusals(heap, stale);
+    assert.deepEqual(heap.walk(), blocks);
+    assert.deepEqual(heap.check(), []);
+    heap.free(big);
+  });
+  await t.step("freed, misaligned, outside, and across a record that has grown", () => {
+    const heap = new Heap({ shared: true });
+    const ptrs = Array.from({ length: 4000 }, (_, i) => heap.malloc(i % 1000)); // 2 MiB
+    assert.ok(heap.span > 1 << 20);
+    const freed = ptrs.filter((_, i) => i % 2 === 1);
+    for (const ptr of freed) heap.free(ptr);
+    for (const ptr of freed.slice(-50)) refusals(heap, ptr);
+    for (const ptr of [ptrs[5] + 1, ptrs[900] + 16, heap.span + 64, 16]) refusals(heap, ptr);
+    for (const ptr of ptrs.filter((_, i) => i % 2 === 0)) heap.free(ptr);
+    assert.equal(heap.stats().usedBlocks, 1, "only the record is left");
+    assert.deepEqual(heap.check(), []);
+  });
+});
+
 Deno.test("shared heaps refuse what they cannot do, naming it", () => {
   assert.throws(() => new Heap({ shared: true, checked: true }), /checked must be false/);
   assert.throws(() => new ModelHeap({ shared: true }), /ModelHeap cannot be shared/);
@@ -108,6 +165,8 @@ Deno.test("a worker attaches to a shared heap and gets the same API", async () =
   assert.equal(seen.aligned, 0);
   assert.deepEqual(seen.problems, []);
   assert.equal(seen.freeTwice, "RangeError");
+  assert.equal(seen.interior, "RangeError");
+  assert.deepEqual(seen.interiorProblems, []);
   // its block is this thread's to read and free
   const grown = seen.grown as number;
   assert.equal(heap.usableSize(grown), seen.usable);
