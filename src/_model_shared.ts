@@ -7,10 +7,10 @@
  *
  * - before an operation that may carve `need` bytes from the top region (malloc: its size; calloc:
  *   the product; aligned_alloc: size plus alignment; realloc: its new size), when the top plus
- *   `need` is within the limit and, plus 32 bytes of slack (at most to the limit), lies past what
- *   the record covers, the record grows: a zeroed
- *   block (calloc) covering twice that reach from the first payload, at least a page, at most
- *   to the limit; then the old record is freed;
+ *   `need` is within the limit, it reaches that plus 32 bytes (a header, the rounding, the header
+ *   after; at most the limit). When that lies past what the record covers, the record grows: a
+ *   zeroed block (calloc) covering twice the reach from the first payload, at least a page, at
+ *   most to the limit, the old bits copied in; then the old record is freed;
  * - for the length of the operation the limit is lowered to the record's reach, so no block is
  *   carved without a bit, even when the record could not grow;
  * - a pointer whose bit is clear is refused: free ignores it, realloc and malloc_usable_size
@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { ALIGN, FIRST, HEADER } from "./_layout.ts";
+import { ALIGN, FIRST, HEADER, MAX_LIMIT } from "./_layout.ts";
 import { ModelAllocator } from "./_model_allocator.ts";
 import type { HeapPicture } from "./_picture.ts";
 
@@ -68,6 +68,16 @@ export class SharedModelAllocator {
 
   set limit(address: number) {
     this.#heap.limit = address;
+  }
+
+  /**
+   * Moves the limit to `limitEnd`, as mote_set_limit: 1, or 0 changing nothing when it lies below
+   * the end of what the heap spans (the memory's end, or the limit if lower).
+   */
+  mote_set_limit(limitEnd: number): number {
+    if (limitEnd < Math.min(this.memory.buffer.byteLength, MAX_LIMIT, this.limit)) return 0;
+    this.limit = limitEnd;
+    return 1;
   }
 
   /** Starts an empty heap in `[base, limitEnd)`, as mote_init; the record is forgotten. */
