@@ -33,6 +33,8 @@ import {
 // ├────────────────────────────────────────────────────────────────────────────┤
 // │ LOG_MASK its entry count - 1 (a power of two): ticket t goes to t & mask   │ at + 16
 // ├────────────────────────────────────────────────────────────────────────────┤
+// │ MAGIC    SHARED_MAGIC once mote_create made the header: what attach checks │ at + 20
+// ├────────────────────────────────────────────────────────────────────────────┤
 // │ (reserved)                                                                 │
 // ├────────────────────────────────────────────────────────────────────────────┤
 // │ STATE    root, flMap, top, limit, clean: mote.ts's globals, u32 each       │ at + 32
@@ -73,7 +75,12 @@ import {
 // @ts-ignore: decorator
 @inline const LOG_MASK: usize = 16;
 // @ts-ignore: decorator
+@inline const MAGIC: usize = 20;
+// @ts-ignore: decorator
 @inline const STATE: usize = 32;
+// "MOTS" in memory: a header that mote_create made, which attaching requires (src/_shared_engine.ts)
+// @ts-ignore: decorator
+@inline const SHARED_MAGIC: u32 = 0x53544F4D;
 // @ts-ignore: decorator
 @inline const SIZE: usize = STATE + 8 * sizeof<u32>(); // the state, and room for three words more
 // The record's cost per call is measured against this build without it, as it was before:
@@ -107,6 +114,10 @@ import {
 // it may not wait, goes on reading): an operation holds the lock for tens of nanoseconds.
 // @ts-ignore: decorator
 @inline const SPINS: i32 = 64;
+// How many calls deeper than an operation the stack must reach before its lock is taken: room
+// for the engine's frames when an operation calls into it (V8's runtime checks the stack there).
+// @ts-ignore: decorator
+@inline const PROBE_DEPTH: i32 = 16;
 
 // The operations, as the log names them.
 // @ts-ignore: decorator
@@ -155,18 +166,39 @@ function acquire(): void {
   }
 }
 
-/** Gives the lock up, waking one waiter if any may be waiting. */
+/**
+ * Gives the lock up, waking every waiter if any may be waiting. All, not one: a woken thread
+ * may die before it takes the lock (a Node worker terminated there), and the wake-up would die
+ * with it while the others sleep on with the lock free. Those that lose the race wait again.
+ */
 function release(): void {
-  if (atomic.xchg<i32>(at + LOCK, 0) & WAITERS) atomic.notify(at + LOCK, 1);
+  if (atomic.xchg<i32>(at + LOCK, 0) & WAITERS) atomic.notify(at + LOCK, -1);
 }
 
-/** Starts an operation: takes the lock, unless this instance holds it, and the state with it. */
+/**
+ * Goes PROBE_DEPTH calls deeper than the caller, and back: an engine that is short of stack
+ * throws here (a RangeError in V8), before the lock is taken, not in the middle of an operation.
+ */
+function probe(depth: i32): i32 {
+  return depth > 0 ? probe(depth - 1) + 1 : 0;
+}
+
+/**
+ * Starts an operation: takes the lock, unless this instance holds it, and the state with it.
+ * Nothing may throw from here to the lock's release, or the lock would outlive its call and
+ * `held` would count a call that is over: the build inlines every call the operations make into
+ * the exports (scripts/build.ts), so the engine checks their stack once, at the export's entry,
+ * and probe() makes sure the stack has room for the engine's own calls inside (memory.grow, an
+ * interrupt at a loop) before the lock is taken.
+ */
 function enter(): void {
-  if (held++ == 0) {
+  if (held == 0) {
+    if (probe(PROBE_DEPTH) != PROBE_DEPTH) unreachable(); // never: it keeps the probe's calls
     acquire();
     moteLoadState(at + STATE);
     clipped = false;
   }
+  held++; // only once the lock is held: a throw before leaves this instance outside
 }
 
 /** Whether `ptr` is a live block's payload, by its bit: the memory in front of it is not read. */
@@ -339,6 +371,7 @@ export function mote_create(base: usize): void {
   let header = (base + 15) & ~15;
   memory.fill(header, 0, SIZE);
   moteStoreState(header + STATE);
+  atomic.store<u32>(header + MAGIC, SHARED_MAGIC);
 }
 
 /**

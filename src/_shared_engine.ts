@@ -8,6 +8,7 @@
 import { sharedWasm } from "./_wasm.ts";
 import { readHeap, rootOf } from "./_heap_reader.ts";
 import { C_NAMES, type Engine } from "./_engine.ts";
+import { describe } from "./_validate.ts";
 
 /** The C ABI with its memory, as a Heap hands it out (heap.ts's MoteExports, not imported back). */
 type MoteExports = Engine["exports"];
@@ -15,7 +16,9 @@ type MoteExports = Engine["exports"];
 /** The bytes of the shared header in front of the heap: asm/shared.ts's SIZE. */
 export const SHARED_HEADER = 64;
 /** Word offsets in the header, as asm/shared.ts lays it out. */
-const LOCK = 0, TICKETS = 8, STATE = 32;
+const LOCK = 0, TICKETS = 8, MAGIC = 20, STATE = 32;
+/** What mote_create writes at MAGIC: "MOTS" in memory, asm/shared.ts's SHARED_MAGIC. */
+const SHARED_MAGIC = 0x53544F4D;
 const TOP = STATE + 8, LIMIT = STATE + 12;
 const WAITERS = 1 << 31;
 /** A log entry's bytes: 8 words. */
@@ -146,10 +149,20 @@ export function sharedEngine(
 ): Engine & { sharing: Sharing; module: WebAssembly.Module } {
   const memory = given ?? new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
   const header = rootOf(base);
-  if (!attach && memory.buffer.byteLength < header + SHARED_HEADER) {
+  if (memory.buffer.byteLength < header + SHARED_HEADER) {
     throw new RangeError(
-      `A shared heap at ${base} needs its memory to reach ${header + SHARED_HEADER} bytes, ` +
-        `got ${memory.buffer.byteLength}`,
+      attach
+        ? `No shared heap at base ${base}: its header would end at ${header + SHARED_HEADER}, ` +
+          `past the memory's ${memory.buffer.byteLength} bytes`
+        : `A shared heap at ${base} needs its memory to reach ${header + SHARED_HEADER} bytes, ` +
+          `got ${memory.buffer.byteLength}`,
+    );
+  }
+  // only what mote_create made carries the magic word: attaching anywhere else would take a
+  // lock and a state that are not there
+  if (attach && Atomics.load(new Int32Array(memory.buffer, header + MAGIC, 1), 0) !== SHARED_MAGIC) {
+    throw new RangeError(
+      `No shared heap at base ${base}: attach takes the memory and base that heap.share() gave`,
     );
   }
   const instance = new WebAssembly.Instance(module, { env: { memory } });
@@ -200,6 +213,50 @@ export function sharedEngine(
       locked,
     },
   };
+}
+
+/**
+ * A proof that a thread has stopped, as {@linkcode Heap.prototype.recover} takes it: the Node
+ * `worker_threads` Worker the thread ran in, once it has exited (its `exit` event has fired, or
+ * the promise `worker.terminate()` returned has settled).
+ */
+export interface StoppedWorker {
+  /** Node sets it to -1 once the worker's thread has exited. */
+  readonly threadId: number;
+  terminate(): unknown;
+}
+
+/**
+ * Why `worker` does not prove that its thread has stopped, in this runtime; undefined when it
+ * does. Only Node proves it: a worker_threads Worker's threadId turns -1 once its thread has
+ * exited. Deno's terminate() lets a worker busy in synchronous code run on (2.9), and a
+ * browser's stops it up to seconds later with no event: there nothing proves a thread stopped.
+ */
+export function whyNotStopped(worker: unknown): string | undefined {
+  const runtime = globalThis as {
+    Deno?: unknown;
+    Bun?: unknown;
+    process?: { versions?: { node?: string } };
+  };
+  if (runtime.Deno !== undefined) {
+    return "Deno gives no proof that a worker has stopped: its terminate() lets a worker busy " +
+      "in synchronous code run on, and no event says when it ends";
+  }
+  if (runtime.Bun !== undefined || runtime.process?.versions?.node === undefined) {
+    return "this runtime gives no proof that a worker has stopped (a browser's terminate() " +
+      "stops a worker up to seconds later, with no event); only Node's worker_threads do";
+  }
+  const node = worker as Partial<StoppedWorker> | null;
+  if (typeof node !== "object" || node === null || typeof node.threadId !== "number") {
+    return `the proof must be the node:worker_threads Worker the owner ran in, got ${
+      describe(worker)
+    }`;
+  }
+  if (node.threadId !== -1) {
+    return `its worker (thread ${node.threadId}) has not exited: await worker.terminate(), ` +
+      `or its 'exit' event, first`;
+  }
+  return undefined;
 }
 
 /** One operation as the log recorded it. */

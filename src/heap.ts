@@ -18,9 +18,16 @@ import { type CFunctions, type Engine, type EngineFactory, wasmEngine } from "./
 import { type HeapBlock, type HeapStats, statsOf } from "./_picture.ts";
 import type { MoteExports } from "./c_abi.ts";
 import { LiveBlocks } from "./_live_blocks.ts";
-import { isShared, sharedEngine, type SharedHeap, type Sharing } from "./_shared_engine.ts";
+import {
+  isShared,
+  sharedEngine,
+  type SharedHeap,
+  type Sharing,
+  type StoppedWorker,
+  whyNotStopped,
+} from "./_shared_engine.ts";
 
-export type { SharedHeap } from "./_shared_engine.ts";
+export type { SharedHeap, StoppedWorker } from "./_shared_engine.ts";
 
 export type { MoteExports } from "./c_abi.ts";
 
@@ -678,6 +685,7 @@ export class Heap {
    * @param shared What {@linkcode Heap.prototype.share} returned, posted to this thread.
    * @returns This thread's heap over it.
    * @throws {TypeError} When `shared` does not hold a shared memory and a base.
+   * @throws {RangeError} When no shared heap was made at that base of that memory.
    *
    * @example In the worker
    * ```ts ignore
@@ -693,6 +701,12 @@ export class Heap {
   static attach(shared: SharedHeap): Heap {
     if (typeof shared !== "object" || shared === null) {
       throw new TypeError(`Shared must be what heap.share() returned, got ${describe(shared)}`);
+    }
+    if (!(shared.memory instanceof WebAssembly.Memory)) {
+      throw new TypeError(
+        `Shared must be what heap.share() returned: its memory must be a shared ` +
+          `WebAssembly.Memory, got ${describe(shared.memory)}`,
+      );
     }
     if (shared.module !== undefined && !(shared.module instanceof WebAssembly.Module)) {
       throw new TypeError(`Module must be a WebAssembly.Module, got ${describe(shared.module)}`);
@@ -741,17 +755,38 @@ export class Heap {
   }
 
   /**
-   * Frees the lock of a shared heap that a thread which has died was holding, such as a worker
-   * terminated in the middle of a call, so that the others go on; then checks the heap, which
-   * that call may have left half done.
+   * Frees the lock of a shared heap that a thread which has stopped was holding, such as a
+   * worker terminated in the middle of a call, so that the others go on; then checks the heap,
+   * which that call may have left half done. It frees the lock only when the runtime proves that
+   * the holder's thread has stopped, since freeing the lock of a thread that runs on lets two
+   * threads into the heap: only Node does, with the worker_threads Worker once it has exited.
+   * Deno's `terminate()` lets a worker busy in synchronous code run on, and a browser's stops it
+   * up to seconds later with no event: there `recover` refuses, and a program stops its workers
+   * by asking them (a message, a flag they read), never with `terminate()` while they may be in
+   * a call, and makes a new heap if a worker dies holding the lock.
    *
-   * @param owner The dead thread's {@linkcode Heap.prototype.owner}.
+   * @param owner The stopped thread's {@linkcode Heap.prototype.owner}.
+   * @param worker The proof that it stopped: the Node `worker_threads` Worker it ran in, after
+   * its `exit` event (or once `await worker.terminate()` has returned).
    * @returns What is wrong with the heap, as {@linkcode Heap.prototype.check} says: empty when
    * it is intact and can be used on; otherwise {@linkcode Heap.prototype.reset} it.
-   * @throws {TypeError} When the heap is not shared.
-   * @throws {RangeError} When `owner` does not hold the lock.
+   * @throws {TypeError} When the heap is not shared, or the runtime cannot prove that the
+   * worker stopped (Deno, browsers), or `worker` is not a Node Worker.
+   * @throws {RangeError} When `owner` does not hold the lock, or the worker has not exited.
    *
-   * @example
+   * @example On Node, after a worker died holding the lock
+   * ```ts ignore
+   * import { Heap } from "@mote/alloc";
+   * import { Worker } from "node:worker_threads";
+   *
+   * const heap = new Heap({ shared: true });
+   * const worker = new Worker("./worker.js", { workerData: heap.share() });
+   * const owner = await new Promise<number>((resolve) => worker.once("message", resolve));
+   * await worker.terminate(); // resolves once the thread has exited
+   * if (heap.lockHolder === owner && heap.recover(owner, worker).length) heap.reset();
+   * ```
+   *
+   * @example Anywhere else it refuses, saying why
    * ```ts
    * import { Heap } from "@mote/alloc";
    * import assert from "node:assert/strict";
@@ -760,13 +795,23 @@ export class Heap {
    * assert.throws(() => heap.recover(heap.owner + 1), RangeError); // nobody holds the lock
    * ```
    */
-  recover(owner: number): string[] {
+  recover(owner: number, worker?: StoppedWorker): string[] {
     const sharing = this.#sharingOrThrow("recover");
     checkInteger(owner, "Owner", 1, 0x7FFF_FFFF);
-    if (!sharing.recover(owner)) {
+    if (sharing.holder() !== owner) {
       throw new RangeError(
         `Owner ${owner} does not hold the lock; ${sharing.holder() || "nobody"} does`,
       );
+    }
+    const why = whyNotStopped(worker);
+    if (why !== undefined) {
+      const unproven = `recover cannot free owner ${owner}'s lock: ${why}`;
+      throw worker !== undefined && why.includes("has not exited")
+        ? new RangeError(unproven)
+        : new TypeError(unproven);
+    }
+    if (!sharing.recover(owner)) {
+      throw new RangeError(`Owner ${owner} let go of the lock itself: it was still running`);
     }
     return this.check();
   }
