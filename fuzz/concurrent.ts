@@ -18,6 +18,7 @@ import fc from "fast-check";
 import { MAX_ALIGN, MAX_LIMIT } from "../src/_layout.ts";
 import { rootOf } from "../src/_heap_reader.ts";
 import { Heap } from "../src/heap.ts";
+import { checkOptions } from "../src/_validate.ts";
 import { SharedModelAllocator } from "../src/_model_shared.ts";
 import {
   LOG_ENTRY,
@@ -384,6 +385,7 @@ async function runOnce(
 export async function fuzzConcurrent(
   options: ConcurrentFuzzOptions = {},
 ): Promise<ConcurrentFuzzReport> {
+  checkOptions(options, "Options");
   const settings = {
     runs: options.runs ?? 20,
     minWorkers: Math.max(2, options.minWorkers ?? 2),

@@ -63,14 +63,14 @@ export interface HeapOptions {
    * misaligned, outside, into freed memory), writes past a block's end (a guard word after each
    * block) and writes to freed memory (poison, verified when the memory is reused), and throws
    * {@linkcode HeapMisuseError} at the call that finds them, leaving the heap as it was. Each block
-   * costs 4 bytes more and each operation more time (see the README's figures).
+   * costs 4 bytes more and each operation more time (see docs/bad-input.md).
    */
   checked?: boolean;
   /**
    * Make a heap that several threads use at once: its memory is shared (a new one, or the given
    * `memory`, which must then be shared), each call runs under a lock in that memory, and
    * {@linkcode Heap.prototype.share} gives what a worker passes to {@linkcode Heap.attach}.
-   * The release build only: not with `checked`. See the README's "One heap, many threads".
+   * The release build only: not with `checked`. See docs/shared-heap.md.
    */
   shared?: boolean;
 }

@@ -7,13 +7,16 @@
  *
  *     deno task example:shared [--ops N] [--max-workers N] [--seed N] [--readme]
  *
- * With `--readme`, what it prints also goes into the README, between its `shared` markers.
+ * With `--readme`, what it prints also goes into docs/shared-heap.md, between its `shared` markers.
  *
  * @module
  */
 import { Heap } from "../../mod.ts";
 import { seeded } from "../../src/_test_util.ts";
 import { bucketOf, ENTRY, type TableJob, valueByte, type WorkerCounts } from "./_table.ts";
+
+/** The page whose `shared` markers `--readme` writes the figures between. */
+const PAGE = new URL("../../docs/shared-heap.md", import.meta.url);
 
 /** How a table run is set up. */
 export interface TableOptions {
@@ -206,7 +209,7 @@ if (import.meta.main) {
       ops: { kind: "integer", help: "table operations per run", default: 200_000, min: 1 },
       "max-workers": { kind: "integer", help: "the most workers", default: 8, min: 1, max: 8 },
       seed: { kind: "integer", help: "seed of the operations", default: 7, min: 0 },
-      readme: { kind: "boolean", help: "also write the figures into README.md" },
+      readme: { kind: "boolean", help: "also write the figures into docs/shared-heap.md" },
     },
   });
   const lines: string[] = [];
@@ -250,13 +253,13 @@ if (import.meta.main) {
       `×${cost.apiRecordRatio.toFixed(2)} through the Heap API.`,
   );
   if (flags.readme) {
-    const readme = await Deno.readTextFile("README.md");
+    const readme = await Deno.readTextFile(PAGE);
     const start = "<!-- shared:start -->", end = "<!-- shared:end -->";
     const from = readme.indexOf(start), to = readme.indexOf(end);
-    if (from < 0 || to < from) throw new Error(`README.md lacks the markers ${start} ${end}`);
+    if (from < 0 || to < from) throw new Error(`${PAGE.pathname}: no ${start} ${end}`);
     const block = "```\n$ deno task example:shared\n" + lines.join("\n") + "\n```";
     await Deno.writeTextFile(
-      "README.md",
+      PAGE,
       `${readme.slice(0, from)}${start}\n\n${block}\n\n${readme.slice(to)}`,
     );
   }
