@@ -70,7 +70,9 @@ export interface HeapOptions {
    * Make a heap that several threads use at once: its memory is shared (a new one, or the given
    * `memory`, which must then be shared), each call runs under a lock in that memory, and
    * {@linkcode Heap.prototype.share} gives what a worker passes to {@linkcode Heap.attach}.
-   * The release build only: not with `checked`. See docs/shared-heap.md.
+   * The release build only: not with `checked`. Bad pointers are refused as in an unshared heap,
+   * through `exports` too: a record of live blocks in the shared memory, kept under the lock,
+   * says which pointers are blocks. See docs/shared-heap.md.
    */
   shared?: boolean;
 }
@@ -126,8 +128,10 @@ export class Heap {
   readonly base: number;
   /**
    * The raw C ABI, ready to pass as another module's imports. In the release build it checks no
-   * argument and reports failure by returning 0; in a checked heap its functions also throw
-   * {@linkcode HeapMisuseError} when they find misuse (see {@linkcode MoteExports}).
+   * argument and reports failure by returning 0 (a shared heap's also refuses every pointer that
+   * is not a live block, by returning 0 or, for `free`, doing nothing); in a checked heap its
+   * functions also throw {@linkcode HeapMisuseError} when they find misuse (see
+   * {@linkcode MoteExports}).
    */
   readonly exports: MoteExports;
   /** Whether this heap runs the checked build. */
