@@ -5,14 +5,14 @@
  * - bench/REPORT.md: the tables, mote's standing against its targets, and notes;
  * - bench/results.json: every sample, for reanalysis;
  * - bench/speed-wasm.svg, bench/memory.svg (the JS-call and size tables have no chart);
- * - the tables into README.md between `<!-- bench:start -->` and `<!-- bench:end -->`.
+ * - the tables into docs/benchmarks.md between `<!-- bench:start -->` and `<!-- bench:end -->`.
  *
  *     deno task bench:report                         everything (a few minutes)
  *     deno task bench:report --rounds 3              timed rounds per workload (default 7; 4 for traces)
- *     deno task bench:report --only lifo,sqlite      some workloads (README left alone)
+ *     deno task bench:report --only lifo,sqlite      some workloads (docs left alone)
  *     deno task bench:report --peer x.wasm           an extra allocator exporting the C ABI
  *     deno task bench:report --trace t.trc.gz        an extra trace to replay
- *     deno task bench:report --no-readme             leave README.md alone
+ *     deno task bench:report --no-readme             leave docs/benchmarks.md alone
  *     deno task bench:report --from bench/results.json   rewrite the report from saved results
  *
  * @module
@@ -30,11 +30,11 @@ import {
 } from "./harness.ts";
 import { BASELINE, loadPeers, type Peer } from "./peers.ts";
 import { setup } from "./setup.ts";
-import { barChart, COLORS } from "./svg.ts";
+import { barChart, colorOf } from "./svg.ts";
 import { readTrace, synthetic, tracePaths, type Workload } from "./workloads.ts";
 
 const HERE = new URL("./", import.meta.url);
-const README = new URL("../README.md", import.meta.url);
+const README = new URL("../docs/benchmarks.md", import.meta.url);
 /** A run longer than this is not repeated: one sample is enough, and the report must end. */
 const SLOW_MS = 3000;
 /** Below this much peak live data, memory is page-granular noise: growth is shown in KiB. */
@@ -385,7 +385,7 @@ function targets(results: Results): string[] {
 
 function charts(results: Results): Record<string, string> {
   const wasmPeers = results.peers.filter((p) => p.kind === "wasm");
-  const color = (name: string) => COLORS[results.peers.findIndex((p) => p.name === name) % 10];
+  const color = (name: string) => colorOf(results.peers.findIndex((p) => p.name === name));
   const rows = results.workloads.map((w) => w.name);
   const series = (peers: { name: string }[]) =>
     peers.map((p) => ({ name: p.name, color: color(p.name) }));
@@ -424,7 +424,7 @@ function charts(results: Results): Record<string, string> {
 
 function markdown(results: Results, readme: boolean): string {
   const t = tables(results);
-  const link = (file: string) => (readme ? `bench/${file}` : file);
+  const link = (file: string) => (readme ? `../bench/${file}` : file);
   const lines = [
     readme ? "## Benchmarks" : "# mote benchmarks",
     "",
@@ -434,9 +434,9 @@ function markdown(results: Results, readme: boolean): string {
     "(sqlite, gcc's cc1, Lua); peers run interleaved, round by round, so the numbers in one table " +
     "are ratios taken side by side: read them as ratios, not as absolute speeds. " +
     `Method, peers and profile: ${
-      readme ? "[bench/README.md](bench/README.md)" : "[README.md](README.md)"
+      readme ? "[bench/README.md](../bench/README.md)" : "[README.md](README.md)"
     }; ` +
-    `all tables and notes: ${readme ? "[bench/REPORT.md](bench/REPORT.md)" : "this file"}.`,
+    `all tables and notes: ${readme ? "[bench/REPORT.md](../bench/REPORT.md)" : "this file"}.`,
     "",
     "**Speed inside wasm**: ns per operation the allocator adds to a replay loop running in wasm " +
     "(less the no-op allocator's time in the run beside it), median of the rounds; in brackets, its " +
@@ -512,7 +512,7 @@ function markdown(results: Results, readme: boolean): string {
   return lines.join("\n");
 }
 
-/** Puts `section` between the bench markers of README.md, appending them when absent. */
+/** Puts `section` between the bench markers of docs/benchmarks.md, appending them when absent. */
 export function spliceReadme(readme: string, section: string): string {
   const START = "<!-- bench:start -->", END = "<!-- bench:end -->";
   const start = readme.indexOf(START), end = readme.indexOf(END);
@@ -591,14 +591,14 @@ if (import.meta.main) {
   const args = parseArgs({
     usage: "deno task bench:report",
     summary: "Times mote and its peers side by side on every workload, writes bench/REPORT.md, " +
-      "results.json, the charts and the README's tables.",
+      "results.json, the charts and docs/benchmarks.md's tables.",
     flags: {
       rounds: { kind: "integer", help: "rounds per workload (default 7, traces 4)", min: 1 },
       only: { kind: "string", help: "only these workloads, comma-separated" },
       peer: { kind: "strings", help: "another allocator module to time (repeatable)" },
       trace: { kind: "strings", help: "another recorded trace to replay (repeatable)" },
       from: { kind: "string", help: "redraw from this results.json instead of measuring" },
-      "no-readme": { kind: "boolean", help: "leave the README alone" },
+      "no-readme": { kind: "boolean", help: "leave docs/benchmarks.md alone" },
     },
   });
   const only = args.only?.split(",");

@@ -127,7 +127,7 @@ async function findToolchain(): Promise<Toolchain | string> {
       break;
     }
   }
-  if (!clang) return "no clang with a wasm32 target";
+  if (!clang) return "no clang with a wasm32 target (packages clang lld wasi-libc)";
   if (!libc) return `no wasi-libc (looked for ${libcs.join(", ")})`;
   const lld = await run("wasm-ld", ["--version"]);
   const lldVersioned = await run(`wasm-ld-${clang.split("-")[1] ?? 14}`, ["--version"]);
@@ -135,15 +135,15 @@ async function findToolchain(): Promise<Toolchain | string> {
   return { clang, libc };
 }
 
-async function aptInstall(packages: string[]): Promise<string> {
+async function aptInstall(packages: string[], why: string): Promise<string> {
   const list = packages.join(" ");
-  if (Deno.uid?.() !== 0) return `not root: install them with \`sudo apt-get install ${list}\``;
-  if (!(await run("apt-get", ["--version"])).ok) return "no apt-get on this machine";
+  if (Deno.uid?.() !== 0) return `${why}; not root: \`sudo apt-get install ${list}\``;
+  if (!(await run("apt-get", ["--version"])).ok) return `${why}; no apt-get on this machine`;
   console.log(`installing ${list} with apt-get (once) ...`);
   const update = await run("apt-get", ["update", "-qq"]);
-  if (!update.ok) return `apt-get update failed:\n${update.output}`;
+  if (!update.ok) return `${why}; apt-get update failed: ${update.output.trim()}`;
   const install = await run("apt-get", ["install", "-y", "-qq", ...packages]);
-  return install.ok ? "" : `apt-get install failed:\n${install.output}`;
+  return install.ok ? "" : `${why}; apt-get install failed: ${install.output.trim()}`;
 }
 
 /** The functions every peer exports: the C ABI. */
@@ -227,20 +227,20 @@ export async function setup(
   if (!fresh(dl, [new URL(import.meta.url)], force)) {
     let toolchain = await findToolchain();
     if (typeof toolchain === "string" && apt) {
-      const failure = await aptInstall(["clang", "lld", "wasi-libc"]);
-      toolchain = failure ? `${toolchain}; ${failure}` : await findToolchain();
+      toolchain = await aptInstall(["clang", "lld", "wasi-libc"], toolchain) ||
+        await findToolchain();
     }
     const failure = typeof toolchain === "string" ? toolchain : await buildDlmalloc(dl, toolchain);
-    if (failure) skipped.push(`dlmalloc skipped: ${failure.trim()}`);
+    if (failure) skipped.push(`dlmalloc skipped: ${failure.trim().split("\n")[0]}`);
     else log(`built bench/peers/dlmalloc.wasm (${Deno.statSync(dl).size} bytes)`);
   }
   for (const { out: file, args } of EMSCRIPTEN_PEERS) {
     const out = new URL(file, PEERS_DIR);
     if (fresh(out, [new URL(import.meta.url)], force)) continue;
-    let failure = (await run("emcc", ["--version"])).ok ? "" : "no emcc";
-    if (failure && apt) failure = (await aptInstall(["emscripten"])) || "";
+    let failure = (await run("emcc", ["--version"])).ok ? "" : "no emcc (package emscripten)";
+    if (failure && apt) failure = await aptInstall(["emscripten"], failure);
     failure ||= await buildEmscripten(out, args);
-    if (failure) skipped.push(`${file} skipped: ${failure.trim()}`);
+    if (failure) skipped.push(`${file} skipped: ${failure.trim().split("\n")[0]}`);
     else log(`built bench/peers/${file} (${Deno.statSync(out).size} bytes)`);
   }
   for (const note of skipped) console.error(note);

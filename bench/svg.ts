@@ -28,19 +28,15 @@ export interface Chart {
   format: (value: number) => string;
 }
 
-/** The palette, by series index. */
-export const COLORS = [
-  "#d62728", // mote: the baseline stands out
-  "#ff9896",
-  "#1f77b4",
-  "#2ca02c",
-  "#7f7f7f",
-  "#9467bd",
-  "#8c564b",
-  "#e377c2",
-  "#bcbd22",
-  "#17becf",
-];
+/** The palette, by series index, one colour for each (mote first, in red: the baseline stands
+ * out); past its end, hues spaced by the golden angle. */
+export const COLORS =
+  "#d62728 #ff9896 #1f77b4 #2ca02c #7f7f7f #9467bd #8c564b #e377c2 #bcbd22 #17becf #ff7f0e #393b79"
+    .split(" ");
+
+/** Series `index`'s colour. */
+export const colorOf = (index: number) =>
+  COLORS[index] ?? `hsl(${Math.round((index * 137.5) % 360)} 60% 40%)`;
 
 const escape = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
@@ -63,6 +59,7 @@ export function barChart(chart: Chart): string {
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" ` +
     `viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif" font-size="10">`,
     `<rect width="100%" height="100%" fill="white"/>`,
+    `<style>text { paint-order: stroke; stroke: #fff; stroke-width: 3px; }</style>`,
     `<text x="${LEFT}" y="18" font-size="14" font-weight="bold">${escape(chart.title)}</text>`,
     `<text x="${LEFT}" y="34" fill="#555">${escape(chart.subtitle)}</text>`,
   ];
@@ -81,6 +78,17 @@ export function barChart(chart: Chart): string {
       `<line x1="${x(t)}" y1="${TOP - 6}" x2="${x(t)}" y2="${gridBottom}" stroke="#ddd"/>`,
       `<text x="${x(t)}" y="${TOP - 9}" text-anchor="middle" fill="#777">${
         escape(chart.format(t))
+      }</text>`,
+    );
+  }
+  // the target line goes under the bars and their figures, which a white halo keeps legible
+  if (chart.reference) {
+    const rx = x(chart.reference.value);
+    out.push(
+      `<line x1="${rx}" y1="${TOP - 6}" x2="${rx}" y2="${gridBottom}" stroke="#000" ` +
+        `stroke-dasharray="4 3"/>`,
+      `<text x="${rx + 3}" y="${gridBottom + 10}" fill="#000">${
+        escape(chart.reference.label)
       }</text>`,
     );
   }
@@ -109,16 +117,6 @@ export function barChart(chart: Chart): string {
       );
     });
   });
-  if (chart.reference) {
-    const rx = x(chart.reference.value);
-    out.push(
-      `<line x1="${rx}" y1="${TOP - 6}" x2="${rx}" y2="${gridBottom}" stroke="#000" ` +
-        `stroke-dasharray="4 3"/>`,
-      `<text x="${rx + 3}" y="${gridBottom + 10}" fill="#000">${
-        escape(chart.reference.label)
-      }</text>`,
-    );
-  }
   chart.series.forEach((s, i) => {
     const lx = LEFT + (i % 4) * 150, ly = legendY + Math.floor(i / 4) * 18;
     out.push(

@@ -185,6 +185,10 @@ function runWorker(run: WorkerRun): WorkerResult {
           if (index < 0) break;
           const [block] = live.splice(index, 1);
           check(block, block.usable, block.ptr, "before free");
+          if (block.usable > 16) { // first inside it, behind a forged header: to be refused
+            new DataView(buffer()).setUint32(block.ptr + 12, 16, true);
+            call("free", block.ptr + 16, 0, (x.free(block.ptr + 16), 0));
+          }
           call("free", block.ptr, 0, (x.free(block.ptr), 0));
           break;
         }

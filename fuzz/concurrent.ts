@@ -18,7 +18,8 @@ import fc from "fast-check";
 import { MAX_ALIGN, MAX_LIMIT } from "../src/_layout.ts";
 import { rootOf } from "../src/_heap_reader.ts";
 import { Heap } from "../src/heap.ts";
-import { ModelAllocator } from "../src/_model_allocator.ts";
+import { checkOptions } from "../src/_validate.ts";
+import { SharedModelAllocator } from "../src/_model_shared.ts";
 import {
   LOG_ENTRY,
   type LogEntry,
@@ -321,7 +322,7 @@ async function runOnce(
 
   // the model, replaying the log from the heap as it was made
   const modelMemory = new WebAssembly.Memory({ initial: pages, maximum });
-  const model = new ModelAllocator(modelMemory);
+  const model = new SharedModelAllocator(modelMemory);
   if (!model.init(rootOf(base) + SHARED_HEADER, limitEnd)) {
     fail("the model could not start the heap the shared build started");
   }
@@ -334,12 +335,8 @@ async function runOnce(
     else if (operation === "calloc") result = model.calloc(a, b);
     else if (operation === "aligned_alloc") result = model.aligned_alloc(a, b);
     else if (operation === "malloc_usable_size") result = model.malloc_usable_size(a);
-    else if (operation === "set_limit") {
-      // refused below what the heap spans, which the model can say as well
-      const spanEnd = Math.min(modelMemory.buffer.byteLength, MAX_LIMIT, model.limit);
-      result = a >= spanEnd ? 1 : 0;
-      if (result) model.limit = a;
-    } else fail(`the log holds ${operation}, which no run does`, i);
+    else if (operation === "set_limit") result = model.mote_set_limit(a);
+    else fail(`the log holds ${operation}, which no run does`, i);
     const usable = entry.usable && model.malloc_usable_size(result);
     if (result !== entry.result || usable !== entry.usable) {
       fail(
@@ -388,6 +385,7 @@ async function runOnce(
 export async function fuzzConcurrent(
   options: ConcurrentFuzzOptions = {},
 ): Promise<ConcurrentFuzzReport> {
+  checkOptions(options, "Options");
   const settings = {
     runs: options.runs ?? 20,
     minWorkers: Math.max(2, options.minWorkers ?? 2),

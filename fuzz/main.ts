@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { parseArgs, Progress, UsageError } from "../scripts/_cli.ts";
+import { parseArgs, Progress, readArg, UsageError } from "../scripts/_cli.ts";
 import { fuzzAllocator, fuzzMote, type FuzzProgress, type FuzzReport } from "./mod.ts";
 import { fuzzHeapLayer } from "./_heap_fuzz.ts";
 
@@ -134,15 +134,7 @@ function fuzz(flags: Flags, onProgress: (p: FuzzProgress) => void): [string, Fuz
     onProgress,
   };
   if (flags.wasm === undefined) return ["mote's builds against the model", fuzzMote(options)];
-  let wasm: Uint8Array<ArrayBuffer>;
-  try {
-    wasm = Deno.readFileSync(flags.wasm);
-  } catch (error) {
-    const reason = error instanceof Error
-      ? error.message.replace(/ \(os error.*$/, "")
-      : String(error);
-    throw new UsageError(`Cannot read --wasm ${JSON.stringify(flags.wasm)}: ${reason}`);
-  }
+  const wasm = readArg(flags.wasm, "--wasm");
   try {
     if (flags.model) {
       return [`${flags.wasm} against the model`, fuzzMote({ ...options, wasm })];

@@ -25,6 +25,7 @@
  * @module
  */
 import { checkedWasm, fastWasm, ownWasm, regionWasm } from "../src/_wasm.ts";
+import { checkOptions } from "../src/_validate.ts";
 import { type FuzzOptions, type FuzzReport, type MoteBuild, runFuzz } from "./_runner.ts";
 import { importsMemory, isMote } from "./_subject.ts";
 import { ThirdParty } from "./_third_party.ts";
@@ -103,7 +104,7 @@ export interface FuzzMoteOptions extends FuzzOptions {
  * ```
  */
 export function fuzzMote(options: FuzzMoteOptions = {}): FuzzReport {
-  const { wasm, ...rest } = options;
+  const { wasm, ...rest } = checkOptions<FuzzMoteOptions>(options, "Options");
   let builds: MoteBuild[];
   if (wasm === undefined) {
     builds = [
@@ -209,7 +210,7 @@ export function fuzzAllocator(wasm: WasmSource, options: FuzzAllocatorOptions = 
     soakOperations = 200_000,
     soakLive = 1000,
     ...rest
-  } = options;
+  } = checkOptions<FuzzAllocatorOptions>(options, "Options");
   const source = wasm instanceof WebAssembly.Module ? wasm : bytesOf(wasm);
   const subject = new ThirdParty(source, { abi, watchdogMs });
   try {

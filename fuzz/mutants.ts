@@ -6,7 +6,7 @@
  * process of its own, so that one that makes the allocator loop forever is caught by a timeout.
  *
  *     deno run -A fuzz/mutants.ts                  every mutant; prints the table
- *     deno run -A fuzz/mutants.ts --readme         and writes it into README.md
+ *     deno run -A fuzz/mutants.ts --readme         and writes it into docs/fuzzing.md
  *     deno run -A fuzz/mutants.ts --only 3,17      some mutants, by number
  *
  * @module
@@ -23,7 +23,7 @@ import { type Mutant, MUTANTS, mutate } from "./_mutants.ts";
 import { compileMote } from "./planted_bugs.ts";
 
 const SOURCE = new URL("../asm/mote.ts", import.meta.url);
-const README = new URL("../README.md", import.meta.url);
+const README = new URL("../docs/fuzzing.md", import.meta.url);
 
 /** What became of a mutant. */
 export interface Outcome {
@@ -152,7 +152,7 @@ function escape(text: string): string {
   return text.replaceAll("|", "\\|").replaceAll("*", "\\*").replaceAll("_", "\\_");
 }
 
-/** The README's section: the kill rates, then a row per mutant. */
+/** docs/fuzzing.md's section: the kill rates, then a row per mutant. */
 export function table(outcomes: readonly Outcome[], seconds: number): string {
   const judged = outcomes.filter((o) => !MUTANTS[o.mutant].equivalent && o.result !== "stillborn");
   const bounded = judged.filter((o) => o.result === "bounded" || o.result === "timeout").length;
@@ -205,7 +205,7 @@ if (import.meta.main) {
         default: 60,
       },
       only: { kind: "string", help: "mutants to run, by number, comma-separated" },
-      readme: { kind: "boolean", help: "write the table into README.md" },
+      readme: { kind: "boolean", help: "write the table into docs/fuzzing.md" },
       worker: { kind: "integer", help: "(internal) run one mutant in this process", min: 0 },
     },
   });
@@ -227,7 +227,7 @@ if (import.meta.main) {
     const readme = await Deno.readTextFile(README);
     const start = "<!-- mutants:start -->", end = "<!-- mutants:end -->";
     const at = readme.indexOf(start), to = readme.indexOf(end);
-    if (at < 0 || to < 0) throw new Error(`README.md lacks ${start} and ${end}`);
+    if (at < 0 || to < 0) throw new Error(`docs/fuzzing.md lacks ${start} and ${end}`);
     await Deno.writeTextFile(
       README,
       `${readme.slice(0, at + start.length)}\n\n${text}\n\n${readme.slice(to)}`,

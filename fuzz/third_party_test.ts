@@ -120,7 +120,7 @@ Deno.test("deno task fuzz --wasm: exit 2 for usage, 1 for a bug with a replay, 0
       const { code, err } = await fuzz(...args);
       assert.equal(code, 2, args.join(" "));
       assert.match(err, message);
-      assert.equal(err.trim().split("\n").length, 2, err); // the error, and where --help is
+      assert.ok(err.trim().split("\n").length <= 2, err); // the error, for a flag where --help is
     }
   });
   await t.step(

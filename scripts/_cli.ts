@@ -4,10 +4,13 @@
  *
  * A script declares its flags once; `--help` prints them, `--flag value` and `--flag=value` both
  * work, and a bad flag or value ends the script with exit code 2 and one line naming the flag and
- * the value, never a stack trace.
+ * the value (and a line pointing to `--help`), never a stack trace; a file named on the command
+ * line that cannot be read or written (`readArg`, `writeArg`) ends it with one line and exit
+ * code 2 too. Its path is the user's, relative to where they typed it (`argPath`).
  *
  * @module
  */
+import { resolve } from "node:path";
 import { seeded } from "../src/_test_util.ts";
 
 /** One flag: its kind, what it does, its default and, for numbers, its range. */
@@ -159,6 +162,51 @@ export function parseArgs<F extends Record<string, Flag>>(
     if (!(error instanceof UsageError)) throw error;
     console.error(`error: ${error.message}\nRun ${command.usage} --help for the flags.`);
     Deno.exit(2);
+  }
+}
+
+/** Ends a script as a bad command line does: `error: message`, one line, and exit code 2. */
+export function fail(message: string): never {
+  console.error(`error: ${message.replaceAll("\n", " ")}`);
+  Deno.exit(2);
+}
+
+/**
+ * A path given on the command line, resolved against the directory the user typed it in:
+ * `deno task` runs scripts in the project's root and names that directory in `INIT_CWD`.
+ * Without the permission to read it, the path is taken as given.
+ */
+export function argPath(path: string): string {
+  let from: string | undefined;
+  try {
+    from = Deno.env.get("INIT_CWD");
+  } catch {
+    // no --allow-env: relative to where the script runs
+  }
+  return from ? resolve(from, path) : path;
+}
+
+/** Why a file operation failed, in a few words: the OS's message without its error number. */
+function reason(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).replace(/ \(os error.*$/s, "");
+}
+
+/** Reads a file named on the command line; a missing or unreadable one ends the script (`fail`). */
+export function readArg(path: string, what = "file"): Uint8Array<ArrayBuffer> {
+  try {
+    return Deno.readFileSync(argPath(path));
+  } catch (error) {
+    fail(`Cannot read ${what} ${JSON.stringify(path)}: ${reason(error)}`);
+  }
+}
+
+/** Writes a file named on the command line; one that cannot be written ends the script (`fail`). */
+export async function writeArg(path: string, data: Uint8Array | string): Promise<void> {
+  try {
+    if (typeof data === "string") await Deno.writeTextFile(argPath(path), data);
+    else await Deno.writeFile(argPath(path), data);
+  } catch (error) {
+    fail(`Cannot write ${JSON.stringify(path)}: ${reason(error)}`);
   }
 }
 

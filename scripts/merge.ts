@@ -8,25 +8,62 @@
  *
  *     deno task merge program.wasm merged.wasm
  *
+ * Paths are relative to the directory the task was run in; the features passed to wasm-merge are
+ * mote's and those the program uses, read from its bytes.
+ *
  * @module
  */
 import { ownWasm } from "../src/_wasm.ts";
 import { linkable } from "../src/link.ts";
-import { sections } from "../src/_module_reader.ts";
-import { parseArgs } from "./_cli.ts";
+import { readModule, sections } from "../src/_module_reader.ts";
+import { argPath, fail, parseArgs, readArg, writeArg } from "./_cli.ts";
 
 /** binaryen's npm package, whose wasm-merge and wasm-as run under Node through npx. */
 const BINARYEN = "binaryen@132";
 
-/** What mote and clang's and asc's default outputs use, and nothing newer (no --all-features:
- * it would let wasm-merge write encodings engines do not read yet). */
-const FEATURES = [
-  "--enable-bulk-memory",
-  "--enable-sign-ext",
-  "--enable-mutable-globals",
-  "--enable-nontrapping-float-to-int",
-  "--enable-multivalue",
-];
+/** What mote's own module uses (asc's defaults), and nothing newer (no --all-features: it would
+ * let wasm-merge write encodings engines do not read yet). The program's features are added. */
+const MOTE_FEATURES = ["bulk-memory", "sign-ext", "mutable-globals", "nontrapping-fptoint"];
+
+/** binaryen's name for each feature LLVM names in a module's target_features section. */
+const BINARYEN_FEATURES: Record<string, string> = {
+  "atomics": "threads",
+  "bulk-memory": "bulk-memory",
+  "bulk-memory-opt": "bulk-memory-opt",
+  "call-indirect-overlong": "call-indirect-overlong",
+  "exception-handling": "exception-handling",
+  "extended-const": "extended-const",
+  "fp16": "fp16",
+  "gc": "gc",
+  "memory64": "memory64",
+  "multimemory": "multimemory",
+  "multivalue": "multivalue",
+  "mutable-globals": "mutable-globals",
+  "nontrapping-fptoint": "nontrapping-float-to-int",
+  "reference-types": "reference-types",
+  "relaxed-simd": "relaxed-simd",
+  "sign-ext": "sign-ext",
+  "simd128": "simd",
+  "tail-call": "tail-call",
+};
+
+/**
+ * wasm-merge's feature flags for mote and `program`: mote's own and those the program's bytes say
+ * it uses (its target_features section, its tags), so a module built with exception handling
+ * (clang's `-mllvm -wasm-enable-sjlj` for setjmp, `-fwasm-exceptions`) merges as it was built.
+ *
+ * @throws {TypeError} For a feature binaryen has no flag for.
+ */
+export function featureFlags(program: Uint8Array): string[] {
+  const names = new Set([...MOTE_FEATURES, ...readModule(program).features]);
+  return [...names].map((name) => {
+    const flag = BINARYEN_FEATURES[name];
+    if (!flag) {
+      throw new TypeError(`The module uses the feature ${name}, which merge cannot pass on`);
+    }
+    return `--enable-${flag}`;
+  });
+}
 const SECTION_MEMORY = 5;
 /** wasm32's most pages: 4 GiB. */
 const MAX_PAGES = 65536;
@@ -70,11 +107,12 @@ function moteFor(memory: { minimum: number; maximum?: number }): Uint8Array {
   return new Uint8Array(parts);
 }
 
-async function binaryen(tool: string, args: string[]): Promise<void> {
+/** Runs one of binaryen's tools (wasm-as, wasm-merge, ...) from npm; throws with its message. */
+export async function binaryen(tool: string, args: string[]): Promise<void> {
   const { success, stderr } = await new Deno.Command("npx", {
     args: ["-y", "-p", BINARYEN, tool, ...args],
   }).output();
-  if (!success) throw new Error(`${tool} failed:\n${new TextDecoder().decode(stderr)}`);
+  if (!success) throw new Error(`${tool} failed: ${new TextDecoder().decode(stderr).trim()}`);
 }
 
 /**
@@ -88,6 +126,7 @@ export async function mergeMote(
   program: Uint8Array<ArrayBuffer>,
 ): Promise<Uint8Array<ArrayBuffer>> {
   const { memory } = linkable(program);
+  const features = featureFlags(program);
   const dir = await Deno.makeTempDir({ prefix: "mote-merge-" });
   try {
     await Deno.writeFile(`${dir}/mote.wasm`, moteFor(memory));
@@ -98,7 +137,7 @@ export async function mergeMote(
     // start functions run in this order: mote's (none), the init, the program's
     await binaryen("wasm-merge", [
       ...[`${dir}/mote.wasm`, "env", `${dir}/init.wasm`, "mote_start", `${dir}/main.wasm`, "main"],
-      ...FEATURES,
+      ...features,
       ...["-o", `${dir}/merged.wasm`],
     ]);
     return await Deno.readFile(`${dir}/merged.wasm`);
@@ -115,16 +154,15 @@ if (import.meta.main) {
     flags: {},
     positionals: "program.wasm merged.wasm",
   });
-  if (files.length !== 2) {
-    console.error(`error: expected two files, program.wasm merged.wasm; got ${files.length}`);
-    Deno.exit(2);
-  }
+  if (files.length !== 2) fail(`expected two files, program.wasm merged.wasm; got ${files.length}`);
   const [input, output] = files;
-  const merged = await mergeMote(await Deno.readFile(input));
-  await Deno.writeFile(output, merged);
+  const merged = await mergeMote(readArg(input, "program")).catch((error) =>
+    fail(`Cannot merge ${JSON.stringify(input)}: ${error.message}`)
+  );
+  await writeArg(output, merged);
   const imports = WebAssembly.Module.imports(new WebAssembly.Module(merged));
   console.log(
-    `wrote ${output}, ${merged.length} bytes; it imports ` +
+    `wrote ${argPath(output)}, ${merged.length} bytes; it imports ` +
       imports.map((entry) => `${entry.module}.${entry.name}`).join(", "),
   );
 }

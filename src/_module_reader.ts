@@ -1,8 +1,9 @@
 /**
  * What a wasm module needs from mote before it runs, read from its bytes: the memory it imports
- * (where from, and its limits), the functions it imports, whether it defines a memory, and the
- * value of the global it exports as `__heap_base`. Only the import, memory, global and export
- * sections are read; the others are skipped by their length.
+ * (where from, and its limits), the functions it imports, whether it defines a memory, the
+ * value of the global it exports as `__heap_base`, and the features it uses. Only the import,
+ * memory, global, export and tag sections and the `target_features` custom section are read; the
+ * others are skipped by their length.
  *
  * ```
  *  "\0asm" 01 00 00 00 │ id │ length (LEB128) │ contents … │ id │ length │ contents … │
@@ -10,6 +11,8 @@
  *  memory  (id 5): vec of  flags │ min │ max?
  *  global  (id 6): vec of  value type │ mutability │ init expression (i32.const n, end)
  *  export  (id 7): vec of  name │ kind (3 = global) │ index (imported globals first)
+ *  tag    (id 13): present only in a module that throws or catches (exception handling)
+ *  custom  (id 0): name "target_features", then vec of  prefix ("+" used, "=" required) │ name
  * ```
  *
  * @module
@@ -41,12 +44,22 @@ export interface ModuleFacts {
   ownMemory: boolean;
   /** The value of the immutable, constant i32 global it exports as `__heap_base`, if any. */
   heapBase?: number;
+  /**
+   * The features it uses, as LLVM names them (`"exception-handling"`, `"bulk-memory"`, ...): those
+   * its `target_features` section lists (clang, rustc and wasm-ld write one), and those its
+   * sections show: a tag, exception handling; a shared memory, atomics; a 64-bit one, memory64.
+   */
+  features: string[];
 }
 
 const SECTION_IMPORT = 2;
 const SECTION_MEMORY = 5;
 const SECTION_GLOBAL = 6;
 const SECTION_EXPORT = 7;
+const SECTION_CUSTOM = 0;
+const SECTION_TAG = 13;
+const TARGET_FEATURES = "target_features";
+const FEATURE_USED = 0x2b, FEATURE_REQUIRED = 0x3d; // "+", "="
 const KIND_FUNCTION = 0;
 const KIND_TABLE = 1;
 const KIND_MEMORY = 2;
@@ -203,7 +216,12 @@ export function sections(bytes: Uint8Array): Section[] {
  * @throws {TypeError} When the bytes are not a wasm module.
  */
 export function readModule(bytes: Uint8Array): ModuleFacts {
-  const facts: ModuleFacts = { functions: [], ownMemory: false };
+  const facts: ModuleFacts = { functions: [], ownMemory: false, features: [] };
+  const features = new Set<string>();
+  const memoryFeatures = (flags: number) => {
+    if (flags & LIMITS_SHARED) features.add("atomics");
+    if (flags & LIMITS_64) features.add("memory64");
+  };
   let importedGlobals = 0;
   const globalInits: (number | undefined)[] = [];
   let heapBaseIndex: number | undefined;
@@ -217,8 +235,9 @@ export function readModule(bytes: Uint8Array): ModuleFacts {
         if (kind === KIND_FUNCTION) section.u32(), facts.functions.push({ module, name });
         else if (kind === KIND_TABLE) section.byte(), section.limits();
         else if (kind === KIND_GLOBAL) section.byte(), section.byte(), importedGlobals++;
-        else if (kind === KIND_TAG) section.byte(), section.u32();
-        else if (kind === KIND_MEMORY) {
+        else if (kind === KIND_TAG) {
+          section.byte(), section.u32(), features.add("exception-handling");
+        } else if (kind === KIND_MEMORY) {
           const { flags, minimum, maximum } = section.limits();
           facts.memory = {
             module,
@@ -228,10 +247,21 @@ export function readModule(bytes: Uint8Array): ModuleFacts {
             shared: (flags & LIMITS_SHARED) !== 0,
             memory64: (flags & LIMITS_64) !== 0,
           };
+          memoryFeatures(flags);
         } else throw new TypeError(`The module imports ${module}.${name} of unknown kind ${kind}`);
       }
     } else if (id === SECTION_MEMORY) {
-      facts.ownMemory = section.u32() > 0;
+      const count = section.u32();
+      facts.ownMemory = count > 0;
+      for (let i = 0; i < count; i++) memoryFeatures(section.limits().flags);
+    } else if (id === SECTION_TAG) {
+      features.add("exception-handling");
+    } else if (id === SECTION_CUSTOM && section.name() === TARGET_FEATURES) {
+      for (let count = section.u32(); count > 0; count--) {
+        const prefix = section.byte();
+        const name = section.name();
+        if (prefix === FEATURE_USED || prefix === FEATURE_REQUIRED) features.add(name);
+      }
     } else if (id === SECTION_GLOBAL) {
       for (let count = section.u32(); count > 0; count--) {
         section.byte(); // value type
@@ -253,5 +283,6 @@ export function readModule(bytes: Uint8Array): ModuleFacts {
   if (heapBaseIndex !== undefined && heapBaseIndex >= importedGlobals) {
     facts.heapBase = globalInits[heapBaseIndex - importedGlobals];
   }
+  facts.features = [...features];
   return facts;
 }

@@ -67,6 +67,7 @@ export interface SharedHeap {
 
 /** What the shared build exports beyond the C functions. */
 interface SharedExports extends MoteExports {
+  mote_free(ptr: number): number;
   mote_create(base: number): void;
   mote_attach(base: number, wait: number): number;
   mote_init(base: number, limitEnd: number): number;
@@ -83,6 +84,11 @@ export interface Sharing {
   readonly owner: number;
   /** The owner id of the lock's holder, 0 when it is free. */
   holder(): number;
+  /**
+   * Frees `ptr` if the heap's record of live blocks says it is one, in one call under the lock
+   * (another thread may free it meanwhile); whether it did. Nothing changes when it does not.
+   */
+  free(ptr: number): boolean;
   /** Frees the lock if `owner` holds it; whether it did. */
   recover(owner: number): boolean;
   /** The heap's end address, as any thread last set it. */
@@ -190,7 +196,7 @@ export function sharedEngine(
         );
       }
     },
-    frees: () => 0, // a shared Heap keeps no record of live blocks to catch up with
+    frees: () => 0, // the record of live blocks is the wasm's, in the memory: none to catch up with
     read: () =>
       locked(() =>
         readHeap({
@@ -202,6 +208,7 @@ export function sharedEngine(
       ),
     sharing: {
       owner,
+      free: (ptr) => x.mote_free(ptr) === 1,
       holder: () => Atomics.load(words(), LOCK / 4) & ~WAITERS,
       recover: (dead) => x.mote_recover(dead) === 1,
       limitEnd: () => Atomics.load(words(), LIMIT / 4) >>> 0,

@@ -26,6 +26,16 @@ const scope = globalThis as unknown as {
   postMessage(message: unknown): void;
 };
 
+/** The name of the error `call` throws, or "no error". */
+function refusal(call: () => void): string {
+  try {
+    call();
+    return "no error";
+  } catch (error) {
+    return (error as Error).name;
+  }
+}
+
 scope.onmessage = ({ data }) => {
   if (data.task === "api") {
     // the Heap API, attached: allocate, write, grow, align, zero, free
@@ -45,14 +55,13 @@ scope.onmessage = ({ data }) => {
       zeroed: heap.bytes(zeroed, 100).every((byte) => byte === 0),
       aligned: aligned % 4096,
       problems: heap.check(),
-      freeTwice: (() => {
-        try {
-          heap.free(aligned);
-          return "no error";
-        } catch (error) {
-          return (error as Error).name;
-        }
-      })(),
+      freeTwice: refusal(() => heap.free(aligned)),
+      // a pointer inside a live block, behind a header forged there: refused all the same
+      interior: refusal(() => {
+        heap.view.setUint32(zeroed + 12, 16, true);
+        heap.free(zeroed + 16);
+      }),
+      interiorProblems: heap.check(),
     });
   } else if (data.task === "threaded") {
     // a wasm module built with threads, its allocator the attached heap's exports

@@ -63,14 +63,16 @@ export interface HeapOptions {
    * misaligned, outside, into freed memory), writes past a block's end (a guard word after each
    * block) and writes to freed memory (poison, verified when the memory is reused), and throws
    * {@linkcode HeapMisuseError} at the call that finds them, leaving the heap as it was. Each block
-   * costs 4 bytes more and each operation more time (see the README's figures).
+   * costs 4 bytes more and each operation more time (see docs/bad-input.md).
    */
   checked?: boolean;
   /**
    * Make a heap that several threads use at once: its memory is shared (a new one, or the given
    * `memory`, which must then be shared), each call runs under a lock in that memory, and
    * {@linkcode Heap.prototype.share} gives what a worker passes to {@linkcode Heap.attach}.
-   * The release build only: not with `checked`. See the README's "One heap, many threads".
+   * The release build only: not with `checked`. Bad pointers are refused as in an unshared heap,
+   * through `exports` too: a record of live blocks in the shared memory, kept under the lock,
+   * says which pointers are blocks. See docs/shared-heap.md.
    */
   shared?: boolean;
 }
@@ -126,8 +128,10 @@ export class Heap {
   readonly base: number;
   /**
    * The raw C ABI, ready to pass as another module's imports. In the release build it checks no
-   * argument and reports failure by returning 0; in a checked heap its functions also throw
-   * {@linkcode HeapMisuseError} when they find misuse (see {@linkcode MoteExports}).
+   * argument and reports failure by returning 0 (a shared heap's also refuses every pointer that
+   * is not a live block, by returning 0 or, for `free`, doing nothing); in a checked heap its
+   * functions also throw {@linkcode HeapMisuseError} when they find misuse (see
+   * {@linkcode MoteExports}).
    */
   readonly exports: MoteExports;
   /** Whether this heap runs the checked build. */
@@ -404,7 +408,10 @@ export class Heap {
     checkSize(size);
     this.#operation = "realloc";
     this.#frees = (this.#frees + 1) | 0;
-    const moved = this.#served("realloc", size, this.#calls.realloc(ptr, size));
+    const result = this.#calls.realloc(ptr, size);
+    // refused, when another thread freed the block since the check: not out of memory
+    if (result === 0 && ptr !== 0 && this.shared) this.#checkLive(ptr, "realloc");
+    const moved = this.#served("realloc", size, result);
     if (moved !== ptr && ptr !== 0) this.#live.delete(ptr); // #served recorded the new one
     return moved;
   }
@@ -464,6 +471,10 @@ export class Heap {
   free(ptr: number): void {
     checkInteger(ptr, "Pointer", 0, U32_MAX);
     if (ptr === 0) return;
+    if (this.#sharing) {
+      if (!this.#sharing.sharing.free(ptr)) this.#refuse(ptr, "free");
+      return;
+    }
     this.#checkLive(ptr, "free");
     this.#operation = "free";
     this.#frees = (this.#frees + 1) | 0;
@@ -860,7 +871,8 @@ export class Heap {
     this.#operation = operation; // the checked build reports what is wrong with ptr itself
     if (this.shared) {
       // other threads allocate and free at any time, so no record of one thread's stays exact:
-      // a shared heap relies on the wasm's own check of the block's header, as C does
+      // a shared heap's record is the wasm's own, in the shared memory, kept under the lock
+      // (asm/shared.ts): malloc_usable_size is 0 for any pointer that is not a live block
       if ((this.#calls.malloc_usable_size(ptr) >>> 0) === 0) this.#refuse(ptr, operation);
       return;
     }
@@ -873,7 +885,8 @@ export class Heap {
 
   /** The usable size of `ptr`, a live block; throws for any other pointer. */
   #usable(ptr: number, operation: string): number {
-    this.#checkLive(ptr, operation);
+    if (!this.shared) this.#checkLive(ptr, operation); // a shared heap's answer is the check
+    this.#operation = operation;
     const usable = this.#calls.malloc_usable_size(ptr) >>> 0;
     if (usable === 0) this.#refuse(ptr, operation); // its header was overwritten: refused too
     return usable;

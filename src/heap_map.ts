@@ -6,7 +6,7 @@
  */
 import { HEADER } from "./_layout.ts";
 import type { HeapBlock, HeapStats } from "./_picture.ts";
-import { checkInteger, describe } from "./_validate.ts";
+import { checkInteger, checkOptions, describe } from "./_validate.ts";
 import type { Heap } from "./heap.ts";
 
 /**
@@ -80,8 +80,34 @@ const GUTTER = 84; // room for the row addresses
 const MARGIN = 12;
 const ROW = 16;
 const ROW_GAP = 3;
-const HEADING = 52;
-const LEGEND_HEIGHT = 30;
+const FONT = 12, TITLE_FONT = 14;
+/** What the layout reserves for a character, in em: a monospace font's advance (0.6) and a little. */
+const CHAR_EM = 0.62;
+const LINE = 18; // from one line of text to the next
+const SWATCH = 12, SWATCH_GAP = 5, ITEM_GAP = 18; // a legend item: swatch, gap, text, gap
+
+/** The width `text` takes at `size` px, at most (a monospace font's advance). */
+const textWidth = (text: string, size = FONT) => text.length * CHAR_EM * size;
+
+/**
+ * `parts` joined with `separator` into lines no wider than `width` at `size` px; a part wider
+ * than a line is cut into pieces that fit.
+ */
+function wrap(parts: string[], separator: string, width: number, size: number): string[] {
+  const most = Math.max(1, Math.floor(width / (CHAR_EM * size)));
+  const lines: string[] = [];
+  for (const part of parts) {
+    const last = lines.at(-1);
+    if (last !== undefined && (last + separator + part).length <= most) {
+      lines[lines.length - 1] = last + separator + part;
+      continue;
+    }
+    for (let at = 0; at < part.length || at === 0; at += most) {
+      lines.push(part.slice(at, at + most));
+    }
+  }
+  return lines;
+}
 
 /**
  * Draws a heap's current layout as an SVG picture: the address space from its base to the end
@@ -98,7 +124,8 @@ const LEGEND_HEIGHT = 30;
  * @param options The picture's width, the bytes per row and its heading.
  * @returns The SVG document, ready to save as a `.svg` file or to set as an element's HTML.
  * @throws {RangeError} When `width` or `rowBytes` is out of range.
- * @throws {TypeError} When `width` or `rowBytes` is not a number, or `title` not a string.
+ * @throws {TypeError} When `heap` is not a heap, `options` not an object, `width` or `rowBytes`
+ * not a number, or `title` not a string.
  *
  * @example Saving a map of a fragmented heap
  * ```ts
@@ -118,6 +145,10 @@ export function heapMapSvg(
   heap: Pick<Heap, "base" | "walk" | "stats">,
   options: HeapMapOptions = {},
 ): string {
+  if (typeof heap?.walk !== "function" || typeof heap.stats !== "function") {
+    throw new TypeError(`The heap must be a Heap or ModelHeap, got ${describe(heap)}`);
+  }
+  checkOptions(options, "Options");
   const width = checkInteger(options.width ?? 800, "Width", 320, 4096);
   const title = options.title ?? "mote heap";
   if (typeof title !== "string") {
@@ -134,19 +165,31 @@ export function heapMapSvg(
   const scale = mapWidth / rowBytes; // pixels per byte
   const stretches = merge(layout(base, heap.walk(), stats), 1 / scale);
 
-  const height = HEADING + rows * (ROW + ROW_GAP) + LEGEND_HEIGHT + MARGIN;
+  // the heading and the legend wrap onto as many lines as they need to stay inside the width
+  const inner = width - 2 * MARGIN;
+  const titleLines = wrap(title.split(" "), " ", inner, TITLE_FONT);
+  const summaryLines = wrap(summary(stats), " · ", inner, FONT);
+  const heading = MARGIN + (titleLines.length + summaryLines.length) * LINE + 4;
+  const legend = legendLayout(inner, `rows of ${bytes(rowBytes)}`);
+  const mapBottom = heading + rows * (ROW + ROW_GAP);
+  const height = mapBottom + 8 + legend.lines * LINE + MARGIN;
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" ` +
     `viewBox="0 0 ${width} ${height}" role="img" aria-label="${escape(title)}" ` +
     `font-family="ui-monospace, SFMono-Regular, Menlo, Consolas, monospace" font-size="12">`,
     `<title>${escape(title)}</title>`,
     `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
-    `<text x="${MARGIN}" y="20" font-size="14" font-weight="bold" fill="#222">` +
-    `${escape(title)}</text>`,
-    `<text x="${MARGIN}" y="40" fill="#444">${escape(summary(stats))}</text>`,
+    ...titleLines.map((line, i) =>
+      `<text x="${MARGIN}" y="${MARGIN + 8 + i * LINE}" font-size="${TITLE_FONT}" ` +
+      `font-weight="bold" fill="#222">${escape(line)}</text>`
+    ),
+    ...summaryLines.map((line, i) =>
+      `<text x="${MARGIN}" y="${MARGIN + 8 + (titleLines.length + i) * LINE}" fill="#444">` +
+      `${escape(line)}</text>`
+    ),
   ];
   for (let row = 0; row < rows; row++) {
-    const y = HEADING + row * (ROW + ROW_GAP);
+    const y = heading + row * (ROW + ROW_GAP);
     out.push(
       `<text x="${GUTTER - 6}" y="${y + ROW - 4}" text-anchor="end" fill="#666">` +
         `0x${(base + row * rowBytes).toString(16).padStart(8, "0")}</text>`,
@@ -163,28 +206,44 @@ export function heapMapSvg(
       let w = (end - start) * scale;
       if (end === stretch.end && w >= 3) w -= 1; // a gap between blocks wide enough to show it
       out.push(
-        `<rect class="${stretch.kind}" x="${round(x)}" y="${HEADING + row * (ROW + ROW_GAP)}" ` +
+        `<rect class="${stretch.kind}" x="${round(x)}" y="${heading + row * (ROW + ROW_GAP)}" ` +
           `width="${round(w)}" height="${ROW}" fill="${COLOURS[stretch.kind]}">` +
           `<title>${label}</title></rect>`,
       );
       start = end;
     }
   }
-  let x = MARGIN;
-  const y = HEADING + rows * (ROW + ROW_GAP) + 10;
-  for (const [kind, text] of LEGEND) {
+  for (const { kind, text, x, line } of legend.items) {
+    const y = mapBottom + 8 + line * LINE;
     out.push(
-      `<rect x="${x}" y="${y}" width="12" height="12" fill="${COLOURS[kind]}"/>`,
-      `<text x="${x + 17}" y="${y + 10}" fill="#444">${text}</text>`,
+      kind
+        ? `<rect x="${round(MARGIN + x)}" y="${y}" width="${SWATCH}" height="${SWATCH}" ` +
+          `fill="${COLOURS[kind]}"/>\n<text x="${round(MARGIN + x + SWATCH + SWATCH_GAP)}" ` +
+          `y="${y + 10}" fill="#444">${text}</text>`
+        : `<text x="${width - MARGIN}" y="${y + 10}" text-anchor="end" fill="#444">${text}</text>`,
     );
-    x = round(x + 17 + text.length * 7.3 + 18);
   }
-  out.push(
-    `<text x="${width - MARGIN}" y="${y + 10}" text-anchor="end" fill="#444">` +
-      `rows of ${bytes(rowBytes)}</text>`,
-  );
   out.push("</svg>");
   return out.join("\n");
+}
+
+/**
+ * Where the legend's items go within `width`: each swatch and its name on the first line with
+ * room for it, and `rows` (the row size) right-aligned after them, on a line of its own if the
+ * last has no room.
+ */
+function legendLayout(width: number, rows: string) {
+  const items: { kind?: Kind; text: string; x: number; line: number }[] = [];
+  let x = 0, line = 0;
+  for (const [kind, text] of LEGEND) {
+    const wide = SWATCH + SWATCH_GAP + textWidth(text);
+    if (x > 0 && x + wide > width) x = 0, line++;
+    items.push({ kind, text, x, line });
+    x += wide + ITEM_GAP;
+  }
+  if (x + textWidth(rows) > width) line++;
+  items.push({ text: rows, x: width - textWidth(rows), line });
+  return { items, lines: line + 1 };
 }
 
 /** The heap's span cut into stretches in address order, from `base` to the end of the span. */
@@ -238,14 +297,14 @@ function checkRowBytes(value: unknown): number {
   return rowBytes;
 }
 
-function summary(stats: HeapStats): string {
+function summary(stats: HeapStats): string[] {
   return [
     `${bytes(stats.span)} spanned`,
     `${stats.usedBlocks} used (${bytes(stats.usedBytes)})`,
     `${stats.freeBlocks} free (${bytes(stats.freeBytes)})`,
     `top ${bytes(stats.topBytes)}`,
     `fragmentation ${(stats.fragmentation * 100).toFixed(1)}%`,
-  ].join(" · ");
+  ];
 }
 
 function describeStretch({ kind, start, end, blocks }: Stretch): string {

@@ -125,6 +125,22 @@ Deno.test("heapMapSvg draws blocks too narrow to tell apart as one run, and coun
 
 Deno.test("heapMapSvg checks its options and escapes its title", async (t) => {
   const heap = new Heap();
+  await t.step("the heap and the options object, as new Heap does", () => {
+    for (const bad of [null, undefined, 5, {}]) {
+      assert.throws(
+        () => heapMapSvg(bad as never),
+        /^TypeError: The heap must be a Heap or ModelHeap, got /,
+      );
+    }
+    assert.throws(
+      () => heapMapSvg(heap, null as never),
+      new TypeError("Options must be an object, got null"),
+    );
+    assert.throws(
+      () => heapMapSvg(heap, [] as never),
+      new TypeError("Options must be an object, got an array"),
+    );
+  });
   await t.step("width", () => {
     assert.throws(
       () => heapMapSvg(heap, { width: 100 }),

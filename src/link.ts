@@ -8,6 +8,7 @@
 import { Heap, type HeapOptions } from "./heap.ts";
 import { type ModuleFacts, readModule } from "./_module_reader.ts";
 import { C_NAMES } from "./_engine.ts";
+import { checkOptions } from "./_validate.ts";
 
 /** mote's C functions, as a module imports them. */
 const C_FUNCTIONS: ReadonlySet<string> = new Set(C_NAMES);
@@ -75,7 +76,8 @@ export interface LinkedHeap {
  * @param wasm The module's bytes (a compiled `WebAssembly.Module` does not expose its data).
  * @param options The heap's options, the module's other imports, and the base if it exports none.
  * @returns The heap, the memory, and the imports to instantiate the module with.
- * @throws {TypeError} When the bytes are not wasm, when the module defines its own memory or
+ * @throws {TypeError} When `options` or its `imports` (or one of their modules) is not an
+ * object, when the bytes are not wasm, when the module defines its own memory or
  * imports a shared or 64-bit one, when it imports none of mote's functions (so it has no use
  * for mote's heap, or an allocator of its own that would share the memory with it), or when it
  * exports no constant `__heap_base` and no `base` is given.
@@ -102,7 +104,12 @@ export interface LinkedHeap {
  * ```
  */
 export function linkHeap(wasm: BufferSource, options: LinkOptions = {}): LinkedHeap {
-  const { imports: given = {}, base: givenBase, ...heapOptions } = options;
+  const { imports: given = {}, base: givenBase, ...heapOptions } = checkOptions<LinkOptions>(
+    options,
+    "Options",
+  );
+  checkOptions(given, "The imports option");
+  for (const [module, values] of Object.entries(given)) checkOptions(values, `imports.${module}`);
   const { memory: want, functions, heapBase } = linkable(wasm, givenBase);
   const memory = new WebAssembly.Memory({
     initial: want.minimum,

@@ -50,6 +50,7 @@ Deno.test("readModule finds the memory import, the function imports and __heap_b
     },
     ownMemory: false,
     heapBase: 4096,
+    features: [],
   });
   assert.deepEqual(readModule(NO_ALLOCATOR).memory?.maximum, 10);
   assert.equal(readModule(OWN_MEMORY).ownMemory, true);
@@ -79,6 +80,19 @@ Deno.test("linkHeap refuses, naming why, what it cannot link", async (t) => {
   });
   await t.step("a module that imports no allocation function", () => {
     assert.throws(() => linkHeap(NO_ALLOCATOR), /imports none of mote's functions/);
+  });
+  await t.step("options, imports and their modules that are not objects, as new Heap does", () => {
+    for (
+      const [options, message] of [
+        [null, "Options must be an object, got null"],
+        [5, "Options must be an object, got 5"],
+        [{ imports: null }, "The imports option must be an object, got null"],
+        [{ imports: [] }, "The imports option must be an object, got an array"],
+        [{ imports: { wasi: "x" } }, 'imports.wasi must be an object, got "x"'],
+      ] as const
+    ) {
+      assert.throws(() => linkHeap(FREE_TWICE, options as never), new TypeError(message));
+    }
   });
 });
 

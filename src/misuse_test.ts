@@ -320,7 +320,7 @@ Deno.test("bad input: the release build's raw C ABI returns 0 or ignores", async
 });
 
 Deno.test("the README's bad-input table lists exactly the tested rows", async () => {
-  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  const readme = await Deno.readTextFile(new URL("../docs/bad-input.md", import.meta.url));
   const table = readme.slice(
     readme.indexOf("<!-- misuse:start -->"),
     readme.indexOf("<!-- misuse:end -->"),

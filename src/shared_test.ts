@@ -3,6 +3,8 @@ import asc from "assemblyscript/asc";
 import { Heap, ModelHeap } from "../mod.ts";
 import type { Task } from "./_shared_test_worker.ts";
 import { sharedEngine } from "./_shared_engine.ts";
+import { SharedModelAllocator } from "./_model_shared.ts";
+import { MAX_LIMIT } from "./_layout.ts";
 
 /** Runs one task in a fresh worker; its answer. */
 async function inWorker<T>(task: Task): Promise<T> {
@@ -51,14 +53,78 @@ Deno.test("a shared heap is one heap, whichever instance calls", () => {
 Deno.test("a shared heap places blocks exactly as the model does", () => {
   const heap = new Heap({ shared: true });
   // the shared header takes 64 bytes in front of the heap: the model's heap starts there
-  const modelHeap = new ModelHeap({
-    memory: new WebAssembly.Memory({ initial: 1, maximum: 65536 }),
-    base: 64,
-  });
-  for (const size of [1, 100, 5000, 70_000, 3]) {
-    assert.equal(heap.malloc(size), modelHeap.malloc(size));
+  const model = new SharedModelAllocator(new WebAssembly.Memory({ initial: 1, maximum: 65536 }));
+  assert.ok(model.init(64, MAX_LIMIT));
+  const live: number[] = [];
+  for (const size of [1, 100, 5000, 70_000, 3, 300_000, 20, 1 << 20]) {
+    const ptr = heap.malloc(size);
+    assert.equal(ptr, model.malloc(size));
+    live.push(ptr);
   }
-  assert.deepEqual(heap.walk(), modelHeap.walk());
+  heap.free(live[3]);
+  model.free(live[3]);
+  assert.equal(heap.realloc(live[4], 90_000), model.realloc(live[4], 90_000));
+  assert.equal(heap.alignedAlloc(4096, 10), model.aligned_alloc(4096, 10));
+  assert.equal(heap.calloc(3, 7), model.calloc(3, 7));
+  // the record of live blocks is a used block of the heap, in both
+  assert.deepEqual(heap.walk(), model.picture().blocks);
+});
+
+Deno.test("a shared heap refuses interior and stale pointers, whatever the bytes in front say", async (t) => {
+  // each bad pointer has a header forged in front of it that reads as a live block's
+  const refusals = (heap: Heap, ptr: number) => {
+    const x = heap.exports;
+    assert.throws(() => heap.free(ptr), /free was given pointer \d+, which is not a live block/);
+    assert.throws(() => heap.realloc(ptr, 8), RangeError);
+    assert.throws(() => heap.usableSize(ptr), RangeError);
+    assert.throws(() => heap.bytes(ptr), RangeError);
+    // wasm to wasm, the C ABI: refused as C refuses, 0 and nothing done
+    assert.equal(x.malloc_usable_size(ptr), 0);
+    assert.equal(x.realloc(ptr, 8), 0);
+    x.free(ptr);
+  };
+  await t.step("inside a live block", () => {
+    const heap = new Heap({ shared: true });
+    const other = Heap.attach(heap.share()); // another instance: the record is the memory's
+    const a = heap.malloc(100);
+    heap.malloc(8);
+    heap.view.setUint32(a + 12, 32, true);
+    const blocks = heap.walk();
+    refusals(heap, a + 16);
+    refusals(other, a + 16);
+    assert.deepEqual(heap.walk(), blocks);
+    assert.deepEqual(heap.check(), []);
+    const b = heap.malloc(20);
+    assert.ok(
+      b >= a + 100 || b + 20 <= a,
+      `malloc(20) returned ${b}, inside the live [${a}, ${a + 100})`,
+    );
+  });
+  await t.step("from before a reset", () => {
+    const heap = new Heap({ shared: true });
+    heap.malloc(8);
+    const stale = heap.malloc(8);
+    heap.reset();
+    const big = heap.malloc(100);
+    heap.view.setUint32(stale - 4, 16, true);
+    const blocks = heap.walk();
+    refusals(heap, stale);
+    assert.deepEqual(heap.walk(), blocks);
+    assert.deepEqual(heap.check(), []);
+    heap.free(big);
+  });
+  await t.step("freed, misaligned, outside, and across a record that has grown", () => {
+    const heap = new Heap({ shared: true });
+    const ptrs = Array.from({ length: 4000 }, (_, i) => heap.malloc(i % 1000)); // 2 MiB
+    assert.ok(heap.span > 1 << 20);
+    const freed = ptrs.filter((_, i) => i % 2 === 1);
+    for (const ptr of freed) heap.free(ptr);
+    for (const ptr of freed.slice(-50)) refusals(heap, ptr);
+    for (const ptr of [ptrs[5] + 1, ptrs[900] + 16, heap.span + 64, 16]) refusals(heap, ptr);
+    for (const ptr of ptrs.filter((_, i) => i % 2 === 0)) heap.free(ptr);
+    assert.equal(heap.stats().usedBlocks, 1, "only the record is left");
+    assert.deepEqual(heap.check(), []);
+  });
 });
 
 Deno.test("shared heaps refuse what they cannot do, naming it", () => {
@@ -110,6 +176,8 @@ Deno.test("a worker attaches to a shared heap and gets the same API", async () =
   assert.equal(seen.aligned, 0);
   assert.deepEqual(seen.problems, []);
   assert.equal(seen.freeTwice, "RangeError");
+  assert.equal(seen.interior, "RangeError");
+  assert.deepEqual(seen.interiorProblems, []);
   // its block is this thread's to read and free
   const grown = seen.grown as number;
   assert.equal(heap.usableSize(grown), seen.usable);
@@ -201,7 +269,7 @@ Deno.test("an attached heap's exports are the allocator of a threaded wasm modul
     seen.add(`${view.getInt32(node + 4, true)}:${view.getInt32(node + 8, true)}`);
   }
   assert.equal(seen.size, count * workers);
-  assert.equal(heap.stats().usedBlocks, count * workers + 1);
+  assert.equal(heap.stats().usedBlocks, count * workers + 2); // and the head, and the record
   assert.deepEqual(heap.check(), []);
 });
 
@@ -259,7 +327,7 @@ Deno.test("a stack overflow inside a call never leaves the lock held", () => {
   assert.equal(raw.sharing.locked(() => raw.sharing.holder()), raw.sharing.owner);
   assert.equal(heap.lockHolder, 0);
   assert.deepEqual(heap.check(), []);
-  assert.deepEqual(heap.stats().usedBlocks, 0);
+  assert.deepEqual(heap.stats().usedBlocks, 1); // the record of live blocks alone
 });
 
 Deno.test("recover reports the damage of a call that died half done; reset starts afresh", () => {

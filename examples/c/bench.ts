@@ -1,6 +1,6 @@
 /**
  * alloc_heavy.c on mote against the same program on wasi-libc's own dlmalloc: time and memory
- * side by side, measured in one run, the builds taking turns. Writes the table into the README
+ * side by side, measured in one run, the builds taking turns. Writes the table into docs/linking.md
  * between its `c-bench` markers.
  *
  *     deno task bench:c [--rounds 20] [--runs 15] [--no-write]
@@ -13,7 +13,7 @@ import { mergeMote } from "../../scripts/merge.ts";
 import { sections } from "../../src/_module_reader.ts";
 import { compileProgram, missingToolchain, type Run, runOnMote, runOnOwnAllocator } from "./run.ts";
 
-const README = new URL("../../README.md", import.meta.url);
+const README = new URL("../../docs/linking.md", import.meta.url);
 const SECTION_CODE = 10;
 const START = "<!-- c-bench:start -->";
 const END = "<!-- c-bench:end -->";
@@ -47,7 +47,7 @@ if (import.meta.main) {
         min: 1,
       },
       runs: { kind: "integer", help: "runs of each build, taking turns", default: 15, min: 1 },
-      "no-write": { kind: "boolean", help: "print the table only, leave the README alone" },
+      "no-write": { kind: "boolean", help: "print the table only, leave docs/linking.md alone" },
     },
   });
   const options = { rounds: flags.rounds, runs: flags.runs, write: !flags["no-write"] };
@@ -122,10 +122,10 @@ if (import.meta.main) {
     const readme = await Deno.readTextFile(README);
     const [before, rest] = readme.split(START);
     const after = rest?.split(END)[1];
-    if (after === undefined) throw new Error(`README.md lacks the ${START} … ${END} markers`);
+    if (after === undefined) throw new Error(`docs/linking.md lacks the ${START} … ${END} markers`);
     await Deno.writeTextFile(README, `${before}${START}\n\n${lines.join("\n")}\n\n${END}${after}`);
-    // the README is held to deno fmt: lay the table out as it would
+    // the page is held to deno fmt: lay the table out as it would
     await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", README.pathname] }).output();
-    console.log("wrote README.md");
+    console.log("wrote docs/linking.md");
   }
 }

@@ -10,7 +10,7 @@
  */
 import asc from "assemblyscript/asc";
 import { Heap } from "@mote/alloc";
-import { parseArgs } from "../../scripts/_cli.ts";
+import { parseArgs, readArg } from "../../scripts/_cli.ts";
 
 const SOURCE = new URL("./asm/wordcount.ts", import.meta.url);
 
@@ -147,9 +147,11 @@ if (import.meta.main) {
     flags: {},
     positionals: "file",
   });
-  const path = files[0] ?? new URL(import.meta.url).pathname;
+  const text = new TextDecoder().decode(
+    readArg(files[0] ?? new URL(import.meta.url).pathname),
+  );
   const counter = await WordCounter.load(await compileWordcount());
-  const words = counter.add(await Deno.readTextFile(path));
+  const words = counter.add(text);
   const top = [...counter.counts()].sort((a, b) => b[1] - a[1]).slice(0, 10);
   console.log(
     `${words} words, ${counter.guest.size()} distinct, in a heap spanning ` +

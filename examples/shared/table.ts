@@ -7,13 +7,16 @@
  *
  *     deno task example:shared [--ops N] [--max-workers N] [--seed N] [--readme]
  *
- * With `--readme`, what it prints also goes into the README, between its `shared` markers.
+ * With `--readme`, what it prints also goes into docs/shared-heap.md, between its `shared` markers.
  *
  * @module
  */
 import { Heap } from "../../mod.ts";
 import { seeded } from "../../src/_test_util.ts";
 import { bucketOf, ENTRY, type TableJob, valueByte, type WorkerCounts } from "./_table.ts";
+
+/** The page whose `shared` markers `--readme` writes the figures between. */
+const PAGE = new URL("../../docs/shared-heap.md", import.meta.url);
 
 /** How a table run is set up. */
 export interface TableOptions {
@@ -115,28 +118,46 @@ function checkTable(heap: Heap, table: number, buckets: number, problems: string
   return entries;
 }
 
-/** The uncontended lock's cost: one thread, the same calls on both builds, side by side. */
+/** What the shared build's lock and its record of live blocks cost when no thread contends. */
 export interface LockCost {
   /** Nanoseconds per call, the median of the rounds, through the raw exports. */
   readonly unshared: number;
+  /** The shared build without its record of live blocks (`--use MOTE_UNRECORDED=1`). */
+  readonly unrecorded: number;
   readonly shared: number;
-  /** shared / unshared: the median of the rounds' ratios, each round timing both in turn. */
+  /** shared / unshared: the median of the rounds' ratios, each round timing every build in turn. */
   readonly ratio: number;
+  /** shared / unrecorded, the same way: what the record adds to a call. */
+  readonly recordRatio: number;
+  /** shared / unrecorded through the Heap API (`heap.malloc`, `heap.free`), the same way. */
+  readonly apiRecordRatio: number;
+}
+
+/** The shared build compiled without its record of live blocks, to measure what it costs. */
+export async function unrecordedModule(): Promise<WebAssembly.Module> {
+  const { compile, VARIANTS } = await import("../../scripts/build.ts");
+  const variant = VARIANTS.find((variant) => variant.name === "sharedWasm")!;
+  const flags = [...variant.flags, "--use", "MOTE_UNRECORDED=1"];
+  return new WebAssembly.Module((await compile({ ...variant, flags })).wasm);
 }
 
 /**
  * Runs one seeded sequence of malloc and free calls (sizes 1 to 512 bytes, up to 1000 blocks
- * live) through the raw exports of an unshared heap and of a shared one, in alternating rounds.
+ * live) on an unshared heap, a shared one without the record (`unrecorded`, from
+ * {@linkcode unrecordedModule}) and mote's shared one, in alternating rounds: through the raw
+ * exports, then through the Heap API.
  */
-export function lockCost(calls = 400_000, rounds = 11): LockCost {
+export function lockCost(unrecorded: WebAssembly.Module, calls = 400_000, rounds = 11): LockCost {
   const random = seeded(42);
   const slots = new Array<number>(1000).fill(0);
   const sequence = Array.from({ length: calls }, () => {
     const slot = random(slots.length);
     return slot * 1024 + 1 + random(512); // the slot, and the size should it be empty
   });
-  const run = (heap: Heap) => {
-    const { malloc, free } = heap.exports;
+  const run = (heap: Heap, api: boolean) => {
+    const { malloc, free } = api
+      ? { malloc: (size: number) => heap.malloc(size), free: (ptr: number) => heap.free(ptr) }
+      : heap.exports;
     slots.fill(0);
     heap.reset();
     const start = performance.now();
@@ -149,17 +170,32 @@ export function lockCost(calls = 400_000, rounds = 11): LockCost {
     }
     return ((performance.now() - start) * 1e6) / calls;
   };
-  const unshared = new Heap({ limit: 64 << 20 }), shared = new Heap({ shared: true });
-  const times = { unshared: [] as number[], shared: [] as number[] };
+  const heaps = {
+    unshared: new Heap({ limit: 64 << 20 }),
+    unrecorded: Heap.attach({ ...new Heap({ shared: true }).share(), module: unrecorded }),
+    shared: new Heap({ shared: true }),
+  };
+  type Name = keyof typeof heaps;
+  const names = Object.keys(heaps) as Name[];
+  const none = (): Record<Name, number[]> => ({ unshared: [], unrecorded: [], shared: [] });
+  const times = { raw: none(), api: none() };
   for (let round = 0; round < rounds; round++) {
-    times.unshared.push(run(unshared));
-    times.shared.push(run(shared));
+    for (const way of ["raw", "api"] as const) {
+      for (const name of names) {
+        times[way][name].push(run(heaps[name], way === "api"));
+      }
+    }
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+  const ratio = (way: "raw" | "api", of: Name, to: Name) =>
+    median(times[way][of].map((time, i) => time / times[way][to][i]));
   return {
-    unshared: median(times.unshared),
-    shared: median(times.shared),
-    ratio: median(times.shared.map((shared, i) => shared / times.unshared[i])),
+    unshared: median(times.raw.unshared),
+    unrecorded: median(times.raw.unrecorded),
+    shared: median(times.raw.shared),
+    ratio: ratio("raw", "shared", "unshared"),
+    recordRatio: ratio("raw", "shared", "unrecorded"),
+    apiRecordRatio: ratio("api", "shared", "unrecorded"),
   };
 }
 
@@ -173,7 +209,7 @@ if (import.meta.main) {
       ops: { kind: "integer", help: "table operations per run", default: 200_000, min: 1 },
       "max-workers": { kind: "integer", help: "the most workers", default: 8, min: 1, max: 8 },
       seed: { kind: "integer", help: "seed of the operations", default: 7, min: 0 },
-      readme: { kind: "boolean", help: "also write the figures into README.md" },
+      readme: { kind: "boolean", help: "also write the figures into docs/shared-heap.md" },
     },
   });
   const lines: string[] = [];
@@ -206,19 +242,24 @@ if (import.meta.main) {
         `   ${run.problems.length ? run.problems.join("; ") : "intact"}`,
     );
   }
-  const cost = lockCost();
+  const cost = lockCost(await unrecordedModule());
   print(
     `\nThe lock, uncontended (one thread, raw malloc/free): ${cost.shared.toFixed(1)} ns a call ` +
       `shared, ${cost.unshared.toFixed(1)} ns unshared: ×${cost.ratio.toFixed(2)}.`,
   );
+  print(
+    `The record of live blocks (the same calls, the shared build with it and without): ` +
+      `${cost.unrecorded.toFixed(1)} ns a call without: ×${cost.recordRatio.toFixed(2)} raw, ` +
+      `×${cost.apiRecordRatio.toFixed(2)} through the Heap API.`,
+  );
   if (flags.readme) {
-    const readme = await Deno.readTextFile("README.md");
+    const readme = await Deno.readTextFile(PAGE);
     const start = "<!-- shared:start -->", end = "<!-- shared:end -->";
     const from = readme.indexOf(start), to = readme.indexOf(end);
-    if (from < 0 || to < from) throw new Error(`README.md lacks the markers ${start} ${end}`);
+    if (from < 0 || to < from) throw new Error(`${PAGE.pathname}: no ${start} ${end}`);
     const block = "```\n$ deno task example:shared\n" + lines.join("\n") + "\n```";
     await Deno.writeTextFile(
-      "README.md",
+      PAGE,
       `${readme.slice(0, from)}${start}\n\n${block}\n\n${readme.slice(to)}`,
     );
   }
