@@ -151,7 +151,7 @@ function acquire(): void {
   let lock = at + LOCK;
   if (atomic.cmpxchg<i32>(lock, 0, me) == 0) return;
   // Once a thread has waited, it takes the lock marked WAITERS: others may wait still, and the
-  // mark makes their release notify one (Drepper's "Futexes are tricky", mutex 2).
+  // mark makes their release notify them (after Drepper's "Futexes are tricky", mutex 2).
   let mark: i32 = 0;
   for (let spins: i32 = 0;; spins++) {
     let seen = atomic.load<i32>(lock);
