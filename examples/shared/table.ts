@@ -3,7 +3,8 @@
  * made, resized and freed by whichever worker touches its key, so a block one worker allocated
  * is often freed by another. It runs the same operations with 1 to 8 workers and prints the
  * operations per second of each, then checks the table and the heap; and it measures what the
- * shared build's lock costs when no other thread contends for it.
+ * shared build's lock costs when no other thread contends for it, and, side by side, the heap
+ * calls per second of one thread, and of 1 and 2 workers on one shared heap or on heaps of their own.
  *
  *     deno task example:shared [--ops N] [--max-workers N] [--seed N] [--readme]
  *
@@ -14,6 +15,7 @@
 import { Heap } from "../../mod.ts";
 import { seeded } from "../../src/_test_util.ts";
 import { bucketOf, ENTRY, type TableJob, valueByte, type WorkerCounts } from "./_table.ts";
+import { churnRate, type ChurnSetup } from "./_churn.ts";
 
 /** The page whose `shared` markers `--readme` writes the figures between. */
 const PAGE = new URL("../../docs/shared-heap.md", import.meta.url);
@@ -209,6 +211,12 @@ if (import.meta.main) {
       ops: { kind: "integer", help: "table operations per run", default: 200_000, min: 1 },
       "max-workers": { kind: "integer", help: "the most workers", default: 8, min: 1, max: 8 },
       seed: { kind: "integer", help: "seed of the operations", default: 7, min: 0 },
+      calls: {
+        kind: "integer",
+        help: "heap calls per side-by-side run",
+        default: 1_000_000,
+        min: 1,
+      },
       readme: { kind: "boolean", help: "also write the figures into docs/shared-heap.md" },
     },
   });
@@ -252,6 +260,30 @@ if (import.meta.main) {
       `${cost.unrecorded.toFixed(1)} ns a call without: ×${cost.recordRatio.toFixed(2)} raw, ` +
       `×${cost.apiRecordRatio.toFixed(2)} through the Heap API.`,
   );
+  const setups: (ChurnSetup & { name: string })[] = [
+    { workers: 0, shared: false, name: "one thread, its own heap" },
+    { workers: 1, shared: true, name: "1 worker, a shared heap" },
+    { workers: 1, shared: false, name: "1 worker, its own heap" },
+    { workers: 2, shared: true, name: "2 workers, one shared heap" },
+    { workers: 2, shared: false, name: "2 workers, a heap each" },
+  ];
+  const rates: number[][] = setups.map(() => []);
+  for (let round = 0; round < 5; round++) { // in turn, so that the machine's load falls on all
+    for (const [i, setup] of setups.entries()) rates[i].push(await churnRate(setup, flags.calls));
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+  print(
+    `\nSide by side: ${flags.calls.toLocaleString("en")} seeded malloc/free calls (raw exports) ` +
+      `split among the threads, median of 5 rounds taken in turn:\n`,
+  );
+  print("threads and heaps               heap calls/s   vs one thread");
+  for (const [i, setup] of setups.entries()) {
+    const rate = median(rates[i]);
+    print(
+      `${setup.name.padEnd(28)}  ${Math.round(rate).toLocaleString("en").padStart(13)}` +
+        `  ${(rate / median(rates[0])).toFixed(2).padStart(14)}`,
+    );
+  }
   if (flags.readme) {
     const readme = await Deno.readTextFile(PAGE);
     const start = "<!-- shared:start -->", end = "<!-- shared:end -->";
