@@ -13,7 +13,7 @@ import { extents as extentsOf, fillPattern, patternMismatch } from "./_pattern.t
 
 /** One command of a worker; indices pick a live block modulo how many there are. */
 export type WorkerCommand =
-  | { readonly op: "malloc"; readonly size: number }
+  | { readonly op: "malloc"; readonly size: number; readonly atStackEnd?: boolean }
   | { readonly op: "calloc"; readonly count: number; readonly size: number }
   | { readonly op: "aligned_alloc"; readonly alignment: number; readonly size: number }
   | { readonly op: "realloc"; readonly index: number; readonly size: number }
@@ -65,6 +65,24 @@ const EDGE = 1 << 12;
 const extents = (usable: number) => extentsOf(usable, WHOLE, EDGE);
 
 class Failure extends Error {}
+
+/**
+ * `f()`, or where `command` says, `f()` where the stack runs out: called from the deepest frame
+ * that recursion reaches, it throws (a stack overflow) frame by frame on the way back up until
+ * one has room; exactly one call returns. A call that threw must have done nothing.
+ */
+function atStackEnd(command: { atStackEnd?: boolean }, f: () => number): number {
+  let result = 0;
+  const deeper = (): void => {
+    try {
+      deeper();
+    } catch {
+      result = f();
+    }
+  };
+  if (command.atStackEnd) deeper();
+  return command.atStackEnd ? result : f();
+}
 
 /** Runs one worker's commands; what it saw, or the first problem. */
 function runWorker(run: WorkerRun): WorkerResult {
@@ -132,7 +150,7 @@ function runWorker(run: WorkerRun): WorkerResult {
         case "aligned_alloc": {
           const alignment = command.op === "malloc" ? 16 : Math.max(16, command.alignment);
           const ptr = command.op === "malloc"
-            ? call("malloc", command.size, 0, x.malloc(command.size))
+            ? call("malloc", command.size, 0, atStackEnd(command, () => x.malloc(command.size)))
             : call(
               "aligned_alloc",
               command.alignment,

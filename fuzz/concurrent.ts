@@ -36,6 +36,8 @@ import type { WorkerCommand, WorkerResult, WorkerRun } from "./_concurrent_worke
 const PAGE = 65536;
 /** Where the log starts in the memory: above 0, which means no log. */
 const LOG_AT = 64;
+/** The most runs that shrinking a hang's schedule may take. */
+const SHRINKS = 200;
 /** The most workers a run has. */
 export const MAX_WORKERS = 8;
 
@@ -110,7 +112,12 @@ function workerCommands(maxCommands: number): fc.Arbitrary<WorkerCommand[]> {
   const size = sizes(false) as fc.Arbitrary<number>;
   const index = fc.nat({ max: 1 << 16 });
   const command: fc.Arbitrary<WorkerCommand> = fc.oneof(
-    { weight: 10, arbitrary: size.map((size) => ({ op: "malloc" as const, size })) },
+    { weight: 9, arbitrary: size.map((size) => ({ op: "malloc" as const, size })) },
+    // a stack overflow inside calls: a thread that throws there must leave no lock behind
+    {
+      weight: 1,
+      arbitrary: size.map((size) => ({ op: "malloc" as const, size, atStackEnd: true })),
+    },
     {
       weight: 2,
       arbitrary: fc.tuple(fc.nat({ max: 64 }), fc.nat({ max: 1024 })).map(([count, size]) => ({
@@ -197,8 +204,8 @@ class Pool {
   }
 
   /** Sends each worker its run; their answers, in the workers' order. */
-  run(runs: WorkerRun[]): Promise<WorkerResult[]> {
-    return Promise.all(runs.map((run, i) =>
+  run(runs: WorkerRun[]): Promise<WorkerResult>[] {
+    return runs.map((run, i) =>
       new Promise<WorkerResult>((resolve, reject) => {
         const worker = this.#workers[i];
         worker.onmessage = (event: MessageEvent<WorkerResult | { error: string }>) => {
@@ -212,7 +219,7 @@ class Pool {
         };
         worker.postMessage(run);
       })
-    ));
+    );
   }
 
   close(): void {
@@ -221,6 +228,35 @@ class Pool {
 }
 
 class RunFailure extends Error {}
+/** A run that could not end by itself: the lock left held, or a wake-up lost. */
+class Hang extends RunFailure {}
+
+/**
+ * Watches a shared heap's lock while the workers answer, and says what hung, from what the
+ * threads did, never from how long it takes: a lock held by a worker that has answered, which
+ * nothing can free, or a thread asleep on the lock while it is free and no operation ran, which
+ * nothing will wake. It frees and wakes them until all have answered, so that the failure shows.
+ */
+async function hangOf(heap: Heap, answers: Promise<WorkerResult>[]): Promise<string | undefined> {
+  const word = new Int32Array(heap.memory.buffer, rootOf(heap.base), 1);
+  const answered = new Map<number, number>();
+  let settled = false, hang: string | undefined;
+  answers.forEach((answer, i) => answer.then(({ owner }) => answered.set(owner, i), () => {}));
+  Promise.allSettled(answers).then(() => settled = true);
+  while (!settled) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const tickets = ticketsOf(heap.memory, heap.base), holder = heap.lockHolder;
+    if (answered.has(holder)) {
+      hang ??= `worker ${answered.get(holder)} answered, holding the lock`;
+      Atomics.store(word, 0, 0);
+      Atomics.notify(word, 0);
+    } else if (
+      Atomics.load(word, 0) === 0 && Atomics.notify(word, 0) > 0 && Atomics.load(word, 0) === 0 &&
+      ticketsOf(heap.memory, heap.base) === tickets
+    ) hang ??= "a thread slept on the lock while it was free: a wake-up was lost";
+  }
+  return hang;
+}
 
 /** A log entry as a line of the trace. */
 function line(entry: LogEntry, workerOf: Map<number, number>): string {
@@ -262,7 +298,8 @@ async function runOnce(
     new Promise<unknown>((resolve) =>
       setTimeout(() => {
         try {
-          if (heap.limit + bytes <= MAX_LIMIT - base) heap.limit += bytes;
+          // not into a lock held for good, which would stop the watch on this thread too
+          if (heap.lockHolder === 0 && heap.limit + bytes <= MAX_LIMIT - base) heap.limit += bytes;
           resolve(undefined);
         } catch (error) {
           resolve(error);
@@ -270,7 +307,7 @@ async function runOnce(
       }, i)
     )
   );
-  const results = await pool.run(
+  const answers = pool.run(
     plan.commands.slice(0, plan.workers).map((commands, worker) => ({
       memory,
       base,
@@ -281,6 +318,8 @@ async function runOnce(
       commands,
     })),
   );
+  const hang = await hangOf(heap, answers);
+  const results = await Promise.all(answers);
   const raised = (await Promise.all(raising)).find((error) => error !== undefined);
   const last = ticketsOf(memory, base);
   const log = readLog(memory, LOG_AT, entries, first, last);
@@ -289,13 +328,19 @@ async function runOnce(
     const shown = log.slice(0, upTo + 1).map((entry) => line(entry, workerOf));
     return (shown.length > 60 ? ["…", ...shown.slice(-60)] : shown).join("\n    ");
   };
-  const fail = (what: string, at = log.length - 1): never => {
-    throw new RunFailure(
+  const fail = (what: string, at = log.length - 1, Failure = RunFailure): never => {
+    throw new Failure(
       `${what}\n  ${plan.workers} workers, heap at ${base} in a memory of ${pages} pages ` +
         `(at most ${maximum}), limit ${limit}; the log in ticket order:\n    ${trace(at)}`,
     );
   };
 
+  if (hang) {
+    const schedule = plan.commands.slice(0, plan.workers).map((commands) =>
+      JSON.stringify(commands)
+    );
+    fail(`${hang}; the workers' commands:\n    ${schedule.join("\n    ")}`, undefined, Hang);
+  }
   if (raised) fail(`raising the limit from the main thread threw ${raised}`);
   for (const [worker, result] of results.entries()) {
     if (result.problem) fail(result.problem);
@@ -396,24 +441,30 @@ export async function fuzzConcurrent(
   const pool = await Pool.start(settings.maxWorkers);
   const counts = { runs: 0, operations: 0, switches: 0, raises: 0 };
   let failure: string | undefined;
+  let hangsOnly = false, shrinks = 0;
+  const property = fc.asyncProperty(plans(settings), async (plan) => {
+    if (hangsOnly && ++shrinks > SHRINKS) return; // what it has shrunk to so far stands
+    counts.runs++;
+    try {
+      const done = await runOnce(pool, plan, settings.maxCommands, options.wasm ?? sharedModule());
+      counts.operations += done.operations;
+      counts.switches += done.switches;
+      counts.raises += done.raises;
+    } catch (error) {
+      if (!hangsOnly || error instanceof Hang) throw error;
+    }
+  });
   try {
-    const details = await fc.check(
-      fc.asyncProperty(plans(settings), async (plan) => {
-        counts.runs++;
-        const { operations, switches, raises } = await runOnce(
-          pool,
-          plan,
-          settings.maxCommands,
-          options.wasm ?? sharedModule(),
-        );
-        counts.operations += operations;
-        counts.switches += switches;
-        counts.raises += raises;
-      }),
-      // a concurrent run does not repeat itself: shrinking would chase another interleaving,
-      // and the failing run's log is already a sequential history to read
-      { seed, numRuns: settings.runs, endOnFailure: true },
-    );
+    // a concurrent run does not repeat itself: shrinking would chase another interleaving,
+    // and the failing run's log is already a sequential history to read
+    let details = await fc.check(property, { seed, numRuns: settings.runs, endOnFailure: true });
+    if (details.failed && details.errorInstance instanceof Hang) {
+      // a hang comes of what the threads do more than of when: its schedule shrinks, to hangs
+      hangsOnly = true;
+      const path = details.counterexamplePath ?? undefined;
+      const shrunk = await fc.check(property, { seed, numRuns: settings.runs, path });
+      if (shrunk.failed) details = shrunk;
+    }
     if (details.failed) {
       const error = details.errorInstance;
       failure = error instanceof RunFailure
