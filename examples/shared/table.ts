@@ -250,7 +250,9 @@ if (import.meta.main) {
   print(
     `The record of live blocks (the same calls, shared build with it and without): ` +
       `${cost.shared.toFixed(1)} ns a call with, ${cost.unrecorded.toFixed(1)} ns without: ` +
-      `×${cost.recordRatio.toFixed(2)} raw, ×${cost.apiRecordRatio.toFixed(2)} through the Heap API.`,
+      `×${cost.recordRatio.toFixed(2)} raw, ×${
+        cost.apiRecordRatio.toFixed(2)
+      } through the Heap API.`,
   );
   if (flags.readme) {
     const readme = await Deno.readTextFile(PAGE);
