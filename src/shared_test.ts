@@ -127,6 +127,30 @@ Deno.test("a shared heap refuses interior and stale pointers, whatever the bytes
   });
 });
 
+Deno.test("a shared heap whose record cannot grow carves no block the record does not cover", () => {
+  // two pages at most: a first block that makes the record reach just short of the memory's
+  // end, then blocks up to that reach, where the record needs more memory than is left
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 2, shared: true });
+  const heap = new Heap({ memory, base: 0, shared: true });
+  const model = new SharedModelAllocator(new WebAssembly.Memory({ initial: 1, maximum: 2 }));
+  assert.ok(model.init(64, MAX_LIMIT));
+  const live = [heap.malloc(63_900)];
+  assert.equal(live[0], model.malloc(63_900));
+  for (let ptr; (ptr = heap.exports.malloc(200) >>> 0) !== 0;) {
+    assert.equal(ptr, model.malloc(200));
+    live.push(ptr);
+  }
+  assert.equal(model.malloc(200), 0);
+  // the memory holds another 200-byte block, which the record could not cover
+  assert.ok(memory.buffer.byteLength - model.picture().top >= 220);
+  for (const ptr of live) { // each one recorded: none refused
+    heap.free(ptr);
+    model.free(ptr);
+  }
+  assert.deepEqual(heap.walk(), model.picture().blocks);
+  assert.deepEqual(heap.check(), []);
+});
+
 Deno.test("shared heaps refuse what they cannot do, naming it", () => {
   assert.throws(() => new Heap({ shared: true, checked: true }), /checked must be false/);
   assert.throws(() => new ModelHeap({ shared: true }), /ModelHeap cannot be shared/);
