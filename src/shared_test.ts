@@ -113,6 +113,22 @@ Deno.test("a shared heap refuses interior and stale pointers, whatever the bytes
     assert.deepEqual(heap.check(), []);
     heap.free(big);
   });
+  await t.step("check() reads the record against the blocks", () => {
+    const heap = new Heap({ shared: true });
+    const a = heap.malloc(100);
+    const record = heap.walk().find((block) => !block.free && block.ptr !== a)!.ptr;
+    const first = heap.walk()[0].ptr; // the record, the first block: its payload the first one
+    const bit = (a - first) / 16;
+    heap.u8[record + (bit >> 3)] ^= 1 << (bit & 7); // a wild write clears a's bit
+    assert.deepEqual(heap.check(), [
+      `Block ${a} is used, but the record of live blocks does not mark it`,
+    ]);
+    assert.throws(() => heap.free(a), RangeError); // refused, not trusted to the header
+    heap.u8[record + (bit >> 3)] ^= 3 << (bit & 7); // and sets the bit after it
+    assert.deepEqual(heap.check(), [
+      `The record of live blocks marks ${a + 16}, which is not a used block`,
+    ]);
+  });
   await t.step("freed, misaligned, outside, and across a record that has grown", () => {
     const heap = new Heap({ shared: true });
     const ptrs = Array.from({ length: 4000 }, (_, i) => heap.malloc(i % 1000)); // 2 MiB
