@@ -3,13 +3,14 @@
 //
 //     asc asm/shared.ts --enable threads --importMemory --sharedMemory --maximumMemory 65536
 //
-// The allocator is asm/mote.ts, unchanged: this entry wraps each of its C functions in a lock
-// that lives in the shared memory, and keeps the allocator's state there too. The state's
+// The allocator is asm/mote.ts, unchanged: this entry wraps each of its C functions in a lock that
+// lives in the shared memory, keeps the allocator's state there too, and a record of the live
+// blocks, which the pointer checks trust instead of the bytes in front of a pointer. The state's
 // globals in mote.ts are per instance, so per thread; they hold the state only while the lock is
 // held: loaded from the memory on taking it, stored back after every operation. Inside the lock
-// each operation also takes a ticket, the next number of a counter in the memory, and when a log
-// is set, writes what it did there: replayed in ticket order, the log is a sequential history of
-// the heap, which the reference model must reproduce pointer for pointer (fuzz/concurrent.ts).
+// each operation also takes a ticket, the next number of a counter in the memory, and when a log is
+// set, writes what it did there: replayed in ticket order, the log is a sequential history of the
+// heap, which the reference model must reproduce pointer for pointer (fuzz/concurrent.ts).
 
 import {
   aligned_alloc as moteAlignedAlloc,

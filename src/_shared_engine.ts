@@ -7,6 +7,8 @@
  */
 import { sharedWasm } from "./_wasm.ts";
 import { readHeap, rootOf } from "./_heap_reader.ts";
+import { ALIGN, FIRST, HEADER } from "./_layout.ts";
+import type { HeapPicture } from "./_picture.ts";
 import { C_NAMES, type Engine } from "./_engine.ts";
 import { describe } from "./_validate.ts";
 
@@ -20,6 +22,8 @@ const LOCK = 0, TICKETS = 8, MAGIC = 20, STATE = 32;
 /** What mote_create writes at MAGIC: "MOTS" in memory, asm/shared.ts's SHARED_MAGIC. */
 const SHARED_MAGIC = 0x53544F4D;
 const TOP = STATE + 8, LIMIT = STATE + 12;
+/** Where the record of live blocks is, and its length in bytes: a bit per ALIGN bytes. */
+const RECORD = STATE + 20, RECORD_BYTES = STATE + 24;
 const WAITERS = 1 << 31;
 /** A log entry's bytes: 8 words. */
 export const LOG_ENTRY = 32;
@@ -198,14 +202,17 @@ export function sharedEngine(
     },
     frees: () => 0, // the record of live blocks is the wasm's, in the memory: none to catch up with
     read: () =>
-      locked(() =>
-        readHeap({
+      locked(() => {
+        const reading = readHeap({
           buffer: memory.buffer,
           root: rootOf(header + SHARED_HEADER),
           top: words()[TOP / 4] >>> 0,
           limit: words()[LIMIT / 4] >>> 0,
-        })
-      ),
+        });
+        const record = words()[RECORD / 4] >>> 0, bytes = words()[RECORD_BYTES / 4] >>> 0;
+        const problems = recordProblems(memory, reading.picture, record, bytes);
+        return { ...reading, problems: [...reading.problems, ...problems] };
+      }),
     sharing: {
       owner,
       free: (ptr) => x.mote_free(ptr) === 1,
@@ -259,6 +266,35 @@ export function whyNotStopped(worker: unknown): string | undefined {
       `or its 'exit' event, first`;
   }
   return undefined;
+}
+
+/**
+ * What is wrong with a shared heap's record of live blocks (`bytes` bytes at `record`), read
+ * against its blocks: a bit set where no used block's payload is, or a used block whose bit is
+ * clear (the record's own block has none).
+ */
+function recordProblems(
+  memory: WebAssembly.Memory,
+  picture: HeapPicture,
+  record: number,
+  bytes: number,
+): string[] {
+  const problems: string[] = [];
+  const used = new Set(picture.blocks.filter((b) => !b.free && b.ptr !== record).map((b) => b.ptr));
+  const first = picture.root + FIRST + HEADER;
+  const bits = record === 0 ? new Uint8Array() : new Uint8Array(memory.buffer, record, bytes);
+  bits.forEach((byte, i) => {
+    for (let bit = 0; byte >> bit; bit++) {
+      const ptr = first + (i * 8 + bit) * ALIGN;
+      if ((byte >> bit) & 1 && !used.delete(ptr)) {
+        problems.push(`The record of live blocks marks ${ptr}, which is not a used block`);
+      }
+    }
+  });
+  for (const ptr of used) {
+    problems.push(`Block ${ptr} is used, but the record of live blocks does not mark it`);
+  }
+  return problems;
 }
 
 /** One operation as the log recorded it. */

@@ -113,6 +113,22 @@ Deno.test("a shared heap refuses interior and stale pointers, whatever the bytes
     assert.deepEqual(heap.check(), []);
     heap.free(big);
   });
+  await t.step("check() reads the record against the blocks", () => {
+    const heap = new Heap({ shared: true });
+    const a = heap.malloc(100);
+    const record = heap.walk().find((block) => !block.free && block.ptr !== a)!.ptr;
+    const first = heap.walk()[0].ptr; // the record, the first block: its payload the first one
+    const bit = (a - first) / 16;
+    heap.u8[record + (bit >> 3)] ^= 1 << (bit & 7); // a wild write clears a's bit
+    assert.deepEqual(heap.check(), [
+      `Block ${a} is used, but the record of live blocks does not mark it`,
+    ]);
+    assert.throws(() => heap.free(a), RangeError); // refused, not trusted to the header
+    heap.u8[record + (bit >> 3)] ^= 3 << (bit & 7); // and sets the bit after it
+    assert.deepEqual(heap.check(), [
+      `The record of live blocks marks ${a + 16}, which is not a used block`,
+    ]);
+  });
   await t.step("freed, misaligned, outside, and across a record that has grown", () => {
     const heap = new Heap({ shared: true });
     const ptrs = Array.from({ length: 4000 }, (_, i) => heap.malloc(i % 1000)); // 2 MiB
@@ -125,6 +141,30 @@ Deno.test("a shared heap refuses interior and stale pointers, whatever the bytes
     assert.equal(heap.stats().usedBlocks, 1, "only the record is left");
     assert.deepEqual(heap.check(), []);
   });
+});
+
+Deno.test("a shared heap whose record cannot grow carves no block the record does not cover", () => {
+  // two pages at most: a first block that makes the record reach just short of the memory's
+  // end, then blocks up to that reach, where the record needs more memory than is left
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 2, shared: true });
+  const heap = new Heap({ memory, base: 0, shared: true });
+  const model = new SharedModelAllocator(new WebAssembly.Memory({ initial: 1, maximum: 2 }));
+  assert.ok(model.init(64, MAX_LIMIT));
+  const live = [heap.malloc(63_900)];
+  assert.equal(live[0], model.malloc(63_900));
+  for (let ptr; (ptr = heap.exports.malloc(200) >>> 0) !== 0;) {
+    assert.equal(ptr, model.malloc(200));
+    live.push(ptr);
+  }
+  assert.equal(model.malloc(200), 0);
+  // the memory holds another 200-byte block, which the record could not cover
+  assert.ok(memory.buffer.byteLength - model.picture().top >= 220);
+  for (const ptr of live) { // each one recorded: none refused
+    heap.free(ptr);
+    model.free(ptr);
+  }
+  assert.deepEqual(heap.walk(), model.picture().blocks);
+  assert.deepEqual(heap.check(), []);
 });
 
 Deno.test("shared heaps refuse what they cannot do, naming it", () => {

@@ -256,9 +256,11 @@ if (import.meta.main) {
       `shared, ${cost.unshared.toFixed(1)} ns unshared: ×${cost.ratio.toFixed(2)}.`,
   );
   print(
-    `The record of live blocks (the same calls, the shared build with it and without): ` +
-      `${cost.unrecorded.toFixed(1)} ns a call without: ×${cost.recordRatio.toFixed(2)} raw, ` +
-      `×${cost.apiRecordRatio.toFixed(2)} through the Heap API.`,
+    `The record of live blocks (the same calls, shared build with it and without): ` +
+      `${cost.shared.toFixed(1)} ns a call with, ${cost.unrecorded.toFixed(1)} ns without: ` +
+      `×${cost.recordRatio.toFixed(2)} raw, ×${
+        cost.apiRecordRatio.toFixed(2)
+      } through the Heap API.`,
   );
   const setups: (ChurnSetup & { name: string })[] = [
     { workers: 0, shared: false, name: "one thread, its own heap" },
