@@ -47,8 +47,6 @@ export interface WorkerResult {
   readonly calls: readonly Call[];
   /** The first thing it found wrong, with the index of the call it found it at. */
   readonly problem?: string;
-  /** Its blocks still live at the end: pointer and usable size. */
-  readonly live: readonly (readonly [number, number])[];
 }
 
 /** A live block of this worker. */
@@ -67,11 +65,10 @@ const extents = (usable: number) => extentsOf(usable, WHOLE, EDGE);
 class Failure extends Error {}
 
 /**
- * `f()`, or where `command` says, `f()` where the stack runs out: called from the deepest frame
- * that recursion reaches, it throws (a stack overflow) frame by frame on the way back up until
- * one has room; exactly one call returns. A call that threw must have done nothing.
+ * `f()` where the stack runs out: called from the deepest frame that recursion reaches, it
+ * throws (a stack overflow) frame by frame on the way back up until one has room.
  */
-function atStackEnd(command: { atStackEnd?: boolean }, f: () => number): number {
+function atStackEnd(f: () => number): number {
   let result = 0;
   const deeper = (): void => {
     try {
@@ -80,8 +77,8 @@ function atStackEnd(command: { atStackEnd?: boolean }, f: () => number): number 
       result = f();
     }
   };
-  if (command.atStackEnd) deeper();
-  return command.atStackEnd ? result : f();
+  deeper();
+  return result;
 }
 
 /** Runs one worker's commands; what it saw, or the first problem. */
@@ -127,11 +124,9 @@ function runWorker(run: WorkerRun): WorkerResult {
     }
     return { id, ptr, usable };
   };
-  const fill = (block: Block, from = 0) => {
+  const fill = (block: Block) => {
     for (const [start, end] of extents(block.usable)) {
-      if (Math.max(start, from) < end) {
-        fillPattern(buffer(), block.ptr, block.id, Math.max(start, from), end);
-      }
+      fillPattern(buffer(), block.ptr, block.id, start, end);
     }
   };
   const newId = () => nextBlock++ * 8 + run.worker; // distinct rows of the pattern per worker
@@ -149,8 +144,9 @@ function runWorker(run: WorkerRun): WorkerResult {
         case "malloc":
         case "aligned_alloc": {
           const alignment = command.op === "malloc" ? 16 : Math.max(16, command.alignment);
+          const malloc = () => x.malloc(command.size);
           const ptr = command.op === "malloc"
-            ? call("malloc", command.size, 0, atStackEnd(command, () => x.malloc(command.size)))
+            ? call("malloc", command.size, 0, command.atStackEnd ? atStackEnd(malloc) : malloc())
             : call(
               "aligned_alloc",
               command.alignment,
@@ -228,12 +224,7 @@ function runWorker(run: WorkerRun): WorkerResult {
     if (!(error instanceof Failure)) throw error;
     problem = error.message;
   }
-  return {
-    owner: heap.owner,
-    calls,
-    problem,
-    live: live.map((block) => [block.ptr, block.usable] as const),
-  };
+  return { owner: heap.owner, calls, problem };
 }
 
 /** The worker's global scope, as far as it is used here. */

@@ -109,42 +109,22 @@ const POWERS_OF_TWO = Array.from({ length: Math.log2(MAX_ALIGN) + 1 }, (_, i) =>
 
 /** A worker's commands: mostly allocating and freeing, every call of the C ABI. */
 function workerCommands(maxCommands: number): fc.Arbitrary<WorkerCommand[]> {
-  const size = sizes(false) as fc.Arbitrary<number>;
-  const index = fc.nat({ max: 1 << 16 });
+  const size = sizes(false) as fc.Arbitrary<number>, index = fc.nat({ max: 1 << 16 });
+  const op = <T extends string>(name: T) => fc.constant(name);
+  const alignment = fc.constantFrom(...POWERS_OF_TWO), nat = (max: number) => fc.nat({ max });
   const command: fc.Arbitrary<WorkerCommand> = fc.oneof(
-    { weight: 9, arbitrary: size.map((size) => ({ op: "malloc" as const, size })) },
-    // a stack overflow inside calls: a thread that throws there must leave no lock behind
-    {
-      weight: 1,
-      arbitrary: size.map((size) => ({ op: "malloc" as const, size, atStackEnd: true })),
-    },
-    {
-      weight: 2,
-      arbitrary: fc.tuple(fc.nat({ max: 64 }), fc.nat({ max: 1024 })).map(([count, size]) => ({
-        op: "calloc" as const,
-        count,
-        size,
-      })),
-    },
-    {
-      weight: 2,
-      arbitrary: fc.tuple(fc.constantFrom(...POWERS_OF_TWO), size).map(([alignment, size]) => ({
-        op: "aligned_alloc" as const,
-        alignment,
-        size,
-      })),
-    },
+    { weight: 9, arbitrary: fc.record({ op: op("malloc"), size }) },
+    // a stack overflow around a call: a thread that throws there must leave no lock behind
+    { weight: 1, arbitrary: fc.record({ op: op("malloc"), size, atStackEnd: fc.constant(true) }) },
+    { weight: 2, arbitrary: fc.record({ op: op("calloc"), count: nat(64), size: nat(1024) }) },
+    { weight: 2, arbitrary: fc.record({ op: op("aligned_alloc"), alignment, size }) },
     {
       weight: 6,
-      arbitrary: fc.tuple(index, fc.oneof(size, fc.nat({ max: 600 }))).map(([index, size]) => ({
-        op: "realloc" as const,
-        index,
-        size,
-      })),
+      arbitrary: fc.record({ op: op("realloc"), index, size: fc.oneof(size, nat(600)) }),
     },
-    { weight: 9, arbitrary: index.map((index) => ({ op: "free" as const, index })) },
-    { weight: 2, arbitrary: index.map((index) => ({ op: "malloc_usable_size" as const, index })) },
-    { weight: 1, arbitrary: fc.constant({ op: "verify" as const }) },
+    { weight: 9, arbitrary: fc.record({ op: op("free"), index }) },
+    { weight: 2, arbitrary: fc.record({ op: op("malloc_usable_size"), index }) },
+    { weight: 1, arbitrary: fc.record({ op: op("verify") }) },
   );
   return fc.array(command, { maxLength: maxCommands, size: "max" });
 }
@@ -169,62 +149,38 @@ function plans(
   });
 }
 
-/** The workers runs share; they stay for the whole fuzz. */
-class Pool {
-  readonly #workers: Worker[] = [];
+/** Sends `worker` a message, if any; its answer, or an error saying `who` threw or failed. */
+function ask<T>(worker: Worker, message: unknown, who: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    worker.onmessage = ({ data }) =>
+      typeof data === "object" && "error" in data
+        ? reject(new Error(`${who} threw: ${data.error}`))
+        : resolve(data);
+    worker.onerror = (event) => {
+      event.preventDefault();
+      reject(new Error(`${who} failed: ${event.message}`));
+    };
+    if (message !== undefined) worker.postMessage(message);
+  });
+}
 
-  /**
-   * Starts `size` workers: one first, then the others, which under `deno test` find its
-   * module type-checked already rather than all checking it at once.
-   */
-  static async start(size: number): Promise<Pool> {
-    const pool = new Pool();
-    try {
-      await pool.#add();
-      await Promise.all(Array.from({ length: size - 1 }, () => pool.#add()));
-    } catch (error) {
-      pool.close();
-      throw error;
-    }
-    return pool;
+/**
+ * Starts the workers that runs share, for the whole fuzz: one first, then the others, which
+ * under `deno test` find its module type-checked already rather than all checking it at once.
+ */
+async function startPool(size: number): Promise<Worker[]> {
+  const url = new URL("./_concurrent_worker.ts", import.meta.url).href;
+  const pool: Worker[] = [];
+  const add = () =>
+    ask(pool[pool.push(new Worker(url, { type: "module" })) - 1], undefined, "A worker");
+  try {
+    await add();
+    await Promise.all(Array.from({ length: size - 1 }, add));
+  } catch (error) {
+    for (const worker of pool) worker.terminate();
+    throw error;
   }
-
-  /** Starts a worker; resolves when it is ready for runs. */
-  #add(): Promise<void> {
-    const url = new URL("./_concurrent_worker.ts", import.meta.url).href;
-    const worker = new Worker(url, { type: "module" });
-    this.#workers.push(worker);
-    return new Promise((resolve, reject) => {
-      worker.onmessage = () => resolve();
-      worker.onerror = (event) => {
-        event.preventDefault();
-        reject(new Error(`A fuzz worker failed to start: ${event.message}`));
-      };
-    });
-  }
-
-  /** Sends each worker its run; their answers, in the workers' order. */
-  run(runs: WorkerRun[]): Promise<WorkerResult>[] {
-    return runs.map((run, i) =>
-      new Promise<WorkerResult>((resolve, reject) => {
-        const worker = this.#workers[i];
-        worker.onmessage = (event: MessageEvent<WorkerResult | { error: string }>) => {
-          const answer = event.data;
-          if ("error" in answer) reject(new Error(`Worker ${i} threw: ${answer.error}`));
-          else resolve(answer);
-        };
-        worker.onerror = (event) => {
-          event.preventDefault();
-          reject(new Error(`Worker ${i} failed: ${event.message}`));
-        };
-        worker.postMessage(run);
-      })
-    );
-  }
-
-  close(): void {
-    for (const worker of this.#workers) worker.terminate();
-  }
+  return pool;
 }
 
 class RunFailure extends Error {}
@@ -271,7 +227,7 @@ function line(entry: LogEntry, workerOf: Map<number, number>): string {
 
 /** Runs one plan; throws a RunFailure saying what went wrong. */
 async function runOnce(
-  pool: Pool,
+  pool: Worker[],
   plan: RunPlan,
   maxCommands: number,
   module: WebAssembly.Module,
@@ -307,16 +263,20 @@ async function runOnce(
       }, i)
     )
   );
-  const answers = pool.run(
-    plan.commands.slice(0, plan.workers).map((commands, worker) => ({
-      memory,
-      base,
-      module,
-      worker,
-      workers: plan.workers,
-      barrier,
-      commands,
-    })),
+  const answers = plan.commands.slice(0, plan.workers).map((commands, worker) =>
+    ask<WorkerResult>(
+      pool[worker],
+      {
+        memory,
+        base,
+        module,
+        worker,
+        workers: plan.workers,
+        barrier,
+        commands,
+      } satisfies WorkerRun,
+      `Worker ${worker}`,
+    )
   );
   const hang = await hangOf(heap, answers);
   const results = await Promise.all(answers);
@@ -438,7 +398,7 @@ export async function fuzzConcurrent(
     maxCommands: options.maxCommands ?? 150,
   };
   const seed = options.seed ?? (Math.random() * 2 ** 31) | 0;
-  const pool = await Pool.start(settings.maxWorkers);
+  const pool = await startPool(settings.maxWorkers);
   const counts = { runs: 0, operations: 0, switches: 0, raises: 0 };
   let failure: string | undefined;
   let hangsOnly = false, shrinks = 0;
@@ -474,7 +434,7 @@ export async function fuzzConcurrent(
         : String(error);
     }
   } finally {
-    pool.close();
+    for (const worker of pool) worker.terminate();
   }
   return { seed, ...counts, failure };
 }
