@@ -225,14 +225,20 @@ export function sharedEngine(
 }
 
 /**
- * A proof that a thread has stopped, as {@linkcode Heap.prototype.recover} takes it: the Node
+ * A proof that a thread has stopped, as `Heap.prototype.recover` takes it: the Node
  * `worker_threads` Worker the thread ran in, once it has exited (its `exit` event has fired, or
  * the promise `worker.terminate()` returned has settled).
+ *
+ * @example What Node's Worker looks like once it has exited
+ * ```ts
+ * import type { StoppedWorker } from "@mote/alloc";
+ *
+ * const exited: StoppedWorker = { threadId: -1 };
+ * ```
  */
 export interface StoppedWorker {
   /** Node sets it to -1 once the worker's thread has exited. */
   readonly threadId: number;
-  terminate(): unknown;
 }
 
 /**
