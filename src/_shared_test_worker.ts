@@ -19,6 +19,7 @@ export type Task =
     readonly tag: number;
   }
   | { readonly task: "hold"; readonly shared: SharedHeap }
+  | { readonly task: "busy"; readonly shared: SharedHeap; readonly flags: SharedArrayBuffer }
   | { readonly task: "contend"; readonly shared: SharedHeap; readonly spin: boolean };
 
 const scope = globalThis as unknown as {
@@ -76,6 +77,14 @@ scope.onmessage = ({ data }) => {
     const heap = Heap.attach(data.shared);
     scope.postMessage({ attached: true });
     scope.postMessage({ ptr: heap.malloc(64) });
+  } else if (data.task === "busy") {
+    // heap calls in a synchronous loop, counted in flags[0], until flags[1] asks it to stop
+    const heap = Heap.attach(data.shared), flags = new Int32Array(data.flags);
+    scope.postMessage({ owner: heap.owner });
+    while (Atomics.load(flags, 1) === 0) {
+      heap.free(heap.malloc(64));
+      Atomics.add(flags, 0, 1);
+    }
   } else {
     // a thread that dies in the middle of a call: it takes the lock and never gives it up
     const engine = sharedEngine(data.shared.memory, data.shared.base, true);

@@ -335,6 +335,27 @@ Deno.test("recover refuses on Deno, which cannot prove that a terminated worker 
   assert.equal(heap.lockHolder, owner, "refused: the lock is still the worker's");
 });
 
+Deno.test("Deno's terminate() does not stop a worker busy in heap calls; asking it does", async () => {
+  const heap = new Heap({ shared: true });
+  const flags = new Int32Array(new SharedArrayBuffer(8));
+  const worker = new Worker(new URL("./_shared_test_worker.ts", import.meta.url).href, {
+    type: "module",
+  });
+  await new Promise((resolve) => {
+    worker.onmessage = resolve;
+    worker.postMessage({ task: "busy", shared: heap.share(), flags: flags.buffer } satisfies Task);
+  });
+  worker.terminate();
+  const atTerminate = Atomics.load(flags, 0);
+  // progress decides: the test waits until the terminated worker has made another call
+  for (let polls = 0; polls < 1000 && Atomics.load(flags, 0) === atTerminate; polls++) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  assert.ok(Atomics.load(flags, 0) > atTerminate, "terminate() stopped it: docs need updating");
+  Atomics.store(flags, 1, 1); // asked, it leaves its loop, and then terminate() ends it
+  assert.deepEqual(heap.check(), []);
+});
+
 Deno.test("a stack overflow inside a call never leaves the lock held", () => {
   const heap = new Heap({ shared: true });
   const raw = sharedEngine(heap.memory, heap.base, true);
