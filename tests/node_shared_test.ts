@@ -1,7 +1,8 @@
 // The shared heap under Node: the published module bundled, a heap made on Node's main thread
 // (which may wait), attached in worker_threads workers that allocate and free at once, and
 // checked by the main thread afterwards. Then what Node's terminate() does to a worker in the
-// heap: it stops it, once its promise settles; recover() frees its lock on that proof alone;
+// heap: it stops it, once its promise settles; recover() frees its lock on that proof alone, also
+// after kills at random points while two workers churn the heap;
 // and a waiter terminated just after the lock's release woke it takes no wake-up with it.
 import assert from "node:assert/strict";
 import { bundle } from "../examples/browser/serve.ts";
@@ -139,6 +140,31 @@ for (let trial = 0; trial < 12; trial++) {
   }
   await Promise.all([first.worker.terminate(), second.worker.terminate()]);
 }
+// kills at random points: a worker of two churning the heap is terminated after a random count
+// of calls; once it has exited, its lock (if it held it) is recovered, and the other goes on
+seen.kills = { held: 0, damaged: 0, survivorHeld: 0 };
+for (let kill = 0; kill < 8; kill++) {
+  const calls = new Int32Array(new SharedArrayBuffer(8));
+  const victim = start({ calls: calls.buffer, role: "churn", at: 0 });
+  const survivor = start({ calls: calls.buffer, role: "churn", at: 1 });
+  const [{ owner }] = await Promise.all([victim.hello, survivor.hello]);
+  const at = 1000 + Math.floor(Math.random() * 20000);
+  while (Atomics.load(calls, 0) < at) await sleep(0);
+  await victim.worker.terminate();
+  if (heap.lockHolder === owner) {
+    seen.kills.held++;
+    if (heap.recover(owner, victim.worker).length) {
+      seen.kills.damaged++;
+      heap.reset(); // the survivor's raw frees of blocks from before are refused, harmlessly
+    }
+  }
+  const before = Atomics.load(calls, 1); // the survivor goes on: progress, not time, says so
+  while (Atomics.load(calls, 1) < before + 1000) await sleep(1);
+  await survivor.worker.terminate();
+  if (heap.lockHolder !== 0) seen.kills.survivorHeld++;
+  if (heap.lockHolder !== 0) heap.recover(heap.lockHolder, survivor.worker);
+  if (heap.check().length) heap.reset();
+}
 seen.problems = heap.check();
 console.log(JSON.stringify(seen));
 `;
@@ -155,6 +181,14 @@ if (workerData.role === "busy") {
   for (;;) {
     heap.free(heap.malloc(64));
     Atomics.add(calls, 0, 1);
+  }
+} else if (workerData.role === "churn") {
+  const calls = new Int32Array(workerData.calls), { malloc, free } = heap.exports;
+  const live = new Array(64).fill(0);
+  for (let i = 0;; i = (i + 7) % 64) {
+    if (live[i]) free(live[i]);
+    live[i] = live[i] ? 0 : malloc(16 + ((i * 97) % 3000));
+    Atomics.add(calls, workerData.at, 1);
   }
 } else if (workerData.role === "checker") {
   for (;;) heap.check();
@@ -194,6 +228,7 @@ Deno.test({
       assert.equal(seen.lockAfter, 0);
       assert.equal(seen.mallocAfter, true);
       assert.equal(seen.lost, 0, "a waiter slept on a free lock");
+      console.log(`random kills: ${JSON.stringify(seen.kills)}`);
       assert.deepEqual(seen.problems, []);
     } finally {
       await Deno.remove(dir, { recursive: true });
