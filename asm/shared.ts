@@ -40,11 +40,11 @@ import {
 // ├────────────────────────────────────────────────────────────────────────────┤
 // │ STATE    root, flMap, top, limit, clean: mote.ts's globals, u32 each       │ at + 32
 // ├────────────────────────────────────────────────────────────────────────────┤
-// │ RECORD   the record of live blocks: its address, 0 for none yet            │ at + 52
+// │ (reserved: room for one more word of state)                                │
 // ├────────────────────────────────────────────────────────────────────────────┤
-// │ RECORD_BYTES  its length: it covers the payloads below first + 128 × this  │ at + 56
+// │ RECORD   the record of live blocks: its address, 0 for none yet            │ at + 56
 // ├────────────────────────────────────────────────────────────────────────────┤
-// │ (reserved)                                                                 │
+// │ RECORD_BYTES  its length: it covers the payloads below first + 128 × this  │ at + 60
 // ╞════════════════════════════════════════════════════════════════════════════╡ at + SIZE
 // │ the heap, as mote_init lays it out from base at + SIZE                     │
 // └────────────────────────────────────────────────────────────────────────────┘
@@ -83,16 +83,16 @@ import {
 // @ts-ignore: decorator
 @inline const SHARED_MAGIC: u32 = 0x53544F4D;
 // @ts-ignore: decorator
-@inline const SIZE: usize = STATE + 8 * sizeof<u32>(); // the state, and room for three words more
+@inline const SIZE: usize = STATE + 8 * sizeof<u32>(); // the state, a spare word, the record
 // The record's cost per call is measured against this build without it, as it was before:
 // `--use MOTE_UNRECORDED=1`, which only examples/shared/table.ts compiles, leaves mote.ts's
 // reading of the header in front of a pointer as the only check.
 // @ts-ignore: decorator
 @inline const RECORDED: bool = !isDefined(MOTE_UNRECORDED);
 // @ts-ignore: decorator
-@inline const RECORD: usize = STATE + 20;
+@inline const RECORD: usize = STATE + 24; // past the state's five words and one spare
 // @ts-ignore: decorator
-@inline const RECORD_BYTES: usize = STATE + 24;
+@inline const RECORD_BYTES: usize = STATE + 28;
 // @ts-ignore: decorator
 @inline const GRANULE_BITS: usize = 4; // a bit per 16 bytes: mote's ALIGN, the payloads' grid
 // @ts-ignore: decorator

@@ -15,7 +15,7 @@
  * @module
  */
 import fc from "fast-check";
-import { MAX_ALIGN, MAX_LIMIT } from "../src/_layout.ts";
+import { FIRST, HEADER, MAX_ALIGN, MAX_LIMIT } from "../src/_layout.ts";
 import { rootOf } from "../src/_heap_reader.ts";
 import { Heap } from "../src/heap.ts";
 import { checkOptions } from "../src/_validate.ts";
@@ -237,7 +237,7 @@ async function runOnce(
   let entries = 1;
   while (entries < plan.workers * maxCommands * 2 + 1) entries *= 2;
   const base = LOG_AT + entries * LOG_ENTRY + plan.offset;
-  const pages = Math.ceil((rootOf(base) + SHARED_HEADER) / PAGE);
+  const pages = Math.ceil((rootOf(base) + SHARED_HEADER + FIRST + HEADER) / PAGE); // to its root
   const maximum = plan.growable === undefined ? 65536 : pages + plan.growable;
   const memory = new WebAssembly.Memory({ initial: pages, maximum, shared: true });
   const limit = Math.min(plan.limit, MAX_LIMIT - base);

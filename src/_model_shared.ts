@@ -91,6 +91,7 @@ export class SharedModelAllocator {
     return done;
   }
 
+  /** Allocates `bytes` bytes, the record readied first; 0 when they cannot be had. */
   malloc(bytes: number): number {
     return this.#served(this.#carving(bytes, () => this.#heap.malloc(bytes)));
   }
@@ -107,6 +108,7 @@ export class SharedModelAllocator {
     return 1;
   }
 
+  /** Resizes a live block, or allocates for 0; 0, changing nothing, for any other pointer. */
   realloc(ptr: number, bytes: number): number {
     if (ptr !== 0 && !this.#live.has(ptr)) return 0;
     const moved = this.#carving(bytes, () => this.#heap.realloc(ptr, bytes));
@@ -117,16 +119,19 @@ export class SharedModelAllocator {
     return moved;
   }
 
+  /** Allocates `count * size` zeroed bytes; 0 on overflow or when they cannot be had. */
   calloc(count: number, size: number): number {
     const need = Math.min(count * size, U32_MAX);
     return this.#served(this.#carving(need, () => this.#heap.calloc(count, size)));
   }
 
+  /** Allocates with a power-of-two alignment up to 64 KiB; 0 for any other alignment. */
   aligned_alloc(alignment: number, bytes: number): number {
     const need = Math.min(bytes + alignment, U32_MAX);
     return this.#served(this.#carving(need, () => this.#heap.aligned_alloc(alignment, bytes)));
   }
 
+  /** The bytes usable at a live block; 0 for any other pointer. */
   malloc_usable_size(ptr: number): number {
     return this.#live.has(ptr) ? this.#heap.malloc_usable_size(ptr) : 0;
   }

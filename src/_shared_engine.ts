@@ -23,7 +23,7 @@ const LOCK = 0, TICKETS = 8, MAGIC = 20, STATE = 32;
 const SHARED_MAGIC = 0x53544F4D;
 const TOP = STATE + 8, LIMIT = STATE + 12;
 /** Where the record of live blocks is, and its length in bytes: a bit per ALIGN bytes. */
-const RECORD = STATE + 20, RECORD_BYTES = STATE + 24;
+const RECORD = STATE + 24, RECORD_BYTES = STATE + 28;
 const WAITERS = 1 << 31;
 /** A log entry's bytes: 8 words. */
 export const LOG_ENTRY = 32;
