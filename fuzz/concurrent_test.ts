@@ -3,8 +3,7 @@
 // from where. A second test shows the fuzz has teeth: a shared build whose lock does nothing
 // must fail it.
 import assert from "node:assert/strict";
-import asc from "assemblyscript/asc";
-import { inlineAll, VARIANTS } from "../scripts/build.ts";
+import { compile, VARIANTS } from "../scripts/build.ts";
 import { fuzzConcurrent } from "./concurrent.ts";
 
 const RUNS = Number(Deno.env.get("MOTE_CONCURRENT_RUNS") ?? 60);
@@ -22,25 +21,13 @@ Deno.test(`2 to 8 workers at once on one shared heap do what the model says (${R
 
 /** asm/shared.ts built as scripts/build.ts builds it, with `from` made `to`. */
 async function mutant(from: string, to: string): Promise<WebAssembly.Module> {
-  const read = (name: string) => Deno.readTextFile(new URL(`../asm/${name}`, import.meta.url));
-  const source = await read("shared.ts");
-  assert.ok(source.includes(from), `asm/shared.ts no longer says ${from}`);
-  const flags = VARIANTS.find((variant) => variant.name === "sharedWasm")!.flags;
-  const { binary, error, stderr } = await asc.compileString(
-    { "shared.ts": source.replace(from, to), "mote.ts": await read("mote.ts") },
-    {
-      optimizeLevel: 3,
-      shrinkLevel: 2,
-      noAssert: true,
-      runtime: "stub",
-      enable: ["threads"],
-      importMemory: true,
-      sharedMemory: true,
-      maximumMemory: Number(flags[flags.indexOf("--maximumMemory") + 1]),
-    },
-  );
-  if (error || !binary) throw new Error(`Compiling the mutant failed: ${stderr}`);
-  return new WebAssembly.Module(inlineAll(new Uint8Array(binary)));
+  const variant = VARIANTS.find((variant) => variant.name === "sharedWasm")!;
+  const edit = (text: string, file: string) => {
+    if (!file.endsWith("shared.ts")) return text;
+    assert.ok(text.includes(from), `asm/shared.ts no longer says ${from}`);
+    return text.replace(from, to);
+  };
+  return new WebAssembly.Module((await compile(variant, edit)).wasm);
 }
 
 Deno.test("the concurrent fuzz catches a shared heap whose lock does nothing", async () => {

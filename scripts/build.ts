@@ -116,8 +116,14 @@ export interface Built {
   wasm: Uint8Array<ArrayBuffer>;
 }
 
-/** Compiles one variant of asm/ in memory. */
-export async function compile(variant: Variant): Promise<Built> {
+/**
+ * Compiles one variant of asm/ in memory; `edit`, if given, changes each source file's text as
+ * the compiler reads it (a test's mutant).
+ */
+export async function compile(
+  variant: Variant,
+  edit?: (text: string, file: string) => string,
+): Promise<Built> {
   let wasm: Uint8Array<ArrayBuffer> | undefined;
   const stderr: string[] = [];
   const { error } = await asc.main(
@@ -130,6 +136,9 @@ export async function compile(variant: Variant): Promise<Built> {
       },
       stderr: { write: (s: string | Uint8Array) => stderr.push(String(s)) } as never,
       stdout: { write: () => {} } as never,
+      readFile: edit &&
+        ((file: string, dir: string) =>
+          Deno.readTextFile(`${dir}/${file}`).then((text) => edit(text, file), () => null)),
     },
   );
   if (error || !wasm) {
