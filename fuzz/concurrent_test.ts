@@ -47,10 +47,10 @@ Deno.test("the concurrent fuzz reports a hang itself, with its schedule shrunk",
   const waking = "atomic.notify(at + LOCK, -1);\n}";
   const wasm = await mutant(waking, "atomic.notify(at + LOCK, 0);\n}");
   const report = await fuzzConcurrent({
-    runs: 50,
+    runs: 200, // it stops at the first hang, which contention brings within a few dozen
     seed: SEED,
     wasm,
-    maxWorkers: 3,
+    maxWorkers: 4,
     maxCommands: 30,
   });
   assert.match(report.failure ?? "", /a wake-up was lost; the workers' commands/);
