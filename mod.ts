@@ -22,7 +22,13 @@
  *
  * @module
  */
-export { Heap, type HeapOptions, type MoteExports, type SharedHeap } from "./src/heap.ts";
+export {
+  Heap,
+  type HeapOptions,
+  type MoteExports,
+  type SharedHeap,
+  type StoppedWorker,
+} from "./src/heap.ts";
 export { HeapMisuseError, type MisuseKind, OutOfMemoryError } from "./src/errors.ts";
 export type { HeapBlock, HeapStats } from "./src/_picture.ts";
 export { type HeapMapOptions, heapMapSvg, MAX_MAP_ROWS } from "./src/heap_map.ts";

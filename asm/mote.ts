@@ -1019,6 +1019,18 @@ export function mote_set_limit(limitEnd: usize): void {
   seen = load<u32>(at, 20);
 }
 
+// The shared build's record of live blocks (asm/shared.ts) needs where payloads start, and lowers
+// the limit for the length of an operation so that no block is carved where it has no bit.
+// @ts-ignore: decorator
+@global function moteFirstPayload(): usize {
+  return root + FIRST + HEADER;
+}
+
+// @ts-ignore: decorator
+@global function moteLimitTo(end: usize): void {
+  limit = end;
+}
+
 // @ts-ignore: decorator
 @global function moteStoreState(at: usize): void {
   store<u32>(at, root);

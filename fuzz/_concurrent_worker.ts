@@ -13,7 +13,7 @@ import { extents as extentsOf, fillPattern, patternMismatch } from "./_pattern.t
 
 /** One command of a worker; indices pick a live block modulo how many there are. */
 export type WorkerCommand =
-  | { readonly op: "malloc"; readonly size: number }
+  | { readonly op: "malloc"; readonly size: number; readonly atStackEnd?: boolean }
   | { readonly op: "calloc"; readonly count: number; readonly size: number }
   | { readonly op: "aligned_alloc"; readonly alignment: number; readonly size: number }
   | { readonly op: "realloc"; readonly index: number; readonly size: number }
@@ -47,8 +47,6 @@ export interface WorkerResult {
   readonly calls: readonly Call[];
   /** The first thing it found wrong, with the index of the call it found it at. */
   readonly problem?: string;
-  /** Its blocks still live at the end: pointer and usable size. */
-  readonly live: readonly (readonly [number, number])[];
 }
 
 /** A live block of this worker. */
@@ -65,6 +63,23 @@ const EDGE = 1 << 12;
 const extents = (usable: number) => extentsOf(usable, WHOLE, EDGE);
 
 class Failure extends Error {}
+
+/**
+ * `f()` where the stack runs out: called from the deepest frame that recursion reaches, it
+ * throws (a stack overflow) frame by frame on the way back up until one has room.
+ */
+function atStackEnd(f: () => number): number {
+  let result = 0;
+  const deeper = (): void => {
+    try {
+      deeper();
+    } catch {
+      result = f();
+    }
+  };
+  deeper();
+  return result;
+}
 
 /** Runs one worker's commands; what it saw, or the first problem. */
 function runWorker(run: WorkerRun): WorkerResult {
@@ -109,11 +124,9 @@ function runWorker(run: WorkerRun): WorkerResult {
     }
     return { id, ptr, usable };
   };
-  const fill = (block: Block, from = 0) => {
+  const fill = (block: Block) => {
     for (const [start, end] of extents(block.usable)) {
-      if (Math.max(start, from) < end) {
-        fillPattern(buffer(), block.ptr, block.id, Math.max(start, from), end);
-      }
+      fillPattern(buffer(), block.ptr, block.id, start, end);
     }
   };
   const newId = () => nextBlock++ * 8 + run.worker; // distinct rows of the pattern per worker
@@ -131,8 +144,9 @@ function runWorker(run: WorkerRun): WorkerResult {
         case "malloc":
         case "aligned_alloc": {
           const alignment = command.op === "malloc" ? 16 : Math.max(16, command.alignment);
+          const malloc = () => x.malloc(command.size);
           const ptr = command.op === "malloc"
-            ? call("malloc", command.size, 0, x.malloc(command.size))
+            ? call("malloc", command.size, 0, command.atStackEnd ? atStackEnd(malloc) : malloc())
             : call(
               "aligned_alloc",
               command.alignment,
@@ -185,6 +199,10 @@ function runWorker(run: WorkerRun): WorkerResult {
           if (index < 0) break;
           const [block] = live.splice(index, 1);
           check(block, block.usable, block.ptr, "before free");
+          if (block.usable > 16) { // first inside it, behind a forged header: to be refused
+            new DataView(buffer()).setUint32(block.ptr + 12, 16, true);
+            call("free", block.ptr + 16, 0, (x.free(block.ptr + 16), 0));
+          }
           call("free", block.ptr, 0, (x.free(block.ptr), 0));
           break;
         }
@@ -206,12 +224,7 @@ function runWorker(run: WorkerRun): WorkerResult {
     if (!(error instanceof Failure)) throw error;
     problem = error.message;
   }
-  return {
-    owner: heap.owner,
-    calls,
-    problem,
-    live: live.map((block) => [block.ptr, block.usable] as const),
-  };
+  return { owner: heap.owner, calls, problem };
 }
 
 /** The worker's global scope, as far as it is used here. */

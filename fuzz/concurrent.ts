@@ -15,11 +15,11 @@
  * @module
  */
 import fc from "fast-check";
-import { MAX_ALIGN, MAX_LIMIT } from "../src/_layout.ts";
+import { FIRST, HEADER, MAX_ALIGN, MAX_LIMIT } from "../src/_layout.ts";
 import { rootOf } from "../src/_heap_reader.ts";
 import { Heap } from "../src/heap.ts";
 import { checkOptions } from "../src/_validate.ts";
-import { ModelAllocator } from "../src/_model_allocator.ts";
+import { SharedModelAllocator } from "../src/_model_shared.ts";
 import {
   LOG_ENTRY,
   type LogEntry,
@@ -36,6 +36,8 @@ import type { WorkerCommand, WorkerResult, WorkerRun } from "./_concurrent_worke
 const PAGE = 65536;
 /** Where the log starts in the memory: above 0, which means no log. */
 const LOG_AT = 64;
+/** The most runs that shrinking a hang's schedule may take. */
+const SHRINKS = 200;
 /** The most workers a run has. */
 export const MAX_WORKERS = 8;
 
@@ -107,37 +109,22 @@ const POWERS_OF_TWO = Array.from({ length: Math.log2(MAX_ALIGN) + 1 }, (_, i) =>
 
 /** A worker's commands: mostly allocating and freeing, every call of the C ABI. */
 function workerCommands(maxCommands: number): fc.Arbitrary<WorkerCommand[]> {
-  const size = sizes(false) as fc.Arbitrary<number>;
-  const index = fc.nat({ max: 1 << 16 });
+  const size = sizes(false) as fc.Arbitrary<number>, index = fc.nat({ max: 1 << 16 });
+  const op = <T extends string>(name: T) => fc.constant(name);
+  const alignment = fc.constantFrom(...POWERS_OF_TWO), nat = (max: number) => fc.nat({ max });
   const command: fc.Arbitrary<WorkerCommand> = fc.oneof(
-    { weight: 10, arbitrary: size.map((size) => ({ op: "malloc" as const, size })) },
-    {
-      weight: 2,
-      arbitrary: fc.tuple(fc.nat({ max: 64 }), fc.nat({ max: 1024 })).map(([count, size]) => ({
-        op: "calloc" as const,
-        count,
-        size,
-      })),
-    },
-    {
-      weight: 2,
-      arbitrary: fc.tuple(fc.constantFrom(...POWERS_OF_TWO), size).map(([alignment, size]) => ({
-        op: "aligned_alloc" as const,
-        alignment,
-        size,
-      })),
-    },
+    { weight: 9, arbitrary: fc.record({ op: op("malloc"), size }) },
+    // a stack overflow around a call: a thread that throws there must leave no lock behind
+    { weight: 1, arbitrary: fc.record({ op: op("malloc"), size, atStackEnd: fc.constant(true) }) },
+    { weight: 2, arbitrary: fc.record({ op: op("calloc"), count: nat(64), size: nat(1024) }) },
+    { weight: 2, arbitrary: fc.record({ op: op("aligned_alloc"), alignment, size }) },
     {
       weight: 6,
-      arbitrary: fc.tuple(index, fc.oneof(size, fc.nat({ max: 600 }))).map(([index, size]) => ({
-        op: "realloc" as const,
-        index,
-        size,
-      })),
+      arbitrary: fc.record({ op: op("realloc"), index, size: fc.oneof(size, nat(600)) }),
     },
-    { weight: 9, arbitrary: index.map((index) => ({ op: "free" as const, index })) },
-    { weight: 2, arbitrary: index.map((index) => ({ op: "malloc_usable_size" as const, index })) },
-    { weight: 1, arbitrary: fc.constant({ op: "verify" as const }) },
+    { weight: 9, arbitrary: fc.record({ op: op("free"), index }) },
+    { weight: 2, arbitrary: fc.record({ op: op("malloc_usable_size"), index }) },
+    { weight: 1, arbitrary: fc.record({ op: op("verify") }) },
   );
   return fc.array(command, { maxLength: maxCommands, size: "max" });
 }
@@ -162,65 +149,70 @@ function plans(
   });
 }
 
-/** The workers runs share; they stay for the whole fuzz. */
-class Pool {
-  readonly #workers: Worker[] = [];
+/** Sends `worker` a message, if any; its answer, or an error saying `who` threw or failed. */
+function ask<T>(worker: Worker, message: unknown, who: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    worker.onmessage = ({ data }) =>
+      typeof data === "object" && "error" in data
+        ? reject(new Error(`${who} threw: ${data.error}`))
+        : resolve(data);
+    worker.onerror = (event) => {
+      event.preventDefault();
+      reject(new Error(`${who} failed: ${event.message}`));
+    };
+    if (message !== undefined) worker.postMessage(message);
+  });
+}
 
-  /**
-   * Starts `size` workers: one first, then the others, which under `deno test` find its
-   * module type-checked already rather than all checking it at once.
-   */
-  static async start(size: number): Promise<Pool> {
-    const pool = new Pool();
-    try {
-      await pool.#add();
-      await Promise.all(Array.from({ length: size - 1 }, () => pool.#add()));
-    } catch (error) {
-      pool.close();
-      throw error;
-    }
-    return pool;
+/**
+ * Starts the workers that runs share, for the whole fuzz: one first, then the others, which
+ * under `deno test` find its module type-checked already rather than all checking it at once.
+ */
+async function startPool(size: number): Promise<Worker[]> {
+  const url = new URL("./_concurrent_worker.ts", import.meta.url).href;
+  const pool: Worker[] = [];
+  const add = () =>
+    ask(pool[pool.push(new Worker(url, { type: "module" })) - 1], undefined, "A worker");
+  try {
+    await add();
+    await Promise.all(Array.from({ length: size - 1 }, add));
+  } catch (error) {
+    for (const worker of pool) worker.terminate();
+    throw error;
   }
-
-  /** Starts a worker; resolves when it is ready for runs. */
-  #add(): Promise<void> {
-    const url = new URL("./_concurrent_worker.ts", import.meta.url).href;
-    const worker = new Worker(url, { type: "module" });
-    this.#workers.push(worker);
-    return new Promise((resolve, reject) => {
-      worker.onmessage = () => resolve();
-      worker.onerror = (event) => {
-        event.preventDefault();
-        reject(new Error(`A fuzz worker failed to start: ${event.message}`));
-      };
-    });
-  }
-
-  /** Sends each worker its run; their answers, in the workers' order. */
-  run(runs: WorkerRun[]): Promise<WorkerResult[]> {
-    return Promise.all(runs.map((run, i) =>
-      new Promise<WorkerResult>((resolve, reject) => {
-        const worker = this.#workers[i];
-        worker.onmessage = (event: MessageEvent<WorkerResult | { error: string }>) => {
-          const answer = event.data;
-          if ("error" in answer) reject(new Error(`Worker ${i} threw: ${answer.error}`));
-          else resolve(answer);
-        };
-        worker.onerror = (event) => {
-          event.preventDefault();
-          reject(new Error(`Worker ${i} failed: ${event.message}`));
-        };
-        worker.postMessage(run);
-      })
-    ));
-  }
-
-  close(): void {
-    for (const worker of this.#workers) worker.terminate();
-  }
+  return pool;
 }
 
 class RunFailure extends Error {}
+/** A run that could not end by itself: the lock left held, or a wake-up lost. */
+class Hang extends RunFailure {}
+
+/**
+ * Watches a shared heap's lock while the workers answer, and says what hung, from what the
+ * threads did, never from how long it takes: a lock held by a worker that has answered, which
+ * nothing can free, or a thread asleep on the lock while it is free and no operation ran, which
+ * nothing will wake. It frees and wakes them until all have answered, so that the failure shows.
+ */
+async function hangOf(heap: Heap, answers: Promise<WorkerResult>[]): Promise<string | undefined> {
+  const word = new Int32Array(heap.memory.buffer, rootOf(heap.base), 1);
+  const answered = new Map<number, number>();
+  let settled = false, hang: string | undefined;
+  answers.forEach((answer, i) => answer.then(({ owner }) => answered.set(owner, i), () => {}));
+  Promise.allSettled(answers).then(() => settled = true);
+  while (!settled) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const tickets = ticketsOf(heap.memory, heap.base), holder = heap.lockHolder;
+    if (answered.has(holder)) {
+      hang ??= `worker ${answered.get(holder)} answered, holding the lock`;
+      Atomics.store(word, 0, 0);
+      Atomics.notify(word, 0);
+    } else if (
+      Atomics.load(word, 0) === 0 && Atomics.notify(word, 0) > 0 && Atomics.load(word, 0) === 0 &&
+      ticketsOf(heap.memory, heap.base) === tickets
+    ) hang ??= "a thread slept on the lock while it was free: a wake-up was lost";
+  }
+  return hang;
+}
 
 /** A log entry as a line of the trace. */
 function line(entry: LogEntry, workerOf: Map<number, number>): string {
@@ -235,7 +227,7 @@ function line(entry: LogEntry, workerOf: Map<number, number>): string {
 
 /** Runs one plan; throws a RunFailure saying what went wrong. */
 async function runOnce(
-  pool: Pool,
+  pool: Worker[],
   plan: RunPlan,
   maxCommands: number,
   module: WebAssembly.Module,
@@ -245,7 +237,7 @@ async function runOnce(
   let entries = 1;
   while (entries < plan.workers * maxCommands * 2 + 1) entries *= 2;
   const base = LOG_AT + entries * LOG_ENTRY + plan.offset;
-  const pages = Math.ceil((rootOf(base) + SHARED_HEADER) / PAGE);
+  const pages = Math.ceil((rootOf(base) + SHARED_HEADER + FIRST + HEADER) / PAGE); // to its root
   const maximum = plan.growable === undefined ? 65536 : pages + plan.growable;
   const memory = new WebAssembly.Memory({ initial: pages, maximum, shared: true });
   const limit = Math.min(plan.limit, MAX_LIMIT - base);
@@ -262,7 +254,8 @@ async function runOnce(
     new Promise<unknown>((resolve) =>
       setTimeout(() => {
         try {
-          if (heap.limit + bytes <= MAX_LIMIT - base) heap.limit += bytes;
+          // not into a lock held for good, which would stop the watch on this thread too
+          if (heap.lockHolder === 0 && heap.limit + bytes <= MAX_LIMIT - base) heap.limit += bytes;
           resolve(undefined);
         } catch (error) {
           resolve(error);
@@ -270,15 +263,21 @@ async function runOnce(
       }, i)
     )
   );
-  const results = await pool.run(
-    plan.commands.slice(0, plan.workers).map((commands, worker) => ({
-      ...heap.share(), // what a worker needs to attach: the memory, base and module
-      worker,
-      workers: plan.workers,
-      barrier,
-      commands,
-    })),
+  const answers = plan.commands.slice(0, plan.workers).map((commands, worker) =>
+    ask<WorkerResult>(
+      pool[worker],
+      {
+        ...heap.share(), // what a worker needs to attach: the memory, base and module
+        worker,
+        workers: plan.workers,
+        barrier,
+        commands,
+      } satisfies WorkerRun,
+      `Worker ${worker}`,
+    )
   );
+  const hang = await hangOf(heap, answers);
+  const results = await Promise.all(answers);
   const raised = (await Promise.all(raising)).find((error) => error !== undefined);
   const last = ticketsOf(memory, base);
   const log = readLog(memory, LOG_AT, entries, first, last);
@@ -287,13 +286,19 @@ async function runOnce(
     const shown = log.slice(0, upTo + 1).map((entry) => line(entry, workerOf));
     return (shown.length > 60 ? ["…", ...shown.slice(-60)] : shown).join("\n    ");
   };
-  const fail = (what: string, at = log.length - 1): never => {
-    throw new RunFailure(
+  const fail = (what: string, at = log.length - 1, Failure = RunFailure): never => {
+    throw new Failure(
       `${what}\n  ${plan.workers} workers, heap at ${base} in a memory of ${pages} pages ` +
         `(at most ${maximum}), limit ${limit}; the log in ticket order:\n    ${trace(at)}`,
     );
   };
 
+  if (hang) {
+    const schedule = plan.commands.slice(0, plan.workers).map((commands) =>
+      JSON.stringify(commands)
+    );
+    fail(`${hang}; the workers' commands:\n    ${schedule.join("\n    ")}`, undefined, Hang);
+  }
   if (raised) fail(`raising the limit from the main thread threw ${raised}`);
   // no lock outlives its call, and a lock nobody holds cannot be taken from anyone
   if (heap.lockHolder !== 0) fail(`owner ${heap.lockHolder} holds the lock after every call`);
@@ -330,7 +335,7 @@ async function runOnce(
 
   // the model, replaying the log from the heap as it was made
   const modelMemory = new WebAssembly.Memory({ initial: pages, maximum });
-  const model = new ModelAllocator(modelMemory);
+  const model = new SharedModelAllocator(modelMemory);
   if (!model.init(rootOf(base) + SHARED_HEADER, limitEnd)) {
     fail("the model could not start the heap the shared build started");
   }
@@ -343,12 +348,8 @@ async function runOnce(
     else if (operation === "calloc") result = model.calloc(a, b);
     else if (operation === "aligned_alloc") result = model.aligned_alloc(a, b);
     else if (operation === "malloc_usable_size") result = model.malloc_usable_size(a);
-    else if (operation === "set_limit") {
-      // refused below what the heap spans, which the model can say as well
-      const spanEnd = Math.min(modelMemory.buffer.byteLength, MAX_LIMIT, model.limit);
-      result = a >= spanEnd ? 1 : 0;
-      if (result) model.limit = a;
-    } else fail(`the log holds ${operation}, which no run does`, i);
+    else if (operation === "set_limit") result = model.mote_set_limit(a);
+    else fail(`the log holds ${operation}, which no run does`, i);
     // every entry's usable size is compared: a block's, or 0 for an entry that returns none
     const returnsBlock = /^(malloc|realloc|calloc|aligned_alloc)$/.test(operation);
     const usable = returnsBlock && result ? model.malloc_usable_size(result) : 0;
@@ -406,27 +407,33 @@ export async function fuzzConcurrent(
     maxCommands: options.maxCommands ?? 150,
   };
   const seed = options.seed ?? (Math.random() * 2 ** 31) | 0;
-  const pool = await Pool.start(settings.maxWorkers);
+  const pool = await startPool(settings.maxWorkers);
   const counts = { runs: 0, operations: 0, switches: 0, raises: 0 };
   let failure: string | undefined;
+  let hangsOnly = false, shrinks = 0;
+  const property = fc.asyncProperty(plans(settings), async (plan) => {
+    if (hangsOnly && ++shrinks > SHRINKS) return; // what it has shrunk to so far stands
+    counts.runs++;
+    try {
+      const done = await runOnce(pool, plan, settings.maxCommands, options.wasm ?? sharedModule());
+      counts.operations += done.operations;
+      counts.switches += done.switches;
+      counts.raises += done.raises;
+    } catch (error) {
+      if (!hangsOnly || error instanceof Hang) throw error;
+    }
+  });
   try {
-    const details = await fc.check(
-      fc.asyncProperty(plans(settings), async (plan) => {
-        counts.runs++;
-        const { operations, switches, raises } = await runOnce(
-          pool,
-          plan,
-          settings.maxCommands,
-          options.wasm ?? sharedModule(),
-        );
-        counts.operations += operations;
-        counts.switches += switches;
-        counts.raises += raises;
-      }),
-      // a concurrent run does not repeat itself: shrinking would chase another interleaving,
-      // and the failing run's log is already a sequential history to read
-      { seed, numRuns: settings.runs, endOnFailure: true },
-    );
+    // a concurrent run does not repeat itself: shrinking would chase another interleaving,
+    // and the failing run's log is already a sequential history to read
+    let details = await fc.check(property, { seed, numRuns: settings.runs, endOnFailure: true });
+    if (details.failed && details.errorInstance instanceof Hang) {
+      // a hang comes of what the threads do more than of when: its schedule shrinks, to hangs
+      hangsOnly = true;
+      const path = details.counterexamplePath ?? undefined;
+      const shrunk = await fc.check(property, { seed, numRuns: settings.runs, path });
+      if (shrunk.failed) details = shrunk;
+    }
     if (details.failed) {
       const error = details.errorInstance;
       failure = error instanceof RunFailure
@@ -436,7 +443,7 @@ export async function fuzzConcurrent(
         : String(error);
     }
   } finally {
-    pool.close();
+    for (const worker of pool) worker.terminate();
   }
   return { seed, ...counts, failure };
 }

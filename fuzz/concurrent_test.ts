@@ -3,8 +3,7 @@
 // from where. A second test shows the fuzz has teeth: a shared build whose lock does nothing
 // must fail it.
 import assert from "node:assert/strict";
-import asc from "assemblyscript/asc";
-import { VARIANTS } from "../scripts/build.ts";
+import { compile, VARIANTS } from "../scripts/build.ts";
 import { fuzzConcurrent } from "./concurrent.ts";
 import { BOUNDED } from "./_bounded.ts";
 
@@ -21,33 +20,40 @@ Deno.test(`2 to 8 workers at once on one shared heap do what the model says (${R
   assert.equal(report.runs, RUNS);
 });
 
-/** asm/shared.ts with its lock taken at once, whoever holds it. */
-async function unlockedBuild(): Promise<WebAssembly.Module> {
-  const read = (name: string) => Deno.readTextFile(new URL(`../asm/${name}`, import.meta.url));
-  const source = await read("shared.ts");
-  const taking = "if (atomic.cmpxchg<i32>(lock, 0, me) == 0) return;";
-  assert.ok(source.includes(taking), "asm/shared.ts no longer takes its lock this way");
-  const flags = VARIANTS.find((variant) => variant.name === "sharedWasm")!.flags;
-  const { binary, error, stderr } = await asc.compileString(
-    { "shared.ts": source.replace(taking, "return;"), "mote.ts": await read("mote.ts") },
-    {
-      optimizeLevel: 3,
-      shrinkLevel: 2,
-      noAssert: true,
-      runtime: "stub",
-      enable: ["threads"],
-      importMemory: true,
-      sharedMemory: true,
-      maximumMemory: Number(flags[flags.indexOf("--maximumMemory") + 1]),
-    },
-  );
-  if (error || !binary) throw new Error(`Compiling the unlocked build failed: ${stderr}`);
-  return new WebAssembly.Module(new Uint8Array(binary));
+/** asm/shared.ts built as scripts/build.ts builds it, with `from` made `to`. */
+async function mutant(from: string, to: string): Promise<WebAssembly.Module> {
+  const variant = VARIANTS.find((variant) => variant.name === "sharedWasm")!;
+  const edit = (text: string, file: string) => {
+    if (!file.endsWith("shared.ts")) return text;
+    assert.ok(text.includes(from), `asm/shared.ts no longer says ${from}`);
+    return text.replace(from, to);
+  };
+  return new WebAssembly.Module((await compile(variant, edit)).wasm);
 }
 
 Deno.test("the concurrent fuzz catches a shared heap whose lock does nothing", async () => {
   // it stops at the first failure, which comes within a few runs: the bound is for safety
-  const report = await fuzzConcurrent({ runs: 200, seed: SEED, wasm: await unlockedBuild() });
+  const taking = "if (atomic.cmpxchg<i32>(lock, 0, me) == 0) return;"; // taken at once, by all
+  const report = await fuzzConcurrent({
+    runs: 200,
+    seed: SEED,
+    wasm: await mutant(taking, "return;"),
+  });
   assert.notEqual(report.failure, undefined, `${report.runs} runs passed without a lock`);
   console.log(`failed after ${report.runs} runs: ${report.failure!.split("\n")[0]}`);
+});
+
+Deno.test("the concurrent fuzz reports a hang itself, with its schedule shrunk", async () => {
+  // a release that wakes nobody: waiters sleep on with the lock free
+  const waking = "atomic.notify(at + LOCK, -1);\n}";
+  const wasm = await mutant(waking, "atomic.notify(at + LOCK, 0);\n}");
+  const report = await fuzzConcurrent({
+    runs: 200, // it stops at the first hang, which contention brings within a few dozen
+    seed: SEED,
+    wasm,
+    maxWorkers: 4,
+    maxCommands: 30,
+  });
+  assert.match(report.failure ?? "", /a wake-up was lost; the workers' commands/);
+  console.log(`after ${report.runs} runs, shrinking included: ${report.failure!.split("\n")[0]}`);
 });

@@ -8,6 +8,7 @@
  * @module
  */
 import asc from "assemblyscript/asc";
+import binaryen from "binaryen";
 import ascPackage from "assemblyscript/package.json" with { type: "json" };
 import { encodeBase64, sha256Hex } from "./_bytes.ts";
 import { parseArgs } from "./_cli.ts";
@@ -24,6 +25,12 @@ export interface Variant {
   budget?: number;
   /** The entry file, when not asm/mote.ts (which it then imports). */
   entry?: string;
+  /**
+   * Whether every call is inlined into the exports, but for recursive ones: the engine then
+   * checks the stack once per export, on entry, so that no stack overflow can strike inside
+   * (the shared build takes its lock inside, and must give it back: asm/shared.ts's enter).
+   */
+  inlineAll?: boolean;
 }
 
 const SOURCE = "asm/mote.ts";
@@ -72,8 +79,27 @@ export const VARIANTS: Variant[] = [
       "65536",
     ],
     entry: "asm/shared.ts",
+    inlineAll: true,
   },
 ];
+
+/** `wasm` with every call inlined but recursive ones, then optimised for speed (-O3). */
+export function inlineAll(wasm: Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> {
+  const module = binaryen.readBinary(wasm);
+  try {
+    module.setFeatures(binaryen.Features.All);
+    binaryen.setOptimizeLevel(3);
+    binaryen.setShrinkLevel(0);
+    binaryen.setAlwaysInlineMaxSize(Number.MAX_SAFE_INTEGER >>> 0);
+    binaryen.setFlexibleInlineMaxSize(Number.MAX_SAFE_INTEGER >>> 0);
+    binaryen.setOneCallerInlineMaxSize(Number.MAX_SAFE_INTEGER >>> 0);
+    binaryen.setAllowInliningFunctionsWithLoops(true);
+    module.runPasses(["inlining-optimizing", "remove-unused-module-elements"]);
+    return new Uint8Array(module.emitBinary());
+  } finally {
+    module.dispose();
+  }
+}
 
 /** The builds over their budgets, as messages; empty when every build is within its own. */
 export function overBudget(builds: Built[]): string[] {
@@ -90,8 +116,14 @@ export interface Built {
   wasm: Uint8Array<ArrayBuffer>;
 }
 
-/** Compiles one variant of asm/ in memory. */
-export async function compile(variant: Variant): Promise<Built> {
+/**
+ * Compiles one variant of asm/ in memory; `edit`, if given, changes each source file's text as
+ * the compiler reads it (a test's mutant).
+ */
+export async function compile(
+  variant: Variant,
+  edit?: (text: string, file: string) => string,
+): Promise<Built> {
   let wasm: Uint8Array<ArrayBuffer> | undefined;
   const stderr: string[] = [];
   const { error } = await asc.main(
@@ -104,12 +136,15 @@ export async function compile(variant: Variant): Promise<Built> {
       },
       stderr: { write: (s: string | Uint8Array) => stderr.push(String(s)) } as never,
       stdout: { write: () => {} } as never,
+      readFile: edit &&
+        ((file: string, dir: string) =>
+          Deno.readTextFile(`${dir}/${file}`).then((text) => edit(text, file), () => null)),
     },
   );
   if (error || !wasm) {
     throw new Error(`Compiling ${variant.name} failed: ${error?.message}\n${stderr.join("")}`);
   }
-  return { variant, wasm };
+  return { variant, wasm: variant.inlineAll ? inlineAll(wasm) : wasm };
 }
 
 /** The text of src/_wasm.ts for the given builds of the given source. */

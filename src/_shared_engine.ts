@@ -7,8 +7,11 @@
  */
 import { sharedWasm } from "./_wasm.ts";
 import { readHeap, rootOf } from "./_heap_reader.ts";
+import { ALIGN, FIRST, HEADER } from "./_layout.ts";
+import type { HeapPicture } from "./_picture.ts";
 import { C_NAMES, type Engine } from "./_engine.ts";
 import { LIVE, NOT_A_BLOCK } from "./_verdict.ts";
+import { describe } from "./_validate.ts";
 
 /** The C ABI with its memory, as a Heap hands it out (heap.ts's MoteExports, not imported back). */
 type MoteExports = Engine["exports"];
@@ -16,8 +19,12 @@ type MoteExports = Engine["exports"];
 /** The bytes of the shared header in front of the heap: asm/shared.ts's SIZE. */
 export const SHARED_HEADER = 64;
 /** Word offsets in the header, as asm/shared.ts lays it out. */
-const LOCK = 0, TICKETS = 8, STATE = 32;
+const LOCK = 0, TICKETS = 8, MAGIC = 20, STATE = 32;
+/** What mote_create writes at MAGIC: "MOTS" in memory, asm/shared.ts's SHARED_MAGIC. */
+const SHARED_MAGIC = 0x53544F4D;
 const TOP = STATE + 8, LIMIT = STATE + 12;
+/** Where the record of live blocks is, and its length in bytes: a bit per ALIGN bytes. */
+const RECORD = STATE + 24, RECORD_BYTES = STATE + 28;
 const WAITERS = 1 << 31;
 /** A log entry's bytes: 8 words. */
 export const LOG_ENTRY = 32;
@@ -65,6 +72,7 @@ export interface SharedHeap {
 
 /** What the shared build exports beyond the C functions. */
 interface SharedExports extends MoteExports {
+  mote_free(ptr: number): number;
   mote_create(base: number): void;
   mote_attach(base: number, wait: number): number;
   mote_init(base: number, limitEnd: number): number;
@@ -81,6 +89,11 @@ export interface Sharing {
   readonly owner: number;
   /** The owner id of the lock's holder, 0 when it is free. */
   holder(): number;
+  /**
+   * Frees `ptr` if the heap's record of live blocks says it is one, in one call under the lock
+   * (another thread may free it meanwhile); whether it did. Nothing changes when it does not.
+   */
+  free(ptr: number): boolean;
   /** Frees the lock if `owner` holds it; whether it did. */
   recover(owner: number): boolean;
   /** The heap's end address, as any thread last set it. */
@@ -141,10 +154,22 @@ export function sharedEngine(
 ): Engine & { sharing: Sharing; module: WebAssembly.Module } {
   const memory = given ?? new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
   const header = rootOf(base);
-  if (!attach && memory.buffer.byteLength < header + SHARED_HEADER) {
+  if (memory.buffer.byteLength < header + SHARED_HEADER) {
     throw new RangeError(
-      `A shared heap at ${base} needs its memory to reach ${header + SHARED_HEADER} bytes, ` +
-        `got ${memory.buffer.byteLength}`,
+      attach
+        ? `No shared heap at base ${base}: its header would end at ${header + SHARED_HEADER}, ` +
+          `past the memory's ${memory.buffer.byteLength} bytes`
+        : `A shared heap at ${base} needs its memory to reach ${header + SHARED_HEADER} bytes, ` +
+          `got ${memory.buffer.byteLength}`,
+    );
+  }
+  // only what mote_create made carries the magic word: attaching anywhere else would take a
+  // lock and a state that are not there
+  if (
+    attach && Atomics.load(new Int32Array(memory.buffer, header + MAGIC, 1), 0) !== SHARED_MAGIC
+  ) {
+    throw new RangeError(
+      `No shared heap at base ${base}: attach takes the memory and base that heap.share() gave`,
     );
   }
   const instance = new WebAssembly.Instance(module, { env: { memory } });
@@ -176,26 +201,109 @@ export function sharedEngine(
         );
       }
     },
-    // other threads allocate and free at any time, so no record of one thread's stays exact: a
-    // shared heap relies on the wasm's own check of the block's header, as C does
+    // the record of live blocks is the wasm's, in the shared memory, kept under the lock
+    // (asm/shared.ts): malloc_usable_size is 0 for any pointer that is not a live block
     verdict: (ptr) => (x.malloc_usable_size(ptr) >>> 0) === 0 ? NOT_A_BLOCK : LIVE,
     read: () =>
-      locked(() =>
-        readHeap({
+      locked(() => {
+        const reading = readHeap({
           buffer: memory.buffer,
           root: rootOf(header + SHARED_HEADER),
           top: words()[TOP / 4] >>> 0,
           limit: words()[LIMIT / 4] >>> 0,
-        })
-      ),
+        });
+        const record = words()[RECORD / 4] >>> 0, bytes = words()[RECORD_BYTES / 4] >>> 0;
+        const problems = recordProblems(memory, reading.picture, record, bytes);
+        return { ...reading, problems: [...reading.problems, ...problems] };
+      }),
     sharing: {
       owner,
+      free: (ptr) => x.mote_free(ptr) === 1,
       holder: () => Atomics.load(words(), LOCK / 4) & ~WAITERS,
       recover: (dead) => x.mote_recover(dead) === 1,
       limitEnd: () => Atomics.load(words(), LIMIT / 4) >>> 0,
       locked,
     },
   };
+}
+
+/**
+ * A proof that a thread has stopped, as `Heap.prototype.recover` takes it: the Node
+ * `worker_threads` Worker the thread ran in, once it has exited (its `exit` event has fired, or
+ * the promise `worker.terminate()` returned has settled).
+ *
+ * @example What Node's Worker looks like once it has exited
+ * ```ts
+ * import type { StoppedWorker } from "@mote/alloc";
+ *
+ * const exited: StoppedWorker = { threadId: -1 };
+ * ```
+ */
+export interface StoppedWorker {
+  /** Node sets it to -1 once the worker's thread has exited. */
+  readonly threadId: number;
+}
+
+/**
+ * Why `worker` does not prove that its thread has stopped, in this runtime; undefined when it
+ * does. Only Node proves it: a worker_threads Worker's threadId turns -1 once its thread has
+ * exited. Deno's terminate() lets a worker busy in synchronous code run on (2.9), and a
+ * browser's stops it up to seconds later with no event: there nothing proves a thread stopped.
+ */
+export function whyNotStopped(worker: unknown): string | undefined {
+  const runtime = globalThis as {
+    Deno?: unknown;
+    Bun?: unknown;
+    process?: { versions?: { node?: string } };
+  };
+  if (runtime.Deno !== undefined) {
+    return "Deno gives no proof that a worker has stopped: its terminate() lets a worker busy " +
+      "in synchronous code run on, and no event says when it ends";
+  }
+  if (runtime.Bun !== undefined || runtime.process?.versions?.node === undefined) {
+    return "this runtime gives no proof that a worker has stopped (a browser's terminate() " +
+      "stops a worker up to seconds later, with no event); only Node's worker_threads do";
+  }
+  const node = worker as Partial<StoppedWorker> | null;
+  if (typeof node !== "object" || node === null || typeof node.threadId !== "number") {
+    return `the proof must be the node:worker_threads Worker the owner ran in, got ${
+      describe(worker)
+    }`;
+  }
+  if (node.threadId !== -1) {
+    return `its worker (thread ${node.threadId}) has not exited: await worker.terminate(), ` +
+      `or its 'exit' event, first`;
+  }
+  return undefined;
+}
+
+/**
+ * What is wrong with a shared heap's record of live blocks (`bytes` bytes at `record`), read
+ * against its blocks: a bit set where no used block's payload is, or a used block whose bit is
+ * clear (the record's own block has none).
+ */
+function recordProblems(
+  memory: WebAssembly.Memory,
+  picture: HeapPicture,
+  record: number,
+  bytes: number,
+): string[] {
+  const problems: string[] = [];
+  const used = new Set(picture.blocks.filter((b) => !b.free && b.ptr !== record).map((b) => b.ptr));
+  const first = picture.root + FIRST + HEADER;
+  const bits = record === 0 ? new Uint8Array() : new Uint8Array(memory.buffer, record, bytes);
+  bits.forEach((byte, i) => {
+    for (let bit = 0; byte >> bit; bit++) {
+      const ptr = first + (i * 8 + bit) * ALIGN;
+      if ((byte >> bit) & 1 && !used.delete(ptr)) {
+        problems.push(`The record of live blocks marks ${ptr}, which is not a used block`);
+      }
+    }
+  });
+  for (const ptr of used) {
+    problems.push(`Block ${ptr} is used, but the record of live blocks does not mark it`);
+  }
+  return problems;
 }
 
 /** One operation as the log recorded it. */

@@ -19,12 +19,23 @@ export type Task =
     readonly tag: number;
   }
   | { readonly task: "hold"; readonly shared: SharedHeap }
+  | { readonly task: "busy"; readonly shared: SharedHeap; readonly flags: SharedArrayBuffer }
   | { readonly task: "contend"; readonly shared: SharedHeap; readonly spin: boolean };
 
 const scope = globalThis as unknown as {
   onmessage: (event: MessageEvent<Task>) => void;
   postMessage(message: unknown): void;
 };
+
+/** The name of the error `call` throws, or "no error". */
+function refusal(call: () => void): string {
+  try {
+    call();
+    return "no error";
+  } catch (error) {
+    return (error as Error).name;
+  }
+}
 
 scope.onmessage = ({ data }) => {
   if (data.task === "api") {
@@ -45,14 +56,13 @@ scope.onmessage = ({ data }) => {
       zeroed: heap.bytes(zeroed, 100).every((byte) => byte === 0),
       aligned: aligned % 4096,
       problems: heap.check(),
-      freeTwice: (() => {
-        try {
-          heap.free(aligned);
-          return "no error";
-        } catch (error) {
-          return (error as Error).name;
-        }
-      })(),
+      freeTwice: refusal(() => heap.free(aligned)),
+      // a pointer inside a live block, behind a header forged there: refused all the same
+      interior: refusal(() => {
+        heap.view.setUint32(zeroed + 12, 16, true);
+        heap.free(zeroed + 16);
+      }),
+      interiorProblems: heap.check(),
     });
   } else if (data.task === "threaded") {
     // a wasm module built with threads, its allocator the attached heap's exports
@@ -67,6 +77,14 @@ scope.onmessage = ({ data }) => {
     const heap = Heap.attach(data.shared);
     scope.postMessage({ attached: true });
     scope.postMessage({ ptr: heap.malloc(64) });
+  } else if (data.task === "busy") {
+    // heap calls in a synchronous loop, counted in flags[0], until flags[1] asks it to stop
+    const heap = Heap.attach(data.shared), flags = new Int32Array(data.flags);
+    scope.postMessage({ owner: heap.owner });
+    while (Atomics.load(flags, 1) === 0) {
+      heap.free(heap.malloc(64));
+      Atomics.add(flags, 0, 1);
+    }
   } else {
     // a thread that dies in the middle of a call: it takes the lock and never gives it up
     const engine = sharedEngine(data.shared.memory, data.shared.base, true);

@@ -9,7 +9,9 @@
  * `>>> 0` makes it unsigned.
  *
  * The release build checks nothing here: each function returns 0 (or, for `free`, does nothing)
- * where {@linkcode Heap} would throw. The checked build's functions (a heap made with
+ * where {@linkcode Heap} would throw. A shared heap's (`shared: true`) refuse, the same way, any
+ * pointer that is not a live block, whatever the bytes in front of it say: they check the heap's
+ * record of live blocks, which the shared memory holds. The checked build's functions (a heap made with
  * `checked: true`) check every pointer, guard and poisoned byte they touch and throw
  * {@linkcode HeapMisuseError} when they find misuse, through the caller's wasm frames; a request
  * that cannot be served still returns 0.

@@ -19,9 +19,16 @@ import { type CFunctions, type Engine, type EngineFactory, wasmEngine } from "./
 import { type HeapBlock, type HeapStats, statsOf } from "./_picture.ts";
 import type { MoteExports } from "./c_abi.ts";
 import { LIVE, NOT_A_BLOCK, type Verdict } from "./_verdict.ts";
-import { isShared, sharedEngine, type SharedHeap, type Sharing } from "./_shared_engine.ts";
+import {
+  isShared,
+  sharedEngine,
+  type SharedHeap,
+  type Sharing,
+  type StoppedWorker,
+  whyNotStopped,
+} from "./_shared_engine.ts";
 
-export type { SharedHeap } from "./_shared_engine.ts";
+export type { SharedHeap, StoppedWorker } from "./_shared_engine.ts";
 
 export type { MoteExports } from "./c_abi.ts";
 
@@ -66,7 +73,9 @@ export interface HeapOptions {
    * Make a heap that several threads use at once: its memory is shared (a new one, or the given
    * `memory`, which must then be shared), each call runs under a lock in that memory, and
    * {@linkcode Heap.prototype.share} gives what a worker passes to {@linkcode Heap.attach}.
-   * The release build only: not with `checked`. See docs/shared-heap.md.
+   * The release build only: not with `checked`. Bad pointers are refused as in an unshared heap,
+   * through `exports` too: a record of live blocks in the shared memory, kept under the lock,
+   * says which pointers are blocks. See docs/shared-heap.md.
    */
   shared?: boolean;
 }
@@ -122,8 +131,10 @@ export class Heap {
   readonly base: number;
   /**
    * The raw C ABI, ready to pass as another module's imports. In the release build it checks no
-   * argument and reports failure by returning 0; in a checked heap its functions also throw
-   * {@linkcode HeapMisuseError} when they find misuse (see {@linkcode MoteExports}).
+   * argument and reports failure by returning 0 (a shared heap's also refuses every pointer that
+   * is not a live block, by returning 0 or, for `free`, doing nothing); in a checked heap its
+   * functions also throw {@linkcode HeapMisuseError} when they find misuse (see
+   * {@linkcode MoteExports}).
    */
   readonly exports: MoteExports;
   /** Whether this heap runs the checked build. */
@@ -399,6 +410,8 @@ export class Heap {
       checkSize(size);
       this.#operation = "realloc";
       moved = this.#calls.realloc(ptr, size);
+      // refused, when another thread freed the block since the check: not out of memory
+      if (moved === 0 && ptr !== 0 && this.shared) this.#checkLive(ptr, "realloc");
     }
     return this.#served("realloc", size, moved);
   }
@@ -459,6 +472,11 @@ export class Heap {
     checkSize(ptr, "Pointer");
     if (ptr === 0) return;
     this.#operation = "free";
+    if (this.#sharing) {
+      // one call that decides and frees under the lock: the record of live blocks is the wasm's
+      if (!this.#sharing.sharing.free(ptr)) this.#refuse(ptr, "free", NOT_A_BLOCK);
+      return;
+    }
     if (this.#engine.freeLive?.(ptr)) return; // one call, when the record is exact and holds ptr
     this.#checkLive(ptr, "free");
     this.#operation = "free";
@@ -672,6 +690,7 @@ export class Heap {
    * @param shared What {@linkcode Heap.prototype.share} returned, posted to this thread.
    * @returns This thread's heap over it.
    * @throws {TypeError} When `shared` does not hold a shared memory and a base.
+   * @throws {RangeError} When no shared heap was made at that base of that memory.
    *
    * @example In the worker
    * ```ts ignore
@@ -687,6 +706,12 @@ export class Heap {
   static attach(shared: SharedHeap): Heap {
     if (typeof shared !== "object" || shared === null) {
       throw new TypeError(`Shared must be what heap.share() returned, got ${describe(shared)}`);
+    }
+    if (!(shared.memory instanceof WebAssembly.Memory)) {
+      throw new TypeError(
+        `Shared must be what heap.share() returned: its memory must be a shared ` +
+          `WebAssembly.Memory, got ${describe(shared.memory)}`,
+      );
     }
     if (shared.module !== undefined && !(shared.module instanceof WebAssembly.Module)) {
       throw new TypeError(`Module must be a WebAssembly.Module, got ${describe(shared.module)}`);
@@ -735,17 +760,38 @@ export class Heap {
   }
 
   /**
-   * Frees the lock of a shared heap that a thread which has died was holding, such as a worker
-   * terminated in the middle of a call, so that the others go on; then checks the heap, which
-   * that call may have left half done.
+   * Frees the lock of a shared heap that a thread which has stopped was holding, such as a
+   * worker terminated in the middle of a call, so that the others go on; then checks the heap,
+   * which that call may have left half done. It frees the lock only when the runtime proves that
+   * the holder's thread has stopped, since freeing the lock of a thread that runs on lets two
+   * threads into the heap: only Node does, with the worker_threads Worker once it has exited.
+   * Deno's `terminate()` lets a worker busy in synchronous code run on, and a browser's stops it
+   * up to seconds later with no event: there `recover` refuses, and a program stops its workers
+   * by asking them (a message, a flag they read), never with `terminate()` while they may be in
+   * a call, and makes a new heap if a worker dies holding the lock.
    *
-   * @param owner The dead thread's {@linkcode Heap.prototype.owner}.
+   * @param owner The stopped thread's {@linkcode Heap.prototype.owner}.
+   * @param worker The proof that it stopped: the Node `worker_threads` Worker it ran in, after
+   * its `exit` event (or once `await worker.terminate()` has returned).
    * @returns What is wrong with the heap, as {@linkcode Heap.prototype.check} says: empty when
    * it is intact and can be used on; otherwise {@linkcode Heap.prototype.reset} it.
-   * @throws {TypeError} When the heap is not shared.
-   * @throws {RangeError} When `owner` does not hold the lock.
+   * @throws {TypeError} When the heap is not shared, or the runtime cannot prove that the
+   * worker stopped (Deno, browsers), or `worker` is not a Node Worker.
+   * @throws {RangeError} When `owner` does not hold the lock, or the worker has not exited.
    *
-   * @example
+   * @example On Node, after a worker died holding the lock
+   * ```ts ignore
+   * import { Heap } from "@mote/alloc";
+   * import { Worker } from "node:worker_threads";
+   *
+   * const heap = new Heap({ shared: true });
+   * const worker = new Worker("./worker.js", { workerData: heap.share() });
+   * const owner = await new Promise<number>((resolve) => worker.once("message", resolve));
+   * await worker.terminate(); // resolves once the thread has exited
+   * if (heap.lockHolder === owner && heap.recover(owner, worker).length) heap.reset();
+   * ```
+   *
+   * @example Anywhere else it refuses, saying why
    * ```ts
    * import { Heap } from "@mote/alloc";
    * import assert from "node:assert/strict";
@@ -754,13 +800,23 @@ export class Heap {
    * assert.throws(() => heap.recover(heap.owner + 1), RangeError); // nobody holds the lock
    * ```
    */
-  recover(owner: number): string[] {
+  recover(owner: number, worker?: StoppedWorker): string[] {
     const sharing = this.#sharingOrThrow("recover");
     checkInteger(owner, "Owner", 1, 0x7FFF_FFFF);
-    if (!sharing.recover(owner)) {
+    if (sharing.holder() !== owner) {
       throw new RangeError(
         `Owner ${owner} does not hold the lock; ${sharing.holder() || "nobody"} does`,
       );
+    }
+    const why = whyNotStopped(worker);
+    if (why !== undefined) {
+      const unproven = `recover cannot free owner ${owner}'s lock: ${why}`;
+      throw worker !== undefined && why.includes("has not exited")
+        ? new RangeError(unproven)
+        : new TypeError(unproven);
+    }
+    if (!sharing.recover(owner)) {
+      throw new RangeError(`Owner ${owner} let go of the lock itself: it was still running`);
     }
     return this.check();
   }
@@ -805,13 +861,16 @@ export class Heap {
    */
   #checkLive(ptr: number, operation: string): void {
     this.#operation = operation; // the checked build reports what is wrong with ptr itself
+    // a shared heap's engine answers from the wasm's own record, in the shared memory, kept under
+    // the lock (asm/shared.ts): other threads allocate and free at any time
     const verdict = this.#engine.verdict(ptr);
     if (verdict !== LIVE) this.#refuse(ptr, operation, verdict);
   }
 
   /** The usable size of `ptr`, a live block; throws for any other pointer. */
   #usable(ptr: number, operation: string): number {
-    this.#checkLive(ptr, operation);
+    if (!this.shared) this.#checkLive(ptr, operation); // a shared heap's answer is the check
+    this.#operation = operation;
     const usable = this.#calls.malloc_usable_size(ptr) >>> 0;
     // its header was overwritten: refused too (the checked build reports that itself, and a
     // block of malloc(0) has 0 usable bytes there: exactly the bytes asked for)

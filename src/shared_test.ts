@@ -3,6 +3,8 @@ import asc from "assemblyscript/asc";
 import { Heap, ModelHeap } from "../mod.ts";
 import type { Task } from "./_shared_test_worker.ts";
 import { sharedEngine } from "./_shared_engine.ts";
+import { SharedModelAllocator } from "./_model_shared.ts";
+import { MAX_LIMIT } from "./_layout.ts";
 
 /** Runs one task in a fresh worker; its answer. */
 async function inWorker<T>(task: Task): Promise<T> {
@@ -51,14 +53,118 @@ Deno.test("a shared heap is one heap, whichever instance calls", () => {
 Deno.test("a shared heap places blocks exactly as the model does", () => {
   const heap = new Heap({ shared: true });
   // the shared header takes 64 bytes in front of the heap: the model's heap starts there
-  const modelHeap = new ModelHeap({
-    memory: new WebAssembly.Memory({ initial: 1, maximum: 65536 }),
-    base: 64,
-  });
-  for (const size of [1, 100, 5000, 70_000, 3]) {
-    assert.equal(heap.malloc(size), modelHeap.malloc(size));
+  const model = new SharedModelAllocator(new WebAssembly.Memory({ initial: 1, maximum: 65536 }));
+  assert.ok(model.init(64, MAX_LIMIT));
+  const live: number[] = [];
+  for (const size of [1, 100, 5000, 70_000, 3, 300_000, 20, 1 << 20]) {
+    const ptr = heap.malloc(size);
+    assert.equal(ptr, model.malloc(size));
+    live.push(ptr);
   }
-  assert.deepEqual(heap.walk(), modelHeap.walk());
+  heap.free(live[3]);
+  model.free(live[3]);
+  assert.equal(heap.realloc(live[4], 90_000), model.realloc(live[4], 90_000));
+  assert.equal(heap.alignedAlloc(4096, 10), model.aligned_alloc(4096, 10));
+  assert.equal(heap.calloc(3, 7), model.calloc(3, 7));
+  // the record of live blocks is a used block of the heap, in both
+  assert.deepEqual(heap.walk(), model.picture().blocks);
+});
+
+Deno.test("a shared heap refuses interior and stale pointers, whatever the bytes in front say", async (t) => {
+  // each bad pointer has a header forged in front of it that reads as a live block's
+  const refusals = (heap: Heap, ptr: number) => {
+    const x = heap.exports;
+    assert.throws(() => heap.free(ptr), /free was given pointer \d+, which is not a live block/);
+    assert.throws(() => heap.realloc(ptr, 8), RangeError);
+    assert.throws(() => heap.usableSize(ptr), RangeError);
+    assert.throws(() => heap.bytes(ptr), RangeError);
+    // wasm to wasm, the C ABI: refused as C refuses, 0 and nothing done
+    assert.equal(x.malloc_usable_size(ptr), 0);
+    assert.equal(x.realloc(ptr, 8), 0);
+    x.free(ptr);
+  };
+  await t.step("inside a live block", () => {
+    const heap = new Heap({ shared: true });
+    const other = Heap.attach(heap.share()); // another instance: the record is the memory's
+    const a = heap.malloc(100);
+    heap.malloc(8);
+    heap.view.setUint32(a + 12, 32, true);
+    const blocks = heap.walk();
+    refusals(heap, a + 16);
+    refusals(other, a + 16);
+    assert.deepEqual(heap.walk(), blocks);
+    assert.deepEqual(heap.check(), []);
+    const b = heap.malloc(20);
+    assert.ok(
+      b >= a + 100 || b + 20 <= a,
+      `malloc(20) returned ${b}, inside the live [${a}, ${a + 100})`,
+    );
+  });
+  await t.step("from before a reset", () => {
+    const heap = new Heap({ shared: true });
+    heap.malloc(8);
+    const stale = heap.malloc(8);
+    heap.reset();
+    const big = heap.malloc(100);
+    heap.view.setUint32(stale - 4, 16, true);
+    const blocks = heap.walk();
+    refusals(heap, stale);
+    assert.deepEqual(heap.walk(), blocks);
+    assert.deepEqual(heap.check(), []);
+    heap.free(big);
+  });
+  await t.step("check() reads the record against the blocks", () => {
+    const heap = new Heap({ shared: true });
+    const a = heap.malloc(100);
+    const record = heap.walk().find((block) => !block.free && block.ptr !== a)!.ptr;
+    const first = heap.walk()[0].ptr; // the record, the first block: its payload the first one
+    const bit = (a - first) / 16;
+    heap.u8[record + (bit >> 3)] ^= 1 << (bit & 7); // a wild write clears a's bit
+    assert.deepEqual(heap.check(), [
+      `Block ${a} is used, but the record of live blocks does not mark it`,
+    ]);
+    assert.throws(() => heap.free(a), RangeError); // refused, not trusted to the header
+    heap.u8[record + (bit >> 3)] ^= 3 << (bit & 7); // and sets the bit after it
+    assert.deepEqual(heap.check(), [
+      `The record of live blocks marks ${a + 16}, which is not a used block`,
+    ]);
+  });
+  await t.step("freed, misaligned, outside, and across a record that has grown", () => {
+    const heap = new Heap({ shared: true });
+    const ptrs = Array.from({ length: 4000 }, (_, i) => heap.malloc(i % 1000)); // 2 MiB
+    assert.ok(heap.span > 1 << 20);
+    const freed = ptrs.filter((_, i) => i % 2 === 1);
+    for (const ptr of freed) heap.free(ptr);
+    for (const ptr of freed.slice(-50)) refusals(heap, ptr);
+    for (const ptr of [ptrs[5] + 1, ptrs[900] + 16, heap.span + 64, 16]) refusals(heap, ptr);
+    for (const ptr of ptrs.filter((_, i) => i % 2 === 0)) heap.free(ptr);
+    assert.equal(heap.stats().usedBlocks, 1, "only the record is left");
+    assert.deepEqual(heap.check(), []);
+  });
+});
+
+Deno.test("a shared heap whose record cannot grow carves no block the record does not cover", () => {
+  // two pages at most: a first block that makes the record reach just short of the memory's
+  // end, then blocks up to that reach, where the record needs more memory than is left
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 2, shared: true });
+  const heap = new Heap({ memory, base: 0, shared: true });
+  const model = new SharedModelAllocator(new WebAssembly.Memory({ initial: 1, maximum: 2 }));
+  assert.ok(model.init(64, MAX_LIMIT));
+  const live = [heap.malloc(63_900)];
+  assert.equal(live[0], model.malloc(63_900));
+  for (let ptr; (ptr = heap.exports.malloc(200) >>> 0) !== 0;) {
+    assert.equal(ptr, model.malloc(200));
+    live.push(ptr);
+  }
+  assert.equal(model.malloc(200), 0);
+  // the memory holds another 200-byte block, which the record could not cover
+  assert.ok(memory.buffer.byteLength - model.picture().top >= 220);
+  for (const ptr of live) { // each one recorded: none refused
+    heap.free(ptr);
+    model.free(ptr);
+  }
+  assert.deepEqual(heap.walk(), model.picture().blocks);
+  assert.deepEqual(heap.check(), []);
 });
 
 Deno.test("shared heaps refuse what they cannot do, naming it", () => {
@@ -76,6 +182,17 @@ Deno.test("shared heaps refuse what they cannot do, naming it", () => {
     () => Heap.attach({ memory: unshared, base: 0 }),
     /Memory must be shared/,
   );
+  // attach takes only what share() gave: no trap escapes, no heap made from garbage
+  assert.throws(() => Heap.attach({} as never), TypeError);
+  const onePage = () => new WebAssembly.Memory({ initial: 1, maximum: 10, shared: true });
+  for (const base of [65530, 65536 - 48, 1e9]) {
+    assert.throws(() => Heap.attach({ memory: onePage(), base }), /No shared heap at base/);
+  }
+  assert.throws(() => Heap.attach({ memory: onePage(), base: 0 }), /No shared heap at base 0/);
+  const made = new Heap({ shared: true });
+  for (const base of [made.base + 16, made.base + 64, 1000]) {
+    assert.throws(() => Heap.attach({ ...made.share(), base }), RangeError);
+  }
   const heap = new Heap({ shared: true });
   assert.throws(() => heap.recover(heap.owner + 5), /Owner \d+ does not hold the lock; nobody/);
   assert.throws(() => heap.recover(0), /Owner must be an integer from 1/);
@@ -99,6 +216,8 @@ Deno.test("a worker attaches to a shared heap and gets the same API", async () =
   assert.equal(seen.aligned, 0);
   assert.deepEqual(seen.problems, []);
   assert.equal(seen.freeTwice, "RangeError");
+  assert.equal(seen.interior, "RangeError");
+  assert.deepEqual(seen.interiorProblems, []);
   // its block is this thread's to read and free
   const grown = seen.grown as number;
   assert.equal(heap.usableSize(grown), seen.usable);
@@ -190,13 +309,12 @@ Deno.test("an attached heap's exports are the allocator of a threaded wasm modul
     seen.add(`${view.getInt32(node + 4, true)}:${view.getInt32(node + 8, true)}`);
   }
   assert.equal(seen.size, count * workers);
-  assert.equal(heap.stats().usedBlocks, count * workers + 1);
+  assert.equal(heap.stats().usedBlocks, count * workers + 2); // and the head, and the record
   assert.deepEqual(heap.check(), []);
 });
 
-Deno.test("a worker that dies holding the lock is recovered from by its owner id", async () => {
+Deno.test("recover refuses on Deno, which cannot prove that a terminated worker stopped", async () => {
   const heap = new Heap({ shared: true });
-  const ptr = heap.malloc(100);
   const worker = new Worker(new URL("./_shared_test_worker.ts", import.meta.url).href, {
     type: "module",
   });
@@ -207,10 +325,70 @@ Deno.test("a worker that dies holding the lock is recovered from by its owner id
   worker.terminate();
   assert.equal(heap.lockHolder, owner);
   assert.throws(() => heap.recover(heap.owner), /does not hold the lock; \d+ does/);
-  assert.deepEqual(heap.recover(owner), []); // it died between calls: the heap is intact
+  // the worker may well run on (Deno 2.9): freeing its lock would let two threads in
+  for (const proof of [undefined, worker, { threadId: -1 }]) {
+    assert.throws(
+      () => heap.recover(owner, proof as never),
+      (error) => error instanceof TypeError && /Deno gives no proof/.test(error.message),
+    );
+  }
+  assert.equal(heap.lockHolder, owner, "refused: the lock is still the worker's");
+});
+
+Deno.test("Deno's terminate() does not stop a worker busy in heap calls; asking it does", async () => {
+  const heap = new Heap({ shared: true });
+  const flags = new Int32Array(new SharedArrayBuffer(8));
+  const worker = new Worker(new URL("./_shared_test_worker.ts", import.meta.url).href, {
+    type: "module",
+  });
+  await new Promise((resolve) => {
+    worker.onmessage = resolve;
+    worker.postMessage({ task: "busy", shared: heap.share(), flags: flags.buffer } satisfies Task);
+  });
+  worker.terminate();
+  const atTerminate = Atomics.load(flags, 0);
+  // progress decides: the test waits until the terminated worker has made another call
+  for (let polls = 0; polls < 1000 && Atomics.load(flags, 0) === atTerminate; polls++) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  assert.ok(Atomics.load(flags, 0) > atTerminate, "terminate() stopped it: docs need updating");
+  Atomics.store(flags, 1, 1); // asked, it leaves its loop, and then terminate() ends it
+  assert.deepEqual(heap.check(), []);
+});
+
+Deno.test("a stack overflow inside a call never leaves the lock held", () => {
+  const heap = new Heap({ shared: true });
+  const raw = sharedEngine(heap.memory, heap.base, true);
+  let overflows = 0;
+  const overflowed = (error: unknown) => {
+    if (!(error instanceof RangeError)) throw error;
+    overflows++;
+  };
+  // near the stack's end the engine throws wherever it runs short: before the lock, never after
+  const deep = (n: number): void => {
+    try {
+      heap.free(heap.malloc(16 + (n & 63)));
+      raw.calls.free(raw.calls.calloc(1, n & 255));
+      if ((n & 255) === 0) heap.check(); // it holds the lock across JavaScript
+    } catch (error) {
+      overflowed(error);
+    }
+    try {
+      deep(n + 1);
+    } catch (error) {
+      overflowed(error);
+    }
+  };
+  for (let i = 0; i < 20; i++) {
+    deep(i);
+    assert.equal(heap.lockHolder, 0, `after ${overflows} stack overflows`);
+  }
+  assert.ok(overflows > 0);
+  // each instance counts itself outside: its next call takes the lock, and gives it back
+  assert.equal(raw.sharing.locked(() => raw.sharing.holder()), raw.sharing.owner);
   assert.equal(heap.lockHolder, 0);
-  heap.free(ptr);
-  assert.equal(heap.malloc(100), ptr);
+  assert.deepEqual(heap.check(), []);
+  assert.deepEqual(heap.stats().usedBlocks, 1); // the record of live blocks alone
 });
 
 Deno.test("recover reports the damage of a call that died half done; reset starts afresh", () => {
@@ -221,8 +399,8 @@ Deno.test("recover reports the damage of a call that died half done; reset start
   const dead = sharedEngine(heap.memory, heap.base, true);
   (dead.calls as unknown as { mote_lock(): void }).mote_lock();
   heap.view.setUint32(ptr - 4, heap.view.getUint32(ptr - 4, true) | 1, true);
-  const problems = heap.recover(dead.sharing.owner);
-  assert.ok(problems.length > 0, "the half-done free shows");
+  assert.ok(dead.sharing.recover(dead.sharing.owner)); // what recover() does once proven
+  assert.ok(heap.check().length > 0, "the half-done free shows");
   heap.reset();
   assert.deepEqual(heap.check(), []);
   assert.equal(heap.malloc(100), ptr);

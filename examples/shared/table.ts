@@ -3,7 +3,8 @@
  * made, resized and freed by whichever worker touches its key, so a block one worker allocated
  * is often freed by another. It runs the same operations with 1 to 8 workers and prints the
  * operations per second of each, then checks the table and the heap; and it measures what the
- * shared build's lock costs when no other thread contends for it.
+ * shared build's lock costs when no other thread contends for it, and, side by side, the heap
+ * calls per second of one thread, and of 1 and 2 workers on one shared heap or on heaps of their own.
  *
  *     deno task example:shared [--ops N] [--max-workers N] [--seed N] [--readme]
  *
@@ -14,6 +15,7 @@
 import { Heap } from "../../mod.ts";
 import { seeded } from "../../src/_test_util.ts";
 import { bucketOf, ENTRY, type TableJob, valueByte, type WorkerCounts } from "./_table.ts";
+import { churnRate, type ChurnSetup } from "./_churn.ts";
 
 /** The page whose `shared` markers `--readme` writes the figures between. */
 const PAGE = new URL("../../docs/shared-heap.md", import.meta.url);
@@ -118,28 +120,46 @@ function checkTable(heap: Heap, table: number, buckets: number, problems: string
   return entries;
 }
 
-/** The uncontended lock's cost: one thread, the same calls on both builds, side by side. */
+/** What the shared build's lock and its record of live blocks cost when no thread contends. */
 export interface LockCost {
   /** Nanoseconds per call, the median of the rounds, through the raw exports. */
   readonly unshared: number;
+  /** The shared build without its record of live blocks (`--use MOTE_UNRECORDED=1`). */
+  readonly unrecorded: number;
   readonly shared: number;
-  /** shared / unshared: the median of the rounds' ratios, each round timing both in turn. */
+  /** shared / unshared: the median of the rounds' ratios, each round timing every build in turn. */
   readonly ratio: number;
+  /** shared / unrecorded, the same way: what the record adds to a call. */
+  readonly recordRatio: number;
+  /** shared / unrecorded through the Heap API (`heap.malloc`, `heap.free`), the same way. */
+  readonly apiRecordRatio: number;
+}
+
+/** The shared build compiled without its record of live blocks, to measure what it costs. */
+export async function unrecordedModule(): Promise<WebAssembly.Module> {
+  const { compile, VARIANTS } = await import("../../scripts/build.ts");
+  const variant = VARIANTS.find((variant) => variant.name === "sharedWasm")!;
+  const flags = [...variant.flags, "--use", "MOTE_UNRECORDED=1"];
+  return new WebAssembly.Module((await compile({ ...variant, flags })).wasm);
 }
 
 /**
  * Runs one seeded sequence of malloc and free calls (sizes 1 to 512 bytes, up to 1000 blocks
- * live) through the raw exports of an unshared heap and of a shared one, in alternating rounds.
+ * live) on an unshared heap, a shared one without the record (`unrecorded`, from
+ * {@linkcode unrecordedModule}) and mote's shared one, in alternating rounds: through the raw
+ * exports, then through the Heap API.
  */
-export function lockCost(calls = 400_000, rounds = 11): LockCost {
+export function lockCost(unrecorded: WebAssembly.Module, calls = 400_000, rounds = 11): LockCost {
   const random = seeded(42);
   const slots = new Array<number>(1000).fill(0);
   const sequence = Array.from({ length: calls }, () => {
     const slot = random(slots.length);
     return slot * 1024 + 1 + random(512); // the slot, and the size should it be empty
   });
-  const run = (heap: Heap) => {
-    const { malloc, free } = heap.exports;
+  const run = (heap: Heap, api: boolean) => {
+    const { malloc, free } = api
+      ? { malloc: (size: number) => heap.malloc(size), free: (ptr: number) => heap.free(ptr) }
+      : heap.exports;
     slots.fill(0);
     heap.reset();
     const start = performance.now();
@@ -152,17 +172,32 @@ export function lockCost(calls = 400_000, rounds = 11): LockCost {
     }
     return ((performance.now() - start) * 1e6) / calls;
   };
-  const unshared = new Heap({ limit: 64 << 20 }), shared = new Heap({ shared: true });
-  const times = { unshared: [] as number[], shared: [] as number[] };
+  const heaps = {
+    unshared: new Heap({ limit: 64 << 20 }),
+    unrecorded: Heap.attach({ ...new Heap({ shared: true }).share(), module: unrecorded }),
+    shared: new Heap({ shared: true }),
+  };
+  type Name = keyof typeof heaps;
+  const names = Object.keys(heaps) as Name[];
+  const none = (): Record<Name, number[]> => ({ unshared: [], unrecorded: [], shared: [] });
+  const times = { raw: none(), api: none() };
   for (let round = 0; round < rounds; round++) {
-    times.unshared.push(run(unshared));
-    times.shared.push(run(shared));
+    for (const way of ["raw", "api"] as const) {
+      for (const name of names) {
+        times[way][name].push(run(heaps[name], way === "api"));
+      }
+    }
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+  const ratio = (way: "raw" | "api", of: Name, to: Name) =>
+    median(times[way][of].map((time, i) => time / times[way][to][i]));
   return {
-    unshared: median(times.unshared),
-    shared: median(times.shared),
-    ratio: median(times.shared.map((shared, i) => shared / times.unshared[i])),
+    unshared: median(times.raw.unshared),
+    unrecorded: median(times.raw.unrecorded),
+    shared: median(times.raw.shared),
+    ratio: ratio("raw", "shared", "unshared"),
+    recordRatio: ratio("raw", "shared", "unrecorded"),
+    apiRecordRatio: ratio("api", "shared", "unrecorded"),
   };
 }
 
@@ -176,6 +211,12 @@ if (import.meta.main) {
       ops: { kind: "integer", help: "table operations per run", default: 200_000, min: 1 },
       "max-workers": { kind: "integer", help: "the most workers", default: 8, min: 1, max: 8 },
       seed: { kind: "integer", help: "seed of the operations", default: 7, min: 0 },
+      calls: {
+        kind: "integer",
+        help: "heap calls per side-by-side run",
+        default: 1_000_000,
+        min: 1,
+      },
       readme: { kind: "boolean", help: "also write the figures into docs/shared-heap.md" },
     },
   });
@@ -209,11 +250,42 @@ if (import.meta.main) {
         `   ${run.problems.length ? run.problems.join("; ") : "intact"}`,
     );
   }
-  const cost = lockCost();
+  const cost = lockCost(await unrecordedModule());
   print(
     `\nThe lock, uncontended (one thread, raw malloc/free): ${cost.shared.toFixed(1)} ns a call ` +
       `shared, ${cost.unshared.toFixed(1)} ns unshared: ×${cost.ratio.toFixed(2)}.`,
   );
+  print(
+    `The record of live blocks (the same calls, shared build with it and without): ` +
+      `${cost.shared.toFixed(1)} ns a call with, ${cost.unrecorded.toFixed(1)} ns without: ` +
+      `×${cost.recordRatio.toFixed(2)} raw, ×${
+        cost.apiRecordRatio.toFixed(2)
+      } through the Heap API.`,
+  );
+  const setups: (ChurnSetup & { name: string })[] = [
+    { workers: 0, shared: false, name: "one thread, its own heap" },
+    { workers: 1, shared: true, name: "1 worker, a shared heap" },
+    { workers: 1, shared: false, name: "1 worker, its own heap" },
+    { workers: 2, shared: true, name: "2 workers, one shared heap" },
+    { workers: 2, shared: false, name: "2 workers, a heap each" },
+  ];
+  const rates: number[][] = setups.map(() => []);
+  for (let round = 0; round < 5; round++) { // in turn, so that the machine's load falls on all
+    for (const [i, setup] of setups.entries()) rates[i].push(await churnRate(setup, flags.calls));
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+  print(
+    `\nSide by side: ${flags.calls.toLocaleString("en")} seeded malloc/free calls (raw exports) ` +
+      `split among the threads, median of 5 rounds taken in turn:\n`,
+  );
+  print("threads and heaps               heap calls/s   vs one thread");
+  for (const [i, setup] of setups.entries()) {
+    const rate = median(rates[i]);
+    print(
+      `${setup.name.padEnd(28)}  ${Math.round(rate).toLocaleString("en").padStart(13)}` +
+        `  ${(rate / median(rates[0])).toFixed(2).padStart(14)}`,
+    );
+  }
   if (flags.readme) {
     const readme = await Deno.readTextFile(PAGE);
     const start = "<!-- shared:start -->", end = "<!-- shared:end -->";
