@@ -133,9 +133,11 @@
 // size asked for and the 16-byte rounded end (0 to 15, in each of the guard's four bytes, so that
 // no one-byte write makes another slack), and the slack is filled with RED: a byte-exact red
 // zone, at no cost in memory. A write of even one byte past the size asked for hits the red zone
-// or the guard (or the next header); a write into freed memory hits the poison. FREED marks where
-// a freed block began, so that freeing it again, after it merged with a neighbour, is still told
-// from a stray pointer. malloc_usable_size says the size asked for: all of it may be written.
+// or the guard (or the next header); a write into freed memory hits the poison. Where a block the
+// caller freed began, its free header carries FREED_HERE, or the word a FREED mark once the block
+// is merged away, and a split's header over such a mark takes the tag again: freeing it again is
+// told from a stray pointer, and memory the heap freed itself (a tail or gap it gave back, a
+// split's rest), which was never the caller's block, is not taken for one. malloc_usable_size says the size asked for: all of it may be written.
 // Every check runs before anything changes; a failure calls mote_report(kind, address, operation)
 // and gives up, so the heap stays as it was: free does nothing, the others return 0.
 
@@ -157,6 +159,8 @@
 @inline const POISON: u32 = 0xDBDB_DBDB;
 // @ts-ignore: decorator
 @inline const FREED: u32 = 0xF4EE_F4EE;
+// @ts-ignore: decorator
+@inline const FREED_HERE: u32 = CHECKED ? 1 << 2 : 0; // a free block's tag: the caller freed it
 // What mote_report's first argument means; the second is the pointer, or the damaged word.
 // @ts-ignore: decorator
 @inline const DOUBLE_FREE: u32 = 1; // the block at the pointer was freed already
@@ -371,7 +375,8 @@ function allocate(size: usize): usize {
     setUsed(block, size);
     if (CHECKED || FAST) { // checked: the rest is poisoned already, only its words are written
       let spare = block + size;
-      store<u32>(spare, rest | FREE);
+      // checked: a rest starting where a freed block began (its FREED mark) keeps the tag
+      store<u32>(spare, rest | FREE | (CHECKED && load<u32>(spare) == FREED ? FREED_HERE : 0));
       store<u32>(spare + rest - HEADER, spare);
       insert(spare, rest);
     } else {
@@ -387,18 +392,23 @@ function allocate(size: usize): usize {
 /**
  * Frees a used block, merging it with a free neighbour on either side, or into the top region.
  * Its header keeps FREE even when the block is merged away, so freeing it again is refused.
+ * Checked: `header` has FREED_HERE when the caller freed the block, not when the heap gives back
+ * memory of its own; each header a merge buries leaves a FREED mark where it has the tag.
  */
 function release(block: usize, header: u32): void {
   let size = header & ~TAGS;
   let right = block + size;
   let freed = block;
+  let tag = header & FREED_HERE; // the merged block's: the freed one's, or its left neighbour's
   store<u32>(block, header | FREE);
   // checked: the freed bytes are poisoned, and so is every word a merge buries
   if (CHECKED) poison(freed + HEADER, right);
   if (header & LEFT_FREE) {
     block = load<u32>(block - HEADER);
     remove(block);
-    size += load<u32>(block) & ~TAGS;
+    let leftHeader = load<u32>(block);
+    size += leftHeader & ~TAGS;
+    tag = leftHeader & FREED_HERE;
     if (CHECKED) poison(freed - HEADER, freed); // the left block's back word
   }
   if (right == top) {
@@ -408,8 +418,8 @@ function release(block: usize, header: u32): void {
     top = block;
     if (CHECKED) {
       poison(block + PREV, block + NEXT + sizeof<u32>()); // a merged left block's links
-      store<u32>(block, FREED);
-      store<u32>(freed, FREED);
+      store<u32>(block, tag ? FREED : POISON);
+      store<u32>(freed, header & FREED_HERE ? FREED : POISON);
     }
     return;
   }
@@ -421,13 +431,13 @@ function release(block: usize, header: u32): void {
     store<u32>(right, rightHeader | LEFT_FREE);
   }
   if (CHECKED) {
-    store<u32>(freed, FREED); // overwritten below when the freed block is the merged one
+    store<u32>(freed, header & FREED_HERE ? FREED : POISON); // overwritten below if merged one
     if (rightHeader & FREE) {
       poison(right + PREV, right + NEXT + sizeof<u32>());
-      store<u32>(right, FREED);
+      store<u32>(right, rightHeader & FREED_HERE ? FREED : POISON);
     }
   }
-  store<u32>(block, size | FREE);
+  store<u32>(block, size | FREE | tag);
   store<u32>(block + size - HEADER, block);
   insert(block, size);
 }
@@ -521,7 +531,8 @@ function guarded(block: usize, header: u32): bool {
 function classify(block: usize, header: u32): u32 {
   if (header == FREED) return DOUBLE_FREE;
   if (header & FREE) {
-    return fits(block, header) && load<u32>(block + (header & ~TAGS) - HEADER) == block
+    return header & FREED_HERE && fits(block, header) &&
+        load<u32>(block + (header & ~TAGS) - HEADER) == block
       ? DOUBLE_FREE
       : NOT_A_BLOCK;
   }
@@ -689,7 +700,7 @@ export function free(ptr: usize): void {
     }
   }
   let block = blockOf(ptr);
-  if (block) release(block, load<u32>(block));
+  if (block) release(block, load<u32>(block) | FREED_HERE);
 }
 
 /**
@@ -731,7 +742,7 @@ export function realloc(ptr: usize, bytes: usize): usize {
       let moved = malloc(bytes);
       if (moved) {
         memory.copy(moved, ptr, current - OVERHEAD);
-        release(block, load<u32>(block)); // malloc may have changed LEFT_FREE: read it again
+        release(block, load<u32>(block) | FREED_HERE); // malloc may have changed LEFT_FREE
       }
       return moved;
     }

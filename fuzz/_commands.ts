@@ -236,16 +236,13 @@ export class ForeignPointer implements Command {
         ? Math.max(16, first - 16 * this.where.below)
         : session.mote.top() + HEADER + 16 * this.where.above,
     );
-    // above the blocks, a block the run freed into the top region: a double free; any other
-    // pointer there may read as one, as the checked build marks freed a tail it gives back to
-    // the top region without handing it out (aligned_alloc's): found by this oracle, left open
-    const freed = session.contract.misuseOf(ptr) === "double-free";
-    const other = "above" in this.where ? "either" : "not a block";
+    // above the blocks, a block the run freed into the top region: a double free
+    const kind = session.contract.misuseOf(ptr) === "double-free" ? "double free" : "not a block";
     // even picks inside a live block: the word in front reads as a used block's header, in
     // every build, which must still refuse the pointer for its alignment
     const { misaligned = 0 } = this.where as { misaligned?: number };
     const forge = misaligned >= HEADER && misaligned % 2 === 0 && session.live[0]?.usable > 20;
-    session.foreignPointer(ptr, this.call, freed ? "double free" : other, forge ? 32 : undefined);
+    session.foreignPointer(ptr, this.call, kind, forge ? 32 : undefined);
   }
   toString(): string {
     const [where, steps] = Object.entries(this.where)[0];

@@ -19,6 +19,8 @@ const POISON = 0xDBDB_DBDB;
 /** Where in the root the checked build keeps the end of its poisoned top region. */
 const POISONED_END = FL_COUNT * 4;
 const FREED = 0xF4EE_F4EE;
+/** A free block's tag in the checked build: the caller freed the block that began there. */
+const FREED_HERE = 4;
 
 /** Where a wasm heap is: what the reader needs besides its bytes. */
 export interface HeapImage {
@@ -82,7 +84,8 @@ export function readHeap(image: HeapImage): HeapReading {
       break;
     }
     const free = (header & FREE) !== 0;
-    if ((header & TAGS & ~(FREE | LEFT_FREE)) !== 0) {
+    const known = FREE | LEFT_FREE | (image.checked && free ? FREED_HERE : 0);
+    if ((header & TAGS & ~known) !== 0) {
       problems.push(`Block at ${address} has unknown tag bits in header ${header}`);
     }
     if (((header & LEFT_FREE) !== 0) !== leftFree) {
