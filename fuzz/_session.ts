@@ -391,6 +391,7 @@ export class Session {
       buffer: this.real.memory.buffer,
       root: rootOf(this.diff!.base),
       top: this.mote.top(),
+      checked: this.checked,
       limit: this.mote.limit,
     });
   }
