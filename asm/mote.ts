@@ -375,8 +375,10 @@ function allocate(size: usize): usize {
     setUsed(block, size);
     if (CHECKED || FAST) { // checked: the rest is poisoned already, only its words are written
       let spare = block + size;
-      // checked: a rest starting where a freed block began (its FREED mark) keeps the tag
-      store<u32>(spare, rest | FREE | (CHECKED && load<u32>(spare) == FREED ? FREED_HERE : 0));
+      let mark = CHECKED ? load<u32>(spare) : 0;
+      store<u32>(spare, rest | FREE);
+      // checked: a rest starting where a freed block began (its FREED mark) takes its tag
+      if (mark == FREED) store<u32>(spare, rest | FREE | FREED_HERE);
       store<u32>(spare + rest - HEADER, spare);
       insert(spare, rest);
     } else {
