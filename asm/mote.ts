@@ -137,7 +137,9 @@
 // caller freed began, its free header carries FREED_HERE, or the word a FREED mark once the block
 // is merged away, and a split's header over such a mark takes the tag again: freeing it again is
 // told from a stray pointer, and memory the heap freed itself (a tail or gap it gave back, a
-// split's rest), which was never the caller's block, is not taken for one. malloc_usable_size says the size asked for: all of it may be written.
+// split's rest), which was never the caller's block, is not taken for one (unless it begins
+// where a block the caller freed began). malloc_usable_size says the size asked for: all of it
+// may be written.
 // Every check runs before anything changes; a failure calls mote_report(kind, address, operation)
 // and gives up, so the heap stays as it was: free does nothing, the others return 0.
 
@@ -241,6 +243,10 @@ let seen: usize = 0; // the memory's size in pages when room() last looked, 0 to
 // Calls of free and realloc, the calls that can end a block's life, wrapping at 2^32: the Heap
 // keeps a record of its live blocks, and learns from this count that another module called them.
 let frees: u32 = 0;
+
+// checked: FREED_HERE when the block allocate() took last began where the caller freed a block,
+// so that aligned_alloc, giving its start back as a gap, gives back the tag with it
+let takenFreed: u32 = 0;
 
 // For the TypeScript side: the heap walk reads `top` and `limit`; Heap.limit sets `limit` through
 // mote_set_limit (below), and carving from the top region stops below it at once (room() reads it
@@ -356,6 +362,7 @@ function allocate(size: usize): usize {
     if (!room(size)) return 0;
     block = top;
     top += size;
+    if (CHECKED) takenFreed = load<u32>(block) == FREED ? FREED_HERE : 0;
     setUsed(block, size); // top's left neighbour is never free: no tags
     return block;
   }
@@ -369,6 +376,7 @@ function allocate(size: usize): usize {
   remove(block);
   // a listed block's left neighbour is used and its right one is used: no tags, no merging
   let blockSize = load<u32>(block) & ~TAGS;
+  if (CHECKED) takenFreed = load<u32>(block) & FREED_HERE;
   let rest = blockSize - size;
   if (rest >= MIN_BLOCK) {
     // the rest is freed; the right neighbour keeps LEFT_FREE, now for the rest
@@ -444,12 +452,16 @@ function release(block: usize, header: u32): void {
   insert(block, size);
 }
 
-/** Frees a used block's bytes beyond `size`, when they can form a block of their own. */
+/**
+ * Frees a used block's bytes beyond `size`, when they can form a block of their own (checked:
+ * tagged FREED_HERE when they start at a FREED mark, where a block the caller freed began).
+ */
 function trim(block: usize, size: usize): void {
   let header = load<u32>(block);
   let rest = (header & ~TAGS) - size;
   if (rest >= MIN_BLOCK) {
     setUsed(block, size | (header & LEFT_FREE));
+    if (CHECKED && load<u32>(block + size) == FREED) rest |= FREED_HERE;
     release(block + size, rest);
   }
 }
@@ -788,7 +800,7 @@ export function aligned_alloc(alignment: usize, bytes: usize): usize {
   if (gap) {
     setUsed(block + gap, load<u32>(block) - gap); // allocate's blocks have no tags
     store<u32>(block, gap);
-    release(block, gap);
+    release(block, gap | (CHECKED ? takenFreed : 0));
     block += gap;
   }
   trim(block, size);

@@ -396,3 +396,27 @@ Deno.test("a checked heap names a double free only where a pointer it handed out
   assert.equal(misuse(() => h.exports.free(y)), `double-free at ${y}`);
   assert.deepEqual(h.check(), []);
 });
+
+Deno.test("a checked heap still names a double free where it gives back a freed block's start", () => {
+  // memory the heap gives back itself that begins where the caller freed a block: a gap
+  const h = new Heap({ checked: true });
+  const a = h.malloc(300);
+  h.malloc(8);
+  h.free(a);
+  let alignment = 32;
+  while (a % alignment === 0) alignment *= 2;
+  assert.ok(h.alignedAlloc(alignment, 8) > a, "alignedAlloc took a's block, leaving a gap");
+  assert.equal(misuse(() => h.exports.free(a)), `double-free at ${a}`);
+  // ... and a tail over a merged-away start: an aligned block's, or a block's grown in place
+  for (const grow of [() => h.alignedAlloc(32, 0), (p: number) => h.realloc(p, 24)]) {
+    h.reset();
+    const p = grow.length ? h.malloc(8) : 0;
+    const x = h.malloc(8), y = h.malloc(8); // 16-byte blocks
+    h.malloc(8);
+    h.free(x);
+    h.free(y); // merged with x: y's start is a FREED mark
+    assert.equal(grow(p), p || x); // 32 bytes, at p or x: its tail starts at y's block
+    assert.equal(misuse(() => h.exports.free(y)), `double-free at ${y}`);
+  }
+  assert.deepEqual(h.check(), []);
+});
