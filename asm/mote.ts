@@ -17,7 +17,7 @@
 //    3                   2                   1
 //  1 0 9 8 7 6 5 4 3 2 1 0 9 8 7 6 5 4 3 2 1 0 9 8 7 6 5 4 3 2 1 0  bits
 // ├─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┼─┴─┼─┼─┤      ┐
-// │                  size (a multiple of 16)                  │0│Q│L│F│ ◄ h  │ HEADER
+// │                  size (a multiple of 16)                  │H│Q│L│F│ ◄ h  │ HEADER
 // ╞═ptr = h + 4, 16-byte aligned══════════════════════════════╧═══╧═╧═╡      ┘
 // │                         if free: prev ◄                           │ h+4
 // ├───────────────────────────────────────────────────────────────────┤
@@ -27,7 +27,9 @@
 // ├───────────────────────────────────────────────────────────────────┤
 // │                         if free: back ▲ (= h)                     │ h+size-4
 // └───────────────────────────────────────────────────────────────────┘ h+size: next header
-// F: FREE, L: LEFT_FREE (the block just below is free and its `back` word names it), Q: QUICK.
+// F: FREE, L: LEFT_FREE (the block just below is free and its `back` word names it), Q: QUICK
+// (a used block waiting in a quick list), H: FREED_HERE (checked, on a free block: the caller
+// freed the block that began here). Q is only ever on a used block and H on a free one.
 // A used block is its header and `size - 4` usable bytes; a free one is found by its neighbours
 // through its header and its `back` word, and by the lists through `prev`/`next` (0 ends a list).
 
@@ -173,9 +175,13 @@
 // size asked for and the 16-byte rounded end (0 to 15, in each of the guard's four bytes, so that
 // no one-byte write makes another slack), and the slack is filled with RED: a byte-exact red
 // zone, at no cost in memory. A write of even one byte past the size asked for hits the red zone
-// or the guard (or the next header); a write into freed memory hits the poison. FREED marks where
-// a freed block began, so that freeing it again, after it merged with a neighbour, is still told
-// from a stray pointer. malloc_usable_size says the size asked for: all of it may be written.
+// or the guard (or the next header); a write into freed memory hits the poison. Where a block the
+// caller freed began, its free header carries FREED_HERE, or the word a FREED mark once the block
+// is merged away, and a split's header over such a mark takes the tag again: freeing it again is
+// told from a stray pointer, and memory the heap freed itself (a tail or gap it gave back, a
+// split's rest), which was never the caller's block, is not taken for one (unless it begins
+// where a block the caller freed began). malloc_usable_size says the size asked for: all of it
+// may be written.
 // Every check runs before anything changes; a failure calls mote_report(kind, address, operation)
 // and gives up, so the heap stays as it was: free does nothing, the others return 0.
 
@@ -197,6 +203,8 @@
 @inline const POISON: u32 = 0xDBDB_DBDB;
 // @ts-ignore: decorator
 @inline const FREED: u32 = 0xF4EE_F4EE;
+// @ts-ignore: decorator
+@inline const FREED_HERE: u32 = CHECKED ? 1 << 3 : 0; // a free block's tag: the caller freed it
 // What mote_report's first argument means; the second is the pointer, or the damaged word.
 // @ts-ignore: decorator
 @inline const DOUBLE_FREE: u32 = 1; // the block at the pointer was freed already
@@ -277,6 +285,10 @@ let seen: usize = 0; // the memory's size in pages when room() last looked, 0 to
 // Calls of free and realloc, the calls that can end a block's life, wrapping at 2^32: the Heap
 // keeps a record of its live blocks, and learns from this count that another module called them.
 let frees: u32 = 0;
+
+// checked: FREED_HERE when the block allocate() took last began where the caller freed a block,
+// so that aligned_alloc, giving its start back as a gap, gives back the tag with it
+let takenFreed: u32 = 0;
 
 // For the TypeScript side: the heap walk reads `top` and `limit`; Heap.limit sets `limit` through
 // mote_set_limit (below), and carving from the top region stops below it at once (room() reads it
@@ -399,6 +411,7 @@ function allocate(size: usize): usize {
       store<u32>(slot, load<u32>(block, PREV), QUICK_HEADS);
       store<u32>(root, load<u32>(root, QUICK_COUNT) - 1, QUICK_COUNT);
       setUsed(block, load<u32>(block) & ~QUICK); // LEFT_FREE stays: the block below may be free
+      if (CHECKED) takenFreed = FREED_HERE; // the caller freed the block that began here
       return block;
     }
   }
@@ -435,6 +448,7 @@ function allocate(size: usize): usize {
     if (!room(size)) return 0;
     block = top;
     top += size;
+    if (CHECKED) takenFreed = load<u32>(block) == FREED ? FREED_HERE : 0;
     setUsed(block, size); // top's left neighbour is never free: no tags
     return block;
   }
@@ -448,13 +462,17 @@ function allocate(size: usize): usize {
   remove(block);
   // a listed block's left neighbour is used and its right one is used: no tags, no merging
   let blockSize = load<u32>(block) & ~TAGS;
+  if (CHECKED) takenFreed = load<u32>(block) & FREED_HERE;
   let rest = blockSize - size;
   if (rest >= MIN_BLOCK) {
     // the rest is freed; the right neighbour keeps LEFT_FREE, now for the rest
     setUsed(block, size);
     if (CHECKED || FAST) { // checked: the rest is poisoned already, only its words are written
       let spare = block + size;
+      let mark = CHECKED ? load<u32>(spare) : 0;
       store<u32>(spare, rest | FREE);
+      // checked: a rest starting where a freed block began (its FREED mark) takes its tag
+      if (mark == FREED) store<u32>(spare, rest | FREE | FREED_HERE);
       store<u32>(spare + rest - HEADER, spare);
       insert(spare, rest);
     } else {
@@ -470,18 +488,23 @@ function allocate(size: usize): usize {
 /**
  * Frees a used block, merging it with a free neighbour on either side, or into the top region.
  * Its header keeps FREE even when the block is merged away, so freeing it again is refused.
+ * Checked: `header` has FREED_HERE when the caller freed the block, not when the heap gives back
+ * memory of its own; each header a merge buries leaves a FREED mark where it has the tag.
  */
 function release(block: usize, header: u32): void {
   let size = header & ~TAGS;
   let right = block + size;
   let freed = block;
+  let tag = header & FREED_HERE; // the merged block's: the freed one's, or its left neighbour's
   store<u32>(block, header | FREE);
   // checked: the freed bytes are poisoned, and so is every word a merge buries
   if (CHECKED) poison(freed + HEADER, right);
   if (header & LEFT_FREE) {
     block = load<u32>(block - HEADER);
     remove(block);
-    size += load<u32>(block) & ~TAGS;
+    let leftHeader = load<u32>(block);
+    size += leftHeader & ~TAGS;
+    tag = leftHeader & FREED_HERE;
     if (CHECKED) poison(freed - HEADER, freed); // the left block's back word
   }
   if (right == top) {
@@ -491,8 +514,8 @@ function release(block: usize, header: u32): void {
     top = block;
     if (CHECKED) {
       poison(block + PREV, block + NEXT + sizeof<u32>()); // a merged left block's links
-      store<u32>(block, FREED);
-      store<u32>(freed, FREED);
+      store<u32>(block, tag ? FREED : POISON);
+      store<u32>(freed, header & FREED_HERE ? FREED : POISON);
     }
     return;
   }
@@ -504,13 +527,13 @@ function release(block: usize, header: u32): void {
     store<u32>(right, rightHeader | LEFT_FREE);
   }
   if (CHECKED) {
-    store<u32>(freed, FREED); // overwritten below when the freed block is the merged one
+    store<u32>(freed, header & FREED_HERE ? FREED : POISON); // overwritten below if merged one
     if (rightHeader & FREE) {
       poison(right + PREV, right + NEXT + sizeof<u32>());
-      store<u32>(right, FREED);
+      store<u32>(right, rightHeader & FREED_HERE ? FREED : POISON);
     }
   }
-  store<u32>(block, size | FREE);
+  store<u32>(block, size | FREE | tag);
   store<u32>(block + size - HEADER, block);
   insert(block, size);
 }
@@ -539,7 +562,7 @@ function discard(block: usize): void {
       return;
     }
   }
-  release(block, header);
+  release(block, header | FREED_HERE); // the caller's own block
 }
 
 /**
@@ -553,18 +576,22 @@ function flush(): void {
     store<u32>(slot, 0, QUICK_HEADS);
     while (block) {
       let next = load<u32>(block, PREV);
-      release(block, load<u32>(block) & ~QUICK);
+      release(block, (load<u32>(block) & ~QUICK) | FREED_HERE); // the caller freed it
       block = next;
     }
   }
 }
 
-/** Frees a used block's bytes beyond `size`, when they can form a block of their own. */
+/**
+ * Frees a used block's bytes beyond `size`, when they can form a block of their own (checked:
+ * tagged FREED_HERE when they start at a FREED mark, where a block the caller freed began).
+ */
 function trim(block: usize, size: usize): void {
   let header = load<u32>(block);
   let rest = (header & ~TAGS) - size;
   if (rest >= MIN_BLOCK) {
     setUsed(block, size | (header & LEFT_FREE));
+    if (CHECKED && load<u32>(block + size) == FREED) rest |= FREED_HERE;
     release(block + size, rest);
   }
 }
@@ -649,7 +676,8 @@ function classify(block: usize, header: u32): u32 {
   if (header == FREED) return DOUBLE_FREE;
   if (header & QUICK) return fits(block, header) && isBlockStart(block) ? DOUBLE_FREE : NOT_A_BLOCK;
   if (header & FREE) {
-    return fits(block, header) && load<u32>(block + (header & ~TAGS) - HEADER) == block
+    return header & FREED_HERE && fits(block, header) &&
+        load<u32>(block + (header & ~TAGS) - HEADER) == block
       ? DOUBLE_FREE
       : NOT_A_BLOCK;
   }
@@ -941,7 +969,7 @@ export function aligned_alloc(alignment: usize, bytes: usize): usize {
     // a block from a quick list may have LEFT_FREE: it stays with the gap, released below
     let header = load<u32>(block);
     setUsed(block + gap, (header & ~TAGS) - gap);
-    release(block, gap | (header & LEFT_FREE));
+    release(block, gap | (header & LEFT_FREE) | (CHECKED ? takenFreed : 0));
     block += gap;
   }
   trim(block, size);

@@ -254,11 +254,8 @@ export class ForeignPointer implements Command {
         ? Math.max(16, first - 16 * this.where.below)
         : session.mote.top() + HEADER + 16 * this.where.above,
     );
-    // above the blocks, a block the run freed into the top region: a double free; any other
-    // pointer there may read as one, as the checked build marks freed a tail it gives back to
-    // the top region without handing it out (aligned_alloc's): found by this oracle, left open
-    const freed = session.contract.misuseOf(ptr) === "double-free";
-    const other = "above" in this.where ? "either" : "not a block";
+    // above the blocks, a block the run freed into the top region: a double free
+    const kind = session.contract.misuseOf(ptr) === "double-free" ? "double free" : "not a block";
     // even misalignments, in every build: the word in front reads as the header of a used
     // block that ends at the top region, as one just below it would
     const plausible = session.mote.top() - (ptr - HEADER);
@@ -266,7 +263,7 @@ export class ForeignPointer implements Command {
         plausible >= 16
       ? plausible
       : undefined;
-    session.foreignPointer(ptr, this.call, freed ? "double free" : other, forged);
+    session.foreignPointer(ptr, this.call, kind, forged);
   }
   toString(): string {
     const [where, steps] = Object.entries(this.where)[0];

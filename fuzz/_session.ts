@@ -33,7 +33,7 @@ export interface Differential {
 }
 
 /** What the checked build reports for a pointer that is not live. */
-export type MisuseReport = "double free" | "not a block" | "either";
+export type MisuseReport = "double free" | "not a block";
 
 /** What a run expects beyond C's rules. */
 export interface SessionOptions {
@@ -365,9 +365,7 @@ export class Session {
     if (!this.diff) return;
     const reports = this.mote.takeReports();
     const expected = misuse === undefined || !this.checked ? "" : `${misuse.kind} at ${misuse.ptr}`;
-    const either = misuse?.kind === "either" && this.checked &&
-      ["double free", "not a block"].some((kind) => reports.join() === `${kind} at ${misuse.ptr}`);
-    if (reports.join() !== expected && !either) {
+    if (reports.join() !== expected) {
       this.#fail(
         `The checked build reported [${reports.join(", ")}]` +
           (misuse === undefined ? "" : `, not ${expected}`),
@@ -401,6 +399,7 @@ export class Session {
       buffer: this.real.memory.buffer,
       root: rootOf(this.diff!.base),
       top: this.mote.top(),
+      checked: this.checked,
       limit: this.mote.limit,
     });
   }

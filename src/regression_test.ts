@@ -365,3 +365,58 @@ Deno.test("a live-block record that takes every pointer for live does not fool t
     Object.assign(record, saved);
   }
 });
+
+Deno.test("a checked heap names a double free only where a pointer it handed out was freed", () => {
+  // freed memory the heap made itself (a tail or gap given back, a split's rest) is no block the
+  // caller had: a pointer to it is invalid, even where it reads as a freed block
+  const h = new Heap({ checked: true });
+  const wide = h.alignedAlloc(PAGE, 0); // its tail goes back to the top region
+  assert.equal(misuse(() => h.exports.free(wide + 16)), `invalid-pointer at ${wide + 16}`);
+  const front = h.malloc(8); // a 16-byte block: the aligned block's gap starts right after it
+  const aligned = h.alignedAlloc(256, 8);
+  assert.ok(aligned > front + 16, "alignedAlloc left a gap");
+  assert.equal(misuse(() => h.exports.free(front + 16)), `invalid-pointer at ${front + 16}`);
+  h.reset();
+  const a = h.malloc(100);
+  h.malloc(8);
+  h.free(a);
+  const b = h.malloc(8); // a's block, split: its rest starts 16 bytes on
+  assert.equal(b, a);
+  assert.equal(misuse(() => h.exports.free(a + 16)), `invalid-pointer at ${a + 16}`);
+  h.free(b); // merges with the rest
+  assert.equal(misuse(() => h.exports.free(a + 16)), `invalid-pointer at ${a + 16}`);
+  assert.equal(misuse(() => h.exports.free(b)), `double-free at ${b}`);
+  // a pointer freed, merged away, then reached by a split's rest is still a double free
+  h.reset();
+  const x = h.malloc(8), y = h.malloc(8);
+  h.malloc(8);
+  h.free(x);
+  h.free(y);
+  assert.equal(h.malloc(8), x);
+  assert.equal(misuse(() => h.exports.free(y)), `double-free at ${y}`);
+  assert.deepEqual(h.check(), []);
+});
+
+Deno.test("a checked heap still names a double free where it gives back a freed block's start", () => {
+  // memory the heap gives back itself that begins where the caller freed a block: a gap
+  const h = new Heap({ checked: true });
+  const a = h.malloc(300);
+  h.malloc(8);
+  h.free(a);
+  let alignment = 32;
+  while (a % alignment === 0) alignment *= 2;
+  assert.ok(h.alignedAlloc(alignment, 8) > a, "alignedAlloc took a's block, leaving a gap");
+  assert.equal(misuse(() => h.exports.free(a)), `double-free at ${a}`);
+  // ... and a tail over a merged-away start: an aligned block's, or a block's grown in place
+  for (const grow of [() => h.alignedAlloc(32, 0), (p: number) => h.realloc(p, 24)]) {
+    h.reset();
+    const p = grow.length ? h.malloc(8) : 0;
+    const x = h.malloc(8), y = h.malloc(8); // 16-byte blocks
+    h.malloc(8);
+    h.free(x);
+    h.free(y); // merged with x: y's start is a FREED mark
+    assert.equal(grow(p), p || x); // 32 bytes, at p or x: its tail starts at y's block
+    assert.equal(misuse(() => h.exports.free(y)), `double-free at ${y}`);
+  }
+  assert.deepEqual(h.check(), []);
+});
