@@ -539,8 +539,8 @@ export const MUTANTS: readonly Mutant[] = [
   {
     name: "fast: malloc carves the top region while blocks are listed",
     where: "malloc",
-    find: "if (FAST && !flMap) {",
-    replace: "if (FAST) {",
+    find: "if (FAST && !flMap && !load<u32>(root, QUICK_COUNT) && room(size)) {",
+    replace: "if (FAST && !load<u32>(root, QUICK_COUNT) && room(size)) {",
   },
   {
     name: "fast: a split's rest is listed with its right neighbour's tag",
