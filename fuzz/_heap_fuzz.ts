@@ -688,13 +688,18 @@ class Corrupt extends Base {
       const bytes = run.heap.base + run.heap.limit - top;
       return { address, bytes, call: (heap) => heap.malloc(bytes), expect: () => undefined };
     }
-    const f = nth(blocks.filter((b) =>
-      b.free && (this.damage !== "poison" || b.size >= 32) &&
-      (this.via !== "scan" || classOf(b.size + ALIGN) === classOf(b.size))
-    ));
+    // a block of the free lists: one waiting in a quick list has no links, and its neighbours
+    // may be free too (they are not merged)
+    const listed = new Set(freeLists(run).flat());
+    const f = nth(
+      blocks.filter((b) =>
+        listed.has(b.address) && (this.damage !== "poison" || b.size >= 32) &&
+        (this.via !== "scan" || classOf(b.size + ALIGN) === classOf(b.size))
+      ),
+    );
     if (!f) return undefined;
     const at = blocks.indexOf(f);
-    const left = blocks[at - 1], right = blocks[at + 1]; // used: free blocks never touch
+    const left = blocks[at - 1], right = blocks[at + 1]; // used, or waiting in a quick list
     const words = (f.size - 16) / 4; // the poison between the links and the back word
     const address = f.address +
       (this.damage === "prev"
@@ -707,7 +712,7 @@ class Corrupt extends Base {
     const uaf = { kind: "use-after-free" as const, at: address };
     switch (this.via) {
       case "left":
-        if (!left) return undefined;
+        if (!left || left.free) return undefined;
         return {
           address,
           call: (heap) => heap.usableSize(left.ptr),
@@ -840,15 +845,15 @@ class Corrupt extends Base {
   }
 }
 
+/** The free lists, each head first, as read from the heap (the quick lists apart). */
+function freeLists(run: HeapRun): readonly (readonly number[])[] {
+  const image = { buffer: run.heap.memory.buffer, root: rootOf(run.heap.base), top: run.top };
+  return readHeap({ ...image, limit: MAX_LIMIT }).picture.lists;
+}
+
 /** The free list holding the block at `address`, head first, as read from the heap. */
 function listOf(run: HeapRun, address: number): readonly number[] {
-  const { picture } = readHeap({
-    buffer: run.heap.memory.buffer,
-    root: rootOf(run.heap.base),
-    top: run.top,
-    limit: MAX_LIMIT,
-  });
-  return picture.lists.find((list) => list.includes(address)) ?? [];
+  return freeLists(run).find((list) => list.includes(address)) ?? [];
 }
 
 /** The free blocks before and after the one at `address` in its list. */

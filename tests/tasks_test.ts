@@ -37,7 +37,11 @@ Deno.test("tasks on a machine with none of the build tools: one line for each th
         assert.deepEqual(lines, skipped, "nothing but one line per peer skipped");
         assert.match(
           lines.join("\n"),
-          /dlmalloc skipped: no clang .*\(packages clang lld wasi-libc\)/,
+          /^dlmalloc\.wasm skipped: no clang .*\(packages clang lld wasi-libc\)/m,
+        );
+        assert.match(
+          lines.join("\n"),
+          /^mimalloc\.wasm skipped: no clang .*\(packages clang lld wasi-libc\)/m,
         );
         assert.match(
           lines.join("\n"),

@@ -190,7 +190,10 @@ Deno.test({
             return { usedBlocks, usedBytes };
           };
           assert.deepEqual(used(run), used(idle));
-          assert.ok(run.memoryBytes <= expected.memoryBytes, "no more memory than dlmalloc takes");
+          // the release build takes no more memory than dlmalloc; the checked build's quick lists
+          // keep small freed blocks unmerged, and each block is a guard word longer
+          const most = checked ? 2 * expected.memoryBytes : expected.memoryBytes;
+          assert.ok(run.memoryBytes <= most, `${run.memoryBytes} bytes of memory, not ${most}`);
         },
       );
     }
