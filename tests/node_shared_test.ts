@@ -201,26 +201,34 @@ if (workerData.role === "busy") {
 }
 `;
 
+/** Runs `main.mjs` of `files` under Node beside the bundled package; what it printed, parsed. */
+async function runInNode(
+  dir: string,
+  files: Record<string, string>,
+): Promise<ReturnType<typeof JSON.parse>> {
+  await Deno.writeTextFile(`${dir}/mote.js`, await bundle(new URL("../mod.ts", import.meta.url)));
+  for (const [name, text] of Object.entries(files)) {
+    await Deno.writeTextFile(`${dir}/${name}`, text);
+  }
+  const { success, stdout, stderr } = await new Deno.Command("node", {
+    args: ["main.mjs"],
+    cwd: dir,
+  })
+    .output();
+  const decoder = new TextDecoder();
+  assert.ok(success, `node failed:\n${decoder.decode(stderr)}`);
+  return JSON.parse(decoder.decode(stdout));
+}
+
 Deno.test({
   name: "Node: terminate() stops a worker in the heap, recover() frees its lock on that proof, " +
-    "no wake-up is lost",
+    "no wake-up is lost" +
+    (skip ? " (SKIPPED: no node on the PATH: install Node 20 or later)" : ""),
   ignore: skip,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "mote-node-faults-" });
     try {
-      await Deno.writeTextFile(
-        `${dir}/mote.js`,
-        await bundle(new URL("../mod.ts", import.meta.url)),
-      );
-      await Deno.writeTextFile(`${dir}/main.mjs`, FAULTS);
-      await Deno.writeTextFile(`${dir}/faulty.mjs`, FAULTY);
-      const { success, stdout, stderr } = await new Deno.Command("node", {
-        args: ["main.mjs"],
-        cwd: dir,
-      }).output();
-      const decoder = new TextDecoder();
-      assert.ok(success, `node failed:\n${decoder.decode(stderr)}`);
-      const seen = JSON.parse(decoder.decode(stdout));
+      const seen = await runInNode(dir, { "main.mjs": FAULTS, "faulty.mjs": FAULTY });
       assert.equal(seen.stoppedRanOn, 0, "a worker ran on after terminate() settled");
       assert.match(seen.refusedAlive, /^RangeError: .*has not exited/);
       assert.match(seen.refusedNoProof, /^TypeError: .*node:worker_threads Worker/);
@@ -243,19 +251,7 @@ Deno.test({
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "mote-node-shared-" });
     try {
-      await Deno.writeTextFile(
-        `${dir}/mote.js`,
-        await bundle(new URL("../mod.ts", import.meta.url)),
-      );
-      await Deno.writeTextFile(`${dir}/main.mjs`, MAIN);
-      await Deno.writeTextFile(`${dir}/worker.mjs`, WORKER);
-      const { success, stdout, stderr } = await new Deno.Command("node", {
-        args: ["main.mjs"],
-        cwd: dir,
-      }).output();
-      const decoder = new TextDecoder();
-      assert.ok(success, `node failed:\n${decoder.decode(stderr)}`);
-      const seen = JSON.parse(decoder.decode(stdout));
+      const seen = await runInNode(dir, { "main.mjs": MAIN, "worker.mjs": WORKER });
       assert.equal(new Set(seen.owners).size, 4, "each worker's instance has its own owner id");
       assert.ok(!seen.owners.includes(seen.mainOwner));
       assert.equal(seen.nodes, 4 * 3000);
