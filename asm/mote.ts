@@ -373,20 +373,45 @@ function remove(block: usize): void {
 function room(size: usize): bool {
   let need = top + size + HEADER;
   if (need > limit || need < size) return false;
-  // memory grown by another module, or looked at afresh after the limit was lowered, may hold
-  // anything (clean never passes the memory's end: it only ever moves up to it, or to top)
-  if (<usize>memory.size() != seen) clean = memoryEnd();
   // need <= limit <= MAX_LIMIT: the pages that reach it are counted without wrapping, and a
   // memory already 4 GiB long has them all
-  let missing = <i32>((need + PAGE_MASK) >> PAGE_BITS) - memory.size();
-  if (missing > 0 && memory.grow(missing) < 0) return false;
-  seen = memory.size();
+  let want = <i32>((need + PAGE_MASK) >> PAGE_BITS);
+  let pages = memory.size();
+  // a shared memory's size as this thread sees it may lag: where it matters, the true one
+  if (ASC_FEATURE_THREADS && (<usize>pages != seen || pages < want)) pages = pagesNow();
+  // memory grown by another module, or looked at afresh after the limit was lowered, may hold
+  // anything (clean never passes the memory's end: it only ever moves up to it, or to top)
+  if (<usize>pages != seen) clean = endOf(pages);
+  if (pages < want) {
+    let old = memory.grow(want - pages);
+    if (old < 0) return false;
+    // another module grew the shared memory in between: what it grew may hold anything too
+    if (ASC_FEATURE_THREADS && old != pages) clean = endOf(old);
+    pages = old + want - pages;
+  }
+  seen = pages;
   return true;
 }
 
-/** The end of memory (for mote_init), read so that a full 4 GiB memory does not wrap to 0. */
+/**
+ * The memory's size in pages, as the engine knows it. V8 shows one thread the growth of a shared
+ * memory by another (in memory.size(), and in the bounds this thread's loads and stores trap
+ * past) only at its next interrupt check, which may come after it took the heap's lock and
+ * reached for a block carved in the new pages: memory.grow(0) answers the true size, and brings
+ * the thread up to date.
+ */
+function pagesNow(): i32 {
+  return ASC_FEATURE_THREADS ? memory.grow(0) : memory.size();
+}
+
+/** The end of `pages` pages, so that a full 4 GiB memory does not wrap to 0. */
+function endOf(pages: i32): usize {
+  return <usize>min(pages, <i32>(MAX_LIMIT >> PAGE_BITS)) << PAGE_BITS;
+}
+
+/** The end of memory (for mote_init). */
 function memoryEnd(): usize {
-  return <usize>min(memory.size(), <i32>(MAX_LIMIT >> PAGE_BITS)) << PAGE_BITS;
+  return endOf(pagesNow());
 }
 
 /**
@@ -1049,6 +1074,13 @@ export function mote_set_limit(limitEnd: usize): void {
 
 // The shared build's record of live blocks (asm/shared.ts) needs where payloads start, and lowers
 // the limit for the length of an operation so that no block is carved where it has no bit.
+// On taking the lock, the shared build makes the pages the heap reaches, which the thread that
+// grew them may not be, visible to this thread (see pagesNow): else it traps on them.
+// @ts-ignore: decorator
+@global function moteSeeMemory(): void {
+  if (memory.size() < max(<i32>seen, <i32>((top + HEADER + PAGE_MASK) >> PAGE_BITS))) pagesNow();
+}
+
 // @ts-ignore: decorator
 @global function moteFirstPayload(): usize {
   return root + FIRST + HEADER;

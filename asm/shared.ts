@@ -198,6 +198,7 @@ function enter(): void {
     if (probe(PROBE_DEPTH) != PROBE_DEPTH) unreachable(); // never: it keeps the probe's calls
     acquire();
     moteLoadState(at + STATE);
+    moteSeeMemory();
     clipped = false;
   }
   held++; // only once the lock is held: a throw before leaves this instance outside
@@ -407,7 +408,8 @@ export function mote_init(base: usize, limitEnd: usize): usize {
  */
 export function mote_set_limit(limitEnd: usize): usize {
   enter();
-  let spanEnd = min(<usize>min(memory.size(), MAX_PAGES) << 16, load<u32>(at + STATE, 12));
+  // the memory's true size, which this thread may not see yet (mote.ts's pagesNow)
+  let spanEnd = min(<usize>min(memory.grow(0), MAX_PAGES) << 16, load<u32>(at + STATE, 12));
   let done: usize = limitEnd >= spanEnd ? 1 : 0;
   if (done) moteSetLimit(limitEnd); // leave() stores the state it changed
   leave(SET_LIMIT, limitEnd, 0, done);

@@ -31,7 +31,7 @@ export interface WorkerRun {
   readonly worker: number;
   /** How many workers take part: the barrier waits for them all. */
   readonly workers: number;
-  /** Int32 0 of it counts the workers at the barrier. */
+  /** Int32 0 of it counts the workers at the barrier; 1 + `worker` takes this one's owner id. */
   readonly barrier: SharedArrayBuffer;
   readonly commands: readonly WorkerCommand[];
 }
@@ -134,6 +134,7 @@ function runWorker(run: WorkerRun): WorkerResult {
 
   // every worker starts at once, or the first could be done before the last has begun
   const arrived = new Int32Array(run.barrier);
+  Atomics.store(arrived, 1 + run.worker, heap.owner);
   Atomics.add(arrived, 0, 1);
   while (Atomics.load(arrived, 0) < run.workers);
 

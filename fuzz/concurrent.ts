@@ -189,21 +189,27 @@ class Hang extends RunFailure {}
 
 /**
  * Watches a shared heap's lock while the workers answer, and says what hung, from what the
- * threads did, never from how long it takes: a lock held by a worker that has answered, which
- * nothing can free, or a thread asleep on the lock while it is free and no operation ran, which
- * nothing will wake. It frees and wakes them until all have answered, so that the failure shows.
+ * threads did, never from how long it takes: a lock held by a worker that has answered or
+ * thrown, which nothing can free, or a thread asleep on the lock while it is free and no
+ * operation ran, which nothing will wake. It frees and wakes them until all have answered, so
+ * that the failure shows. `owners` holds each worker's owner id, which it writes on attaching.
  */
-async function hangOf(heap: Heap, answers: Promise<WorkerResult>[]): Promise<string | undefined> {
+async function hangOf(
+  heap: Heap,
+  answers: Promise<WorkerResult>[],
+  owners: Int32Array,
+): Promise<string | undefined> {
   const word = new Int32Array(heap.memory.buffer, rootOf(heap.base), 1);
-  const answered = new Map<number, number>();
+  const done = answers.map(() => false);
   let settled = false, hang: string | undefined;
-  answers.forEach((answer, i) => answer.then(({ owner }) => answered.set(owner, i), () => {}));
+  answers.forEach((answer, i) => answer.finally(() => done[i] = true).catch(() => {}));
   Promise.allSettled(answers).then(() => settled = true);
   while (!settled) {
     await new Promise((resolve) => setTimeout(resolve, 10));
     const tickets = ticketsOf(heap.memory, heap.base), holder = heap.lockHolder;
-    if (answered.has(holder)) {
-      hang ??= `worker ${answered.get(holder)} answered, holding the lock`;
+    const worker = done.findIndex((over, i) => over && Atomics.load(owners, i) === holder);
+    if (holder !== 0 && worker >= 0) {
+      hang ??= `worker ${worker} was done, holding the lock`;
       Atomics.store(word, 0, 0);
       Atomics.notify(word, 0);
     } else if (
@@ -248,7 +254,8 @@ async function runOnce(
   startLog(maker, LOG_AT, entries);
   const heap = Heap.attach({ memory, base, module });
   const first = ticketsOf(memory, base);
-  const barrier = new SharedArrayBuffer(4);
+  // word 0 counts the workers at the barrier; word 1 + i is worker i's owner id
+  const barrier = new SharedArrayBuffer(4 * (1 + MAX_WORKERS));
   // the main thread raises the limit meanwhile, whenever its timers fire: the log says when
   const raising = plan.raises.map((bytes, i) =>
     new Promise<unknown>((resolve) =>
@@ -276,7 +283,7 @@ async function runOnce(
       `Worker ${worker}`,
     )
   );
-  const hang = await hangOf(heap, answers);
+  const hang = await hangOf(heap, answers, new Int32Array(barrier, 4));
   const results = await Promise.all(answers);
   const raised = (await Promise.all(raising)).find((error) => error !== undefined);
   const last = ticketsOf(memory, base);
