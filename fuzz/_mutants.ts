@@ -98,15 +98,15 @@ export const MUTANTS: readonly Mutant[] = [
   },
   {
     name: "a full 4 GiB memory's end wraps to 0",
-    where: "memoryEnd",
-    find: "return <usize>min(memory.size(), <i32>(MAX_LIMIT >> PAGE_BITS)) << PAGE_BITS;",
-    replace: "return <usize>memory.size() << PAGE_BITS;",
+    where: "endOf",
+    find: "return <usize>min(pages, <i32>(MAX_LIMIT >> PAGE_BITS)) << PAGE_BITS;",
+    replace: "return <usize>pages << PAGE_BITS;",
   },
   {
     name: "the top region asks to grow when it fits exactly",
     where: "room",
-    find: "if (missing > 0 && memory.grow(missing) < 0) return false;",
-    replace: "if (missing >= 0 && memory.grow(missing) < 0) return false;",
+    find: "if (pages < want) {",
+    replace: "if (pages <= want) {",
     equivalent: "memory.grow of exactly what is left asks for 0 pages, which adds nothing and " +
       "cannot fail",
   },
@@ -651,8 +651,8 @@ export const MUTANTS: readonly Mutant[] = [
     name: "a limit may be lowered onto the top of the blocks, without a header",
     where: "Heap.limit",
     file: "src/heap.ts",
-    find: ": this.#engine.read(this.base).picture.top + HEADER - this.base;",
-    replace: ": this.#engine.read(this.base).picture.top - this.base;",
+    find: ": this.#engine.read(this.base, 0).picture.top + HEADER - this.base;",
+    replace: ": this.#engine.read(this.base, 0).picture.top - this.base;",
   },
   // the checked build's byte-exact red zone, and limits lowered and raised again
   {
@@ -706,7 +706,7 @@ export const MUTANTS: readonly Mutant[] = [
   {
     name: "memory another module grew is thought zero",
     where: "room",
-    find: "if (<usize>memory.size() != seen) clean = memoryEnd();",
+    find: "if (<usize>pages != seen) clean = endOf(pages);",
     replace: "",
   },
   {

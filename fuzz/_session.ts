@@ -12,6 +12,12 @@ import type { Allocator, MoteAllocator } from "./_subject.ts";
 import { OracleFailure } from "./_oracles.ts";
 import { type Block, Contract } from "./_contract.ts";
 
+/**
+ * The bytes of poison read at each end of a freed range after every step: a stray write lands
+ * near a block's edge, and the end of a run reads all of it.
+ */
+const POISON_EDGES = 4096;
+
 /** The failure of a run: what went wrong, after the operations that led there. */
 export class FuzzFailure extends Error {
   /** The run's operations, one a line, with their results. */
@@ -251,6 +257,8 @@ export class Session {
     for (const block of this.live) this.contract.verify(block, "at the end of the run");
     while (this.live.length > 0) this.free(this.live.length - 1);
     if (!this.diff || this.diff.model.limit === 0) return;
+    const { problems } = this.#readWasm(true); // the checked build's poison too, all of it
+    if (problems.length > 0) this.#fail(`The heap is damaged:\n  ${problems.join("\n  ")}`);
     const first = rootOf(this.diff.base) + FIRST;
     const end = Math.min(this.real.memory.buffer.byteLength, this.mote.limit) - HEADER;
     const whole = end - first - this.diff.model.overhead;
@@ -394,13 +402,15 @@ export class Session {
     if (difference) this.#fail(`The heap differs from the model's: ${difference}`);
   }
 
-  #readWasm() {
+  /** The heap as read; the checked build's poison near each range's ends, unless `whole`. */
+  #readWasm(whole = false) {
     return readHeap({
       buffer: this.real.memory.buffer,
       root: rootOf(this.diff!.base),
       top: this.mote.top(),
       checked: this.checked,
       limit: this.mote.limit,
+      poisonEdges: whole ? undefined : POISON_EDGES,
     });
   }
 

@@ -40,8 +40,12 @@ export interface Engine {
   freeLive?(ptr: number): boolean;
   /** `realloc(ptr, size)` as `freeLive` frees: its result, or 1 (no block's address) if not done. */
   reallocLive?(ptr: number, size: number): number;
-  /** The heap as data, read from the memory or the model, and what is wrong with it. */
-  read(base: number): HeapReading;
+  /**
+   * The heap as data, read from the memory or the model, and what is wrong with it; the checked
+   * build's poison only `poisonEdges` bytes deep at each end of a range, when given (a reader
+   * that wants the blocks, not the problems, passes 0).
+   */
+  read(base: number, poisonEdges?: number): HeapReading;
 }
 
 /** What a Heap lends its engine, for the checked build's reports. */
@@ -145,19 +149,20 @@ export const wasmEngineFor = (modules: WasmModules): EngineFactory => (given, ch
     marked[name] = mark(x[name] as (...args: number[]) => number);
   }
   let base = 0;
-  const read = (at: number) =>
+  const read = (at: number, poisonEdges?: number) =>
     readHeap({
       buffer: heapMemory.buffer as ArrayBuffer,
       root: rootOf(at),
       top: x.mote_top.value >>> 0,
       limit: x.mote_limit.value >>> 0,
       checked,
+      poisonEdges,
     });
   // which pointers are live, for the Heap to trust. Other modules get the wasm's own functions,
   // called wasm to wasm, and the record catches up with their calls by a walk; but a checked
   // heap, which names a double free, passes their free and realloc through the record, as only
   // these know which blocks were freed (a block allocated and freed between two walks is seen)
-  const live = new LiveBlocks(() => read(base).picture.blocks, x.mote_frees, checked);
+  const live = new LiveBlocks(() => read(base, 0).picture.blocks, x.mote_frees, checked);
   const recorded = live.track(raw as unknown as CFunctions);
   const exported = checked ? { ...raw, free: recorded.free, realloc: recorded.realloc } : raw;
   return {

@@ -266,7 +266,7 @@ export class Heap {
     // its engine may refuse even that (another thread grew the heap): then nothing changes
     const least = this.shared
       ? this.span
-      : this.#engine.read(this.base).picture.top + HEADER - this.base;
+      : this.#engine.read(this.base, 0).picture.top + HEADER - this.base;
     const limit = this.#checkLimit(bytes, least);
     // unsigned: a limit's end reaches 2^32
     this.#engine.setLimit((Math.min(this.base + limit, MAX_LIMIT) & ~(ALIGN - 1)) >>> 0);
@@ -548,7 +548,7 @@ export class Heap {
    * ```
    */
   walk(): HeapBlock[] {
-    return [...this.#engine.read(this.base).picture.blocks];
+    return [...this.#engine.read(this.base, 0).picture.blocks];
   }
 
   /**
@@ -570,7 +570,7 @@ export class Heap {
    * ```
    */
   stats(): HeapStats {
-    return statsOf(this.#engine.read(this.base).picture, this.base);
+    return statsOf(this.#engine.read(this.base, 0).picture, this.base);
   }
 
   /**
