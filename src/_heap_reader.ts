@@ -83,7 +83,9 @@ export function readHeap(image: HeapImage): HeapReading {
   const poisoned = (from: number, to: number, zeroToo: boolean) => {
     for (let address = from; address < to; address += 4) {
       // past the near end's bytes, on to the far end's
-      if (address - from === edges) address += Math.max(0, Math.floor((to - address - edges) / 4) * 4);
+      if (address - from === edges) {
+        address += Math.max(0, Math.floor((to - address - edges) / 4) * 4);
+      }
       const value = memory.getUint32(address, true);
       if (value !== POISON && value !== FREED && !(zeroToo && value === 0)) {
         problems.push(
