@@ -5,6 +5,7 @@
  */
 import fc from "fast-check";
 import { MAX_LIMIT } from "../src/_layout.ts";
+import { integerFrom, ofType, type OptionCheck, positiveNumber } from "../src/_validate.ts";
 import { rootOf } from "../src/_heap_reader.ts";
 import { ModelAllocator } from "../src/_model_allocator.ts";
 import { anyCommands, type HeapSetup, heapSetups, moteCommands } from "./_arbitraries.ts";
@@ -63,6 +64,17 @@ export interface FuzzOptions {
   /** Called about once a second, and at the end, with the counts so far. */
   readonly onProgress?: (progress: FuzzProgress) => void;
 }
+
+/** The checks of {@linkcode FuzzOptions}' values, for every fuzz that takes them. */
+export const FUZZ_OPTION_CHECKS: Record<string, OptionCheck> = {
+  runs: integerFrom(1),
+  seconds: positiveNumber,
+  seed: integerFrom(-(2 ** 31), 2 ** 32 - 1), // fast-check's seeds: 32 bits, either sign
+  path: ofType("string"),
+  replayPath: ofType("string"),
+  maxCommands: integerFrom(1, 100_000),
+  onProgress: ofType("function"),
+};
 
 /**
  * The counts of a fuzz session so far.

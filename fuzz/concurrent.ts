@@ -18,7 +18,8 @@ import fc from "fast-check";
 import { FIRST, HEADER, MAX_ALIGN, MAX_LIMIT } from "../src/_layout.ts";
 import { rootOf } from "../src/_heap_reader.ts";
 import { Heap } from "../src/heap.ts";
-import { checkOptions } from "../src/_validate.ts";
+import { checkFields, integerFrom } from "../src/_validate.ts";
+import { FUZZ_OPTION_CHECKS } from "./_runner.ts";
 import { SharedModelAllocator } from "../src/_model_shared.ts";
 import {
   LOG_ENTRY,
@@ -406,11 +407,26 @@ async function runOnce(
 export async function fuzzConcurrent(
   options: ConcurrentFuzzOptions = {},
 ): Promise<ConcurrentFuzzReport> {
-  checkOptions(options, "Options");
+  const { runs, seed: givenSeed, maxCommands } = FUZZ_OPTION_CHECKS;
+  checkFields(options, {
+    runs,
+    seed: givenSeed,
+    maxCommands,
+    minWorkers: integerFrom(2, MAX_WORKERS),
+    maxWorkers: integerFrom(
+      typeof options?.minWorkers === "number" ? options.minWorkers : 2,
+      MAX_WORKERS,
+    ),
+    wasm: (value, name) => {
+      if (!(value instanceof WebAssembly.Module)) {
+        throw new TypeError(`${name} must be a WebAssembly.Module, got ${typeof value}`);
+      }
+    },
+  });
   const settings = {
     runs: options.runs ?? 20,
-    minWorkers: Math.max(2, options.minWorkers ?? 2),
-    maxWorkers: Math.min(MAX_WORKERS, options.maxWorkers ?? MAX_WORKERS),
+    minWorkers: options.minWorkers ?? 2,
+    maxWorkers: options.maxWorkers ?? MAX_WORKERS,
     maxCommands: options.maxCommands ?? 150,
   };
   const seed = options.seed ?? (Math.random() * 2 ** 31) | 0;

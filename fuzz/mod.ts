@@ -25,8 +25,14 @@
  * @module
  */
 import { checkedWasm, fastWasm, ownWasm, regionWasm } from "../src/_wasm.ts";
-import { checkOptions } from "../src/_validate.ts";
-import { type FuzzOptions, type FuzzReport, type MoteBuild, runFuzz } from "./_runner.ts";
+import { checkAlignment, checkFields, integerFrom, oneOf } from "../src/_validate.ts";
+import {
+  FUZZ_OPTION_CHECKS,
+  type FuzzOptions,
+  type FuzzReport,
+  type MoteBuild,
+  runFuzz,
+} from "./_runner.ts";
 import { importsMemory, isMote } from "./_subject.ts";
 import { ThirdParty } from "./_third_party.ts";
 
@@ -104,7 +110,7 @@ export interface FuzzMoteOptions extends FuzzOptions {
  * ```
  */
 export function fuzzMote(options: FuzzMoteOptions = {}): FuzzReport {
-  const { wasm, ...rest } = checkOptions<FuzzMoteOptions>(options, "Options");
+  const { wasm, ...rest } = checkFields<FuzzMoteOptions>(options, FUZZ_OPTION_CHECKS);
   let builds: MoteBuild[];
   if (wasm === undefined) {
     builds = [
@@ -210,7 +216,14 @@ export function fuzzAllocator(wasm: WasmSource, options: FuzzAllocatorOptions = 
     soakOperations = 200_000,
     soakLive = 1000,
     ...rest
-  } = checkOptions<FuzzAllocatorOptions>(options, "Options");
+  } = checkFields<FuzzAllocatorOptions>(options, {
+    ...FUZZ_OPTION_CHECKS,
+    alignment: (value) => checkAlignment(value, 1 << 16),
+    abi: oneOf("c", "rust"),
+    watchdogMs: integerFrom(1),
+    soakOperations: integerFrom(0),
+    soakLive: integerFrom(1),
+  });
   const source = wasm instanceof WebAssembly.Module ? wasm : bytesOf(wasm);
   const subject = new ThirdParty(source, { abi, watchdogMs });
   try {

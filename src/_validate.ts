@@ -69,3 +69,52 @@ export function checkAlignment(value: unknown, max: number): number {
   }
   return value;
 }
+
+/** A check of one option's value, given its name; it throws naming both when the value is bad. */
+export type OptionCheck = (value: unknown, name: string) => unknown;
+
+/** An integer from `min` to `max`, as an option's check. */
+export const integerFrom =
+  (min: number, max = Number.MAX_SAFE_INTEGER): OptionCheck => (value, name) =>
+    checkInteger(value, name, min, max);
+
+/** A number above 0 and finite, as an option's check. */
+export const positiveNumber: OptionCheck = (value, name) => {
+  if (typeof value !== "number") {
+    throw new TypeError(`${name} must be a number, got ${describe(value)}`);
+  }
+  if (!(value > 0 && value < Infinity)) {
+    throw new RangeError(`${name} must be a number above 0, got ${describe(value)}`);
+  }
+};
+
+/** One of `choices`, or a value of JavaScript type `choices` when it is a type's name. */
+export const oneOf = (...choices: unknown[]): OptionCheck => (value, name) => {
+  if (!choices.includes(value)) {
+    throw new TypeError(
+      `${name} must be ${choices.map(describe).join(" or ")}, got ${describe(value)}`,
+    );
+  }
+};
+
+/** A value of JavaScript type `type` ("string", "function"), as an option's check. */
+export const ofType = (type: string): OptionCheck => (value, name) => {
+  if (typeof value !== type) {
+    throw new TypeError(`${name} must be a ${type}, got ${describe(value)}`);
+  }
+};
+
+/**
+ * Checks an options object and each of its fields that `checks` names and it gives (undefined
+ * is absent): the one way the API's functions check their options.
+ */
+export function checkFields<T extends object>(
+  options: unknown,
+  checks: Record<string, OptionCheck>,
+): T {
+  const given = checkOptions<Record<string, unknown>>(options, "Options");
+  for (const [name, check] of Object.entries(checks)) {
+    if (given[name] !== undefined) check(given[name], name);
+  }
+  return given as T;
+}
