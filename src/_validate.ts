@@ -88,7 +88,7 @@ export const positiveNumber: OptionCheck = (value, name) => {
   }
 };
 
-/** One of `choices`, or a value of JavaScript type `choices` when it is a type's name. */
+/** One of `choices`, as an option's check. */
 export const oneOf = (...choices: unknown[]): OptionCheck => (value, name) => {
   if (!choices.includes(value)) {
     throw new TypeError(
@@ -97,8 +97,8 @@ export const oneOf = (...choices: unknown[]): OptionCheck => (value, name) => {
   }
 };
 
-/** A value of JavaScript type `type` ("string", "function"), as an option's check. */
-export const ofType = (type: string): OptionCheck => (value, name) => {
+/** A value of JavaScript type `type`, as an option's check. */
+export const ofType = (type: "string" | "function"): OptionCheck => (value, name) => {
   if (typeof value !== type) {
     throw new TypeError(`${name} must be a ${type}, got ${describe(value)}`);
   }
