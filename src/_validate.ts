@@ -99,7 +99,7 @@ export const oneOf = (...choices: unknown[]): OptionCheck => (value, name) => {
 
 /** A value of JavaScript type `type`, as an option's check. */
 export const ofType = (type: "string" | "function"): OptionCheck => (value, name) => {
-  if (typeof value !== type) {
+  if (type === "string" ? typeof value !== "string" : typeof value !== "function") {
     throw new TypeError(`${name} must be a ${type}, got ${describe(value)}`);
   }
 };
