@@ -40,6 +40,11 @@ const NEAR = 4096;
  */
 const SMALL_SPAN = 1 << 20;
 const CHECK_EVERY = 8;
+/**
+ * The most a heap may span for check() to read it whole: a checked heap's poison is read word by
+ * word, seconds for a heap grown to 4 GiB, which a run's walk and contract cover instead.
+ */
+const CHECKED_SPAN = 64 << 20;
 
 /** Where a Heap-layer run's heaps live: a C-ABI setup, its build named. */
 export type HeapLayerSetup = Omit<HeapSetup, "build"> & {
@@ -257,9 +262,10 @@ export class HeapRun {
     this.contract.check(what);
   }
 
-  /** The heap's own integrity check, all of it. */
+  /** The heap's own integrity check, all of it, on a heap that spans up to CHECKED_SPAN. */
   checkWhole(what: string): void {
     this.#unchecked = 0;
+    if (this.heap.span > CHECKED_SPAN) return;
     const problems = this.heap.check();
     if (problems.length > 0) {
       this.fail(`after ${what}, the heap is damaged: ${problems.join("; ")}`);
@@ -524,13 +530,31 @@ class OwnerWrite extends Base {
   }
 }
 
-/** Grows the memory from outside the heap, as its owner may: by pages, or to all of wasm32. */
-class GrowMemory extends Base {
-  constructor(readonly pages: number | "all") {
+/**
+ * The world writes memory that becomes the heap's, then a calloc carves it, which must be zero:
+ * another module grows the memory (by pages, or to all of wasm32) and writes its first new page;
+ * or the heap grows its memory itself, its limit is lowered to its blocks' end (and `slack`),
+ * the owner writes above it, and the limit is raised: in one step, as random orders rarely are.
+ */
+class WorldWrites extends Base {
+  constructor(readonly pages: number | "all" | "limit", readonly past: number, readonly slack = 0) {
     super();
   }
   run(run: HeapRun): void {
-    const have = run.heap.memory.buffer.byteLength / PAGE;
+    const end = () => run.heap.memory.buffer.byteLength;
+    if (this.pages === "limit") {
+      if (!run.setup.region) return;
+      const before = run.heap.limit;
+      carveTo(run, end() + this.past); // grows the memory, if the limit and its maximum let it
+      new SetLimit("top", HEADER + this.slack).run(run);
+      if (run.heap.limit >= before) return;
+      const lowered = run.heap.base + run.heap.limit;
+      run.ownerWrites(lowered, lowered + PAGE);
+      run.after(`owner writes [${lowered}, ${lowered + PAGE})`);
+      new SetLimit("up", before - run.heap.limit).run(run);
+      return carveTo(run, end());
+    }
+    const have = end() / PAGE;
     const pages = this.pages === "all" ? WASM32_PAGES - have : this.pages;
     const grew = [run.heap, run.model].map((heap) => {
       try {
@@ -543,24 +567,22 @@ class GrowMemory extends Base {
     run.trace.push(`memory.grow(${pages}) -> ${grew[0]}`);
     if (grew[0] !== grew[1]) run.fail("the memories grew differently");
     run.after(`memory.grow(${pages})`);
-    // the module that grew a given memory writes its first new page: the heap's, if it lies
-    // below the limit, which must not take it for zero
     if (grew[0] && pages > 0 && run.setup.region) {
       run.ownerWrites(have * PAGE, (have + 1) * PAGE);
       run.after(`the module that grew it writes its first new page`);
-      // and the program asks for zeroed memory up to that page's end: it must come zeroed
-      const { base, limit } = run.heap;
-      const bytes = Math.min((have + 1) * PAGE, base + limit, run.top + (1 << 20)) - run.top -
-        2 * ALIGN;
-      if (bytes > 0) {
-        const ptr = run.both(`calloc(1, ${bytes})`, (heap) => heap.calloc(1, bytes));
-        run.hold(ptr, bytes, ALIGN, true);
-      }
+      carveTo(run, have * PAGE + this.past);
     }
   }
   toString(): string {
-    return `memory.grow(${this.pages})`;
+    return `world writes (${this.pages}, ${this.past} past, ${this.slack} slack), calloc over it`;
   }
+}
+
+/** A calloc from the heap's top up to `end` (below its limit and 1 MiB on), less two headers. */
+function carveTo(run: HeapRun, end: number): void {
+  const { base, limit } = run.heap;
+  const bytes = Math.min(end, base + limit, run.top + (1 << 20)) - run.top - 2 * ALIGN;
+  if (bytes > 0) run.calloc(1, bytes);
 }
 
 /**
@@ -932,10 +954,13 @@ export function heapCommands(): fc.Arbitrary<Command> {
         .map(([op, i, s]) => new ViaExports(op as "malloc" | "free" | "realloc", i, s)),
     },
     {
-      weight: 1,
-      arbitrary: fc.oneof(fc.nat({ max: 3 }), fc.constant("all" as const)).map((p) =>
-        new GrowMemory(p)
-      ),
+      weight: 2,
+      arbitrary: fc.tuple(
+        fc.oneof(fc.nat({ max: 3 }), fc.constantFrom("all" as const, "limit" as const)),
+        // into the new memory by a header, a block's least, half a page, or all of it
+        fc.constantFrom(HEADER, MIN_BLOCK, PAGE / 2, PAGE),
+        fc.constantFrom(0, ALIGN, MIN_BLOCK),
+      ).map(([p, past, slack]) => new WorldWrites(p, past, slack)),
     },
     {
       weight: 1,
