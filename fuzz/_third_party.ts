@@ -254,7 +254,8 @@ export class ThirdParty implements Subject {
         bound = stretched;
         continue;
       }
-      this.#worker!.terminate(); // it runs the allocator's code, which terminate() stops
+      // Deno's worker spins on in the allocator's code until the process exits (fuzzAllocator)
+      this.#worker!.terminate();
       this.#worker = undefined;
       this.#running = false;
       const where = beating ? `${what} after operation ${now}` : what;

@@ -171,7 +171,11 @@ export interface FuzzAllocatorOptions extends FuzzOptions {
  * with. Imports allocators commonly need (AssemblyScript's `env.abort`, WASI's, Emscripten's
  * `emscripten_resize_heap` and others) get deterministic stand-ins, listed in the report; others
  * throw when called. Given as bytes, the module runs in a worker whose memory the fuzzer shares,
- * and a call that does not return within `watchdogMs` fails the run as a hang.
+ * and a call that does not return within `watchdogMs` fails the run as a hang. The hung worker
+ * is terminated, but Deno's `terminate()` does not stop a worker busy in wasm: it spins on until
+ * the process exits (`deno task fuzz` exits once it has reported), so fuzz a module that may
+ * hang in a process of its own, as `fuzz/third_party_test.ts` does (`src/shared_test.ts` shows
+ * Deno's `terminate()` leaving a busy worker running).
  *
  * Each run is a fresh instance, and each block handed out must be aligned as asked, inside the
  * memory, overlapping no other, as large as asked (by `malloc_usable_size`, which may then all

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { brokenAllocator, type Bug } from "./_broken_test_util.ts";
 import { shareMemory } from "./_binary.ts";
 import { detectAbi } from "./_abi.ts";
-import { fuzzAllocator, type FuzzAllocatorOptions } from "./mod.ts";
+import { fuzzAllocator, type FuzzAllocatorOptions, type FuzzReport } from "./mod.ts";
 import { ownWasm } from "../src/_wasm.ts";
 
 const SEED = 20_261_201;
@@ -19,6 +19,41 @@ const OPTIONS: FuzzAllocatorOptions = {
   soakOperations: 100_000,
 };
 const HANG_BOUND = 1000;
+
+/** `deno task fuzz` with `args`, in a process of its own: its exit code and output. */
+async function fuzz(...args: string[]) {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("./main.ts", import.meta.url).pathname, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  return { code, out: text(stdout), err: text(stderr) };
+}
+
+/**
+ * `fuzzAllocator(wasm, options)` in a process of its own, through the command line: a hung
+ * call's worker spins on after Deno's terminate() until its process exits, and in this one it
+ * would take both cores from every test after it.
+ */
+async function fuzzApart(wasm: Uint8Array, options: FuzzAllocatorOptions) {
+  const file = await Deno.makeTempFile({ suffix: ".wasm" });
+  try {
+    await Deno.writeFile(file, wasm);
+    const flags = [
+      ["--runs", options.runs],
+      ["--seed", options.seed],
+      ["--path", options.path],
+      ["--replay-path", options.replayPath],
+      ["--timeout-ms", options.watchdogMs],
+      ["--soak-ops", options.soakOperations],
+    ].flatMap(([flag, value]) => value === undefined ? [] : [`${flag}`, `${value}`]);
+    const { out, err } = await fuzz("--wasm", file, ...flags, "--json");
+    return JSON.parse(out || err) as FuzzReport;
+  } finally {
+    await Deno.remove(file);
+  }
+}
 
 Deno.test("a correct allocator passes in either ABI", async (t) => {
   for (const abi of ["c", "rust"] as const) {
@@ -59,8 +94,10 @@ Deno.test("each rule catches the allocator broken for it, naming the rule", asyn
   for (const [rule, abi, bug, message, runs] of cases) {
     await t.step(`${rule}: ${bug} (${abi})`, async () => {
       const wasm = await brokenAllocator(abi, bug);
-      const watchdogMs = rule === "hang" ? HANG_BOUND : OPTIONS.watchdogMs;
-      const report = fuzzAllocator(wasm, { ...OPTIONS, runs, watchdogMs });
+      const hang = rule === "hang", watchdogMs = hang ? HANG_BOUND : OPTIONS.watchdogMs;
+      const run = (options: FuzzAllocatorOptions) =>
+        hang ? fuzzApart(wasm, options) : fuzzAllocator(wasm, options);
+      const report = await run({ ...OPTIONS, runs, watchdogMs });
       const { failure } = report;
       assert.equal(failure?.rule, rule, failure?.message ?? "no failure");
       assert.match(failure.message, message);
@@ -70,8 +107,7 @@ Deno.test("each rule catches the allocator broken for it, naming the rule", asyn
       if (rule !== "hang") return;
       // the run that hung replays, hanging again: each run is a fresh instance
       const { seed, path, replayPath } = failure;
-      const replay = fuzzAllocator(wasm, { ...OPTIONS, watchdogMs, seed, path, replayPath })
-        .failure;
+      const replay = (await run({ ...OPTIONS, watchdogMs, seed, path, replayPath })).failure;
       assert.equal(replay?.commands, failure.commands);
       assert.equal(replay?.message, failure.message);
     });
@@ -111,15 +147,6 @@ Deno.test("deno task fuzz --wasm: exit 2 for usage, 1 for a bug with a replay, 0
   const never = `${dir}/never.wasm`, good = `${dir}/good.wasm`;
   await Deno.writeFile(never, await brokenAllocator("c", "NEVER"));
   await Deno.writeFile(good, ownWasm);
-  const fuzz = async (...args: string[]) => {
-    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", new URL("./main.ts", import.meta.url).pathname, ...args],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-    return { code, out: text(stdout), err: text(stderr) };
-  };
   await t.step("usage errors: one line, exit 2", async () => {
     const cases: [string[], RegExp][] = [
       [["--wasm", `${dir}/missing.wasm`], /^error: Cannot read --wasm ".*missing\.wasm": /],
