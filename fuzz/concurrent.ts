@@ -18,7 +18,7 @@ import fc from "fast-check";
 import { FIRST, HEADER, MAX_ALIGN, MAX_LIMIT } from "../src/_layout.ts";
 import { rootOf } from "../src/_heap_reader.ts";
 import { Heap } from "../src/heap.ts";
-import { checkFields, integerFrom } from "../src/_validate.ts";
+import { aModule, checkFields, integerFrom } from "../src/_validate.ts";
 import { FUZZ_OPTION_CHECKS } from "./_runner.ts";
 import { SharedModelAllocator } from "../src/_model_shared.ts";
 import {
@@ -417,11 +417,7 @@ export async function fuzzConcurrent(
       typeof options?.minWorkers === "number" ? options.minWorkers : 2,
       MAX_WORKERS,
     ),
-    wasm: (value, name) => {
-      if (!(value instanceof WebAssembly.Module)) {
-        throw new TypeError(`${name} must be a WebAssembly.Module, got ${typeof value}`);
-      }
-    },
+    wasm: aModule,
   });
   const settings = {
     runs: options.runs ?? 20,

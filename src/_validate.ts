@@ -104,6 +104,13 @@ export const ofType = (type: "string" | "function"): OptionCheck => (value, name
   }
 };
 
+/** A WebAssembly.Module, as an option's check. */
+export const aModule: OptionCheck = (value, name) => {
+  if (!(value instanceof WebAssembly.Module)) {
+    throw new TypeError(`${name} must be a WebAssembly.Module, got ${describe(value)}`);
+  }
+};
+
 /**
  * Checks an options object and each of its fields that `checks` names and it gives (undefined
  * is absent): the one way the API's functions check their options.

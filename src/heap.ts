@@ -5,6 +5,7 @@
  */
 import { ALIGN, FIRST, HEADER, MAX_ALIGN, MAX_LIMIT, MIN_BLOCK } from "./_layout.ts";
 import {
+  aModule,
   checkAlignment,
   checkBoolean,
   checkInteger,
@@ -713,9 +714,7 @@ export class Heap {
           `WebAssembly.Memory, got ${describe(shared.memory)}`,
       );
     }
-    if (shared.module !== undefined && !(shared.module instanceof WebAssembly.Module)) {
-      throw new TypeError(`Module must be a WebAssembly.Module, got ${describe(shared.module)}`);
-    }
+    if (shared.module !== undefined) aModule(shared.module, "Module");
     attaching = shared;
     try {
       return new Heap({ memory: shared.memory, base: shared.base, shared: true });

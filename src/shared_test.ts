@@ -463,3 +463,58 @@ Deno.test("a thread that finds the lock taken waits, or spins where it may not w
     );
   }
 });
+
+Deno.test("another thread's growth shows in memory.grow(0) at once, where it may not yet in loads", async () => {
+  // what the shared build relies on (asm/mote.ts, pagesNow): a thread reads the page count the
+  // grower publishes after each memory.grow, then the last word of those pages; without asking
+  // memory.grow(0) first, V8 may still trap there (counted, not asserted: the engine's to change)
+  const binaryen = (await import("binaryen")).default;
+  const text = `(module (import "env" "memory" (memory 1 65536 shared))
+    (func (export "watch") (param $n i32) (param $ask i32) (result i32)
+      (local $pages i32)
+      (loop $next
+        (local.set $pages (i32.atomic.load (i32.const 0)))
+        (if (i32.and (local.get $ask) (i32.lt_u (memory.size) (local.get $pages)))
+          (then (drop (memory.grow (i32.const 0)))))
+        (drop (i32.load (i32.sub (i32.shl (local.get $pages) (i32.const 16)) (i32.const 4))))
+        (br_if $next (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+      (i32.const 0))
+    (func (export "grow") (i32.atomic.store (i32.const 0)
+      (i32.add (memory.grow (i32.const 1)) (i32.const 1)))))`;
+  const parsed = binaryen.parseText(text);
+  parsed.setFeatures(binaryen.Features.All);
+  const module = new WebAssembly.Module(new Uint8Array(parsed.emitBinary()));
+  parsed.dispose();
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 4096, shared: true });
+  const { grow } = new WebAssembly.Instance(module, { env: { memory } }).exports as {
+    grow(): void;
+  };
+  new Int32Array(memory.buffer)[0] = 1;
+  const source = `self.onmessage = ({ data: { module, memory, ask, until } }) => {
+    const { watch } = new WebAssembly.Instance(module, { env: { memory } }).exports;
+    let traps = 0;
+    while (Atomics.load(new Int32Array(memory.buffer), 0) < until) {
+      try { watch(100000, ask); } catch { traps++; }
+    }
+    self.postMessage(traps);
+  };`;
+  const traps: number[] = [];
+  for (const ask of [1, 0]) {
+    const worker = new Worker(`data:application/javascript,${encodeURIComponent(source)}`, {
+      type: "module",
+    });
+    const answer = new Promise<number>((resolve) => worker.onmessage = (e) => resolve(e.data));
+    // 1,500 pages more, a page at a time, yielding so that the watcher runs between
+    const pages = () => Atomics.load(new Int32Array(memory.buffer), 0);
+    const target = pages() + 1500;
+    worker.postMessage({ module, memory, ask, until: target });
+    while (pages() < target) {
+      for (let i = 0; i < 20 && pages() < target; i++) grow();
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    traps.push(await answer);
+    worker.terminate();
+  }
+  console.log(`loads past the pages seen trapped ${traps[1]} times without memory.grow(0)`);
+  assert.equal(traps[0], 0, "a thread that asked memory.grow(0) trapped on another's pages");
+});
