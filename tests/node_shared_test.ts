@@ -2,8 +2,8 @@
 // (which may wait), attached in worker_threads workers that allocate and free at once, and
 // checked by the main thread afterwards. Then what Node's terminate() does to a worker in the
 // heap: it stops it, once its promise settles; recover() frees its lock on that proof alone, also
-// after kills at random points while two workers churn the heap;
-// and a waiter terminated just after the lock's release woke it takes no wake-up with it.
+// after kills at random points while two workers churn the heap, whose ticket log then replays
+// through the model exactly; and a waiter terminated just after the lock's release woke it takes no wake-up with it.
 import assert from "node:assert/strict";
 import { bundle } from "../examples/browser/serve.ts";
 
@@ -69,7 +69,7 @@ parentPort.postMessage(heap.owner);
  * workers terminated while they wait for it. What it saw, as JSON.
  */
 const FAULTS = `
-import { Heap } from "./mote.js";
+import { Heap, readLog, replayLog, sharedEngine, startLog, ticketsOf } from "./mote.js";
 import { Worker } from "node:worker_threads";
 
 const heap = new Heap({ shared: true });
@@ -140,30 +140,50 @@ for (let trial = 0; trial < 12; trial++) {
   }
   await Promise.all([first.worker.terminate(), second.worker.terminate()]);
 }
-// kills at random points: a worker of two churning the heap is terminated after a random count
-// of calls; once it has exited, its lock (if it held it) is recovered, and the other goes on
-seen.kills = { held: 0, damaged: 0, survivorHeld: 0 };
-for (let kill = 0; kill < 8; kill++) {
+// kills at random points, each on a fresh heap whose log records every operation: one of two
+// workers churning it (malloc, calloc, realloc, free) is terminated after a random count of calls
+// and, once it has exited, its lock (if it held it) recovered; the other goes on, then is
+// terminated too. Unless recover() reported damage, the log replayed through the model predicts
+// every result, and the heap ends block for block as the model's
+seen.kills = { trials: 0, held: 0, damaged: 0, replayed: 0, mismatches: [] };
+for (let kill = 0; kill < 16; kill++) {
+  const logAt = 64, entries = 1 << 17, base = logAt + entries * 32, pages = 128, maximum = 4096;
+  const memory = new WebAssembly.Memory({ initial: pages, maximum, shared: true });
+  const churned = new Heap({ shared: true, memory, base, limit: 64 << 20 });
+  startLog(sharedEngine(memory, base, true), logAt, entries);
+  const first = ticketsOf(memory, base);
   const calls = new Int32Array(new SharedArrayBuffer(8));
-  const victim = start({ calls: calls.buffer, role: "churn", at: 0 });
-  const survivor = start({ calls: calls.buffer, role: "churn", at: 1 });
-  const [{ owner }] = await Promise.all([victim.hello, survivor.hello]);
-  const at = 1000 + Math.floor(Math.random() * 20000);
+  const begin = (at) => start({ shared: churned.share(), calls: calls.buffer, role: "churn", at });
+  const victim = begin(0), survivor = begin(1);
+  await Promise.all([victim.hello, survivor.hello]);
+  const at = 200 + Math.floor(Math.random() * 5000);
   while (Atomics.load(calls, 0) < at) await sleep(0);
-  await victim.worker.terminate();
-  if (heap.lockHolder === owner) {
-    seen.kills.held++;
-    if (heap.recover(owner, victim.worker).length) {
-      seen.kills.damaged++;
-      heap.reset(); // the survivor's raw frees of blocks from before are refused, harmlessly
+  let damage = [];
+  for (const { worker, said } of [victim, survivor]) {
+    if (worker === survivor.worker) { // progress, not time, says it went on
+      const before = Atomics.load(calls, 1);
+      while (said.length < 2 && Atomics.load(calls, 1) < before + 500) await sleep(1);
+    }
+    await worker.terminate();
+    if (churned.lockHolder === said[0].owner) { // the other may hold it, going about its work
+      seen.kills.held++;
+      damage = [...damage, ...churned.recover(said[0].owner, worker)];
     }
   }
-  const before = Atomics.load(calls, 1); // the survivor goes on: progress, not time, says so
-  while (Atomics.load(calls, 1) < before + 1000) await sleep(1);
-  await survivor.worker.terminate();
-  if (heap.lockHolder !== 0) seen.kills.survivorHeld++;
-  if (heap.lockHolder !== 0) heap.recover(heap.lockHolder, survivor.worker);
-  if (heap.check().length) heap.reset();
+  seen.kills.trials++;
+  if (damage.length) {
+    seen.kills.damaged++;
+    continue;
+  }
+  const log = readLog(memory, logAt, entries, first, ticketsOf(memory, base));
+  const limitEnd = base + churned.limit;
+  const { model, disagreement } = replayLog(log, { base, limitEnd, pages, maximum });
+  const problems = churned.check();
+  if (disagreement) seen.kills.mismatches.push(disagreement.what);
+  else if (problems.length) seen.kills.mismatches.push("check(): " + problems[0]);
+  else if (JSON.stringify(model.picture().blocks) !== JSON.stringify(churned.walk())) {
+    seen.kills.mismatches.push("after " + log.length + " operations the blocks are not the model's");
+  } else seen.kills.replayed++;
 }
 seen.problems = heap.check();
 console.log(JSON.stringify(seen));
@@ -182,14 +202,16 @@ if (workerData.role === "busy") {
     heap.free(heap.malloc(64));
     Atomics.add(calls, 0, 1);
   }
-} else if (workerData.role === "churn") {
-  const calls = new Int32Array(workerData.calls), { malloc, free } = heap.exports;
+} else if (workerData.role === "churn") { // 25,000 calls through the raw exports, then done
+  const calls = new Int32Array(workerData.calls), { malloc, calloc, realloc, free } = heap.exports;
   const live = new Array(64).fill(0);
-  for (let i = 0;; i = (i + 7) % 64) {
-    if (live[i]) free(live[i]);
-    live[i] = live[i] ? 0 : malloc(16 + ((i * 97) % 3000));
+  for (let i = 0, n = 0; n < 25_000; i = (i + 7) % 64, n++) {
+    if (live[i] && n % 3 === 0) live[i] = realloc(live[i], 16 + ((n * 131) % 6000)) || live[i];
+    else if (live[i]) live[i] = (free(live[i]), 0);
+    else live[i] = n % 2 ? malloc(16 + ((i * 97) % 3000)) : calloc(1, 16 + ((n * 53) % 4000));
     Atomics.add(calls, workerData.at, 1);
   }
+  parentPort.postMessage("done");
 } else if (workerData.role === "checker") {
   for (;;) heap.check();
 } else {
@@ -206,7 +228,10 @@ async function runInNode(
   dir: string,
   files: Record<string, string>,
 ): Promise<ReturnType<typeof JSON.parse>> {
-  await Deno.writeTextFile(`${dir}/mote.js`, await bundle(new URL("../mod.ts", import.meta.url)));
+  await Deno.writeTextFile(
+    `${dir}/mote.js`,
+    await bundle(new URL("./_node_entry.ts", import.meta.url)),
+  );
   for (const [name, text] of Object.entries(files)) {
     await Deno.writeTextFile(`${dir}/${name}`, text);
   }
@@ -222,6 +247,7 @@ async function runInNode(
 
 Deno.test({
   name: "Node: terminate() stops a worker in the heap, recover() frees its lock on that proof, " +
+    "the log of a heap killed into replays through the model, " +
     "no wake-up is lost" +
     (skip ? " (SKIPPED: no node on the PATH: install Node 20 or later)" : ""),
   ignore: skip,
@@ -236,7 +262,13 @@ Deno.test({
       assert.equal(seen.lockAfter, 0);
       assert.equal(seen.mallocAfter, true);
       assert.equal(seen.lost, 0, "a waiter slept on a free lock");
-      console.log(`random kills: ${JSON.stringify(seen.kills)}`);
+      const { trials, held, damaged, replayed, mismatches } = seen.kills;
+      console.log(
+        `random kills: ${trials} (${held} holding the lock, ${damaged} reported damaged)`,
+      );
+      assert.deepEqual(mismatches, [], "after a kill the log, replayed, is the heap's history");
+      assert.equal(replayed + damaged, trials);
+      assert.ok(replayed > 0, "no kill left a heap that recover() called intact");
       assert.deepEqual(seen.problems, []);
     } finally {
       await Deno.remove(dir, { recursive: true });

@@ -1,0 +1,58 @@
+/**
+ * A shared heap's ticket log replayed through the reference model: the one replay of the
+ * concurrent fuzz (fuzz/concurrent.ts) and of the Node test that kills threads at random points
+ * (tests/node_shared_test.ts), which must both find every pointer and usable size predicted.
+ *
+ * @module
+ */
+import { rootOf } from "../src/_heap_reader.ts";
+import { SharedModelAllocator } from "../src/_model_shared.ts";
+import { type LogEntry, SHARED_HEADER } from "../src/_shared_engine.ts";
+
+/** Where the model first disagreed with the log: the entry's index, and how. */
+export interface Disagreement {
+  readonly at: number;
+  readonly what: string;
+}
+
+/**
+ * Starts the model as the shared build started the heap at `base` (in a memory of `pages`, at most
+ * `maximum`, up to `limitEnd`), replays `log` through it in ticket order, and compares each
+ * entry's result and usable size with what the model returns.
+ *
+ * @returns The model, and the first disagreement if there was one.
+ */
+export function replayLog(
+  log: readonly LogEntry[],
+  { base, limitEnd, pages, maximum }: {
+    base: number;
+    limitEnd: number;
+    pages: number;
+    maximum: number;
+  },
+): { model: SharedModelAllocator; disagreement?: Disagreement } {
+  const model = new SharedModelAllocator(new WebAssembly.Memory({ initial: pages, maximum }));
+  if (!model.init(rootOf(base) + SHARED_HEADER, limitEnd)) {
+    return { model, disagreement: { at: -1, what: "the model could not start the heap" } };
+  }
+  for (const [at, { operation, a, b, ticket, result, usable }] of log.entries()) {
+    let got = 0;
+    if (operation === "malloc") got = model.malloc(a);
+    else if (operation === "free") model.free(a);
+    else if (operation === "realloc") got = model.realloc(a, b);
+    else if (operation === "calloc") got = model.calloc(a, b);
+    else if (operation === "aligned_alloc") got = model.aligned_alloc(a, b);
+    else if (operation === "malloc_usable_size") got = model.malloc_usable_size(a);
+    else if (operation === "set_limit") got = model.mote_set_limit(a);
+    else return { model, disagreement: { at, what: `the log holds ${operation}` } };
+    // every entry's usable size is compared: a block's, or 0 for an entry that returns none
+    const returnsBlock = /^(malloc|realloc|calloc|aligned_alloc)$/.test(operation);
+    const gotUsable = returnsBlock && got ? model.malloc_usable_size(got) : 0;
+    if (got !== result || gotUsable !== usable) {
+      const what = `the model, replaying the log, returns ${got} (usable ${gotUsable}) at ` +
+        `#${ticket}, where the heap returned ${result} (usable ${usable})`;
+      return { model, disagreement: { at, what } };
+    }
+  }
+  return { model };
+}
