@@ -11,21 +11,23 @@
  *     deno run -A fuzz/mutants.ts                  every mutant; prints the table
  *     deno run -A fuzz/mutants.ts --write          and writes it where its markers are
  *     deno run -A fuzz/mutants.ts --only 3,17      some mutants, by number
+ *     deno run -A fuzz/mutants.ts --modes --only 18,22 --seconds 30
+ *                                                  how soon each mode of the fuzz catches them
  *
  * @module
  */
 import { fail, parseArgs } from "../scripts/_cli.ts";
-import { buildAll } from "../scripts/build.ts";
+import { buildAll, compile, VARIANTS } from "../scripts/build.ts";
 import { Heap, runOn } from "../src/heap.ts";
 import { wasmEngineFor } from "../src/_engine.ts";
 import * as shipped from "../src/_wasm.ts";
 import { fuzzHeapLayer } from "./_heap_fuzz.ts";
 import { type FuzzReport, type MoteBuild, runFuzz } from "./_runner.ts";
 import { importsMemory } from "./_subject.ts";
-import { fuzzAllocator } from "./mod.ts";
+import { fuzzAllocator, fuzzMote } from "./mod.ts";
 import { fuzzConcurrent } from "./concurrent.ts";
 import { BOUNDED } from "./_bounded.ts";
-import { misfit, MUTANTS, mutate } from "./_mutants.ts";
+import { misfit, type Mutant, MUTANTS, mutate } from "./_mutants.ts";
 
 const ROOT = new URL("../", import.meta.url);
 /** What a copy of the project needs to build and fuzz: node_modules is linked, not copied. */
@@ -156,6 +158,25 @@ async function spawn(index: number, seconds: number, timeout: number): Promise<O
   return { mutant: index, result: "timeout", detail };
 }
 
+/**
+ * The release build (src/_wasm.ts's `ownWasm`) with a mutant of asm/mote.ts, compiled in memory
+ * as scripts/build.ts compiles it; the project's root must be the working directory.
+ */
+export async function releaseWith(mutant: Mutant): Promise<Uint8Array<ArrayBuffer>> {
+  const mutated = mutate(await Deno.readTextFile(mutant.file), mutant);
+  return (await compile(VARIANTS[0], (text, file) => file === mutant.file ? mutated : text)).wasm;
+}
+
+/** A row of `--modes`: how soon `mode`'s fuzz caught `bug`, and to how few operations it shrank. */
+function row(bug: string, mode: string, report: FuzzReport): string {
+  const { failure } = report;
+  if (!failure) return `${bug}\t${mode}\tmissed\t${report.runs} runs, ${report.operations} ops`;
+  const shrunk = failure.message.match(/after (\d+) operations/)?.[1] ?? "?";
+  const problem = failure.message.split("\n")[0].slice(0, 90);
+  return `${bug}\t${mode}\tcaught\trun ${failure.runsToFailure}, ` +
+    `${failure.operationsToFailure} ops; shrunk to ${shrunk} ops\t${problem}`;
+}
+
 function escape(text: string): string {
   return text.replaceAll("|", "\\|").replaceAll("*", "\\*").replaceAll("_", "\\_");
 }
@@ -227,7 +248,8 @@ if (import.meta.main) {
     flags: {
       seconds: {
         kind: "number",
-        help: "how long to fuzz a survivor of the bounded fuzz",
+        help:
+          "how long to fuzz a survivor of the bounded fuzz, or with --modes each mutant in each mode",
         default: 60,
       },
       only: { kind: "string", help: "mutants to run, by number, comma-separated" },
@@ -242,6 +264,11 @@ if (import.meta.main) {
         kind: "string",
         help: "make the table from the outcomes in these files (comma-separated), running none",
       },
+      modes: {
+        kind: "boolean",
+        help: "instead: fuzz the release build of each mutant of asm/mote.ts from seed 1, with " +
+          "the model and without it, and print how soon each catches it and how far it shrinks",
+      },
       worker: { kind: "integer", help: "(internal) run one mutant in this process", min: 0 },
     },
   });
@@ -252,6 +279,19 @@ if (import.meta.main) {
   const indices = flags.only?.split(",").map(Number) ?? MUTANTS.map((_, i) => i);
   if (!indices.every((i) => i in MUTANTS)) {
     fail(`--only: mutants are 0 to ${MUTANTS.length - 1}, got ${flags.only}`);
+  }
+  if (flags.modes) {
+    const chosen = indices.map((i) => MUTANTS[i]).filter((m) => flags.only || m.file === SOURCE);
+    const other = chosen.find((mutant) => mutant.file !== SOURCE);
+    if (other) fail(`--modes: "${other.name}" is a mutant of ${other.file}, not ${SOURCE}`);
+    const { seconds } = flags, seed = 1;
+    console.log("bug\tmode\toutcome\tuntil caught\tfirst problem");
+    for (const mutant of chosen) {
+      const wasm = await releaseWith(mutant);
+      console.log(row(mutant.name, "model", fuzzMote({ wasm, seconds, seed })));
+      console.log(row(mutant.name, "no model", fuzzAllocator(wasm, { seconds, seed })));
+    }
+    Deno.exit(0);
   }
   const outcomes: Outcome[] = [];
   if (flags.from) {
