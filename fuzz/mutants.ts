@@ -11,63 +11,43 @@
  *     deno run -A fuzz/mutants.ts                  every mutant; prints the table
  *     deno run -A fuzz/mutants.ts --write          and writes it where its markers are
  *     deno run -A fuzz/mutants.ts --only 3,17      some mutants, by number
+ *     deno run -A fuzz/mutants.ts --modes --only 18,22 --seconds 30
+ *                                                  how soon each mode of the fuzz catches them
  *
  * @module
  */
 import { fail, parseArgs } from "../scripts/_cli.ts";
-import { compile, VARIANTS } from "../scripts/build.ts";
+import { buildAll, compile, VARIANTS } from "../scripts/build.ts";
 import { Heap, runOn } from "../src/heap.ts";
-import { wasmEngineFor, type WasmModules } from "../src/_engine.ts";
+import { wasmEngineFor } from "../src/_engine.ts";
 import * as shipped from "../src/_wasm.ts";
 import { fuzzHeapLayer } from "./_heap_fuzz.ts";
-import { type MoteBuild, runFuzz } from "./_runner.ts";
+import { type FuzzReport, type MoteBuild, runFuzz } from "./_runner.ts";
 import { importsMemory } from "./_subject.ts";
-import { fuzzAllocator } from "./mod.ts";
+import { fuzzAllocator, fuzzMote } from "./mod.ts";
 import { fuzzConcurrent } from "./concurrent.ts";
 import { BOUNDED } from "./_bounded.ts";
-import { fileOf, type Mutant, MUTANTS, mutate } from "./_mutants.ts";
+import { misfit, type Mutant, MUTANTS, mutate } from "./_mutants.ts";
 
 const ROOT = new URL("../", import.meta.url);
 /** What a copy of the project needs to build and fuzz: node_modules is linked, not copied. */
 const COPIED = ["asm", "src", "fuzz", "scripts", "mod.ts", "deno.json", "deno.lock"];
 /** Where the table goes: the page on the fuzzing method, between its markers. */
-const DOCS = ["docs/fuzzing.md"];
+const DOC = "docs/fuzzing.md";
+const SOURCE = "asm/mote.ts";
 const START = "<!-- mutants:start -->", END = "<!-- mutants:end -->";
 
 /** What became of a mutant. */
 export interface Outcome {
   readonly mutant: number;
   /** "bounded" or "long" when killed by that fuzz, "survived", or why it was not run. */
-  readonly result:
-    | "bounded"
-    | "long"
-    | "survived"
-    | "timeout"
-    | "equivalent"
-    | "stillborn"
-    | "unrun";
+  readonly result: "bounded" | "long" | "survived" | "timeout" | "stillborn" | "unrun";
   /** Which fuzz killed it and how soon, or why it was not. */
   readonly detail: string;
 }
 
-/** The five builds of a mutant. */
-type Builds = WasmModules & Record<"fast" | "shared", Uint8Array<ArrayBuffer>>;
-
-/** The builds of the project this process runs from: the release, checked, fast and shared. */
-async function build(): Promise<Builds> {
-  const wasm: Record<string, Uint8Array<ArrayBuffer>> = {};
-  // one at a time, as scripts/build.ts does: asc shares state between compiles in one process
-  for (const variant of VARIANTS) wasm[variant.name] = (await compile(variant)).wasm;
-  const { ownWasm: own, regionWasm: region, checkedWasm: checked, fastWasm: fast } = wasm;
-  return { own, region, checked, fast, shared: wasm.sharedWasm };
-}
-
-function moteBuilds(modules: Builds): MoteBuild[] {
-  return (["own", "region", "checked", "fast"] as const).map((name) => {
-    const module = new WebAssembly.Module(modules[name]);
-    return { name, module, checked: name === "checked", importsMemory: importsMemory(module) };
-  });
-}
+/** The five builds of a mutant, by their names in src/_wasm.ts. */
+type Builds = Record<keyof typeof shipped, Uint8Array<ArrayBuffer>>;
 
 /** The first line of an error, shortened for a table. */
 function firstLine(message: string): string {
@@ -78,14 +58,9 @@ function firstLine(message: string): string {
   return (line + next).replace(/^Caused by: /, "").slice(0, 120);
 }
 
-/** The Heap-layer fuzz of kinds of Heap: what killed it, or undefined. */
-function heapLayer(kind: typeof Heap, fastKind: typeof Heap, seed: number): string | undefined {
-  try {
-    fuzzHeapLayer({ runs: BOUNDED.heapRuns, seed, kind, fastKind });
-  } catch (error) {
-    const cause = error instanceof Error ? error.cause ?? error : error;
-    return firstLine(cause instanceof Error ? cause.message : String(cause));
-  }
+/** What `fuzz` found in `report`, for the table; undefined when it found nothing. */
+function killedBy(fuzz: string, { failure }: FuzzReport): string | undefined {
+  return failure && `${fuzz}, run ${failure.runsToFailure}: ${firstLine(failure.message)}`;
 }
 
 /**
@@ -93,41 +68,41 @@ function heapLayer(kind: typeof Heap, fastKind: typeof Heap, seed: number): stri
  * seeds; what killed it, or undefined.
  */
 async function fuzzMutant(
-  modules: Builds,
+  wasm: Builds,
   file: string,
   seconds?: number,
 ): Promise<string | undefined> {
-  // only the fuzzes that run the mutated file: the others cannot tell it from the original
-  const [allocator, heap] = [
-    file === "asm/mote.ts",
-    file === "asm/mote.ts" || file.startsWith("src/"),
-  ];
-  const release = class MutantHeap extends Heap {};
-  const fast = class FastMutantHeap extends Heap {};
-  runOn(release, wasmEngineFor(modules));
-  runOn(fast, wasmEngineFor({ ...modules, own: modules.fast }));
   const started = performance.now();
   const seed = seconds === undefined ? BOUNDED.seed : 1;
-  const mote = allocator
-    ? runFuzz({ kind: "mote", builds: moteBuilds(modules) }, {
-      ...(seconds === undefined ? { runs: BOUNDED.runs } : { seconds: seconds / 2 }),
-      seed,
-    })
-    : undefined;
-  if (mote?.failure) {
-    return `C ABI vs model, run ${mote.failure.runsToFailure}: ${firstLine(mote.failure.message)}`;
+  // only the fuzzes that run the mutated file: the others cannot tell it from the original
+  if (file === SOURCE) {
+    const builds = (["own", "region", "checked", "fast"] as const).map((name): MoteBuild => {
+      const module = new WebAssembly.Module(wasm[`${name}Wasm`]);
+      return { name, module, checked: name === "checked", importsMemory: importsMemory(module) };
+    });
+    const bound = seconds === undefined ? { runs: BOUNDED.runs } : { seconds: seconds / 2 };
+    const killed =
+      killedBy("C ABI vs model", runFuzz({ kind: "mote", builds }, { ...bound, seed })) ??
+        killedBy("model-free", fuzzAllocator(wasm.ownWasm, { runs: BOUNDED.anyRuns, seed }));
+    if (killed) return killed;
   }
-  const any = allocator ? fuzzAllocator(modules.own, { runs: BOUNDED.anyRuns, seed }) : undefined;
-  if (any?.failure) {
-    return `model-free, run ${any.failure.runsToFailure}: ${firstLine(any.failure.message)}`;
-  }
+  const heap = file === SOURCE || file.startsWith("src/");
+  const kind = class MutantHeap extends Heap {}, fastKind = class FastMutantHeap extends Heap {};
+  const { ownWasm: own, regionWasm: region, checkedWasm: checked } = wasm;
+  runOn(kind, wasmEngineFor({ own, region, checked }));
+  runOn(fastKind, wasmEngineFor({ own: wasm.fastWasm, region, checked }));
   for (let batch = 0;; batch++) {
-    const killed = heap ? heapLayer(release, fast, seed + batch) : undefined;
-    if (killed) return `Heap vs ModelHeap: ${killed}`;
+    try {
+      if (heap) fuzzHeapLayer({ runs: BOUNDED.heapRuns, seed: seed + batch, kind, fastKind });
+    } catch (error) {
+      const cause = error instanceof Error ? error.cause ?? error : error;
+      const message = cause instanceof Error ? cause.message : String(cause);
+      return `Heap vs ModelHeap: ${firstLine(message)}`;
+    }
     const shared = await fuzzConcurrent({
       runs: BOUNDED.concurrentRuns,
       seed: seed + batch,
-      wasm: new WebAssembly.Module(modules.shared),
+      wasm: new WebAssembly.Module(wasm.sharedWasm),
     });
     if (shared.failure) return `shared build under workers: ${firstLine(shared.failure)}`;
     if (seconds === undefined || performance.now() - started > seconds * 1000) return undefined;
@@ -136,50 +111,34 @@ async function fuzzMutant(
 
 /** Runs one mutant in this process, whose copy of the project carries it. */
 async function runMutant(index: number, seconds: number): Promise<Outcome> {
-  const mutant = MUTANTS[index];
-  let modules: Builds;
+  const { file, equivalent } = MUTANTS[index];
+  let wasm: Builds = shipped; // a mutant of TypeScript: this process imports the mutated file
   try {
-    // a mutant of TypeScript runs on the shipped wasm: this process imports the mutated file
-    modules = fileOf(mutant).startsWith("asm/") ? await build() : {
-      own: shipped.ownWasm,
-      region: shipped.regionWasm,
-      checked: shipped.checkedWasm,
-      fast: shipped.fastWasm,
-      shared: shipped.sharedWasm,
-    };
+    if (file.startsWith("asm/")) {
+      const { builds } = await buildAll();
+      wasm = Object.fromEntries(builds.map((built) => [built.variant.name, built.wasm])) as Builds;
+    }
   } catch (error) {
     return { mutant: index, result: "stillborn", detail: `does not compile: ${error}` };
   }
-  const bounded = await fuzzMutant(modules, fileOf(mutant));
+  const bounded = await fuzzMutant(wasm, file);
   if (bounded) return { mutant: index, result: "bounded", detail: bounded };
-  const long = seconds > 0 ? await fuzzMutant(modules, fileOf(mutant), seconds) : undefined;
+  const long = seconds > 0 ? await fuzzMutant(wasm, file, seconds) : undefined;
   if (long) return { mutant: index, result: "long", detail: long };
-  return { mutant: index, result: "survived", detail: mutant.equivalent ?? "" };
+  return { mutant: index, result: "survived", detail: equivalent ?? "" };
 }
 
-/** A copy of the project with `mutant` applied, or undefined when its text is not there once. */
-async function copyWith(mutant: Mutant): Promise<string | undefined> {
-  const dir = await Deno.makeTempDir({ prefix: "mote-mutant-" });
-  for (const name of COPIED) {
-    await new Deno.Command("cp", { args: ["-r", new URL(name, ROOT).pathname, dir] }).output();
-  }
-  await Deno.symlink(new URL("node_modules", ROOT).pathname, `${dir}/node_modules`);
-  const file = `${dir}/${fileOf(mutant)}`;
-  const mutated = mutate(await Deno.readTextFile(file), mutant);
-  if (mutated === undefined) {
-    await Deno.remove(dir, { recursive: true });
-    return undefined;
-  }
-  await Deno.writeTextFile(file, mutated);
-  return dir;
-}
-
-/** Runs a mutant in a process of its own, giving up after `timeout` seconds. */
+/** Runs a mutant in a copy of the project and a process of its own, for `timeout` seconds. */
 async function spawn(index: number, seconds: number, timeout: number): Promise<Outcome> {
-  const dir = await copyWith(MUTANTS[index]);
-  if (dir === undefined) {
-    return { mutant: index, result: "stillborn", detail: "its text no longer occurs once" };
-  }
+  const mutant = MUTANTS[index];
+  const source = await Deno.readTextFile(new URL(mutant.file, ROOT));
+  const why = misfit(source, mutant);
+  if (why) return { mutant: index, result: "stillborn", detail: why };
+  const dir = await Deno.makeTempDir({ prefix: "mote-mutant-" });
+  const copied = COPIED.map((name) => new URL(name, ROOT).pathname);
+  await new Deno.Command("cp", { args: ["-r", ...copied, dir] }).output();
+  await Deno.symlink(new URL("node_modules", ROOT).pathname, `${dir}/node_modules`);
+  await Deno.writeTextFile(`${dir}/${mutant.file}`, mutate(source, mutant));
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "fuzz/mutants.ts", "--worker", String(index), "--seconds", String(seconds)],
     cwd: dir,
@@ -191,19 +150,31 @@ async function spawn(index: number, seconds: number, timeout: number): Promise<O
   clearTimeout(timer);
   await Deno.remove(dir, { recursive: true });
   const text = new TextDecoder().decode(stdout).trim().split("\n").at(-1) ?? "";
-  if (success && text.startsWith("{")) return JSON.parse(text);
-  if (!success && !text.startsWith("{")) {
-    const err = new TextDecoder().decode(stderr);
-    if (/RuntimeError|unreachable|out of bounds/.test(err) || err === "") {
-      return {
-        mutant: index,
-        result: "timeout",
-        detail: `no answer in ${timeout} s: ${err.slice(0, 80)}`,
-      };
-    }
-    return { mutant: index, result: "timeout", detail: firstLine(err) };
-  }
-  return JSON.parse(text);
+  if (success || text.startsWith("{")) return JSON.parse(text);
+  const err = new TextDecoder().decode(stderr);
+  const detail = /RuntimeError|unreachable|out of bounds/.test(err) || err === ""
+    ? `no answer in ${timeout} s: ${err.slice(0, 80)}`
+    : firstLine(err);
+  return { mutant: index, result: "timeout", detail };
+}
+
+/**
+ * The release build (src/_wasm.ts's `ownWasm`) with a mutant of asm/mote.ts, compiled in memory
+ * as scripts/build.ts compiles it; the project's root must be the working directory.
+ */
+export async function releaseWith(mutant: Mutant): Promise<Uint8Array<ArrayBuffer>> {
+  const mutated = mutate(await Deno.readTextFile(mutant.file), mutant);
+  return (await compile(VARIANTS[0], (text, file) => file === mutant.file ? mutated : text)).wasm;
+}
+
+/** A row of `--modes`: how soon `mode`'s fuzz caught `bug`, and to how few operations it shrank. */
+function row(bug: string, mode: string, report: FuzzReport): string {
+  const { failure } = report;
+  if (!failure) return `${bug}\t${mode}\tmissed\t${report.runs} runs, ${report.operations} ops`;
+  const shrunk = failure.message.match(/after (\d+) operations/)?.[1] ?? "?";
+  const problem = failure.message.split("\n")[0].slice(0, 90);
+  return `${bug}\t${mode}\tcaught\trun ${failure.runsToFailure}, ` +
+    `${failure.operationsToFailure} ops; shrunk to ${shrunk} ops\t${problem}`;
 }
 
 function escape(text: string): string {
@@ -220,24 +191,23 @@ export function table(outcomes: readonly Outcome[], seconds: number): string {
   const long = judged.filter((o) => o.result === "long").length;
   const equivalent = outcomes.filter((o) => MUTANTS[o.mutant].equivalent).length;
   const percent = (n: number) => `${(100 * n / judged.length).toFixed(1)}%`;
-  const verdict = (o: Outcome) =>
-    MUTANTS[o.mutant].equivalent
-      ? `equivalent: ${MUTANTS[o.mutant].equivalent}${
-        o.result === "survived"
-          ? ""
-          : o.result === "unrun"
-          ? " (not run)"
-          : ` (yet killed: ${o.detail})`
-      }`
-      : o.result === "bounded"
-      ? `killed by the bounded fuzz: ${o.detail}`
-      : o.result === "long"
-      ? `killed by the ${seconds} s fuzz: ${o.detail}`
-      : o.result === "timeout"
-      ? `killed (hung or crashed the fuzzer): ${o.detail}`
-      : o.result === "survived"
-      ? `SURVIVED ${SURVIVORS[MUTANTS[o.mutant].name] ?? ""}`
-      : `not run: ${o.detail}`;
+  const said = {
+    bounded: "killed by the bounded fuzz",
+    long: `killed by the ${seconds} s fuzz`,
+    timeout: "killed (hung or crashed the fuzzer)",
+    stillborn: "not run",
+    unrun: "not run",
+  };
+  const verdict = ({ mutant, result, detail }: Outcome) => {
+    const { name, equivalent } = MUTANTS[mutant];
+    if (!equivalent) {
+      return result === "survived"
+        ? `SURVIVED ${SURVIVORS[name] ?? ""}`
+        : `${said[result]}: ${detail}`;
+    }
+    const killed = result === "unrun" ? " (not run)" : ` (yet killed: ${detail})`;
+    return `equivalent: ${equivalent}${result === "survived" ? "" : killed}`;
+  };
   return [
     `${outcomes.length} mutants, ${equivalent} of them equivalent; of the other ${judged.length}, ` +
     `the bounded fuzz of \`deno task test\` kills ${bounded} (${percent(bounded)}), ` +
@@ -248,7 +218,7 @@ export function table(outcomes: readonly Outcome[], seconds: number): string {
     "| -: | --- | --- | --- |",
     ...outcomes.map((o) =>
       `| ${o.mutant} | ${escape(MUTANTS[o.mutant].name)} | \`${MUTANTS[o.mutant].where}\` ` +
-      `(${fileOf(MUTANTS[o.mutant]).replace(/^.*\//, "")}) | ` +
+      `(${MUTANTS[o.mutant].file.replace(/^.*\//, "")}) | ` +
       `${escape(verdict(o)).replace(/^SURVIVED/, "**survived**")} |`
     ),
   ].join("\n");
@@ -278,7 +248,8 @@ if (import.meta.main) {
     flags: {
       seconds: {
         kind: "number",
-        help: "how long to fuzz a survivor of the bounded fuzz",
+        help:
+          "how long to fuzz a survivor of the bounded fuzz, or with --modes each mutant in each mode",
         default: 60,
       },
       only: { kind: "string", help: "mutants to run, by number, comma-separated" },
@@ -287,14 +258,16 @@ if (import.meta.main) {
         help: "seconds a mutant may take before it counts as hung, on top of --seconds",
         default: 900,
       },
-      write: {
-        kind: "boolean",
-        help: `write the table between its markers in ${DOCS.join(" or ")}`,
-      },
+      write: { kind: "boolean", help: `write the table between its markers in ${DOC}` },
       outcomes: { kind: "string", help: "a file to add each outcome to, a JSON line each" },
       from: {
         kind: "string",
         help: "make the table from the outcomes in these files (comma-separated), running none",
+      },
+      modes: {
+        kind: "boolean",
+        help: "instead: fuzz the release build of each mutant of asm/mote.ts from seed 1, with " +
+          "the model and without it, and print how soon each catches it and how far it shrinks",
       },
       worker: { kind: "integer", help: "(internal) run one mutant in this process", min: 0 },
     },
@@ -304,9 +277,21 @@ if (import.meta.main) {
     Deno.exit(0);
   }
   const indices = flags.only?.split(",").map(Number) ?? MUTANTS.map((_, i) => i);
-  const last = MUTANTS.length - 1;
   if (!indices.every((i) => i in MUTANTS)) {
-    fail(`--only: mutants are 0 to ${last}, got ${flags.only}`);
+    fail(`--only: mutants are 0 to ${MUTANTS.length - 1}, got ${flags.only}`);
+  }
+  if (flags.modes) {
+    const chosen = indices.map((i) => MUTANTS[i]).filter((m) => flags.only || m.file === SOURCE);
+    const other = chosen.find((mutant) => mutant.file !== SOURCE);
+    if (other) fail(`--modes: "${other.name}" is a mutant of ${other.file}, not ${SOURCE}`);
+    const { seconds } = flags, seed = 1;
+    console.log("bug\tmode\toutcome\tuntil caught\tfirst problem");
+    for (const mutant of chosen) {
+      const wasm = await releaseWith(mutant);
+      console.log(row(mutant.name, "model", fuzzMote({ wasm, seconds, seed })));
+      console.log(row(mutant.name, "no model", fuzzAllocator(wasm, { seconds, seed })));
+    }
+    Deno.exit(0);
   }
   const outcomes: Outcome[] = [];
   if (flags.from) {
@@ -324,31 +309,25 @@ if (import.meta.main) {
     }
   }
   for (const index of flags.from ? [] : indices) {
-    const mutant: Mutant = MUTANTS[index];
+    const { name } = MUTANTS[index];
     const outcome = await spawn(index, flags.seconds, flags.timeout + 2 * flags.seconds);
     outcomes.push(outcome);
-    console.error(`${index}\t${outcome.result}\t${mutant.name}\t${outcome.detail}`);
+    console.error(`${index}\t${outcome.result}\t${name}\t${outcome.detail}`);
     if (flags.outcomes) {
-      const line = JSON.stringify({ ...outcome, name: mutant.name });
+      const line = JSON.stringify({ ...outcome, name });
       await Deno.writeTextFile(flags.outcomes, `${line}\n`, { append: true });
     }
   }
   const text = table(outcomes, flags.seconds);
   console.log(text);
   if (flags.write) {
-    for (const name of DOCS) {
-      const url = new URL(name, ROOT);
-      const doc = await Deno.readTextFile(url).catch(() => "");
-      const at = doc.indexOf(START), to = doc.indexOf(END);
-      if (at < 0 || to < 0) continue;
-      await Deno.writeTextFile(
-        url,
-        `${doc.slice(0, at + START.length)}\n\n${text}\n\n${doc.slice(to)}`,
-      );
-      // the project's formatter lays the table out, as deno task check expects
-      await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", url.pathname] }).output();
-      Deno.exit(0);
-    }
-    throw new Error(`None of ${DOCS.join(", ")} holds ${START} and ${END}`);
+    const url = new URL(DOC, ROOT);
+    const doc = await Deno.readTextFile(url);
+    const at = doc.indexOf(START), to = doc.indexOf(END);
+    if (at < 0 || to < 0) throw new Error(`${DOC} does not hold ${START} and ${END}`);
+    const head = doc.slice(0, at + START.length);
+    await Deno.writeTextFile(url, `${head}\n\n${text}\n\n${doc.slice(to)}`);
+    // the project's formatter lays the table out, as deno task check expects
+    await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", url.pathname] }).output();
   }
 }
