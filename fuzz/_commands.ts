@@ -61,7 +61,8 @@ function pick(index: number, session: Driven): number {
   return index % session.live.length;
 }
 
-abstract class Allocating implements fc.Command<Driven, Driven> {
+/** A command that can run whatever the heap holds. */
+abstract class Anytime implements fc.Command<Driven, Driven> {
   check(): boolean {
     return true;
   }
@@ -78,55 +79,27 @@ abstract class OnLiveBlock implements fc.Command<Driven, Driven> {
   abstract toString(): string;
 }
 
-/** malloc(size) */
-export class Malloc extends Allocating {
-  constructor(readonly size: Size) {
+/**
+ * A call that hands out a new block of `size`: `malloc(size)`, `calloc(first, size)`,
+ * `aligned_alloc(first, size)` or `realloc(0, size)`, which is malloc.
+ */
+export class Allocate extends Anytime {
+  constructor(
+    readonly call: "malloc" | "calloc" | "aligned_alloc" | "realloc",
+    readonly size: Size,
+    readonly first?: number,
+  ) {
     super();
   }
   run(session: Driven): void {
-    session.malloc(resolve(this.size, session));
+    const bytes = resolve(this.size, session);
+    if (this.call === "malloc") session.malloc(bytes);
+    else if (this.call === "calloc") session.calloc(this.first!, bytes);
+    else if (this.call === "aligned_alloc") session.alignedAlloc(this.first!, bytes);
+    else session.reallocNull(bytes);
   }
   toString(): string {
-    return `malloc(${show(this.size)})`;
-  }
-}
-
-/** calloc(count, size) */
-export class Calloc extends Allocating {
-  constructor(readonly count: number, readonly size: Size) {
-    super();
-  }
-  run(session: Driven): void {
-    session.calloc(this.count, resolve(this.size, session));
-  }
-  toString(): string {
-    return `calloc(${this.count}, ${show(this.size)})`;
-  }
-}
-
-/** aligned_alloc(alignment, size) */
-export class AlignedAlloc extends Allocating {
-  constructor(readonly alignment: number, readonly size: Size) {
-    super();
-  }
-  run(session: Driven): void {
-    session.alignedAlloc(this.alignment, resolve(this.size, session));
-  }
-  toString(): string {
-    return `aligned_alloc(${this.alignment}, ${show(this.size)})`;
-  }
-}
-
-/** realloc(0, size), which is malloc */
-export class ReallocNull extends Allocating {
-  constructor(readonly size: Size) {
-    super();
-  }
-  run(session: Driven): void {
-    session.reallocNull(resolve(this.size, session));
-  }
-  toString(): string {
-    return `realloc(0, ${show(this.size)})`;
+    return `${this.call}(${this.first === undefined ? "" : `${this.first}, `}${show(this.size)})`;
   }
 }
 
@@ -134,7 +107,7 @@ export class ReallocNull extends Allocating {
  * malloc(size) `count` times, then free of each in the order made: a list of freed blocks of one
  * size, each with a used right neighbour, grown to `count` (the quick lists' bound, and past it).
  */
-export class Burst extends Allocating {
+export class Burst extends Anytime {
   constructor(readonly size: Size, readonly count: number) {
     super();
   }
@@ -148,13 +121,18 @@ export class Burst extends Allocating {
   }
 }
 
-/** free(live block) */
-export class Free extends OnLiveBlock {
+/** free(live block) or malloc_usable_size(live block) */
+export class OnBlock extends OnLiveBlock {
+  constructor(readonly call: "free" | "malloc_usable_size", index: number) {
+    super(index);
+  }
   run(session: Driven): void {
-    session.free(pick(this.index, session));
+    const index = pick(this.index, session);
+    if (this.call === "free") session.free(index);
+    else session.usableSize(index);
   }
   toString(): string {
-    return `free(#${this.index})`;
+    return `${this.call}(#${this.index})`;
   }
 }
 
@@ -190,16 +168,6 @@ export class Realloc extends OnLiveBlock {
   }
 }
 
-/** malloc_usable_size(live block) */
-export class UsableSize extends OnLiveBlock {
-  run(session: Driven): void {
-    session.usableSize(pick(this.index, session));
-  }
-  toString(): string {
-    return `malloc_usable_size(#${this.index})`;
-  }
-}
-
 /** What a pointer that is no live block gets passed to. */
 export type PointerCall = "free" | "realloc" | "malloc_usable_size";
 
@@ -224,10 +192,9 @@ export type Foreign =
   | { readonly interior: number }; // 16-byte steps into a live block: checked build only
 
 /** free, realloc or malloc_usable_size of a pointer mote never returned */
-export class ForeignPointer implements Command {
-  constructor(readonly where: Foreign, readonly call: PointerCall) {}
-  check(): boolean {
-    return true;
+export class ForeignPointer extends Anytime {
+  constructor(readonly where: Foreign, readonly call: PointerCall) {
+    super();
   }
   run(session: Session): void {
     const first = rootOf(session.diff!.base) + FIRST + HEADER;
@@ -288,10 +255,7 @@ export class SetLimit implements Command {
 }
 
 /** Starts the heap again, as Heap.reset */
-export class Reset implements Command {
-  check(): boolean {
-    return true;
-  }
+export class Reset extends Anytime {
   run(session: Session): void {
     session.reset();
   }
