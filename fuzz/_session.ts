@@ -41,12 +41,6 @@ export interface Differential {
 /** What the checked build reports for a pointer that is not live. */
 export type MisuseReport = "double free" | "not a block";
 
-/** What a run expects beyond C's rules. */
-export interface SessionOptions {
-  /** The alignment every plain allocation must have. */
-  readonly alignment: number;
-}
-
 /** A run in progress. */
 export class Session {
   readonly real: Allocator;
@@ -54,7 +48,7 @@ export class Session {
   /** The contract's record of the run, and its checks. */
   readonly contract: Contract;
   readonly trace: string[] = [];
-  /** The sizes asked for by every allocation that succeeded, in order. */
+  /** The sizes asked for by every allocation that succeeded, in order: the churn repeats them. */
   readonly history: number[] = [];
   /** Calls of free and realloc, which a mote build counts in `mote_frees`. */
   frees = 0;
@@ -62,9 +56,10 @@ export class Session {
   operations = 0;
   /** The heap's end address the next reset starts with; the limit's end as last set. */
   limitEnd: number;
+  /** The alignment every plain allocation must have. */
   readonly #alignment: number;
 
-  constructor(real: Allocator, diff: Differential | undefined, options: SessionOptions) {
+  constructor(real: Allocator, diff: Differential | undefined, alignment: number) {
     this.real = real;
     this.diff = diff;
     this.contract = new Contract(
@@ -73,7 +68,7 @@ export class Session {
       (problem) => this.#fail(problem),
       "covered",
     );
-    this.#alignment = options.alignment;
+    this.#alignment = alignment;
     this.limitEnd = diff?.limitEnd ?? 0;
     if (diff) this.#start();
   }
@@ -105,7 +100,7 @@ export class Session {
   }
 
   malloc(size: number): void {
-    this.#allocation(`malloc(${size})`, (a) => a.malloc(size), size, this.#alignment, false);
+    this.#allocation(`malloc(${size})`, (a) => a.malloc(size), size);
   }
 
   calloc(count: number, size: number): void {
@@ -121,24 +116,14 @@ export class Session {
   }
 
   alignedAlloc(alignment: number, size: number): void {
-    this.#allocation(
-      `aligned_alloc(${alignment}, ${size})`,
-      (a) => a.aligned_alloc!(alignment, size),
-      size,
-      Math.max(alignment, this.#alignment),
-      false,
-    );
+    const what = `aligned_alloc(${alignment}, ${size})`;
+    const aligned = Math.max(alignment, this.#alignment);
+    this.#allocation(what, (a) => a.aligned_alloc!(alignment, size), size, aligned);
   }
 
   reallocNull(size: number): void {
     this.frees++;
-    this.#allocation(
-      `realloc(0, ${size})`,
-      (a) => a.realloc(0, size),
-      size,
-      this.#alignment,
-      false,
-    );
+    this.#allocation(`realloc(0, ${size})`, (a) => a.realloc(0, size), size);
   }
 
   free(index: number): void {
@@ -256,7 +241,8 @@ export class Session {
   finish(): void {
     for (const block of this.live) this.contract.verify(block, "at the end of the run");
     while (this.live.length > 0) this.free(this.live.length - 1);
-    if (!this.diff || this.diff.model.limit === 0) return;
+    if (!this.diff) return this.#churn(8);
+    if (this.diff.model.limit === 0) return;
     const { problems } = this.#readWasm(true); // the checked build's poison too, all of it
     if (problems.length > 0) this.#fail(`The heap is damaged:\n  ${problems.join("\n  ")}`);
     const first = rootOf(this.diff.base) + FIRST;
@@ -275,10 +261,15 @@ export class Session {
   }
 
   /**
-   * Repeats `sizes` as allocations on the emptied heap, `rounds` times, freeing all after each
-   * round: the highest address used must stop rising (a leak makes it rise every round).
+   * Repeats the run's first allocations (at most 32, of up to 256 KiB each and 4 MiB in all) on
+   * the emptied heap, `rounds` times, freeing all after each round: the highest address used
+   * must stop rising (a leak makes it rise every round).
    */
-  churn(sizes: readonly number[], rounds: number): void {
+  #churn(rounds: number): void {
+    let total = 0;
+    const sizes = this.history
+      .filter((size) => size <= 256 * 1024 && (total += size) <= 4 << 20)
+      .slice(0, 32);
     const highs: number[] = [];
     for (let round = 0; round < rounds; round++) {
       let high = 0;
@@ -335,8 +326,8 @@ export class Session {
     what: string,
     call: (allocator: Allocator) => number,
     requested: number,
-    alignment: number,
-    zeroed: boolean,
+    alignment = this.#alignment,
+    zeroed = false,
   ): void {
     const ptr = this.#call(what, call);
     if (ptr === 0) {
