@@ -105,13 +105,6 @@ export class Session {
 
   calloc(count: number, size: number): void {
     const what = `calloc(${count}, ${size})`;
-    if (count * size > 0xFFFF_FFFF) {
-      const ptr = this.#call(what, (a) => a.calloc!(count, size));
-      this.trace.push(`${what} -> ${ptr}`);
-      if (ptr !== 0) this.#fail(`${what} returned ${ptr}, but the product overflows 32 bits`);
-      this.#after();
-      return;
-    }
     this.#allocation(what, (a) => a.calloc!(count, size), count * size, this.#alignment, true);
   }
 
@@ -127,11 +120,11 @@ export class Session {
   }
 
   free(index: number): void {
-    const block = this.contract.take(index, "free");
+    const block = this.contract.take(index, "free"), what = `free(${Contract.nameOf(block)})`;
     this.frees++;
     this.contract.freedBlock(block);
-    this.#call(`free(${Contract.nameOf(block)})`, (a) => a.free(block.ptr));
-    this.trace.push(`free(${Contract.nameOf(block)})`);
+    this.#call(what, (a) => a.free(block.ptr));
+    this.trace.push(what);
     this.#after();
   }
 
@@ -160,13 +153,10 @@ export class Session {
   }
 
   usableSize(index: number): void {
-    const block = this.live[index], name = Contract.nameOf(block);
-    const usable = this.#call(
-      `malloc_usable_size(${name})`,
-      (a) => a.malloc_usable_size!(block.ptr),
-    );
-    this.trace.push(`malloc_usable_size(${name}) -> ${usable}`);
-    if (usable !== block.usable) this.#fail(`malloc_usable_size(${name}) changed to ${usable}`);
+    const block = this.live[index], what = `malloc_usable_size(${Contract.nameOf(block)})`;
+    const usable = this.#call(what, (a) => a.malloc_usable_size!(block.ptr));
+    this.trace.push(`${what} -> ${usable}`);
+    if (usable !== block.usable) this.#fail(`${what} changed to ${usable}`);
     this.#after();
   }
 
@@ -332,6 +322,9 @@ export class Session {
     const ptr = this.#call(what, call);
     if (ptr === 0) {
       this.trace.push(`${what} -> 0`);
+    } else if (requested > 0xFFFF_FFFF) { // calloc's count times size
+      this.trace.push(`${what} -> ${ptr}`);
+      this.#fail(`${what} returned ${ptr}, but the product overflows 32 bits`);
     } else {
       const usable = this.#usable(ptr, requested);
       this.trace.push(`b${this.contract.nextId} = ${what} -> ${ptr}, usable ${usable}`);
