@@ -6,6 +6,7 @@
 import type fc from "fast-check";
 import { FIRST, HEADER } from "../src/_layout.ts";
 import { rootOf } from "../src/_heap_reader.ts";
+import { U32_MAX } from "../src/_validate.ts";
 import type { Session } from "./_session.ts";
 
 type Command = fc.Command<Session, Session>;
@@ -16,7 +17,6 @@ type Command = fc.Command<Session, Session>;
  */
 export type Size = number | { readonly room: number } | { readonly limit: number };
 
-const U32_MAX = 0xFFFF_FFFF;
 /**
  * The most a relative size asks for: near a limit of gigabytes it would fill gigabytes of
  * memory, and then each move of the block would copy them.

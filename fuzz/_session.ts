@@ -8,6 +8,7 @@ import { FIRST, HEADER, MAX_LIMIT } from "../src/_layout.ts";
 import type { ModelAllocator } from "../src/_model_allocator.ts";
 import type { HeapPicture } from "../src/_picture.ts";
 import { readHeap, rootOf } from "../src/_heap_reader.ts";
+import { U32_MAX } from "../src/_validate.ts";
 import type { Allocator, MoteAllocator } from "./_subject.ts";
 import { OracleFailure } from "./_oracles.ts";
 import { type Block, Contract } from "./_contract.ts";
@@ -322,7 +323,7 @@ export class Session {
     const ptr = this.#call(what, call);
     if (ptr === 0) {
       this.trace.push(`${what} -> 0`);
-    } else if (requested > 0xFFFF_FFFF) { // calloc's count times size
+    } else if (requested > U32_MAX) { // calloc's count times size
       this.trace.push(`${what} -> ${ptr}`);
       this.#fail(`${what} returned ${ptr}, but the product overflows 32 bits`);
     } else {
