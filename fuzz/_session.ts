@@ -106,12 +106,12 @@ export class Session {
 
   calloc(count: number, size: number): void {
     const what = `calloc(${count}, ${size})`;
-    this.#allocation(what, (a) => a.calloc!(count, size), count * size, this.#alignment, true);
+    this.#allocation(what, (a) => a.calloc!(count, size), count * size, { zeroed: true });
   }
 
   alignedAlloc(alignment: number, size: number): void {
     const what = `aligned_alloc(${alignment}, ${size})`;
-    const aligned = Math.max(alignment, this.#alignment);
+    const aligned = { alignment: Math.max(alignment, this.#alignment) };
     this.#allocation(what, (a) => a.aligned_alloc!(alignment, size), size, aligned);
   }
 
@@ -133,24 +133,7 @@ export class Session {
     const block = this.contract.take(index, "realloc");
     this.frees++;
     const what = `realloc(${Contract.nameOf(block)}, ${size})`;
-    const ptr = this.#call(what, (a) => a.realloc(block.ptr, size));
-    if (ptr === 0) {
-      this.trace.push(`${what} -> 0`);
-      this.contract.restore(block, what);
-      this.#after();
-      return;
-    }
-    const usable = this.#usable(ptr, size);
-    this.trace.push(`b${this.contract.nextId} = ${what} -> ${ptr}, usable ${usable}`);
-    this.history.push(size);
-    this.contract.moved(block, ptr, size, usable, {
-      // mote keeps every usable byte; C promises only the bytes asked for
-      kept: this.diff ? Math.min(block.usable, usable) : Math.min(block.requested, size),
-      what,
-      alignment: this.#alignment,
-      bounds: this.#bounds(),
-    });
-    this.#after();
+    this.#allocation(what, (a) => a.realloc(block.ptr, size), size, { old: block });
   }
 
   usableSize(index: number): void {
@@ -313,23 +296,38 @@ export class Session {
     }
   }
 
+  /**
+   * A call that hands out a block: it must be aligned to `alignment`, zero if `zeroed`, and a
+   * realloc of `old` must keep its bytes, or leave it intact when it fails.
+   */
   #allocation(
     what: string,
     call: (allocator: Allocator) => number,
     requested: number,
-    alignment = this.#alignment,
-    zeroed = false,
+    { alignment = this.#alignment, zeroed = false, old }: {
+      alignment?: number;
+      zeroed?: boolean;
+      old?: Block;
+    } = {},
   ): void {
     const ptr = this.#call(what, call);
     if (ptr === 0) {
       this.trace.push(`${what} -> 0`);
+      if (old) this.contract.restore(old, what);
     } else if (requested > U32_MAX) { // calloc's count times size
       this.trace.push(`${what} -> ${ptr}`);
       this.#fail(`${what} returned ${ptr}, but the product overflows 32 bits`);
     } else {
       const usable = this.#usable(ptr, requested);
       this.trace.push(`b${this.contract.nextId} = ${what} -> ${ptr}, usable ${usable}`);
-      this.contract.place(ptr, requested, usable, { alignment, zeroed, bounds: this.#bounds() });
+      const bounds = this.#bounds();
+      if (old) {
+        // mote keeps every usable byte; C promises only the bytes asked for
+        const kept = this.diff ? Math.min(old.usable, usable) : Math.min(old.requested, requested);
+        this.contract.moved(old, ptr, requested, usable, { kept, what, alignment, bounds });
+      } else {
+        this.contract.place(ptr, requested, usable, { alignment, zeroed, bounds });
+      }
       this.history.push(requested);
     }
     this.#after();
