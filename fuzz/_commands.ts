@@ -205,13 +205,8 @@ export class ForeignPointer extends Anytime {
       const steps = this.where.interior % Math.floor((block.usable - 1) / 16);
       const ptr = block.ptr + 16 * (1 + steps);
       // odd picks: the bytes in front read as a used block's header that fits
-      session.foreignPointer(
-        ptr,
-        this.call,
-        "not a block",
-        this.where.interior & 1 ? 32 : undefined,
-      );
-      return;
+      const forged = this.where.interior & 1 ? 32 : undefined;
+      return session.foreignPointer(ptr, this.call, "not a block", forged);
     }
     const ptr = Math.min(
       U32_MAX - 15,

@@ -212,13 +212,12 @@ function main(args: readonly string[]): number {
     return failure ? 1 : 0;
   }
   if (subject) {
-    const stubs = subject.stubbed.length === 0 ? "none" : subject.stubbed.join(", ");
+    const { abi, stubbed, lacking, watchdogMs } = subject;
+    const missing = lacking.length ? `; missing (they fail if called): ${lacking}` : "";
     console.log(
-      `${flags.wasm}: ${subject.abi === "c" ? "C" : "Rust GlobalAlloc"} ABI; imports stubbed: ` +
-        `${stubs}${
-          subject.lacking.length ? `; missing (they fail if called): ${subject.lacking}` : ""
-        }` +
-        `; watchdog ${subject.watchdogMs} ms a call.`,
+      `${flags.wasm}: ${abi === "c" ? "C" : "Rust GlobalAlloc"} ABI; imports stubbed: ` +
+        `${stubbed.length === 0 ? "none" : stubbed.join(", ")}${missing}; ` +
+        `watchdog ${watchdogMs} ms a call.`,
     );
   }
   const seedList = seeds.length <= 4 ? seeds.join(", ") : `${seeds[0]}, … (${seeds.length})`;
