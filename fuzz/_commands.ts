@@ -1,7 +1,8 @@
 /**
- * The fuzzer's operations as fast-check commands, one small class each. A command names a live
- * block by an index taken modulo the number of live blocks, and a size relative to the heap by
- * a {@linkcode Size}, so a shrunk sequence stays meaningful whatever was removed from it.
+ * The fuzzer's operations as fast-check commands: a small class for each kind, the C function it
+ * calls as data. A command names a live block by an index taken modulo the number of live
+ * blocks, and a size relative to the heap by a {@linkcode Size}, so a shrunk sequence stays
+ * meaningful whatever was removed from it.
  */
 import type fc from "fast-check";
 import { FIRST, HEADER } from "../src/_layout.ts";

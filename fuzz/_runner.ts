@@ -214,12 +214,13 @@ export function runFuzz(target: Target, options: FuzzOptions = {}): FuzzReport {
   let failedAt: { runs: number; operations: number } | undefined;
   let lastProgress = started;
   const seeds: number[] = [];
-  const progress = () => ({
+  const progress = (): FuzzProgress => ({
     ...counts,
     elapsedMs: performance.now() - started,
     seed: seeds.at(-1) ?? firstSeed,
   });
   const subject = target.kind === "any" ? subjectOf(target.subject) : {};
+  const replaying = path !== undefined;
   while (counts.runs < limitRuns && performance.now() < deadline) {
     seeds.push(seeds.length === 0 ? firstSeed : nextSeed(seeds.at(-1)!));
     const property = fc.property(
@@ -253,7 +254,7 @@ export function runFuzz(target: Target, options: FuzzOptions = {}): FuzzReport {
         }
       },
     );
-    const numRuns = path !== undefined ? 1 : Math.min(BATCH, limitRuns - counts.runs);
+    const numRuns = replaying ? 1 : Math.min(BATCH, limitRuns - counts.runs);
     const details = fc.check(property, { seed: seeds.at(-1), numRuns, path });
     if (details.failed) {
       const failure = describe(details, target, failedAt ?? { runs: counts.runs, operations: 0 });
@@ -262,14 +263,12 @@ export function runFuzz(target: Target, options: FuzzOptions = {}): FuzzReport {
         ...progress(),
         seeds,
         ...subject,
-        failure: path !== undefined
-          ? failure
-          : { ...failure, replay: replay(target, options, failure) },
+        failure: replaying ? failure : { ...failure, replay: replay(target, options, failure) },
       };
     }
-    if (path !== undefined) break;
+    if (replaying) break;
   }
-  if (target.kind === "any" && target.soak && path === undefined) {
+  if (target.kind === "any" && target.soak && !replaying) {
     const { soak, failure } = soakRun(target, firstSeed);
     counts.operations += soak.operations;
     const done = { ...progress(), seeds, ...subject, soak };
