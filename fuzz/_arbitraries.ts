@@ -16,23 +16,19 @@ import {
 import { classOf } from "../src/_size_class.ts";
 import { rootOf } from "../src/_heap_reader.ts";
 import {
-  AlignedAlloc,
+  Allocate,
   Burst,
-  Calloc,
   type Change,
   type Driven,
   type Foreign,
   ForeignPointer,
-  Free,
   FreeTwice,
-  Malloc,
+  OnBlock,
   type PointerCall,
   Realloc,
-  ReallocNull,
   Reset,
   SetLimit,
   type Size,
-  UsableSize,
 } from "./_commands.ts";
 import type { Session } from "./_session.ts";
 
@@ -181,38 +177,46 @@ function callocs(size: fc.Arbitrary<Size>): fc.Arbitrary<[number, Size]> {
 type CommandArbitrary = fc.Arbitrary<fc.Command<Session, Session>>;
 
 /**
+ * The C ABI's allocation calls as weighted commands, by name, in the order a run against a model
+ * draws from. With `model`, what only a model can judge too: invalid alignments, realloc to 0.
+ */
+function calls(size: fc.Arbitrary<Size>, model: boolean) {
+  const alignments = fc.constantFrom(...POWERS_OF_TWO);
+  const anyAlignment = fc.oneof({ weight: 5, arbitrary: alignments }, {
+    weight: 1,
+    arbitrary: fc.constantFrom(...BAD_ALIGNMENTS),
+  });
+  return {
+    malloc: { weight: 10, arbitrary: size.map((s) => new Allocate("malloc", s)) },
+    calloc: { weight: 3, arbitrary: callocs(size).map(([n, s]) => new Allocate("calloc", s, n)) },
+    burst: {
+      weight: 2, // small blocks, just below a quick list's bound, at it and past it
+      arbitrary: fc.tuple(fc.nat({ max: SMALL }), fc.integer({ min: -1, max: 2 }))
+        .map(([s, past]) => new Burst(s, QUICK_BOUND + past)),
+    },
+    alignedAlloc: {
+      weight: 3,
+      arbitrary: fc.tuple(model ? anyAlignment : alignments, size)
+        .map(([alignment, s]) => new Allocate("aligned_alloc", s, alignment)),
+    },
+    free: { weight: 8, arbitrary: indices.map((i) => new OnBlock("free", i)) },
+    realloc: {
+      weight: 6,
+      arbitrary: fc.tuple(indices, changes(size, model)).map(([i, c]) => new Realloc(i, c)),
+    },
+    reallocNull: { weight: 2, arbitrary: size.map((s) => new Allocate("realloc", s, 0)) },
+    usableSize: { weight: 2, arbitrary: indices.map((i) => new OnBlock("malloc_usable_size", i)) },
+  };
+}
+
+/**
  * The allocation calls against a model, for the C ABI and the Heap API alike: every size, every
  * alignment (invalid ones too), realloc by every change, to 0 bytes included.
  */
 export function allocationCommands(
   size: fc.Arbitrary<Size>,
 ): fc.WeightedArbitrary<fc.Command<Driven, Driven>>[] {
-  return [
-    { weight: 10, arbitrary: size.map((s) => new Malloc(s)) },
-    { weight: 3, arbitrary: callocs(size).map(([n, s]) => new Calloc(n, s)) },
-    {
-      weight: 2, // small blocks, just below a quick list's bound, at it and past it
-      arbitrary: fc.tuple(fc.nat({ max: SMALL }), fc.integer({ min: -1, max: 2 }))
-        .map(([s, past]) => new Burst(s, QUICK_BOUND + past)),
-    },
-    {
-      weight: 3,
-      arbitrary: fc.tuple(
-        fc.oneof({ weight: 5, arbitrary: fc.constantFrom(...POWERS_OF_TWO) }, {
-          weight: 1,
-          arbitrary: fc.constantFrom(...BAD_ALIGNMENTS),
-        }),
-        size,
-      ).map(([alignment, s]) => new AlignedAlloc(alignment, s)),
-    },
-    { weight: 8, arbitrary: indices.map((i) => new Free(i)) },
-    {
-      weight: 6,
-      arbitrary: fc.tuple(indices, changes(size, true)).map(([i, c]) => new Realloc(i, c)),
-    },
-    { weight: 2, arbitrary: size.map((s) => new ReallocNull(s)) },
-    { weight: 2, arbitrary: indices.map((i) => new UsableSize(i)) },
-  ];
+  return Object.values(calls(size, true));
 }
 
 /** The operations of a differential run: every call of the C ABI, misuse, limits, resets. */
@@ -257,32 +261,14 @@ export interface Optional {
  * no invalid alignment, no pointer that is not live), and only what the module exports.
  */
 export function anyCommands(optional: Optional): CommandArbitrary {
-  const size = sizes(false);
-  const commands: fc.WeightedArbitrary<fc.Command<Session, Session>>[] = [
-    { weight: 10, arbitrary: size.map((s) => new Malloc(s)) },
-    { weight: 8, arbitrary: indices.map((i) => new Free(i)) },
-    {
-      weight: 6,
-      arbitrary: fc.tuple(indices, changes(size, false)).map(([i, c]) => new Realloc(i, c)),
-    },
-    { weight: 2, arbitrary: size.map((s) => new ReallocNull(s)) },
-  ];
-  if (optional.calloc) {
-    commands.push({
-      weight: 3,
-      arbitrary: callocs(size).map(([n, s]) => new Calloc(n, s)),
-    });
-  }
-  if (optional.alignedAlloc) {
-    commands.push({
-      weight: 3,
-      arbitrary: fc.tuple(fc.constantFrom(...POWERS_OF_TWO), size).map(([alignment, s]) =>
-        new AlignedAlloc(alignment, s)
-      ),
-    });
-  }
-  if (optional.usableSize) {
-    commands.push({ weight: 2, arbitrary: indices.map((i) => new UsableSize(i)) });
-  }
-  return fc.oneof(...commands);
+  const c = calls(sizes(false), false);
+  return fc.oneof(
+    c.malloc,
+    c.free,
+    c.realloc,
+    c.reallocNull,
+    ...(optional.calloc ? [c.calloc] : []),
+    ...(optional.alignedAlloc ? [c.alignedAlloc] : []),
+    ...(optional.usableSize ? [c.usableSize] : []),
+  );
 }

@@ -1,11 +1,13 @@
 /**
- * The fuzzer's operations as fast-check commands, one small class each. A command names a live
- * block by an index taken modulo the number of live blocks, and a size relative to the heap by
- * a {@linkcode Size}, so a shrunk sequence stays meaningful whatever was removed from it.
+ * The fuzzer's operations as fast-check commands: a small class for each kind, the C function it
+ * calls as data. A command names a live block by an index taken modulo the number of live
+ * blocks, and a size relative to the heap by a {@linkcode Size}, so a shrunk sequence stays
+ * meaningful whatever was removed from it.
  */
 import type fc from "fast-check";
 import { FIRST, HEADER } from "../src/_layout.ts";
 import { rootOf } from "../src/_heap_reader.ts";
+import { U32_MAX } from "../src/_validate.ts";
 import type { Session } from "./_session.ts";
 
 type Command = fc.Command<Session, Session>;
@@ -16,7 +18,6 @@ type Command = fc.Command<Session, Session>;
  */
 export type Size = number | { readonly room: number } | { readonly limit: number };
 
-const U32_MAX = 0xFFFF_FFFF;
 /**
  * The most a relative size asks for: near a limit of gigabytes it would fill gigabytes of
  * memory, and then each move of the block would copy them.
@@ -61,7 +62,8 @@ function pick(index: number, session: Driven): number {
   return index % session.live.length;
 }
 
-abstract class Allocating implements fc.Command<Driven, Driven> {
+/** A command that can run whatever the heap holds. */
+abstract class Anytime implements fc.Command<Driven, Driven> {
   check(): boolean {
     return true;
   }
@@ -78,55 +80,27 @@ abstract class OnLiveBlock implements fc.Command<Driven, Driven> {
   abstract toString(): string;
 }
 
-/** malloc(size) */
-export class Malloc extends Allocating {
-  constructor(readonly size: Size) {
+/**
+ * A call that hands out a new block of `size`: `malloc(size)`, `calloc(first, size)`,
+ * `aligned_alloc(first, size)` or `realloc(0, size)`, which is malloc.
+ */
+export class Allocate extends Anytime {
+  constructor(
+    readonly call: "malloc" | "calloc" | "aligned_alloc" | "realloc",
+    readonly size: Size,
+    readonly first?: number,
+  ) {
     super();
   }
   run(session: Driven): void {
-    session.malloc(resolve(this.size, session));
+    const bytes = resolve(this.size, session);
+    if (this.call === "malloc") session.malloc(bytes);
+    else if (this.call === "calloc") session.calloc(this.first!, bytes);
+    else if (this.call === "aligned_alloc") session.alignedAlloc(this.first!, bytes);
+    else session.reallocNull(bytes);
   }
   toString(): string {
-    return `malloc(${show(this.size)})`;
-  }
-}
-
-/** calloc(count, size) */
-export class Calloc extends Allocating {
-  constructor(readonly count: number, readonly size: Size) {
-    super();
-  }
-  run(session: Driven): void {
-    session.calloc(this.count, resolve(this.size, session));
-  }
-  toString(): string {
-    return `calloc(${this.count}, ${show(this.size)})`;
-  }
-}
-
-/** aligned_alloc(alignment, size) */
-export class AlignedAlloc extends Allocating {
-  constructor(readonly alignment: number, readonly size: Size) {
-    super();
-  }
-  run(session: Driven): void {
-    session.alignedAlloc(this.alignment, resolve(this.size, session));
-  }
-  toString(): string {
-    return `aligned_alloc(${this.alignment}, ${show(this.size)})`;
-  }
-}
-
-/** realloc(0, size), which is malloc */
-export class ReallocNull extends Allocating {
-  constructor(readonly size: Size) {
-    super();
-  }
-  run(session: Driven): void {
-    session.reallocNull(resolve(this.size, session));
-  }
-  toString(): string {
-    return `realloc(0, ${show(this.size)})`;
+    return `${this.call}(${this.first === undefined ? "" : `${this.first}, `}${show(this.size)})`;
   }
 }
 
@@ -134,7 +108,7 @@ export class ReallocNull extends Allocating {
  * malloc(size) `count` times, then free of each in the order made: a list of freed blocks of one
  * size, each with a used right neighbour, grown to `count` (the quick lists' bound, and past it).
  */
-export class Burst extends Allocating {
+export class Burst extends Anytime {
   constructor(readonly size: Size, readonly count: number) {
     super();
   }
@@ -148,13 +122,18 @@ export class Burst extends Allocating {
   }
 }
 
-/** free(live block) */
-export class Free extends OnLiveBlock {
+/** free(live block) or malloc_usable_size(live block) */
+export class OnBlock extends OnLiveBlock {
+  constructor(readonly call: "free" | "malloc_usable_size", index: number) {
+    super(index);
+  }
   run(session: Driven): void {
-    session.free(pick(this.index, session));
+    const index = pick(this.index, session);
+    if (this.call === "free") session.free(index);
+    else session.usableSize(index);
   }
   toString(): string {
-    return `free(#${this.index})`;
+    return `${this.call}(#${this.index})`;
   }
 }
 
@@ -190,16 +169,6 @@ export class Realloc extends OnLiveBlock {
   }
 }
 
-/** malloc_usable_size(live block) */
-export class UsableSize extends OnLiveBlock {
-  run(session: Driven): void {
-    session.usableSize(pick(this.index, session));
-  }
-  toString(): string {
-    return `malloc_usable_size(#${this.index})`;
-  }
-}
-
 /** What a pointer that is no live block gets passed to. */
 export type PointerCall = "free" | "realloc" | "malloc_usable_size";
 
@@ -224,10 +193,9 @@ export type Foreign =
   | { readonly interior: number }; // 16-byte steps into a live block: checked build only
 
 /** free, realloc or malloc_usable_size of a pointer mote never returned */
-export class ForeignPointer implements Command {
-  constructor(readonly where: Foreign, readonly call: PointerCall) {}
-  check(): boolean {
-    return true;
+export class ForeignPointer extends Anytime {
+  constructor(readonly where: Foreign, readonly call: PointerCall) {
+    super();
   }
   run(session: Session): void {
     const first = rootOf(session.diff!.base) + FIRST + HEADER;
@@ -238,13 +206,8 @@ export class ForeignPointer implements Command {
       const steps = this.where.interior % Math.floor((block.usable - 1) / 16);
       const ptr = block.ptr + 16 * (1 + steps);
       // odd picks: the bytes in front read as a used block's header that fits
-      session.foreignPointer(
-        ptr,
-        this.call,
-        "not a block",
-        this.where.interior & 1 ? 32 : undefined,
-      );
-      return;
+      const forged = this.where.interior & 1 ? 32 : undefined;
+      return session.foreignPointer(ptr, this.call, "not a block", forged);
     }
     const ptr = Math.min(
       U32_MAX - 15,
@@ -288,10 +251,7 @@ export class SetLimit implements Command {
 }
 
 /** Starts the heap again, as Heap.reset */
-export class Reset implements Command {
-  check(): boolean {
-    return true;
-  }
+export class Reset extends Anytime {
   run(session: Session): void {
     session.reset();
   }

@@ -3,7 +3,7 @@
  * rules (alignment, bounds, no overlap, contents kept, calloc zeroed) are checked by the session
  * after every operation; the rules here go beyond them:
  *
- * - **hang**: every operation returns within a bound (the watchdog, `_remote.ts`);
+ * - **hang**: every operation returns within a bound (the watchdog of `_third_party.ts`);
  * - **liveness**: a small request on a nearly empty heap that can grow succeeds, and so does
  *   the first small request of a fresh instance, whatever its memory;
  * - **bounded growth**: over a long run with a bounded live set the memory stops growing

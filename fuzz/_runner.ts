@@ -205,23 +205,24 @@ const PAGE = 65536;
 
 /** Fuzzes `target` as `options` say. */
 export function runFuzz(target: Target, options: FuzzOptions = {}): FuzzReport {
+  const { seconds, seed: givenSeed, path, onProgress } = options;
   const started = performance.now();
-  const limitRuns = options.runs ?? (options.seconds === undefined ? 100 : Infinity);
-  const deadline = options.seconds === undefined ? Infinity : started + options.seconds * 1000;
-  const firstSeed = options.seed ?? (Math.random() * 2 ** 31) | 0;
+  const limitRuns = options.runs ?? (seconds === undefined ? 100 : Infinity);
+  const deadline = started + (seconds ?? Infinity) * 1000;
+  const firstSeed = givenSeed ?? (Math.random() * 2 ** 31) | 0;
   const counts = { runs: 0, operations: 0 };
   let failedAt: { runs: number; operations: number } | undefined;
   let lastProgress = started;
-  const progress = (seed: number): FuzzProgress => ({
+  const seeds: number[] = [];
+  const progress = (): FuzzProgress => ({
     ...counts,
     elapsedMs: performance.now() - started,
-    seed,
+    seed: seeds.at(-1) ?? firstSeed,
   });
-  const seeds: number[] = [];
-  const replaying = options.path !== undefined;
+  const subject = target.kind === "any" ? subjectOf(target.subject) : {};
+  const replaying = path !== undefined;
   while (counts.runs < limitRuns && performance.now() < deadline) {
-    const seed = seeds.length === 0 ? firstSeed : nextSeed(seeds[seeds.length - 1]);
-    seeds.push(seed);
+    seeds.push(seeds.length === 0 ? firstSeed : nextSeed(seeds.at(-1)!));
     const property = fc.property(
       target.kind === "mote" ? heapSetups(target.builds) : fc.constant(undefined),
       fc.commands([
@@ -236,7 +237,7 @@ export function runFuzz(target: Target, options: FuzzOptions = {}): FuzzReport {
         const shrinking = failedAt !== undefined;
         try {
           fc.modelRun(() => ({ model: session, real: session }), commands);
-          finish(session, target);
+          session.finish();
         } catch (error) {
           if (!shrinking) failedAt ??= { runs: counts.runs + 1, operations: 0 };
           throw error;
@@ -247,36 +248,35 @@ export function runFuzz(target: Target, options: FuzzOptions = {}): FuzzReport {
             if (failedAt && failedAt.operations === 0) failedAt.operations = counts.operations;
           }
         }
-        const now = performance.now();
-        if (options.onProgress && now - lastProgress > 1000) {
-          lastProgress = now;
-          options.onProgress(progress(seed));
+        if (onProgress && performance.now() - lastProgress > 1000) {
+          lastProgress = performance.now();
+          onProgress(progress());
         }
       },
     );
     const numRuns = replaying ? 1 : Math.min(BATCH, limitRuns - counts.runs);
-    const details = fc.check(property, { seed, numRuns, path: options.path });
+    const details = fc.check(property, { seed: seeds.at(-1), numRuns, path });
     if (details.failed) {
       const failure = describe(details, target, failedAt ?? { runs: counts.runs, operations: 0 });
-      options.onProgress?.(progress(seed));
+      onProgress?.(progress());
       return {
-        ...progress(seed),
+        ...progress(),
         seeds,
-        ...subjectOf(target),
+        ...subject,
         failure: replaying ? failure : { ...failure, replay: replay(target, options, failure) },
       };
     }
     if (replaying) break;
   }
-  const report = { ...progress(seeds.at(-1) ?? firstSeed), seeds, ...subjectOf(target) };
   if (target.kind === "any" && target.soak && !replaying) {
-    const soaked = soakRun(target, firstSeed);
-    counts.operations += soaked.soak.operations;
-    const done = { ...report, ...progress(report.seed), soak: soaked.soak };
-    options.onProgress?.(done);
-    return soaked.failure ? { ...done, failure: soaked.failure } : done;
+    const { soak, failure } = soakRun(target, firstSeed);
+    counts.operations += soak.operations;
+    const done = { ...progress(), seeds, ...subject, soak };
+    onProgress?.(done);
+    return failure ? { ...done, failure } : done;
   }
-  options.onProgress?.(report);
+  const report = { ...progress(), seeds, ...subject };
+  onProgress?.(report);
   return report;
 }
 
@@ -295,9 +295,7 @@ function replay(target: Target, options: FuzzOptions, failure: FuzzFailureReport
   };
 }
 
-function subjectOf(target: Target): Pick<FuzzReport, "subject"> {
-  if (target.kind !== "any") return {};
-  const { abi, stubbed, lacking, watchdogMs }: Subject = target.subject;
+function subjectOf({ abi, stubbed, lacking, watchdogMs }: Subject): Pick<FuzzReport, "subject"> {
   return { subject: { abi: abi.name, stubbed, lacking, watchdogMs } };
 }
 
@@ -360,8 +358,7 @@ function optionalOf({ abi }: Subject) {
 function start(target: Target, setup: HeapSetup | undefined): Session {
   if (target.kind === "any") {
     const allocator = target.subject.allocator(target.alignment);
-    const alignment = target.subject.sessionAlignment(target.alignment);
-    return new Session(allocator, undefined, { alignment });
+    return new Session(allocator, undefined, target.subject.sessionAlignment(target.alignment));
   }
   const build = target.builds[setup!.build];
   const { region, base, pages, maximum, limit } = setup!;
@@ -374,63 +371,41 @@ function start(target: Target, setup: HeapSetup | undefined): Session {
   });
   const model = new ModelAllocator(modelMemory, build.checked, real.quickBound);
   const limitEnd = Math.min(base + limit, MAX_LIMIT);
-  return new Session(real, { model, base, limitEnd }, { alignment: 16 });
+  return new Session(real, { model, base, limitEnd }, 16);
 }
 
-/** The end of a run: everything freed and checked, and for a model-free run, the churn. */
-function finish(session: Session, target: Target): void {
-  const sizes = allocatedSizes(session);
-  session.finish();
-  if (target.kind === "any") session.churn(sizes, 8);
-}
-
-/** The sizes of the run's first allocations that succeeded, bounded for a quick churn. */
-function allocatedSizes(session: Session): number[] {
-  let total = 0;
-  return session.history.filter((size) => size <= 256 * 1024 && (total += size) <= 4 << 20)
-    .slice(0, 32);
-}
-
-/** What fast-check says of a failure. */
-interface Failed {
-  readonly seed: number;
-  readonly counterexample: readonly [HeapSetup | undefined, unknown] | null;
-  readonly counterexamplePath: string | null;
-  readonly errorInstance: unknown;
-}
-
+/** A failure as fast-check reports it, shrunk, in the report's words. */
 function describe(
-  details: Failed,
+  details: fc.RunDetails<[HeapSetup | undefined, Iterable<fc.Command<Session, Session>>]> & {
+    failed: true;
+  },
   target: Target,
   failedAt: { runs: number; operations: number },
 ): FuzzFailureReport {
   const [setup, commands] = details.counterexample ?? [undefined, []];
   const printed = String(commands);
-  const replayPath = /replayPath="([^"]*)"/.exec(printed)?.[1];
   const error = details.errorInstance;
   const message = error instanceof FuzzFailure || error instanceof OracleFailure
     ? error.message
     : error instanceof Error
     ? `${error.stack ?? error.message}`
     : String(error);
+  const build = target.kind === "mote" && setup ? target.builds[setup.build].name : "module";
+  const where = setup?.region
+    ? `a region at ${setup.base} (root ${rootOf(setup.base)}) of a memory of ${setup.pages} ` +
+      `pages${setup.maximum === undefined ? "" : `, at most ${setup.maximum}`}`
+    : "its own memory";
   return {
     seed: details.seed,
     path: details.counterexamplePath ?? "",
-    replayPath,
+    replayPath: /replayPath="([^"]*)"/.exec(printed)?.[1],
     runsToFailure: failedAt.runs,
     operationsToFailure: failedAt.operations,
-    setup: setup === undefined ? "a fresh instance" : describeSetup(setup, target),
+    setup: setup === undefined
+      ? "a fresh instance"
+      : `${build} in ${where}, limit ${setup.limit} bytes`,
     commands: printed.replace(/\s*\/\*replayPath=.*\*\//, ""),
     message,
     rule: ruleOf(message),
   };
-}
-
-function describeSetup(setup: HeapSetup, target: Target): string {
-  const build = target.kind === "mote" ? target.builds[setup.build].name : "module";
-  const where = setup.region
-    ? `a region at ${setup.base} (root ${rootOf(setup.base)}) of a memory of ${setup.pages} ` +
-      `pages${setup.maximum === undefined ? "" : `, at most ${setup.maximum}`}`
-    : "its own memory";
-  return `${build} in ${where}, limit ${setup.limit} bytes`;
 }

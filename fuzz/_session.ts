@@ -8,6 +8,7 @@ import { FIRST, HEADER, MAX_LIMIT } from "../src/_layout.ts";
 import type { ModelAllocator } from "../src/_model_allocator.ts";
 import type { HeapPicture } from "../src/_picture.ts";
 import { readHeap, rootOf } from "../src/_heap_reader.ts";
+import { U32_MAX } from "../src/_validate.ts";
 import type { Allocator, MoteAllocator } from "./_subject.ts";
 import { OracleFailure } from "./_oracles.ts";
 import { type Block, Contract } from "./_contract.ts";
@@ -41,12 +42,6 @@ export interface Differential {
 /** What the checked build reports for a pointer that is not live. */
 export type MisuseReport = "double free" | "not a block";
 
-/** What a run expects beyond C's rules. */
-export interface SessionOptions {
-  /** The alignment every plain allocation must have. */
-  readonly alignment: number;
-}
-
 /** A run in progress. */
 export class Session {
   readonly real: Allocator;
@@ -54,7 +49,7 @@ export class Session {
   /** The contract's record of the run, and its checks. */
   readonly contract: Contract;
   readonly trace: string[] = [];
-  /** The sizes asked for by every allocation that succeeded, in order. */
+  /** The sizes asked for by every allocation that succeeded, in order: the churn repeats them. */
   readonly history: number[] = [];
   /** Calls of free and realloc, which a mote build counts in `mote_frees`. */
   frees = 0;
@@ -62,9 +57,10 @@ export class Session {
   operations = 0;
   /** The heap's end address the next reset starts with; the limit's end as last set. */
   limitEnd: number;
+  /** The alignment every plain allocation must have. */
   readonly #alignment: number;
 
-  constructor(real: Allocator, diff: Differential | undefined, options: SessionOptions) {
+  constructor(real: Allocator, diff: Differential | undefined, alignment: number) {
     this.real = real;
     this.diff = diff;
     this.contract = new Contract(
@@ -73,7 +69,7 @@ export class Session {
       (problem) => this.#fail(problem),
       "covered",
     );
-    this.#alignment = options.alignment;
+    this.#alignment = alignment;
     this.limitEnd = diff?.limitEnd ?? 0;
     if (diff) this.#start();
   }
@@ -105,48 +101,31 @@ export class Session {
   }
 
   malloc(size: number): void {
-    this.#allocation(`malloc(${size})`, (a) => a.malloc(size), size, this.#alignment, false);
+    this.#allocation(`malloc(${size})`, (a) => a.malloc(size), size);
   }
 
   calloc(count: number, size: number): void {
     const what = `calloc(${count}, ${size})`;
-    if (count * size > 0xFFFF_FFFF) {
-      const ptr = this.#call(what, (a) => a.calloc!(count, size));
-      this.trace.push(`${what} -> ${ptr}`);
-      if (ptr !== 0) this.#fail(`${what} returned ${ptr}, but the product overflows 32 bits`);
-      this.#after();
-      return;
-    }
-    this.#allocation(what, (a) => a.calloc!(count, size), count * size, this.#alignment, true);
+    this.#allocation(what, (a) => a.calloc!(count, size), count * size, { zeroed: true });
   }
 
   alignedAlloc(alignment: number, size: number): void {
-    this.#allocation(
-      `aligned_alloc(${alignment}, ${size})`,
-      (a) => a.aligned_alloc!(alignment, size),
-      size,
-      Math.max(alignment, this.#alignment),
-      false,
-    );
+    const what = `aligned_alloc(${alignment}, ${size})`;
+    const aligned = { alignment: Math.max(alignment, this.#alignment) };
+    this.#allocation(what, (a) => a.aligned_alloc!(alignment, size), size, aligned);
   }
 
   reallocNull(size: number): void {
     this.frees++;
-    this.#allocation(
-      `realloc(0, ${size})`,
-      (a) => a.realloc(0, size),
-      size,
-      this.#alignment,
-      false,
-    );
+    this.#allocation(`realloc(0, ${size})`, (a) => a.realloc(0, size), size);
   }
 
   free(index: number): void {
-    const block = this.contract.take(index, "free");
+    const block = this.contract.take(index, "free"), what = `free(${Contract.nameOf(block)})`;
     this.frees++;
     this.contract.freedBlock(block);
-    this.#call(`free(${Contract.nameOf(block)})`, (a) => a.free(block.ptr));
-    this.trace.push(`free(${Contract.nameOf(block)})`);
+    this.#call(what, (a) => a.free(block.ptr));
+    this.trace.push(what);
     this.#after();
   }
 
@@ -154,34 +133,14 @@ export class Session {
     const block = this.contract.take(index, "realloc");
     this.frees++;
     const what = `realloc(${Contract.nameOf(block)}, ${size})`;
-    const ptr = this.#call(what, (a) => a.realloc(block.ptr, size));
-    if (ptr === 0) {
-      this.trace.push(`${what} -> 0`);
-      this.contract.restore(block, what);
-      this.#after();
-      return;
-    }
-    const usable = this.#usable(ptr, size);
-    this.trace.push(`b${this.contract.nextId} = ${what} -> ${ptr}, usable ${usable}`);
-    this.history.push(size);
-    this.contract.moved(block, ptr, size, usable, {
-      // mote keeps every usable byte; C promises only the bytes asked for
-      kept: this.diff ? Math.min(block.usable, usable) : Math.min(block.requested, size),
-      what,
-      alignment: this.#alignment,
-      bounds: this.#bounds(),
-    });
-    this.#after();
+    this.#allocation(what, (a) => a.realloc(block.ptr, size), size, { old: block });
   }
 
   usableSize(index: number): void {
-    const block = this.live[index], name = Contract.nameOf(block);
-    const usable = this.#call(
-      `malloc_usable_size(${name})`,
-      (a) => a.malloc_usable_size!(block.ptr),
-    );
-    this.trace.push(`malloc_usable_size(${name}) -> ${usable}`);
-    if (usable !== block.usable) this.#fail(`malloc_usable_size(${name}) changed to ${usable}`);
+    const block = this.live[index], what = `malloc_usable_size(${Contract.nameOf(block)})`;
+    const usable = this.#call(what, (a) => a.malloc_usable_size!(block.ptr));
+    this.trace.push(`${what} -> ${usable}`);
+    if (usable !== block.usable) this.#fail(`${what} changed to ${usable}`);
     this.#after();
   }
 
@@ -256,7 +215,8 @@ export class Session {
   finish(): void {
     for (const block of this.live) this.contract.verify(block, "at the end of the run");
     while (this.live.length > 0) this.free(this.live.length - 1);
-    if (!this.diff || this.diff.model.limit === 0) return;
+    if (!this.diff) return this.#churn(8);
+    if (this.diff.model.limit === 0) return;
     const { problems } = this.#readWasm(true); // the checked build's poison too, all of it
     if (problems.length > 0) this.#fail(`The heap is damaged:\n  ${problems.join("\n  ")}`);
     const first = rootOf(this.diff.base) + FIRST;
@@ -275,10 +235,15 @@ export class Session {
   }
 
   /**
-   * Repeats `sizes` as allocations on the emptied heap, `rounds` times, freeing all after each
-   * round: the highest address used must stop rising (a leak makes it rise every round).
+   * Repeats the run's first allocations (at most 32, of up to 256 KiB each and 4 MiB in all) on
+   * the emptied heap, `rounds` times, freeing all after each round: the highest address used
+   * must stop rising (a leak makes it rise every round).
    */
-  churn(sizes: readonly number[], rounds: number): void {
+  #churn(rounds: number): void {
+    let total = 0;
+    const sizes = this.history
+      .filter((size) => size <= 256 * 1024 && (total += size) <= 4 << 20)
+      .slice(0, 32);
     const highs: number[] = [];
     for (let round = 0; round < rounds; round++) {
       let high = 0;
@@ -331,20 +296,38 @@ export class Session {
     }
   }
 
+  /**
+   * A call that hands out a block: it must be aligned to `alignment`, zero if `zeroed`, and a
+   * realloc of `old` must keep its bytes, or leave it intact when it fails.
+   */
   #allocation(
     what: string,
     call: (allocator: Allocator) => number,
     requested: number,
-    alignment: number,
-    zeroed: boolean,
+    { alignment = this.#alignment, zeroed = false, old }: {
+      alignment?: number;
+      zeroed?: boolean;
+      old?: Block;
+    } = {},
   ): void {
     const ptr = this.#call(what, call);
     if (ptr === 0) {
       this.trace.push(`${what} -> 0`);
+      if (old) this.contract.restore(old, what);
+    } else if (requested > U32_MAX) { // calloc's count times size
+      this.trace.push(`${what} -> ${ptr}`);
+      this.#fail(`${what} returned ${ptr}, but the product overflows 32 bits`);
     } else {
       const usable = this.#usable(ptr, requested);
       this.trace.push(`b${this.contract.nextId} = ${what} -> ${ptr}, usable ${usable}`);
-      this.contract.place(ptr, requested, usable, { alignment, zeroed, bounds: this.#bounds() });
+      const bounds = this.#bounds();
+      if (old) {
+        // mote keeps every usable byte; C promises only the bytes asked for
+        const kept = this.diff ? Math.min(old.usable, usable) : Math.min(old.requested, requested);
+        this.contract.moved(old, ptr, requested, usable, { kept, what, alignment, bounds });
+      } else {
+        this.contract.place(ptr, requested, usable, { alignment, zeroed, bounds });
+      }
       this.history.push(requested);
     }
     this.#after();

@@ -104,75 +104,63 @@ export function soak(
   for (let op = 0; op < operations; op++) {
     if ((op & 1023) === 0) beat(op);
     if (op % every === 0) samples.push(memory.buffer.byteLength);
-    const slot = pick(live);
-    if (ptrs[slot] !== 0) {
-      const ptr = ptrs[slot];
-      if (!intact(slot)) {
-        return end(
-          `Bounded growth run: the block at ${ptr} of ${sizes[slot]} bytes lost its ` +
-            `contents before operation ${op}`,
-          op,
-        );
-      }
-      if (random() < 0.2) {
-        const bytes = size();
-        const moved = allocator.realloc(ptr, sizes[slot], aligns[slot], bytes) >>> 0;
-        if (moved === 0) {
-          const why = refused(`realloc(${ptr}, ${bytes})`, bytes, aligns[slot], op);
-          if (why) return end(why, op);
-          continue;
-        }
-        const kept = Math.min(sizes[slot], bytes);
-        const bytesNow = new Uint8Array(memory.buffer);
-        for (let i = 0; i < Math.min(TAG_BYTES, kept); i++) {
-          if (bytesNow[moved + i] !== tags[slot]) {
-            return end(
-              `Bounded growth run: realloc(${ptr}, ${bytes}) to ${moved} lost its ` +
-                `contents in operation ${op}`,
-              op,
-            );
-          }
-        }
-        if (!allocator.reallocKeepsAlignment) aligns[slot] = alignment;
-        if (moved % aligns[slot] !== 0) {
-          return end(
-            `${moved} is not aligned to ${aligns[slot]}, from realloc in operation ` +
-              `${op} of the bounded-growth run`,
-            op,
-          );
-        }
-        liveBytes += bytes - sizes[slot];
-        ptrs[slot] = moved, sizes[slot] = bytes;
-        mark(slot);
-      } else {
-        allocator.dealloc(ptr, sizes[slot], aligns[slot]);
-        liveBytes -= sizes[slot];
-        ptrs[slot] = 0;
-      }
-    } else {
-      const bytes = size();
-      const align = allocator.aligns && random() < 0.05
-        ? Math.max(alignment, 32 << pick(8))
-        : alignment;
-      const ptr = allocator.alloc(bytes, align) >>> 0;
-      if (ptr === 0) {
-        const why = refused(`an allocation of ${bytes} bytes`, bytes, align, op);
-        if (why) return end(why, op);
-        continue;
-      }
-      if (ptr % align !== 0) {
-        return end(
-          `${ptr} is not aligned to ${align}, in operation ${op} of the bounded-growth ` +
-            `run`,
-          op,
-        );
-      }
-      allocations++;
-      ptrs[slot] = ptr, sizes[slot] = bytes, aligns[slot] = align, tags[slot] = 1 + pick(255);
-      liveBytes += bytes;
-      mark(slot);
+    const slot = pick(live), old = ptrs[slot], moving = old !== 0;
+    if (moving && !intact(slot)) {
+      return end(
+        `Bounded growth run: the block at ${old} of ${sizes[slot]} bytes lost its ` +
+          `contents before operation ${op}`,
+        op,
+      );
     }
-    if (liveBytes > peakLive) peakLive = liveBytes;
+    if (moving && random() >= 0.2) {
+      allocator.dealloc(old, sizes[slot], aligns[slot]);
+      liveBytes -= sizes[slot];
+      ptrs[slot] = 0;
+      continue;
+    }
+    // a realloc of the slot's block, or an allocation into the empty slot
+    const bytes = size();
+    const align = moving
+      ? aligns[slot]
+      : allocator.aligns && random() < 0.05
+      ? Math.max(alignment, 32 << pick(8))
+      : alignment;
+    const what = moving ? `realloc(${old}, ${bytes})` : `an allocation of ${bytes} bytes`;
+    const ptr = moving
+      ? allocator.realloc(old, sizes[slot], align, bytes) >>> 0
+      : allocator.alloc(bytes, align) >>> 0;
+    if (ptr === 0) {
+      const why = refused(what, bytes, align, op);
+      if (why) return end(why, op);
+      continue;
+    }
+    const kept = moving ? Math.min(TAG_BYTES, sizes[slot], bytes) : 0;
+    const now = new Uint8Array(memory.buffer);
+    for (let i = 0; i < kept; i++) {
+      if (now[ptr + i] !== tags[slot]) {
+        return end(
+          `Bounded growth run: ${what} to ${ptr} lost its contents in operation ${op}`,
+          op,
+        );
+      }
+    }
+    const aligned = moving && !allocator.reallocKeepsAlignment ? alignment : align;
+    if (ptr % aligned !== 0) {
+      return end(
+        `${ptr} is not aligned to ${aligned}, from ${what} in operation ${op} of the ` +
+          `bounded-growth run`,
+        op,
+      );
+    }
+    if (!moving) {
+      allocations++, tags[slot] = 1 + pick(255);
+    }
+    liveBytes += bytes - (moving ? sizes[slot] : 0);
+    ptrs[slot] = ptr, sizes[slot] = bytes, aligns[slot] = aligned;
+    mark(slot);
+    if (liveBytes > peakLive) {
+      peakLive = liveBytes;
+    }
   }
   samples.push(memory.buffer.byteLength);
   const growths = lateGrowths(samples);

@@ -40,19 +40,20 @@ export function isMote(module: WebAssembly.Module): boolean {
 }
 
 /**
- * Instantiates `module` with every import it asks for: the given memory, a `mote_report` that
- * records, and for any other function a stub that throws, naming it.
+ * A fresh, not yet started instance of a mote build, in `memory` if the build imports one. Its
+ * imports: the memory, a `mote_report` that records, and for any other function a stub that
+ * throws, naming it.
  */
-function instantiate(
+export function moteAllocator(
   module: WebAssembly.Module,
-  memory: WebAssembly.Memory | undefined,
-  reports: string[],
-): WebAssembly.Instance {
-  const imports: Record<string, Record<string, unknown>> = {};
+  memory?: WebAssembly.Memory,
+): MoteAllocator {
+  const reports: string[] = [];
+  const imports: Record<string, WebAssembly.ModuleImports> = {};
   for (const { module: from, name, kind } of WebAssembly.Module.imports(module)) {
     imports[from] ??= {};
     if (kind === "memory") {
-      imports[from][name] = memory;
+      imports[from][name] = memory!; // a build that imports one is given one
     } else if (kind === "function" && name === "mote_report") {
       imports[from][name] = (kind: number, address: number) =>
         reports.push(
@@ -67,61 +68,29 @@ function instantiate(
       throw new TypeError(`The module imports ${kind} ${from}.${name}, which the fuzzer lacks`);
     }
   }
-  return new WebAssembly.Instance(module, imports as WebAssembly.Imports);
-}
-
-type Exports = Record<string, unknown>;
-
-function wrap(exports: Exports, memory: WebAssembly.Memory): Allocator {
-  const fn = (name: string) => {
-    const f = exports[name];
-    return typeof f === "function" ? f as (...args: number[]) => number : undefined;
-  };
-  const unsigned = (name: string) => {
-    const f = fn(name);
-    return f && ((...args: number[]) => f(...args) >>> 0);
-  };
-  const malloc = unsigned("malloc"), free = fn("free"), realloc = unsigned("realloc");
-  if (!malloc || !free || !realloc) {
+  // deno-lint-ignore no-explicit-any
+  const exports: Record<string, any> = new WebAssembly.Instance(module, imports).exports;
+  if (!["malloc", "free", "realloc"].every((name) => typeof exports[name] === "function")) {
     throw new TypeError("The module must export malloc, free and realloc");
   }
+  const unsigned = (name: string) => (...args: number[]) => exports[name](...args) >>> 0;
   return {
-    memory,
-    malloc,
-    free: (ptr) => void free(ptr),
-    realloc,
+    quickBound: exports.mote_quick?.value ?? 0,
+    memory: memory ?? exports.memory,
+    malloc: unsigned("malloc"),
+    free: (ptr) => void exports.free(ptr),
+    realloc: unsigned("realloc"),
     calloc: unsigned("calloc"),
     aligned_alloc: unsigned("aligned_alloc"),
     malloc_usable_size: unsigned("malloc_usable_size"),
-  };
-}
-
-/** A fresh, not yet started instance of a mote build, in `memory` if the build imports one. */
-export function moteAllocator(
-  module: WebAssembly.Module,
-  memory?: WebAssembly.Memory,
-): MoteAllocator {
-  const reports: string[] = [];
-  const instance = instantiate(module, memory, reports);
-  const exports = instance.exports as Exports;
-  const own = memory ?? exports.memory as WebAssembly.Memory;
-  const allocator = wrap(exports, own) as Required<Allocator>;
-  const mote_init = exports.mote_init as (base: number, limitEnd: number) => number;
-  const top = exports.mote_top as WebAssembly.Global;
-  const limit = exports.mote_limit as WebAssembly.Global;
-  const setLimit = exports.mote_set_limit as (limitEnd: number) => void;
-  const quick = exports.mote_quick as WebAssembly.Global | undefined;
-  return {
-    quickBound: quick?.value ?? 0,
-    ...allocator,
-    init: (base, limitEnd) => mote_init(base, limitEnd) !== 0,
-    top: () => top.value >>> 0,
-    frees: () => (exports.mote_frees as () => number)() >>> 0,
+    init: (base, limitEnd) => exports.mote_init(base, limitEnd) !== 0,
+    top: () => exports.mote_top.value >>> 0,
+    frees: unsigned("mote_frees"),
     get limit() {
-      return limit.value >>> 0;
+      return exports.mote_limit.value >>> 0;
     },
     set limit(address: number) {
-      setLimit(address);
+      exports.mote_set_limit(address);
     },
     takeReports: () => reports.splice(0),
   };

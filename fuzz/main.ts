@@ -30,7 +30,7 @@ const COMMAND = {
     seed: { kind: "integer", help: "the first batch's seed (random by default)" },
     path: { kind: "string", help: "with --seed and --replay-path: replays a failure" },
     "replay-path": { kind: "string", help: "which commands the failing run kept" },
-    "max-commands": { kind: "integer", help: "operations per run", default: 200, min: 1 },
+    "max-commands": { kind: "integer", help: "operations per run (200; 60 with --heap)", min: 1 },
     wasm: { kind: "string", help: "an allocator module to fuzz instead of mote's builds" },
     model: { kind: "boolean", help: "with --wasm: a build of mote, held to the model" },
     abi: {
@@ -40,27 +40,23 @@ const COMMAND = {
     },
     align: {
       kind: "integer",
-      help: "with --wasm: the alignment plain allocations must have",
-      default: 16,
+      help: "with --wasm: the alignment plain allocations must have (16)",
       min: 1,
       max: 65536,
     },
     "timeout-ms": {
       kind: "integer",
-      help: "with --wasm: how long one call may take before it is a hang",
-      default: 2000,
+      help: "with --wasm: how long one call may take before it is a hang (2000)",
       min: 1,
     },
     "soak-ops": {
       kind: "integer",
-      help: "with --wasm: operations of the bounded-growth run, 0 to skip it",
-      default: 200_000,
+      help: "with --wasm: operations of the bounded-growth run, 0 to skip it (200000)",
       min: 0,
     },
     "soak-live": {
       kind: "integer",
-      help: "with --wasm: the most blocks live in the bounded-growth run",
-      default: 1000,
+      help: "with --wasm: the most blocks live in the bounded-growth run (1000)",
       min: 1,
     },
     json: { kind: "boolean", help: "print the report as JSON" },
@@ -76,22 +72,23 @@ type Flags = ReturnType<typeof parseArgs<typeof COMMAND.flags>>;
 
 const MODULE_FLAGS = ["abi", "align", "timeout-ms", "soak-ops", "soak-live"] as const;
 
-/** Checks what the parser cannot: flags that need or exclude others. */
-function validate(flags: Flags, args: readonly string[]): void {
-  const given = (name: string) =>
-    args.some((arg) => arg === `--${name}` || arg.startsWith(`--${name}=`));
+/**
+ * Checks what the parser cannot: flags that need or exclude others. The defaults of flags left
+ * out are the API's (`fuzzAllocator`'s, `fuzzHeapLayer`'s), so a flag is given when it is set.
+ */
+function validate(flags: Flags): void {
   if (flags.model && flags.wasm === undefined) throw new UsageError("--model needs --wasm FILE");
   if (flags.heap) {
-    for (const name of ["wasm", "seconds", "json"]) {
-      if (given(name)) throw new UsageError(`--heap fuzzes mote's Heap: it takes no --${name}`);
+    for (const name of ["wasm", "seconds", "json"] as const) {
+      if (flags[name]) throw new UsageError(`--heap fuzzes mote's Heap: it takes no --${name}`);
     }
   }
   for (const name of MODULE_FLAGS) {
-    if (given(name) && (flags.wasm === undefined || flags.model)) {
+    if (flags[name] !== undefined && (flags.wasm === undefined || flags.model)) {
       throw new UsageError(`--${name} applies to --wasm FILE without --model`);
     }
   }
-  if ((flags.align & (flags.align - 1)) !== 0) {
+  if (flags.align !== undefined && (flags.align & (flags.align - 1)) !== 0) {
     throw new UsageError(`--align must be a power of two, got "${flags.align}"`);
   }
   if (
@@ -110,14 +107,12 @@ function progressLine({ runs, operations, elapsedMs, seed }: FuzzProgress): stri
 }
 
 /** The flags of this invocation that choose what is fuzzed and how, for the replay command. */
-function targetFlags(flags: Flags, args: readonly string[]): string[] {
+function targetFlags(flags: Flags): string[] {
   const out = [];
   if (flags.wasm !== undefined) out.push("--wasm", flags.wasm);
   if (flags.model) out.push("--model");
   for (const name of ["max-commands", ...MODULE_FLAGS] as const) {
-    if (args.some((arg) => arg === `--${name}` || arg.startsWith(`--${name}=`))) {
-      out.push(`--${name}`, String(flags[name]));
-    }
+    if (flags[name] !== undefined) out.push(`--${name}`, String(flags[name]));
   }
   return out;
 }
@@ -158,9 +153,8 @@ function fuzz(flags: Flags, onProgress: (p: FuzzProgress) => void): [string, Fuz
  * The Heap-layer fuzz (fuzz/_heap_fuzz.ts) for `--runs` runs: exits 1 with fast-check's shrunk
  * commands and the command that replays them.
  */
-function fuzzHeap(flags: Flags, args: readonly string[]): number {
+function fuzzHeap(flags: Flags): number {
   const seed = flags.seed ?? (Math.random() * 2 ** 31) | 0;
-  const given = args.some((arg) => arg.startsWith("--max-commands"));
   const started = performance.now();
   try {
     const { runs, operations } = fuzzHeapLayer({
@@ -168,7 +162,7 @@ function fuzzHeap(flags: Flags, args: readonly string[]): number {
       seed,
       path: flags.path,
       replayPath: flags["replay-path"],
-      maxCommands: given ? flags["max-commands"] : undefined,
+      maxCommands: flags["max-commands"],
     });
     console.log(
       `Fuzzed the Heap API against ModelHeap: ${runs} runs, ${operations} operations in ` +
@@ -195,8 +189,8 @@ function main(args: readonly string[]): number {
   const progress = new Progress();
   let what: string, report: FuzzReport;
   try {
-    validate(flags, args);
-    if (flags.heap) return fuzzHeap(flags, args);
+    validate(flags);
+    if (flags.heap) return fuzzHeap(flags);
     [what, report] = fuzz(flags, (p) => progress.update(progressLine(p)));
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
@@ -207,7 +201,7 @@ function main(args: readonly string[]): number {
   const { runs, operations, elapsedMs, seeds, failure, subject, soak } = report;
   const replay = failure && [
     "deno task fuzz",
-    ...targetFlags(flags, args),
+    ...targetFlags(flags),
     `--seed ${failure.seed}`,
     ...(failure.path === ""
       ? ["--runs 1"]
@@ -218,13 +212,12 @@ function main(args: readonly string[]): number {
     return failure ? 1 : 0;
   }
   if (subject) {
-    const stubs = subject.stubbed.length === 0 ? "none" : subject.stubbed.join(", ");
+    const { abi, stubbed, lacking, watchdogMs } = subject;
+    const missing = lacking.length ? `; missing (they fail if called): ${lacking}` : "";
     console.log(
-      `${flags.wasm}: ${subject.abi === "c" ? "C" : "Rust GlobalAlloc"} ABI; imports stubbed: ` +
-        `${stubs}${
-          subject.lacking.length ? `; missing (they fail if called): ${subject.lacking}` : ""
-        }` +
-        `; watchdog ${subject.watchdogMs} ms a call.`,
+      `${flags.wasm}: ${abi === "c" ? "C" : "Rust GlobalAlloc"} ABI; imports stubbed: ` +
+        `${stubbed.length === 0 ? "none" : stubbed.join(", ")}${missing}; ` +
+        `watchdog ${watchdogMs} ms a call.`,
     );
   }
   const seedList = seeds.length <= 4 ? seeds.join(", ") : `${seeds[0]}, … (${seeds.length})`;

@@ -63,10 +63,6 @@ export {
  */
 export type WasmSource = WebAssembly.Module | BufferSource;
 
-function compile(wasm: WasmSource): WebAssembly.Module {
-  return wasm instanceof WebAssembly.Module ? wasm : new WebAssembly.Module(wasm);
-}
-
 function moteBuild(name: string, module: WebAssembly.Module): MoteBuild {
   const checked = WebAssembly.Module.imports(module).some((entry) => entry.name === "mote_report");
   return { name, module, checked, importsMemory: importsMemory(module) };
@@ -120,7 +116,7 @@ export function fuzzMote(options: FuzzMoteOptions = {}): FuzzReport {
       moteBuild("fast build", new WebAssembly.Module(fastWasm)),
     ];
   } else {
-    const module = compile(wasm);
+    const module = wasm instanceof WebAssembly.Module ? wasm : new WebAssembly.Module(wasm);
     if (!isMote(module)) {
       throw new TypeError(
         "The module is not a mote build: it must export mote_init, mote_top, mote_limit " +
