@@ -14,6 +14,7 @@ import { checkedWasm, fastWasm, ownWasm } from "../src/_wasm.ts";
 import { Heap } from "../src/heap.ts";
 import { ModelHeap } from "../src/model.ts";
 import { PEERS_DIR } from "./setup.ts";
+import { PAGE } from "../src/_layout.ts";
 
 /** The C ABI, as called from JavaScript; pointers may come back signed (`>>> 0` them). */
 export interface Calls {
@@ -57,7 +58,6 @@ export interface Peer {
   create(peakLive: number): Instance;
 }
 
-const PAGE = 65536;
 const pages = (bytes: number) => Math.ceil(bytes / PAGE) * PAGE;
 
 /**

@@ -10,6 +10,7 @@ import {
   MAX_ALIGN,
   MAX_LIMIT,
   MIN_BLOCK,
+  PAGE,
   QUICK_BOUND,
   SMALL,
 } from "../src/_layout.ts";
@@ -32,7 +33,6 @@ import {
 } from "./_commands.ts";
 import type { Session } from "./_session.ts";
 
-const PAGE = 65536;
 const PAGES_MAX = 65536;
 
 /**

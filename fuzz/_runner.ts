@@ -4,7 +4,7 @@
  * the shrunk counterexample and what replays it.
  */
 import fc from "fast-check";
-import { MAX_LIMIT } from "../src/_layout.ts";
+import { MAX_LIMIT, PAGE } from "../src/_layout.ts";
 import { integerFrom, ofType, type OptionCheck, positiveNumber } from "../src/_validate.ts";
 import { rootOf } from "../src/_heap_reader.ts";
 import { ModelAllocator } from "../src/_model_allocator.ts";
@@ -201,7 +201,6 @@ export interface FuzzReport extends FuzzProgress {
 }
 
 const BATCH = 25;
-const PAGE = 65536;
 
 /** Fuzzes `target` as `options` say. */
 export function runFuzz(target: Target, options: FuzzOptions = {}): FuzzReport {

@@ -33,6 +33,8 @@ export const QUICK_LISTS = SMALL / ALIGN;
 export const ROOT_SIZE = QUICK_HEADS + QUICK_LISTS * 4;
 /** The first block's header, from the root: the first payload is then ALIGN-aligned. */
 export const FIRST = ROOT_SIZE + ALIGN - HEADER;
+/** A WebAssembly page: the unit memory grows by. */
+export const PAGE = 65536;
 /** The largest heap end address, leaving room for alignment slack in 32-bit size arithmetic. */
 export const MAX_LIMIT = 0xFFFE_0000;
 /** The largest alignment aligned_alloc honours. */

@@ -15,6 +15,7 @@ import {
   MAX_ALIGN,
   MAX_LIMIT,
   MIN_BLOCK,
+  PAGE,
   QUICK_LISTS,
   SMALL,
 } from "./_layout.ts";
@@ -22,7 +23,6 @@ import { classOf, SCAN } from "./_size_class.ts";
 import type { HeapBlock, HeapPicture } from "./_picture.ts";
 import { FREED, LIVE, NOT_A_BLOCK, type Verdict } from "./_verdict.ts";
 
-const PAGE = 65536;
 /** The largest result of a 32-bit size computation, such as calloc's product. */
 const U32_MAX = 0xFFFF_FFFF;
 
