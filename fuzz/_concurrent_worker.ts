@@ -7,8 +7,7 @@
  *
  * @module
  */
-import { Heap } from "../src/heap.ts";
-import { spinOnly } from "../src/_shared_engine.ts";
+import { sharedEngine, spinOnly } from "../src/_shared_engine.ts";
 import { extents as extentsOf, fillPattern, patternMismatch } from "./_pattern.ts";
 
 /** One command of a worker; indices pick a live block modulo how many there are. */
@@ -19,6 +18,8 @@ export type WorkerCommand =
   | { readonly op: "realloc"; readonly index: number; readonly size: number }
   | { readonly op: "free"; readonly index: number }
   | { readonly op: "malloc_usable_size"; readonly index: number }
+  /** The raw `mote_set_limit` export, called with the span's end plus `fromSpanEnd`. */
+  | { readonly op: "set_limit"; readonly fromSpanEnd: number }
   | { readonly op: "verify" };
 
 /** What the main thread sends for one run. */
@@ -59,6 +60,7 @@ interface Block {
 /** Blocks up to this size are filled and checked whole; larger ones at both ends. */
 const WHOLE = 1 << 16;
 const EDGE = 1 << 12;
+const PAGE = 65536;
 
 const extents = (usable: number) => extentsOf(usable, WHOLE, EDGE);
 
@@ -85,8 +87,12 @@ function atStackEnd(f: () => number): number {
 function runWorker(run: WorkerRun): WorkerResult {
   // worker 0 spins where it would wait, as a browser's main thread must: both paths are taken
   if (run.worker === 0) spinOnly();
-  const heap = Heap.attach({ memory: run.memory, base: run.base, module: run.module });
-  const x = heap.exports;
+  // what Heap.attach makes, for the raw exports too: as wasm linked to the heap calls them
+  const engine = sharedEngine(run.memory, run.base, true, run.module);
+  const { owner, limitEnd, locked } = engine.sharing;
+  const x = engine.exports;
+  const setLimit = (engine.calls as unknown as { mote_set_limit(end: number): number })
+    .mote_set_limit;
   const calls: Call[] = [];
   const live: Block[] = [];
   let nextBlock = 0;
@@ -134,7 +140,7 @@ function runWorker(run: WorkerRun): WorkerResult {
 
   // every worker starts at once, or the first could be done before the last has begun
   const arrived = new Int32Array(run.barrier);
-  Atomics.store(arrived, 1 + run.worker, heap.owner);
+  Atomics.store(arrived, 1 + run.worker, owner);
   Atomics.add(arrived, 0, 1);
   while (Atomics.load(arrived, 0) < run.workers);
 
@@ -215,6 +221,21 @@ function runWorker(run: WorkerRun): WorkerResult {
           if (usable !== block.usable) fail(`block ${block.ptr}'s usable size became ${usable}`);
           break;
         }
+        case "set_limit":
+          // under the lock the span holds still: the memory's end, or the limit if lower
+          locked(() => {
+            const before = limitEnd();
+            const spanEnd = Math.min(run.memory.grow(0) * PAGE, before);
+            const end = spanEnd + command.fromSpanEnd;
+            const set = call("set_limit", end, 0, setLimit(end));
+            if (set !== (end >= spanEnd ? 1 : 0)) {
+              const what = set ? "took a limit below" : "refused a limit at or above";
+              fail(`mote_set_limit(${end}) ${what} the span's end, ${spanEnd}`);
+            }
+            // lowered to the span, the heap could grow no more: the limit goes back
+            if (set && end < before) call("set_limit", before, 0, setLimit(before));
+          });
+          break;
         case "verify":
           for (const block of live) check(block, block.usable, block.ptr, "on a verify");
           break;
@@ -225,7 +246,7 @@ function runWorker(run: WorkerRun): WorkerResult {
     if (!(error instanceof Failure)) throw error;
     problem = error.message;
   }
-  return { owner: heap.owner, calls, problem };
+  return { owner, calls, problem };
 }
 
 /** The worker's global scope, as far as it is used here. */
