@@ -68,7 +68,13 @@ export class ThirdParty {
     wasm: WebAssembly.Module | Uint8Array<ArrayBuffer>,
     options: { abi?: AbiName; watchdogMs: number },
   ) {
-    this.#module = wasm instanceof WebAssembly.Module ? wasm : compile(wasm);
+    try {
+      this.#module = wasm instanceof WebAssembly.Module ? wasm : new WebAssembly.Module(wasm);
+    } catch (error) {
+      throw new TypeError(
+        `The file is not a valid WebAssembly module: ${(error as Error).message}`,
+      );
+    }
     this.#functions = WebAssembly.Module.exports(this.#module)
       .filter((entry) => entry.kind === "function").map((entry) => entry.name);
     this.abi = detectAbi(this.#functions, options.abi);
@@ -265,12 +271,4 @@ function work(): number {
     least = Math.min(least, performance.now() - started);
   }
   return Math.max(least, 0.1) + (sum & 1) * 1e-9; // the work's result used, so that it is done
-}
-
-function compile(bytes: Uint8Array<ArrayBuffer>): WebAssembly.Module {
-  try {
-    return new WebAssembly.Module(bytes);
-  } catch (error) {
-    throw new TypeError(`The file is not a valid WebAssembly module: ${(error as Error).message}`);
-  }
 }

@@ -440,9 +440,7 @@ export async function fuzzConcurrent(
     counts.runs++;
     try {
       const done = await runOnce(pool, plan, settings.maxCommands, options.wasm ?? sharedModule());
-      counts.operations += done.operations;
-      counts.switches += done.switches;
-      counts.raises += done.raises;
+      for (const key of ["operations", "switches", "raises"] as const) counts[key] += done[key];
     } catch (error) {
       if (!hangsOnly || error instanceof Hang) throw error;
     }
