@@ -89,7 +89,12 @@ export function abiAllocator(
   /** Each live block's layout: the size and alignment it was asked with. */
   const layouts = new Map<number, { size: number; align: number }>();
   let liveBytes = 0, allocations = 0;
-  const placed = (ptr: number, size: number, align: number, what: string): number => {
+  /**
+   * Takes `ptr`, which `what` returned for `size` bytes aligned to `align`, in place of block
+   * `replaced` when it moved one: a 0 must be allowed by liveness; a Rust block, aligned (the
+   * session holds a Rust allocator to alignment 1, so its results are checked here instead).
+   */
+  const placed = (what: string, ptr: number, size: number, align = 1, replaced = 0): number => {
     if (ptr === 0) {
       const why = livenessBroken({ size, alignment: align }, {
         allocations,
@@ -100,57 +105,50 @@ export function abiAllocator(
       if (why) throw new OracleFailure("liveness", `Liveness: ${what} returned 0: ${why}`, "0");
       return 0;
     }
+    if (replaced !== 0) forget(replaced);
     allocations++;
     liveBytes += size;
     layouts.set(ptr, { size, align });
+    if (abi.name === "rust" && ptr % align !== 0) {
+      throw new OracleFailure(
+        "alignment",
+        `${ptr} is not aligned to ${align}, from ${what}`,
+        `${ptr}`,
+      );
+    }
     return ptr;
   };
   const forget = (ptr: number) => {
     liveBytes -= layouts.get(ptr)?.size ?? 0;
     layouts.delete(ptr);
   };
-  const base = { memory };
+  /** `name(...args)`, for a block of `size` bytes aligned to `align`. */
+  const made = (name: string, args: number[], size: number, align?: number, replaced?: number) =>
+    placed(`${name}(${args.join(", ")})`, call(name, args), size, align, replaced);
   if (abi.name === "c") {
     const aligned = cAligned(abi, call, memory);
     return {
-      ...base,
-      malloc: (size) => placed(call("malloc", [size]), size, 1, `malloc(${size})`),
+      memory,
+      malloc: (size) => made("malloc", [size], size),
       free: (ptr) => {
         forget(ptr);
         call("free", [ptr]);
       },
-      realloc: (ptr, size) => {
-        const moved = call("realloc", [ptr, size]);
-        if (moved !== 0) forget(ptr);
-        return placed(moved, size, 1, `realloc(${ptr}, ${size})`);
-      },
-      calloc: abi.zeroed &&
-        ((count, size) =>
-          placed(call("calloc", [count, size]), count * size, 1, `calloc(${count}, ${size})`)),
+      realloc: (ptr, size) => made("realloc", [ptr, size], size, 1, ptr),
+      calloc: abi.zeroed && ((count, size) => made("calloc", [count, size], count * size)),
       aligned_alloc: aligned &&
         ((align, size) =>
-          placed(aligned(align, size), size, align, `${abi.aligned}(${align}, ${size})`)),
+          placed(`${abi.aligned}(${align}, ${size})`, aligned(align, size), size, align)),
       malloc_usable_size: abi.usableSize ? (ptr) => call("malloc_usable_size", [ptr]) : undefined,
     };
   }
-  // the session holds a Rust allocator to alignment 1: each result is checked here instead
-  const aligned = (ptr: number, align: number, what: string): number => {
-    if (ptr % align === 0) return ptr;
-    throw new OracleFailure(
-      "alignment",
-      `${ptr} is not aligned to ${align}, from ${what}`,
-      `${ptr}`,
-    );
-  };
   const alloc = (size: number, align: number, zeroed = false): number => {
     const bytes = Math.max(1, size);
-    const name = zeroed ? "alloc_zeroed" : "alloc";
     if (!rustLayout(bytes, align)) return 0; // Layout::from_size_align fails: no call
-    const what = `${name}(${bytes}, ${align})`;
-    return aligned(placed(call(name, [bytes, align]), bytes, align, what), align, what);
+    return made(zeroed ? "alloc_zeroed" : "alloc", [bytes, align], bytes, align);
   };
   return {
-    ...base,
+    memory,
     malloc: (size) => alloc(size, alignment),
     free: (ptr) => {
       const layout = layouts.get(ptr)!;
@@ -162,10 +160,7 @@ export function abiAllocator(
       const { size: old, align } = layouts.get(ptr)!;
       const bytes = Math.max(1, size);
       if (!rustLayout(bytes, align)) return 0;
-      const moved = call("realloc", [ptr, old, align, bytes]);
-      if (moved !== 0) forget(ptr);
-      const what = `realloc(${ptr}, ${old}, ${align}, ${bytes})`;
-      return aligned(placed(moved, bytes, align, what), align, what);
+      return made("realloc", [ptr, old, align, bytes], bytes, align, ptr);
     },
     calloc: abi.zeroed &&
       ((count, size) => count * size > 0xFFFF_FFFF ? 0 : alloc(count * size, alignment, true)),

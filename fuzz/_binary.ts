@@ -23,19 +23,17 @@ const TYPE_SECTION = 1;
 const PAGES_MAX = 65536;
 
 /** A memory's size in pages, as declared. */
-export interface MemoryLimits {
+interface MemoryLimits {
   readonly initial: number;
   readonly maximum: number | undefined;
 }
 
-/** A module moved into shared memory, and where that memory comes from. */
+/** A module moved into shared memory. */
 export interface SharedModule {
   /** The module's bytes with its memory shared and imported. */
   readonly bytes: Uint8Array<ArrayBuffer>;
-  /** The import that takes the memory. */
-  readonly memoryImport: { readonly module: string; readonly name: string };
   /** The memory's declared size: a shared memory must have a maximum; without one, all of wasm32. */
-  readonly limits: MemoryLimits;
+  readonly limits: { readonly initial: number; readonly maximum: number };
 }
 
 /** A memory's limits as declared; a 64-bit memory is refused. */
@@ -78,9 +76,12 @@ export function shareMemory(bytes: Uint8Array): SharedModule {
   const imports = all.find((s) => s.id === IMPORT_SECTION);
   const memories = all.find((s) => s.id === MEMORY_SECTION);
   const entries: number[] = [];
-  let count = 0;
-  let imported: { module: string; name: string; limits: MemoryLimits } | undefined;
-  let envMemoryTaken = false;
+  let count = 0, limits: MemoryLimits | undefined, envMemoryTaken = false;
+  const importMemory = (module: string, field: string, declared: MemoryLimits) => {
+    if (limits) throw new TypeError("The module has more than one memory");
+    limits = declared;
+    entries.push(...name(module), ...name(field), 0x02, ...sharedLimits(declared));
+  };
   if (imports) {
     const reader = new Reader(bytes.subarray(0, imports.end), imports.contents);
     count = reader.u32();
@@ -89,67 +90,34 @@ export function shareMemory(bytes: Uint8Array): SharedModule {
       const module = reader.name(), field = reader.name();
       const kind = reader.byte();
       if (module === "env" && field === "memory") envMemoryTaken = true;
-      if (kind === 0x02) {
-        if (imported) throw new TypeError("The module has more than one memory");
-        const limits = limitsOf(reader);
-        imported = { module, name: field, limits };
-        entries.push(...name(module), ...name(field), 0x02, ...sharedLimits(limits));
-        continue;
-      }
-      if (kind === 0x00) reader.u32();
+      if (kind === 0x02) importMemory(module, field, limitsOf(reader));
+      else if (kind === 0x00) reader.u32();
       else if (kind === 0x01) reader.byte(), reader.limits();
       else if (kind === 0x03) reader.byte(), reader.byte();
       else if (kind === 0x04) reader.byte(), reader.u32();
       else throw new TypeError(`The module has an import of unknown kind ${kind}`);
-      entries.push(...bytes.subarray(start, reader.at));
+      if (kind !== 0x02) entries.push(...bytes.subarray(start, reader.at));
     }
   }
-  let defined: MemoryLimits | undefined;
   if (memories) {
     const reader = new Reader(bytes.subarray(0, memories.end), memories.contents);
     const n = reader.u32();
-    if (n > 1 || (n === 1 && imported)) throw new TypeError("The module has more than one memory");
-    if (n === 1) defined = limitsOf(reader);
+    if (n > 1) throw new TypeError("The module has more than one memory");
+    if (n === 1) importMemory(envMemoryTaken ? "mote_fuzz" : "env", "memory", limitsOf(reader));
+    count += n;
   }
-  if (!imported && !defined) throw new TypeError("The module has no memory to allocate in");
-  let memoryImport: { module: string; name: string };
-  let limits: MemoryLimits;
-  if (imported) {
-    memoryImport = { module: imported.module, name: imported.name };
-    limits = imported.limits;
-  } else {
-    memoryImport = envMemoryTaken
-      ? { module: "mote_fuzz", name: "memory" }
-      : { module: "env", name: "memory" };
-    limits = defined!;
-    entries.push(...name(memoryImport.module), ...name(memoryImport.name), 0x02);
-    entries.push(...sharedLimits(limits));
-    count++;
-  }
+  if (!limits) throw new TypeError("The module has no memory to allocate in");
   const importSection = section(IMPORT_SECTION, [...u32(count), ...entries]);
+  // the import section replaces the old one, or goes first after the type section
+  const before = imports ?? all.find((s) => s.id > TYPE_SECTION);
   const parts: Uint8Array[] = [bytes.subarray(0, 8)];
-  // the import section replaces the old one, or goes after the type section
-  let placed = false;
   for (const s of all) {
-    if (s.id === MEMORY_SECTION) continue;
-    if (s.id === IMPORT_SECTION) {
-      parts.push(importSection);
-      placed = true;
-      continue;
-    }
-    if (!placed && !imports && s.id !== 0 && s.id !== TYPE_SECTION) {
-      parts.push(importSection);
-      placed = true;
-    }
-    parts.push(bytes.subarray(s.start, s.end));
+    if (s === before) parts.push(importSection);
+    if (s !== imports && s !== memories) parts.push(bytes.subarray(s.start, s.end));
   }
-  if (!placed) parts.push(importSection);
+  if (!before) parts.push(importSection);
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const part of parts) out.set(part, at), at += part.length;
-  return {
-    bytes: out,
-    memoryImport,
-    limits: { initial: limits.initial, maximum: limits.maximum ?? PAGES_MAX },
-  };
+  return { bytes: out, limits: { initial: limits.initial, maximum: limits.maximum ?? PAGES_MAX } };
 }

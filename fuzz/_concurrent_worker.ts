@@ -7,26 +7,16 @@
  *
  * @module
  */
-import { Heap } from "../src/heap.ts";
-import { spinOnly } from "../src/_shared_engine.ts";
-import { extents as extentsOf, fillPattern, patternMismatch } from "./_pattern.ts";
+import { ALIGN } from "../src/_layout.ts";
+import { type LogEntry, sharedEngine, type SharedHeap, spinOnly } from "../src/_shared_engine.ts";
+import { extents, fillPattern, patternMismatch } from "./_pattern.ts";
+import type { WorkerCommand } from "./concurrent.ts";
 
-/** One command of a worker; indices pick a live block modulo how many there are. */
-export type WorkerCommand =
-  | { readonly op: "malloc"; readonly size: number; readonly atStackEnd?: boolean }
-  | { readonly op: "calloc"; readonly count: number; readonly size: number }
-  | { readonly op: "aligned_alloc"; readonly alignment: number; readonly size: number }
-  | { readonly op: "realloc"; readonly index: number; readonly size: number }
-  | { readonly op: "free"; readonly index: number }
-  | { readonly op: "malloc_usable_size"; readonly index: number }
-  | { readonly op: "verify" };
+/** An operation as the log names it. */
+type Operation = LogEntry["operation"];
 
 /** What the main thread sends for one run. */
-export interface WorkerRun {
-  readonly memory: WebAssembly.Memory;
-  readonly base: number;
-  /** The shared build the heap runs. */
-  readonly module?: WebAssembly.Module;
+export interface WorkerRun extends SharedHeap {
   /** This worker's number, 0 to 7: part of every pattern it writes. */
   readonly worker: number;
   /** How many workers take part: the barrier waits for them all. */
@@ -37,7 +27,7 @@ export interface WorkerRun {
 }
 
 /** A call into the heap as this worker saw it: operation, arguments, result. */
-export type Call = readonly [operation: string, a: number, b: number, result: number];
+export type Call = readonly [operation: Operation, a: number, b: number, result: number];
 
 /** What a worker answers. */
 export interface WorkerResult {
@@ -59,8 +49,7 @@ interface Block {
 /** Blocks up to this size are filled and checked whole; larger ones at both ends. */
 const WHOLE = 1 << 16;
 const EDGE = 1 << 12;
-
-const extents = (usable: number) => extentsOf(usable, WHOLE, EDGE);
+const PAGE = 65536;
 
 class Failure extends Error {}
 
@@ -85,12 +74,18 @@ function atStackEnd(f: () => number): number {
 function runWorker(run: WorkerRun): WorkerResult {
   // worker 0 spins where it would wait, as a browser's main thread must: both paths are taken
   if (run.worker === 0) spinOnly();
-  const heap = Heap.attach({ memory: run.memory, base: run.base, module: run.module });
-  const x = heap.exports;
+  // what Heap.attach makes, with the raw exports as wasm linked to the heap calls them
+  const engine = sharedEngine(run.memory, run.base, true, run.module);
+  const { owner, limitEnd } = engine.sharing;
+  const raw = engine.calls as unknown as Record<string, (a: number, b: number) => number>;
   const calls: Call[] = [];
   const live: Block[] = [];
   let nextBlock = 0;
-  const call = (operation: string, a: number, b: number, result: number) => {
+  /** Calls `operation(a, b)` (around `f`, if given) and records it as the log names it. */
+  const call = (operation: Operation, a: number, b = 0, around = (f: () => number) => f()) => {
+    const result = around(() =>
+      raw[operation === "set_limit" ? "mote_set_limit" : operation](a, b)
+    );
     calls.push([operation, a, b, result >>> 0]);
     return result >>> 0;
   };
@@ -98,11 +93,11 @@ function runWorker(run: WorkerRun): WorkerResult {
   const fail = (what: string): never => {
     throw new Failure(`worker ${run.worker}, call ${calls.length - 1}: ${what}`);
   };
-  const check = (block: Block, upTo: number, at: number, when: string) => {
-    for (const [from, to] of extents(block.usable)) {
+  /** Checks `block`'s pattern, up to `upTo` bytes, where it is now: at `at`. */
+  const check = (block: Block, when: string, at = block.ptr, upTo = block.usable) => {
+    for (const [from, to] of extents(block.usable, WHOLE, EDGE)) {
       const end = Math.min(to, upTo);
-      if (from >= end) continue;
-      const offset = patternMismatch(buffer(), at, block.id, from, end);
+      const offset = from < end ? patternMismatch(buffer(), at, block.id, from, end) : -1;
       if (offset >= 0) {
         fail(
           `block ${block.ptr} (${block.usable} usable bytes) changed at offset ${offset} ` +
@@ -112,9 +107,14 @@ function runWorker(run: WorkerRun): WorkerResult {
     }
   };
   /** A block just returned for `requested` bytes: where it is, its size, and its pattern. */
-  const place = (ptr: number, requested: number, alignment: number, id: number): Block => {
+  const place = (
+    ptr: number,
+    requested: number,
+    alignment = ALIGN,
+    id = nextBlock++ * 8 + run.worker,
+  ): Block => {
     if (ptr % alignment !== 0) fail(`${ptr} is not aligned to ${alignment}`);
-    const usable = call("malloc_usable_size", ptr, 0, x.malloc_usable_size(ptr));
+    const usable = call("malloc_usable_size", ptr);
     if (usable < requested) fail(`block ${ptr} has ${usable} usable bytes, asked ${requested}`);
     if (ptr + usable > buffer().byteLength) fail(`block ${ptr} ends past the memory`);
     for (const other of live) {
@@ -124,17 +124,18 @@ function runWorker(run: WorkerRun): WorkerResult {
     }
     return { id, ptr, usable };
   };
-  const fill = (block: Block) => {
-    for (const [start, end] of extents(block.usable)) {
-      fillPattern(buffer(), block.ptr, block.id, start, end);
+  /** Fills `block` with its pattern (whole: a large block's middle is neither filled nor checked). */
+  const keep = (block: Block) => {
+    for (const [from, to] of extents(block.usable, WHOLE, EDGE)) {
+      fillPattern(buffer(), block.ptr, block.id, from, to);
     }
+    live.push(block);
   };
-  const newId = () => nextBlock++ * 8 + run.worker; // distinct rows of the pattern per worker
   const pick = (index: number) => live.length ? index % live.length : -1;
 
   // every worker starts at once, or the first could be done before the last has begun
   const arrived = new Int32Array(run.barrier);
-  Atomics.store(arrived, 1 + run.worker, heap.owner);
+  Atomics.store(arrived, 1 + run.worker, owner);
   Atomics.add(arrived, 0, 1);
   while (Atomics.load(arrived, 0) < run.workers);
 
@@ -142,90 +143,99 @@ function runWorker(run: WorkerRun): WorkerResult {
   try {
     for (const command of run.commands) {
       switch (command.op) {
-        case "malloc":
+        case "malloc": {
+          const ptr = call(
+            "malloc",
+            command.size,
+            0,
+            "atStackEnd" in command ? atStackEnd : undefined,
+          );
+          if (ptr) keep(place(ptr, command.size));
+          break;
+        }
         case "aligned_alloc": {
-          const alignment = command.op === "malloc" ? 16 : Math.max(16, command.alignment);
-          const malloc = () => x.malloc(command.size);
-          const ptr = command.op === "malloc"
-            ? call("malloc", command.size, 0, command.atStackEnd ? atStackEnd(malloc) : malloc())
-            : call(
-              "aligned_alloc",
-              command.alignment,
-              command.size,
-              x.aligned_alloc(command.alignment, command.size),
-            );
-          if (ptr === 0) break;
-          const block = place(ptr, command.size, alignment, newId());
-          fill(block);
-          live.push(block);
+          const { alignment, size } = command;
+          const ptr = call("aligned_alloc", alignment, size);
+          if (ptr) keep(place(ptr, size, Math.max(ALIGN, alignment)));
           break;
         }
         case "calloc": {
           const { count, size } = command;
-          const ptr = call("calloc", count, size, x.calloc(count, size));
+          const ptr = call("calloc", count, size);
           if (ptr === 0) break;
           if (count * size > 0xFFFF_FFFF) fail(`calloc(${count}, ${size}) overflowed to ${ptr}`);
-          const block = place(ptr, count * size, 16, newId());
+          const block = place(ptr, count * size);
           const bytes = new Uint8Array(buffer(), ptr, Math.min(count * size, WHOLE));
           const nonzero = bytes.findIndex((byte) => byte !== 0);
           if (nonzero >= 0) fail(`calloc's block ${ptr} is not zero at offset ${nonzero}`);
-          fill(block);
-          live.push(block);
+          keep(block);
           break;
         }
         case "realloc": {
-          const index = pick(command.index);
-          const old = index < 0 ? undefined : live[index];
-          if (old) check(old, old.usable, old.ptr, "before realloc");
-          const ptr = call(
-            "realloc",
-            old?.ptr ?? 0,
-            command.size,
-            x.realloc(old?.ptr ?? 0, command.size),
-          );
+          const index = pick(command.index), old = live[index]; // none when -1
+          if (old) check(old, "before realloc");
+          const ptr = call("realloc", old?.ptr ?? 0, command.size);
           if (ptr === 0) {
-            if (old) check(old, old.usable, old.ptr, "after a failed realloc");
+            if (old) check(old, "after a failed realloc");
             break;
           }
           if (old) live.splice(index, 1);
-          const block = place(ptr, command.size, 16, old?.id ?? newId());
-          const kept = old ? Math.min(old.usable, command.size) : 0;
-          if (old) check(old, kept, ptr, `after realloc to ${command.size} bytes at ${ptr}`);
-          fill(block); // whole: a large block's middle was never filled, nor checked
-          live.push(block);
+          const block = place(ptr, command.size, ALIGN, old?.id);
+          const moved = `after realloc to ${command.size} bytes at ${ptr}`;
+          if (old) check(old, moved, ptr, Math.min(old.usable, command.size));
+          keep(block);
           break;
         }
         case "free": {
           const index = pick(command.index);
           if (index < 0) break;
           const [block] = live.splice(index, 1);
-          check(block, block.usable, block.ptr, "before free");
+          check(block, "before free");
           if (block.usable > 16) { // first inside it, behind a forged header: to be refused
             new DataView(buffer()).setUint32(block.ptr + 12, 16, true);
-            call("free", block.ptr + 16, 0, (x.free(block.ptr + 16), 0));
+            call("free", block.ptr + 16);
           }
-          call("free", block.ptr, 0, (x.free(block.ptr), 0));
+          call("free", block.ptr);
           break;
         }
         case "malloc_usable_size": {
-          const index = pick(command.index);
-          if (index < 0) break;
-          const block = live[index];
-          const usable = call("malloc_usable_size", block.ptr, 0, x.malloc_usable_size(block.ptr));
-          if (usable !== block.usable) fail(`block ${block.ptr}'s usable size became ${usable}`);
+          const block = live[pick(command.index)];
+          const usable = block && call("malloc_usable_size", block.ptr);
+          if (block && usable !== block.usable) {
+            fail(`block ${block.ptr}'s usable size became ${usable}`);
+          }
+          break;
+        }
+        case "set_limit": {
+          // The span only grows (a limit comes down to it at the lowest), so the span before
+          // the call and the span after it bound the span the call saw: no lock is held across
+          // JavaScript, where a main thread that raises the limit meanwhile could block for good.
+          const spanEnd = () => Math.min(run.memory.grow(0) * PAGE, limitEnd());
+          const before = limitEnd(), spanBefore = spanEnd();
+          const end = spanBefore + command.fromSpanEnd;
+          const set = call("set_limit", end);
+          if (set && end < spanBefore) {
+            fail(`mote_set_limit(${end}) took a limit below the span's end, ${spanBefore}`);
+          }
+          const spanAfter = spanEnd();
+          if (!set && end >= spanAfter) {
+            fail(`mote_set_limit(${end}) refused a limit at or above the span's end, ${spanAfter}`);
+          }
+          // lowered to the span, the heap could grow no more: the limit goes back
+          if (set && end < before) call("set_limit", before);
           break;
         }
         case "verify":
-          for (const block of live) check(block, block.usable, block.ptr, "on a verify");
+          for (const block of live) check(block, "on a verify");
           break;
       }
     }
-    for (const block of live) check(block, block.usable, block.ptr, "at the end");
+    for (const block of live) check(block, "at the end");
   } catch (error) {
     if (!(error instanceof Failure)) throw error;
     problem = error.message;
   }
-  return { owner: heap.owner, calls, problem };
+  return { owner, calls, problem };
 }
 
 /** The worker's global scope, as far as it is used here. */

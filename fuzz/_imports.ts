@@ -5,19 +5,12 @@
  * nothing reaches the console, and exiting or aborting fails the operation that did it.
  */
 
-/** The errno WASI answers for what it does not support. */
 import { MAX_LIMIT } from "../src/_layout.ts";
+import type { Call } from "./_abi.ts";
 
+/** The errno WASI answers for what it does not support. */
 const ENOSYS = 52;
 const WASI = "wasi_snapshot_preview1";
-
-/** An import the fuzzer answers, and how. */
-export interface Stub {
-  readonly module: string;
-  readonly name: string;
-  /** What it does, in a few words, for the report. */
-  readonly does: string;
-}
 
 /** Thrown by a stub that ends the program: abort, exit, a failed assertion. */
 export class ImportTrap extends Error {
@@ -33,26 +26,23 @@ function table(memory: WebAssembly.Memory): Record<string, Record<string, [strin
     random ^= random << 13, random ^= random >>> 17, random ^= random << 5;
     return random & 255;
   };
-  const exit: [string, Fn] = ["fails the operation", (code) => {
-    throw new ImportTrap(`The allocator exited with code ${code}`);
-  }];
+  const noneSizes: Fn = (count, size) => {
+    view().setUint32(count, 0, true), view().setUint32(size, 0, true);
+    return 0;
+  };
   const wasi: Record<string, [string, Fn]> = {
-    proc_exit: exit,
+    proc_exit: ["fails the operation", (code) => {
+      throw new ImportTrap(`The allocator exited with code ${code}`);
+    }],
     fd_write: ["discards the output", (_fd, iovs, count, written) => {
       let total = 0;
       for (let i = 0; i < count; i++) total += view().getUint32(iovs + 8 * i + 4, true);
       view().setUint32(written, total, true);
       return 0;
     }],
-    environ_sizes_get: ["no variables", (count, size) => {
-      view().setUint32(count, 0, true), view().setUint32(size, 0, true);
-      return 0;
-    }],
+    environ_sizes_get: ["no variables", noneSizes],
     environ_get: ["no variables", () => 0],
-    args_sizes_get: ["no arguments", (count, size) => {
-      view().setUint32(count, 0, true), view().setUint32(size, 0, true);
-      return 0;
-    }],
+    args_sizes_get: ["no arguments", noneSizes],
     args_get: ["no arguments", () => 0],
     clock_time_get: ["time 0", (_id, _precision, time) => {
       view().setBigUint64(time as number, 0n, true);
@@ -100,15 +90,16 @@ function table(memory: WebAssembly.Memory): Record<string, Record<string, [strin
 /**
  * The imports for an instance of `module` in `memory`: the memory where it is asked for, a
  * stand-in for each function above, and for any other function one that throws naming it.
- * `stubbed` lists the stand-ins given; `lacking`, the functions that throw.
+ * `stubbed` lists the stand-ins given, as "module.name (what it does)"; `lacking`, the
+ * functions that throw.
  */
 export function importsFor(
   module: WebAssembly.Module,
   memory: WebAssembly.Memory,
-): { imports: WebAssembly.Imports; stubbed: Stub[]; lacking: string[] } {
+): { imports: WebAssembly.Imports; stubbed: string[]; lacking: string[] } {
   const known = table(memory);
   const imports: Record<string, Record<string, unknown>> = {};
-  const stubbed: Stub[] = [], lacking: string[] = [];
+  const stubbed: string[] = [], lacking: string[] = [];
   for (const { module: from, name, kind } of WebAssembly.Module.imports(module)) {
     imports[from] ??= {};
     if (kind === "memory") {
@@ -122,10 +113,10 @@ export function importsFor(
     const stub = Object.hasOwn(group, name) ? group[name] : undefined;
     if (stub) {
       imports[from][name] = stub[1];
-      stubbed.push({ module: from, name, does: stub[0] });
+      stubbed.push(`${from}.${name} (${stub[0]})`);
     } else if (from === WASI) {
       imports[from][name] = () => ENOSYS;
-      stubbed.push({ module: from, name, does: "answers ENOSYS" });
+      stubbed.push(`${from}.${name} (answers ENOSYS)`);
     } else {
       imports[from][name] = () => {
         throw new ImportTrap(`The allocator called ${from}.${name}, which the fuzzer lacks`);
@@ -137,10 +128,18 @@ export function importsFor(
 }
 
 /**
- * Starts a fresh instance as its toolchain would: a WASI reactor's `_initialize`, and a mote
- * build's `mote_init` over all of wasm32 from address 0, as `new Heap()` starts one.
+ * A fresh instance of `module` in `memory` with the imports above, started as its toolchain
+ * would: a WASI reactor's `_initialize`, and a mote build's `mote_init` over all of wasm32 from
+ * address 0, as `new Heap()` starts one. `call` calls an export by name.
  */
-export function startInstance(exports: WebAssembly.Exports): void {
+export function instantiate(
+  module: WebAssembly.Module,
+  memory: WebAssembly.Memory,
+): { exports: WebAssembly.Exports; call: Call } {
+  const { exports } = new WebAssembly.Instance(module, importsFor(module, memory).imports);
   (exports._initialize as (() => void) | undefined)?.();
   (exports.mote_init as ((base: number, limitEnd: number) => number) | undefined)?.(0, MAX_LIMIT);
+  const call: Call = (name, args) =>
+    Number((exports[name] as (...a: number[]) => number)(...args) ?? 0) >>> 0;
+  return { exports, call };
 }

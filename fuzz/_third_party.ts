@@ -7,9 +7,9 @@
  * call, and the next run starts a new worker. The bound is no wall-clock constant: it is the
  * given bound at the machine's speed when the worker started, stretched by how much slower the
  * machine is when it runs out (a fixed piece of work timed then and now, in this thread), and
- * never less than 20 times the slowest call answered so far. Every run is a fresh instance in a fresh memory
- * and every stub is deterministic, so a run replays the same operations whatever came before
- * it, and fast-check shrinks a hang like any other failure.
+ * never less than 20 times the slowest call answered so far. Every run is a fresh instance in a
+ * fresh memory and every stub is deterministic, so a run replays the same operations whatever
+ * came before it, and fast-check shrinks a hang like any other failure.
  */
 import {
   type Abi,
@@ -20,26 +20,8 @@ import {
   soakAllocator,
 } from "./_abi.ts";
 import { type SharedModule, shareMemory } from "./_binary.ts";
-import {
-  ARG0,
-  ARGC,
-  CALL,
-  CONTROL_BYTES,
-  DONE,
-  END,
-  FUNCTION,
-  HEARTBEAT,
-  OP,
-  readText,
-  READY,
-  REQUEST,
-  RESULT,
-  SOAK,
-  STATUS,
-  THREW,
-  writeText,
-} from "./_control.ts";
-import { importsFor, startInstance, type Stub } from "./_imports.ts";
+import * as Control from "./_control.ts";
+import { importsFor, instantiate } from "./_imports.ts";
 import { OracleFailure } from "./_oracles.ts";
 import { soak, type SoakParams, type SoakResult } from "./_soak.ts";
 import type { Allocator } from "./_subject.ts";
@@ -51,9 +33,13 @@ import type { Init, Start } from "./_worker.ts";
  * in an environment that cannot start workers at all, far beyond what any load makes of it.
  */
 const STARTUP_MS = 600_000;
+const PAGE = 65536;
 
 /** What the fuzzer found out about a module before running it. */
-export interface Subject {
+export type Subject = Pick<ThirdParty, "abi" | "stubbed" | "lacking" | "watchdogMs">;
+
+/** A module under test: fresh instances of it, and its bounded-growth run. */
+export class ThirdParty {
   readonly abi: Abi;
   /** The imports given stand-ins, as "module.name (what it does)". */
   readonly stubbed: readonly string[];
@@ -61,15 +47,7 @@ export interface Subject {
   readonly lacking: readonly string[];
   /** The watchdog's bound in milliseconds, or undefined when the module runs in this thread. */
   readonly watchdogMs: number | undefined;
-}
-
-/** A module under test: fresh instances of it, and its bounded-growth run. */
-export class ThirdParty implements Subject {
-  readonly abi: Abi;
-  readonly stubbed: readonly string[];
-  readonly lacking: readonly string[];
-  readonly watchdogMs: number | undefined;
-  readonly module: WebAssembly.Module;
+  readonly #module: WebAssembly.Module;
   readonly #shared: SharedModule | undefined;
   readonly #functions: string[];
   #worker: Worker | undefined;
@@ -90,13 +68,20 @@ export class ThirdParty implements Subject {
     wasm: WebAssembly.Module | Uint8Array<ArrayBuffer>,
     options: { abi?: AbiName; watchdogMs: number },
   ) {
-    this.module = wasm instanceof WebAssembly.Module ? wasm : compile(wasm);
-    this.#functions = WebAssembly.Module.exports(this.module)
+    try {
+      this.#module = wasm instanceof WebAssembly.Module ? wasm : new WebAssembly.Module(wasm);
+    } catch (error) {
+      throw new TypeError(
+        `The file is not a valid WebAssembly module: ${(error as Error).message}`,
+      );
+    }
+    this.#functions = WebAssembly.Module.exports(this.#module)
       .filter((entry) => entry.kind === "function").map((entry) => entry.name);
     this.abi = detectAbi(this.#functions, options.abi);
-    const probe = importsFor(this.module, new WebAssembly.Memory({ initial: 0 }));
-    this.stubbed = probe.stubbed.map((s: Stub) => `${s.module}.${s.name} (${s.does})`);
-    this.lacking = probe.lacking;
+    ({ stubbed: this.stubbed, lacking: this.lacking } = importsFor(
+      this.#module,
+      new WebAssembly.Memory({ initial: 0 }),
+    ));
     if (wasm instanceof WebAssembly.Module) {
       this.watchdogMs = undefined;
     } else {
@@ -127,10 +112,10 @@ export class ThirdParty implements Subject {
     }
     this.#remote();
     const control = this.#control!;
-    writeText(control, JSON.stringify(params));
-    Atomics.store(control, HEARTBEAT, 0);
-    this.#send(SOAK, "an operation of the bounded-growth run", true);
-    return JSON.parse(readText(control)) as SoakResult;
+    Control.writeText(control, JSON.stringify(params));
+    Atomics.store(control, Control.HEARTBEAT, 0);
+    this.#send(Control.SOAK, "an operation of the bounded-growth run", true);
+    return JSON.parse(Control.readText(control)) as SoakResult;
   }
 
   /** Ends the worker, if one runs. */
@@ -138,7 +123,7 @@ export class ThirdParty implements Subject {
     // a worker blocked in Atomics.wait is not ended by terminate(): let it go back to its loop
     if (this.#running && this.#worker) {
       try {
-        this.#send(END, "the end of the run");
+        this.#send(Control.END, "the end of the run");
       } catch { /* it hung: terminated already */ }
     }
     this.#worker?.terminate();
@@ -149,45 +134,41 @@ export class ThirdParty implements Subject {
 
   #local(): { memory: WebAssembly.Memory; call: Call; maxBytes: undefined } {
     const given = new WebAssembly.Memory({ initial: 1 });
-    const { imports } = importsFor(this.module, given);
-    const exports = new WebAssembly.Instance(this.module, imports).exports;
-    startInstance(exports);
-    const memory = WebAssembly.Module.imports(this.module).some((i) => i.kind === "memory")
+    const { exports, call } = instantiate(this.#module, given);
+    const memory = WebAssembly.Module.imports(this.#module).some((i) => i.kind === "memory")
       ? given
       : exports.memory;
     if (!(memory instanceof WebAssembly.Memory)) {
       throw new TypeError("The module must export its memory as `memory` or import one");
     }
-    const call: Call = (name, args) =>
-      Number((exports[name] as (...a: number[]) => number)(...args) ?? 0) >>> 0;
     return { memory, call, maxBytes: undefined };
   }
 
   #remote(): { memory: WebAssembly.Memory; call: Call; maxBytes: number } {
     const shared = this.#shared!;
-    if (this.#running) this.#send(END, "the end of the run");
+    if (this.#running) this.#send(Control.END, "the end of the run");
     if (!this.#worker) this.#spawn();
     const { initial, maximum } = shared.limits;
     const memory = new WebAssembly.Memory({ initial, maximum, shared: true });
     const control = this.#control!;
     const request = ++this.#request;
-    Atomics.store(control, REQUEST, request);
+    Atomics.store(control, Control.REQUEST, request);
     this.#worker!.postMessage({ type: "start", memory, request } satisfies Start);
     this.#await(request, "instantiating the module", false);
     this.#running = true;
     const index = new Map(this.#functions.map((name, i) => [name, i]));
     const call: Call = (name, args) => {
-      control[FUNCTION] = index.get(name)!;
-      control[ARGC] = args.length;
-      for (let i = 0; i < args.length; i++) control[ARG0 + i] = args[i];
-      this.#send(CALL, `${name}(${args.join(", ")})`);
-      return control[RESULT] >>> 0;
+      control[Control.FUNCTION] = index.get(name)!;
+      control[Control.ARGC] = args.length;
+      for (let i = 0; i < args.length; i++) control[Control.ARG0 + i] = args[i];
+      this.#send(Control.CALL, `${name}(${args.join(", ")})`);
+      return control[Control.RESULT] >>> 0;
     };
-    return { memory, call, maxBytes: (maximum ?? 65536) * 65536 };
+    return { memory, call, maxBytes: maximum * PAGE };
   }
 
   #spawn(): void {
-    const control = new Int32Array(new SharedArrayBuffer(CONTROL_BYTES));
+    const control = new Int32Array(new SharedArrayBuffer(Control.CONTROL_BYTES));
     const worker = new Worker(new URL("./_worker.ts", import.meta.url), { type: "module" });
     const shared = this.#shared!;
     worker.postMessage(
@@ -197,36 +178,35 @@ export class ThirdParty implements Subject {
         bytes: shared.bytes,
         functions: this.#functions,
         abi: this.abi,
-        maxBytes: (shared.limits.maximum ?? 65536) * 65536,
+        maxBytes: shared.limits.maximum * PAGE,
       } satisfies Init,
     );
-    if (Atomics.wait(control, READY, 0, STARTUP_MS) === "timed-out") {
+    if (Atomics.wait(control, Control.READY, 0, STARTUP_MS) === "timed-out") {
       worker.terminate();
       throw new Error(`The fuzzer's worker did not start within ${STARTUP_MS / 1000} s`);
     }
-    if (Atomics.load(control, READY) === 2) {
+    if (Atomics.load(control, Control.READY) === 2) {
       worker.terminate();
       throw new TypeError(
-        `The module with its memory shared does not compile: ${readText(control)}`,
+        `The module with its memory shared does not compile: ${Control.readText(control)}`,
       );
     }
     this.#worker = worker;
     this.#control = control;
-    this.#request = 0;
     this.#baseline = work();
   }
 
   /** Sends a request and waits for its answer. */
   #send(op: number, what: string, beating = false): void {
     const control = this.#control!;
-    control[OP] = op;
+    control[Control.OP] = op;
     const request = ++this.#request;
-    Atomics.store(control, REQUEST, request);
-    Atomics.notify(control, REQUEST);
+    Atomics.store(control, Control.REQUEST, request);
+    Atomics.notify(control, Control.REQUEST);
     const started = performance.now();
     this.#await(request, what, beating);
-    if (op === CALL) this.#slowest = Math.max(this.#slowest, performance.now() - started);
-    if (op === END) this.#running = false;
+    if (op === Control.CALL) this.#slowest = Math.max(this.#slowest, performance.now() - started);
+    if (op === Control.END) this.#running = false;
   }
 
   /**
@@ -236,14 +216,14 @@ export class ThirdParty implements Subject {
   #await(request: number, what: string, beating: boolean): void {
     const control = this.#control!;
     let bound = Math.max(this.watchdogMs!, 20 * this.#slowest);
-    let beat = Atomics.load(control, HEARTBEAT), since = performance.now();
+    let beat = Atomics.load(control, Control.HEARTBEAT), since = performance.now();
     for (;;) {
-      const done = Atomics.load(control, DONE);
+      const done = Atomics.load(control, Control.DONE);
       if (done === request) break;
       const left = bound - (performance.now() - since);
-      if (left > 0 && Atomics.wait(control, DONE, done, left) !== "timed-out") continue;
-      if (Atomics.load(control, DONE) === request) break;
-      const now = Atomics.load(control, HEARTBEAT);
+      if (left > 0 && Atomics.wait(control, Control.DONE, done, left) !== "timed-out") continue;
+      if (Atomics.load(control, Control.DONE) === request) break;
+      const now = Atomics.load(control, Control.HEARTBEAT);
       if (beating && now !== beat) {
         [beat, since] = [now, performance.now()];
         continue;
@@ -266,9 +246,10 @@ export class ThirdParty implements Subject {
         "hung",
       );
     }
-    if (control[STATUS] === THREW) {
+    if (control[Control.STATUS] === Control.THREW) {
       // the worker writes "name: message"; rethrown as that, so it prints as it would here
-      const [, name = "Error", message = ""] = /^(\w+): ([^]*)$/.exec(readText(control)) ?? [];
+      const [, name = "Error", message = ""] = /^(\w+): ([^]*)$/.exec(Control.readText(control)) ??
+        [];
       const error = new Error(
         what.startsWith("instantiating") ? `The module could not be started: ${message}` : message,
       );
@@ -290,12 +271,4 @@ function work(): number {
     least = Math.min(least, performance.now() - started);
   }
   return Math.max(least, 0.1) + (sum & 1) * 1e-9; // the work's result used, so that it is done
-}
-
-function compile(bytes: Uint8Array<ArrayBuffer>): WebAssembly.Module {
-  try {
-    return new WebAssembly.Module(bytes);
-  } catch (error) {
-    throw new TypeError(`The file is not a valid WebAssembly module: ${(error as Error).message}`);
-  }
 }

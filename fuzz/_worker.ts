@@ -3,27 +3,9 @@
  * compiles the module once, then for each run instantiates it in the shared memory it is sent
  * and serves calls from the control block, synchronously, until told to end the run.
  */
-import { type Abi, soakAllocator } from "./_abi.ts";
-import {
-  ARG0,
-  ARGC,
-  CALL,
-  DONE,
-  END,
-  FUNCTION,
-  HEARTBEAT,
-  OK,
-  OP,
-  readText,
-  READY,
-  REQUEST,
-  RESULT,
-  SOAK,
-  STATUS,
-  THREW,
-  writeText,
-} from "./_control.ts";
-import { importsFor, startInstance } from "./_imports.ts";
+import { type Abi, type Call, soakAllocator } from "./_abi.ts";
+import * as Control from "./_control.ts";
+import { instantiate } from "./_imports.ts";
 import { soak, type SoakParams } from "./_soak.ts";
 
 /** The first message: the control block and what to run. */
@@ -49,11 +31,11 @@ let control: Int32Array;
 let module: WebAssembly.Module;
 
 function answer(request: number, status: number, result = 0, text?: string): void {
-  if (text !== undefined) writeText(control, text);
-  control[RESULT] = result;
-  control[STATUS] = status;
-  Atomics.store(control, DONE, request);
-  Atomics.notify(control, DONE);
+  if (text !== undefined) Control.writeText(control, text);
+  control[Control.RESULT] = result;
+  control[Control.STATUS] = status;
+  Atomics.store(control, Control.DONE, request);
+  Atomics.notify(control, Control.DONE);
 }
 
 function describe(error: unknown): string {
@@ -61,41 +43,36 @@ function describe(error: unknown): string {
 }
 
 function serve({ memory, request }: Start): void {
-  let exports: WebAssembly.Exports;
+  let call: Call;
   try {
-    const { imports } = importsFor(module, memory);
-    exports = new WebAssembly.Instance(module, imports).exports;
-    startInstance(exports);
-    answer(request, OK);
+    ({ call } = instantiate(module, memory));
+    answer(request, Control.OK);
   } catch (error) {
-    answer(request, THREW, 0, describe(error));
-    return;
+    return answer(request, Control.THREW, 0, describe(error));
   }
-  const functions = init.functions.map((name) => exports[name] as (...a: number[]) => number);
-  const call = (name: string, args: readonly number[]) =>
-    ((exports[name] as (...a: number[]) => number)(...args) ?? 0) >>> 0;
   let seen = request;
   for (;;) {
-    Atomics.wait(control, REQUEST, seen);
-    const current = Atomics.load(control, REQUEST);
-    seen = current;
-    const op = control[OP];
-    if (op === END) return answer(current, OK);
+    Atomics.wait(control, Control.REQUEST, seen);
+    seen = Atomics.load(control, Control.REQUEST);
+    const op = control[Control.OP];
+    if (op === Control.END) return answer(seen, Control.OK);
     try {
-      if (op === CALL) {
-        const args = Array.from({ length: control[ARGC] }, (_, i) => control[ARG0 + i] >>> 0);
-        const result = functions[control[FUNCTION]](...args);
-        answer(current, OK, Number(result ?? 0) >>> 0);
-      } else if (op === SOAK) {
-        const params = JSON.parse(readText(control)) as SoakParams;
+      if (op === Control.CALL) {
+        const args = Array.from(
+          { length: control[Control.ARGC] },
+          (_, i) => control[Control.ARG0 + i] >>> 0,
+        );
+        answer(seen, Control.OK, call(init.functions[control[Control.FUNCTION]], args));
+      } else if (op === Control.SOAK) {
+        const params = JSON.parse(Control.readText(control)) as SoakParams;
         const allocator = soakAllocator(init.abi, call, memory);
         const result = soak(allocator, memory, init.maxBytes, params, (done) => {
-          Atomics.store(control, HEARTBEAT, done);
+          Atomics.store(control, Control.HEARTBEAT, done);
         });
-        answer(current, OK, 0, JSON.stringify(result));
+        answer(seen, Control.OK, 0, JSON.stringify(result));
       }
     } catch (error) {
-      answer(current, THREW, 0, describe(error));
+      answer(seen, Control.THREW, 0, describe(error));
     }
   }
 }
@@ -108,10 +85,10 @@ scope.onmessage = (event: MessageEvent<Init | Start>) => {
   control = new Int32Array(init.control);
   try {
     module = new WebAssembly.Module(init.bytes);
-    Atomics.store(control, READY, 1);
+    Atomics.store(control, Control.READY, 1);
   } catch (error) {
-    writeText(control, describe(error));
-    Atomics.store(control, READY, 2);
+    Control.writeText(control, describe(error));
+    Atomics.store(control, Control.READY, 2);
   }
-  Atomics.notify(control, READY);
+  Atomics.notify(control, Control.READY);
 };

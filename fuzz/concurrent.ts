@@ -15,7 +15,7 @@
  * @module
  */
 import fc from "fast-check";
-import { FIRST, HEADER, MAX_ALIGN, MAX_LIMIT } from "../src/_layout.ts";
+import { ALIGN, FIRST, HEADER, MAX_ALIGN, MAX_LIMIT } from "../src/_layout.ts";
 import { rootOf } from "../src/_heap_reader.ts";
 import { Heap } from "../src/heap.ts";
 import { aModule, checkFields, integerFrom } from "../src/_validate.ts";
@@ -32,7 +32,7 @@ import {
   ticketsOf,
 } from "../src/_shared_engine.ts";
 import { sizes } from "./_arbitraries.ts";
-import type { WorkerCommand, WorkerResult, WorkerRun } from "./_concurrent_worker.ts";
+import type { WorkerResult, WorkerRun } from "./_concurrent_worker.ts";
 
 const PAGE = 65536;
 /** Where the log starts in the memory: above 0, which means no log. */
@@ -93,27 +93,17 @@ export interface ConcurrentFuzzReport {
   readonly failure?: string;
 }
 
-/** One run, as generated. */
-interface RunPlan {
-  readonly workers: number;
-  /** How far above the log the heap's region starts. */
-  readonly offset: number;
-  readonly limit: number;
-  /** The shared memory's maximum pages above what the heap starts with, if it is bounded. */
-  readonly growable: number | undefined;
-  /** Bytes the main thread raises the limit by while the workers run, one timer each. */
-  readonly raises: readonly number[];
-  readonly commands: readonly (readonly WorkerCommand[])[];
-}
-
 const POWERS_OF_TWO = Array.from({ length: Math.log2(MAX_ALIGN) + 1 }, (_, i) => 2 ** i);
 
-/** A worker's commands: mostly allocating and freeing, every call of the C ABI. */
-function workerCommands(maxCommands: number): fc.Arbitrary<WorkerCommand[]> {
+/**
+ * A worker's commands: mostly allocating and freeing, every call of the C ABI. An index picks a
+ * live block modulo how many there are.
+ */
+function workerCommands(maxCommands: number) {
   const size = sizes(false) as fc.Arbitrary<number>, index = fc.nat({ max: 1 << 16 });
   const op = <T extends string>(name: T) => fc.constant(name);
   const alignment = fc.constantFrom(...POWERS_OF_TWO), nat = (max: number) => fc.nat({ max });
-  const command: fc.Arbitrary<WorkerCommand> = fc.oneof(
+  const command = fc.oneof(
     { weight: 9, arbitrary: fc.record({ op: op("malloc"), size }) },
     // a stack overflow around a call: a thread that throws there must leave no lock behind
     { weight: 1, arbitrary: fc.record({ op: op("malloc"), size, atStackEnd: fc.constant(true) }) },
@@ -125,23 +115,37 @@ function workerCommands(maxCommands: number): fc.Arbitrary<WorkerCommand[]> {
     },
     { weight: 9, arbitrary: fc.record({ op: op("free"), index }) },
     { weight: 2, arbitrary: fc.record({ op: op("malloc_usable_size"), index }) },
+    // the raw export at the span's end and a header or an alignment either side of it: a limit
+    // below what the heap spans is refused, whoever asks (Heap's setter refuses it before)
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        op: op("set_limit"),
+        fromSpanEnd: fc.constantFrom(-ALIGN, -HEADER, 0, ALIGN),
+      }),
+    },
     { weight: 1, arbitrary: fc.record({ op: op("verify") }) },
   );
   return fc.array(command, { maxLength: maxCommands, size: "max" });
 }
 
-function plans(
-  options: Required<Omit<ConcurrentFuzzOptions, "seed" | "wasm">>,
-): fc.Arbitrary<RunPlan> {
+/** One command of a worker, as generated. */
+export type WorkerCommand = ReturnType<typeof workerCommands> extends fc.Arbitrary<(infer C)[]> ? C
+  : never;
+
+function plans(options: Required<Omit<ConcurrentFuzzOptions, "seed" | "wasm">>) {
   return fc.record({
     workers: fc.integer({ min: options.minWorkers, max: options.maxWorkers }),
+    // how far above the log the heap's region starts
     offset: fc.oneof(fc.constantFrom(0, 1, 15, 4100), fc.nat({ max: 70_000 })),
     limit: fc.oneof(
       { weight: 1, arbitrary: fc.integer({ min: 4096, max: 256 << 10 }) },
       { weight: 2, arbitrary: fc.integer({ min: 256 << 10, max: 32 << 20 }) },
       { weight: 1, arbitrary: fc.constant(MAX_LIMIT) },
     ),
+    // the shared memory's maximum pages above what the heap starts with, if it is bounded
     growable: fc.option(fc.nat({ max: 300 }), { nil: undefined, freq: 3 }),
+    // bytes the main thread raises the limit by while the workers run, one timer each
     raises: fc.array(fc.integer({ min: 1, max: 1 << 20 }), { maxLength: 3 }),
     commands: fc.array(workerCommands(options.maxCommands), {
       minLength: options.maxWorkers,
@@ -149,6 +153,9 @@ function plans(
     }),
   });
 }
+
+/** One run, as generated. */
+type RunPlan = ReturnType<typeof plans> extends fc.Arbitrary<infer P> ? P : never;
 
 /** Sends `worker` a message, if any; its answer, or an error saying `who` threw or failed. */
 function ask<T>(worker: Worker, message: unknown, who: string): Promise<T> {
@@ -221,13 +228,12 @@ async function hangOf(
   return hang;
 }
 
+const ONE_ARGUMENT = new Set(["malloc", "free", "malloc_usable_size", "set_limit"]);
+
 /** A log entry as a line of the trace. */
 function line(entry: LogEntry, workerOf: Map<number, number>): string {
   const who = workerOf.has(entry.owner) ? `worker ${workerOf.get(entry.owner)}` : "main";
-  const args = entry.operation === "malloc" || entry.operation === "free" ||
-      entry.operation === "malloc_usable_size" || entry.operation === "set_limit"
-    ? `${entry.a}`
-    : `${entry.a}, ${entry.b}`;
+  const args = ONE_ARGUMENT.has(entry.operation) ? entry.a : `${entry.a}, ${entry.b}`;
   const usable = entry.usable ? ` (usable ${entry.usable})` : "";
   return `#${entry.ticket} ${who}: ${entry.operation}(${args}) -> ${entry.result}${usable}`;
 }
@@ -239,8 +245,8 @@ async function runOnce(
   maxCommands: number,
   module: WebAssembly.Module,
 ): Promise<{ operations: number; switches: number; raises: number }> {
-  // the log lies below the heap (address 0 means none): two calls a command at most, an
-  // allocation and its usable size
+  // the log lies below the heap (address 0 means none): two calls a command at most, such as
+  // an allocation and its usable size, or a limit set and set back
   let entries = 1;
   while (entries < plan.workers * maxCommands * 2 + 1) entries *= 2;
   const base = LOG_AT + entries * LOG_ENTRY + plan.offset;
@@ -325,10 +331,7 @@ async function runOnce(
     for (let i = 0; i < length; i++) {
       const [operation, a, b, seen] = result.calls[i] ?? [];
       const entry = own[i];
-      if (
-        !entry || entry.operation !== operation || entry.a !== a || entry.b !== b ||
-        entry.result !== seen
-      ) {
+      if (`${[entry?.operation, entry?.a, entry?.b, entry?.result]}` !== `${result.calls[i]}`) {
         fail(
           `worker ${worker}'s call ${i}, ${operation}(${a}, ${b}) -> ${seen}, is not the log's ` +
             (entry ? `#${entry.ticket}` : "(missing)"),
@@ -382,7 +385,9 @@ async function runOnce(
   }
   let switches = 0;
   for (let i = 1; i < log.length; i++) switches += log[i].owner !== log[i - 1].owner ? 1 : 0;
-  const raises = log.filter((entry) => entry.operation === "set_limit").length;
+  const raises =
+    log.filter((entry) => entry.operation === "set_limit" && !workerOf.has(entry.owner))
+      .length;
   return { operations: log.length, switches, raises };
 }
 
@@ -435,9 +440,7 @@ export async function fuzzConcurrent(
     counts.runs++;
     try {
       const done = await runOnce(pool, plan, settings.maxCommands, options.wasm ?? sharedModule());
-      counts.operations += done.operations;
-      counts.switches += done.switches;
-      counts.raises += done.raises;
+      for (const key of ["operations", "switches", "raises"] as const) counts[key] += done[key];
     } catch (error) {
       if (!hangsOnly || error instanceof Hang) throw error;
     }

@@ -33,9 +33,7 @@ while (total.runs < runs && performance.now() < deadline) {
     maxWorkers: Math.max(flags["min-workers"], flags["max-workers"]),
     maxCommands: flags["max-commands"],
   });
-  total.runs += report.runs;
-  total.operations += report.operations;
-  total.switches += report.switches;
+  for (const key of ["runs", "operations", "switches"] as const) total[key] += report[key];
   console.log(
     `seed ${seed}: ${total.runs} runs, ${total.operations} operations, ` +
       `${total.switches} passings of the log between workers`,
