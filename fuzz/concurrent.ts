@@ -15,12 +15,11 @@
  * @module
  */
 import fc from "fast-check";
-import { ALIGN, FIRST, HEADER, MAX_ALIGN, MAX_LIMIT } from "../src/_layout.ts";
+import { ALIGN, FIRST, HEADER, MAX_ALIGN, MAX_LIMIT, PAGE } from "../src/_layout.ts";
 import { rootOf } from "../src/_heap_reader.ts";
 import { Heap } from "../src/heap.ts";
 import { aModule, checkFields, integerFrom } from "../src/_validate.ts";
 import { FUZZ_OPTION_CHECKS } from "./_runner.ts";
-import { SharedModelAllocator } from "../src/_model_shared.ts";
 import {
   LOG_ENTRY,
   type LogEntry,
@@ -32,9 +31,9 @@ import {
   ticketsOf,
 } from "../src/_shared_engine.ts";
 import { sizes } from "./_arbitraries.ts";
+import { replayLog } from "./_replay.ts";
 import type { WorkerResult, WorkerRun } from "./_concurrent_worker.ts";
 
-const PAGE = 65536;
 /** Where the log starts in the memory: above 0, which means no log. */
 const LOG_AT = 64;
 /** The most runs that shrinking a hang's schedule may take. */
@@ -345,42 +344,18 @@ async function runOnce(
   });
 
   // the model, replaying the log from the heap as it was made
-  const modelMemory = new WebAssembly.Memory({ initial: pages, maximum });
-  const model = new SharedModelAllocator(modelMemory);
-  if (!model.init(rootOf(base) + SHARED_HEADER, limitEnd)) {
-    fail("the model could not start the heap the shared build started");
-  }
-  log.forEach((entry, i) => {
-    const { operation, a, b } = entry;
-    let result = 0;
-    if (operation === "malloc") result = model.malloc(a);
-    else if (operation === "free") model.free(a);
-    else if (operation === "realloc") result = model.realloc(a, b);
-    else if (operation === "calloc") result = model.calloc(a, b);
-    else if (operation === "aligned_alloc") result = model.aligned_alloc(a, b);
-    else if (operation === "malloc_usable_size") result = model.malloc_usable_size(a);
-    else if (operation === "set_limit") result = model.mote_set_limit(a);
-    else fail(`the log holds ${operation}, which no run does`, i);
-    // every entry's usable size is compared: a block's, or 0 for an entry that returns none
-    const returnsBlock = /^(malloc|realloc|calloc|aligned_alloc)$/.test(operation);
-    const usable = returnsBlock && result ? model.malloc_usable_size(result) : 0;
-    if (result !== entry.result || usable !== entry.usable) {
-      fail(
-        `the model, replaying the log, returns ${result} (usable ${usable}) at #${entry.ticket}`,
-        i,
-      );
-    }
-  });
+  const { model, disagreement } = replayLog(log, { base, limitEnd, pages, maximum });
+  if (disagreement) fail(disagreement.what, disagreement.at < 0 ? undefined : disagreement.at);
   const problems = heap.check();
   if (problems.length) fail(`heap.check() after the run: ${problems.join("; ")}`);
   const picture = model.picture();
   if (JSON.stringify(picture.blocks) !== JSON.stringify(heap.walk())) {
     fail("the heap's blocks after the run are not the model's");
   }
-  if (modelMemory.buffer.byteLength !== memory.buffer.byteLength) {
+  if (model.memory.buffer.byteLength !== memory.buffer.byteLength) {
     fail(
       `the memory is ${memory.buffer.byteLength} bytes, ` +
-        `the model's ${modelMemory.buffer.byteLength}`,
+        `the model's ${model.memory.buffer.byteLength}`,
     );
   }
   let switches = 0;
