@@ -533,8 +533,10 @@ class OwnerWrite extends Base {
 /**
  * The world writes memory that becomes the heap's, then a calloc carves it, which must be zero:
  * another module grows the memory (by pages, or to all of wasm32) and writes its first new page;
- * or the heap grows its memory itself, its limit is lowered to its blocks' end (and `slack`),
- * the owner writes above it, and the limit is raised: in one step, as random orders rarely are.
+ * or the heap grows its memory itself (its limit first raised two pages past the memory, if
+ * lower: a heap that never grew its memory has none it may think zero), its limit is lowered to
+ * its blocks' end (and `slack`), the owner writes above it, and the limit is raised: in one step,
+ * as random orders rarely are. Either way a calloc's bytes end `past` into the new memory.
  */
 class WorldWrites extends Base {
   constructor(readonly pages: number | "all" | "limit", readonly past: number, readonly slack = 0) {
@@ -544,15 +546,17 @@ class WorldWrites extends Base {
     const end = () => run.heap.memory.buffer.byteLength;
     if (this.pages === "limit") {
       if (!run.setup.region) return;
+      const short = end() + 2 * PAGE - run.heap.base - run.heap.limit;
+      if (short > 0) new SetLimit("up", short).run(run);
       const before = run.heap.limit;
-      carveTo(run, end() + this.past); // grows the memory, if the limit and its maximum let it
+      carveTo(run, end() + this.past); // grows the memory, if its maximum lets it
       new SetLimit("top", HEADER + this.slack).run(run);
       if (run.heap.limit >= before) return;
       const lowered = run.heap.base + run.heap.limit;
       run.ownerWrites(lowered, lowered + PAGE);
       run.after(`owner writes [${lowered}, ${lowered + PAGE})`);
       new SetLimit("up", before - run.heap.limit).run(run);
-      return carveTo(run, end());
+      return carveTo(run, end() - 2 * ALIGN); // as far as a block fits in the memory there is
     }
     const have = end() / PAGE;
     const pages = this.pages === "all" ? WASM32_PAGES - have : this.pages;
@@ -578,10 +582,13 @@ class WorldWrites extends Base {
   }
 }
 
-/** A calloc from the heap's top up to `end` (below its limit and 1 MiB on), less two headers. */
+/**
+ * A calloc from the heap's top whose bytes end at `end`: up to 1 MiB, and two ALIGNs below the
+ * limit, the most a block there may reach with its header and alignment.
+ */
 function carveTo(run: HeapRun, end: number): void {
-  const { base, limit } = run.heap;
-  const bytes = Math.min(end, base + limit, run.top + (1 << 20)) - run.top - 2 * ALIGN;
+  const { base, limit } = run.heap, from = run.top + HEADER;
+  const bytes = Math.min(end - from, base + limit - 2 * ALIGN - run.top, 1 << 20);
   if (bytes > 0) run.calloc(1, bytes);
 }
 
