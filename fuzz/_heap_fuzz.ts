@@ -619,13 +619,16 @@ function plan(run: HeapRun, damage: Damage, via: Via, n: number): Plan | undefin
     const span = Math.min(64, (run.poisonedTo - top) / 4);
     if (span < 1) return undefined;
     const address = top + 4 * [0, span - 1, n % span][n % 3];
-    // a request past the limit is out of memory, whatever the poison below it says
-    const takes = via === "take" || via === "grow";
-    return {
-      address,
-      bytes: takes ? address - top + 8 : run.heap.base + run.heap.limit - top,
-      expect: (p) => takes && "value" in p && p.value === top + HEADER ? uaf(address) : undefined,
-    };
+    // a request up to the limit, or just over the word: the block the model hands out for it
+    // reports the word when it covers it (carved from the top, or from free blocks waiting in
+    // quick lists below it, merged with it), and nothing when it lies elsewhere or fails
+    const bytes = via === "take" || via === "grow"
+      ? address - top + 8
+      : run.heap.base + run.heap.limit - top;
+    const covers = (p: Outcome<unknown>) =>
+      "value" in p && typeof p.value === "number" && p.value - HEADER <= address &&
+      address < p.value + bytes;
+    return { address, bytes, expect: (p) => covers(p) ? uaf(address) : undefined };
   }
   // a block of the free lists: one waiting in a quick list has no links, and its neighbours
   // may be free too (they are not merged)
@@ -708,7 +711,7 @@ function plan(run: HeapRun, damage: Damage, via: Via, n: number): Plan | undefin
       };
     }
     case "grow": {
-      if (!left) return undefined;
+      if (!left || left.free) return undefined; // a realloc of a free block is a double free
       return {
         address,
         bytes: left.size + f.size - 2 * HEADER,
