@@ -24,7 +24,7 @@ import {
   classStarts,
   type HeapSetup,
   heapSetups,
-  sizes as arbitrarySizes,
+  sizes,
 } from "./_arbitraries.ts";
 import { type Block, Contract } from "./_contract.ts";
 import { Picture } from "./_picture_command.ts";
@@ -62,7 +62,6 @@ runOn(FastModelHeap, modelEngineFor(() => QUICK_BOUND));
 export class HeapRun {
   readonly heap: Heap;
   readonly model: ModelHeap;
-  readonly setup: HeapLayerSetup;
   readonly contract: Contract;
   readonly trace: string[] = [];
   operations = 0;
@@ -70,23 +69,18 @@ export class HeapRun {
    * Checked: the heap's poison reaches at least this high above the top: the memory there at
    * init (below the limit), and every top since, whose memory was freed back into the top.
    */
-  poisonedTo = 0;
+  poisonedTo: number;
   /** The memory's size after the last command: bytes past it appeared since. */
   #bytes: number;
   /** Steps since the last whole check(). */
   #unchecked = 0;
 
-  constructor(setup: HeapLayerSetup, kind?: typeof Heap, fastKind: typeof Heap = FastHeap) {
-    this.setup = setup;
-    const { build, region, base, pages, maximum, limit } = setup;
-    const checked = build === "checked";
-    kind = build === "fast" ? fastKind : kind ?? Heap;
-    const modelKind = build === "fast" ? FastModelHeap : ModelHeap;
-    this.poisonedTo = Math.min(pages * PAGE, Math.floor((base + limit) / ALIGN) * ALIGN);
+  constructor(readonly setup: HeapLayerSetup, kind = Heap, fastKind: typeof Heap = FastHeap) {
+    const { build, region, base, pages, maximum, limit } = setup, checked = build === "checked";
+    this.poisonedTo = poisonAtInit(pages * PAGE, base + limit);
     const memories = [0, 1].map(() =>
       region ? new WebAssembly.Memory({ initial: pages, maximum }) : undefined
     );
-    const at = region ? { base, limit, checked } : { limit, checked };
     this.contract = new Contract(
       () => (memories[0] ?? this.heap.memory).buffer,
       () => [base, base + (this.heap?.limit ?? limit)],
@@ -101,9 +95,9 @@ export class HeapRun {
       this.ownerWrites(near, base);
       this.ownerWrites(end, Math.min(end + NEAR, pages * PAGE));
     }
-    const made = [kind, modelKind].map((k, i) =>
-      attempt(() => new k({ memory: memories[i], ...at }))
-    );
+    const at = region ? { base, limit, checked } : { limit, checked };
+    const kinds = build === "fast" ? [fastKind, FastModelHeap] : [kind, ModelHeap];
+    const made = kinds.map((k, i) => attempt(() => new k({ memory: memories[i], ...at })));
     if (!("value" in made[0] && "value" in made[1])) {
       if (sameOutcome(made[0], made[1])) throw new Refused(show(made[0]));
       this.fail(`new Heap: the heap gave ${show(made[0])}, the model ${show(made[1])}`);
@@ -115,8 +109,7 @@ export class HeapRun {
   /** Does `call` on both heaps: equal results or equal errors, then the checks. */
   both<T>(what: string, call: (heap: Heap) => T): T | undefined {
     this.operations++;
-    const actual = attempt(() => call(this.heap));
-    const expected = attempt(() => call(this.model));
+    const actual = attempt(() => call(this.heap)), expected = attempt(() => call(this.model));
     this.trace.push(`${what} -> ${show(actual)}`);
     if (!sameOutcome(actual, expected)) {
       this.fail(`${what}: the heap gave ${show(actual)}, the model ${show(expected)}`);
@@ -135,14 +128,16 @@ export class HeapRun {
     return this.contract.live;
   }
 
+  /** Where a block may lie: from the first payload to the limit. */
+  get bounds(): [number, number] {
+    return [this.first, this.heap.base + this.heap.limit];
+  }
+
   /** Records a block both heaps handed out for a request of `requested` bytes. */
   hold(ptr: number | undefined, requested: number, alignment = ALIGN, zeroed = false): void {
     if (ptr === undefined) return;
-    this.contract.place(ptr, requested, this.heap.usableSize(ptr), {
-      alignment,
-      zeroed,
-      bounds: [this.first, this.heap.base + this.heap.limit],
-    });
+    const usable = this.heap.usableSize(ptr), bounds = this.bounds;
+    this.contract.place(ptr, requested, usable, { alignment, zeroed, bounds });
   }
 
   /** The Heap API's calls, as the allocation commands make them. */
@@ -179,12 +174,12 @@ export class HeapRun {
 
   /** Records a realloc of `old`, taken from the record, to `moved` for `requested` bytes. */
   moved(old: Block, moved: number, requested: number, what: string): void {
-    const usable = this.heap.usableSize(moved);
+    const usable = this.heap.usableSize(moved), kept = Math.min(old.usable, usable);
     this.contract.moved(old, moved, requested, usable, {
-      kept: Math.min(old.usable, usable),
+      kept,
       what,
       alignment: ALIGN,
-      bounds: [this.first, this.heap.base + this.heap.limit],
+      bounds: this.bounds,
     });
   }
 
@@ -219,8 +214,7 @@ export class HeapRun {
 
   /** The end of the heap's blocks: where its top region starts, from the walk. */
   get top(): number {
-    const blocks = this.model.walk();
-    const last = blocks.at(-1);
+    const last = this.model.walk().at(-1);
     return last ? last.address + last.size : this.first - HEADER;
   }
 
@@ -240,15 +234,12 @@ export class HeapRun {
    */
   after(what: string): void {
     this.poisonedTo = Math.max(this.poisonedTo, this.top);
-    const walk = this.heap.walk(), modelWalk = this.model.walk();
-    const difference = differBlocks(walk, modelWalk);
+    const difference = differBlocks(this.heap.walk(), this.model.walk());
     if (difference) this.fail(`after ${what}, ${difference}`);
     const bytes = this.heap.memory.buffer.byteLength;
-    if (bytes !== this.model.memory.buffer.byteLength) {
-      this.fail(
-        `after ${what}, memory is ${bytes} bytes, the model's is ` +
-          `${this.model.memory.buffer.byteLength}`,
-      );
+    const modelBytes = this.model.memory.buffer.byteLength;
+    if (bytes !== modelBytes) {
+      this.fail(`after ${what}, memory is ${bytes} bytes, the model's is ${modelBytes}`);
     }
     if (this.heap.span !== this.model.span || this.heap.limit !== this.model.limit) {
       this.fail(`after ${what}, span and limit differ from the model's`);
@@ -273,12 +264,17 @@ export class HeapRun {
   }
 
   fail(problem: string): never {
-    throw new Error(
-      `${problem}\n  heap: ${describeSetup(this.setup)}\n  after:\n    ${
-        this.trace.join("\n    ")
-      }`,
-    );
+    const trace = this.trace.join("\n    ");
+    throw new Error(`${problem}\n  heap: ${describeSetup(this.setup)}\n  after:\n    ${trace}`);
   }
+}
+
+/**
+ * Checked: where init's poison ends, in a memory of `bytes` and a limit ending at `limitEnd`:
+ * the memory there (a heap poisons no bytes past it, nor past its limit, ALIGNed down).
+ */
+function poisonAtInit(bytes: number, limitEnd: number): number {
+  return Math.min(bytes, Math.floor(Math.min(limitEnd, MAX_LIMIT) / ALIGN) * ALIGN);
 }
 
 /** A setup both heaps refuse alike, with the same error: a run with nothing to do. */
@@ -309,41 +305,41 @@ function sameOutcome(a: Outcome<unknown>, b: Outcome<unknown>): boolean {
     (x.kind === (y as HeapMisuseError).kind && x.address === (y as HeapMisuseError).address);
 }
 
-export function describeSetup(setup: HeapLayerSetup): string {
-  const { build } = setup;
-  return setup.region
-    ? `${build} Heap at ${setup.base} of a memory of ${setup.pages} pages` +
-      `${setup.maximum === undefined ? "" : ` (at most ${setup.maximum})`}, limit ${setup.limit}`
-    : `${build} Heap in its own memory, limit ${setup.limit}`;
+/** The misuse report an outcome is, or undefined for a value or another error. */
+function reportOf(outcome: Outcome<unknown>): HeapMisuseError | undefined {
+  return "error" in outcome && outcome.error instanceof HeapMisuseError ? outcome.error : undefined;
 }
 
-// === Commands ===
+function describeSetup({ build, region, base, pages, maximum, limit }: HeapLayerSetup): string {
+  if (!region) return `${build} Heap in its own memory, limit ${limit}`;
+  const most = maximum === undefined ? "" : ` (at most ${maximum})`;
+  return `${build} Heap at ${base} of a memory of ${pages} pages${most}, limit ${limit}`;
+}
+
+/** The item `n` names, modulo their number; undefined when there is none. */
+function nth<T>(items: readonly T[], n: number): T | undefined {
+  return items.length ? items[n % items.length] : undefined;
+}
 
 type Command = fc.Command<HeapRun, HeapRun>;
 
-abstract class Base implements Command {
-  check(_run: Readonly<HeapRun>): boolean {
-    return true;
-  }
-  abstract run(run: HeapRun): void;
-  abstract toString(): string;
+/** A command named `name` in the trace, doing `act` on runs where `when` holds. */
+function command(
+  name: string,
+  act: (run: HeapRun, name: string) => void,
+  when = (_run: Readonly<HeapRun>) => true,
+): Command {
+  return { check: when, run: (run) => act(run, name), toString: () => name };
 }
 
 /** What a pointer that is not live is given to. */
-type PointerCall = "free" | "realloc" | "usableSize" | "bytes";
-
-function callWith(heap: Heap, call: PointerCall, ptr: number): unknown {
-  switch (call) {
-    case "free":
-      return heap.free(ptr);
-    case "realloc":
-      return heap.realloc(ptr, 24);
-    case "usableSize":
-      return heap.usableSize(ptr);
-    case "bytes":
-      return heap.bytes(ptr).length;
-  }
-}
+const POINTER_CALLS = {
+  free: (heap: Heap, ptr: number) => heap.free(ptr),
+  realloc: (heap: Heap, ptr: number) => heap.realloc(ptr, 24),
+  usableSize: (heap: Heap, ptr: number) => heap.usableSize(ptr),
+  bytes: (heap: Heap, ptr: number) => heap.bytes(ptr).length,
+};
+type PointerCall = keyof typeof POINTER_CALLS;
 
 /**
  * Where a pointer that is no live block comes from. `freed` and `stale` name the run's own
@@ -351,157 +347,109 @@ function callWith(heap: Heap, call: PointerCall, ptr: number): unknown {
  * others are misaligned, below the first block, or above the top. With `forge`, the word in front
  * of it is made to read as the header of a used block that fits, as a user's old bytes may.
  */
-type Where = "freed" | "stale" | "interior" | "inFree" | "misaligned" | "below" | "above";
+const WHERE = ["freed", "stale", "interior", "inFree", "misaligned", "below", "above"] as const;
+type Where = typeof WHERE[number];
 
-class BadPointer extends Base {
-  constructor(
-    readonly where: Where,
-    readonly pick: number,
-    readonly forge: boolean,
-    readonly call: PointerCall,
-  ) {
-    super();
-  }
-  pointer(run: HeapRun): number | undefined {
-    const n = this.pick;
-    const nth = <T>(items: readonly T[]) => items.length ? items[n % items.length] : undefined;
-    switch (this.where) {
-      case "freed":
-        return nth([...run.contract.freed]);
-      case "stale":
-        return nth([...run.contract.stale]);
-      case "interior": {
-        const blocks = run.model.walk().filter((b) => !b.free && b.size > 2 * ALIGN);
-        const b = nth(blocks);
-        return b && b.ptr + ALIGN * (1 + n % ((b.size - ALIGN) / ALIGN - 1));
-      }
-      case "inFree": {
-        const blocks = run.model.walk().filter((b) => b.free && b.size > 2 * ALIGN);
-        const b = nth(blocks);
-        return b && b.ptr + ALIGN * (1 + n % ((b.size - ALIGN) / ALIGN - 1));
-      }
-      case "misaligned": {
-        const b = nth(run.live);
-        return b && b.ptr + 1 + n % (ALIGN - 1);
-      }
-      case "below":
-        return Math.max(ALIGN, run.first - ALIGN * (1 + n % 8));
-      case "above":
-        return run.top + HEADER + ALIGN * (n % 8);
+/** A pointer from `where`, the `n`th of its kind; undefined when there is none. */
+function badPointer(run: HeapRun, where: Where, n: number): number | undefined {
+  switch (where) {
+    case "freed":
+      return nth([...run.contract.freed], n);
+    case "stale":
+      return nth([...run.contract.stale], n);
+    case "interior":
+    case "inFree": {
+      const free = where === "inFree";
+      const b = nth(run.model.walk().filter((b) => b.free === free && b.size > 2 * ALIGN), n);
+      return b && b.ptr + ALIGN * (1 + n % ((b.size - ALIGN) / ALIGN - 1));
     }
-  }
-  run(run: HeapRun): void {
-    const ptr = this.pointer(run);
-    if (ptr === undefined || ptr > 0xFFFF_FFFF) return;
-    // a forged header: a used block of 32 bytes, inside the heap's bytes only
-    // over the user's bytes only: a header or a free block's words are the heap's, not the user's
-    const forgeAt = ptr - HEADER;
-    const heapWords = new Set(
-      run.model.walk().flatMap((b) =>
-        b.free ? [b.address, b.address + 4, b.address + 8, b.address + b.size - 4] : [b.address]
-      ),
-    );
-    const forge = this.forge && ptr % 4 === 0 && forgeAt >= run.first &&
-      forgeAt + 8 <= run.top && !heapWords.has(forgeAt);
-    const saved = forge ? run.poke(forgeAt, 2 * ALIGN) : 0;
-    const kind = run.contract.misuseOf(ptr);
-    run.both(`${this.call}(${ptr}), ${this.where}${forge ? ", forged header" : ""}`, (heap) => {
-      try {
-        return callWith(heap, this.call, ptr);
-      } finally {
-        if (forge) heap.view.setUint32(forgeAt, saved, true);
-      }
-    });
-    // both refused it alike; a checked heap must name the kind the run expects
-    if (run.checked) {
-      try {
-        callWith(run.heap, "usableSize", ptr);
-        run.fail(`usableSize(${ptr}) of a pointer not live was not refused`);
-      } catch (error) {
-        if (!(error instanceof HeapMisuseError) || error.kind !== kind || error.address !== ptr) {
-          run.fail(`${ptr} (${this.where}) was refused with ${error}, not ${kind} at ${ptr}`);
-        }
-      }
+    case "misaligned": {
+      const b = nth(run.live, n);
+      return b && b.ptr + 1 + n % (ALIGN - 1);
     }
-  }
-  toString(): string {
-    return `${this.call}(${this.where} ${this.pick}${this.forge ? ", forged" : ""})`;
+    case "below":
+      return Math.max(ALIGN, run.first - ALIGN * (1 + n % 8));
+    case "above":
+      return run.top + HEADER + ALIGN * (n % 8);
   }
 }
 
-class Reset extends Base {
-  run(run: HeapRun): void {
-    run.contract.reset();
-    const { heap } = run;
-    run.poisonedTo = Math.min(
-      heap.memory.buffer.byteLength,
-      Math.floor(Math.min(heap.base + heap.limit, MAX_LIMIT) / ALIGN) * ALIGN,
-    );
-    run.both("reset()", (heap) => heap.reset());
+/** Gives a pointer that is not live to `call`: both heaps must refuse it alike. */
+function giveBadPointer(run: HeapRun, where: Where, n: number, forged: boolean, call: PointerCall) {
+  const ptr = badPointer(run, where, n);
+  if (ptr === undefined || ptr > 0xFFFF_FFFF) return;
+  // a forged header: a used block of 32 bytes, inside the heap's bytes only
+  // over the user's bytes only: a header or a free block's words are the heap's, not the user's
+  const forgeAt = ptr - HEADER;
+  const heapWords = new Set(
+    run.model.walk().flatMap((b) =>
+      b.free ? [b.address, b.address + 4, b.address + 8, b.address + b.size - 4] : [b.address]
+    ),
+  );
+  const forge = forged && ptr % 4 === 0 && forgeAt >= run.first && forgeAt + 8 <= run.top &&
+    !heapWords.has(forgeAt);
+  const saved = forge ? run.poke(forgeAt, 2 * ALIGN) : 0;
+  const kind = run.contract.misuseOf(ptr);
+  run.both(`${call}(${ptr}), ${where}${forge ? ", forged header" : ""}`, (heap) => {
+    try {
+      return POINTER_CALLS[call](heap, ptr);
+    } finally {
+      if (forge) heap.view.setUint32(forgeAt, saved, true);
+    }
+  });
+  // both refused it alike; a checked heap must name the kind the run expects
+  if (!run.checked) return;
+  const refused = attempt(() => run.heap.usableSize(ptr)), report = reportOf(refused);
+  if ("value" in refused) run.fail(`usableSize(${ptr}) of a pointer not live was not refused`);
+  if (report?.kind !== kind || report.address !== ptr) {
+    run.fail(`${ptr} (${where}) was refused with ${refused.error}, not ${kind} at ${ptr}`);
   }
-  toString(): string {
-    return "reset()";
-  }
+}
+
+/** reset(): the run's blocks become stale, and the heap poisons as at init. */
+function reset(run: HeapRun): void {
+  run.contract.reset();
+  const { heap } = run;
+  run.poisonedTo = poisonAtInit(heap.memory.buffer.byteLength, heap.base + heap.limit);
+  run.both("reset()", (heap) => heap.reset());
 }
 
 /** Moves the limit: to the heap's end (its top) or span and past, up or down by some bytes. */
-class SetLimit extends Base {
-  constructor(readonly to: "top" | "span" | "up" | "down", readonly bytes: number) {
-    super();
-  }
-  run(run: HeapRun): void {
-    const { heap } = run;
-    const limit = this.to === "top" // the top itself is a header short: refused
-      ? run.top - heap.base + this.bytes
-      : this.to === "span"
-      ? heap.span + this.bytes
-      : this.to === "up"
-      ? Math.min(heap.limit + this.bytes, MAX_LIMIT - heap.base)
-      : heap.limit - this.bytes;
-    // the rule as documented, not the setter both heaps share: a whole number from the top of
-    // the blocks plus a header (and at least room for one block) up to the end of wasm32
-    const least = Math.max(run.top + HEADER, rootOf(heap.base) + FIRST + MIN_BLOCK + HEADER);
-    const allowed = Number.isInteger(limit) && limit >= least - heap.base &&
-      limit <= MAX_LIMIT - heap.base;
-    const before = heap.limit;
-    run.both(`limit = ${limit}`, (h) => {
-      h.limit = limit;
-    });
-    if (heap.limit !== (allowed ? limit : before)) {
-      run.fail(
-        `limit = ${limit} was ${allowed ? "refused" : "taken"}; the least is ${least - heap.base}`,
-      );
-    }
-  }
-  toString(): string {
-    return `limit ${this.to} ${this.bytes}`;
+function setLimit(run: HeapRun, to: "top" | "span" | "up" | "down", bytes: number): void {
+  const { heap } = run;
+  const limit = { // the top itself is a header short: refused
+    top: run.top - heap.base + bytes,
+    span: heap.span + bytes,
+    up: Math.min(heap.limit + bytes, MAX_LIMIT - heap.base),
+    down: heap.limit - bytes,
+  }[to];
+  // the rule as documented, not the setter both heaps share: a whole number from the top of
+  // the blocks plus a header (and at least room for one block) up to the end of wasm32
+  const least = Math.max(run.top + HEADER, rootOf(heap.base) + FIRST + MIN_BLOCK + HEADER);
+  const allowed = Number.isInteger(limit) && limit >= least - heap.base &&
+    limit <= MAX_LIMIT - heap.base;
+  const before = heap.limit;
+  run.both(`limit = ${limit}`, (h) => {
+    h.limit = limit;
+  });
+  if (heap.limit !== (allowed ? limit : before)) {
+    run.fail(
+      `limit = ${limit} was ${allowed ? "refused" : "taken"}; the least is ${least - heap.base}`,
+    );
   }
 }
 
 /** Another module calls the heap's exports, wasm to wasm as far as the Heap can tell. */
-class ViaExports extends Base {
-  constructor(
-    readonly op: "malloc" | "free" | "realloc",
-    readonly index: number,
-    readonly size: number,
-  ) {
-    super();
+function viaExports(run: HeapRun, op: "malloc" | "free" | "realloc", index: number, size: number) {
+  if (op === "malloc") {
+    const ptr = run.both(`exports.malloc(${size})`, (heap) => heap.exports.malloc(size) >>> 0);
+    if (ptr) run.hold(ptr, size);
+    return;
   }
-  run(run: HeapRun): void {
-    const { op, size } = this;
-    if (op === "malloc") {
-      const ptr = run.both(`exports.malloc(${size})`, (heap) => heap.exports.malloc(size) >>> 0);
-      if (ptr) run.hold(ptr, size);
-      return;
-    }
-    if (run.live.length === 0) return;
-    const i = this.index % run.live.length;
-    if (op === "free") return run.free(i, "exports.free", (heap, p) => heap.exports.free(p));
-    run.resize(i, size, "exports.realloc", (heap, p) => heap.exports.realloc(p, size) >>> 0);
-  }
-  toString(): string {
-    return `exports.${this.op}(#${this.index}, ${this.size})`;
-  }
+  if (run.live.length === 0) return;
+  const i = index % run.live.length;
+  if (op === "free") return run.free(i, "exports.free", (heap, p) => heap.exports.free(p));
+  run.resize(i, size, "exports.realloc", (heap, p) => heap.exports.realloc(p, size) >>> 0);
 }
 
 /**
@@ -510,80 +458,65 @@ class ViaExports extends Base {
  * the memory's end. The heap must leave them as they are, and once a raised limit gives them to
  * the heap again, a calloc that carves them must clear them.
  */
-class OwnerWrite extends Base {
-  constructor(readonly below: boolean, readonly bytes: number) {
-    super();
-  }
-  override check(run: Readonly<HeapRun>): boolean {
-    return run.setup.region;
-  }
-  run(run: HeapRun): void {
-    const { base, limit } = run.heap, memory = run.heap.memory.buffer.byteLength;
-    const [from, to] = this.below
-      ? [Math.max(0, base - this.bytes), base]
-      : [base + limit, Math.min(memory, base + limit + this.bytes)];
-    run.ownerWrites(from, to);
-    run.after(`owner writes [${from}, ${to})`);
-  }
-  toString(): string {
-    return `owner writes ${this.bytes} ${this.below ? "below base" : "above the limit"}`;
-  }
+function ownerWrites(run: HeapRun, below: boolean, bytes: number): void {
+  const { base, limit } = run.heap, memory = run.heap.memory.buffer.byteLength;
+  const [from, to] = below
+    ? [Math.max(0, base - bytes), base]
+    : [base + limit, Math.min(memory, base + limit + bytes)];
+  run.ownerWrites(from, to);
+  run.after(`owner writes [${from}, ${to})`);
 }
 
 /**
  * The world writes memory that becomes the heap's, then a calloc carves it, which must be zero:
  * another module grows the memory (by pages, or to all of wasm32) and writes its first new page;
- * or the heap grows its memory itself, its limit is lowered to its blocks' end (and `slack`),
- * the owner writes above it, and the limit is raised: in one step, as random orders rarely are.
+ * or the heap grows its memory itself (its limit first raised two pages past the memory, if
+ * lower: a heap that never grew its memory has none it may think zero), its limit is lowered to
+ * its blocks' end (and `slack`), the owner writes above it, and the limit is raised: in one step,
+ * as random orders rarely are. Either way a calloc's bytes end `past` into the new memory.
  */
-class WorldWrites extends Base {
-  constructor(readonly pages: number | "all" | "limit", readonly past: number, readonly slack = 0) {
-    super();
+function worldWrites(run: HeapRun, growth: number | "all" | "limit", past: number, slack: number) {
+  const end = () => run.heap.memory.buffer.byteLength;
+  if (growth === "limit") {
+    if (!run.setup.region) return;
+    const short = end() + 2 * PAGE - run.heap.base - run.heap.limit;
+    if (short > 0) setLimit(run, "up", short);
+    const before = run.heap.limit;
+    carveTo(run, end() + past); // grows the memory, if its maximum lets it
+    setLimit(run, "top", HEADER + slack);
+    if (run.heap.limit >= before) return;
+    const lowered = run.heap.base + run.heap.limit;
+    run.ownerWrites(lowered, lowered + PAGE);
+    run.after(`owner writes [${lowered}, ${lowered + PAGE})`);
+    setLimit(run, "up", before - run.heap.limit);
+    return carveTo(run, end() - 2 * ALIGN); // as far as a block fits in the memory there is
   }
-  run(run: HeapRun): void {
-    const end = () => run.heap.memory.buffer.byteLength;
-    if (this.pages === "limit") {
-      if (!run.setup.region) return;
-      const before = run.heap.limit;
-      carveTo(run, end() + this.past); // grows the memory, if the limit and its maximum let it
-      new SetLimit("top", HEADER + this.slack).run(run);
-      if (run.heap.limit >= before) return;
-      const lowered = run.heap.base + run.heap.limit;
-      run.ownerWrites(lowered, lowered + PAGE);
-      run.after(`owner writes [${lowered}, ${lowered + PAGE})`);
-      new SetLimit("up", before - run.heap.limit).run(run);
-      return carveTo(run, end());
-    }
-    const have = end() / PAGE;
-    const pages = this.pages === "all" ? WASM32_PAGES - have : this.pages;
-    const grew = [run.heap, run.model].map((heap) => {
-      try {
-        heap.memory.grow(pages);
-        return true;
-      } catch {
-        return false;
-      }
-    });
-    run.trace.push(`memory.grow(${pages}) -> ${grew[0]}`);
-    if (grew[0] !== grew[1]) run.fail("the memories grew differently");
-    run.after(`memory.grow(${pages})`);
-    if (grew[0] && pages > 0 && run.setup.region) {
-      run.ownerWrites(have * PAGE, (have + 1) * PAGE);
-      run.after(`the module that grew it writes its first new page`);
-      carveTo(run, have * PAGE + this.past);
-    }
-  }
-  toString(): string {
-    return `world writes (${this.pages}, ${this.past} past, ${this.slack} slack), calloc over it`;
+  const have = end() / PAGE;
+  const pages = growth === "all" ? WASM32_PAGES - have : growth;
+  const grew = [run.heap, run.model].map((heap) =>
+    "value" in attempt(() => heap.memory.grow(pages))
+  );
+  run.trace.push(`memory.grow(${pages}) -> ${grew[0]}`);
+  if (grew[0] !== grew[1]) run.fail("the memories grew differently");
+  run.after(`memory.grow(${pages})`);
+  if (grew[0] && pages > 0 && run.setup.region) {
+    run.ownerWrites(have * PAGE, (have + 1) * PAGE);
+    run.after(`the module that grew it writes its first new page`);
+    carveTo(run, have * PAGE + past);
   }
 }
 
-/** A calloc from the heap's top up to `end` (below its limit and 1 MiB on), less two headers. */
+/**
+ * A calloc from the heap's top whose bytes end at `end`: up to 1 MiB, and two ALIGNs below the
+ * limit, the most a block there may reach with its header and alignment.
+ */
 function carveTo(run: HeapRun, end: number): void {
-  const { base, limit } = run.heap;
-  const bytes = Math.min(end, base + limit, run.top + (1 << 20)) - run.top - 2 * ALIGN;
+  const { base, limit } = run.heap, from = run.top + HEADER;
+  const bytes = Math.min(end - from, base + limit - 2 * ALIGN - run.top, 1 << 20);
   if (bytes > 0) run.calloc(1, bytes);
 }
+
+const CLASS_STARTS = classStarts().filter((size) => size <= 1 << 16);
 
 /**
  * Many free blocks of one class kept apart by live ones, all of the class's smallest size but
@@ -591,46 +524,25 @@ function carveTo(run: HeapRun, end: number): void {
  * just before it (or, for a class of one size, anywhere); then a request of the largest size. The
  * scan looks at SCAN blocks, no more: at the last place it finds the block, past it it does not.
  */
-class ScatteredClass extends Base {
-  constructor(readonly classIndex: number, readonly extra: number, readonly order: number) {
-    super();
+function scatteredClass(run: HeapRun, classIndex: number, extra: number, fitAt: number): void {
+  const wide = CLASS_STARTS.filter((start, i) => CLASS_STARTS[i + 1] - start > ALIGN);
+  const starts = classIndex % 2 ? CLASS_STARTS : wide;
+  const at = classIndex % (starts.length - 1);
+  const [from, to] = [starts[at], CLASS_STARTS[CLASS_STARTS.indexOf(starts[at]) + 1]];
+  const overhead = run.checked ? 2 * HEADER : HEADER, largest = to - ALIGN - overhead;
+  const placed: number[] = [];
+  // the list is last freed first: the block freed k-th from the end is at place k
+  for (let place = SCAN + extra; place >= 0; place--) {
+    const size = place === fitAt ? largest : from - overhead;
+    const ptr = run.both(`malloc(${size}) of class [${from}, ${to})`, (h) => h.malloc(size));
+    run.hold(ptr, size);
+    if (ptr !== undefined) placed.push(ptr);
+    run.hold(run.both("malloc(0) between", (heap) => heap.malloc(0)), 0);
   }
-  run(run: HeapRun): void {
-    const wide = CLASS_STARTS.filter((start, i) => CLASS_STARTS[i + 1] - start > ALIGN);
-    const starts = this.classIndex % 2 ? CLASS_STARTS : wide;
-    const at = this.classIndex % (starts.length - 1);
-    const [from, to] = [starts[at], CLASS_STARTS[CLASS_STARTS.indexOf(starts[at]) + 1]];
-    const overhead = run.checked ? 2 * HEADER : HEADER;
-    const count = SCAN + 1 + this.extra;
-    const fitAt = SCAN - 2 + this.order % 3; // its place in the list, the head's being 0
-    const largest = to - ALIGN - overhead;
-    // the list is last freed first: the block freed k-th from the end is at place k
-    const sizes = Array.from(
-      { length: count },
-      (_, k) => count - 1 - k === fitAt ? largest : from - overhead,
-    );
-    const placed: number[] = [];
-    for (const size of sizes) {
-      const ptr = run.both(
-        `malloc(${size}) of class [${from}, ${to})`,
-        (heap) => heap.malloc(size),
-      );
-      run.hold(ptr, size);
-      if (ptr !== undefined) placed.push(ptr);
-      run.hold(run.both("malloc(0) between", (heap) => heap.malloc(0)), 0);
-    }
-    for (const ptr of placed) run.free(run.contract.indexOf(ptr));
-    const what = `malloc(${largest}), the class's largest`;
-    run.hold(run.both(what, (heap) => heap.malloc(largest)), largest);
-  }
-  toString(): string {
-    return `scattered(class ${this.classIndex}, ${SCAN}+1+${this.extra}, fit at ${
-      SCAN - 2 + this.order % 3
-    })`;
-  }
+  for (const ptr of placed) run.free(run.contract.indexOf(ptr));
+  const what = `malloc(${largest}), the class's largest`;
+  run.hold(run.both(what, (heap) => heap.malloc(largest)), largest);
 }
-
-const CLASS_STARTS = classStarts().filter((size) => size <= 1 << 16);
 
 /**
  * The checked build's misuse, one word corrupted in the heap's memory (not the model's): the
@@ -641,15 +553,22 @@ const CLASS_STARTS = classStarts().filter((size) => size <= 1 << 16);
  * takes the block whole, or by the realloc that grows its left neighbour over it; the top
  * region's poison, by the malloc that carves over it.
  */
-type Damage = "guard" | "redzone" | "nextHeader" | "prev" | "next" | "back" | "poison" | "top";
-type Via = "left" | "right" | "take" | "grow" | "scan";
+const DAMAGE = ["guard", "redzone", "nextHeader", "prev", "next", "back", "poison", "top"] as const;
+const VIA = ["left", "right", "take", "grow", "scan"] as const;
 
-/** What a corruption is seen by: the call, and the report expected of it. */
+/** A report a call must make: its kind and address. */
+type Report = { kind: MisuseKind; at: number };
+const uaf = (at: number): Report => ({ kind: "use-after-free", at });
+const overflow = (at: number): Report => ({ kind: "overflow", at });
+
+/**
+ * What a corruption is seen by, and the report expected of it. The call: usableSize of the block
+ * at `of`; or malloc of `bytes`, or with `grows`, a realloc of the block there to `bytes`.
+ */
 interface Plan {
   readonly address: number;
   readonly value?: number;
-  readonly call: (heap: Heap) => unknown;
-  /** The bytes the call asks for, when it allocates; the block it grows, when it reallocates. */
+  readonly of?: number;
   readonly bytes?: number;
   readonly grows?: number;
   /**
@@ -657,292 +576,232 @@ interface Plan {
    * "any" when it may report or not (a list scan that may pass the damaged block), but then must
    * change nothing.
    */
-  readonly expect: (
-    predicted: Outcome<unknown>,
-  ) => { kind: MisuseKind; at: number } | undefined | "any";
+  readonly expect: (predicted: Outcome<unknown>) => Report | undefined | "any";
 }
 
-class Corrupt extends Base {
-  constructor(readonly damage: Damage, readonly via: Via, readonly pick: number) {
-    super();
+type Damage = typeof DAMAGE[number];
+type Via = typeof VIA[number];
+
+/** How the `n`th word `damage` names is corrupted and seen `via` a call; undefined if none is. */
+function plan(run: HeapRun, damage: Damage, via: Via, n: number): Plan | undefined {
+  const blocks = run.model.walk(), top = run.top;
+  if (damage === "guard" || damage === "nextHeader") {
+    const guard = damage === "guard";
+    const b = nth(blocks.filter((b) => !b.free && (guard || b.address + b.size < top)), n);
+    if (!b) return undefined;
+    return {
+      address: b.address + b.size - (guard ? HEADER : 0),
+      of: b.ptr,
+      expect: () => overflow(b.ptr),
+    };
   }
-  override check(run: Readonly<HeapRun>): boolean {
-    return run.checked;
+  if (damage === "redzone") {
+    // one byte past the bytes asked for, in the red zone up to the guard: seen by the block's
+    // own calls and by its used neighbours', which must blame it, not themselves
+    const b = nth(blocks.filter((b) => !b.free && run.contract.indexOf(b.ptr) >= 0), n);
+    if (!b) return undefined;
+    const { requested } = run.live[run.contract.indexOf(b.ptr)];
+    const slack = b.address + b.size - HEADER - (b.ptr + requested);
+    const address = b.ptr + requested + (slack > 0 ? n % slack : 0);
+    const at = blocks.indexOf(b);
+    const by = via === "left" ? blocks[at - 1] : via === "right" ? blocks[at + 1] : b;
+    if (!by || by.free) return undefined;
+    const old = run.heap.view.getUint32(address, true);
+    return {
+      address,
+      value: (old & ~0xFF) | (~old & 0xFF), // its first byte only, flipped
+      of: by.ptr,
+      expect: () => overflow(b.ptr),
+    };
   }
-  plan(run: HeapRun): Plan | undefined {
-    const blocks = run.model.walk();
-    const top = run.top;
-    const n = this.pick;
-    const nth = <T>(items: readonly T[]) => items.length ? items[n % items.length] : undefined;
-    if (this.damage === "guard" || this.damage === "nextHeader") {
-      const b = nth(
-        blocks.filter((b) => !b.free && (this.damage === "guard" || b.address + b.size < top)),
-      );
-      if (!b) return undefined;
-      const address = b.address + b.size - (this.damage === "guard" ? HEADER : 0);
+  if (damage === "top") {
+    // memory above the top that the heap poisoned: at init, and whatever fell back to the top
+    const span = Math.min(64, (run.poisonedTo - top) / 4);
+    if (span < 1) return undefined;
+    const address = top + 4 * [0, span - 1, n % span][n % 3];
+    // a request up to the limit, or just over the word: the block the model hands out for it
+    // reports the word when it covers it (carved from the top, or from free blocks waiting in
+    // quick lists below it, merged with it), and nothing when it lies elsewhere or fails
+    const bytes = via === "take" || via === "grow"
+      ? address - top + 8
+      : run.heap.base + run.heap.limit - top;
+    const covers = (p: Outcome<unknown>) =>
+      "value" in p && typeof p.value === "number" && p.value - HEADER <= address &&
+      address < p.value + bytes;
+    return { address, bytes, expect: (p) => covers(p) ? uaf(address) : undefined };
+  }
+  // a block of the free lists: one waiting in a quick list has no links, and its neighbours
+  // may be free too (they are not merged)
+  const image = { buffer: run.heap.memory.buffer, root: rootOf(run.heap.base), top };
+  const lists = readHeap({ ...image, limit: MAX_LIMIT }).picture.lists;
+  const listed = new Set(lists.flat());
+  const f = nth(
+    blocks.filter((b) =>
+      listed.has(b.address) && (damage !== "poison" || b.size >= 32) &&
+      (via !== "scan" || classOf(b.size + ALIGN) === classOf(b.size))
+    ),
+    n,
+  );
+  if (!f) return undefined;
+  const at = blocks.indexOf(f);
+  const left = blocks[at - 1], right = blocks[at + 1]; // used, or waiting in a quick list
+  const words = (f.size - 16) / 4; // the poison between the links and the back word
+  const offsets = {
+    prev: 4,
+    next: 8,
+    back: f.size - 4,
+    poison: 12 + 4 * [0, words - 1, n % words][n % 3],
+  };
+  const address = f.address + offsets[damage];
+  const damaged = uaf(address);
+  // f's list, head first, and its neighbours there
+  const list = lists.find((list) => list.includes(f.address)) ?? [];
+  const place = list.indexOf(f.address);
+  const before = list[place - 1] ?? -1, after = list[place + 1] ?? -1;
+  const taken = (p: Outcome<unknown>) =>
+    "value" in p && typeof p.value === "number" ? p.value - HEADER : -1;
+  switch (via) {
+    case "left":
+      if (!left || left.free) return undefined;
       return {
         address,
-        call: (heap) => heap.usableSize(b.ptr),
-        expect: () => ({ kind: "overflow", at: b.ptr }),
+        of: left.ptr,
+        expect: () =>
+          damage === "back" ? overflow(left.ptr) : damage === "poison" ? undefined : damaged,
       };
-    }
-    if (this.damage === "redzone") {
-      // one byte past the bytes asked for, in the red zone up to the guard: seen by the block's
-      // own calls and by its used neighbours', which must blame it, not themselves
-      const b = nth(blocks.filter((b) => !b.free && run.contract.indexOf(b.ptr) >= 0));
-      if (!b) return undefined;
-      const { requested } = run.live[run.contract.indexOf(b.ptr)];
-      const slack = b.address + b.size - HEADER - (b.ptr + requested);
-      const address = b.ptr + requested + (slack > 0 ? n % slack : 0);
-      const at = blocks.indexOf(b);
-      const by = this.via === "left" ? blocks[at - 1] : this.via === "right" ? blocks[at + 1] : b;
-      if (!by || by.free) return undefined;
-      const old = run.heap.view.getUint32(address, true);
+    case "right": {
+      // the right's own right neighbour is checked first: when free, a link of it to f is
+      // what reports; so only a right whose right is used or the top
+      if (!right || right.free || blocks[at + 2]?.free) return undefined;
+      // a back word naming another free block, which does not end where this one does
+      const other = damage === "back" &&
+        blocks.find((b) => b.free && b !== f && b.address < right.address);
       return {
         address,
-        value: (old & ~0xFF) | (~old & 0xFF), // its first byte only, flipped
-        call: (heap) => heap.usableSize(by.ptr),
-        expect: () => ({ kind: "overflow", at: b.ptr }),
+        value: other ? other.address : undefined,
+        of: right.ptr,
+        expect: () => damage === "poison" ? undefined : damaged,
       };
     }
-    if (this.damage === "top") {
-      // memory above the top that the heap poisoned: at init, and whatever fell back to the top
-      const span = Math.min(64, (run.poisonedTo - top) / 4);
-      if (span < 1) return undefined;
-      const address = top + 4 * [0, span - 1, n % span][n % 3];
-      if (this.via === "take" || this.via === "grow") {
-        const bytes = address - top + 8;
-        return {
-          address,
-          bytes,
-          call: (heap) => heap.malloc(bytes),
-          expect: (p) =>
-            "value" in p && p.value === top + HEADER
-              ? { kind: "use-after-free", at: address }
-              : undefined,
-        };
-      }
-      // a request past the limit is out of memory, whatever the poison below it says
-      const bytes = run.heap.base + run.heap.limit - top;
-      return { address, bytes, call: (heap) => heap.malloc(bytes), expect: () => undefined };
+    case "take": {
+      // the block the model takes is checked whole, and its links' ends: f's list neighbours
+      // see a damaged link of f; a block further along the list may be reached past f
+      return {
+        address,
+        bytes: f.size - 2 * HEADER,
+        expect: (p) => {
+          if (taken(p) === f.address) return damaged;
+          if (damage === "prev" && taken(p) === before) return uaf(before + 8);
+          if (damage === "next" && taken(p) === after) return uaf(after + 4);
+          return damage === "prev" || damage === "next" ? "any" : undefined;
+        },
+      };
     }
-    // a block of the free lists: one waiting in a quick list has no links, and its neighbours
-    // may be free too (they are not merged)
-    const listed = new Set(freeLists(run).flat());
-    const f = nth(
-      blocks.filter((b) =>
-        listed.has(b.address) && (this.damage !== "poison" || b.size >= 32) &&
-        (this.via !== "scan" || classOf(b.size + ALIGN) === classOf(b.size))
-      ),
-    );
-    if (!f) return undefined;
-    const at = blocks.indexOf(f);
-    const left = blocks[at - 1], right = blocks[at + 1]; // used, or waiting in a quick list
-    const words = (f.size - 16) / 4; // the poison between the links and the back word
-    const address = f.address +
-      (this.damage === "prev"
-        ? 4
-        : this.damage === "next"
-        ? 8
-        : this.damage === "back"
-        ? f.size - 4
-        : 12 + 4 * [0, words - 1, n % words][n % 3]);
-    const uaf = { kind: "use-after-free" as const, at: address };
-    switch (this.via) {
-      case "left":
-        if (!left || left.free) return undefined;
-        return {
-          address,
-          call: (heap) => heap.usableSize(left.ptr),
-          expect: () =>
-            this.damage === "back"
-              ? { kind: "overflow", at: left.ptr }
-              : this.damage === "poison"
-              ? undefined
-              : uaf,
-        };
-      case "right": {
-        // the right's own right neighbour is checked first: when free, a link of it to f is
-        // what reports; so only a right whose right is used or the top
-        if (!right || right.free || blocks[at + 2]?.free) return undefined;
-        // a back word naming another free block, which does not end where this one does
-        const other = this.damage === "back" &&
-          blocks.find((b) => b.free && b !== f && b.address < right.address);
-        return {
-          address,
-          value: other ? other.address : undefined,
-          call: (heap) => heap.usableSize(right.ptr),
-          expect: () => this.damage === "poison" ? undefined : uaf,
-        };
-      }
-      case "take": {
-        // the block the model takes is checked whole, and its links' ends: f's list neighbours
-        // see a damaged link of f; a block further along the list may be reached past f
-        const bytes = f.size - 2 * HEADER;
-        const { before, after } = listNeighbours(run, f.address);
-        return {
-          address,
-          bytes,
-          call: (heap) => heap.malloc(bytes),
-          expect: (p) => {
-            const taken = "value" in p && typeof p.value === "number" ? p.value - HEADER : -1;
-            if (taken === f.address) return uaf;
-            if (this.damage === "prev" && taken === before) {
-              return { kind: "use-after-free", at: before + 8 };
-            }
-            if (this.damage === "next" && taken === after) {
-              return { kind: "use-after-free", at: after + 4 };
-            }
-            return this.damage === "prev" || this.damage === "next" ? "any" : undefined;
-          },
-        };
-      }
-      case "scan": {
-        // a request of f's class that f cannot serve: the bounded scan passes f, following its
-        // next link, when f is among the first SCAN - 1 blocks and none before it fits
-        const size = f.size + ALIGN;
-        if (this.damage !== "next" || classOf(size) !== classOf(f.size)) return undefined;
-        const list = listOf(run, f.address);
-        const sizes = new Map(blocks.map((b) => [b.address, b.size]));
-        const at = list.indexOf(f.address);
-        const reached = at <= SCAN - 2 && list.slice(0, at).every((b) => sizes.get(b)! < size);
-        const after = list[at + 1] ?? -1;
-        return {
-          address,
-          bytes: size - 2 * HEADER,
-          call: (heap) => heap.malloc(size - 2 * HEADER),
-          expect: (p) => {
-            if (reached) return uaf;
-            const taken = "value" in p && typeof p.value === "number" ? p.value - HEADER : -1;
-            return taken === after ? { kind: "use-after-free", at: after + 4 } : "any";
-          },
-        };
-      }
-      case "grow": {
-        if (!left) return undefined;
-        const bytes = left.size + f.size - 2 * HEADER;
-        return {
-          address,
-          bytes,
-          grows: left.ptr,
-          call: (heap) => heap.realloc(left.ptr, bytes),
-          // realloc checks its block's neighbours first: a back word, as the left's overflow
-          expect: (p) =>
-            this.damage === "back"
-              ? { kind: "overflow", at: left.ptr }
-              : this.damage !== "poison" || ("value" in p && p.value === left.ptr)
-              ? uaf
-              : undefined,
-        };
-      }
+    case "scan": {
+      // a request of f's class that f cannot serve: the bounded scan passes f, following its
+      // next link, when f is among the first SCAN - 1 blocks and none before it fits
+      const size = f.size + ALIGN;
+      if (damage !== "next") return undefined;
+      const sizes = new Map(blocks.map((b) => [b.address, b.size]));
+      const reached = place <= SCAN - 2 && list.slice(0, place).every((b) => sizes.get(b)! < size);
+      return {
+        address,
+        bytes: size - 2 * HEADER,
+        expect: (p) => reached ? damaged : taken(p) === after ? uaf(after + 4) : "any",
+      };
+    }
+    case "grow": {
+      if (!left || left.free) return undefined; // a realloc of a free block is a double free
+      return {
+        address,
+        bytes: left.size + f.size - 2 * HEADER,
+        grows: left.ptr,
+        // realloc checks its block's neighbours first: a back word, as the left's overflow
+        expect: (p) =>
+          damage === "back"
+            ? overflow(left.ptr)
+            : damage !== "poison" || ("value" in p && p.value === left.ptr)
+            ? damaged
+            : undefined,
+      };
     }
   }
-  run(run: HeapRun): void {
-    const plan = this.plan(run);
-    if (!plan) return;
-    const { address, call } = plan;
-    const saved = run.poke(address, plan.value ?? 0x0BAD_0001 ^ (this.pick & 0xFFF0), [run.heap]);
-    const what = `${this}: word ${address} corrupted`;
-    run.trace.push(what);
-    const predicted = attempt(() => call(run.model));
-    const expected = plan.expect(predicted);
-    const got = attempt(() => call(run.heap));
-    run.poke(address, saved, [run.heap]);
-    let outcome = got;
-    if (expected === "any") {
-      const e = "error" in got ? got.error : undefined;
-      if (e !== undefined && !(e instanceof HeapMisuseError)) {
-        run.fail(`${what}: got ${show(got)}, a report or the model's ${show(predicted)}`);
-      }
-      if (e !== undefined) outcome = attempt(() => call(run.heap));
-    } else if (expected) {
-      const e = "error" in got ? got.error : undefined;
-      if (
-        !(e instanceof HeapMisuseError) || e.kind !== expected.kind || e.address !== expected.at
-      ) {
-        run.fail(`${what}: got ${show(got)}, not ${expected.kind} at ${expected.at}`);
-      }
-      outcome = attempt(() => call(run.heap)); // refused, changing nothing: again, restored
-    }
-    if (!sameOutcome(outcome, predicted)) {
-      run.fail(`${what}: got ${show(outcome)}, the model ${show(predicted)}`);
-    }
-    const allocates = this.damage === "top" ||
-      (!["guard", "nextHeader", "redzone"].includes(this.damage) &&
-        (this.via === "take" || this.via === "grow" || this.via === "scan"));
-    if (allocates && "value" in outcome && typeof outcome.value === "number") {
-      const grown = plan.grows === undefined ? -1 : run.contract.indexOf(plan.grows);
-      if (grown >= 0) {
-        run.moved(run.contract.live.splice(grown, 1)[0], outcome.value, plan.bytes!, what);
-      } else run.hold(outcome.value, plan.bytes!);
-    }
-    run.after(what);
+}
+
+/** Corrupts the word `plan` names, in the heap's memory only, and holds its call to the plan. */
+function corrupt(run: HeapRun, damage: Damage, via: Via, n: number, name: string): void {
+  const seen = plan(run, damage, via, n);
+  if (!seen) return;
+  const { address, of, bytes, grows } = seen;
+  const call = (heap: Heap) =>
+    bytes === undefined
+      ? heap.usableSize(of!)
+      : grows === undefined
+      ? heap.malloc(bytes)
+      : heap.realloc(grows, bytes);
+  const saved = run.poke(address, seen.value ?? 0x0BAD_0001 ^ (n & 0xFFF0), [run.heap]);
+  const what = `${name}: word ${address} corrupted`;
+  run.trace.push(what);
+  const predicted = attempt(() => call(run.model));
+  const expected = seen.expect(predicted);
+  const got = attempt(() => call(run.heap));
+  run.poke(address, saved, [run.heap]);
+  const report = reportOf(got);
+  if (expected === "any" && "error" in got && !report) {
+    run.fail(`${what}: got ${show(got)}, a report or the model's ${show(predicted)}`);
+  } else if (
+    expected && expected !== "any" &&
+    (report?.kind !== expected.kind || report.address !== expected.at)
+  ) {
+    run.fail(`${what}: got ${show(got)}, not ${expected.kind} at ${expected.at}`);
   }
-  toString(): string {
-    return `corrupt(${this.damage} via ${this.via}, ${this.pick})`;
+  // a report changed nothing: the call again, the word restored, must do what the model did
+  const outcome = expected && "error" in got ? attempt(() => call(run.heap)) : got;
+  if (!sameOutcome(outcome, predicted)) {
+    run.fail(`${what}: got ${show(outcome)}, the model ${show(predicted)}`);
   }
+  if (bytes !== undefined && "value" in outcome && typeof outcome.value === "number") {
+    const grown = grows === undefined ? -1 : run.contract.indexOf(grows);
+    if (grown >= 0) run.moved(run.contract.live.splice(grown, 1)[0], outcome.value, bytes, what);
+    else run.hold(outcome.value, bytes);
+  }
+  run.after(what);
 }
 
-/** The free lists, each head first, as read from the heap (the quick lists apart). */
-function freeLists(run: HeapRun): readonly (readonly number[])[] {
-  const image = { buffer: run.heap.memory.buffer, root: rootOf(run.heap.base), top: run.top };
-  return readHeap({ ...image, limit: MAX_LIMIT }).picture.lists;
-}
-
-/** The free list holding the block at `address`, head first, as read from the heap. */
-function listOf(run: HeapRun, address: number): readonly number[] {
-  return freeLists(run).find((list) => list.includes(address)) ?? [];
-}
-
-/** The free blocks before and after the one at `address` in its list. */
-function listNeighbours(run: HeapRun, address: number): { before: number; after: number } {
-  const list = listOf(run, address);
-  const at = list.indexOf(address);
-  return { before: list[at - 1] ?? -1, after: list[at + 1] ?? -1 };
-}
-
-// === Arbitraries ===
-
-const sizes = arbitrarySizes(true);
-
-const pointerCalls = fc.constantFrom<PointerCall>("free", "realloc", "usableSize", "bytes");
 const index = fc.nat({ max: 1 << 16 });
 
 /** The commands of a Heap-layer run. */
 export function heapCommands(): fc.Arbitrary<Command> {
+  const pointerCalls = fc.constantFrom(...Object.keys(POINTER_CALLS) as PointerCall[]);
+  // the limit at the heap's top, its end exactly (the top plus a header), just past it, or anywhere
+  const limitBytes = fc.oneof(
+    fc.constantFrom(0, HEADER, 2 * HEADER, ALIGN + HEADER),
+    fc.nat({ max: 300_000 }),
+  );
   return fc.oneof(
-    ...allocationCommands(sizes),
+    ...allocationCommands(sizes(true)),
     {
       weight: 5,
-      arbitrary: fc.tuple(
-        fc.constantFrom<Where>(
-          "freed",
-          "stale",
-          "interior",
-          "inFree",
-          "misaligned",
-          "below",
-          "above",
-        ),
-        index,
-        fc.boolean(),
-        pointerCalls,
-      ).map(([w, p, f, c]) => new BadPointer(w, p, f, c)),
+      arbitrary: fc.tuple(fc.constantFrom(...WHERE), index, fc.boolean(), pointerCalls)
+        .map(([where, n, forge, call]) => {
+          const name = `${call}(${where} ${n}${forge ? ", forged" : ""})`;
+          return command(name, (run) => giveBadPointer(run, where, n, forge, call));
+        }),
     },
-    { weight: 1, arbitrary: fc.constant(new Reset()) },
+    { weight: 1, arbitrary: fc.constant(command("reset()", reset)) },
     { weight: 1, arbitrary: fc.integer({ min: 320, max: 4096 }).map((w) => new Picture(w)) },
     {
       weight: 2,
-      arbitrary: fc.tuple(
-        fc.constantFrom("top", "span", "up", "down" as const),
-        // at the heap's top, its end exactly (the top plus a header), just past it, or anywhere
-        fc.oneof(fc.constantFrom(0, HEADER, 2 * HEADER, ALIGN + HEADER), fc.nat({ max: 300_000 })),
-      ).map(([to, bytes]) => new SetLimit(to, bytes)),
+      arbitrary: fc.tuple(fc.constantFrom("top", "span", "up", "down" as const), limitBytes)
+        .map(([to, bytes]) => command(`limit ${to} ${bytes}`, (run) => setLimit(run, to, bytes))),
     },
     {
       weight: 2,
       arbitrary: fc.tuple(fc.boolean(), fc.oneof(fc.nat({ max: 64 }), fc.constant(1 << 20)))
-        .map(([below, bytes]) => new OwnerWrite(below, bytes)),
+        .map(([below, bytes]) => {
+          const name = `owner writes ${bytes} ${below ? "below base" : "above the limit"}`;
+          return command(name, (run) => ownerWrites(run, below, bytes), (run) => run.setup.region);
+        }),
     },
     {
       weight: 2,
@@ -951,7 +810,9 @@ export function heapCommands(): fc.Arbitrary<Command> {
         index,
         fc.nat(5000),
       )
-        .map(([op, i, s]) => new ViaExports(op as "malloc" | "free" | "realloc", i, s)),
+        .map(([op, i, size]) =>
+          command(`exports.${op}(#${i}, ${size})`, (run) => viaExports(run, op, i, size))
+        ),
     },
     {
       weight: 2,
@@ -960,30 +821,32 @@ export function heapCommands(): fc.Arbitrary<Command> {
         // into the new memory by a header, a block's least, half a page, or all of it
         fc.constantFrom(HEADER, MIN_BLOCK, PAGE / 2, PAGE),
         fc.constantFrom(0, ALIGN, MIN_BLOCK),
-      ).map(([p, past, slack]) => new WorldWrites(p, past, slack)),
+      ).map(([growth, past, slack]) =>
+        command(
+          `world writes (${growth}, ${past} past, ${slack} slack), calloc over it`,
+          (run) => worldWrites(run, growth, past, slack),
+        )
+      ),
     },
     {
       weight: 1,
-      arbitrary: fc.tuple(fc.nat({ max: 200 }), fc.nat({ max: 3 }), fc.nat({ max: 15 })).map((
-        [c, e, o],
-      ) => new ScatteredClass(c, e, o)),
+      arbitrary: fc.tuple(fc.nat({ max: 200 }), fc.nat({ max: 3 }), fc.nat({ max: 15 }))
+        .map(([c, extra, order]) => {
+          const fitAt = SCAN - 2 + order % 3; // the largest block's place in the list, head 0
+          const name = `scattered(class ${c}, ${SCAN}+1+${extra}, fit at ${fitAt})`;
+          return command(name, (run) => scatteredClass(run, c, extra, fitAt));
+        }),
     },
     {
       weight: 8, // in checked runs only
-      arbitrary: fc.tuple(
-        fc.constantFrom<Damage>(
-          "guard",
-          "redzone",
-          "nextHeader",
-          "prev",
-          "next",
-          "back",
-          "poison",
-          "top",
+      arbitrary: fc.tuple(fc.constantFrom(...DAMAGE), fc.constantFrom(...VIA), index)
+        .map(([damage, via, n]) =>
+          command(
+            `corrupt(${damage} via ${via}, ${n})`,
+            (run, name) => corrupt(run, damage, via, n, name),
+            (run) => run.checked,
+          )
         ),
-        fc.constantFrom<Via>("left", "right", "take", "grow", "scan"),
-        index,
-      ).map(([d, v, p]) => new Corrupt(d, v, p)),
     },
   );
 }
@@ -1025,13 +888,10 @@ export function fuzzHeapLayer(options: HeapFuzzOptions = {}): { runs: number; op
       replayPath: options.replayPath,
     }),
     (setup, commands) => {
-      let run: HeapRun;
-      try {
-        run = new HeapRun(setup, options.kind, options.fastKind);
-      } catch (error) {
-        if (error instanceof Refused) return; // both refused the setup alike
-        throw error;
-      }
+      const made = attempt(() => new HeapRun(setup, options.kind, options.fastKind));
+      if ("error" in made && made.error instanceof Refused) return; // both refused it alike
+      if ("error" in made) throw made.error;
+      const run = made.value;
       try {
         fc.modelRun(() => ({ model: run, real: run }), commands);
         while (run.live.length > 0) run.free(run.live.length - 1);
@@ -1058,19 +918,12 @@ export function fuzzHeapLayer(options: HeapFuzzOptions = {}): { runs: number; op
 function replayed(error: Error, options: HeapFuzzOptions): Error {
   const path = /path: "([^"]*)"/.exec(error.message)?.[1];
   const replayPath = /replayPath="([^"]*)"/.exec(error.message)?.[1];
-  let again: Error | undefined;
-  try {
-    fuzzHeapLayer({ ...options, runs: 1, path, replayPath });
-  } catch (e) {
-    again = e as Error;
-  }
+  const replay = attempt(() => fuzzHeapLayer({ ...options, runs: 1, path, replayPath }));
   const problem = (e: Error) => String((e.cause as Error | undefined)?.message ?? e.message);
-  const note = again === undefined
-    ? "NOT REPRODUCED by its replay, run at once: the replay passed"
-    : problem(again) === problem(error)
+  const again = "error" in replay ? problem(replay.error as Error) : undefined;
+  const note = again === problem(error)
     ? "Reproduced by its replay, run at once."
-    : `NOT REPRODUCED by its replay, run at once: it failed otherwise: ${
-      problem(again).split("\n")[0]
-    }`;
+    : "NOT REPRODUCED by its replay, run at once: " +
+      (again === undefined ? "the replay passed" : `it failed otherwise: ${again.split("\n")[0]}`);
   return new Error(`${error.message}\n${note}`, { cause: error.cause });
 }
