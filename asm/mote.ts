@@ -1045,15 +1045,14 @@ export function mote_init(base: usize, limitEnd: usize): usize {
 
 /**
  * Moves the limit to `limitEnd`, a multiple of ALIGN from top + HEADER to MAX_LIMIT: the caller
- * checks it, as it did writing the global. Carving stops below it at once. Memory above a limit
- * lowered below the memory's end is the owner's to write while it stays there: raised again, the
- * limit gives it back to the heap as memory that is not known to be zero, nor poisoned (checked).
+ * checks it, as it did writing the global. Carving stops below it at once. Memory above the limit
+ * and below the memory's end is the owner's to write while it stays there, whether the limit was
+ * lowered below the memory's end or the heap grew the memory past its limit: a limit set anew
+ * gives it back to the heap as memory that is not known to be zero, nor poisoned (checked).
  */
 export function mote_set_limit(limitEnd: usize): void {
-  if (limitEnd < limit) {
-    seen = 0; // so room() takes all the memory there is now for written
-    if (CHECKED) store<u32>(root + POISONED, min(poisoned(), limitEnd));
-  }
+  seen = 0; // so room() takes all the memory there is now for written
+  if (CHECKED && limitEnd < limit) store<u32>(root + POISONED, min(poisoned(), limitEnd));
   limit = limitEnd;
 }
 

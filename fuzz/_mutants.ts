@@ -495,13 +495,20 @@ export const MUTANTS: readonly Mutant[] = [
     "",
   ]),
   mote("mote_set_limit", "memory above a lowered limit is thought zero when raised again", [
-    "    seen = 0; // so room() takes all the memory there is now for written\n",
+    "  seen = 0; // so room() takes all the memory there is now for written\n",
     "",
+  ]),
+  mote("mote_set_limit", "memory grown past the limit is thought zero when it is raised", [
+    "  seen = 0; // so room() takes all the memory there is now for written",
+    "  if (limitEnd < limit) seen = 0;",
   ]),
   mote(
     "mote_set_limit",
     "checked: memory above a lowered limit is thought poisoned when raised again",
-    ["if (CHECKED) store<u32>(root + POISONED, min(poisoned(), limitEnd));", ""],
+    [
+      "if (CHECKED && limitEnd < limit) store<u32>(root + POISONED, min(poisoned(), limitEnd));",
+      "",
+    ],
   ),
 ];
 

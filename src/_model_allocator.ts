@@ -61,8 +61,8 @@ export class ModelAllocator {
   #top = FIRST;
   /**
    * Memory from here to the memory's end reads zero: the model grew it and has not handed it out
-   * since. Memory the owner may have written is never pristine: what lay above a limit lowered
-   * below the memory's end, and memory another module grew.
+   * since. Memory the owner may have written is never pristine: what lay above the limit below the
+   * memory's end when the limit was set, and memory another module grew.
    */
   #pristine = 0;
   /** The memory's end when the model last looked: memory beyond it, another module grew. */
@@ -111,8 +111,10 @@ export class ModelAllocator {
   }
 
   set limit(address: number) {
-    // what lies above a limit below the memory's end is the owner's to write until it comes back
-    if (address < this.#memoryEnd()) this.#pristine = Math.max(this.#pristine, this.#memoryEnd());
+    // what lies above the limit and below the memory's end is the owner's to write while it stays
+    // there (a limit lowered below the memory's end, or the memory grown past the limit): a limit
+    // set anew gives none of it back as pristine
+    this.#pristine = Math.max(this.#pristine, this.#memoryEnd());
     this.#limit = address; // as the wasm's mote_set_limit, which trusts its caller to round it
   }
 

@@ -236,7 +236,9 @@ export class Heap {
    * The most bytes the heap may span from {@linkcode Heap.prototype.base}, at least enough for
    * its bookkeeping and one block. It can be raised at any time, and lowered down to the end of
    * its highest block (with the header after it), even below the size its memory has grown to:
-   * the heap then carves no memory above the new limit.
+   * the heap then carves no memory above the new limit. Memory above the limit (and below the
+   * memory's end) is the owner's to write, whichever way it got there: a limit set anew takes it
+   * back as memory not known to be zero, which calloc clears.
    *
    * @throws {TypeError} When set to something other than a number.
    * @throws {RangeError} When set below what the heap needs or above what wasm32 allows.

@@ -156,6 +156,20 @@ Deno.test("calloc clears every byte the owner could have written (#18: 1)", asyn
         const ptr = h.calloc(1, 40_000);
         assert.equal(firstNonZero(memory, ptr, 40_000), -1);
       });
+      await t.step(
+        `${name}: the heap grew the memory past its limit, written above, raised`,
+        () => {
+          const memory = new WebAssembly.Memory({ initial: 1, maximum: 100 });
+          const h = new kind({ memory, base: 1024, limit: PAGE, checked });
+          h.malloc(PAGE - 2048); // near the limit's end, past the memory's: it grows by a page
+          const end = h.base + h.limit;
+          assert.ok(end < memory.buffer.byteLength);
+          new Uint8Array(memory.buffer).fill(0xAB, end); // the owner's, above the limit
+          h.limit = 1 << 20;
+          const ptr = h.calloc(1, 40_000);
+          assert.equal(firstNonZero(memory, ptr, 40_000), -1);
+        },
+      );
       await t.step(`${name}: memory grown and written by another module`, () => {
         const memory = new WebAssembly.Memory({ initial: 1, maximum: 100 });
         const h = new kind({ memory, base: 1024, checked });
