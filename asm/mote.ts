@@ -813,7 +813,11 @@ function quickDamage(block: usize, size: usize): usize {
   return poisonDamage(block + NEXT + sizeof<u32>(), block + size - GUARD);
 }
 
-/** Reports the first damaged word of any quick-listed block, checking all before a flush. */
+/**
+ * Reports the first damaged word of any quick-listed block, or around one, checking all before a
+ * flush: the flush merges each with its free neighbours, unlinking them by their links and
+ * finding the left one by its back word, which must not lead out of the blocks.
+ */
 function quickListsDamaged(): bool {
   for (let size = MIN_BLOCK; size < SMALL; size += ALIGN) {
     let block = load<u32>(root + QUICK_HEADS + (size >> (ALIGN_BITS - 2)));
@@ -823,6 +827,7 @@ function quickListsDamaged(): bool {
         report(USE_AFTER_FREE, damaged);
         return true;
       }
+      if (neighboursDamaged(block, load<u32>(block))) return true;
       block = load<u32>(block, PREV);
     }
   }

@@ -494,6 +494,14 @@ export const MUTANTS: readonly Mutant[] = [
     "if (<usize>pages != seen) clean = endOf(pages);",
     "",
   ]),
+  mote(
+    "quickListsDamaged",
+    "checked: a flush merges a quick-listed block's free neighbours unchecked",
+    [
+      "      if (neighboursDamaged(block, load<u32>(block))) return true;\n",
+      "",
+    ],
+  ),
   mote("mote_set_limit", "memory above a lowered limit is thought zero when raised again", [
     "  seen = 0; // so room() takes all the memory there is now for written\n",
     "",

@@ -4,6 +4,7 @@ import { Heap, type HeapMisuseError, ModelHeap, OutOfMemoryError } from "../mod.
 import { fastWasm, ownWasm } from "./_wasm.ts";
 import { ModelAllocator } from "./_model_allocator.ts";
 import { SMALL } from "./_layout.ts";
+import { SCAN } from "./_size_class.ts";
 import { LiveBlocks } from "./_live_blocks.ts";
 import { FREED, LIVE, NOT_A_BLOCK } from "./_verdict.ts";
 
@@ -119,6 +120,26 @@ Deno.test("a checked heap reports a free block's overwritten link rather than fo
     assert.throws(
       () => h.malloc(528 - 8), // the scan passes b, which is too small, to its next
       (e: HeapMisuseError) => e.kind === "use-after-free" && e.address === b + 4,
+    );
+    assert.deepEqual(h.walk(), before);
+  }
+});
+
+Deno.test("a checked heap checks the free blocks a flush of its quick lists merges, first", () => {
+  // found by the Heap-layer fuzz (seed 14): the flush unlinked a free neighbour of a quick-listed
+  // block by its overwritten link, and trapped
+  const h = new Heap({ checked: true });
+  const f = h.malloc(528 - 8), quick = h.malloc(0); // f, and a block a quick list will keep
+  const others = Array.from({ length: SCAN }, () => [h.malloc(512 - 8), h.malloc(0)][0]);
+  h.free(f); // f at the tail of its class's list, past the scan
+  others.forEach((p) => h.free(p));
+  h.free(quick);
+  for (const link of [0x7BAD_0001, 0x100]) { // out of the memory; in it, but not a block
+    h.view.setUint32(f + 4, link, true); // f's next
+    const before = h.walk();
+    assert.throws(
+      () => h.malloc(528 - 8), // no listed block is reached that fits: the quick lists flush
+      (e: HeapMisuseError) => e.kind === "use-after-free" && e.address === f + 4,
     );
     assert.deepEqual(h.walk(), before);
   }
