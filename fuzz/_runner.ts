@@ -5,7 +5,7 @@
  */
 import fc from "fast-check";
 import { MAX_LIMIT, PAGE } from "../src/_layout.ts";
-import { integerFrom, ofType, type OptionCheck, positiveNumber } from "../src/_validate.ts";
+import * as check from "../src/_validate.ts";
 import { rootOf } from "../src/_heap_reader.ts";
 import { ModelAllocator } from "../src/_model_allocator.ts";
 import { anyCommands, type HeapSetup, heapSetups, moteCommands } from "./_arbitraries.ts";
@@ -65,16 +65,21 @@ export interface FuzzOptions {
   readonly onProgress?: (progress: FuzzProgress) => void;
 }
 
-/** The checks of {@linkcode FuzzOptions}' values, for every fuzz that takes them. */
-export const FUZZ_OPTION_CHECKS: Record<string, OptionCheck> = {
-  runs: integerFrom(1),
-  seconds: positiveNumber,
-  seed: integerFrom(-(2 ** 31), 2 ** 32 - 1), // fast-check's seeds: 32 bits, either sign
-  path: ofType("string"),
-  replayPath: ofType("string"),
-  maxCommands: integerFrom(1, 100_000),
-  onProgress: ofType("function"),
-};
+/** The checks of the fuzz options' values: the one place of their rules, the API's and flags'. */
+export const FUZZ_OPTION_CHECKS = {
+  runs: check.integerFrom(1),
+  seconds: check.numberFrom(0.001), // the millisecond `deno task fuzz --seconds` always asked for
+  seed: check.integerFrom(-(2 ** 31), 2 ** 32 - 1), // fast-check's seeds: 32 bits, either sign
+  path: check.ofType("string"),
+  replayPath: check.ofType("string"),
+  maxCommands: check.integerFrom(1, 100_000),
+  onProgress: check.ofType("function"),
+  alignment: (value, name) => check.checkAlignment(value, 1 << 16, name),
+  abi: check.oneOf("c", "rust"),
+  watchdogMs: check.integerFrom(1),
+  soakOperations: check.integerFrom(0),
+  soakLive: check.integerFrom(1),
+} satisfies Record<string, check.OptionCheck>;
 
 /**
  * The counts of a fuzz session so far.
