@@ -225,7 +225,8 @@ export function runFuzz(target: Target, options: FuzzOptions = {}): FuzzReport {
   });
   const subject = target.kind === "any" ? subjectOf(target.subject) : {};
   const replaying = path !== undefined;
-  while (counts.runs < limitRuns && performance.now() < deadline) {
+  let failure: FuzzFailureReport | undefined;
+  while (!failure && counts.runs < limitRuns && performance.now() < deadline) {
     seeds.push(seeds.length === 0 ? firstSeed : nextSeed(seeds.at(-1)!));
     const property = fc.property(
       target.kind === "mote" ? heapSetups(target.builds) : fc.constant(undefined),
@@ -261,27 +262,20 @@ export function runFuzz(target: Target, options: FuzzOptions = {}): FuzzReport {
     const numRuns = replaying ? 1 : Math.min(BATCH, limitRuns - counts.runs);
     const details = fc.check(property, { seed: seeds.at(-1), numRuns, path });
     if (details.failed) {
-      const failure = describe(details, target, failedAt ?? { runs: counts.runs, operations: 0 });
-      onProgress?.(progress());
-      return {
-        ...progress(),
-        seeds,
-        ...subject,
-        failure: replaying ? failure : { ...failure, replay: replay(target, options, failure) },
-      };
+      failure = describe(details, target, failedAt ?? { runs: counts.runs, operations: 0 });
     }
     if (replaying) break;
   }
-  if (target.kind === "any" && target.soak && !replaying) {
-    const { soak, failure } = soakRun(target, firstSeed);
-    counts.operations += soak.operations;
-    const done = { ...progress(), seeds, ...subject, soak };
-    onProgress?.(done);
-    return failure ? { ...done, failure } : done;
-  }
-  const report = { ...progress(), seeds, ...subject };
+  // after the runs, if they passed, the bounded-growth run: its failure, if any, is the session's
+  const soaked = target.kind === "any" && target.soak && !replaying && !failure
+    ? soakRun(target, firstSeed)
+    : undefined;
+  counts.operations += soaked?.soak.operations ?? 0;
+  const report = { ...progress(), seeds, ...subject, ...soaked };
   onProgress?.(report);
-  return report;
+  if (!failure) return report;
+  const replayed = replaying ? {} : { replay: replay(target, options, failure) };
+  return { ...report, failure: { ...failure, ...replayed } };
 }
 
 /** Replays a failure as its report says to: it must fail again, with the same message. */
