@@ -5,7 +5,7 @@
  */
 import fc from "fast-check";
 import { MAX_LIMIT, PAGE } from "../src/_layout.ts";
-import { integerFrom, ofType, type OptionCheck, positiveNumber } from "../src/_validate.ts";
+import * as check from "../src/_validate.ts";
 import { rootOf } from "../src/_heap_reader.ts";
 import { ModelAllocator } from "../src/_model_allocator.ts";
 import { anyCommands, type HeapSetup, heapSetups, moteCommands } from "./_arbitraries.ts";
@@ -65,16 +65,21 @@ export interface FuzzOptions {
   readonly onProgress?: (progress: FuzzProgress) => void;
 }
 
-/** The checks of {@linkcode FuzzOptions}' values, for every fuzz that takes them. */
-export const FUZZ_OPTION_CHECKS: Record<string, OptionCheck> = {
-  runs: integerFrom(1),
-  seconds: positiveNumber,
-  seed: integerFrom(-(2 ** 31), 2 ** 32 - 1), // fast-check's seeds: 32 bits, either sign
-  path: ofType("string"),
-  replayPath: ofType("string"),
-  maxCommands: integerFrom(1, 100_000),
-  onProgress: ofType("function"),
-};
+/** The checks of the fuzz options' values: the one place of their rules, the API's and flags'. */
+export const FUZZ_OPTION_CHECKS = {
+  runs: check.integerFrom(1),
+  seconds: check.numberFrom(0.001), // the millisecond `deno task fuzz --seconds` always asked for
+  seed: check.integerFrom(-(2 ** 31), 2 ** 32 - 1), // fast-check's seeds: 32 bits, either sign
+  path: check.ofType("string"),
+  replayPath: check.ofType("string"),
+  maxCommands: check.integerFrom(1, 100_000),
+  onProgress: check.ofType("function"),
+  alignment: (value, name) => check.checkAlignment(value, 1 << 16, name),
+  abi: check.oneOf("c", "rust"),
+  watchdogMs: check.integerFrom(1),
+  soakOperations: check.integerFrom(0),
+  soakLive: check.integerFrom(1),
+} satisfies Record<string, check.OptionCheck>;
 
 /**
  * The counts of a fuzz session so far.
@@ -220,7 +225,8 @@ export function runFuzz(target: Target, options: FuzzOptions = {}): FuzzReport {
   });
   const subject = target.kind === "any" ? subjectOf(target.subject) : {};
   const replaying = path !== undefined;
-  while (counts.runs < limitRuns && performance.now() < deadline) {
+  let failure: FuzzFailureReport | undefined;
+  while (!failure && counts.runs < limitRuns && performance.now() < deadline) {
     seeds.push(seeds.length === 0 ? firstSeed : nextSeed(seeds.at(-1)!));
     const property = fc.property(
       target.kind === "mote" ? heapSetups(target.builds) : fc.constant(undefined),
@@ -256,27 +262,20 @@ export function runFuzz(target: Target, options: FuzzOptions = {}): FuzzReport {
     const numRuns = replaying ? 1 : Math.min(BATCH, limitRuns - counts.runs);
     const details = fc.check(property, { seed: seeds.at(-1), numRuns, path });
     if (details.failed) {
-      const failure = describe(details, target, failedAt ?? { runs: counts.runs, operations: 0 });
-      onProgress?.(progress());
-      return {
-        ...progress(),
-        seeds,
-        ...subject,
-        failure: replaying ? failure : { ...failure, replay: replay(target, options, failure) },
-      };
+      failure = describe(details, target, failedAt ?? { runs: counts.runs, operations: 0 });
     }
     if (replaying) break;
   }
-  if (target.kind === "any" && target.soak && !replaying) {
-    const { soak, failure } = soakRun(target, firstSeed);
-    counts.operations += soak.operations;
-    const done = { ...progress(), seeds, ...subject, soak };
-    onProgress?.(done);
-    return failure ? { ...done, failure } : done;
-  }
-  const report = { ...progress(), seeds, ...subject };
+  // after the runs, if they passed, the bounded-growth run: its failure, if any, is the session's
+  const soaked = target.kind === "any" && target.soak && !replaying && !failure
+    ? soakRun(target, firstSeed)
+    : undefined;
+  counts.operations += soaked?.soak.operations ?? 0;
+  const report = { ...progress(), seeds, ...subject, ...soaked };
   onProgress?.(report);
-  return report;
+  if (!failure) return report;
+  const replayed = replaying ? {} : { replay: replay(target, options, failure) };
+  return { ...report, failure: { ...failure, ...replayed } };
 }
 
 /** Replays a failure as its report says to: it must fail again, with the same message. */

@@ -5,20 +5,23 @@
  * @module
  */
 import { parseArgs } from "../scripts/_cli.ts";
-import { fuzzConcurrent } from "./concurrent.ts";
+import { fuzzConcurrent, MAX_WORKERS } from "./concurrent.ts";
+import { FUZZ_OPTION_CHECKS as FUZZ } from "./_runner.ts";
 
+// flags take the fuzz's checks (--batch: a call's runs); fuzzConcurrent's of workers are inline
+const workers = { kind: "integer", min: 2, max: MAX_WORKERS } as const;
 const flags = parseArgs({
   usage: "deno task fuzz:concurrent",
   summary: "Workers at once on one shared heap, the ticket log replayed through the model, in " +
     "batches of runs until the runs or the seconds are done.",
   flags: {
-    runs: { kind: "integer", help: "runs in all (with --seconds, at most)", min: 1 },
-    seconds: { kind: "number", help: "go on starting batches for this long", min: 0 },
-    seed: { kind: "integer", help: "the first batch's seed; each next one adds 1", min: 0 },
-    batch: { kind: "integer", help: "runs a batch", default: 50, min: 1 },
-    "min-workers": { kind: "integer", help: "fewest workers", default: 2, min: 2, max: 8 },
-    "max-workers": { kind: "integer", help: "most workers", default: 8, min: 2, max: 8 },
-    "max-commands": { kind: "integer", help: "commands a worker", default: 150, min: 1 },
+    runs: { kind: "integer", help: "runs in all (with --seconds, at most)", check: FUZZ.runs },
+    seconds: { kind: "number", help: "go on starting batches for this long", check: FUZZ.seconds },
+    seed: { kind: "integer", help: "the first batch's seed, +1 a batch", min: 0, check: FUZZ.seed },
+    batch: { kind: "integer", help: "runs a batch", default: 50, check: FUZZ.runs },
+    "min-workers": { ...workers, help: "fewest workers", default: 2 },
+    "max-workers": { ...workers, help: "most workers", default: MAX_WORKERS },
+    "max-commands": { kind: "integer", help: "commands a worker (150)", check: FUZZ.maxCommands },
   },
 });
 const runs = flags.runs ?? (flags.seconds === undefined ? 200 : Infinity);

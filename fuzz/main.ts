@@ -17,47 +17,52 @@
  */
 import { fail, parseArgs, Progress, readArg, UsageError } from "../scripts/_cli.ts";
 import { fuzzAllocator, fuzzMote, type FuzzProgress, type FuzzReport } from "./mod.ts";
+import { FUZZ_OPTION_CHECKS as FUZZ } from "./_runner.ts";
 import { fuzzHeapLayer } from "./_heap_fuzz.ts";
 
+// each flag that sets an option has the API's check of it: the flag refuses what the API would
 const COMMAND = {
   usage: "deno task fuzz",
   summary: "Fuzzes mote's builds against the reference model, or with --wasm any allocator " +
     "module that exports C's malloc, free and realloc or Rust's alloc, dealloc and realloc. " +
     "Exits 1 on a failure, printing the command that replays it.",
   flags: {
-    runs: { kind: "integer", help: "how many runs (100 without --seconds)", min: 1 },
-    seconds: { kind: "number", help: "go on starting runs for this long", min: 0.001 },
-    seed: { kind: "integer", help: "the first batch's seed (random by default)" },
+    runs: { kind: "integer", help: "how many runs (100 without --seconds)", check: FUZZ.runs },
+    seconds: { kind: "number", help: "go on starting runs for this long", check: FUZZ.seconds },
+    seed: { kind: "integer", help: "the first batch's seed (random by default)", check: FUZZ.seed },
     path: { kind: "string", help: "with --seed and --replay-path: replays a failure" },
     "replay-path": { kind: "string", help: "which commands the failing run kept" },
-    "max-commands": { kind: "integer", help: "operations per run (200; 60 with --heap)", min: 1 },
+    "max-commands": {
+      kind: "integer",
+      help: "operations per run (200; 60 with --heap)",
+      check: FUZZ.maxCommands,
+    },
     wasm: { kind: "string", help: "an allocator module to fuzz instead of mote's builds" },
     model: { kind: "boolean", help: "with --wasm: a build of mote, held to the model" },
     abi: {
       kind: "string",
       help: "with --wasm: the ABI to fuzz if the module exports both",
-      choices: ["c", "rust"],
+      check: FUZZ.abi,
     },
     align: {
       kind: "integer",
       help: "with --wasm: the alignment plain allocations must have (16)",
-      min: 1,
-      max: 65536,
+      check: FUZZ.alignment,
     },
     "timeout-ms": {
       kind: "integer",
       help: "with --wasm: how long one call may take before it is a hang (2000)",
-      min: 1,
+      check: FUZZ.watchdogMs,
     },
     "soak-ops": {
       kind: "integer",
       help: "with --wasm: operations of the bounded-growth run, 0 to skip it (200000)",
-      min: 0,
+      check: FUZZ.soakOperations,
     },
     "soak-live": {
       kind: "integer",
       help: "with --wasm: the most blocks live in the bounded-growth run (1000)",
-      min: 1,
+      check: FUZZ.soakLive,
     },
     json: { kind: "boolean", help: "print the report as JSON" },
     heap: {
@@ -87,9 +92,6 @@ function validate(flags: Flags): void {
     if (flags[name] !== undefined && (flags.wasm === undefined || flags.model)) {
       throw new UsageError(`--${name} applies to --wasm FILE without --model`);
     }
-  }
-  if (flags.align !== undefined && (flags.align & (flags.align - 1)) !== 0) {
-    throw new UsageError(`--align must be a power of two, got "${flags.align}"`);
   }
   if (
     (flags.path !== undefined || flags["replay-path"] !== undefined) && flags.seed === undefined

@@ -25,7 +25,7 @@
  * @module
  */
 import { checkedWasm, fastWasm, ownWasm, regionWasm } from "../src/_wasm.ts";
-import { checkAlignment, checkFields, integerFrom, oneOf } from "../src/_validate.ts";
+import { checkFields } from "../src/_validate.ts";
 import {
   FUZZ_OPTION_CHECKS,
   type FuzzOptions,
@@ -216,14 +216,7 @@ export function fuzzAllocator(wasm: WasmSource, options: FuzzAllocatorOptions = 
     soakOperations = 200_000,
     soakLive = 1000,
     ...rest
-  } = checkFields<FuzzAllocatorOptions>(options, {
-    ...FUZZ_OPTION_CHECKS,
-    alignment: (value) => checkAlignment(value, 1 << 16),
-    abi: oneOf("c", "rust"),
-    watchdogMs: integerFrom(1),
-    soakOperations: integerFrom(0),
-    soakLive: integerFrom(1),
-  });
+  } = checkFields<FuzzAllocatorOptions>(options, FUZZ_OPTION_CHECKS);
   const source = wasm instanceof WebAssembly.Module ? wasm : bytesOf(wasm);
   const subject = new ThirdParty(source, { abi, watchdogMs });
   try {

@@ -21,9 +21,14 @@ const OPTIONS: FuzzAllocatorOptions = {
 const HANG_BOUND = 1000;
 
 /** `deno task fuzz` with `args`, in a process of its own: its exit code and output. */
-async function fuzz(...args: string[]) {
+function fuzz(...args: string[]) {
+  return run("./main.ts", args);
+}
+
+/** A command line of fuzz/ with `args`, in a process of its own: its exit code and output. */
+async function run(main: string, args: string[]) {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("./main.ts", import.meta.url).pathname, ...args],
+    args: ["run", "-A", new URL(main, import.meta.url).pathname, ...args],
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -156,6 +161,41 @@ Deno.test("deno task fuzz --wasm: exit 2 for usage, 1 for a bug with a replay, 0
       [["--runs", "0"], /^error: --runs must be an integer of at least 1, got "0"/],
       [["--wasm", new URL("../README.md", import.meta.url).pathname], /not a valid WebAssembly/],
       [["--align", "8"], /^error: --align applies to --wasm FILE without --model/],
+      // each flag that sets an option refuses what the API's check of it refuses, as the flag
+      [["--runs", "abc"], /^error: --runs must be an integer of at least 1, got "abc"/],
+      [["--runs", "1e20"], /^error: --runs must be an integer of at least 1, got "1e20"/],
+      [
+        ["--seconds", "0.0005"],
+        /^error: --seconds must be a number of at least 0.001, got "0.0005"/,
+      ],
+      [
+        ["--seed", "1.5"],
+        /^error: --seed must be an integer from -2147483648 to 4294967295, got "1.5"/,
+      ],
+      [["--seed", "99999999999"], /^error: --seed must be an integer from .* got "99999999999"/],
+      [["--max-commands", "200000"], /^error: --max-commands must be an integer from 1 to 100000/],
+      [["--heap", "--max-commands", "0"], /^error: --max-commands must be .* got "0"/],
+      [
+        ["--wasm", good, "--align", "3"],
+        /^error: --align must be a power of two from 1 to 65536, got "3"/,
+      ],
+      [
+        ["--wasm", good, "--align", "131072"],
+        /^error: --align must be a power of two .* got "131072"/,
+      ],
+      [["--wasm", good, "--abi", "go"], /^error: --abi must be "c" or "rust", got "go"/],
+      [
+        ["--wasm", good, "--timeout-ms", "0"],
+        /^error: --timeout-ms must be an integer of at least 1/,
+      ],
+      [
+        ["--wasm", good, "--soak-ops", "-1"],
+        /^error: --soak-ops must be an integer of at least 0, got "-1"/,
+      ],
+      [
+        ["--wasm", good, "--soak-live", "0"],
+        /^error: --soak-live must be an integer of at least 1, got "0"/,
+      ],
     ];
     for (const [args, message] of cases) {
       const { code, err } = await fuzz(...args);
@@ -164,6 +204,27 @@ Deno.test("deno task fuzz --wasm: exit 2 for usage, 1 for a bug with a replay, 0
       assert.equal(err.trim().split("\n").length, 1, err);
     }
   });
+  await t.step(
+    "deno task fuzz:concurrent takes fuzzConcurrent's checks: one line, exit 2",
+    async () => {
+      const cases: [string[], RegExp][] = [
+        [["--seed", "5000000000"], /^error: --seed must be an integer from .* got "5000000000"/],
+        [["--seed", "-1"], /^error: --seed must be an integer of at least 0, got "-1"/],
+        [["--batch", "0"], /^error: --batch must be an integer of at least 1, got "0"/],
+        [
+          ["--max-commands", "200000"],
+          /^error: --max-commands must be an integer from 1 to 100000/,
+        ],
+        [["--min-workers", "1"], /^error: --min-workers must be an integer from 2 to 8, got "1"/],
+      ];
+      for (const [args, message] of cases) {
+        const { code, err } = await run("./concurrent_main.ts", ["--runs", "1", ...args]);
+        assert.equal(code, 2, args.join(" "));
+        assert.match(err, message);
+        assert.equal(err.trim().split("\n").length, 1, err);
+      }
+    },
+  );
   await t.step(
     "a bug: exit 1, the rule, the shrunk run and the command that replays it",
     async () => {

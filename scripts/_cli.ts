@@ -12,10 +12,34 @@
  */
 import { seeded } from "../src/_test_util.ts";
 
-/** One flag: its kind, what it does, its default and, for numbers, its range. */
+/**
+ * The check of the API option a flag sets, so that the flag's values meet the API's rule and no
+ * copy of it: it throws a TypeError or RangeError whose message names `name` and ends
+ * `, got VALUE` (as `src/_validate.ts`'s checks do).
+ */
+export type ValueCheck = (value: unknown, name: string) => unknown;
+
+/**
+ * One flag: its kind, what it does, its default and, for numbers, its range or for strings its
+ * choices; or the check of the API option it sets, which sees each value first (a number flag's
+ * as `Number` reads it, NaN when it is none, so that the API's rule says what was expected).
+ */
 export type Flag =
-  | { kind: "integer" | "number"; help: string; default?: number; min?: number; max?: number }
-  | { kind: "string"; help: string; default?: string; choices?: readonly string[] }
+  | {
+    kind: "integer" | "number";
+    help: string;
+    default?: number;
+    min?: number;
+    max?: number;
+    check?: ValueCheck;
+  }
+  | {
+    kind: "string";
+    help: string;
+    default?: string;
+    choices?: readonly string[];
+    check?: ValueCheck;
+  }
   | { kind: "strings"; help: string }
   | { kind: "boolean"; help: string };
 
@@ -66,10 +90,21 @@ export function helpText<F extends Record<string, Flag>>(command: Command<F>): s
     rows.map(([left, right]) => left.padEnd(width) + right).join("\n");
 }
 
+/** Runs the API's check of a flag's value, reporting a refusal with the flag and the raw value. */
+function checkValue(check: ValueCheck | undefined, name: string, value: unknown, quoted: string) {
+  try {
+    check?.(value, `--${name}`);
+  } catch (error) {
+    if (!(error instanceof TypeError || error instanceof RangeError)) throw error;
+    throw new UsageError(error.message.replace(/, got [^]*$/, `, got ${quoted}`));
+  }
+}
+
 function convert(name: string, flag: Flag, raw: string): number | string {
   const quoted = JSON.stringify(raw);
   if (flag.kind === "integer" || flag.kind === "number") {
     const value = raw.trim() === "" ? NaN : Number(raw);
+    checkValue(flag.check, name, value, quoted);
     const what = flag.kind === "integer" ? "an integer" : "a number";
     const range = flag.min !== undefined && flag.max !== undefined
       ? ` from ${flag.min} to ${flag.max}`
@@ -84,6 +119,7 @@ function convert(name: string, flag: Flag, raw: string): number | string {
     ) throw new UsageError(`--${name} must be ${what}${range}, got ${quoted}`);
     return value;
   }
+  if (flag.kind === "string") checkValue(flag.check, name, raw, quoted);
   if (flag.kind === "string" && flag.choices && !flag.choices.includes(raw)) {
     throw new UsageError(`--${name} must be one of ${flag.choices.join(", ")}, got ${quoted}`);
   }

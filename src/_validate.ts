@@ -33,16 +33,16 @@ export function checkBoolean(value: unknown, what: string): boolean {
 
 /**
  * Checks that `value` is an integer from `min` to `max`, as the argument called `what`.
- * A non-number is a TypeError; a number out of range or fractional is a RangeError.
+ * A non-number is a TypeError; a number out of range or fractional is a RangeError. A `max` of
+ * `Number.MAX_SAFE_INTEGER` is no bound but the safe integers': the message says "of at least".
  */
 export function checkInteger(value: unknown, what: string, min: number, max: number): number {
   if (typeof value !== "number") {
     throw new TypeError(`${what} must be a number, got ${describe(value)}`);
   }
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new RangeError(
-      `${what} must be an integer from ${min} to ${max}, got ${describe(value)}`,
-    );
+    const range = max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `from ${min} to ${max}`;
+    throw new RangeError(`${what} must be an integer ${range}, got ${describe(value)}`);
   }
   return value;
 }
@@ -57,20 +57,23 @@ export function isSize(value: unknown): value is number {
   return typeof value === "number" && value >>> 0 === value;
 }
 
-/** Checks an alignment: a power of two from 1 to `max` (at most 2^30), named as such. */
-export function checkAlignment(value: unknown, max: number): number {
+/** Checks an alignment: a power of two from 1 to `max` (at most 2^30), named `what`. */
+export function checkAlignment(value: unknown, max: number, what = "Alignment"): number {
   if (typeof value !== "number") {
-    throw new TypeError(`Alignment must be a number, got ${describe(value)}`);
+    throw new TypeError(`${what} must be a number, got ${describe(value)}`);
   }
   if (!(value >= 1 && value <= max && Number.isInteger(value) && (value & (value - 1)) === 0)) {
     throw new RangeError(
-      `Alignment must be a power of two from 1 to ${max}, got ${describe(value)}`,
+      `${what} must be a power of two from 1 to ${max}, got ${describe(value)}`,
     );
   }
   return value;
 }
 
-/** A check of one option's value, given its name; it throws naming both when the value is bad. */
+/**
+ * A check of one option's value, given its name; it throws naming both when the value is bad,
+ * its message ending `, got VALUE` (a command line puts the value as typed there).
+ */
 export type OptionCheck = (value: unknown, name: string) => unknown;
 
 /** An integer from `min` to `max`, as an option's check. */
@@ -78,13 +81,13 @@ export const integerFrom =
   (min: number, max = Number.MAX_SAFE_INTEGER): OptionCheck => (value, name) =>
     checkInteger(value, name, min, max);
 
-/** A number above 0 and finite, as an option's check. */
-export const positiveNumber: OptionCheck = (value, name) => {
+/** A finite number of at least `min`, as an option's check. */
+export const numberFrom = (min: number): OptionCheck => (value, name) => {
   if (typeof value !== "number") {
     throw new TypeError(`${name} must be a number, got ${describe(value)}`);
   }
-  if (!(value > 0 && value < Infinity)) {
-    throw new RangeError(`${name} must be a number above 0, got ${describe(value)}`);
+  if (!(value >= min && value < Infinity)) {
+    throw new RangeError(`${name} must be a number of at least ${min}, got ${describe(value)}`);
   }
 };
 
