@@ -28,7 +28,8 @@ import {
 } from "./_arbitraries.ts";
 import { type Block, Contract } from "./_contract.ts";
 import { Picture } from "./_picture_command.ts";
-import { differBlocks } from "./_session.ts";
+import { differBlocks, FuzzFailure } from "./_session.ts";
+import { type FuzzOptions, type FuzzReport, runFuzz } from "./_runner.ts";
 
 const PAGE = 65536;
 const WASM32_PAGES = 65536;
@@ -263,9 +264,31 @@ export class HeapRun {
     }
   }
 
+  /** The end of a run: every block freed, then the contract and the heap checked whole. */
+  finish(): void {
+    while (this.live.length > 0) this.free(this.live.length - 1);
+    // small blocks may wait unmerged in quick lists (fast and checked builds), but free
+    if (this.heap.walk().some((b) => !b.free)) this.fail("used blocks remain, every block freed");
+    this.contract.check("the run", true);
+    this.checkWhole("the run");
+  }
+
   fail(problem: string): never {
-    const trace = this.trace.join("\n    ");
-    throw new Error(`${problem}\n  heap: ${describeSetup(this.setup)}\n  after:\n    ${trace}`);
+    throw new FuzzFailure(problem, this.trace);
+  }
+}
+
+/** A run on the heaps `setup` describes; undefined when both refuse it alike: nothing to do. */
+export function startHeapRun(
+  setup: HeapLayerSetup,
+  kind?: typeof Heap,
+  fastKind?: typeof Heap,
+): HeapRun | undefined {
+  try {
+    return new HeapRun(setup, kind, fastKind);
+  } catch (error) {
+    if (error instanceof Refused) return undefined;
+    throw error;
   }
 }
 
@@ -308,12 +331,6 @@ function sameOutcome(a: Outcome<unknown>, b: Outcome<unknown>): boolean {
 /** The misuse report an outcome is, or undefined for a value or another error. */
 function reportOf(outcome: Outcome<unknown>): HeapMisuseError | undefined {
   return "error" in outcome && outcome.error instanceof HeapMisuseError ? outcome.error : undefined;
-}
-
-function describeSetup({ build, region, base, pages, maximum, limit }: HeapLayerSetup): string {
-  if (!region) return `${build} Heap in its own memory, limit ${limit}`;
-  const most = maximum === undefined ? "" : ` (at most ${maximum})`;
-  return `${build} Heap at ${base} of a memory of ${pages} pages${most}, limit ${limit}`;
 }
 
 /** The item `n` names, modulo their number; undefined when there is none. */
@@ -882,67 +899,32 @@ export function heapLayerSetups(): fc.Arbitrary<HeapLayerSetup> {
   return heapSetups(BUILDS).map((setup) => ({ ...setup, build: BUILDS[setup.build].name }));
 }
 
-/** Options of {@linkcode fuzzHeapLayer}. */
-export interface HeapFuzzOptions {
-  readonly runs?: number;
-  readonly seed?: number;
-  readonly maxCommands?: number;
-  readonly path?: string;
-  /** With `seed` and `path`: the commands the failing run kept, as its report printed them. */
-  readonly replayPath?: string;
+/** Options of {@linkcode fuzzHeapLayer}: 60 operations a run by default. */
+export interface HeapFuzzOptions extends FuzzOptions {
   /** The kind of Heap to hold to the model: a subclass running other builds, say. */
   readonly kind?: typeof Heap;
   /** The kind of Heap the fast build's runs hold to the model. */
   readonly fastKind?: typeof Heap;
 }
 
-/** Runs the Heap-layer fuzz; throws the shrunk failure. */
-export function fuzzHeapLayer(options: HeapFuzzOptions = {}): { runs: number; operations: number } {
-  let runs = 0, operations = 0;
-  const property = fc.property(
-    heapLayerSetups(),
-    fc.commands([heapCommands()], {
-      maxCommands: options.maxCommands ?? 60,
-      size: "max",
-      replayPath: options.replayPath,
-    }),
-    (setup, commands) => {
-      const made = attempt(() => new HeapRun(setup, options.kind, options.fastKind));
-      if ("error" in made && made.error instanceof Refused) return; // both refused it alike
-      if ("error" in made) throw made.error;
-      const run = made.value;
-      try {
-        fc.modelRun(() => ({ model: run, real: run }), commands);
-        while (run.live.length > 0) run.free(run.live.length - 1);
-        // small blocks may wait unmerged in quick lists (fast and checked builds), but free
-        if (run.heap.walk().some((b) => !b.free)) run.fail("used blocks remain, every block freed");
-        run.contract.check("the run", true);
-        run.checkWhole("the run");
-      } finally {
-        runs++;
-        operations += run.operations;
-      }
-    },
+/**
+ * Runs the Heap-layer fuzz through `runFuzz`; throws its failure, shrunk, with what replays it
+ * and whether its replay, run at once, reproduced it.
+ */
+export function fuzzHeapLayer(options: HeapFuzzOptions = {}): FuzzReport {
+  const { kind, fastKind, ...rest } = options;
+  const report = runFuzz({ kind: "heap", heap: kind, fastHeap: fastKind }, rest);
+  const { failure } = report;
+  if (!failure) return report;
+  const { seed, path, replayPath, replay } = failure;
+  const replayed = replay === undefined
+    ? ""
+    : replay.reproduced
+    ? "\nReproduced by its replay, run at once."
+    : `\nNOT REPRODUCED by its replay, run at once: ${replay.differed}`;
+  throw new Error(
+    `${failure.message}\nHeap: ${failure.setup}\nShrunk commands: ${failure.commands}\n` +
+      `Replay: deno task fuzz --heap --seed ${seed} --path ${path} --replay-path '${replayPath}'` +
+      replayed,
   );
-  try {
-    fc.assert(property, { numRuns: options.runs ?? 100, seed: options.seed, path: options.path });
-  } catch (error) {
-    if (options.path !== undefined) throw error;
-    throw replayed(error as Error, options);
-  }
-  return { runs, operations };
-}
-
-/** A failure, replayed at once as its report says to: noted as reproduced, or what differed. */
-function replayed(error: Error, options: HeapFuzzOptions): Error {
-  const path = /path: "([^"]*)"/.exec(error.message)?.[1];
-  const replayPath = /replayPath="([^"]*)"/.exec(error.message)?.[1];
-  const replay = attempt(() => fuzzHeapLayer({ ...options, runs: 1, path, replayPath }));
-  const problem = (e: Error) => String((e.cause as Error | undefined)?.message ?? e.message);
-  const again = "error" in replay ? problem(replay.error as Error) : undefined;
-  const note = again === problem(error)
-    ? "Reproduced by its replay, run at once."
-    : "NOT REPRODUCED by its replay, run at once: " +
-      (again === undefined ? "the replay passed" : `it failed otherwise: ${again.split("\n")[0]}`);
-  return new Error(`${error.message}\n${note}`, { cause: error.cause });
 }

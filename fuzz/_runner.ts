@@ -14,6 +14,14 @@ import { moteAllocator } from "./_subject.ts";
 import { OracleFailure, ruleOf } from "./_oracles.ts";
 import type { SoakParams } from "./_soak.ts";
 import type { Subject, ThirdParty } from "./_third_party.ts";
+import type { Heap } from "../src/heap.ts";
+import {
+  heapCommands,
+  type HeapLayerSetup,
+  heapLayerSetups,
+  type HeapRun,
+  startHeapRun,
+} from "./_heap_fuzz.ts";
 
 /** A mote build to hold to the model. */
 export interface MoteBuild {
@@ -24,9 +32,13 @@ export interface MoteBuild {
   readonly importsMemory: boolean;
 }
 
-/** What to fuzz: mote builds against the model, or any allocator module on its own. */
+/**
+ * What to fuzz: mote builds against the model, any allocator module on its own, or `Heap`
+ * against `ModelHeap` (`heap` and `fastHeap` the kinds of Heap to hold to it, if not Heap's).
+ */
 export type Target =
   | { readonly kind: "mote"; readonly builds: readonly MoteBuild[] }
+  | { readonly kind: "heap"; readonly heap?: typeof Heap; readonly fastHeap?: typeof Heap }
   | {
     readonly kind: "any";
     readonly subject: ThirdParty;
@@ -59,7 +71,7 @@ export interface FuzzOptions {
   readonly path?: string;
   /** fast-check's record of which commands the failing run's shrunk sequence kept. */
   readonly replayPath?: string;
-  /** The most operations in one run. Defaults to 200. */
+  /** The most operations in one run. Defaults to 200; 60 for the Heap layer. */
   readonly maxCommands?: number;
   /** Called about once a second, and at the end, with the counts so far. */
   readonly onProgress?: (progress: FuzzProgress) => void;
@@ -215,6 +227,7 @@ export function runFuzz(target: Target, options: FuzzOptions = {}): FuzzReport {
   const deadline = started + (seconds ?? Infinity) * 1000;
   const firstSeed = givenSeed ?? (Math.random() * 2 ** 31) | 0;
   const counts = { runs: 0, operations: 0 };
+  let planned = 0; // runs handed to fast-check: the Heap layer's may not happen, refused alike
   let failedAt: { runs: number; operations: number } | undefined;
   let lastProgress = started;
   const seeds: number[] = [];
@@ -226,19 +239,18 @@ export function runFuzz(target: Target, options: FuzzOptions = {}): FuzzReport {
   const subject = target.kind === "any" ? subjectOf(target.subject) : {};
   const replaying = path !== undefined;
   let failure: FuzzFailureReport | undefined;
-  while (!failure && counts.runs < limitRuns && performance.now() < deadline) {
+  while (!failure && planned < limitRuns && performance.now() < deadline) {
     seeds.push(seeds.length === 0 ? firstSeed : nextSeed(seeds.at(-1)!));
     const property = fc.property(
-      target.kind === "mote" ? heapSetups(target.builds) : fc.constant(undefined),
-      fc.commands([
-        target.kind === "mote" ? moteCommands() : anyCommands(optionalOf(target.subject)),
-      ], {
-        maxCommands: options.maxCommands ?? 200,
+      setupsOf(target),
+      fc.commands([commandsOf(target)], {
+        maxCommands: options.maxCommands ?? (target.kind === "heap" ? 60 : 200),
         size: "max",
         replayPath: options.replayPath,
       }),
       (setup, commands) => {
         const session = start(target, setup);
+        if (!session) return; // a setup both heaps refuse alike: a run with nothing to do
         const shrinking = failedAt !== undefined;
         try {
           fc.modelRun(() => ({ model: session, real: session }), commands);
@@ -259,7 +271,11 @@ export function runFuzz(target: Target, options: FuzzOptions = {}): FuzzReport {
         }
       },
     );
-    const numRuns = replaying ? 1 : Math.min(BATCH, limitRuns - counts.runs);
+    // a number of Heap-layer runs comes from one seed: the runs they always were, which the
+    // bounded test and the mutation run measure
+    const batch = target.kind === "heap" && seconds === undefined ? Infinity : BATCH;
+    const numRuns = replaying ? 1 : Math.min(batch, limitRuns - planned);
+    planned += numRuns;
     const details = fc.check(property, { seed: seeds.at(-1), numRuns, path });
     if (details.failed) {
       failure = describe(details, target, failedAt ?? { runs: counts.runs, operations: 0 });
@@ -344,21 +360,42 @@ function nextSeed(seed: number): number {
   return (mixed ^ (mixed >>> 16)) + 1 | 0;
 }
 
-function optionalOf({ abi }: Subject) {
-  return {
+/** The heaps a target's runs start from. */
+function setupsOf(target: Target): fc.Arbitrary<Setup> {
+  if (target.kind === "heap") return heapLayerSetups();
+  return target.kind === "mote" ? heapSetups(target.builds) : fc.constant(undefined);
+}
+
+/** The commands of a target's runs. */
+function commandsOf(target: Target): fc.Arbitrary<fc.Command<Run, Run>> {
+  if (target.kind === "heap") return heapCommands();
+  if (target.kind === "mote") return moteCommands();
+  const { abi } = target.subject;
+  return anyCommands({
     calloc: abi.zeroed !== undefined,
     alignedAlloc: abi.name === "rust" || abi.aligned !== undefined,
     usableSize: abi.usableSize,
-  };
+  });
 }
 
-/** A fresh session for a run: the heap the setup describes, and the model beside it. */
-function start(target: Target, setup: HeapSetup | undefined): Session {
+/** Where a run starts: a C-ABI heap, a Heap-layer one, or a fresh instance of a module. */
+type Setup = HeapSetup | HeapLayerSetup | undefined;
+/** A run of any target: its commands' model and real alike. */
+type Run = Session | HeapRun;
+
+/**
+ * A fresh run: the heap the setup describes, and the model beside it; undefined for a Heap-layer
+ * setup both heaps refuse alike.
+ */
+function start(target: Target, setup: Setup): Run | undefined {
+  if (target.kind === "heap") {
+    return startHeapRun(setup as HeapLayerSetup, target.heap, target.fastHeap);
+  }
   if (target.kind === "any") {
     const allocator = target.subject.allocator(target.alignment);
     return new Session(allocator, undefined, target.subject.sessionAlignment(target.alignment));
   }
-  const build = target.builds[setup!.build];
+  const build = target.builds[(setup as HeapSetup).build];
   const { region, base, pages, maximum, limit } = setup!;
   const shape = region ? { initial: pages, maximum } : { initial: 0, maximum: 65536 };
   const memory = build.importsMemory ? new WebAssembly.Memory(shape) : undefined;
@@ -374,9 +411,7 @@ function start(target: Target, setup: HeapSetup | undefined): Session {
 
 /** A failure as fast-check reports it, shrunk, in the report's words. */
 function describe(
-  details: fc.RunDetails<[HeapSetup | undefined, Iterable<fc.Command<Session, Session>>]> & {
-    failed: true;
-  },
+  details: fc.RunDetails<[Setup, Iterable<fc.Command<Run, Run>>]> & { failed: true },
   target: Target,
   failedAt: { runs: number; operations: number },
 ): FuzzFailureReport {
@@ -388,7 +423,11 @@ function describe(
     : error instanceof Error
     ? `${error.stack ?? error.message}`
     : String(error);
-  const build = target.kind === "mote" && setup ? target.builds[setup.build].name : "module";
+  const build = target.kind === "heap"
+    ? `${setup?.build} Heap`
+    : target.kind === "mote" && setup
+    ? target.builds[setup.build as number].name
+    : "module";
   const where = setup?.region
     ? `a region at ${setup.base} (root ${rootOf(setup.base)}) of a memory of ${setup.pages} ` +
       `pages${setup.maximum === undefined ? "" : `, at most ${setup.maximum}`}`

@@ -6,6 +6,7 @@
  *     deno task fuzz --runs 5000 --seed 7
  *     deno task fuzz --wasm alloc.wasm    any allocator module (C or Rust ABI), without a model
  *     deno task fuzz --wasm mote.wasm --model   a build of mote, against the model
+ *     deno task fuzz --heap               the Heap API against ModelHeap
  *     deno task fuzz ... --seed S --path P --replay-path R   replays a failure as printed
  *     deno task fuzz ... --json           the report as JSON on stdout
  *
@@ -17,8 +18,7 @@
  */
 import { fail, parseArgs, Progress, readArg, UsageError } from "../scripts/_cli.ts";
 import { fuzzAllocator, fuzzMote, type FuzzProgress, type FuzzReport } from "./mod.ts";
-import { FUZZ_OPTION_CHECKS as FUZZ } from "./_runner.ts";
-import { fuzzHeapLayer } from "./_heap_fuzz.ts";
+import { FUZZ_OPTION_CHECKS as FUZZ, runFuzz } from "./_runner.ts";
 
 // each flag that sets an option has the API's check of it: the flag refuses what the API would
 const COMMAND = {
@@ -79,14 +79,12 @@ const MODULE_FLAGS = ["abi", "align", "timeout-ms", "soak-ops", "soak-live"] as 
 
 /**
  * Checks what the parser cannot: flags that need or exclude others. The defaults of flags left
- * out are the API's (`fuzzAllocator`'s, `fuzzHeapLayer`'s), so a flag is given when it is set.
+ * out are the API's (`fuzzAllocator`'s, `runFuzz`'s), so a flag is given when it is set.
  */
 function validate(flags: Flags): void {
   if (flags.model && flags.wasm === undefined) throw new UsageError("--model needs --wasm FILE");
-  if (flags.heap) {
-    for (const name of ["wasm", "seconds", "json"] as const) {
-      if (flags[name]) throw new UsageError(`--heap fuzzes mote's Heap: it takes no --${name}`);
-    }
+  if (flags.heap && flags.wasm !== undefined) {
+    throw new UsageError("--heap fuzzes mote's Heap: it takes no --wasm");
   }
   for (const name of MODULE_FLAGS) {
     if (flags[name] !== undefined && (flags.wasm === undefined || flags.model)) {
@@ -110,7 +108,7 @@ function progressLine({ runs, operations, elapsedMs, seed }: FuzzProgress): stri
 
 /** The flags of this invocation that choose what is fuzzed and how, for the replay command. */
 function targetFlags(flags: Flags): string[] {
-  const out = [];
+  const out = flags.heap ? ["--heap"] : [];
   if (flags.wasm !== undefined) out.push("--wasm", flags.wasm);
   if (flags.model) out.push("--model");
   for (const name of ["max-commands", ...MODULE_FLAGS] as const) {
@@ -130,6 +128,7 @@ function fuzz(flags: Flags, onProgress: (p: FuzzProgress) => void): [string, Fuz
     maxCommands: flags["max-commands"],
     onProgress,
   };
+  if (flags.heap) return ["the Heap API against ModelHeap", runFuzz({ kind: "heap" }, options)];
   if (flags.wasm === undefined) return ["mote's builds against the model", fuzzMote(options)];
   const wasm = readArg(flags.wasm, "--wasm");
   try {
@@ -151,48 +150,12 @@ function fuzz(flags: Flags, onProgress: (p: FuzzProgress) => void): [string, Fuz
   }
 }
 
-/**
- * The Heap-layer fuzz (fuzz/_heap_fuzz.ts) for `--runs` runs: exits 1 with fast-check's shrunk
- * commands and the command that replays them.
- */
-function fuzzHeap(flags: Flags): number {
-  const seed = flags.seed ?? (Math.random() * 2 ** 31) | 0;
-  const started = performance.now();
-  try {
-    const { runs, operations } = fuzzHeapLayer({
-      runs: flags.runs ?? 100,
-      seed,
-      path: flags.path,
-      replayPath: flags["replay-path"],
-      maxCommands: flags["max-commands"],
-    });
-    console.log(
-      `Fuzzed the Heap API against ModelHeap: ${runs} runs, ${operations} operations in ` +
-        `${seconds(performance.now() - started)}, no failure (seed ${seed}).`,
-    );
-    return 0;
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    const path = message.match(/path: "([^"]*)"/)?.[1];
-    const replayPath = message.match(/replayPath="([^"]*)"/)?.[1];
-    console.error(`FAILED fuzzing the Heap API:\n${message}`);
-    if (path !== undefined) {
-      console.error(
-        `\nReplay: deno task fuzz --heap --seed ${seed} --path ${path}` +
-          (replayPath ? ` --replay-path '${replayPath}'` : ""),
-      );
-    }
-    return 1;
-  }
-}
-
 function main(args: readonly string[]): number {
   const flags = parseArgs(COMMAND, args);
   const progress = new Progress();
   let what: string, report: FuzzReport;
   try {
     validate(flags);
-    if (flags.heap) return fuzzHeap(flags);
     [what, report] = fuzz(flags, (p) => progress.update(progressLine(p)));
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
