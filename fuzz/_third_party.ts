@@ -126,6 +126,10 @@ export class ThirdParty {
         this.#send(Control.END, "the end of the run");
       } catch { /* it hung: terminated already */ }
     }
+    this.#stop();
+  }
+
+  #stop(): void {
     this.#worker?.terminate();
     this.#worker = undefined;
     this.#control = undefined;
@@ -235,9 +239,7 @@ export class ThirdParty {
         continue;
       }
       // Deno's worker spins on in the allocator's code until the process exits (fuzzAllocator)
-      this.#worker!.terminate();
-      this.#worker = undefined;
-      this.#running = false;
+      this.#stop();
       const where = beating ? `${what} after operation ${now}` : what;
       throw new OracleFailure(
         "hang",
