@@ -23,10 +23,7 @@ const TYPE_SECTION = 1;
 const PAGES_MAX = 65536;
 
 /** A memory's size in pages, as declared. */
-interface MemoryLimits {
-  readonly initial: number;
-  readonly maximum: number | undefined;
-}
+type MemoryLimits = { readonly initial: number; readonly maximum: number | undefined };
 
 /** A module moved into shared memory. */
 export interface SharedModule {
