@@ -12,6 +12,7 @@ import { U32_MAX } from "../src/_validate.ts";
 import type { Allocator, MoteAllocator } from "./_subject.ts";
 import { OracleFailure } from "./_oracles.ts";
 import { type Block, Contract } from "./_contract.ts";
+import type { PointerCall } from "./_commands.ts";
 
 /**
  * The bytes of poison read at each end of a freed range after every step: a stray write lands
@@ -143,7 +144,7 @@ export class Session {
   }
 
   /** Frees a block, then hands its pointer to `then` again: the allocator must ignore it. */
-  freeTwice(index: number, then: "free" | "realloc" | "malloc_usable_size"): void {
+  freeTwice(index: number, then: PointerCall): void {
     const { ptr } = this.live[index];
     this.free(index);
     this.foreignPointer(ptr, then, "double free");
@@ -158,12 +159,7 @@ export class Session {
    * Hands the allocator a pointer that is no live block: it must refuse it, changing nothing,
    * and a checked build must report exactly `kind` at it.
    */
-  foreignPointer(
-    ptr: number,
-    call: "free" | "realloc" | "malloc_usable_size",
-    kind: MisuseReport,
-    forgedHeader?: number,
-  ): void {
+  foreignPointer(ptr: number, call: PointerCall, kind: MisuseReport, forgedHeader?: number): void {
     if (call !== "malloc_usable_size") this.frees++;
     const what = `${call}(${ptr}), a pointer not live` +
       (forgedHeader === undefined ? "" : ` behind a forged header ${forgedHeader}`);

@@ -82,12 +82,8 @@ export class ThirdParty {
       this.#module,
       new WebAssembly.Memory({ initial: 0 }),
     ));
-    if (wasm instanceof WebAssembly.Module) {
-      this.watchdogMs = undefined;
-    } else {
-      this.#shared = shareMemory(wasm);
-      this.watchdogMs = options.watchdogMs;
-    }
+    this.#shared = wasm instanceof WebAssembly.Module ? undefined : shareMemory(wasm);
+    this.watchdogMs = this.#shared && options.watchdogMs;
   }
 
   /**
