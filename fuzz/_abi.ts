@@ -96,12 +96,8 @@ export function abiAllocator(
    */
   const placed = (what: string, ptr: number, size: number, align = 1, replaced = 0): number => {
     if (ptr === 0) {
-      const why = livenessBroken({ size, alignment: align }, {
-        allocations,
-        liveBytes,
-        memoryBytes: memory.buffer.byteLength,
-        maxBytes,
-      });
+      const heap = { allocations, liveBytes, memory, maxBytes };
+      const why = livenessBroken({ size, alignment: align }, heap);
       if (why) throw new OracleFailure("liveness", `Liveness: ${what} returned 0: ${why}`, "0");
       return 0;
     }

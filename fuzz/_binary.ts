@@ -23,10 +23,7 @@ const TYPE_SECTION = 1;
 const PAGES_MAX = 65536;
 
 /** A memory's size in pages, as declared. */
-interface MemoryLimits {
-  readonly initial: number;
-  readonly maximum: number | undefined;
-}
+type MemoryLimits = { readonly initial: number; readonly maximum: number | undefined };
 
 /** A module moved into shared memory. */
 export interface SharedModule {
@@ -59,14 +56,6 @@ function name(text: string): number[] {
   return [...u32(bytes.length), ...bytes];
 }
 
-function sharedLimits({ initial, maximum }: MemoryLimits): number[] {
-  return [0x03, ...u32(initial), ...u32(maximum ?? PAGES_MAX)];
-}
-
-function section(id: number, contents: number[] | Uint8Array): Uint8Array {
-  return new Uint8Array([id, ...u32(contents.length), ...contents]);
-}
-
 /**
  * The module with its one memory shared and imported. Throws a `TypeError` for a module that
  * has no memory, more than one, or a 64-bit one.
@@ -80,7 +69,8 @@ export function shareMemory(bytes: Uint8Array): SharedModule {
   const importMemory = (module: string, field: string, declared: MemoryLimits) => {
     if (limits) throw new TypeError("The module has more than one memory");
     limits = declared;
-    entries.push(...name(module), ...name(field), 0x02, ...sharedLimits(declared));
+    const { initial, maximum = PAGES_MAX } = declared; // 0x03: shared, which needs a maximum
+    entries.push(...name(module), ...name(field), 0x02, 0x03, ...u32(initial), ...u32(maximum));
   };
   if (imports) {
     const reader = new Reader(bytes.subarray(0, imports.end), imports.contents);
@@ -107,7 +97,8 @@ export function shareMemory(bytes: Uint8Array): SharedModule {
     count += n;
   }
   if (!limits) throw new TypeError("The module has no memory to allocate in");
-  const importSection = section(IMPORT_SECTION, [...u32(count), ...entries]);
+  const contents = [...u32(count), ...entries];
+  const importSection = new Uint8Array([IMPORT_SECTION, ...u32(contents.length), ...contents]);
   // the import section replaces the old one, or goes first after the type section
   const before = imports ?? all.find((s) => s.id > TYPE_SECTION);
   const parts: Uint8Array[] = [bytes.subarray(0, 8)];

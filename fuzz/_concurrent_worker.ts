@@ -40,11 +40,7 @@ export interface WorkerResult {
 }
 
 /** A live block of this worker. */
-interface Block {
-  readonly id: number;
-  readonly ptr: number;
-  readonly usable: number;
-}
+type Block = { readonly id: number; readonly ptr: number; readonly usable: number };
 
 /** Blocks up to this size are filled and checked whole; larger ones at both ends. */
 const WHOLE = 1 << 16;
@@ -144,12 +140,8 @@ function runWorker(run: WorkerRun): WorkerResult {
     for (const command of run.commands) {
       switch (command.op) {
         case "malloc": {
-          const ptr = call(
-            "malloc",
-            command.size,
-            0,
-            "atStackEnd" in command ? atStackEnd : undefined,
-          );
+          const around = "atStackEnd" in command ? atStackEnd : undefined;
+          const ptr = call("malloc", command.size, 0, around);
           if (ptr) keep(place(ptr, command.size));
           break;
         }

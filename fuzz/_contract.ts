@@ -122,10 +122,10 @@ export class Contract {
     return block;
   }
 
-  /** Verifies a live block whole, as the program would read it before freeing or moving it. */
-  verify(block: Block, when: string): void {
+  /** Verifies a live block whole, as read before a free or a move; or its `upTo` bytes at `at`. */
+  verify(block: Block, when: string, at = block.ptr, upTo = block.usable): void {
     for (const [from, to] of extents(block.usable, WHOLE, EDGE)) {
-      this.verifyRange(block, from, to, block.ptr, when);
+      this.verifyRange(block, from, Math.min(to, upTo), at, when);
     }
   }
 
@@ -182,9 +182,7 @@ export class Contract {
       bounds: [number, number];
     },
   ): Block {
-    for (const [from, to] of extents(old.usable, WHOLE, EDGE)) {
-      this.verifyRange(old, from, Math.min(to, kept), ptr, `after ${what}`);
-    }
+    this.verify(old, `after ${what}`, ptr, kept);
     this.freed.add(old.ptr);
     return this.place(ptr, requested, usable, { ...how, zeroed: false });
   }

@@ -32,12 +32,12 @@ export const ROOM_TO_GROW = 16 << 20;
  */
 export function livenessBroken(
   request: { size: number; alignment: number },
-  heap: { allocations: number; liveBytes: number; memoryBytes: number; maxBytes?: number },
+  heap: { allocations: number; liveBytes: number; memory: WebAssembly.Memory; maxBytes?: number },
 ): string | undefined {
   if (request.size === 0) return undefined; // C lets malloc(0) return 0
   if (request.size > SMALL_REQUEST || request.alignment > SMALL_REQUEST) return undefined;
   if (heap.allocations === 0) return "the first request on a fresh instance failed";
-  const room = heap.maxBytes === undefined ? 0 : heap.maxBytes - heap.memoryBytes;
+  const room = heap.maxBytes === undefined ? 0 : heap.maxBytes - heap.memory.buffer.byteLength;
   if (heap.liveBytes <= NEARLY_EMPTY && room >= ROOM_TO_GROW) {
     return `it failed with ${heap.liveBytes} bytes live and room for the memory to grow by ` +
       `${Math.floor(room / 2 ** 20)} MiB`;

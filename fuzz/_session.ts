@@ -6,12 +6,13 @@
  */
 import { FIRST, HEADER, MAX_LIMIT } from "../src/_layout.ts";
 import type { ModelAllocator } from "../src/_model_allocator.ts";
-import type { HeapPicture } from "../src/_picture.ts";
+import type { HeapBlock, HeapPicture } from "../src/_picture.ts";
 import { readHeap, rootOf } from "../src/_heap_reader.ts";
 import { U32_MAX } from "../src/_validate.ts";
 import type { Allocator, MoteAllocator } from "./_subject.ts";
 import { OracleFailure } from "./_oracles.ts";
 import { type Block, Contract } from "./_contract.ts";
+import type { PointerCall } from "./_commands.ts";
 
 /**
  * The bytes of poison read at each end of a freed range after every step: a stray write lands
@@ -21,13 +22,11 @@ const POISON_EDGES = 4096;
 
 /** The failure of a run: what went wrong, after the operations that led there. */
 export class FuzzFailure extends Error {
-  /** The run's operations, one a line, with their results. */
-  readonly trace: readonly string[];
+  override name = "FuzzFailure";
 
-  constructor(problem: string, trace: readonly string[]) {
+  /** `trace`: the run's operations, one a line, with their results. */
+  constructor(problem: string, readonly trace: readonly string[]) {
     super(`${problem}\n  after ${trace.length} operations:\n    ${trace.join("\n    ")}`);
-    this.name = "FuzzFailure";
-    this.trace = trace;
   }
 }
 
@@ -145,7 +144,7 @@ export class Session {
   }
 
   /** Frees a block, then hands its pointer to `then` again: the allocator must ignore it. */
-  freeTwice(index: number, then: "free" | "realloc" | "malloc_usable_size"): void {
+  freeTwice(index: number, then: PointerCall): void {
     const { ptr } = this.live[index];
     this.free(index);
     this.foreignPointer(ptr, then, "double free");
@@ -160,12 +159,7 @@ export class Session {
    * Hands the allocator a pointer that is no live block: it must refuse it, changing nothing,
    * and a checked build must report exactly `kind` at it.
    */
-  foreignPointer(
-    ptr: number,
-    call: "free" | "realloc" | "malloc_usable_size",
-    kind: MisuseReport,
-    forgedHeader?: number,
-  ): void {
+  foreignPointer(ptr: number, call: PointerCall, kind: MisuseReport, forgedHeader?: number): void {
     if (call !== "malloc_usable_size") this.frees++;
     const what = `${call}(${ptr}), a pointer not live` +
       (forgedHeader === undefined ? "" : ` behind a forged header ${forgedHeader}`);
@@ -217,8 +211,7 @@ export class Session {
     while (this.live.length > 0) this.free(this.live.length - 1);
     if (!this.diff) return this.#churn(8);
     if (this.diff.model.limit === 0) return;
-    const { problems } = this.#readWasm(true); // the checked build's poison too, all of it
-    if (problems.length > 0) this.#fail(`The heap is damaged:\n  ${problems.join("\n  ")}`);
+    this.#readWasm(true); // the checked build's poison too, all of it
     const first = rootOf(this.diff.base) + FIRST;
     const end = Math.min(this.real.memory.buffer.byteLength, this.mote.limit) - HEADER;
     const whole = end - first - this.diff.model.overhead;
@@ -228,7 +221,7 @@ export class Session {
       this.#fail(`With every block freed, malloc(${whole}) did not get the first block`);
     }
     this.free(0);
-    const { picture } = this.#readWasm();
+    const picture = this.#readWasm();
     if (picture.blocks.length > 0 || picture.top !== first) {
       this.#fail(`With every block freed, ${picture.blocks.length} blocks remain`);
     }
@@ -318,9 +311,15 @@ export class Session {
       this.trace.push(`${what} -> ${ptr}`);
       this.#fail(`${what} returned ${ptr}, but the product overflows 32 bits`);
     } else {
-      const usable = this.#usable(ptr, requested);
+      // the request, when the usable size cannot be asked
+      const usable = this.real.malloc_usable_size
+        ? this.#call(`malloc_usable_size(${ptr})`, (a) => a.malloc_usable_size!(ptr))
+        : requested;
       this.trace.push(`b${this.contract.nextId} = ${what} -> ${ptr}, usable ${usable}`);
-      const bounds = this.#bounds();
+      // above the heap's bookkeeping and below its top, or in the memory
+      const bounds: [number, number] = this.diff
+        ? [rootOf(this.diff.base) + FIRST + HEADER, this.mote.top()]
+        : [1, this.real.memory.buffer.byteLength];
       if (old) {
         // mote keeps every usable byte; C promises only the bytes asked for
         const kept = this.diff ? Math.min(old.usable, usable) : Math.min(old.requested, requested);
@@ -331,18 +330,6 @@ export class Session {
       this.history.push(requested);
     }
     this.#after();
-  }
-
-  /** A block's usable size, asked of the allocator; the request, when it cannot be asked. */
-  #usable(ptr: number, requested: number): number {
-    if (!this.real.malloc_usable_size) return requested;
-    return this.#call(`malloc_usable_size(${ptr})`, (a) => a.malloc_usable_size!(ptr));
-  }
-
-  /** Where blocks may lie: above the heap's bookkeeping and below its top, or in the memory. */
-  #bounds(): [number, number] {
-    if (this.diff) return [rootOf(this.diff.base) + FIRST + HEADER, this.mote.top()];
-    return [1, this.real.memory.buffer.byteLength];
   }
 
   /**
@@ -379,15 +366,16 @@ export class Session {
       );
     }
     if (model.limit === 0) return; // a heap of zero capacity has no bookkeeping to read
-    const { picture, problems } = this.#readWasm();
-    if (problems.length > 0) this.#fail(`The heap is damaged:\n  ${problems.join("\n  ")}`);
-    const difference = differ(picture, model.picture());
+    const difference = differ(this.#readWasm(), model.picture());
     if (difference) this.#fail(`The heap differs from the model's: ${difference}`);
   }
 
-  /** The heap as read; the checked build's poison near each range's ends, unless `whole`. */
-  #readWasm(whole = false) {
-    return readHeap({
+  /**
+   * The heap as read, which must pass the integrity check: the checked build's poison near each
+   * range's ends, or all of it if `whole`.
+   */
+  #readWasm(whole = false): HeapPicture {
+    const { picture, problems } = readHeap({
       buffer: this.real.memory.buffer,
       root: rootOf(this.diff!.base),
       top: this.mote.top(),
@@ -395,6 +383,8 @@ export class Session {
       limit: this.mote.limit,
       poisonEdges: whole ? undefined : POISON_EDGES,
     });
+    if (problems.length > 0) this.#fail(`The heap is damaged:\n  ${problems.join("\n  ")}`);
+    return picture;
   }
 
   #start(): void {
@@ -433,16 +423,14 @@ function differ(actual: HeapPicture, expected: HeapPicture): string | undefined 
 }
 
 /** The first block that differs between two heaps' walks, in words; undefined when none. */
-export function differBlocks(actual: readonly Walked[], expected: readonly Walked[]) {
+export function differBlocks(actual: readonly HeapBlock[], expected: readonly HeapBlock[]) {
   for (let i = 0; i < Math.max(actual.length, expected.length); i++) {
     const a = actual[i], e = expected[i];
     if (a?.address !== e?.address || a?.size !== e?.size || a?.free !== e?.free) {
-      const show = (b?: Walked) =>
+      const show = (b?: HeapBlock) =>
         b ? `${b.free ? "free" : "used"} ${b.size} at ${b.address}` : "none";
       return `block ${i} is ${show(a)}, not ${show(e)}`;
     }
   }
   return undefined;
 }
-
-type Walked = { readonly address: number; readonly size: number; readonly free: boolean };

@@ -91,16 +91,6 @@ export function soak(
     }
     return true;
   };
-  const refused = (what: string, bytes: number, align: number, op: number) => {
-    const why = livenessBroken({ size: bytes, alignment: align }, {
-      allocations,
-      liveBytes,
-      memoryBytes: memory.buffer.byteLength,
-      maxBytes,
-    });
-    return why &&
-      `Liveness: ${what} returned 0 in operation ${op} of the bounded-growth run: ${why}`;
-  };
   for (let op = 0; op < operations; op++) {
     if ((op & 1023) === 0) beat(op);
     if (op % every === 0) samples.push(memory.buffer.byteLength);
@@ -130,9 +120,13 @@ export function soak(
       ? allocator.realloc(old, sizes[slot], align, bytes) >>> 0
       : allocator.alloc(bytes, align) >>> 0;
     if (ptr === 0) {
-      const why = refused(what, bytes, align, op);
-      if (why) return end(why, op);
-      continue;
+      const heap = { allocations, liveBytes, memory, maxBytes };
+      const why = livenessBroken({ size: bytes, alignment: align }, heap);
+      if (!why) continue;
+      return end(
+        `Liveness: ${what} returned 0 in operation ${op} of the bounded-growth run: ${why}`,
+        op,
+      );
     }
     const kept = moving ? Math.min(TAG_BYTES, sizes[slot], bytes) : 0;
     const now = new Uint8Array(memory.buffer);
@@ -152,15 +146,11 @@ export function soak(
         op,
       );
     }
-    if (!moving) {
-      allocations++, tags[slot] = 1 + pick(255);
-    }
+    if (!moving) allocations++, tags[slot] = 1 + pick(255);
     liveBytes += bytes - (moving ? sizes[slot] : 0);
     ptrs[slot] = ptr, sizes[slot] = bytes, aligns[slot] = aligned;
     mark(slot);
-    if (liveBytes > peakLive) {
-      peakLive = liveBytes;
-    }
+    peakLive = Math.max(peakLive, liveBytes);
   }
   samples.push(memory.buffer.byteLength);
   const growths = lateGrowths(samples);

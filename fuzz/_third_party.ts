@@ -82,12 +82,8 @@ export class ThirdParty {
       this.#module,
       new WebAssembly.Memory({ initial: 0 }),
     ));
-    if (wasm instanceof WebAssembly.Module) {
-      this.watchdogMs = undefined;
-    } else {
-      this.#shared = shareMemory(wasm);
-      this.watchdogMs = options.watchdogMs;
-    }
+    this.#shared = wasm instanceof WebAssembly.Module ? undefined : shareMemory(wasm);
+    this.watchdogMs = this.#shared && options.watchdogMs;
   }
 
   /**
@@ -126,6 +122,10 @@ export class ThirdParty {
         this.#send(Control.END, "the end of the run");
       } catch { /* it hung: terminated already */ }
     }
+    this.#stop();
+  }
+
+  #stop(): void {
     this.#worker?.terminate();
     this.#worker = undefined;
     this.#control = undefined;
@@ -235,9 +235,7 @@ export class ThirdParty {
         continue;
       }
       // Deno's worker spins on in the allocator's code until the process exits (fuzzAllocator)
-      this.#worker!.terminate();
-      this.#worker = undefined;
-      this.#running = false;
+      this.#stop();
       const where = beating ? `${what} after operation ${now}` : what;
       throw new OracleFailure(
         "hang",

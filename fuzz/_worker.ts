@@ -26,9 +26,7 @@ export interface Start {
   readonly request: number;
 }
 
-let init: Init;
-let control: Int32Array;
-let module: WebAssembly.Module;
+let init: Init, control: Int32Array, module: WebAssembly.Module;
 
 function answer(request: number, status: number, result = 0, text?: string): void {
   if (text !== undefined) Control.writeText(control, text);

@@ -102,28 +102,21 @@ function workerCommands(maxCommands: number) {
   const size = sizes(false) as fc.Arbitrary<number>, index = fc.nat({ max: 1 << 16 });
   const op = <T extends string>(name: T) => fc.constant(name);
   const alignment = fc.constantFrom(...POWERS_OF_TWO), nat = (max: number) => fc.nat({ max });
+  // the raw export at the span's end and a header or an alignment either side of it: a limit
+  // below what the heap spans is refused, whoever asks (Heap's setter refuses it before)
+  const fromSpanEnd = fc.constantFrom(-ALIGN, -HEADER, 0, ALIGN);
+  const weighted = <T>(weight: number, arbitrary: fc.Arbitrary<T>) => ({ weight, arbitrary });
   const command = fc.oneof(
-    { weight: 9, arbitrary: fc.record({ op: op("malloc"), size }) },
+    weighted(9, fc.record({ op: op("malloc"), size })),
     // a stack overflow around a call: a thread that throws there must leave no lock behind
-    { weight: 1, arbitrary: fc.record({ op: op("malloc"), size, atStackEnd: fc.constant(true) }) },
-    { weight: 2, arbitrary: fc.record({ op: op("calloc"), count: nat(64), size: nat(1024) }) },
-    { weight: 2, arbitrary: fc.record({ op: op("aligned_alloc"), alignment, size }) },
-    {
-      weight: 6,
-      arbitrary: fc.record({ op: op("realloc"), index, size: fc.oneof(size, nat(600)) }),
-    },
-    { weight: 9, arbitrary: fc.record({ op: op("free"), index }) },
-    { weight: 2, arbitrary: fc.record({ op: op("malloc_usable_size"), index }) },
-    // the raw export at the span's end and a header or an alignment either side of it: a limit
-    // below what the heap spans is refused, whoever asks (Heap's setter refuses it before)
-    {
-      weight: 1,
-      arbitrary: fc.record({
-        op: op("set_limit"),
-        fromSpanEnd: fc.constantFrom(-ALIGN, -HEADER, 0, ALIGN),
-      }),
-    },
-    { weight: 1, arbitrary: fc.record({ op: op("verify") }) },
+    weighted(1, fc.record({ op: op("malloc"), size, atStackEnd: fc.constant(true) })),
+    weighted(2, fc.record({ op: op("calloc"), count: nat(64), size: nat(1024) })),
+    weighted(2, fc.record({ op: op("aligned_alloc"), alignment, size })),
+    weighted(6, fc.record({ op: op("realloc"), index, size: fc.oneof(size, nat(600)) })),
+    weighted(9, fc.record({ op: op("free"), index })),
+    weighted(2, fc.record({ op: op("malloc_usable_size"), index })),
+    weighted(1, fc.record({ op: op("set_limit"), fromSpanEnd })),
+    weighted(1, fc.record({ op: op("verify") })),
   );
   return fc.array(command, { maxLength: maxCommands, size: "max" });
 }
@@ -133,6 +126,7 @@ export type WorkerCommand = ReturnType<typeof workerCommands> extends fc.Arbitra
   : never;
 
 function plans(options: Required<Omit<ConcurrentFuzzOptions, "seed" | "wasm">>) {
+  const everyWorker = { minLength: options.maxWorkers, maxLength: options.maxWorkers };
   return fc.record({
     workers: fc.integer({ min: options.minWorkers, max: options.maxWorkers }),
     // how far above the log the heap's region starts
@@ -146,10 +140,7 @@ function plans(options: Required<Omit<ConcurrentFuzzOptions, "seed" | "wasm">>) 
     growable: fc.option(fc.nat({ max: 300 }), { nil: undefined, freq: 3 }),
     // bytes the main thread raises the limit by while the workers run, one timer each
     raises: fc.array(fc.integer({ min: 1, max: 1 << 20 }), { maxLength: 3 }),
-    commands: fc.array(workerCommands(options.maxCommands), {
-      minLength: options.maxWorkers,
-      maxLength: options.maxWorkers,
-    }),
+    commands: fc.array(workerCommands(options.maxCommands), everyWorker),
   });
 }
 
@@ -307,9 +298,7 @@ async function runOnce(
   };
 
   if (hang) {
-    const schedule = plan.commands.slice(0, plan.workers).map((commands) =>
-      JSON.stringify(commands)
-    );
+    const schedule = plan.commands.slice(0, plan.workers).map((each) => JSON.stringify(each));
     fail(`${hang}; the workers' commands:\n    ${schedule.join("\n    ")}`, undefined, Hang);
   }
   if (raised) fail(`raising the limit from the main thread threw ${raised}`);
@@ -358,11 +347,8 @@ async function runOnce(
         `the model's ${model.memory.buffer.byteLength}`,
     );
   }
-  let switches = 0;
-  for (let i = 1; i < log.length; i++) switches += log[i].owner !== log[i - 1].owner ? 1 : 0;
-  const raises =
-    log.filter((entry) => entry.operation === "set_limit" && !workerOf.has(entry.owner))
-      .length;
+  const switches = log.filter((entry, i) => i > 0 && entry.owner !== log[i - 1].owner).length;
+  const raises = log.filter((e) => e.operation === "set_limit" && !workerOf.has(e.owner)).length;
   return { operations: log.length, switches, raises };
 }
 
@@ -435,9 +421,7 @@ export async function fuzzConcurrent(
       const error = details.errorInstance;
       failure = error instanceof RunFailure
         ? error.message
-        : error instanceof Error
-        ? `${error.stack}`
-        : String(error);
+        : String(error instanceof Error ? error.stack : error);
     }
   } finally {
     for (const worker of pool) worker.terminate();
