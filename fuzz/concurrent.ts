@@ -328,8 +328,12 @@ async function runOnce(
       }
     }
   }
+  // every entry in ticket order, by a thread of the run: a worker or this one (raising the limit)
   log.forEach((entry, i) => {
     if (entry.ticket !== first + i) fail(`the log's entry ${first + i} has ticket ${entry.ticket}`);
+    if (entry.owner !== heap.owner && !workerOf.has(entry.owner)) {
+      fail(`the log's entry #${entry.ticket} names owner ${entry.owner}, no thread's`, i);
+    }
   });
 
   // the model, replaying the log from the heap as it was made
@@ -348,7 +352,7 @@ async function runOnce(
     );
   }
   const switches = log.filter((entry, i) => i > 0 && entry.owner !== log[i - 1].owner).length;
-  const raises = log.filter((e) => e.operation === "set_limit" && !workerOf.has(e.owner)).length;
+  const raises = log.filter((e) => e.operation === "set_limit" && e.owner === heap.owner).length;
   return { operations: log.length, switches, raises };
 }
 
