@@ -495,7 +495,8 @@ function ownerWrites(run: HeapRun, below: boolean, bytes: number): void {
  * or the heap grows its memory itself (its limit first raised two pages past the memory, if
  * lower: a heap that never grew its memory has none it may think zero), its limit is lowered to
  * its blocks' end (and `slack`), the owner writes above it, and the limit is raised: in one step,
- * as random orders rarely are. Either way a calloc's bytes end `past` into the new memory.
+ * as random orders rarely are, first in the memory the heap had, then once it grew. Either way a
+ * calloc's bytes end `past` into the new memory.
  */
 function worldWrites(run: HeapRun, growth: number | "all" | "limit", past: number, slack: number) {
   const end = () => run.heap.memory.buffer.byteLength;
@@ -503,15 +504,19 @@ function worldWrites(run: HeapRun, growth: number | "all" | "limit", past: numbe
     if (!run.setup.region) return;
     const short = end() + 2 * PAGE - run.heap.base - run.heap.limit;
     if (short > 0) setLimit(run, "up", short);
-    const before = run.heap.limit;
-    carveTo(run, end() + past); // grows the memory, if its maximum lets it
-    setLimit(run, "top", HEADER + slack);
-    if (run.heap.limit >= before) return;
-    const lowered = run.heap.base + run.heap.limit;
-    run.ownerWrites(lowered, lowered + PAGE);
-    run.after(`owner writes [${lowered}, ${lowered + PAGE})`);
-    setLimit(run, "up", before - run.heap.limit);
-    return carveTo(run, end() - 2 * ALIGN); // as far as a block fits in the memory there is
+    // first in memory the heap had (a checked heap's poisoned at its start), then grown by `past`
+    for (const grown of [0, past]) {
+      const before = run.heap.limit;
+      if (grown > 0) carveTo(run, end() + grown); // grows the memory, if its maximum lets it
+      setLimit(run, "top", HEADER + slack);
+      if (run.heap.limit >= before) continue;
+      const lowered = run.heap.base + run.heap.limit;
+      run.ownerWrites(lowered, lowered + PAGE);
+      run.after(`owner writes [${lowered}, ${lowered + PAGE})`);
+      setLimit(run, "up", before - run.heap.limit);
+      carveTo(run, end() - 2 * ALIGN); // as far as a block fits in the memory there is
+    }
+    return;
   }
   const have = end() / PAGE;
   const pages = growth === "all" ? WASM32_PAGES - have : growth;

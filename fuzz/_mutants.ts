@@ -326,10 +326,15 @@ export const MUTANTS: readonly Mutant[] = [
     "let gap = (0 - block - HEADER) & (alignment - 1);",
     "let gap = (0 - block) & (alignment - 1);",
   ]),
-  mote("malloc_usable_size", "malloc_usable_size counts the checked guard as usable", [
-    "return block ? (load<u32>(block) & ~TAGS) - OVERHEAD : 0;",
-    "return block ? (load<u32>(block) & ~TAGS) - HEADER : 0;",
-  ]),
+  mote(
+    "malloc_usable_size",
+    "malloc_usable_size counts the checked guard as usable",
+    [
+      "return block ? (load<u32>(block) & ~TAGS) - OVERHEAD : 0;",
+      "return block ? (load<u32>(block) & ~TAGS) - HEADER : 0;",
+    ],
+    "the checked build returns above, with its red zone's slack: the line is reached only where GUARD is 0 and OVERHEAD is HEADER",
+  ),
   mote("mote_init", "reset keeps the old list heads", [
     "memory.fill(newRoot, 0, ROOT_SIZE);",
     "memory.fill(newRoot, 0, HEADS);",
