@@ -12,7 +12,7 @@
 import fc from "fast-check";
 import { Heap, HeapMisuseError, type MisuseKind } from "../mod.ts";
 import { ModelHeap } from "../src/model.ts";
-import { ALIGN, FIRST, HEADER, MAX_LIMIT, MIN_BLOCK, QUICK_BOUND } from "../src/_layout.ts";
+import { ALIGN, FIRST, HEADER, MAX_LIMIT, MIN_BLOCK, QUICK_BOUND, SMALL } from "../src/_layout.ts";
 import { classOf, SCAN } from "../src/_size_class.ts";
 import { readHeap, rootOf } from "../src/_heap_reader.ts";
 import { runOn } from "../src/heap.ts";
@@ -495,8 +495,9 @@ function ownerWrites(run: HeapRun, below: boolean, bytes: number): void {
  * or the heap grows its memory itself (its limit first raised two pages past the memory, if
  * lower: a heap that never grew its memory has none it may think zero), its limit is lowered to
  * its blocks' end (and `slack`), the owner writes above it, and the limit is raised: in one step,
- * as random orders rarely are, first in the memory the heap had, then once it grew. Either way a
- * calloc's bytes end `past` into the new memory.
+ * as random orders rarely are, first in the memory the heap had, then once it grew; or the heap
+ * grows the memory past its limit, the owner writes above it, and the limit is raised. Either way
+ * a calloc's bytes end `past` into the new memory.
  */
 function worldWrites(run: HeapRun, growth: number | "all" | "limit", past: number, slack: number) {
   const end = () => run.heap.memory.buffer.byteLength;
@@ -516,7 +517,17 @@ function worldWrites(run: HeapRun, growth: number | "all" | "limit", past: numbe
       setLimit(run, "up", before - run.heap.limit);
       carveTo(run, end() - 2 * ALIGN); // as far as a block fits in the memory there is
     }
-    return;
+    // and the heap grows the memory by a page past its limit, which ends `past` and a few ALIGNs
+    // past the memory's end: what lies above the limit is the owner's until it is raised
+    const raised = run.heap.limit, into = past % PAGE + 3 * ALIGN;
+    setLimit(run, "down", run.heap.base + raised - (end() + into));
+    carveTo(run, end() + into);
+    const limitEnd = run.heap.base + run.heap.limit;
+    if (limitEnd >= end()) return;
+    run.ownerWrites(limitEnd, end());
+    run.after(`owner writes [${limitEnd}, ${end()})`);
+    setLimit(run, "up", raised - run.heap.limit);
+    return carveTo(run, end() - 2 * ALIGN);
   }
   const have = end() / PAGE;
   const pages = growth === "all" ? WASM32_PAGES - have : growth;
@@ -581,10 +592,11 @@ function scatteredClass(run: HeapRun, classIndex: number, extra: number, fitAt: 
  * region's poison, by the malloc that carves over it.
  */
 const DAMAGE = ["guard", "redzone", "nextHeader", "prev", "next", "back", "poison", "top"] as const;
-const VIA = ["left", "right", "take", "grow", "scan"] as const;
+const VIA = ["left", "right", "take", "grow", "scan", "flush"] as const;
 
 /** A report a call must make: its kind and address. */
-type Report = { kind: MisuseKind; at: number };
+/** A report: its kind and address, or one of `or` (where the first check may fall elsewhere). */
+type Report = { kind: MisuseKind; at: number; or?: readonly Report[] };
 const uaf = (at: number): Report => ({ kind: "use-after-free", at });
 const overflow = (at: number): Report => ({ kind: "overflow", at });
 
@@ -616,6 +628,8 @@ function plan(run: HeapRun, damage: Damage, via: Via, n: number): Plan | undefin
   const used = (i: number) => blocks[i] !== undefined && !blocks[i].free;
   const seeable = (i: number) =>
     via === "left" || via === "grow" ? used(i - 1) : via !== "right" || used(i + 1);
+  // a flush of the quick lists merges free blocks beside quick-listed ones: it sees only those
+  if (via === "flush" && !(damage === "prev" || damage === "next" || damage === "back")) return;
   if (damage === "guard" || damage === "nextHeader") {
     const guard = damage === "guard";
     const b = nth(blocks.filter((b) => !b.free && (guard || b.address + b.size < top)), n);
@@ -675,12 +689,15 @@ function plan(run: HeapRun, damage: Damage, via: Via, n: number): Plan | undefin
   // a block of the free lists: one waiting in a quick list has no links, and its neighbours
   // may be free too (they are not merged)
   const image = { buffer: run.heap.memory.buffer, root: rootOf(run.heap.base), top };
-  const lists = readHeap({ ...image, limit: MAX_LIMIT }).picture.lists;
-  const listed = new Set(lists.flat());
+  const { lists, quick } = readHeap({ ...image, limit: MAX_LIMIT }).picture;
+  const listed = new Set(lists.flat()), quickListed = new Set(quick.flat());
+  const besideQuick = (i: number) =>
+    [i - 1, i + 1].some((j) => quickListed.has(blocks[j]?.address));
   const f = nth(
     blocks.filter((b, i) =>
       listed.has(b.address) && (damage !== "poison" || b.size >= 32) && seeable(i) &&
-      (via !== "scan" || classOf(b.size + ALIGN) === classOf(b.size))
+      (via !== "scan" || classOf(b.size + ALIGN) === classOf(b.size)) &&
+      (via !== "flush" || besideQuick(i))
     ),
     n,
   );
@@ -703,6 +720,20 @@ function plan(run: HeapRun, damage: Damage, via: Via, n: number): Plan | undefin
   const taken = (p: Outcome<unknown>) =>
     "value" in p && typeof p.value === "number" ? p.value - HEADER : -1;
   switch (via) {
+    case "flush": {
+      // a request no listed block fits, nor a quick list (SMALL and up): the quick lists are
+      // flushed, and first each quick-listed block's neighbours are checked
+      const sizes = blocks.filter((b) => listed.has(b.address)).map((b) => b.size);
+      // a quick-listed right neighbour finds f by its back word; a left one reads f's header and
+      // back word, and takes a mismatch for its own overflow into f; a list neighbour of f checked
+      // first reports its own link to f
+      const [quickLeft, quickRight] = [left, right].map((b) => quickListed.has(b?.address));
+      const reports = damage !== "back"
+        ? [damaged, damage === "next" ? uaf(after + 4) : uaf(before + 8)]
+        : [...quickRight ? [damaged] : [], ...quickLeft ? [overflow(left.ptr)] : []];
+      const bytes = Math.max(SMALL, ...sizes);
+      return { address, bytes, expect: () => ({ ...reports[0], or: reports.slice(1) }) };
+    }
     case "left":
       if (!left || left.free) return undefined;
       return {
@@ -793,7 +824,9 @@ function corrupt(run: HeapRun, damage: Damage, via: Via, n: number, name: string
     run.fail(`${what}: got ${show(got)}, a report or the model's ${show(predicted)}`);
   } else if (
     expected && expected !== "any" &&
-    (report?.kind !== expected.kind || report.address !== expected.at)
+    ![expected, ...expected.or ?? []].some((r) =>
+      report?.kind === r.kind && report.address === r.at
+    )
   ) {
     run.fail(`${what}: got ${show(got)}, not ${expected.kind} at ${expected.at}`);
   }
