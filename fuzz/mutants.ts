@@ -199,11 +199,9 @@ export function table(outcomes: readonly Outcome[], seconds: number): string {
     unrun: "not run",
   };
   const verdict = ({ mutant, result, detail }: Outcome) => {
-    const { name, equivalent } = MUTANTS[mutant];
+    const { equivalent } = MUTANTS[mutant];
     if (!equivalent) {
-      return result === "survived"
-        ? `SURVIVED ${SURVIVORS[name] ?? ""}`
-        : `${said[result]}: ${detail}`;
+      return result === "survived" ? "SURVIVED" : `${said[result]}: ${detail}`;
     }
     const killed = result === "unrun" ? " (not run)" : ` (yet killed: ${detail})`;
     return `equivalent: ${equivalent}${result === "survived" ? "" : killed}`;
@@ -223,22 +221,6 @@ export function table(outcomes: readonly Outcome[], seconds: number): string {
     ),
   ].join("\n");
 }
-
-/** Why a survivor survives, for the table: filled in from the run's own findings. */
-const SURVIVORS: Record<string, string> = {
-  "shared: the limit may be set 16 bytes below the span":
-    "(no caller reaches it but a race: Heap's limit setter refuses a limit below the span " +
-    "before the wasm sees it, and only another thread growing the heap to a limit within 16 " +
-    "bytes of the old memory's end between the two would show it)",
-  "memory another module grew is thought zero":
-    "(open: the module that grows a given memory now writes its first new page and the program " +
-    "then callocs up to that page's end, and it still survives; src/regression_test.ts holds " +
-    "the case, why the fuzz misses it is not yet known)",
-  "memory above a lowered limit is thought zero when raised again":
-    "(the gap: the limit lowered below the memory's end, the owner writing above it, the limit " +
-    "raised and a calloc reaching those bytes are four commands the bounded runs rarely put in " +
-    "that order; src/regression_test.ts holds the case, the fuzz does not yet)",
-};
 
 if (import.meta.main) {
   const flags = parseArgs({
