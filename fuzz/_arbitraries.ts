@@ -25,13 +25,12 @@ import {
   ForeignPointer,
   FreeTwice,
   OnBlock,
-  type PointerCall,
   Realloc,
   Reset,
   SetLimit,
   type Size,
 } from "./_commands.ts";
-import type { Session } from "./_session.ts";
+import type { PointerCall, Session } from "./_session.ts";
 
 const PAGES_MAX = 65536;
 

@@ -8,7 +8,7 @@ import type fc from "fast-check";
 import { FIRST, HEADER } from "../src/_layout.ts";
 import { rootOf } from "../src/_heap_reader.ts";
 import { U32_MAX } from "../src/_validate.ts";
-import type { Session } from "./_session.ts";
+import type { PointerCall, Session } from "./_session.ts";
 
 type Command = fc.Command<Session, Session>;
 
@@ -168,9 +168,6 @@ export class Realloc extends OnLiveBlock {
     return `realloc(#${this.index}, ${change})`;
   }
 }
-
-/** What a pointer that is no live block gets passed to. */
-export type PointerCall = "free" | "realloc" | "malloc_usable_size";
 
 /** free(live block), then the same pointer to free, realloc or malloc_usable_size again */
 export class FreeTwice extends OnLiveBlock {

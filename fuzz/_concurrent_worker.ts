@@ -8,36 +8,9 @@
  * @module
  */
 import { ALIGN } from "../src/_layout.ts";
-import { type LogEntry, sharedEngine, type SharedHeap, spinOnly } from "../src/_shared_engine.ts";
+import { sharedEngine, spinOnly } from "../src/_shared_engine.ts";
 import { extents, fillPattern, patternMismatch } from "./_pattern.ts";
-import type { WorkerCommand } from "./concurrent.ts";
-
-/** An operation as the log names it. */
-type Operation = LogEntry["operation"];
-
-/** What the main thread sends for one run. */
-export interface WorkerRun extends SharedHeap {
-  /** This worker's number, 0 to 7: part of every pattern it writes. */
-  readonly worker: number;
-  /** How many workers take part: the barrier waits for them all. */
-  readonly workers: number;
-  /** Int32 0 of it counts the workers at the barrier; 1 + `worker` takes this one's owner id. */
-  readonly barrier: SharedArrayBuffer;
-  readonly commands: readonly WorkerCommand[];
-}
-
-/** A call into the heap as this worker saw it: operation, arguments, result. */
-export type Call = readonly [operation: Operation, a: number, b: number, result: number];
-
-/** What a worker answers. */
-export interface WorkerResult {
-  /** The owner id its instance had: the log's entries of this worker carry it. */
-  readonly owner: number;
-  /** Every call it made, in order. */
-  readonly calls: readonly Call[];
-  /** The first thing it found wrong, with the index of the call it found it at. */
-  readonly problem?: string;
-}
+import type { Call, Operation, WorkerResult, WorkerRun } from "./concurrent.ts";
 
 /** A live block of this worker. */
 type Block = { readonly id: number; readonly ptr: number; readonly usable: number };

@@ -10,7 +10,7 @@
  * the owner's bytes below `base` and above `base + limit` untouched.
  */
 import fc from "fast-check";
-import { Heap, HeapMisuseError, type MisuseKind } from "../mod.ts";
+import { Heap, heapMapSvg, HeapMisuseError, type MisuseKind } from "../mod.ts";
 import { ModelHeap } from "../src/model.ts";
 import { ALIGN, FIRST, HEADER, MAX_LIMIT, MIN_BLOCK, QUICK_BOUND, SMALL } from "../src/_layout.ts";
 import { classOf, SCAN } from "../src/_size_class.ts";
@@ -27,9 +27,7 @@ import {
   sizes,
 } from "./_arbitraries.ts";
 import { type Block, Contract } from "./_contract.ts";
-import { Picture } from "./_picture_command.ts";
 import { differBlocks, FuzzFailure } from "./_session.ts";
-import { type FuzzOptions, type FuzzReport, runFuzz } from "./_runner.ts";
 
 const PAGE = 65536;
 const WASM32_PAGES = 65536;
@@ -863,7 +861,12 @@ export function heapCommands(): fc.Arbitrary<Command> {
         }),
     },
     { weight: 1, arbitrary: fc.constant(command("reset()", reset)) },
-    { weight: 1, arbitrary: fc.integer({ min: 320, max: 4096 }).map((w) => new Picture(w)) },
+    {
+      weight: 1,
+      arbitrary: fc.integer({ min: 320, max: 4096 }).map((width) =>
+        command(`picture(${width})`, (run) => picture(run, width))
+      ),
+    },
     {
       weight: 2,
       arbitrary: fc.tuple(fc.constantFrom("top", "span", "up", "down" as const), limitBytes)
@@ -932,37 +935,28 @@ const BUILDS = [
   { name: "fast", importsMemory: false },
 ] as const;
 
+/**
+ * The heap as people see it: `stats()`, `heapMapSvg` and `viewsFollowGrowth` of the Heap must be
+ * the model's, and `u8` and `view` span its memory, whatever the commands did before.
+ */
+function picture(run: HeapRun, width: number): void {
+  const [heap, model] = [run.heap, run.model];
+  const stats = JSON.stringify(heap.stats()), modelStats = JSON.stringify(model.stats());
+  if (stats !== modelStats) run.fail(`stats() is ${stats}, the model's ${modelStats}`);
+  if (heapMapSvg(heap, { width }) !== heapMapSvg(model, { width })) {
+    run.fail(`heapMapSvg(heap, { width: ${width} }) differs from the model's`);
+  }
+  if (heap.viewsFollowGrowth !== model.viewsFollowGrowth) {
+    run.fail(`viewsFollowGrowth is ${heap.viewsFollowGrowth}, not the model's`);
+  }
+  // the views read afresh cover the whole memory, however it grew, from inside or outside
+  const bytes = heap.memory.buffer.byteLength;
+  if (heap.u8.byteLength !== bytes || heap.view.byteLength !== bytes) {
+    run.fail(`u8 and view span ${heap.u8.byteLength} and ${heap.view.byteLength} of ${bytes}`);
+  }
+}
+
 /** Heaps for runs: the setups of the C-ABI fuzz, each build's name for its index. */
 export function heapLayerSetups(): fc.Arbitrary<HeapLayerSetup> {
   return heapSetups(BUILDS).map((setup) => ({ ...setup, build: BUILDS[setup.build].name }));
-}
-
-/** Options of {@linkcode fuzzHeapLayer}: 60 operations a run by default. */
-export interface HeapFuzzOptions extends FuzzOptions {
-  /** The kind of Heap to hold to the model: a subclass running other builds, say. */
-  readonly kind?: typeof Heap;
-  /** The kind of Heap the fast build's runs hold to the model. */
-  readonly fastKind?: typeof Heap;
-}
-
-/**
- * Runs the Heap-layer fuzz through `runFuzz`; throws its failure, shrunk, with what replays it
- * and whether its replay, run at once, reproduced it.
- */
-export function fuzzHeapLayer(options: HeapFuzzOptions = {}): FuzzReport {
-  const { kind, fastKind, ...rest } = options;
-  const report = runFuzz({ kind: "heap", heap: kind, fastHeap: fastKind }, rest);
-  const { failure } = report;
-  if (!failure) return report;
-  const { seed, path, replayPath, replay } = failure;
-  const replayed = replay === undefined
-    ? ""
-    : replay.reproduced
-    ? "\nReproduced by its replay, run at once."
-    : `\nNOT REPRODUCED by its replay, run at once: ${replay.differed}`;
-  throw new Error(
-    `${failure.message}\nHeap: ${failure.setup}\nShrunk commands: ${failure.commands}\n` +
-      `Replay: deno task fuzz --heap --seed ${seed} --path ${path} --replay-path '${replayPath}'` +
-      replayed,
-  );
 }

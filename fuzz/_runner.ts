@@ -446,3 +446,33 @@ function describe(
     rule: ruleOf(message),
   };
 }
+
+/** Options of {@linkcode fuzzHeapLayer}: 60 operations a run by default. */
+export interface HeapFuzzOptions extends FuzzOptions {
+  /** The kind of Heap to hold to the model: a subclass running other builds, say. */
+  readonly kind?: typeof Heap;
+  /** The kind of Heap the fast build's runs hold to the model. */
+  readonly fastKind?: typeof Heap;
+}
+
+/**
+ * Runs the Heap-layer fuzz through `runFuzz`; throws its failure, shrunk, with what replays it
+ * and whether its replay, run at once, reproduced it.
+ */
+export function fuzzHeapLayer(options: HeapFuzzOptions = {}): FuzzReport {
+  const { kind, fastKind, ...rest } = options;
+  const report = runFuzz({ kind: "heap", heap: kind, fastHeap: fastKind }, rest);
+  const { failure } = report;
+  if (!failure) return report;
+  const { seed, path, replayPath, replay } = failure;
+  const replayed = replay === undefined
+    ? ""
+    : replay.reproduced
+    ? "\nReproduced by its replay, run at once."
+    : `\nNOT REPRODUCED by its replay, run at once: ${replay.differed}`;
+  throw new Error(
+    `${failure.message}\nHeap: ${failure.setup}\nShrunk commands: ${failure.commands}\n` +
+      `Replay: deno task fuzz --heap --seed ${seed} --path ${path} --replay-path '${replayPath}'` +
+      replayed,
+  );
+}

@@ -12,7 +12,9 @@ import { U32_MAX } from "../src/_validate.ts";
 import type { Allocator, MoteAllocator } from "./_subject.ts";
 import { OracleFailure } from "./_oracles.ts";
 import { type Block, Contract } from "./_contract.ts";
-import type { PointerCall } from "./_commands.ts";
+
+/** What a pointer that is no live block gets passed to. */
+export type PointerCall = "free" | "realloc" | "malloc_usable_size";
 
 /**
  * The bytes of poison read at each end of a freed range after every step: a stray write lands

@@ -26,13 +26,13 @@ import {
   readLog,
   SHARED_HEADER,
   sharedEngine,
+  type SharedHeap,
   sharedModule,
   startLog,
   ticketsOf,
 } from "../src/_shared_engine.ts";
 import { sizes } from "./_arbitraries.ts";
 import { replayLog } from "./_replay.ts";
-import type { WorkerResult, WorkerRun } from "./_concurrent_worker.ts";
 
 /** Where the log starts in the memory: above 0, which means no log. */
 const LOG_AT = 64;
@@ -124,6 +124,33 @@ function workerCommands(maxCommands: number) {
 /** One command of a worker, as generated. */
 export type WorkerCommand = ReturnType<typeof workerCommands> extends fc.Arbitrary<(infer C)[]> ? C
   : never;
+
+/** An operation as the log names it. */
+export type Operation = LogEntry["operation"];
+
+/** What the main thread sends for one run. */
+export interface WorkerRun extends SharedHeap {
+  /** This worker's number, 0 to 7: part of every pattern it writes. */
+  readonly worker: number;
+  /** How many workers take part: the barrier waits for them all. */
+  readonly workers: number;
+  /** Int32 0 of it counts the workers at the barrier; 1 + `worker` takes this one's owner id. */
+  readonly barrier: SharedArrayBuffer;
+  readonly commands: readonly WorkerCommand[];
+}
+
+/** A call into the heap as this worker saw it: operation, arguments, result. */
+export type Call = readonly [operation: Operation, a: number, b: number, result: number];
+
+/** What a worker answers. */
+export interface WorkerResult {
+  /** The owner id its instance had: the log's entries of this worker carry it. */
+  readonly owner: number;
+  /** Every call it made, in order. */
+  readonly calls: readonly Call[];
+  /** The first thing it found wrong, with the index of the call it found it at. */
+  readonly problem?: string;
+}
 
 function plans(options: Required<Omit<ConcurrentFuzzOptions, "seed" | "wasm">>) {
   const everyWorker = { minLength: options.maxWorkers, maxLength: options.maxWorkers };

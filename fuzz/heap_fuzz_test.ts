@@ -2,7 +2,7 @@
 // call, both builds, own memory and regions with the owner's bytes checked around them.
 import assert from "node:assert/strict";
 import { Heap } from "../src/heap.ts";
-import { fuzzHeapLayer, type HeapFuzzOptions } from "./_heap_fuzz.ts";
+import { fuzzHeapLayer, type HeapFuzzOptions } from "./_runner.ts";
 import { BOUNDED } from "./_bounded.ts";
 
 const RUNS = Number(Deno.env.get("MOTE_HEAP_FUZZ_RUNS") ?? BOUNDED.heapRuns);

@@ -21,7 +21,7 @@ import { buildAll, compile, VARIANTS } from "../scripts/build.ts";
 import { Heap, runOn } from "../src/heap.ts";
 import { wasmEngineFor } from "../src/_engine.ts";
 import * as shipped from "../src/_wasm.ts";
-import { fuzzHeapLayer } from "./_heap_fuzz.ts";
+import { fuzzHeapLayer } from "./_runner.ts";
 import { type FuzzReport, type MoteBuild, runFuzz } from "./_runner.ts";
 import { importsMemory } from "./_subject.ts";
 import { fuzzAllocator, fuzzMote } from "./mod.ts";

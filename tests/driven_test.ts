@@ -5,7 +5,7 @@
 // run. An entry no command reaches is one the fuzz cannot hold to its contract.
 import assert from "node:assert/strict";
 import * as api from "../mod.ts";
-import { fuzzHeapLayer } from "../fuzz/_heap_fuzz.ts";
+import { fuzzHeapLayer } from "../fuzz/_runner.ts";
 import { fuzzConcurrent } from "../fuzz/concurrent.ts";
 import { BOUNDED } from "../fuzz/_bounded.ts";
 
