@@ -37,6 +37,8 @@ import {
 // ├────────────────────────────────────────────────────────────────────────────┤
 // │ MAGIC    SHARED_MAGIC once mote_create made the header: what attach checks │ at + 20
 // ├────────────────────────────────────────────────────────────────────────────┤
+// │ BUSY     1 from an operation's start to its state stored back, else 0      │ at + 24
+// ├────────────────────────────────────────────────────────────────────────────┤
 // │ (reserved)                                                                 │
 // ├────────────────────────────────────────────────────────────────────────────┤
 // │ STATE    root, flMap, top, limit, clean, seen: mote.ts's globals, u32 each │ at + 32
@@ -78,6 +80,11 @@ import {
 @inline const LOG_MASK: usize = 16;
 // @ts-ignore: decorator
 @inline const MAGIC: usize = 20;
+// A thread stopped while BUSY is 1 (Node's terminate() stops one at any call or loop inside the
+// wasm) may have changed blocks without storing the state, or the state without its log entry:
+// recover tells its caller so, as the heap's own checks may not see it.
+// @ts-ignore: decorator
+@inline const BUSY: usize = 24;
 // @ts-ignore: decorator
 @inline const STATE: usize = 32;
 // "MOTS" in memory: a header that mote_create made, which attaching requires (src/_shared_engine.ts)
@@ -288,13 +295,20 @@ function leave(op: u32, a: usize, b: usize, result: usize): void {
     clipped = false;
   }
   moteStoreState(at + STATE);
+  store<u32>(at + BUSY, 0);
   if (--held == 0) release();
+}
+
+/** Starts an operation that changes the heap: the lock taken, BUSY set until leave(). */
+function begin(): void {
+  enter();
+  store<u32>(at + BUSY, 1);
 }
 
 // === The C ABI, each call under the lock ===
 
 export function malloc(bytes: usize): usize {
-  enter();
+  begin();
   reserve(bytes);
   let ptr = moteMalloc(bytes);
   if (ptr) mark(ptr, true);
@@ -309,7 +323,7 @@ export function free(ptr: usize): void {
 
 /** As free, telling whether `ptr` was a live block (1, now freed) or was refused (0). */
 export function mote_free(ptr: usize): u32 {
-  enter();
+  begin();
   let live = isLive(ptr);
   if (live) {
     mark(ptr, false);
@@ -321,7 +335,7 @@ export function mote_free(ptr: usize): u32 {
 
 /** As mote.ts's realloc, for 0 or a live block; 0, changing nothing, for any other pointer. */
 export function realloc(ptr: usize, bytes: usize): usize {
-  enter();
+  begin();
   let moved: usize = 0;
   if (!ptr || isLive(ptr)) {
     reserve(bytes);
@@ -336,7 +350,7 @@ export function realloc(ptr: usize, bytes: usize): usize {
 }
 
 export function calloc(count: usize, size: usize): usize {
-  enter();
+  begin();
   let wide = <u64>count * <u64>size;
   reserve(wide >> 32 ? <usize>-1 : <usize>wide);
   let ptr = moteCalloc(count, size);
@@ -346,7 +360,7 @@ export function calloc(count: usize, size: usize): usize {
 }
 
 export function aligned_alloc(alignment: usize, bytes: usize): usize {
-  enter();
+  begin();
   let need = bytes + alignment; // the aligned block and the padding in front of it
   reserve(need < bytes ? <usize>-1 : need);
   let ptr = moteAlignedAlloc(alignment, bytes);
@@ -357,7 +371,7 @@ export function aligned_alloc(alignment: usize, bytes: usize): usize {
 
 /** The bytes usable at a live block; 0 for any other pointer. */
 export function malloc_usable_size(ptr: usize): usize {
-  enter();
+  begin(); // it takes a ticket and writes the log
   let usable = isLive(ptr) ? moteUsableSize(ptr) : 0;
   leave(USABLE_SIZE, ptr, 0, usable);
   return usable;
@@ -391,7 +405,7 @@ export function mote_attach(base: usize, wait: bool): i32 {
 
 /** Starts, or starts again, the empty heap above the header, as mote.ts's mote_init. */
 export function mote_init(base: usize, limitEnd: usize): usize {
-  enter();
+  begin();
   let done = moteInit(at + SIZE, limitEnd);
   if (done) { // every block is forgotten, the record with them
     store<u32>(at + RECORD, 0);
@@ -407,7 +421,7 @@ export function mote_init(base: usize, limitEnd: usize): usize {
  * caller looked.
  */
 export function mote_set_limit(limitEnd: usize): usize {
-  enter();
+  begin();
   // the memory's true size, which this thread may not see yet (mote.ts's pagesNow)
   let spanEnd = min(<usize>min(memory.grow(0), MAX_PAGES) << 16, load<u32>(at + STATE, 12));
   let done: usize = limitEnd >= spanEnd ? 1 : 0;
@@ -433,14 +447,20 @@ export function mote_unlock(): void {
 
 /**
  * Frees the lock if the owner `owner` holds it: for a thread that died holding it. 1 if it did,
- * 0 if that owner does not hold it. Waiters are all woken.
+ * 2 if it did and that thread died inside an operation (BUSY), 0 if that owner does not hold it.
+ * Waiters are all woken.
  */
 export function mote_recover(owner: i32): u32 {
   let seen = atomic.load<i32>(at + LOCK);
   if (owner == 0 || (seen & ~WAITERS) != owner) return 0;
-  if (atomic.cmpxchg<i32>(at + LOCK, seen, 0) != seen) return 0;
+  let inside = load<u32>(at + BUSY); // the holder's alone to write while it holds the lock
+  store<u32>(at + BUSY, 0);
+  if (atomic.cmpxchg<i32>(at + LOCK, seen, 0) != seen) {
+    store<u32>(at + BUSY, inside);
+    return 0;
+  }
   atomic.notify(at + LOCK, -1);
-  return 1;
+  return 1 + inside;
 }
 
 /** Logs every operation from now on into `entries` (a power of two) entries at `address`. */

@@ -94,8 +94,11 @@ export interface Sharing {
    * (another thread may free it meanwhile); whether it did. Nothing changes when it does not.
    */
   free(ptr: number): boolean;
-  /** Frees the lock if `owner` holds it; whether it did. */
-  recover(owner: number): boolean;
+  /**
+   * Frees the lock if `owner` holds it: "between" operations, "inside" one (whose changes may be
+   * half made), or undefined when it does not hold it.
+   */
+  recover(owner: number): "between" | "inside" | undefined;
   /** The heap's end address, as any thread last set it. */
   limitEnd(): number;
   /** Runs `body` holding the lock: the heap stays still for it, other threads wait. */
@@ -220,7 +223,7 @@ export function sharedEngine(
       owner,
       free: (ptr) => x.mote_free(ptr) === 1,
       holder: () => Atomics.load(words(), LOCK / 4) & ~WAITERS,
-      recover: (dead) => x.mote_recover(dead) === 1,
+      recover: (dead) => ([undefined, "between", "inside"] as const)[x.mote_recover(dead)],
       limitEnd: () => Atomics.load(words(), LIMIT / 4) >>> 0,
       locked,
     },

@@ -774,8 +774,10 @@ export class Heap {
    * @param owner The stopped thread's {@linkcode Heap.prototype.owner}.
    * @param worker The proof that it stopped: the Node `worker_threads` Worker it ran in, after
    * its `exit` event (or once `await worker.terminate()` has returned).
-   * @returns What is wrong with the heap, as {@linkcode Heap.prototype.check} says: empty when
-   * it is intact and can be used on; otherwise {@linkcode Heap.prototype.reset} it.
+   * @returns What is wrong with the heap, as {@linkcode Heap.prototype.check} says, led by a
+   * line saying so when the thread stopped inside a call (between its start and storing what it
+   * did, which the checks alone may not see): empty when it is intact and can be used on;
+   * otherwise {@linkcode Heap.prototype.reset} it.
    * @throws {TypeError} When the heap is not shared, or the runtime cannot prove that the
    * worker stopped (Deno, browsers), or `worker` is not a Node Worker.
    * @throws {RangeError} When `owner` does not hold the lock, or the worker has not exited.
@@ -816,10 +818,18 @@ export class Heap {
         ? new RangeError(unproven)
         : new TypeError(unproven);
     }
-    if (!sharing.recover(owner)) {
+    const stopped = sharing.recover(owner);
+    if (stopped === undefined) {
       throw new RangeError(`Owner ${owner} let go of the lock itself: it was still running`);
     }
-    return this.check();
+    const problems = this.check();
+    // a call stopped before it stored what it did may have changed blocks the checks take as whole
+    return stopped === "inside"
+      ? [
+        `Owner ${owner} stopped inside a call, which may be half done: reset the heap`,
+        ...problems,
+      ]
+      : problems;
   }
 
   #sharingOrThrow(operation: string): Sharing {

@@ -160,7 +160,8 @@ for (let kill = 0; kill < 16; kill++) {
   while (Atomics.load(calls, 0) < at) await sleep(0);
   let damage = [];
   for (const { worker, said } of [victim, survivor]) {
-    if (worker === survivor.worker) { // progress, not time, says it went on
+    // progress, not time, says it went on; on a heap left half changed it may loop for good
+    if (worker === survivor.worker && damage.length === 0) {
       const before = Atomics.load(calls, 1);
       while (said.length < 2 && Atomics.load(calls, 1) < before + 500) await sleep(1);
     }
