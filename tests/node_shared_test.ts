@@ -73,17 +73,45 @@ import { Heap, readLog, replayLog, sharedEngine, startLog, ticketsOf } from "./m
 import { Worker } from "node:worker_threads";
 
 const heap = new Heap({ shared: true });
-for (let i = 0; i < 150_000; i++) heap.malloc(16); // so that check() holds the lock a while
+const fill = () => {
+  for (let i = 0; i < 150_000; i++) heap.malloc(16); // so that check() holds the lock a while
+};
+fill();
 const header = new Int32Array(heap.memory.buffer, 0, 4); // the lock, and the tickets at 2
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const start = (data) => {
+/**
+ * A worker on the heap given, its owner id once it has said hello, and whether it has exited. A
+ * wait for another thread asks stuck() first: a lock held by a worker that has exited is freed by
+ * recover() alone, so the wait would be for good. The program says so and ends, rather than hang.
+ */
+const everyWorker = new Set();
+const start = (data, on = heap) => {
   const worker = new Worker(new URL("./faulty.mjs", import.meta.url), {
-    workerData: { shared: heap.share(), ...data },
+    workerData: { shared: on.share(), ...data },
   });
   const said = [];
+  const started = { worker, said, heap: on, owner: 0, exited: false };
   worker.on("message", (message) => said.push(message));
-  const hello = new Promise((resolve) => worker.once("message", resolve));
-  return { worker, said, hello };
+  worker.on("exit", () => started.exited = true);
+  started.hello = new Promise((resolve) => worker.once("message", resolve))
+    .then((hello) => (started.owner = hello.owner, hello));
+  everyWorker.add(started);
+  return started;
+};
+const stuck = (where) => {
+  for (const { heap: on, owner, exited } of everyWorker) {
+    if (exited && owner && on.lockHolder === owner) {
+      throw new Error(where + ": the lock is held by owner " + owner + ", whose worker has exited");
+    }
+  }
+};
+/** The recipe: a worker terminated and, once it has stopped, its lock recovered if it held it. */
+const stopped = async (started) => {
+  await started.worker.terminate();
+  const { heap, owner, worker } = started;
+  const held = heap.lockHolder === owner; // the other may hold it, going about its work
+  everyWorker.delete(started);
+  return { held, damage: held ? heap.recover(owner, worker) : [] };
 };
 const seen = { refusedAlive: "", refusedNoProof: "", recovered: null, stoppedRanOn: 0, lost: 0 };
 const errorOf = (f) => {
@@ -101,17 +129,19 @@ const errorOf = (f) => {
   const busy = start({ calls: calls.buffer, role: "busy" });
   await busy.hello;
   while (Atomics.load(calls, 0) < 1000) await sleep(1);
-  await busy.worker.terminate();
+  const { held, damage } = await stopped(busy); // it may stop holding the lock
   const after = Atomics.load(calls, 0);
   await sleep(200);
   seen.stoppedRanOn = Atomics.load(calls, 0) - after;
+  seen.busyHeld = held;
+  if (damage.length) (heap.reset(), fill());
 }
 
 // a worker killed holding the lock: recover() refuses until the proof, then frees it
 for (let tries = 0; seen.recovered === null; tries++) {
   const holder = start({ role: "checker" });
   const { owner } = await holder.hello;
-  while (heap.lockHolder !== owner) await sleep(0);
+  while (heap.lockHolder !== owner) (stuck("waiting for a checker to hold the lock"), await sleep(0));
   seen.refusedAlive = errorOf(() => heap.recover(owner, holder.worker));
   seen.refusedNoProof = errorOf(() => heap.recover(owner));
   await holder.worker.terminate();
@@ -123,7 +153,9 @@ seen.mallocAfter = heap.malloc(100) > 0;
 
 // the lost wake-up: the first of two waiters is terminated just after the release wakes it.
 // A waiter asleep on a free lock that no operation touched is a wake-up lost: it is woken here,
-// and counted, rather than waited for
+// and counted, rather than waited for. The first may also stop once it holds the lock: then its
+// lock is recovered, as the recipe says, and the second goes on
+seen.wakeHolderKilled = 0;
 for (let trial = 0; trial < 12; trial++) {
   const go = new Int32Array(new SharedArrayBuffer(4));
   const first = start({ role: "waiter", go: go.buffer, delay: 5 });
@@ -134,11 +166,16 @@ for (let trial = 0; trial < 12; trial++) {
   first.worker.terminate();
   while (second.said.length < 2) {
     await sleep(5);
+    if (first.exited && heap.lockHolder === first.owner) {
+      seen.wakeHolderKilled++;
+      if (heap.recover(first.owner, first.worker).length) (heap.reset(), fill());
+    }
+    stuck("waiting for the second waiter");
     const tickets = Atomics.load(header, 2);
     if (Atomics.load(header, 0) === 0 && Atomics.notify(header, 0) > 0 &&
         Atomics.load(header, 0) === 0 && Atomics.load(header, 2) === tickets) seen.lost++;
   }
-  await Promise.all([first.worker.terminate(), second.worker.terminate()]);
+  await Promise.all([stopped(first), stopped(second)]);
 }
 // kills at random points, each on a fresh heap whose log records every operation: one of two
 // workers churning it (malloc, calloc, realloc, free) is terminated after a random count of calls
@@ -153,23 +190,24 @@ for (let kill = 0; kill < 16; kill++) {
   startLog(sharedEngine(memory, base, true), logAt, entries);
   const first = ticketsOf(memory, base);
   const calls = new Int32Array(new SharedArrayBuffer(8));
-  const begin = (at) => start({ shared: churned.share(), calls: calls.buffer, role: "churn", at });
+  const begin = (at) => start({ calls: calls.buffer, role: "churn", at }, churned);
   const victim = begin(0), survivor = begin(1);
   await Promise.all([victim.hello, survivor.hello]);
   const at = 200 + Math.floor(Math.random() * 5000);
-  while (Atomics.load(calls, 0) < at) await sleep(0);
+  while (Atomics.load(calls, 0) < at) (stuck("waiting for the victim"), await sleep(0));
   let damage = [];
-  for (const { worker, said } of [victim, survivor]) {
+  for (const started of [victim, survivor]) {
     // progress, not time, says it went on; on a heap left half changed it may loop for good
-    if (worker === survivor.worker && damage.length === 0) {
+    if (started === survivor && damage.length === 0) {
       const before = Atomics.load(calls, 1);
-      while (said.length < 2 && Atomics.load(calls, 1) < before + 500) await sleep(1);
+      while (started.said.length < 2 && Atomics.load(calls, 1) < before + 500) {
+        stuck("waiting for the survivor");
+        await sleep(1);
+      }
     }
-    await worker.terminate();
-    if (churned.lockHolder === said[0].owner) { // the other may hold it, going about its work
-      seen.kills.held++;
-      damage = [...damage, ...churned.recover(said[0].owner, worker)];
-    }
+    const stop = await stopped(started);
+    seen.kills.held += stop.held;
+    damage = [...damage, ...stop.damage];
   }
   seen.kills.trials++;
   if (damage.length) {
@@ -265,7 +303,9 @@ Deno.test({
       assert.equal(seen.lost, 0, "a waiter slept on a free lock");
       const { trials, held, damaged, replayed, mismatches } = seen.kills;
       console.log(
-        `random kills: ${trials} (${held} holding the lock, ${damaged} reported damaged)`,
+        `random kills: ${trials} (${held} holding the lock, ${damaged} reported damaged); ` +
+          `stopped holding the lock, so recovered: the busy worker ${seen.busyHeld ? 1 : 0} ` +
+          `time, waiters woken ${seen.wakeHolderKilled} times`,
       );
       assert.deepEqual(mismatches, [], "after a kill the log, replayed, is the heap's history");
       assert.equal(replayed + damaged, trials);
