@@ -232,8 +232,9 @@
 
 // ╒═════════════════ Fast build (--use MOTE_FAST=1, -O3) ═════════════════╕
 // Same policy, layout and results as the release build, for speed over size: the commonest paths
-// are also written out where they are entered (malloc carving the top region with no block
-// listed, free of the block just below the top region, a split's rest listed without a merge
+// are also written out where they are entered (malloc popping a quick list, or carving the top
+// region with no block listed; free checking its pointer once, then pushing a quick list or
+// giving the block just below the top region back to it; a split's rest listed without a merge
 // check), where the smallest build takes them through the general paths.
 
 // @ts-ignore: decorator
@@ -433,9 +434,7 @@ function allocate(size: usize): usize {
           return 0;
         }
       }
-      store<u32>(slot, load<u32>(block, PREV), QUICK_HEADS);
-      store<u32>(root, load<u32>(root, QUICK_COUNT) - 1, QUICK_COUNT);
-      setUsed(block, load<u32>(block) & ~QUICK); // LEFT_FREE stays: the block below may be free
+      fromQuick(slot, block);
       if (CHECKED) takenFreed = FREED_HERE; // the caller freed the block that began here
       return block;
     }
@@ -570,24 +569,39 @@ function release(block: usize, header: u32): void {
 function discard(block: usize): void {
   let header = load<u32>(block);
   let size = header & ~TAGS;
-  if (QUICK_LISTS && size < SMALL && block + size != top) {
-    let slot = root + (size >> (ALIGN_BITS - 2)); // less QUICK_HEADS
-    let head = load<u32>(slot, QUICK_HEADS);
-    let depth = head ? load<u32>(head, DEPTH) + 1 : 1;
-    if (depth <= QUICK_BOUND) {
-      if (CHECKED) { // poisoned, and its guard kept: the left check of the block above reads it
-        poison(block + HEADER, block + size - GUARD);
-        setUsed(block, header);
-      }
-      store<u32>(block, header | QUICK);
-      store<u32>(block, head, PREV);
-      store<u32>(block, depth, DEPTH);
-      store<u32>(slot, block, QUICK_HEADS);
-      store<u32>(root, load<u32>(root, QUICK_COUNT) + 1, QUICK_COUNT);
-      return;
-    }
-  }
+  if (QUICK_LISTS && size < SMALL && block + size != top && toQuick(block, header)) return;
   release(block, header | FREED_HERE); // the caller's own block
+}
+
+/**
+ * Pushes a used block of a size below SMALL on its size's quick list, unless the list holds
+ * QUICK_BOUND blocks already: whether it did.
+ */
+// @ts-ignore: decorator
+@inline function toQuick(block: usize, header: u32): bool {
+  let size = header & ~TAGS;
+  let slot = root + (size >> (ALIGN_BITS - 2)); // less QUICK_HEADS
+  let head = load<u32>(slot, QUICK_HEADS);
+  let depth = head ? load<u32>(head, DEPTH) + 1 : 1;
+  if (depth > QUICK_BOUND) return false;
+  if (CHECKED) { // poisoned, and its guard kept: the left check of the block above reads it
+    poison(block + HEADER, block + size - GUARD);
+    setUsed(block, header);
+  }
+  store<u32>(block, header | QUICK);
+  store<u32>(block, head, PREV);
+  store<u32>(block, depth, DEPTH);
+  store<u32>(slot, block, QUICK_HEADS);
+  store<u32>(root, load<u32>(root, QUICK_COUNT) + 1, QUICK_COUNT);
+  return true;
+}
+
+/** Pops the head of the quick list at `slot` (less QUICK_HEADS), `block`, and makes it used. */
+// @ts-ignore: decorator
+@inline function fromQuick(slot: usize, block: usize): void {
+  store<u32>(slot, load<u32>(block, PREV), QUICK_HEADS);
+  store<u32>(root, load<u32>(root, QUICK_COUNT) - 1, QUICK_COUNT);
+  setUsed(block, load<u32>(block) & ~QUICK); // LEFT_FREE stays: the block below may be free
 }
 
 /**
@@ -877,6 +891,14 @@ export function malloc(bytes: usize): usize {
   if (CHECKED) enter(OP_MALLOC);
   if (bytes >= limit) return 0;
   let size = blockSize(bytes);
+  if (FAST && QUICK_LISTS && size < SMALL) { // allocate's path from a quick list
+    let slot = root + (size >> (ALIGN_BITS - 2)); // less QUICK_HEADS
+    let block = load<u32>(slot, QUICK_HEADS);
+    if (block) {
+      fromQuick(slot, block);
+      return block + HEADER;
+    }
+  }
   // allocate's path when no block is listed or waits in a quick list
   if (FAST && !flMap && !load<u32>(root, QUICK_COUNT) && room(size)) {
     let block = top;
@@ -893,17 +915,24 @@ export function malloc(bytes: usize): usize {
 export function free(ptr: usize): void {
   if (CHECKED) enter(OP_FREE);
   frees++;
-  if (FAST) { // blockOf and release, for a block just below the top region with a used left one
+  if (FAST) { // blockOf and discard written out, and release's path into the top region
     let block = ptr - HEADER;
-    if (!(ptr & ALIGN_MASK) && block - (root + FIRST) < top - (root + FIRST)) {
-      let header = load<u32>(block);
-      if (!(header & (FREE | LEFT_FREE)) && header >= MIN_BLOCK && block + header == top) {
+    if (ptr & ALIGN_MASK || block - (root + FIRST) >= top - (root + FIRST)) return;
+    let header = load<u32>(block);
+    let size = header & ~TAGS;
+    if (header & (FREE | QUICK) || size < MIN_BLOCK || size > top - block) return;
+    if (block + size == top) {
+      if (!(header & LEFT_FREE)) { // a used left neighbour: nothing to merge
         store<u32>(block, header | FREE);
         clean = max(clean, top);
         top = block;
         return;
       }
+    } else if (QUICK_LISTS && size < SMALL && toQuick(block, header)) {
+      return;
     }
+    release(block, header);
+    return;
   }
   let block = blockOf(ptr);
   if (block) discard(block);

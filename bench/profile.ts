@@ -3,9 +3,10 @@
  *
  * 1. **Paths**: an instrumented copy of asm/mote.ts (counters added by text substitution,
  *    compiled to a temporary file; asm/mote.ts itself is never touched) replays each workload and
- *    counts which path every operation took: malloc from its own class, from a class above, or
- *    from the top region; frees merging left, right or into the top; reallocs in place or moved;
- *    memory.grow calls.
+ *    counts which path every operation took: malloc from a quick list, its own class, a class
+ *    above, or the top region; frees merging left, right or into the top; the quick lists' hits,
+ *    frees over their bound and flushes (the copy has the fast build's quick lists, and takes the
+ *    smallest build's paths to them); reallocs in place or moved; memory.grow calls.
  * 2. **Memory floor**: the most bytes live at once counted in mote's block sizes (request + 4-byte
  *    header, rounded up to 16) against what mote took: rounding and headers versus fragmentation
  *    and growth slack.
@@ -54,14 +55,30 @@ const PROBES: [name: string, fn: string, before: string][] = [
   ["list remove", "remove", "let prev = load<u32>(block, PREV);"],
   ["scan step", "allocate", "block = n < SCAN ? load<u32>(block, NEXT) : 0;"],
   ["split (trim)", "trim", "release(block + size, rest);"],
+  [
+    "quick: lookup",
+    "allocate",
+    "let slot = root + (size >> (ALIGN_BITS - 2)); // less QUICK_HEADS: the word size / ALIGN",
+  ],
+  ["quick: hit", "fromQuick", "store<u32>(slot, load<u32>(block, PREV), QUICK_HEADS);"],
+  ["quick: pushed", "toQuick", "store<u32>(block, header | QUICK);"],
+  ["quick: over its bound", "toQuick", "return false;"],
+  ["quick: flush", "flush", "store<u32>(root, 0, QUICK_COUNT);"],
+  ["quick: block flushed", "flush", "release(block, (load<u32>(block) & ~QUICK) | FREED_HERE);"],
 ];
 
-/** The instrumented source, and the probes it could not place (the source moved on). */
+/** The build's quick lists, which the counted copy takes on: the fast build's policy. */
+const QUICK_LISTS = "isDefined(MOTE_FAST) || isDefined(MOTE_CHECKED)";
+
+/**
+ * The instrumented source, with the fast build's quick lists (and the smallest build's paths to
+ * them), and the probes it could not place (the source moved on).
+ */
 export function instrument(source: string): { text: string; missing: string[] } {
-  let text = source;
-  const missing: string[] = [];
+  let text = source.replace(QUICK_LISTS, "true");
+  const missing: string[] = text === source ? ["quick lists"] : [];
   PROBES.forEach(([name, fn, before], i) => {
-    const start = text.search(new RegExp(`\\nexport function ${fn}\\(|\\nfunction ${fn}\\(`));
+    const start = text.search(new RegExp(`\\n(export |@inline )?function ${fn}\\(`));
     const end = start < 0 ? -1 : text.indexOf("\n}\n", start);
     // the statement where it starts a line, or follows an `if (…)` without braces (braced then)
     const escaped = before.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -223,14 +240,18 @@ if (import.meta.main) {
     const ops = [0, 0, 0, 0, 0];
     for (let i = 0; i < workload.count; i++) ops[workload.ops[4 * i]]++;
     // allocate() serves malloc, calloc, aligned_alloc and a moving realloc; release() serves
-    // free, a moving realloc and the remainder of every split
-    const mallocs = counts[0] + counts[2];
+    // free and a moving realloc (less what waits in a quick list), every block flushed from one,
+    // and the remainder of every split
+    const [lookups, hits, pushed, overBound, flushes, flushed] = counts.slice(16);
+    const mallocs = counts[0] + counts[2] + hits;
     const splits = counts[8] + counts[15];
-    const releases = ops[2] + counts[11] + splits;
+    const releases = ops[2] + counts[11] - pushed + flushed + splits;
     rows.push(
       `| ${workload.name} | ${ops[1] + ops[4]} / ${ops[2]} / ${ops[3]} | ` +
-        `${pct(counts[0] - counts[1], mallocs)} / ${pct(counts[1], mallocs)} / ` +
-        `${pct(counts[2], mallocs)} | ` +
+        `${pct(hits, mallocs)} / ${pct(counts[0] - counts[1], mallocs)} / ` +
+        `${pct(counts[1], mallocs)} / ${pct(counts[2], mallocs)} | ` +
+        `${pct(hits, lookups)} | ${pct(overBound, pushed + overBound)} | ` +
+        `${flushes} (${flushed}) | ` +
         `${pct(counts[4], releases)} / ${pct(counts[6], releases)} / ${
           pct(counts[5], releases)
         } | ` +
@@ -256,13 +277,16 @@ if (import.meta.main) {
     release(workload);
   }
   console.log(
-    "\n| workload | malloc / free / realloc | malloc from own class / class above / top | " +
+    "\n| workload | malloc / free / realloc | " +
+      "malloc from a quick list / own class / class above / top | " +
+      "quick hits ÷ lookups (below SMALL) | small frees over the bound | " +
+      "flushes (blocks flushed) | " +
       "release (free, split rest) merging left / right / into top | splits per alloc | " +
       "realloc into right / into top / moved | list inserts + removes per op | " +
       "list steps scanned per malloc | memory.grow | " +
       "memory ÷ peak live | block floor ÷ peak live |",
   );
-  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  console.log(`| --- |${" ---: |".repeat(13)}`);
   for (const row of rows) console.log(row);
   console.log(
     `\n| workload | ${

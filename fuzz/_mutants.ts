@@ -90,7 +90,7 @@ export const MUTANTS: readonly Mutant[] = [
     "if (pages < want) {",
     "if (pages <= want) {",
   ], "memory.grow of exactly what is left asks for 0 pages, which adds nothing and cannot fail"),
-  mote("allocate", "a popped block stays in the quick lists' count", [
+  mote("fromQuick", "a popped block stays in the quick lists' count", [
     "store<u32>(root, load<u32>(root, QUICK_COUNT) - 1, QUICK_COUNT);",
     "store<u32>(root, load<u32>(root, QUICK_COUNT), QUICK_COUNT);",
   ]),
@@ -180,15 +180,15 @@ export const MUTANTS: readonly Mutant[] = [
     "if (CHECKED) store<u32>(block + (header & ~TAGS) - 2 * GUARD, <u32>block ^ GUARD_KEY);",
   ]),
   // quick lists
-  mote("discard", "a quick list holds one block past its bound", [
-    "if (depth <= QUICK_BOUND) {",
-    "if (depth < QUICK_BOUND + 2) {",
+  mote("toQuick", "a quick list holds one block past its bound", [
+    "if (depth > QUICK_BOUND) return false;",
+    "if (depth > QUICK_BOUND + 1) return false;",
   ]),
   mote("discard", "a block ending at the top region waits in a quick list", [
-    "if (QUICK_LISTS && size < SMALL && block + size != top) {",
-    "if (QUICK_LISTS && size < SMALL) {",
+    "if (QUICK_LISTS && size < SMALL && block + size != top && toQuick(block, header)) return;",
+    "if (QUICK_LISTS && size < SMALL && toQuick(block, header)) return;",
   ]),
-  mote("allocate", "a popped block keeps its QUICK tag", [
+  mote("fromQuick", "a popped block keeps its QUICK tag", [
     "setUsed(block, load<u32>(block) & ~QUICK);",
     "setUsed(block, load<u32>(block));",
   ]),
@@ -363,28 +363,34 @@ export const MUTANTS: readonly Mutant[] = [
     "        top = block;\n        return;",
     "        top = block;\n        frees--;\n        return;",
   ]),
-  mote(
-    "free",
-    "fast: free into the top region leaves a free left neighbour unmerged",
-    [
-      "if (!(header & (FREE | LEFT_FREE)) && header >= MIN_BLOCK && block + header == top) {",
-      "if (!(header & FREE) && header >= MIN_BLOCK && block + header == top) {",
-    ],
-    "a header with LEFT_FREE set carries the tag in its low bits, so block + header is never the " +
-      "top: the shortcut is not taken either way (tried: top merges down as before)",
-  ),
-  mote("free", "fast: free takes a misaligned pointer before a plausible header", [
-    "if (!(ptr & ALIGN_MASK) && block - (root + FIRST) < top - (root + FIRST)) {",
-    "if (block - (root + FIRST) < top - (root + FIRST)) {",
+  mote("free", "fast: free into the top region leaves a free left neighbour unmerged", [
+    "if (!(header & LEFT_FREE)) { // a used left neighbour",
+    "{ // a used left neighbour",
+  ]),
+  mote("free", "fast: free takes a misaligned pointer", [
+    "if (ptr & ALIGN_MASK || block - (root + FIRST) >= top - (root + FIRST)) return;",
+    "if (block - (root + FIRST) >= top - (root + FIRST)) return;",
+  ]),
+  mote("free", "fast: free takes a block whose header is too small", [
+    "if (header & (FREE | QUICK) || size < MIN_BLOCK || size > top - block) return;",
+    "if (header & (FREE | QUICK) || size > top - block) return;",
+  ]),
+  mote("free", "fast: free takes a quick-listed block again", [
+    "if (header & (FREE | QUICK) || size < MIN_BLOCK || size > top - block) return;",
+    "if (header & FREE || size < MIN_BLOCK || size > top - block) return;",
   ]),
   mote(
     "free",
-    "fast: free takes a block whose header is too small",
-    ["header >= MIN_BLOCK && block + header == top", "block + header == top"],
-    "an aligned pointer's block and the top both lie 4 below a multiple of 16, so a header " +
-      "without tags that reaches the top from below is a multiple of 16 above 0: never below " +
-      "MIN_BLOCK",
+    "fast: a block ending at the top region with a free left one waits in a quick list",
+    [
+      "    } else if (QUICK_LISTS && size < SMALL && toQuick(block, header)) {",
+      "    }\n    if (QUICK_LISTS && size < SMALL && toQuick(block, header)) {",
+    ],
   ),
+  mote("malloc", "fast: malloc's quick path takes the block of the next size up", [
+    "let block = load<u32>(slot, QUICK_HEADS);\n    if (block) {",
+    "let block = load<u32>(slot, QUICK_HEADS + 4);\n    if (block) {",
+  ]),
   mote("malloc", "fast: malloc carves the top region while blocks are listed", [
     "if (FAST && !flMap && !load<u32>(root, QUICK_COUNT) && room(size)) {",
     "if (FAST && !load<u32>(root, QUICK_COUNT) && room(size)) {",

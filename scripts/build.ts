@@ -63,7 +63,8 @@ export const VARIANTS: Variant[] = [
     doc: "mote built for speed over size (its commonest paths written out, -O3), owning its " +
       "memory: the same policy and results as `ownWasm`.",
     flags: ["-O3", "--maximumMemory", "65536", "--use", "MOTE_FAST=1"],
-    budget: 3300,
+    // 3,300 until malloc and free took the quick lists first (+141 bytes: bench/README.md)
+    budget: 3400,
   },
   {
     name: "sharedWasm",

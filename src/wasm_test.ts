@@ -12,14 +12,16 @@ function fresh(limit = MAX_LIMIT, fast = false): Raw {
 }
 
 Deno.test("before mote_init every call fails cleanly", () => {
-  const raw = ownRaw();
-  assert.equal(raw.malloc(1), 0);
-  assert.equal(raw.calloc(1, 1), 0);
-  assert.equal(raw.aligned_alloc(64, 1), 0);
-  assert.equal(raw.realloc(0, 1), 0);
-  raw.free(FIRST + HEADER); // ignored, no trap
-  assert.equal(raw.malloc_usable_size(FIRST + HEADER), 0);
-  assert.equal(raw.memory.buffer.byteLength, 0, "nothing grew");
+  for (const fast of [false, true]) {
+    const raw = ownRaw(fast);
+    assert.equal(raw.malloc(1), 0);
+    assert.equal(raw.calloc(1, 1), 0);
+    assert.equal(raw.aligned_alloc(64, 1), 0);
+    assert.equal(raw.realloc(0, 1), 0);
+    raw.free(FIRST + HEADER); // ignored, no trap
+    assert.equal(raw.malloc_usable_size(FIRST + HEADER), 0);
+    assert.equal(raw.memory.buffer.byteLength, 0, "nothing grew");
+  }
 });
 
 Deno.test("mote_init refuses a region too small for the root and changes nothing", () => {
@@ -124,6 +126,23 @@ Deno.test("free", async (t) => {
       assert.equal(raw.malloc(3 * 112 - HEADER), a, "the three merged into one block");
     }
   });
+  await t.step("fast: the largest size below SMALL waits in a quick list, SMALL merges", () => {
+    const raw = fresh(MAX_LIMIT, true);
+    const [a, b, c, d] = [raw.malloc(236), raw.malloc(236), raw.malloc(252), raw.malloc(252)];
+    raw.malloc(10); // a used block above, so none goes back to the top region
+    for (const ptr of [a, b, c, d]) raw.free(ptr);
+    assert.equal(raw.malloc(236), b, "240-byte blocks wait: the last freed comes back");
+    assert.equal(raw.malloc(252), c, "256-byte blocks merged: split from the start");
+  });
+  await t.step("merges a block ending at the top region, and its free left one, into it", () => {
+    for (const fast of [false, true]) {
+      const raw = fresh(MAX_LIMIT, fast);
+      const a = raw.malloc(300), b = raw.malloc(100);
+      raw.free(a); // listed: its right neighbour is used
+      raw.free(b); // small, but it ends at the top region: no quick list
+      assert.equal(raw.top(), a - HEADER, fast ? "fast" : "release");
+    }
+  });
   await t.step("release: merges every free at once: no quick lists", () => {
     const raw = fresh();
     const blocks = [raw.malloc(100), raw.malloc(100), raw.malloc(100)];
@@ -131,18 +150,21 @@ Deno.test("free", async (t) => {
     assert.equal(raw.malloc(2 * 112 - HEADER), blocks[0]);
   });
   await t.step(
-    "ignores pointers it cannot have returned: misaligned, outside, already free",
+    "ignores pointers it cannot have returned: misaligned, inside a block, outside, already free",
     () => {
-      const raw = fresh();
-      const a = raw.malloc(100), b = raw.malloc(100);
-      raw.free(a);
-      const before = new Uint8Array(raw.memory.buffer).slice();
-      for (
-        const p of [a, a + 1, b + 8, 4, 0xFFFF_FFF0, raw.top() + HEADER, raw.top() + 64 + HEADER]
-      ) {
-        raw.free(p);
+      for (const fast of [false, true]) { // fast: `a` waits in a quick list
+        const raw = fresh(MAX_LIMIT, fast);
+        const a = raw.malloc(100), b = raw.malloc(100);
+        raw.free(a);
+        const before = new Uint8Array(raw.memory.buffer).slice();
+        const top = raw.top();
+        for (
+          const p of [a, a + 1, b + 8, b + 16, 4, 0xFFFF_FFF0, top + HEADER, top + 64 + HEADER]
+        ) {
+          raw.free(p);
+        }
+        assert.deepEqual(new Uint8Array(raw.memory.buffer), before, "nothing changed");
       }
-      assert.deepEqual(new Uint8Array(raw.memory.buffer), before, "nothing changed");
     },
   );
 });
