@@ -42,7 +42,7 @@ const PROBES: [name: string, fn: string, before: string][] = [
     "block = load<u32>(root + (((fl << SL_BITS) + ctz(slMap)) << 2), HEADS);",
   ],
   ["malloc: top region", "allocate", "block = top;"],
-  ["grow: memory.grow", "grow", "have = memoryEnd();"],
+  ["grow: memory.grow", "room", "let old = memory.grow(want - pages);"],
   ["free: merge left", "release", "remove(block);"],
   ["free: into top", "release", "clean = max(clean, top);"],
   ["free: merge right", "release", "remove(right);"],
