@@ -167,7 +167,9 @@ export const wasmEngineFor = (modules: WasmModules): EngineFactory => (given, ch
   // its own, they were a megamorphic load (V8's LoadIC_Megamorphic, in a profile of the bench)
   const freeSeen = mark(x.mote_free_seen), reallocSeen = mark(x.mote_realloc_seen);
   const recorded = live.track(raw as unknown as CFunctions);
-  const exported = checked ? { ...raw, free: recorded.free, realloc: recorded.realloc } : raw;
+  const exported = checked
+    ? { ...raw, free: recorded.free.bind(recorded), realloc: recorded.realloc.bind(recorded) }
+    : raw;
   return {
     memory: heapMemory,
     calls: live.track(marked as unknown as CFunctions),
