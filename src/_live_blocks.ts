@@ -21,7 +21,7 @@
  * this: the two are held to each other by the fuzzers.
  */
 import { ALIGN, FIRST, HEADER } from "./_layout.ts";
-import type { MoteExports } from "./c_abi.ts";
+import type { CFunctions } from "./_engine.ts";
 import type { HeapBlock } from "./_picture.ts";
 import { FREED, LIVE, NOT_A_BLOCK, type Verdict } from "./_verdict.ts";
 
@@ -68,29 +68,44 @@ export class LiveBlocks {
    * The C functions `calls`, recording what they hand out and what they free. A call that
    * throws (a checked build's report) changed nothing, and records nothing.
    */
-  track(calls: Omit<MoteExports, "memory">): Omit<MoteExports, "memory"> {
-    const served = (ptr: number) => {
-      if (ptr !== 0) this.#add(ptr >>> 0);
-      return ptr;
-    };
-    return {
-      malloc: (size) => served(calls.malloc(size)),
-      calloc: (count, size) => served(calls.calloc(count, size)),
-      aligned_alloc: (alignment, size) => served(calls.aligned_alloc(alignment, size)),
-      malloc_usable_size: calls.malloc_usable_size,
-      free: (ptr) => {
-        this.#frees = (this.#frees + 1) | 0; // as the wasm counts it, whatever the pointer
-        calls.free(ptr);
-        if (ptr !== 0) this.#delete(ptr >>> 0);
-      },
-      realloc: (ptr, size) => {
-        this.#frees = (this.#frees + 1) | 0;
-        const moved = calls.realloc(ptr, size);
-        if (moved !== 0 && moved !== ptr && ptr !== 0) this.#delete(ptr >>> 0);
-        return served(moved);
-      },
-    };
+  track(calls: CFunctions): CFunctions {
+    return new LiveBlocks.#Tracked(this, calls);
   }
+
+  /**
+   * What {@linkcode LiveBlocks.track} returns: a class, not closures made for each heap, so that
+   * the Heap's call of its functions, a call site that other engines' functions pass through
+   * too, reaches one method per function, which V8 inlines; a closure per heap is a megamorphic
+   * call that it does not. Its methods need their object: pass them on bound.
+   */
+  static readonly #Tracked = class implements CFunctions {
+    constructor(readonly live: LiveBlocks, readonly calls: CFunctions) {}
+    malloc(size: number): number {
+      return this.live.#served(this.calls.malloc(size));
+    }
+    calloc(count: number, size: number): number {
+      return this.live.#served(this.calls.calloc(count, size));
+    }
+    aligned_alloc(alignment: number, size: number): number {
+      return this.live.#served(this.calls.aligned_alloc(alignment, size));
+    }
+    malloc_usable_size(ptr: number): number {
+      return this.calls.malloc_usable_size(ptr);
+    }
+    free(ptr: number): void {
+      const live = this.live;
+      live.#frees = (live.#frees + 1) | 0; // as the wasm counts it, whatever the pointer
+      this.calls.free(ptr);
+      if (ptr !== 0) live.#delete(ptr >>> 0);
+    }
+    realloc(ptr: number, size: number): number {
+      const live = this.live;
+      live.#frees = (live.#frees + 1) | 0;
+      const moved = this.calls.realloc(ptr, size);
+      if (moved !== 0 && moved !== ptr && ptr !== 0) live.#delete(ptr >>> 0);
+      return live.#served(moved);
+    }
+  };
 
   /**
    * Whether `ptr` is a live block, by the record, caught up by a walk when calls it did not see
@@ -166,6 +181,12 @@ export class LiveBlocks {
     if (offset < 0 || (offset & (ALIGN - 1)) !== 0) return false;
     const index = offset >>> SHIFT;
     return index >>> 5 < bits.length && ((bits[index >>> 5] >>> index) & 1) === 1;
+  }
+
+  /** Records the block a call handed out at `ptr`, unless it returned 0; returns `ptr`. */
+  #served(ptr: number): number {
+    if (ptr !== 0) this.#add(ptr >>> 0);
+    return ptr;
   }
 
   /** Records a block handed out at `ptr` (a payload the allocator returned). */
