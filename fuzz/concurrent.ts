@@ -1,7 +1,7 @@
 /**
  * The concurrent fuzz: N workers (2 to 8) run random commands at once against one shared heap,
- * each writing its own pattern into its blocks and checking it before every free, after every
- * realloc and on command, so a block changed by anyone but its owner shows. Inside the lock
+ * each holding its blocks to the contract (fuzz/_contract.ts) with patterns of its own, so a block
+ * changed by anyone but its owner shows. Inside the lock
  * every operation takes a ticket and writes what it did to a log in the shared memory; after
  * the run, the log is replayed in ticket order through the reference model, which must predict
  * every pointer and usable size the workers got. The log must also hold, worker by worker,
