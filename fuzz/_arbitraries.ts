@@ -89,7 +89,8 @@ export function sizes(relative: boolean): fc.Arbitrary<Size> {
   );
 }
 
-const POWERS_OF_TWO = Array.from({ length: Math.log2(MAX_ALIGN) + 1 }, (_, i) => 2 ** i);
+/** Every alignment mote takes: the powers of two up to MAX_ALIGN. */
+export const POWERS_OF_TWO = Array.from({ length: Math.log2(MAX_ALIGN) + 1 }, (_, i) => 2 ** i);
 const BAD_ALIGNMENTS = [0, 3, 24, 48, 2 * MAX_ALIGN, 2 ** 31, 0xFFFF_FFFF];
 
 /** A differential run's heap, before it is made. */

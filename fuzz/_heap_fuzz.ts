@@ -592,7 +592,6 @@ function scatteredClass(run: HeapRun, classIndex: number, extra: number, fitAt: 
 const DAMAGE = ["guard", "redzone", "nextHeader", "prev", "next", "back", "poison", "top"] as const;
 const VIA = ["left", "right", "take", "grow", "scan", "flush"] as const;
 
-/** A report a call must make: its kind and address. */
 /** A report: its kind and address, or one of `or` (where the first check may fall elsewhere). */
 type Report = { kind: MisuseKind; at: number; or?: readonly Report[] };
 const uaf = (at: number): Report => ({ kind: "use-after-free", at });

@@ -1,12 +1,11 @@
 /**
  * The concurrent fuzz: N workers (2 to 8) run random commands at once against one shared heap,
- * each holding its blocks to the contract (fuzz/_contract.ts) with patterns of its own, so a block
- * changed by anyone but its owner shows. Inside the lock
- * every operation takes a ticket and writes what it did to a log in the shared memory; after
- * the run, the log is replayed in ticket order through the reference model, which must predict
- * every pointer and usable size the workers got. The log must also hold, worker by worker,
- * exactly the calls each worker made, and the heap must end intact and block for block the
- * model's.
+ * each holding its blocks to the contract (fuzz/_contract.ts) with patterns of its own, so a
+ * block changed by anyone but its owner shows. Inside the lock every operation takes a ticket
+ * and writes what it did to a log in the shared memory; after the run, the log is replayed in
+ * ticket order through the reference model, which must predict every pointer and usable size
+ * the workers got. The log must also hold, worker by worker, exactly the calls each worker
+ * made, and the heap must end intact and block for block the model's.
  *
  *     deno task fuzz:concurrent [--runs N] [--seconds S] [--seed N] [--max-workers N] ...
  *
@@ -15,7 +14,7 @@
  * @module
  */
 import fc from "fast-check";
-import { ALIGN, FIRST, HEADER, MAX_ALIGN, MAX_LIMIT, PAGE } from "../src/_layout.ts";
+import { ALIGN, FIRST, HEADER, MAX_LIMIT, PAGE } from "../src/_layout.ts";
 import { rootOf } from "../src/_heap_reader.ts";
 import { Heap } from "../src/heap.ts";
 import { aModule, checkFields, integerFrom } from "../src/_validate.ts";
@@ -31,7 +30,7 @@ import {
   startLog,
   ticketsOf,
 } from "../src/_shared_engine.ts";
-import { sizes } from "./_arbitraries.ts";
+import { POWERS_OF_TWO, sizes } from "./_arbitraries.ts";
 import { replayLog } from "./_replay.ts";
 
 /** Where the log starts in the memory: above 0, which means no log. */
@@ -91,8 +90,6 @@ export interface ConcurrentFuzzReport {
   /** The first failure: what went wrong, and the ticket-ordered log up to it. */
   readonly failure?: string;
 }
-
-const POWERS_OF_TWO = Array.from({ length: Math.log2(MAX_ALIGN) + 1 }, (_, i) => 2 ** i);
 
 /**
  * A worker's commands: mostly allocating and freeing, every call of the C ABI. An index picks a
