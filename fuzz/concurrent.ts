@@ -39,6 +39,8 @@ const LOG_AT = 64;
 const SHRINKS = 200;
 /** The most workers a run has. */
 export const MAX_WORKERS = 8;
+/** The check of a number of workers: the API's and the command line's rule. */
+export const WORKER_COUNT = integerFrom(2, MAX_WORKERS);
 
 /**
  * Options of {@linkcode fuzzConcurrent}.
@@ -406,7 +408,7 @@ export async function fuzzConcurrent(
     runs,
     seed: givenSeed,
     maxCommands,
-    minWorkers: integerFrom(2, MAX_WORKERS),
+    minWorkers: WORKER_COUNT,
     maxWorkers: integerFrom(
       typeof options?.minWorkers === "number" ? options.minWorkers : 2,
       MAX_WORKERS,
