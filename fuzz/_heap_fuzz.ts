@@ -189,14 +189,17 @@ export class HeapRun {
     this.both(`${how}(${block.ptr})`, (heap) => free(heap, block.ptr));
   }
 
-  /** The owner writes bytes `[from, to)` of the memory, outside the region. */
-  ownerWrites(from: number, to: number): void {
+  /** The owner (or `who`) writes bytes `[from, to)` outside the region; checked once it runs. */
+  ownerWrites(from: number, to: number, who = "owner"): void {
     to = Math.min(to, this.contract.buffer().byteLength); // a memory may end below the region
     if (from >= to) return;
-    this.trace.push(`owner writes [${from}, ${to})`);
+    const what = `${who} writes [${from}, ${to})`;
+    this.trace.push(what);
     this.contract.ownerWrites(from, to);
+    if (!this.heap) return;
     // the heap's poison above the top is gone where the owner wrote, once it is the heap's again
-    if (this.heap) this.poisonedTo = Math.min(this.poisonedTo, Math.max(from, this.top));
+    this.poisonedTo = Math.min(this.poisonedTo, Math.max(from, this.top));
+    this.after(what);
   }
 
   /** Writes the same 32-bit word into both heaps' memories; returns what was there. */
@@ -484,7 +487,6 @@ function ownerWrites(run: HeapRun, below: boolean, bytes: number): void {
     ? [Math.max(0, base - bytes), base]
     : [base + limit, Math.min(memory, base + limit + bytes)];
   run.ownerWrites(from, to);
-  run.after(`owner writes [${from}, ${to})`);
 }
 
 /**
@@ -511,7 +513,6 @@ function worldWrites(run: HeapRun, growth: number | "all" | "limit", past: numbe
       if (run.heap.limit >= before) continue;
       const lowered = run.heap.base + run.heap.limit;
       run.ownerWrites(lowered, lowered + PAGE);
-      run.after(`owner writes [${lowered}, ${lowered + PAGE})`);
       setLimit(run, "up", before - run.heap.limit);
       carveTo(run, end() - 2 * ALIGN); // as far as a block fits in the memory there is
     }
@@ -523,7 +524,6 @@ function worldWrites(run: HeapRun, growth: number | "all" | "limit", past: numbe
     const limitEnd = run.heap.base + run.heap.limit;
     if (limitEnd >= end()) return;
     run.ownerWrites(limitEnd, end());
-    run.after(`owner writes [${limitEnd}, ${end()})`);
     setLimit(run, "up", raised - run.heap.limit);
     return carveTo(run, end() - 2 * ALIGN);
   }
@@ -536,8 +536,7 @@ function worldWrites(run: HeapRun, growth: number | "all" | "limit", past: numbe
   if (grew[0] !== grew[1]) run.fail("the memories grew differently");
   run.after(`memory.grow(${pages})`);
   if (grew[0] && pages > 0 && run.setup.region) {
-    run.ownerWrites(have * PAGE, (have + 1) * PAGE);
-    run.after(`the module that grew it writes its first new page`);
+    run.ownerWrites(have * PAGE, (have + 1) * PAGE, "the module that grew it");
     carveTo(run, have * PAGE + past);
   }
 }
