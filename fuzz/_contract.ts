@@ -100,7 +100,11 @@ export class Contract {
     ptr: number,
     requested: number,
     usable: number,
-    { alignment, zeroed, bounds }: { alignment: number; zeroed: boolean; bounds: [number, number] },
+    { alignment, zeroed, bounds }: {
+      alignment: number;
+      zeroed: boolean;
+      bounds: readonly [number, number];
+    },
   ): Block {
     const block = { id: this.#newId(), ptr, requested, usable };
     if (ptr % alignment !== 0) this.fail(`${ptr} is not aligned to ${alignment}`);
@@ -192,7 +196,7 @@ export class Contract {
       kept: number;
       what: string;
       alignment: number;
-      bounds: [number, number];
+      bounds: readonly [number, number];
     },
   ): Block {
     this.verify(old, `after ${what}`, ptr, kept);
