@@ -26,6 +26,7 @@ import {
   heapSetups,
   sizes,
 } from "./_arbitraries.ts";
+import { command as commandOn } from "./_commands.ts";
 import { type Block, Contract } from "./_contract.ts";
 import { differBlocks, FuzzFailure } from "./_session.ts";
 
@@ -340,15 +341,8 @@ function nth<T>(items: readonly T[], n: number): T | undefined {
 }
 
 type Command = fc.Command<HeapRun, HeapRun>;
-
-/** A command named `name` in the trace, doing `act` on runs where `when` holds. */
-function command(
-  name: string,
-  act: (run: HeapRun, name: string) => void,
-  when = (_run: Readonly<HeapRun>) => true,
-): Command {
-  return { check: when, run: (run) => act(run, name), toString: () => name };
-}
+/** A command of a Heap-layer run, made as the C-ABI fuzz makes its own. */
+const command = commandOn<HeapRun>;
 
 /** What a pointer that is not live is given to. */
 const POINTER_CALLS = {
