@@ -58,14 +58,12 @@ function runWorker(run: WorkerRun): WorkerResult {
   const contract = new Contract(buffer, () => undefined, fail, "reused", ids);
   const { live } = contract;
   /** Where a block must lie: above the heap's base, inside the memory. */
-  const bounds = (): [number, number] => [run.base, buffer().byteLength];
+  const bounds = () => [run.base, buffer().byteLength] as const;
   /** Checks and records a block just returned for `requested` bytes, asking its usable size. */
-  const place = (ptr: number, requested: number, alignment = ALIGN, zeroed = false) =>
-    contract.place(ptr, requested, call("malloc_usable_size", ptr), {
-      alignment,
-      zeroed,
-      bounds: bounds(),
-    });
+  const place = (ptr: number, requested: number, alignment = ALIGN, zeroed = false) => {
+    const usable = call("malloc_usable_size", ptr), how = { alignment, zeroed, bounds: bounds() };
+    return contract.place(ptr, requested, usable, how);
+  };
   const pick = (index: number) => live.length ? index % live.length : -1;
 
   // every worker starts at once, or the first could be done before the last has begun
