@@ -17,17 +17,17 @@ import {
 import { classOf } from "../src/_size_class.ts";
 import { rootOf } from "../src/_heap_reader.ts";
 import {
-  Allocate,
-  Burst,
+  allocate,
+  burst,
   type Change,
   type Driven,
   type Foreign,
-  ForeignPointer,
-  FreeTwice,
-  OnBlock,
-  Realloc,
-  Reset,
-  SetLimit,
+  foreignPointer,
+  freeTwice,
+  onBlock,
+  realloc,
+  reset,
+  setLimit,
   type Size,
 } from "./_commands.ts";
 import type { PointerCall, Session } from "./_session.ts";
@@ -89,7 +89,8 @@ export function sizes(relative: boolean): fc.Arbitrary<Size> {
   );
 }
 
-const POWERS_OF_TWO = Array.from({ length: Math.log2(MAX_ALIGN) + 1 }, (_, i) => 2 ** i);
+/** Every alignment mote takes: the powers of two up to MAX_ALIGN. */
+export const POWERS_OF_TWO = Array.from({ length: Math.log2(MAX_ALIGN) + 1 }, (_, i) => 2 ** i);
 const BAD_ALIGNMENTS = [0, 3, 24, 48, 2 * MAX_ALIGN, 2 ** 31, 0xFFFF_FFFF];
 
 /** A differential run's heap, before it is made. */
@@ -186,25 +187,25 @@ function calls(size: fc.Arbitrary<Size>, model: boolean) {
     arbitrary: fc.constantFrom(...BAD_ALIGNMENTS),
   });
   return {
-    malloc: { weight: 10, arbitrary: size.map((s) => new Allocate("malloc", s)) },
-    calloc: { weight: 3, arbitrary: callocs(size).map(([n, s]) => new Allocate("calloc", s, n)) },
+    malloc: { weight: 10, arbitrary: size.map((s) => allocate("malloc", s)) },
+    calloc: { weight: 3, arbitrary: callocs(size).map(([n, s]) => allocate("calloc", s, n)) },
     burst: {
       weight: 2, // small blocks, just below a quick list's bound, at it and past it
       arbitrary: fc.tuple(fc.nat({ max: SMALL }), fc.integer({ min: -1, max: 2 }))
-        .map(([s, past]) => new Burst(s, QUICK_BOUND + past)),
+        .map(([s, past]) => burst(s, QUICK_BOUND + past)),
     },
     alignedAlloc: {
       weight: 3,
       arbitrary: fc.tuple(model ? anyAlignment : alignments, size)
-        .map(([alignment, s]) => new Allocate("aligned_alloc", s, alignment)),
+        .map(([alignment, s]) => allocate("aligned_alloc", s, alignment)),
     },
-    free: { weight: 8, arbitrary: indices.map((i) => new OnBlock("free", i)) },
+    free: { weight: 8, arbitrary: indices.map((i) => onBlock("free", i)) },
     realloc: {
       weight: 6,
-      arbitrary: fc.tuple(indices, changes(size, model)).map(([i, c]) => new Realloc(i, c)),
+      arbitrary: fc.tuple(indices, changes(size, model)).map(([i, c]) => realloc(i, c)),
     },
-    reallocNull: { weight: 2, arbitrary: size.map((s) => new Allocate("realloc", s, 0)) },
-    usableSize: { weight: 2, arbitrary: indices.map((i) => new OnBlock("malloc_usable_size", i)) },
+    reallocNull: { weight: 2, arbitrary: size.map((s) => allocate("realloc", s, 0)) },
+    usableSize: { weight: 2, arbitrary: indices.map((i) => onBlock("malloc_usable_size", i)) },
   };
 }
 
@@ -232,19 +233,19 @@ export function moteCommands(): CommandArbitrary {
     ...allocationCommands(size),
     {
       weight: 1,
-      arbitrary: fc.tuple(indices, pointerCalls).map(([i, then]) => new FreeTwice(i, then)),
+      arbitrary: fc.tuple(indices, pointerCalls).map(([i, then]) => freeTwice(i, then)),
     },
     {
       weight: 1,
-      arbitrary: fc.tuple(foreign, pointerCalls).map(([w, call]) => new ForeignPointer(w, call)),
+      arbitrary: fc.tuple(foreign, pointerCalls).map(([w, call]) => foreignPointer(w, call)),
     },
     {
       weight: 1,
       arbitrary: fc.tuple(fc.boolean(), fc.nat({ max: 300_000 })).map(([lower, bytes]) =>
-        new SetLimit(lower, bytes)
+        setLimit(lower, bytes)
       ),
     },
-    { weight: 1, arbitrary: fc.constant(new Reset()) },
+    { weight: 1, arbitrary: fc.constant(reset) },
   );
 }
 

@@ -1,6 +1,6 @@
 /**
- * The fuzzer's operations as fast-check commands: a small class for each kind, the C function it
- * calls as data. A command names a live block by an index taken modulo the number of live
+ * The fuzzer's operations as fast-check commands, each made by {@linkcode command} from its name
+ * in the trace and what it does (the Heap-layer fuzz makes its own the same way). A command names a live block by an index taken modulo the number of live
  * blocks, and a size relative to the heap by a {@linkcode Size}, so a shrunk sequence stays
  * meaningful whatever was removed from it.
  */
@@ -9,8 +9,6 @@ import { FIRST, HEADER } from "../src/_layout.ts";
 import { rootOf } from "../src/_heap_reader.ts";
 import { U32_MAX } from "../src/_validate.ts";
 import type { PointerCall, Session } from "./_session.ts";
-
-type Command = fc.Command<Session, Session>;
 
 /**
  * A request size: bytes, or bytes relative to what is left below the limit (`room`: a request
@@ -57,84 +55,60 @@ export interface Driven {
   usableSize(index: number): void;
 }
 
-/** The position in the live blocks that an index names. */
-function pick(index: number, session: Driven): number {
-  return index % session.live.length;
+/** A command named `name` in the trace, doing `act` on runs where `when` holds. */
+export function command<R extends object>(
+  name: string,
+  act: (run: R, name: string) => void,
+  when: (run: Readonly<R>) => boolean = () => true,
+): fc.Command<R, R> {
+  return { check: when, run: (run) => act(run, name), toString: () => name };
 }
 
-/** A command that can run whatever the heap holds. */
-abstract class Anytime implements fc.Command<Driven, Driven> {
-  check(): boolean {
-    return true;
-  }
-  abstract run(session: Driven): void;
-  abstract toString(): string;
-}
-
-abstract class OnLiveBlock implements fc.Command<Driven, Driven> {
-  constructor(readonly index: number) {}
-  check(session: Driven): boolean {
-    return session.live.length > 0;
-  }
-  abstract run(session: Driven): void;
-  abstract toString(): string;
+/** A command on the live block `index` names, modulo their number: it waits for one. */
+function onLive<R extends Driven>(
+  name: string,
+  index: number,
+  act: (run: R, at: number) => void,
+) {
+  return command<R>(name, (run) => act(run, index % run.live.length), (run) => run.live.length > 0);
 }
 
 /**
  * A call that hands out a new block of `size`: `malloc(size)`, `calloc(first, size)`,
  * `aligned_alloc(first, size)` or `realloc(0, size)`, which is malloc.
  */
-export class Allocate extends Anytime {
-  constructor(
-    readonly call: "malloc" | "calloc" | "aligned_alloc" | "realloc",
-    readonly size: Size,
-    readonly first?: number,
-  ) {
-    super();
-  }
-  run(session: Driven): void {
-    const bytes = resolve(this.size, session);
-    if (this.call === "malloc") session.malloc(bytes);
-    else if (this.call === "calloc") session.calloc(this.first!, bytes);
-    else if (this.call === "aligned_alloc") session.alignedAlloc(this.first!, bytes);
-    else session.reallocNull(bytes);
-  }
-  toString(): string {
-    return `${this.call}(${this.first === undefined ? "" : `${this.first}, `}${show(this.size)})`;
-  }
+export function allocate(
+  call: "malloc" | "calloc" | "aligned_alloc" | "realloc",
+  size: Size,
+  first?: number,
+): fc.Command<Driven, Driven> {
+  return command(`${call}(${first === undefined ? "" : `${first}, `}${show(size)})`, (run) => {
+    const bytes = resolve(size, run);
+    if (call === "malloc") run.malloc(bytes);
+    else if (call === "calloc") run.calloc(first!, bytes);
+    else if (call === "aligned_alloc") run.alignedAlloc(first!, bytes);
+    else run.reallocNull(bytes);
+  });
 }
 
 /**
  * malloc(size) `count` times, then free of each in the order made: a list of freed blocks of one
  * size, each with a used right neighbour, grown to `count` (the quick lists' bound, and past it).
  */
-export class Burst extends Anytime {
-  constructor(readonly size: Size, readonly count: number) {
-    super();
-  }
-  run(session: Session): void {
-    const first = session.live.length;
-    for (let n = 0; n < this.count; n++) session.malloc(resolve(this.size, session));
-    while (session.live.length > first) session.free(first);
-  }
-  toString(): string {
-    return `${this.count} × malloc(${show(this.size)}), then free of each`;
-  }
+export function burst(size: Size, count: number): fc.Command<Driven, Driven> {
+  return command(`${count} × malloc(${show(size)}), then free of each`, (run) => {
+    const first = run.live.length;
+    for (let n = 0; n < count; n++) run.malloc(resolve(size, run));
+    while (run.live.length > first) run.free(first);
+  });
 }
 
 /** free(live block) or malloc_usable_size(live block) */
-export class OnBlock extends OnLiveBlock {
-  constructor(readonly call: "free" | "malloc_usable_size", index: number) {
-    super(index);
-  }
-  run(session: Driven): void {
-    const index = pick(this.index, session);
-    if (this.call === "free") session.free(index);
-    else session.usableSize(index);
-  }
-  toString(): string {
-    return `${this.call}(#${this.index})`;
-  }
+export function onBlock(call: "free" | "malloc_usable_size", index: number) {
+  return onLive<Driven>(`${call}(#${index})`, index, (run, at) => {
+    if (call === "free") run.free(at);
+    else run.usableSize(at);
+  });
 }
 
 /** How realloc changes a block's size: to a size, by some bytes, not at all, or to 0. */
@@ -144,42 +118,28 @@ export type Change =
   | { readonly same: true };
 
 /** realloc(live block, size) */
-export class Realloc extends OnLiveBlock {
-  constructor(index: number, readonly change: Change) {
-    super(index);
-  }
-  run(session: Driven): void {
-    const index = pick(this.index, session);
-    const { requested } = session.live[index];
-    const size = "to" in this.change
-      ? resolve(this.change.to, session)
-      : "by" in this.change
-      ? resolve(requested + this.change.by, session)
+export function realloc(index: number, change: Change): fc.Command<Driven, Driven> {
+  const shown = "to" in change
+    ? show(change.to)
+    : "by" in change
+    ? `size${change.by >= 0 ? "+" : ""}${change.by}`
+    : "size";
+  return onLive<Driven>(`realloc(#${index}, ${shown})`, index, (run, at) => {
+    const { requested } = run.live[at];
+    const size = "to" in change
+      ? resolve(change.to, run)
+      : "by" in change
+      ? resolve(requested + change.by, run)
       : requested;
     // C leaves realloc(p, 0) to the implementation: only mote's answer is checked
-    session.realloc(index, session.reallocZero ? size : Math.max(1, size));
-  }
-  toString(): string {
-    const change = "to" in this.change
-      ? show(this.change.to)
-      : "by" in this.change
-      ? `size${this.change.by >= 0 ? "+" : ""}${this.change.by}`
-      : "size";
-    return `realloc(#${this.index}, ${change})`;
-  }
+    run.realloc(at, run.reallocZero ? size : Math.max(1, size));
+  });
 }
 
 /** free(live block), then the same pointer to free, realloc or malloc_usable_size again */
-export class FreeTwice extends OnLiveBlock {
-  constructor(index: number, readonly then: PointerCall) {
-    super(index);
-  }
-  run(session: Session): void {
-    session.freeTwice(pick(this.index, session), this.then);
-  }
-  toString(): string {
-    return `free(#${this.index}) then ${this.then} of it`;
-  }
+export function freeTwice(index: number, then: PointerCall): fc.Command<Session, Session> {
+  const name = `free(#${index}) then ${then} of it`;
+  return onLive<Session>(name, index, (session, at) => session.freeTwice(at, then));
 }
 
 /** Where a pointer mote never returned points: each place the wasm must tell from a block. */
@@ -190,69 +150,49 @@ export type Foreign =
   | { readonly interior: number }; // 16-byte steps into a live block: checked build only
 
 /** free, realloc or malloc_usable_size of a pointer mote never returned */
-export class ForeignPointer extends Anytime {
-  constructor(readonly where: Foreign, readonly call: PointerCall) {
-    super();
-  }
-  run(session: Session): void {
+export function foreignPointer(where: Foreign, call: PointerCall): fc.Command<Session, Session> {
+  const [place, distance] = Object.entries(where)[0];
+  return command(`${call}(a pointer ${place} ${distance})`, (session) => {
     const first = rootOf(session.diff!.base) + FIRST + HEADER;
-    if ("interior" in this.where) {
+    if ("interior" in where) {
       // in the release build a pointer inside a live block is undefined behaviour, as in C
       const block = session.live.find((b) => b.usable > 16);
       if (!session.checked || !block) return;
-      const steps = this.where.interior % Math.floor((block.usable - 1) / 16);
+      const steps = where.interior % Math.floor((block.usable - 1) / 16);
       const ptr = block.ptr + 16 * (1 + steps);
       // odd picks: the bytes in front read as a used block's header that fits
-      const forged = this.where.interior & 1 ? 32 : undefined;
-      return session.foreignPointer(ptr, this.call, "not a block", forged);
+      const forged = where.interior & 1 ? 32 : undefined;
+      return session.foreignPointer(ptr, call, "not a block", forged);
     }
     const ptr = Math.min(
       U32_MAX - 15,
-      "misaligned" in this.where
-        ? (session.live.length > 0 ? session.live[0].ptr : first) + this.where.misaligned
-        : "below" in this.where
-        ? Math.max(16, first - 16 * this.where.below)
-        : session.mote.top() + HEADER + 16 * this.where.above,
+      "misaligned" in where
+        ? (session.live.length > 0 ? session.live[0].ptr : first) + where.misaligned
+        : "below" in where
+        ? Math.max(16, first - 16 * where.below)
+        : session.mote.top() + HEADER + 16 * where.above,
     );
     // above the blocks, a block the run freed into the top region: a double free
     const kind = session.contract.misuseOf(ptr) === "double-free" ? "double free" : "not a block";
     // even misalignments, in every build: the word in front reads as the header of a used
     // block that ends at the top region, as one just below it would
     const plausible = session.mote.top() - (ptr - HEADER);
-    const forged = "misaligned" in this.where && this.where.misaligned % 2 === 0 &&
-        plausible >= 16
+    const forged = "misaligned" in where && where.misaligned % 2 === 0 && plausible >= 16
       ? plausible
       : undefined;
-    session.foreignPointer(ptr, this.call, kind, forged);
-  }
-  toString(): string {
-    const [where, steps] = Object.entries(this.where)[0];
-    return `${this.call}(a pointer ${where} ${steps})`;
-  }
+    session.foreignPointer(ptr, call, kind, forged);
+  });
 }
 
 /** Moves the heap's limit: raised by some bytes, or lowered to its end plus some. */
-export class SetLimit implements Command {
-  constructor(readonly lower: boolean, readonly bytes: number) {}
-  check(session: Session): boolean {
-    return session.diff!.model.limit > 0; // a heap that failed to start has no root to trust
-  }
-  run(session: Session): void {
+export function setLimit(lower: boolean, bytes: number): fc.Command<Session, Session> {
+  const name = lower ? `limit = heap end + ${bytes}` : `limit += ${bytes}`;
+  return command(name, (session) => {
     const memoryEnd = session.real.memory.buffer.byteLength;
     const heapEnd = Math.min(memoryEnd, session.mote.limit);
-    session.setLimit((this.lower ? heapEnd : session.mote.limit) + this.bytes);
-  }
-  toString(): string {
-    return this.lower ? `limit = heap end + ${this.bytes}` : `limit += ${this.bytes}`;
-  }
+    session.setLimit((lower ? heapEnd : session.mote.limit) + bytes);
+  }, (session) => session.diff!.model.limit > 0); // a heap that failed to start has no root
 }
 
 /** Starts the heap again, as Heap.reset */
-export class Reset extends Anytime {
-  run(session: Session): void {
-    session.reset();
-  }
-  toString(): string {
-    return "reset()";
-  }
-}
+export const reset: fc.Command<Session, Session> = command("reset()", (s) => s.reset());

@@ -1,24 +1,17 @@
 /**
  * One worker of the concurrent fuzz (fuzz/concurrent.ts): it attaches to the shared heap it is
  * sent, waits at a barrier for the other workers, runs its commands through the heap's raw C
- * ABI, and answers with every call it made and what it saw. Each block holds a pattern of its
- * own, made from the worker's number and the block's, which is checked before it is freed, after
- * it is reallocated and whenever a command says: a block changed by anyone but its owner shows.
+ * ABI, and answers with every call it made and what it saw. Its blocks are held to the contract
+ * (fuzz/_contract.ts), with ids that no other worker's blocks have, so each holds a pattern of
+ * its own, checked before it is freed or reallocated, after it is reallocated, at both ends after
+ * every command and whole whenever a command says: a block changed by anyone but its owner shows.
  *
  * @module
  */
-import { ALIGN } from "../src/_layout.ts";
+import { ALIGN, PAGE } from "../src/_layout.ts";
 import { sharedEngine, spinOnly } from "../src/_shared_engine.ts";
-import { extents, fillPattern, patternMismatch } from "./_pattern.ts";
+import { Contract } from "./_contract.ts";
 import type { Call, Operation, WorkerResult, WorkerRun } from "./concurrent.ts";
-
-/** A live block of this worker. */
-type Block = { readonly id: number; readonly ptr: number; readonly usable: number };
-
-/** Blocks up to this size are filled and checked whole; larger ones at both ends. */
-const WHOLE = 1 << 16;
-const EDGE = 1 << 12;
-const PAGE = 65536;
 
 class Failure extends Error {}
 
@@ -48,8 +41,6 @@ function runWorker(run: WorkerRun): WorkerResult {
   const { owner, limitEnd } = engine.sharing;
   const raw = engine.calls as unknown as Record<string, (a: number, b: number) => number>;
   const calls: Call[] = [];
-  const live: Block[] = [];
-  let nextBlock = 0;
   /** Calls `operation(a, b)` (around `f`, if given) and records it as the log names it. */
   const call = (operation: Operation, a: number, b = 0, around = (f: () => number) => f()) => {
     const result = around(() =>
@@ -62,43 +53,16 @@ function runWorker(run: WorkerRun): WorkerResult {
   const fail = (what: string): never => {
     throw new Failure(`worker ${run.worker}, call ${calls.length - 1}: ${what}`);
   };
-  /** Checks `block`'s pattern, up to `upTo` bytes, where it is now: at `at`. */
-  const check = (block: Block, when: string, at = block.ptr, upTo = block.usable) => {
-    for (const [from, to] of extents(block.usable, WHOLE, EDGE)) {
-      const end = Math.min(to, upTo);
-      const offset = from < end ? patternMismatch(buffer(), at, block.id, from, end) : -1;
-      if (offset >= 0) {
-        fail(
-          `block ${block.ptr} (${block.usable} usable bytes) changed at offset ${offset} ` +
-            `(address ${at + offset}) ${when}`,
-        );
-      }
-    }
-  };
-  /** A block just returned for `requested` bytes: where it is, its size, and its pattern. */
-  const place = (
-    ptr: number,
-    requested: number,
-    alignment = ALIGN,
-    id = nextBlock++ * 8 + run.worker,
-  ): Block => {
-    if (ptr % alignment !== 0) fail(`${ptr} is not aligned to ${alignment}`);
-    const usable = call("malloc_usable_size", ptr);
-    if (usable < requested) fail(`block ${ptr} has ${usable} usable bytes, asked ${requested}`);
-    if (ptr + usable > buffer().byteLength) fail(`block ${ptr} ends past the memory`);
-    for (const other of live) {
-      if (ptr < other.ptr + other.usable && other.ptr < ptr + usable) {
-        fail(`block ${ptr} overlaps this worker's live block ${other.ptr}`);
-      }
-    }
-    return { id, ptr, usable };
-  };
-  /** Fills `block` with its pattern (whole: a large block's middle is neither filled nor checked). */
-  const keep = (block: Block) => {
-    for (const [from, to] of extents(block.usable, WHOLE, EDGE)) {
-      fillPattern(buffer(), block.ptr, block.id, from, to);
-    }
-    live.push(block);
+  // ids run.worker, + run.workers, + 2 * run.workers, …: no two workers' patterns are the same
+  const ids = { first: run.worker, step: run.workers };
+  const contract = new Contract(buffer, () => undefined, fail, "reused", ids);
+  const { live } = contract;
+  /** Where a block must lie: above the heap's base, inside the memory. */
+  const bounds = () => [run.base, buffer().byteLength] as const;
+  /** Checks and records a block just returned for `requested` bytes, asking its usable size. */
+  const place = (ptr: number, requested: number, alignment = ALIGN, zeroed = false) => {
+    const usable = call("malloc_usable_size", ptr), how = { alignment, zeroed, bounds: bounds() };
+    return contract.place(ptr, requested, usable, how);
   };
   const pick = (index: number) => live.length ? index % live.length : -1;
 
@@ -115,13 +79,13 @@ function runWorker(run: WorkerRun): WorkerResult {
         case "malloc": {
           const around = "atStackEnd" in command ? atStackEnd : undefined;
           const ptr = call("malloc", command.size, 0, around);
-          if (ptr) keep(place(ptr, command.size));
+          if (ptr) place(ptr, command.size);
           break;
         }
         case "aligned_alloc": {
           const { alignment, size } = command;
           const ptr = call("aligned_alloc", alignment, size);
-          if (ptr) keep(place(ptr, size, Math.max(ALIGN, alignment)));
+          if (ptr) place(ptr, size, Math.max(ALIGN, alignment));
           break;
         }
         case "calloc": {
@@ -129,38 +93,33 @@ function runWorker(run: WorkerRun): WorkerResult {
           const ptr = call("calloc", count, size);
           if (ptr === 0) break;
           if (count * size > 0xFFFF_FFFF) fail(`calloc(${count}, ${size}) overflowed to ${ptr}`);
-          const block = place(ptr, count * size);
-          const bytes = new Uint8Array(buffer(), ptr, Math.min(count * size, WHOLE));
-          const nonzero = bytes.findIndex((byte) => byte !== 0);
-          if (nonzero >= 0) fail(`calloc's block ${ptr} is not zero at offset ${nonzero}`);
-          keep(block);
+          place(ptr, count * size, ALIGN, true);
           break;
         }
         case "realloc": {
-          const index = pick(command.index), old = live[index]; // none when -1
-          if (old) check(old, "before realloc");
-          const ptr = call("realloc", old?.ptr ?? 0, command.size);
-          if (ptr === 0) {
-            if (old) check(old, "after a failed realloc");
-            break;
+          const index = pick(command.index), size = command.size;
+          const what = `realloc(${live[index]?.ptr ?? 0}, ${size})`;
+          const old = index < 0 ? undefined : contract.take(index, what);
+          const ptr = call("realloc", old?.ptr ?? 0, size);
+          if (ptr === 0 && old) contract.restore(old, what);
+          else if (ptr && !old) place(ptr, size);
+          else if (ptr && old) {
+            const usable = call("malloc_usable_size", ptr), kept = Math.min(old.usable, size);
+            const how = { kept, what: `${what} -> ${ptr}`, alignment: ALIGN, bounds: bounds() };
+            contract.moved(old, ptr, size, usable, how);
           }
-          if (old) live.splice(index, 1);
-          const block = place(ptr, command.size, ALIGN, old?.id);
-          const moved = `after realloc to ${command.size} bytes at ${ptr}`;
-          if (old) check(old, moved, ptr, Math.min(old.usable, command.size));
-          keep(block);
           break;
         }
         case "free": {
           const index = pick(command.index);
           if (index < 0) break;
-          const [block] = live.splice(index, 1);
-          check(block, "before free");
+          const block = contract.take(index, `free(${live[index].ptr})`);
           if (block.usable > 16) { // first inside it, behind a forged header: to be refused
             new DataView(buffer()).setUint32(block.ptr + 12, 16, true);
             call("free", block.ptr + 16);
           }
           call("free", block.ptr);
+          contract.freedBlock(block);
           break;
         }
         case "malloc_usable_size": {
@@ -191,11 +150,12 @@ function runWorker(run: WorkerRun): WorkerResult {
           break;
         }
         case "verify":
-          for (const block of live) check(block, "on a verify");
+          for (const block of live) contract.verify(block, "on a verify");
           break;
       }
+      contract.check(command.op);
     }
-    for (const block of live) check(block, "at the end");
+    for (const block of live) contract.verify(block, "at the end");
   } catch (error) {
     if (!(error instanceof Failure)) throw error;
     problem = error.message;

@@ -55,7 +55,7 @@ export class Contract {
   /** Pointers from before a reset, not handed out since. */
   readonly stale = new Set<number>();
   readonly #owned: Owned[] = [];
-  #nextId = 1;
+  #nextId: number;
 
   /** The id the next block placed gets. */
   get nextId(): number {
@@ -74,7 +74,18 @@ export class Contract {
      * which can only read that word).
      */
     readonly freedUntil: "reused" | "covered" = "reused",
-  ) {}
+    /** The ids blocks get: `first`, then every `step`th (threads sharing a heap interleave). */
+    readonly ids = { first: 1, step: 1 },
+  ) {
+    this.#nextId = ids.first;
+  }
+
+  /** A fresh id, for a block or the owner's bytes. */
+  #newId(): number {
+    const id = this.#nextId;
+    this.#nextId += this.ids.step;
+    return id;
+  }
 
   /** The name of a block in the trace. */
   static nameOf(block: Block): string {
@@ -89,18 +100,24 @@ export class Contract {
     ptr: number,
     requested: number,
     usable: number,
-    { alignment, zeroed, bounds }: { alignment: number; zeroed: boolean; bounds: [number, number] },
+    { alignment, zeroed, bounds }: {
+      alignment: number;
+      zeroed: boolean;
+      bounds: readonly [number, number];
+    },
   ): Block {
-    const block = { id: this.#nextId++, ptr, requested, usable };
+    const block = { id: this.#newId(), ptr, requested, usable };
     if (ptr % alignment !== 0) this.fail(`${ptr} is not aligned to ${alignment}`);
-    if (usable < requested) this.fail(`Usable size ${usable} is less than the ${requested} asked`);
+    if (usable < requested) {
+      this.fail(`Block ${ptr}'s usable size ${usable} is less than the ${requested} asked`);
+    }
     const [low, high] = bounds;
     if (ptr < low || ptr + usable > high) {
       this.fail(`Block ${ptr} + ${usable} lies outside the heap, [${low}, ${high})`);
     }
     for (const other of this.live) {
       if (ptr < other.ptr + other.usable && other.ptr < ptr + usable) {
-        this.fail(`Block ${ptr} + ${usable} overlaps ${Contract.nameOf(other)}`);
+        this.fail(`Block ${ptr} + ${usable} overlaps ${Contract.nameOf(other)} at ${other.ptr}`);
       }
     }
     if (zeroed) {
@@ -137,7 +154,7 @@ export class Contract {
     this.fail(
       `${Contract.nameOf(block)}'s byte ${offset} (of ${block.usable}) is ` +
         `${new Uint8Array(buffer)[at + offset]}, not ${patternByte(block.id, offset)}, ${when}` +
-        (at === block.ptr ? "" : ` at ${at}`),
+        ` (address ${at + offset})`,
     );
   }
 
@@ -179,7 +196,7 @@ export class Contract {
       kept: number;
       what: string;
       alignment: number;
-      bounds: [number, number];
+      bounds: readonly [number, number];
     },
   ): Block {
     this.verify(old, `after ${what}`, ptr, kept);
@@ -202,7 +219,7 @@ export class Contract {
 
   /** The owner writes bytes `[from, to)`, outside the region, with a pattern of its own. */
   ownerWrites(from: number, to: number): void {
-    const id = this.#nextId++;
+    const id = this.#newId();
     fillPattern(this.buffer(), from, id, 0, to - from);
     this.#own({ from, to, id, origin: from });
   }

@@ -26,6 +26,7 @@ import {
   heapSetups,
   sizes,
 } from "./_arbitraries.ts";
+import { command as commandOn } from "./_commands.ts";
 import { type Block, Contract } from "./_contract.ts";
 import { differBlocks, FuzzFailure } from "./_session.ts";
 
@@ -189,14 +190,17 @@ export class HeapRun {
     this.both(`${how}(${block.ptr})`, (heap) => free(heap, block.ptr));
   }
 
-  /** The owner writes bytes `[from, to)` of the memory, outside the region. */
-  ownerWrites(from: number, to: number): void {
+  /** The owner (or `who`) writes bytes `[from, to)` outside the region; checked once it runs. */
+  ownerWrites(from: number, to: number, who = "owner"): void {
     to = Math.min(to, this.contract.buffer().byteLength); // a memory may end below the region
     if (from >= to) return;
-    this.trace.push(`owner writes [${from}, ${to})`);
+    const what = `${who} writes [${from}, ${to})`;
+    this.trace.push(what);
     this.contract.ownerWrites(from, to);
+    if (!this.heap) return;
     // the heap's poison above the top is gone where the owner wrote, once it is the heap's again
-    if (this.heap) this.poisonedTo = Math.min(this.poisonedTo, Math.max(from, this.top));
+    this.poisonedTo = Math.min(this.poisonedTo, Math.max(from, this.top));
+    this.after(what);
   }
 
   /** Writes the same 32-bit word into both heaps' memories; returns what was there. */
@@ -337,15 +341,8 @@ function nth<T>(items: readonly T[], n: number): T | undefined {
 }
 
 type Command = fc.Command<HeapRun, HeapRun>;
-
-/** A command named `name` in the trace, doing `act` on runs where `when` holds. */
-function command(
-  name: string,
-  act: (run: HeapRun, name: string) => void,
-  when = (_run: Readonly<HeapRun>) => true,
-): Command {
-  return { check: when, run: (run) => act(run, name), toString: () => name };
-}
+/** A command of a Heap-layer run, made as the C-ABI fuzz makes its own. */
+const command = commandOn<HeapRun>;
 
 /** What a pointer that is not live is given to. */
 const POINTER_CALLS = {
@@ -484,7 +481,6 @@ function ownerWrites(run: HeapRun, below: boolean, bytes: number): void {
     ? [Math.max(0, base - bytes), base]
     : [base + limit, Math.min(memory, base + limit + bytes)];
   run.ownerWrites(from, to);
-  run.after(`owner writes [${from}, ${to})`);
 }
 
 /**
@@ -511,7 +507,6 @@ function worldWrites(run: HeapRun, growth: number | "all" | "limit", past: numbe
       if (run.heap.limit >= before) continue;
       const lowered = run.heap.base + run.heap.limit;
       run.ownerWrites(lowered, lowered + PAGE);
-      run.after(`owner writes [${lowered}, ${lowered + PAGE})`);
       setLimit(run, "up", before - run.heap.limit);
       carveTo(run, end() - 2 * ALIGN); // as far as a block fits in the memory there is
     }
@@ -523,7 +518,6 @@ function worldWrites(run: HeapRun, growth: number | "all" | "limit", past: numbe
     const limitEnd = run.heap.base + run.heap.limit;
     if (limitEnd >= end()) return;
     run.ownerWrites(limitEnd, end());
-    run.after(`owner writes [${limitEnd}, ${end()})`);
     setLimit(run, "up", raised - run.heap.limit);
     return carveTo(run, end() - 2 * ALIGN);
   }
@@ -536,8 +530,7 @@ function worldWrites(run: HeapRun, growth: number | "all" | "limit", past: numbe
   if (grew[0] !== grew[1]) run.fail("the memories grew differently");
   run.after(`memory.grow(${pages})`);
   if (grew[0] && pages > 0 && run.setup.region) {
-    run.ownerWrites(have * PAGE, (have + 1) * PAGE);
-    run.after(`the module that grew it writes its first new page`);
+    run.ownerWrites(have * PAGE, (have + 1) * PAGE, "the module that grew it");
     carveTo(run, have * PAGE + past);
   }
 }
@@ -592,7 +585,6 @@ function scatteredClass(run: HeapRun, classIndex: number, extra: number, fitAt: 
 const DAMAGE = ["guard", "redzone", "nextHeader", "prev", "next", "back", "poison", "top"] as const;
 const VIA = ["left", "right", "take", "grow", "scan", "flush"] as const;
 
-/** A report a call must make: its kind and address. */
 /** A report: its kind and address, or one of `or` (where the first check may fall elsewhere). */
 type Report = { kind: MisuseKind; at: number; or?: readonly Report[] };
 const uaf = (at: number): Report => ({ kind: "use-after-free", at });

@@ -36,15 +36,11 @@ export function replayLog(
     return { model, disagreement: { at: -1, what: "the model could not start the heap" } };
   }
   for (const [at, { operation, a, b, ticket, result, usable }] of log.entries()) {
-    let got = 0;
-    if (operation === "malloc") got = model.malloc(a);
-    else if (operation === "free") model.free(a);
-    else if (operation === "realloc") got = model.realloc(a, b);
-    else if (operation === "calloc") got = model.calloc(a, b);
-    else if (operation === "aligned_alloc") got = model.aligned_alloc(a, b);
-    else if (operation === "malloc_usable_size") got = model.malloc_usable_size(a);
-    else if (operation === "set_limit") got = model.mote_set_limit(a);
-    else return { model, disagreement: { at, what: `the log holds ${operation}` } };
+    // the model's calls have the log's names (the limit's is mote_set_limit): no other is one
+    const name = operation === "set_limit" ? "mote_set_limit" : operation;
+    const call = (model as unknown as Record<string, typeof model.realloc | undefined>)[name];
+    if (!call) return { model, disagreement: { at, what: `the log holds ${operation}` } };
+    const got = call.call(model, a, b) ?? 0;
     // every entry's usable size is compared: a block's, or 0 for an entry that returns none
     const returnsBlock = /^(malloc|realloc|calloc|aligned_alloc)$/.test(operation);
     const gotUsable = returnsBlock && got ? model.malloc_usable_size(got) : 0;

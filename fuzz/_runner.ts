@@ -464,15 +464,17 @@ export function fuzzHeapLayer(options: HeapFuzzOptions = {}): FuzzReport {
   const report = runFuzz({ kind: "heap", heap: kind, fastHeap: fastKind }, rest);
   const { failure } = report;
   if (!failure) return report;
-  const { seed, path, replayPath, replay } = failure;
-  const replayed = replay === undefined
-    ? ""
-    : replay.reproduced
-    ? "\nReproduced by its replay, run at once."
-    : `\nNOT REPRODUCED by its replay, run at once: ${replay.differed}`;
+  const { seed, path, replayPath } = failure;
   throw new Error(
     `${failure.message}\nHeap: ${failure.setup}\nShrunk commands: ${failure.commands}\n` +
       `Replay: deno task fuzz --heap --seed ${seed} --path ${path} --replay-path '${replayPath}'` +
-      replayed,
+      replayed(failure).map((line) => `\n${line}`).join(""),
   );
+}
+
+/** The report's line on a failure's replay, run at once in the same setting: none or one. */
+export function replayed({ replay }: FuzzFailureReport): string[] {
+  const how = "by its replay, run at once in the same setting";
+  if (replay === undefined) return [];
+  return [replay.reproduced ? `Reproduced ${how}.` : `NOT REPRODUCED ${how}: ${replay.differed}`];
 }

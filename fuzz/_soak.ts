@@ -1,11 +1,13 @@
 /**
  * The bounded-growth run: `deno task soak`'s rule for any allocator. Many random operations
  * over a bounded live set, seeded; the memory's size is sampled at even steps and must stop
- * growing (see {@linkcode lateGrowths}). Blocks keep a tag in their first and last bytes,
- * checked on free and realloc; a small request that fails while the heap could grow breaks
- * liveness. It runs where the allocator runs (the worker), calling the exports directly, and
- * beats a heartbeat the watchdog reads.
+ * growing (see {@linkcode lateGrowths}). Its blocks are held to the contract (fuzz/_contract.ts):
+ * each placed where no other lies, aligned, and its contents verified before it is freed or
+ * reallocated; a small request that fails while the heap could grow breaks liveness. It runs
+ * where the allocator runs (the worker), calling the exports directly, and beats a heartbeat the
+ * watchdog reads.
  */
+import { type Block, Contract } from "./_contract.ts";
 import { lateGrowths, livenessBroken } from "./_oracles.ts";
 
 /** How long and how wide a soak is. */
@@ -42,7 +44,8 @@ export interface SoakResult {
 
 /** How many times the memory's size is sampled. */
 const SAMPLES = 40;
-const TAG_BYTES = 16;
+
+class SoakFailure extends Error {}
 
 /** Runs a soak; `beat` is called every 1024 operations with the count so far. */
 export function soak(
@@ -66,9 +69,8 @@ export function soak(
     if (r < 0.995) return Math.floor(2 ** (7 + random() * 7));
     return 65536 + pick(196_608);
   };
-  const ptrs = new Float64Array(live), sizes = new Float64Array(live);
-  const aligns = new Float64Array(live), tags = new Uint8Array(live);
-  let liveBytes = 0, peakLive = 0, allocations = 0;
+  const slots: (Block | undefined)[] = new Array(live), aligns = new Float64Array(live);
+  let liveBytes = 0, peakLive = 0, allocations = 0, op = 0, what = "";
   const samples: number[] = [];
   const every = Math.max(1, Math.floor(operations / SAMPLES));
   const end = (failure?: string, done = operations): SoakResult => ({
@@ -77,80 +79,57 @@ export function soak(
     peakLive,
     failure,
   });
-  const mark = (slot: number) => {
-    const bytes = new Uint8Array(memory.buffer);
-    const ptr = ptrs[slot], n = Math.min(TAG_BYTES, sizes[slot]);
-    bytes.fill(tags[slot], ptr, ptr + n);
-    bytes.fill(tags[slot], ptr + sizes[slot] - n, ptr + sizes[slot]);
-  };
-  const intact = (slot: number, ptr = ptrs[slot], upTo = sizes[slot]) => {
-    const bytes = new Uint8Array(memory.buffer);
-    const n = Math.min(TAG_BYTES, upTo);
-    for (let i = 0; i < n; i++) {
-      if (bytes[ptr + i] !== tags[slot] || bytes[ptr + upTo - 1 - i] !== tags[slot]) return false;
-    }
-    return true;
-  };
-  for (let op = 0; op < operations; op++) {
-    if ((op & 1023) === 0) beat(op);
-    if (op % every === 0) samples.push(memory.buffer.byteLength);
-    const slot = pick(live), old = ptrs[slot], moving = old !== 0;
-    if (moving && !intact(slot)) {
-      return end(
-        `Bounded growth run: the block at ${old} of ${sizes[slot]} bytes lost its ` +
-          `contents before operation ${op}`,
-        op,
-      );
-    }
-    if (moving && random() >= 0.2) {
-      allocator.dealloc(old, sizes[slot], aligns[slot]);
-      liveBytes -= sizes[slot];
-      ptrs[slot] = 0;
-      continue;
-    }
-    // a realloc of the slot's block, or an allocation into the empty slot
-    const bytes = size();
-    const align = moving
-      ? aligns[slot]
-      : allocator.aligns && random() < 0.05
-      ? Math.max(alignment, 32 << pick(8))
-      : alignment;
-    const what = moving ? `realloc(${old}, ${bytes})` : `an allocation of ${bytes} bytes`;
-    const ptr = moving
-      ? allocator.realloc(old, sizes[slot], align, bytes) >>> 0
-      : allocator.alloc(bytes, align) >>> 0;
-    if (ptr === 0) {
-      const heap = { allocations, liveBytes, memory, maxBytes };
-      const why = livenessBroken({ size: bytes, alignment: align }, heap);
-      if (!why) continue;
-      return end(
-        `Liveness: ${what} returned 0 in operation ${op} of the bounded-growth run: ${why}`,
-        op,
-      );
-    }
-    const kept = moving ? Math.min(TAG_BYTES, sizes[slot], bytes) : 0;
-    const now = new Uint8Array(memory.buffer);
-    for (let i = 0; i < kept; i++) {
-      if (now[ptr + i] !== tags[slot]) {
+  const contract = new Contract(() => memory.buffer, () => undefined, (problem) => {
+    throw new SoakFailure(`${problem}, from ${what} in operation ${op} of the bounded-growth run`);
+  });
+  try {
+    for (op = 0; op < operations; op++) {
+      if ((op & 1023) === 0) beat(op);
+      if (op % every === 0) samples.push(memory.buffer.byteLength);
+      const slot = pick(live), old = slots[slot];
+      if (old && random() >= 0.2) {
+        what = `a free of ${old.ptr}`;
+        contract.take(contract.live.indexOf(old), what);
+        allocator.dealloc(old.ptr, old.requested, aligns[slot]);
+        liveBytes -= old.requested;
+        slots[slot] = undefined;
+        continue;
+      }
+      // a realloc of the slot's block, or an allocation into the empty slot
+      const bytes = size();
+      const align = old
+        ? aligns[slot]
+        : allocator.aligns && random() < 0.05
+        ? Math.max(alignment, 32 << pick(8))
+        : alignment;
+      what = old ? `realloc(${old.ptr}, ${bytes})` : `an allocation of ${bytes} bytes`;
+      if (old) contract.take(contract.live.indexOf(old), what);
+      const ptr = old
+        ? allocator.realloc(old.ptr, old.requested, align, bytes) >>> 0
+        : allocator.alloc(bytes, align) >>> 0;
+      if (ptr === 0) {
+        if (old) contract.restore(old, what);
+        const heap = { allocations, liveBytes, memory, maxBytes };
+        const why = livenessBroken({ size: bytes, alignment: align }, heap);
+        if (!why) continue;
         return end(
-          `Bounded growth run: ${what} to ${ptr} lost its contents in operation ${op}`,
+          `Liveness: ${what} returned 0 in operation ${op} of the bounded-growth run: ${why}`,
           op,
         );
       }
+      aligns[slot] = old && !allocator.reallocKeepsAlignment ? alignment : align;
+      const bounds = [1, memory.buffer.byteLength] as const, kept = old?.requested ?? 0;
+      const how = { alignment: aligns[slot], bounds, kept: Math.min(kept, bytes), what };
+      slots[slot] = old
+        ? contract.moved(old, ptr, bytes, bytes, how)
+        : contract.place(ptr, bytes, bytes, { ...how, zeroed: false });
+      if (!old) allocations++;
+      liveBytes += bytes - (old?.requested ?? 0);
+      peakLive = Math.max(peakLive, liveBytes);
     }
-    const aligned = moving && !allocator.reallocKeepsAlignment ? alignment : align;
-    if (ptr % aligned !== 0) {
-      return end(
-        `${ptr} is not aligned to ${aligned}, from ${what} in operation ${op} of the ` +
-          `bounded-growth run`,
-        op,
-      );
-    }
-    if (!moving) allocations++, tags[slot] = 1 + pick(255);
-    liveBytes += bytes - (moving ? sizes[slot] : 0);
-    ptrs[slot] = ptr, sizes[slot] = bytes, aligns[slot] = aligned;
-    mark(slot);
-    peakLive = Math.max(peakLive, liveBytes);
+  } catch (error) {
+    if (error instanceof SoakFailure) return end(error.message, op);
+    throw error;
   }
   samples.push(memory.buffer.byteLength);
   const growths = lateGrowths(samples);

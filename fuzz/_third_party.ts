@@ -24,7 +24,7 @@ import * as Control from "./_control.ts";
 import { importsFor, instantiate } from "./_imports.ts";
 import { OracleFailure } from "./_oracles.ts";
 import { soak, type SoakParams, type SoakResult } from "./_soak.ts";
-import type { Allocator } from "./_subject.ts";
+import { type Allocator, importsMemory } from "./_subject.ts";
 import type { Init, Start } from "./_worker.ts";
 
 /**
@@ -135,9 +135,7 @@ export class ThirdParty {
   #local(): { memory: WebAssembly.Memory; call: Call; maxBytes: undefined } {
     const given = new WebAssembly.Memory({ initial: 1 });
     const { exports, call } = instantiate(this.#module, given);
-    const memory = WebAssembly.Module.imports(this.#module).some((i) => i.kind === "memory")
-      ? given
-      : exports.memory;
+    const memory = importsMemory(this.#module) ? given : exports.memory;
     if (!(memory instanceof WebAssembly.Memory)) {
       throw new TypeError("The module must export its memory as `memory` or import one");
     }

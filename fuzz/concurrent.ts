@@ -1,12 +1,11 @@
 /**
  * The concurrent fuzz: N workers (2 to 8) run random commands at once against one shared heap,
- * each writing its own pattern into its blocks and checking it before every free, after every
- * realloc and on command, so a block changed by anyone but its owner shows. Inside the lock
- * every operation takes a ticket and writes what it did to a log in the shared memory; after
- * the run, the log is replayed in ticket order through the reference model, which must predict
- * every pointer and usable size the workers got. The log must also hold, worker by worker,
- * exactly the calls each worker made, and the heap must end intact and block for block the
- * model's.
+ * each holding its blocks to the contract (fuzz/_contract.ts) with patterns of its own, so a
+ * block changed by anyone but its owner shows. Inside the lock every operation takes a ticket
+ * and writes what it did to a log in the shared memory; after the run, the log is replayed in
+ * ticket order through the reference model, which must predict every pointer and usable size
+ * the workers got. The log must also hold, worker by worker, exactly the calls each worker
+ * made, and the heap must end intact and block for block the model's.
  *
  *     deno task fuzz:concurrent [--runs N] [--seconds S] [--seed N] [--max-workers N] ...
  *
@@ -15,7 +14,7 @@
  * @module
  */
 import fc from "fast-check";
-import { ALIGN, FIRST, HEADER, MAX_ALIGN, MAX_LIMIT, PAGE } from "../src/_layout.ts";
+import { ALIGN, FIRST, HEADER, MAX_LIMIT, PAGE } from "../src/_layout.ts";
 import { rootOf } from "../src/_heap_reader.ts";
 import { Heap } from "../src/heap.ts";
 import { aModule, checkFields, integerFrom } from "../src/_validate.ts";
@@ -31,15 +30,19 @@ import {
   startLog,
   ticketsOf,
 } from "../src/_shared_engine.ts";
-import { sizes } from "./_arbitraries.ts";
+import { POWERS_OF_TWO, sizes } from "./_arbitraries.ts";
 import { replayLog } from "./_replay.ts";
 
 /** Where the log starts in the memory: above 0, which means no log. */
 const LOG_AT = 64;
 /** The most runs that shrinking a hang's schedule may take. */
 const SHRINKS = 200;
+/** Looks 10 ms apart with the lock free and nothing done, before a sleeper on it is a hang. */
+const QUIET = 10;
 /** The most workers a run has. */
 export const MAX_WORKERS = 8;
+/** The check of a number of workers: the API's and the command line's rule. */
+export const WORKER_COUNT = integerFrom(2, MAX_WORKERS);
 
 /**
  * Options of {@linkcode fuzzConcurrent}.
@@ -91,8 +94,6 @@ export interface ConcurrentFuzzReport {
   /** The first failure: what went wrong, and the ticket-ordered log up to it. */
   readonly failure?: string;
 }
-
-const POWERS_OF_TWO = Array.from({ length: Math.log2(MAX_ALIGN) + 1 }, (_, i) => 2 ** i);
 
 /**
  * A worker's commands: mostly allocating and freeing, every call of the C ABI. An index picks a
@@ -214,9 +215,9 @@ class Hang extends RunFailure {}
 
 /**
  * Watches a shared heap's lock while the workers answer, and says what hung, from what the
- * threads did, never from how long it takes: a lock held by a worker that has answered or
- * thrown, which nothing can free, or a thread asleep on the lock while it is free and no
- * operation ran, which nothing will wake. It frees and wakes them until all have answered, so
+ * threads did, never from how long a call takes: a lock held by a worker that has answered or
+ * thrown, which nothing can free, or a thread asleep on the lock while it stayed free and no
+ * operation ran, over QUIET looks, which nothing will wake. It frees and wakes them until all have answered, so
  * that the failure shows. `owners` holds each worker's owner id, which it writes on attaching.
  */
 async function hangOf(
@@ -226,19 +227,24 @@ async function hangOf(
 ): Promise<string | undefined> {
   const word = new Int32Array(heap.memory.buffer, rootOf(heap.base), 1);
   const done = answers.map(() => false);
-  let settled = false, hang: string | undefined;
+  let settled = false, hang: string | undefined, last = -1, quiet = 0;
   answers.forEach((answer, i) => answer.finally(() => done[i] = true).catch(() => {}));
   Promise.allSettled(answers).then(() => settled = true);
   while (!settled) {
     await new Promise((resolve) => setTimeout(resolve, 10));
     const tickets = ticketsOf(heap.memory, heap.base), holder = heap.lockHolder;
+    // A release frees the lock an instant before it wakes the waiters (a thread stopped there,
+    // by a busy machine, leaves them asleep on a free lock a while): a sleeper is a wake-up
+    // lost only once the lock has been free, and no operation done, for QUIET looks in a row.
+    quiet = Atomics.load(word, 0) === 0 && tickets === last ? quiet + 1 : 0;
+    last = tickets;
     const worker = done.findIndex((over, i) => over && Atomics.load(owners, i) === holder);
     if (holder !== 0 && worker >= 0) {
       hang ??= `worker ${worker} was done, holding the lock`;
       Atomics.store(word, 0, 0);
       Atomics.notify(word, 0);
     } else if (
-      Atomics.load(word, 0) === 0 && Atomics.notify(word, 0) > 0 && Atomics.load(word, 0) === 0 &&
+      quiet >= QUIET && Atomics.notify(word, 0) > 0 && Atomics.load(word, 0) === 0 &&
       ticketsOf(heap.memory, heap.base) === tickets
     ) hang ??= "a thread slept on the lock while it was free: a wake-up was lost";
   }
@@ -409,7 +415,7 @@ export async function fuzzConcurrent(
     runs,
     seed: givenSeed,
     maxCommands,
-    minWorkers: integerFrom(2, MAX_WORKERS),
+    minWorkers: WORKER_COUNT,
     maxWorkers: integerFrom(
       typeof options?.minWorkers === "number" ? options.minWorkers : 2,
       MAX_WORKERS,

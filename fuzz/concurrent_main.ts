@@ -5,11 +5,11 @@
  * @module
  */
 import { parseArgs } from "../scripts/_cli.ts";
-import { fuzzConcurrent, MAX_WORKERS } from "./concurrent.ts";
+import { fuzzConcurrent, MAX_WORKERS, WORKER_COUNT } from "./concurrent.ts";
 import { FUZZ_OPTION_CHECKS as FUZZ } from "./_runner.ts";
 
-// flags take the fuzz's checks (--batch: a call's runs); fuzzConcurrent's of workers are inline
-const workers = { kind: "integer", min: 2, max: MAX_WORKERS } as const;
+// flags take the fuzz's checks (--batch: a call's runs; a larger --min-workers raises the most)
+const workers = { kind: "integer", check: WORKER_COUNT } as const;
 const flags = parseArgs({
   usage: "deno task fuzz:concurrent",
   summary: "Workers at once on one shared heap, the ticket log replayed through the model, in " +

@@ -28,7 +28,7 @@ Deno.test("a Heap-layer failure replays from the seed, path and replay path it p
   };
   const first = failure({ runs: 50, seed: 11 });
   const [, seed, path, replayPath] = first.match(/--seed (\S+) --path (\S+) --replay-path '(.*)'/)!;
-  assert.match(first, /\nReproduced by its replay, run at once\.$/);
+  assert.match(first, /\nReproduced by its replay, run at once in the same setting\.$/);
   const replayed = failure({ seed: Number(seed), path, replayPath });
   const shrunk = (text: string) => text.match(/\nShrunk commands: (.*)/)![1];
   assert.equal(shrunk(replayed), shrunk(first));
@@ -46,7 +46,9 @@ Deno.test("a failure its replay does not reproduce is reported as such", () => {
     fuzzHeapLayer({ runs: 10, seed: 7, maxCommands: 20, kind: Flaky });
   } catch (error) {
     const { message } = error as Error;
-    return assert.match(message, /\nNOT REPRODUCED by its replay, run at once: the replay passed$/);
+    const not =
+      /\nNOT REPRODUCED by its replay, run at once in the same setting: the replay passed$/;
+    return assert.match(message, not);
   }
   assert.fail("the heap wrong once was not caught");
 });

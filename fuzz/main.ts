@@ -18,7 +18,7 @@
  */
 import { fail, parseArgs, Progress, readArg, UsageError } from "../scripts/_cli.ts";
 import { fuzzAllocator, fuzzMote, type FuzzProgress, type FuzzReport } from "./mod.ts";
-import { FUZZ_OPTION_CHECKS as FUZZ, runFuzz } from "./_runner.ts";
+import { FUZZ_OPTION_CHECKS as FUZZ, replayed, runFuzz } from "./_runner.ts";
 
 // each flag that sets an option has the API's check of it: the flag refuses what the API would
 const COMMAND = {
@@ -213,12 +213,7 @@ function main(args: readonly string[]): number {
       ...shrunk,
       failure.message,
       `Replay: ${replay}`,
-      ...(failure.replay === undefined ? [] : [
-        failure.replay.reproduced
-          ? "Reproduced by its replay, run at once in the same setting."
-          : `NOT REPRODUCED by its replay, run at once in the same setting: ` +
-            failure.replay.differed,
-      ]),
+      ...replayed(failure),
     ].join("\n"),
   );
   return 1;

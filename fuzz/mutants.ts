@@ -21,7 +21,6 @@ import { buildAll, compile, VARIANTS } from "../scripts/build.ts";
 import { Heap, runOn } from "../src/heap.ts";
 import { wasmEngineFor } from "../src/_engine.ts";
 import * as shipped from "../src/_wasm.ts";
-import { fuzzHeapLayer } from "./_runner.ts";
 import { type FuzzReport, type MoteBuild, runFuzz } from "./_runner.ts";
 import { importsMemory } from "./_subject.ts";
 import { fuzzAllocator, fuzzMote } from "./mod.ts";
@@ -91,14 +90,11 @@ async function fuzzMutant(
   const { ownWasm: own, regionWasm: region, checkedWasm: checked } = wasm;
   runOn(kind, wasmEngineFor({ own, region, checked }));
   runOn(fastKind, wasmEngineFor({ own: wasm.fastWasm, region, checked }));
+  const layer = { kind: "heap", heap: kind, fastHeap: fastKind } as const;
   for (let batch = 0;; batch++) {
-    try {
-      if (heap) fuzzHeapLayer({ runs: BOUNDED.heapRuns, seed: seed + batch, kind, fastKind });
-    } catch (error) {
-      const cause = error instanceof Error ? error.cause ?? error : error;
-      const message = cause instanceof Error ? cause.message : String(cause);
-      return `Heap vs ModelHeap: ${firstLine(message)}`;
-    }
+    const runs = { runs: BOUNDED.heapRuns, seed: seed + batch };
+    const killed = heap ? killedBy("Heap vs ModelHeap", runFuzz(layer, runs)) : undefined;
+    if (killed) return killed;
     const shared = await fuzzConcurrent({
       runs: BOUNDED.concurrentRuns,
       seed: seed + batch,
