@@ -5,7 +5,7 @@
  * meaningful whatever was removed from it.
  */
 import type fc from "fast-check";
-import { FIRST, HEADER } from "../src/_layout.ts";
+import { ALIGN, FIRST, FREE, HEADER, LEFT_FREE, MIN_BLOCK, QUICK } from "../src/_layout.ts";
 import { rootOf } from "../src/_heap_reader.ts";
 import { U32_MAX } from "../src/_validate.ts";
 import type { PointerCall, Session } from "./_session.ts";
@@ -147,7 +147,7 @@ export type Foreign =
   | { readonly misaligned: number } // a live block's pointer plus 1 to 15, even: a forged header
   | { readonly below: number } // 16-byte steps below the first block
   | { readonly above: number } // 16-byte steps from the top region up
-  | { readonly interior: number }; // 16-byte steps into a live block: checked build only
+  | { readonly interior: number }; // 16-byte steps into a live block
 
 /** free, realloc or malloc_usable_size of a pointer mote never returned */
 export function foreignPointer(where: Foreign, call: PointerCall): fc.Command<Session, Session> {
@@ -155,13 +155,19 @@ export function foreignPointer(where: Foreign, call: PointerCall): fc.Command<Se
   return command(`${call}(a pointer ${place} ${distance})`, (session) => {
     const first = rootOf(session.diff!.base) + FIRST + HEADER;
     if ("interior" in where) {
-      // in the release build a pointer inside a live block is undefined behaviour, as in C
-      const block = session.live.find((b) => b.usable > 16);
-      if (!session.checked || !block) return;
-      const steps = where.interior % Math.floor((block.usable - 1) / 16);
-      const ptr = block.ptr + 16 * (1 + steps);
-      // odd picks: the bytes in front read as a used block's header that fits
-      const forged = where.interior & 1 ? 32 : undefined;
+      const block = session.live.find((b) => b.usable > ALIGN);
+      if (!block) return;
+      const steps = where.interior % Math.floor((block.usable - 1) / ALIGN);
+      const ptr = block.ptr + ALIGN * (1 + steps);
+      // The checked build refuses it whatever the bytes in front say; odd picks make them read
+      // as a used block's header that fits. In the others a pointer inside a live block behind
+      // a header that fits is undefined behaviour, as in C: the bytes in front read as a header
+      // no build may take, each of blockOf's refusals in turn
+      const fits = 2 * MIN_BLOCK, pastTop = session.mote.top() - (ptr - HEADER) + ALIGN;
+      const refused = [MIN_BLOCK - ALIGN, LEFT_FREE, fits | FREE, fits | QUICK, pastTop];
+      const forged = session.checked
+        ? where.interior & 1 ? fits : undefined
+        : refused[where.interior % refused.length];
       return session.foreignPointer(ptr, call, "not a block", forged);
     }
     const ptr = Math.min(

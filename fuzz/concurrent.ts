@@ -37,8 +37,6 @@ import { replayLog } from "./_replay.ts";
 const LOG_AT = 64;
 /** The most runs that shrinking a hang's schedule may take. */
 const SHRINKS = 200;
-/** Looks 10 ms apart with the lock free and nothing done, before a sleeper on it is a hang. */
-const QUIET = 10;
 /** The most workers a run has. */
 export const MAX_WORKERS = 8;
 /** The check of a number of workers: the API's and the command line's rule. */
@@ -216,9 +214,9 @@ class Hang extends RunFailure {}
 /**
  * Watches a shared heap's lock while the workers answer, and says what hung, from what the
  * threads did, never from how long a call takes: a lock held by a worker that has answered or
- * thrown, which nothing can free, or a thread asleep on the lock while it stayed free and no
- * operation ran, over QUIET looks, which nothing will wake. It frees and wakes them until all have answered, so
- * that the failure shows. `owners` holds each worker's owner id, which it writes on attaching.
+ * thrown, which nothing can free, or every worker still running asleep on the lock while it is
+ * free, which nothing will wake. It frees and wakes them until all have answered, so that the
+ * failure shows. `owners` holds each worker's owner id, which it writes on attaching.
  */
 async function hangOf(
   heap: Heap,
@@ -227,26 +225,29 @@ async function hangOf(
 ): Promise<string | undefined> {
   const word = new Int32Array(heap.memory.buffer, rootOf(heap.base), 1);
   const done = answers.map(() => false);
-  let settled = false, hang: string | undefined, last = -1, quiet = 0;
+  let settled = false, hang: string | undefined;
   answers.forEach((answer, i) => answer.finally(() => done[i] = true).catch(() => {}));
   Promise.allSettled(answers).then(() => settled = true);
   while (!settled) {
     await new Promise((resolve) => setTimeout(resolve, 10));
     const tickets = ticketsOf(heap.memory, heap.base), holder = heap.lockHolder;
-    // A release frees the lock an instant before it wakes the waiters (a thread stopped there,
-    // by a busy machine, leaves them asleep on a free lock a while): a sleeper is a wake-up
-    // lost only once the lock has been free, and no operation done, for QUIET looks in a row.
-    quiet = Atomics.load(word, 0) === 0 && tickets === last ? quiet + 1 : 0;
-    last = tickets;
     const worker = done.findIndex((over, i) => over && Atomics.load(owners, i) === holder);
     if (holder !== 0 && worker >= 0) {
       hang ??= `worker ${worker} was done, holding the lock`;
       Atomics.store(word, 0, 0);
       Atomics.notify(word, 0);
-    } else if (
-      quiet >= QUIET && Atomics.notify(word, 0) > 0 && Atomics.load(word, 0) === 0 &&
-      ticketsOf(heap.memory, heap.base) === tickets
-    ) hang ??= "a thread slept on the lock while it was free: a wake-up was lost";
+    } else if (Atomics.load(word, 0) === 0) {
+      // A release frees the lock an instant before it wakes the waiters, and a busy machine may
+      // stop the releasing thread there a while: a sleeper on a free lock is no hang while any
+      // worker runs, which may be that one. Every worker not done asleep on it, the lock free
+      // throughout and no operation done, is one: none is left to wake them.
+      const running = done.filter((over) => !over).length;
+      const woken = Atomics.notify(word, 0);
+      if (
+        woken > 0 && woken === running && Atomics.load(word, 0) === 0 &&
+        ticketsOf(heap.memory, heap.base) === tickets
+      ) hang ??= "every running thread slept on the lock while it was free: a wake-up was lost";
+    }
   }
   return hang;
 }

@@ -6,19 +6,20 @@ import {
   CLASSES,
   FIRST,
   FL_COUNT,
+  FREE,
+  FREED_HERE,
   HEADER,
   HEADS,
+  LEFT_FREE,
   MAX_LIMIT,
+  QUICK,
   QUICK_HEADS,
   QUICK_LISTS,
   SL_COUNT,
+  TAGS,
 } from "./_layout.ts";
 import { checkPicture, type HeapBlock, type HeapPicture } from "./_picture.ts";
 
-const FREE = 1;
-const LEFT_FREE = 2;
-const QUICK = 4;
-const TAGS = 15;
 const PREV = HEADER;
 const NEXT = HEADER + 4;
 // the checked build's marks, as asm/mote.ts writes them
@@ -32,8 +33,6 @@ const POISONED_END = FL_COUNT * 4;
 /** Where in the root the count of quick-listed blocks is, after it. */
 const QUICK_COUNT = POISONED_END + 4;
 const FREED = 0xF4EE_F4EE;
-/** A free block's tag in the checked build: the caller freed the block that began there. */
-const FREED_HERE = 8;
 
 /** Where a wasm heap is: what the reader needs besides its bytes. */
 export interface HeapImage {

@@ -9,6 +9,16 @@ export const ALIGN = 16;
 export const HEADER = 4;
 /** The smallest block: header, prev, next and back words, rounded to ALIGN. */
 export const MIN_BLOCK = 16;
+/** A header's tag: the block is free. Sizes are multiples of ALIGN, so the low bits are tags. */
+export const FREE = 1;
+/** A header's tag: the block just below is free, and its `back` word names it. */
+export const LEFT_FREE = 2;
+/** A header's tag: a used block waiting in a quick list. */
+export const QUICK = 4;
+/** A header's tag (checked build, on a free block): the caller freed the block that began here. */
+export const FREED_HERE = 8;
+/** A header's tag bits. */
+export const TAGS = ALIGN - 1;
 /** Below this block size every size is a size class of its own, with a quick list too. */
 export const SMALL = 256;
 /**
