@@ -5,12 +5,9 @@
  */
 import { checkedWasm, ownWasm, regionWasm } from "./_wasm.ts";
 import { type HeapReading, readHeap, rootOf } from "./_heap_reader.ts";
-import type { MoteExports } from "./c_abi.ts";
+import type { CFunctions, MoteExports } from "./c_abi.ts";
 import { LiveBlocks } from "./_live_blocks.ts";
 import type { Verdict } from "./_verdict.ts";
-
-/** The C functions, unchecked: they return 0 (or nothing) on failure. */
-export type CFunctions = Omit<MoteExports, "memory">;
 
 /** An allocator a Heap can run on. */
 export interface Engine {

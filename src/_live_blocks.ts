@@ -21,7 +21,7 @@
  * this: the two are held to each other by the fuzzers.
  */
 import { ALIGN, FIRST, HEADER } from "./_layout.ts";
-import type { CFunctions } from "./_engine.ts";
+import type { CFunctions } from "./c_abi.ts";
 import type { HeapBlock } from "./_picture.ts";
 import { FREED, LIVE, NOT_A_BLOCK, type Verdict } from "./_verdict.ts";
 

@@ -46,3 +46,6 @@ export interface MoteExports {
    */
   malloc_usable_size(ptr: number): number;
 }
+
+/** The C functions of {@linkcode MoteExports}, unchecked: they return 0 (or nothing) on failure. */
+export type CFunctions = Omit<MoteExports, "memory">;

@@ -16,7 +16,8 @@ import {
   U32_MAX,
 } from "./_validate.ts";
 import { HeapMisuseError, OutOfMemoryError } from "./errors.ts";
-import { type CFunctions, type Engine, type EngineFactory, wasmEngine } from "./_engine.ts";
+import { type Engine, type EngineFactory, wasmEngine } from "./_engine.ts";
+import type { CFunctions } from "./c_abi.ts";
 import { type HeapBlock, type HeapStats, statsOf } from "./_picture.ts";
 import type { MoteExports } from "./c_abi.ts";
 import { LIVE, NOT_A_BLOCK, type Verdict } from "./_verdict.ts";
