@@ -68,6 +68,12 @@ export interface SharedHeap {
    * of asm/shared.ts, such as a fuzzer's mutant. Defaults to mote's.
    */
   readonly module?: WebAssembly.Module;
+  /**
+   * Which thread each owner attached from, for `Heap.prototype.recover`'s proof on Node: the
+   * same buffer for every thread of the heap. A heap attached without it is one whose lock
+   * `recover` never frees.
+   */
+  readonly threads?: SharedArrayBuffer;
 }
 
 /** What the shared build exports beyond the C functions. */
@@ -103,7 +109,45 @@ export interface Sharing {
   limitEnd(): number;
   /** Runs `body` holding the lock: the heap stays still for it, other threads wait. */
   locked<T>(body: () => T): T;
+  /** Which thread each owner attached from: what `share()` passes on. */
+  readonly threads: SharedArrayBuffer;
 }
+
+/**
+ * Slots of the record of which thread each owner attached from: owner o's thread id is in slot
+ * o % THREAD_SLOTS, beside o itself, so that a later owner that takes the slot is told apart
+ * (its owner's record is then lost, and `recover` refuses it). Owners are handed out one after
+ * another, so only a heap attached to more than this many times loses one.
+ */
+const THREAD_SLOTS = 1024;
+/** The record's bytes: two Int32 words (owner, thread id) per slot. */
+const THREADS_BYTES = THREAD_SLOTS * 8;
+
+/** Node's process (not Deno's or Bun's imitation of it), where a worker's thread id is known. */
+interface NodeProcess {
+  on(event: "worker", listener: (worker: StoppedWorker) => void): void;
+  getBuiltinModule?(name: "node:worker_threads"): { threadId: number } | undefined;
+}
+
+function nodeProcess(): NodeProcess | undefined {
+  const runtime = globalThis as {
+    Deno?: unknown;
+    Bun?: unknown;
+    process?: NodeProcess & { versions?: { node?: string } };
+  };
+  return runtime.Deno === undefined && runtime.Bun === undefined &&
+      runtime.process?.versions?.node !== undefined
+    ? runtime.process
+    : undefined;
+}
+
+/**
+ * The thread id of every Node worker this thread made since mote was loaded, read when it
+ * started: Node sets a Worker's threadId to -1 once it exits, and `recover` needs to know which
+ * thread the exited worker was.
+ */
+const workerThreads = new WeakMap<object, number>();
+nodeProcess()?.on("worker", (worker) => workerThreads.set(worker, worker.threadId));
 
 let compiled: WebAssembly.Module | undefined;
 
@@ -154,7 +198,14 @@ export function sharedEngine(
   base: number,
   attach: boolean,
   module = sharedModule(),
+  threads = new SharedArrayBuffer(THREADS_BYTES),
 ): Engine & { sharing: Sharing; module: WebAssembly.Module } {
+  if (!(threads instanceof SharedArrayBuffer) || threads.byteLength !== THREADS_BYTES) {
+    throw new TypeError(
+      `Shared's threads must be the ${THREADS_BYTES}-byte SharedArrayBuffer heap.share() gave, ` +
+        `got ${describe(threads)}`,
+    );
+  }
   const memory = given ?? new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
   const header = rootOf(base);
   if (memory.buffer.byteLength < header + SHARED_HEADER) {
@@ -179,6 +230,16 @@ export function sharedEngine(
   const x = instance.exports as unknown as SharedExports;
   if (!attach) x.mote_create(base);
   const owner = x.mote_attach(base, canWait() ? 1 : 0);
+  const thread = nodeProcess()?.getBuiltinModule?.("node:worker_threads")?.threadId;
+  const slots = new Int32Array(threads);
+  if (thread !== undefined) {
+    const slot = (owner % THREAD_SLOTS) * 2;
+    // cleared, then the thread, then the owner: a reader that finds the owner before and after
+    // reading the thread read this owner's thread
+    Atomics.store(slots, slot, 0);
+    Atomics.store(slots, slot + 1, thread);
+    Atomics.store(slots, slot, owner);
+  }
   const words = () => new Int32Array(memory.buffer, header, SHARED_HEADER / 4);
   const locked = <T>(body: () => T): T => {
     x.mote_lock();
@@ -226,6 +287,7 @@ export function sharedEngine(
       recover: (dead) => ([undefined, "between", "inside"] as const)[x.mote_recover(dead)],
       limitEnd: () => Atomics.load(words(), LIMIT / 4) >>> 0,
       locked,
+      threads,
     },
   };
 }
@@ -248,34 +310,66 @@ export interface StoppedWorker {
 }
 
 /**
- * Why `worker` does not prove that its thread has stopped, in this runtime; undefined when it
- * does. Only Node proves it: a worker_threads Worker's threadId turns -1 once its thread has
- * exited. Deno's terminate() lets a worker busy in synchronous code run on (2.9), and a
- * browser's stops it up to seconds later with no event: there nothing proves a thread stopped.
+ * Why `worker` does not prove that `owner` has stopped, in this runtime, as the error that
+ * `Heap.prototype.recover` throws; undefined when it does. Only Node proves it: a worker_threads
+ * Worker's threadId turns -1 once its thread has exited, and `threads` (what `share()` passes
+ * on) says which thread the owner attached from. Deno's terminate() lets a worker busy in
+ * synchronous code run on (2.9), and a browser's stops it up to seconds later with no event:
+ * there nothing proves a thread stopped.
  */
-export function whyNotStopped(worker: unknown): string | undefined {
-  const runtime = globalThis as {
-    Deno?: unknown;
-    Bun?: unknown;
-    process?: { versions?: { node?: string } };
-  };
-  if (runtime.Deno !== undefined) {
-    return "Deno gives no proof that a worker has stopped: its terminate() lets a worker busy " +
-      "in synchronous code run on, and no event says when it ends";
+export function unproven(
+  worker: unknown,
+  owner: number,
+  threads: SharedArrayBuffer,
+): TypeError | RangeError | undefined {
+  const cannot = `recover cannot free owner ${owner}'s lock: `;
+  if ((globalThis as { Deno?: unknown }).Deno !== undefined) {
+    return new TypeError(
+      cannot + "Deno gives no proof that a worker has stopped: its terminate() lets a worker " +
+        "busy in synchronous code run on, and no event says when it ends",
+    );
   }
-  if (runtime.Bun !== undefined || runtime.process?.versions?.node === undefined) {
-    return "this runtime gives no proof that a worker has stopped (a browser's terminate() " +
-      "stops a worker up to seconds later, with no event); only Node's worker_threads do";
+  if (nodeProcess() === undefined) {
+    return new TypeError(
+      cannot + "this runtime gives no proof that a worker has stopped (a browser's " +
+        "terminate() stops a worker up to seconds later, with no event); only Node's " +
+        "worker_threads do",
+    );
   }
   const node = worker as Partial<StoppedWorker> | null;
   if (typeof node !== "object" || node === null || typeof node.threadId !== "number") {
-    return `the proof must be the node:worker_threads Worker the owner ran in, got ${
-      describe(worker)
-    }`;
+    return new TypeError(
+      cannot +
+        `the proof must be the node:worker_threads Worker the owner ran in, got ${
+          describe(worker)
+        }`,
+    );
   }
   if (node.threadId !== -1) {
-    return `its worker (thread ${node.threadId}) has not exited: await worker.terminate(), ` +
-      `or its 'exit' event, first`;
+    return new RangeError(
+      cannot + `its worker (thread ${node.threadId}) has not exited: await ` +
+        `worker.terminate(), or its 'exit' event, first`,
+    );
+  }
+  const ran = workerThreads.get(node);
+  if (ran === undefined) {
+    return new TypeError(
+      cannot + "this thread did not see that worker start (made before mote was loaded, or " +
+        "by another thread), so nothing says which thread it was",
+    );
+  }
+  const slots = new Int32Array(threads), slot = (owner % THREAD_SLOTS) * 2;
+  const before = Atomics.load(slots, slot), thread = Atomics.load(slots, slot + 1);
+  if (before !== owner || Atomics.load(slots, slot) !== owner) {
+    return new TypeError(
+      cannot + `no record says which thread it attached from (attach with what ` +
+        `heap.share() gave, on Node 20.16 or later)`,
+    );
+  }
+  if (thread !== ran) {
+    return new RangeError(
+      cannot + `it attached from thread ${thread}, not from that worker's thread ${ran}`,
+    );
   }
   return undefined;
 }

@@ -27,7 +27,7 @@ import {
   type SharedHeap,
   type Sharing,
   type StoppedWorker,
-  whyNotStopped,
+  unproven,
 } from "./_shared_engine.ts";
 
 export type { SharedHeap, StoppedWorker } from "./_shared_engine.ts";
@@ -210,7 +210,13 @@ export class Heap {
     }
     const factory = engines.get(new.target) ?? wasmEngine;
     this.#sharing = shared
-      ? sharedEngine(memory, this.base, attaching !== undefined, attaching?.module)
+      ? sharedEngine(
+        memory,
+        this.base,
+        attaching !== undefined,
+        attaching?.module,
+        attaching?.threads,
+      )
       : undefined;
     this.#engine = this.#sharing ?? factory(memory, checked, {
       enter: (operation) => this.#operation = operation,
@@ -683,7 +689,8 @@ export class Heap {
    */
   share(): SharedHeap {
     this.#sharingOrThrow("share");
-    return { memory: this.memory, base: this.base, module: this.#sharing!.module };
+    const { module, sharing } = this.#sharing!;
+    return { memory: this.memory, base: this.base, module, threads: sharing.threads };
   }
 
   /**
@@ -766,7 +773,9 @@ export class Heap {
    * worker terminated in the middle of a call, so that the others go on; then checks the heap,
    * which that call may have left half done. It frees the lock only when the runtime proves that
    * the holder's thread has stopped, since freeing the lock of a thread that runs on lets two
-   * threads into the heap: only Node does, with the worker_threads Worker once it has exited.
+   * threads into the heap: only Node does, with the worker_threads Worker once it has exited,
+   * and `recover` checks that the owner attached from that worker's thread (each thread records
+   * its thread id when it attaches; this thread notes each worker's id when it starts it).
    * Deno's `terminate()` lets a worker busy in synchronous code run on, and a browser's stops it
    * up to seconds later with no event: there `recover` refuses, and a program stops its workers
    * by asking them (a message, a flag they read), never with `terminate()` while they may be in
@@ -780,8 +789,10 @@ export class Heap {
    * did, which the checks alone may not see): empty when it is intact and can be used on;
    * otherwise {@linkcode Heap.prototype.reset} it.
    * @throws {TypeError} When the heap is not shared, or the runtime cannot prove that the
-   * worker stopped (Deno, browsers), or `worker` is not a Node Worker.
-   * @throws {RangeError} When `owner` does not hold the lock, or the worker has not exited.
+   * worker stopped (Deno, browsers), or `worker` is not a Node Worker that this thread saw start
+   * (made after mote was loaded), or nothing records the thread `owner` attached from.
+   * @throws {RangeError} When `owner` does not hold the lock, or the worker has not exited, or
+   * `owner` attached from another thread than the worker's.
    *
    * @example On Node, after a worker died holding the lock
    * ```ts ignore
@@ -812,13 +823,8 @@ export class Heap {
         `Owner ${owner} does not hold the lock; ${sharing.holder() || "nobody"} does`,
       );
     }
-    const why = whyNotStopped(worker);
-    if (why !== undefined) {
-      const unproven = `recover cannot free owner ${owner}'s lock: ${why}`;
-      throw worker !== undefined && why.includes("has not exited")
-        ? new RangeError(unproven)
-        : new TypeError(unproven);
-    }
+    const refusal = unproven(worker, owner, sharing.threads);
+    if (refusal !== undefined) throw refusal;
     const stopped = sharing.recover(owner);
     if (stopped === undefined) {
       throw new RangeError(`Owner ${owner} let go of the lock itself: it was still running`);

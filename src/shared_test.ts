@@ -193,6 +193,14 @@ Deno.test("shared heaps refuse what they cannot do, naming it", () => {
   for (const base of [made.base + 16, made.base + 64, 1000]) {
     assert.throws(() => Heap.attach({ ...made.share(), base }), RangeError);
   }
+  for (const threads of [new SharedArrayBuffer(8), new ArrayBuffer(8192), 7]) {
+    assert.throws(
+      () => Heap.attach({ ...made.share(), threads } as never),
+      /^TypeError: Shared's threads must be the 8192-byte SharedArrayBuffer heap.share\(\) gave/,
+    );
+  }
+  // every thread's share() passes on the one record of which thread each owner attached from
+  assert.equal(Heap.attach(made.share()).share().threads, made.share().threads);
   const heap = new Heap({ shared: true });
   assert.throws(() => heap.recover(heap.owner + 5), /Owner \d+ does not hold the lock; nobody/);
   assert.throws(() => heap.recover(0), /Owner must be an integer from 1/);

@@ -124,6 +124,7 @@ const errorOf = (f) => {
 };
 
 // a busy worker stops once terminate()'s promise settles
+let exitedOther;
 {
   const calls = new Int32Array(new SharedArrayBuffer(4));
   const busy = start({ calls: calls.buffer, role: "busy" });
@@ -134,6 +135,7 @@ const errorOf = (f) => {
   await sleep(200);
   seen.stoppedRanOn = Atomics.load(calls, 0) - after;
   seen.busyHeld = held;
+  exitedOther = busy.worker;
   if (damage.length) (heap.reset(), fill());
 }
 
@@ -145,7 +147,11 @@ for (let tries = 0; seen.recovered === null; tries++) {
   seen.refusedAlive = errorOf(() => heap.recover(owner, holder.worker));
   seen.refusedNoProof = errorOf(() => heap.recover(owner));
   await holder.worker.terminate();
-  if (heap.lockHolder === owner) seen.recovered = heap.recover(owner, holder.worker);
+  if (heap.lockHolder !== owner) continue;
+  // the proof must be the owner's own worker: another that has exited, or a look-alike, is not
+  seen.refusedOtherWorker = errorOf(() => heap.recover(owner, exitedOther));
+  seen.refusedLookAlike = errorOf(() => heap.recover(owner, { threadId: -1 }));
+  seen.recovered = heap.recover(owner, holder.worker);
   seen.lockAfter = heap.lockHolder;
   seen.recoverTries = tries + 1;
 }
@@ -297,6 +303,8 @@ Deno.test({
       assert.equal(seen.stoppedRanOn, 0, "a worker ran on after terminate() settled");
       assert.match(seen.refusedAlive, /^RangeError: .*has not exited/);
       assert.match(seen.refusedNoProof, /^TypeError: .*node:worker_threads Worker/);
+      assert.match(seen.refusedOtherWorker, /^RangeError: .*not from that worker's thread/);
+      assert.match(seen.refusedLookAlike, /^TypeError: .*did not see that worker start/);
       assert.deepEqual(seen.recovered, [], "check() reads only: the heap is intact");
       assert.equal(seen.lockAfter, 0);
       assert.equal(seen.mallocAfter, true);
