@@ -124,10 +124,9 @@ function runWorker(run: WorkerRun): WorkerResult {
         }
         case "malloc_usable_size": {
           const block = live[pick(command.index)];
-          const usable = block && call("malloc_usable_size", block.ptr);
-          if (block && usable !== block.usable) {
-            fail(`block ${block.ptr}'s usable size became ${usable}`);
-          }
+          if (!block) break;
+          const usable = call("malloc_usable_size", block.ptr);
+          if (usable !== block.usable) fail(`block ${block.ptr}'s usable size became ${usable}`);
           break;
         }
         case "set_limit": {
