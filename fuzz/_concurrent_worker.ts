@@ -57,7 +57,6 @@ function runWorker(run: WorkerRun): WorkerResult {
   const ids = { first: run.worker, step: run.workers };
   const contract = new Contract(buffer, () => undefined, fail, "reused", ids);
   const { live } = contract;
-  /** Where a block must lie: above the heap's base, inside the memory. */
   const bounds = () => [run.base, buffer().byteLength] as const;
   /** Checks and records a block just returned for `requested` bytes, asking its usable size. */
   const place = (ptr: number, requested: number, alignment = ALIGN, zeroed = false) => {

@@ -293,8 +293,7 @@ async function runOnce(
   const hang = await hangOf(heap, answers, new Int32Array(barrier, 4));
   const results = await Promise.all(answers);
   const raised = (await Promise.all(raising)).find((error) => error !== undefined);
-  const last = ticketsOf(memory, base);
-  const log = readLog(memory, LOG_AT, entries, first, last);
+  const log = readLog(memory, LOG_AT, entries, first, ticketsOf(memory, base));
   const workerOf = new Map(results.map((result, worker) => [result.owner, worker]));
   const trace = (upTo: number) => {
     const shown = log.slice(0, upTo + 1).map((entry) => line(entry, workerOf));

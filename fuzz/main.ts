@@ -1,24 +1,15 @@
 /**
- * `deno task fuzz`: the fuzzer's command line, fit for CI.
- *
- *     deno task fuzz                      100 runs of mote's builds against the model
- *     deno task fuzz --seconds 1800       as many runs as fit in half an hour
- *     deno task fuzz --runs 5000 --seed 7
- *     deno task fuzz --wasm alloc.wasm    any allocator module (C or Rust ABI), without a model
- *     deno task fuzz --wasm mote.wasm --model   a build of mote, against the model
- *     deno task fuzz --heap               the Heap API against ModelHeap
- *     deno task fuzz ... --seed S --path P --replay-path R   replays a failure as printed
- *     deno task fuzz ... --json           the report as JSON on stdout
- *
- * Exits 0 when nothing failed, 1 on a failure (after printing the rule it broke, the shrunk
- * operations and the command that replays them), 2 with one line on a usage error: an unknown
- * flag, a bad value, a file that cannot be read or is no allocator. `--help` lists the flags.
+ * `deno task fuzz`: the fuzzer's command line, fit for CI; `--help` lists its flags (COMMAND),
+ * docs/fuzzing.md shows them at work. Exits 0 when nothing failed, 1 on a failure (after
+ * printing the rule it broke, the shrunk operations and the command that replays them), 2 with
+ * one line on a usage error: an unknown flag, a bad value, a file that cannot be read or is no
+ * allocator.
  *
  * @module
  */
 import { fail, parseArgs, Progress, readArg, UsageError } from "../scripts/_cli.ts";
 import { fuzzAllocator, fuzzMote, type FuzzProgress, type FuzzReport } from "./mod.ts";
-import { FUZZ_OPTION_CHECKS as FUZZ, replayed, runFuzz } from "./_runner.ts";
+import { FUZZ_OPTION_CHECKS as FUZZ, replayCommand, replayed, runFuzz } from "./_runner.ts";
 
 // each flag that sets an option has the API's check of it: the flag refuses what the API would
 const COMMAND = {
@@ -164,14 +155,7 @@ function main(args: readonly string[]): number {
   }
   progress.done();
   const { runs, operations, elapsedMs, seeds, failure, subject, soak } = report;
-  const replay = failure && [
-    "deno task fuzz",
-    ...targetFlags(flags),
-    `--seed ${failure.seed}`,
-    ...(failure.path === ""
-      ? ["--runs 1"]
-      : [`--path ${failure.path}`, `--replay-path '${failure.replayPath}'`]),
-  ].join(" ");
+  const replay = failure && replayCommand(targetFlags(flags), failure);
   if (flags.json) {
     console.log(JSON.stringify({ target: what, ...report, replay }, null, 2));
     return failure ? 1 : 0;

@@ -31,9 +31,10 @@ import {
   type FuzzOptions,
   type FuzzReport,
   type MoteBuild,
+  moteBuild,
   runFuzz,
 } from "./_runner.ts";
-import { importsMemory, isMote } from "./_subject.ts";
+import { isMote } from "./_subject.ts";
 import { ThirdParty } from "./_third_party.ts";
 
 export type {
@@ -62,11 +63,6 @@ export {
  * ```
  */
 export type WasmSource = WebAssembly.Module | BufferSource;
-
-function moteBuild(name: string, module: WebAssembly.Module): MoteBuild {
-  const checked = WebAssembly.Module.imports(module).some((entry) => entry.name === "mote_report");
-  return { name, module, checked, importsMemory: importsMemory(module) };
-}
 
 /**
  * Options of {@linkcode fuzzMote}.
@@ -217,7 +213,12 @@ export function fuzzAllocator(wasm: WasmSource, options: FuzzAllocatorOptions = 
     soakLive = 1000,
     ...rest
   } = checkFields<FuzzAllocatorOptions>(options, FUZZ_OPTION_CHECKS);
-  const source = wasm instanceof WebAssembly.Module ? wasm : bytesOf(wasm);
+  // bytes as a copy in an ArrayBuffer of its own, whatever view or buffer they came in
+  const source = wasm instanceof WebAssembly.Module
+    ? wasm
+    : ArrayBuffer.isView(wasm)
+    ? new Uint8Array(wasm.buffer, wasm.byteOffset, wasm.byteLength).slice()
+    : new Uint8Array(wasm).slice();
   const subject = new ThirdParty(source, { abi, watchdogMs });
   try {
     const soak = soakOperations > 0 ? { operations: soakOperations, live: soakLive } : undefined;
@@ -225,11 +226,4 @@ export function fuzzAllocator(wasm: WasmSource, options: FuzzAllocatorOptions = 
   } finally {
     subject.close();
   }
-}
-
-function bytesOf(source: BufferSource): Uint8Array<ArrayBuffer> {
-  const view = ArrayBuffer.isView(source)
-    ? new Uint8Array(source.buffer, source.byteOffset, source.byteLength)
-    : new Uint8Array(source);
-  return new Uint8Array(view);
 }
