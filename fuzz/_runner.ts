@@ -247,9 +247,10 @@ export function runFuzz(target: Target, options: FuzzOptions = {}): FuzzReport {
   let failure: FuzzFailureReport | undefined;
   while (!failure && planned < limitRuns && performance.now() < deadline) {
     seeds.push(seeds.length === 0 ? firstSeed : nextSeed(seeds.at(-1)!));
+    const [setups, command] = arbitrariesOf(target);
     const property = fc.property(
-      setupsOf(target),
-      fc.commands([commandsOf(target)], {
+      setups,
+      fc.commands([command], {
         maxCommands: options.maxCommands ?? (target.kind === "heap" ? 60 : 200),
         size: "max",
         replayPath: options.replayPath,
@@ -366,22 +367,17 @@ function nextSeed(seed: number): number {
   return (mixed ^ (mixed >>> 16)) + 1 | 0;
 }
 
-/** The heaps a target's runs start from. */
-function setupsOf(target: Target): fc.Arbitrary<Setup> {
-  if (target.kind === "heap") return heapLayerSetups();
-  return target.kind === "mote" ? heapSetups(target.builds) : fc.constant(undefined);
-}
-
-/** The commands of a target's runs. */
-function commandsOf(target: Target): fc.Arbitrary<fc.Command<Run, Run>> {
-  if (target.kind === "heap") return heapCommands();
-  if (target.kind === "mote") return moteCommands();
+/** The heaps a target's runs start from, and the commands they run. */
+function arbitrariesOf(target: Target): [fc.Arbitrary<Setup>, fc.Arbitrary<fc.Command<Run, Run>>] {
+  if (target.kind === "heap") return [heapLayerSetups(), heapCommands()];
+  if (target.kind === "mote") return [heapSetups(target.builds), moteCommands()];
   const { abi } = target.subject;
-  return anyCommands({
+  const commands = anyCommands({
     calloc: abi.zeroed !== undefined,
     alignedAlloc: abi.name === "rust" || abi.aligned !== undefined,
     usableSize: abi.usableSize,
   });
+  return [fc.constant(undefined), commands];
 }
 
 /** Where a run starts: a C-ABI heap, a Heap-layer one, or a fresh instance of a module. */

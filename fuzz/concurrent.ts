@@ -383,17 +383,9 @@ export async function fuzzConcurrent(
   options: ConcurrentFuzzOptions = {},
 ): Promise<ConcurrentFuzzReport> {
   const { runs, seed: givenSeed, maxCommands } = FUZZ_OPTION_CHECKS;
-  checkFields(options, {
-    runs,
-    seed: givenSeed,
-    maxCommands,
-    minWorkers: WORKER_COUNT,
-    maxWorkers: integerFrom(
-      typeof options?.minWorkers === "number" ? options.minWorkers : 2,
-      MAX_WORKERS,
-    ),
-    wasm: aModule,
-  });
+  const fewest = typeof options?.minWorkers === "number" ? options.minWorkers : 2;
+  const checks = { runs, seed: givenSeed, maxCommands, minWorkers: WORKER_COUNT };
+  checkFields(options, { ...checks, maxWorkers: integerFrom(fewest, MAX_WORKERS), wasm: aModule });
   const settings = {
     runs: options.runs ?? 20,
     minWorkers: options.minWorkers ?? 2,

@@ -82,9 +82,8 @@ function validate(flags: Flags): void {
       throw new UsageError(`--${name} applies to --wasm FILE without --model`);
     }
   }
-  if (
-    (flags.path !== undefined || flags["replay-path"] !== undefined) && flags.seed === undefined
-  ) {
+  const replaying = flags.path !== undefined || flags["replay-path"] !== undefined;
+  if (replaying && flags.seed === undefined) {
     throw new UsageError("--path and --replay-path replay a failure: they need its --seed");
   }
 }
@@ -110,31 +109,17 @@ function targetFlags(flags: Flags): string[] {
 
 /** Fuzzes as `flags` say; throws `UsageError` for a file that cannot be fuzzed. */
 function fuzz(flags: Flags, onProgress: (p: FuzzProgress) => void): [string, FuzzReport] {
-  const options = {
-    runs: flags.runs,
-    seconds: flags.seconds,
-    seed: flags.seed,
-    path: flags.path,
-    replayPath: flags["replay-path"],
-    maxCommands: flags["max-commands"],
-    onProgress,
-  };
+  const { runs, seed, path, "replay-path": replayPath, "max-commands": maxCommands } = flags;
+  const options = { runs, seconds: flags.seconds, seed, path, replayPath, maxCommands, onProgress };
   if (flags.heap) return ["the Heap API against ModelHeap", runFuzz({ kind: "heap" }, options)];
   if (flags.wasm === undefined) return ["mote's builds against the model", fuzzMote(options)];
   const wasm = readArg(flags.wasm, "--wasm");
   try {
-    if (flags.model) {
-      return [`${flags.wasm} against the model`, fuzzMote({ ...options, wasm })];
-    }
-    const report = fuzzAllocator(wasm, {
-      ...options,
-      alignment: flags.align,
-      abi: flags.abi as "c" | "rust" | undefined,
-      watchdogMs: flags["timeout-ms"],
-      soakOperations: flags["soak-ops"],
-      soakLive: flags["soak-live"],
-    });
-    return [`${flags.wasm} without a model`, report];
+    if (flags.model) return [`${flags.wasm} against the model`, fuzzMote({ ...options, wasm })];
+    const { align: alignment, "timeout-ms": watchdogMs, "soak-ops": soakOperations } = flags;
+    const abi = flags.abi as "c" | "rust" | undefined, soakLive = flags["soak-live"];
+    const more = { alignment, abi, watchdogMs, soakOperations, soakLive };
+    return [`${flags.wasm} without a model`, fuzzAllocator(wasm, { ...options, ...more })];
   } catch (error) {
     if (!(error instanceof TypeError)) throw error;
     throw new UsageError(`Cannot fuzz ${flags.wasm}: ${error.message}`);
@@ -183,23 +168,17 @@ function main(args: readonly string[]): number {
     if (soakLine) console.log(soakLine);
     return 0;
   }
-  const shrunk = failure.path === "" ? [`In: ${failure.setup}`] : [
-    `Heap: ${failure.setup}`,
-    `Shrunk commands (#i is the live block i modulo their number): ${failure.commands}`,
-  ];
-  console.log(
-    [
-      `FAILED (${failure.rule}) fuzzing ${what}, ` +
-      (failure.path === ""
-        ? `in the bounded-growth run after ${runs} runs (${seconds(elapsedMs)}).`
-        : `in run ${failure.runsToFailure} after ${failure.operationsToFailure} operations ` +
-          `(${seconds(elapsedMs)}).`),
-      ...shrunk,
-      failure.message,
-      `Replay: ${replay}`,
-      ...replayed(failure),
-    ].join("\n"),
-  );
+  // where it failed, and the heap: the bounded-growth run's has no path and nothing shrunk
+  const [where, ...shrunk] = failure.path === ""
+    ? [`the bounded-growth run after ${runs} runs`, `In: ${failure.setup}`]
+    : [
+      `run ${failure.runsToFailure} after ${failure.operationsToFailure} operations`,
+      `Heap: ${failure.setup}`,
+      `Shrunk commands (#i is the live block i modulo their number): ${failure.commands}`,
+    ];
+  const head = `FAILED (${failure.rule}) fuzzing ${what}, in ${where} (${seconds(elapsedMs)}).`;
+  const lines = [head, ...shrunk, failure.message, `Replay: ${replay}`, ...replayed(failure)];
+  console.log(lines.join("\n"));
   return 1;
 }
 

@@ -30,7 +30,6 @@ import {
   FUZZ_OPTION_CHECKS,
   type FuzzOptions,
   type FuzzReport,
-  type MoteBuild,
   moteBuild,
   runFuzz,
 } from "./_runner.ts";
@@ -103,25 +102,23 @@ export interface FuzzMoteOptions extends FuzzOptions {
  */
 export function fuzzMote(options: FuzzMoteOptions = {}): FuzzReport {
   const { wasm, ...rest } = checkFields<FuzzMoteOptions>(options, FUZZ_OPTION_CHECKS);
-  let builds: MoteBuild[];
   if (wasm === undefined) {
-    builds = [
+    const builds = [
       moteBuild("release build (own memory)", new WebAssembly.Module(ownWasm)),
       moteBuild("release build (imported memory)", new WebAssembly.Module(regionWasm)),
       moteBuild("checked build", new WebAssembly.Module(checkedWasm)),
       moteBuild("fast build", new WebAssembly.Module(fastWasm)),
     ];
-  } else {
-    const module = wasm instanceof WebAssembly.Module ? wasm : new WebAssembly.Module(wasm);
-    if (!isMote(module)) {
-      throw new TypeError(
-        "The module is not a mote build: it must export mote_init, mote_top, mote_limit " +
-          "and malloc_usable_size",
-      );
-    }
-    builds = [moteBuild("the given build", module)];
+    return runFuzz({ kind: "mote", builds }, rest);
   }
-  return runFuzz({ kind: "mote", builds }, rest);
+  const module = wasm instanceof WebAssembly.Module ? wasm : new WebAssembly.Module(wasm);
+  if (!isMote(module)) {
+    throw new TypeError(
+      "The module is not a mote build: it must export mote_init, mote_top, mote_limit " +
+        "and malloc_usable_size",
+    );
+  }
+  return runFuzz({ kind: "mote", builds: [moteBuild("the given build", module)] }, rest);
 }
 
 /**
@@ -147,9 +144,7 @@ export interface FuzzAllocatorOptions extends FuzzOptions {
    * module given as bytes can be stopped: a compiled `WebAssembly.Module` runs unwatched.
    */
   readonly watchdogMs?: number;
-  /**
-   * Operations of the bounded-growth run after the fuzz runs (0 skips it); 200 000 by default.
-   */
+  /** Operations of the bounded-growth run after the fuzz runs (0 skips it); 200 000 by default. */
   readonly soakOperations?: number;
   /** The most blocks live at once in the bounded-growth run; 1000 by default. */
   readonly soakLive?: number;

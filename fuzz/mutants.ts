@@ -261,21 +261,18 @@ if (import.meta.main) {
     }
     Deno.exit(0);
   }
-  const outcomes: Outcome[] = [];
-  if (flags.from) {
-    // each mutant's last outcome in the files, by name: numbers move as mutants are added
-    const byName = new Map<string, Outcome & { name?: string }>();
-    for (const file of flags.from.split(",")) {
-      for (const line of (await Deno.readTextFile(file)).split("\n").filter(Boolean)) {
-        const outcome = JSON.parse(line);
-        byName.set(outcome.name ?? MUTANTS[outcome.mutant].name, outcome);
-      }
-    }
-    for (const [index, { name }] of MUTANTS.entries()) {
-      const outcome = byName.get(name) ?? { result: "unrun", detail: "no outcome in the files" };
-      outcomes.push({ ...outcome, mutant: index });
+  // with --from, each mutant's last outcome in the files, by name: numbers move as mutants are added
+  const byName = new Map<string, Outcome & { name?: string }>();
+  for (const file of flags.from ? flags.from.split(",") : []) {
+    for (const line of (await Deno.readTextFile(file)).split("\n").filter(Boolean)) {
+      const outcome = JSON.parse(line);
+      byName.set(outcome.name ?? MUTANTS[outcome.mutant].name, outcome);
     }
   }
+  const unrun = { result: "unrun", detail: "no outcome in the files" } as const;
+  const outcomes: Outcome[] = !flags.from
+    ? []
+    : MUTANTS.map(({ name }, mutant) => ({ ...(byName.get(name) ?? unrun), mutant }));
   for (const index of flags.from ? [] : indices) {
     const { name } = MUTANTS[index];
     const outcome = await spawn(index, flags.seconds, flags.timeout + 2 * flags.seconds);
