@@ -43,11 +43,10 @@ function runWorker(run: WorkerRun): WorkerResult {
   const calls: Call[] = [];
   /** Calls `operation(a, b)` (around `f`, if given) and records it as the log names it. */
   const call = (operation: Operation, a: number, b = 0, around = (f: () => number) => f()) => {
-    const result = around(() =>
-      raw[operation === "set_limit" ? "mote_set_limit" : operation](a, b)
-    );
-    calls.push([operation, a, b, result >>> 0]);
-    return result >>> 0;
+    const name = operation === "set_limit" ? "mote_set_limit" : operation;
+    const result = around(() => raw[name](a, b)) >>> 0;
+    calls.push([operation, a, b, result]);
+    return result;
   };
   const buffer = () => run.memory.buffer;
   const fail = (what: string): never => {

@@ -445,10 +445,7 @@ function describe(
   };
 }
 
-/**
- * Options of {@linkcode fuzzHeapLayer}, 60 operations a run by default, and the kind of Heap to
- * hold to the model: a subclass running other builds, say.
- */
+/** Options of {@linkcode fuzzHeapLayer}; `kind`, a Heap subclass to hold to the model instead. */
 export type HeapFuzzOptions = FuzzOptions & { readonly kind?: typeof Heap };
 
 /**

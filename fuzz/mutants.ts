@@ -261,7 +261,7 @@ if (import.meta.main) {
     }
     Deno.exit(0);
   }
-  // with --from, each mutant's last outcome in the files, by name: numbers move as mutants are added
+  // --from: each mutant's last outcome in the files, by name (numbers move as mutants are added)
   const byName = new Map<string, Outcome & { name?: string }>();
   for (const file of flags.from ? flags.from.split(",") : []) {
     for (const line of (await Deno.readTextFile(file)).split("\n").filter(Boolean)) {
