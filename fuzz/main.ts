@@ -88,9 +88,7 @@ function validate(flags: Flags): void {
   }
 }
 
-function seconds(ms: number): string {
-  return `${(ms / 1000).toFixed(1)} s`;
-}
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 function progressLine({ runs, operations, elapsedMs, seed }: FuzzProgress): string {
   return `${seconds(elapsedMs)}: ${runs} runs, ${operations} operations (batch seed ${seed})`;
