@@ -43,11 +43,10 @@ function runWorker(run: WorkerRun): WorkerResult {
   const calls: Call[] = [];
   /** Calls `operation(a, b)` (around `f`, if given) and records it as the log names it. */
   const call = (operation: Operation, a: number, b = 0, around = (f: () => number) => f()) => {
-    const result = around(() =>
-      raw[operation === "set_limit" ? "mote_set_limit" : operation](a, b)
-    );
-    calls.push([operation, a, b, result >>> 0]);
-    return result >>> 0;
+    const name = operation === "set_limit" ? "mote_set_limit" : operation;
+    const result = around(() => raw[name](a, b)) >>> 0;
+    calls.push([operation, a, b, result]);
+    return result;
   };
   const buffer = () => run.memory.buffer;
   const fail = (what: string): never => {
@@ -57,7 +56,6 @@ function runWorker(run: WorkerRun): WorkerResult {
   const ids = { first: run.worker, step: run.workers };
   const contract = new Contract(buffer, () => undefined, fail, "reused", ids);
   const { live } = contract;
-  /** Where a block must lie: above the heap's base, inside the memory. */
   const bounds = () => [run.base, buffer().byteLength] as const;
   /** Checks and records a block just returned for `requested` bytes, asking its usable size. */
   const place = (ptr: number, requested: number, alignment = ALIGN, zeroed = false) => {
@@ -124,10 +122,9 @@ function runWorker(run: WorkerRun): WorkerResult {
         }
         case "malloc_usable_size": {
           const block = live[pick(command.index)];
-          const usable = block && call("malloc_usable_size", block.ptr);
-          if (block && usable !== block.usable) {
-            fail(`block ${block.ptr}'s usable size became ${usable}`);
-          }
+          if (!block) break;
+          const usable = call("malloc_usable_size", block.ptr);
+          if (usable !== block.usable) fail(`block ${block.ptr}'s usable size became ${usable}`);
           break;
         }
         case "set_limit": {

@@ -10,7 +10,7 @@ import { rootOf } from "../src/_heap_reader.ts";
 import { ModelAllocator } from "../src/_model_allocator.ts";
 import { anyCommands, type HeapSetup, heapSetups, moteCommands } from "./_arbitraries.ts";
 import { FuzzFailure, Session } from "./_session.ts";
-import { moteAllocator } from "./_subject.ts";
+import { importsMemory, moteAllocator } from "./_subject.ts";
 import { OracleFailure, ruleOf } from "./_oracles.ts";
 import type { SoakParams } from "./_soak.ts";
 import type { Subject, ThirdParty } from "./_third_party.ts";
@@ -30,6 +30,12 @@ export interface MoteBuild {
   /** Whether it is a checked build: 8 bytes of overhead a block, misuse reported. */
   readonly checked: boolean;
   readonly importsMemory: boolean;
+}
+
+/** `module` as a build to hold to the model, checked if it imports `mote_report`. */
+export function moteBuild(name: string, module: WebAssembly.Module): MoteBuild {
+  const checked = WebAssembly.Module.imports(module).some((entry) => entry.name === "mote_report");
+  return { name, module, checked, importsMemory: importsMemory(module) };
 }
 
 /**
@@ -241,9 +247,10 @@ export function runFuzz(target: Target, options: FuzzOptions = {}): FuzzReport {
   let failure: FuzzFailureReport | undefined;
   while (!failure && planned < limitRuns && performance.now() < deadline) {
     seeds.push(seeds.length === 0 ? firstSeed : nextSeed(seeds.at(-1)!));
+    const [setups, command] = arbitrariesOf(target);
     const property = fc.property(
-      setupsOf(target),
-      fc.commands([commandsOf(target)], {
+      setups,
+      fc.commands([command], {
         maxCommands: options.maxCommands ?? (target.kind === "heap" ? 60 : 200),
         size: "max",
         replayPath: options.replayPath,
@@ -360,22 +367,17 @@ function nextSeed(seed: number): number {
   return (mixed ^ (mixed >>> 16)) + 1 | 0;
 }
 
-/** The heaps a target's runs start from. */
-function setupsOf(target: Target): fc.Arbitrary<Setup> {
-  if (target.kind === "heap") return heapLayerSetups();
-  return target.kind === "mote" ? heapSetups(target.builds) : fc.constant(undefined);
-}
-
-/** The commands of a target's runs. */
-function commandsOf(target: Target): fc.Arbitrary<fc.Command<Run, Run>> {
-  if (target.kind === "heap") return heapCommands();
-  if (target.kind === "mote") return moteCommands();
+/** The heaps a target's runs start from, and the commands they run. */
+function arbitrariesOf(target: Target): [fc.Arbitrary<Setup>, fc.Arbitrary<fc.Command<Run, Run>>] {
+  if (target.kind === "heap") return [heapLayerSetups(), heapCommands()];
+  if (target.kind === "mote") return [heapSetups(target.builds), moteCommands()];
   const { abi } = target.subject;
-  return anyCommands({
+  const commands = anyCommands({
     calloc: abi.zeroed !== undefined,
     alignedAlloc: abi.name === "rust" || abi.aligned !== undefined,
     usableSize: abi.usableSize,
   });
+  return [fc.constant(undefined), commands];
 }
 
 /** Where a run starts: a C-ABI heap, a Heap-layer one, or a fresh instance of a module. */
@@ -420,14 +422,10 @@ function describe(
   const error = details.errorInstance;
   const message = error instanceof FuzzFailure || error instanceof OracleFailure
     ? error.message
-    : error instanceof Error
-    ? `${error.stack ?? error.message}`
-    : String(error);
-  const build = target.kind === "heap"
-    ? `${setup?.build} Heap`
-    : target.kind === "mote" && setup
-    ? target.builds[setup.build as number].name
-    : "module";
+    : String(error instanceof Error ? error.stack ?? error.message : error);
+  const build = target.kind === "mote"
+    ? target.builds[setup?.build as number]?.name
+    : `${setup?.build} Heap`;
   const where = setup?.region
     ? `a region at ${setup.base} (root ${rootOf(setup.base)}) of a memory of ${setup.pages} ` +
       `pages${setup.maximum === undefined ? "" : `, at most ${setup.maximum}`}`
@@ -447,29 +445,31 @@ function describe(
   };
 }
 
-/** Options of {@linkcode fuzzHeapLayer}: 60 operations a run by default. */
-export interface HeapFuzzOptions extends FuzzOptions {
-  /** The kind of Heap to hold to the model: a subclass running other builds, say. */
-  readonly kind?: typeof Heap;
-  /** The kind of Heap the fast build's runs hold to the model. */
-  readonly fastKind?: typeof Heap;
-}
+/** Options of {@linkcode fuzzHeapLayer}; `kind`, a Heap subclass to hold to the model instead. */
+export type HeapFuzzOptions = FuzzOptions & { readonly kind?: typeof Heap };
 
 /**
  * Runs the Heap-layer fuzz through `runFuzz`; throws its failure, shrunk, with what replays it
  * and whether its replay, run at once, reproduced it.
  */
 export function fuzzHeapLayer(options: HeapFuzzOptions = {}): FuzzReport {
-  const { kind, fastKind, ...rest } = options;
-  const report = runFuzz({ kind: "heap", heap: kind, fastHeap: fastKind }, rest);
+  const { kind, ...rest } = options;
+  const report = runFuzz({ kind: "heap", heap: kind }, rest);
   const { failure } = report;
   if (!failure) return report;
-  const { seed, path, replayPath } = failure;
+  const flags = ["--heap", ...(rest.maxCommands ? [`--max-commands ${rest.maxCommands}`] : [])];
   throw new Error(
     `${failure.message}\nHeap: ${failure.setup}\nShrunk commands: ${failure.commands}\n` +
-      `Replay: deno task fuzz --heap --seed ${seed} --path ${path} --replay-path '${replayPath}'` +
+      `Replay: ${replayCommand(flags, failure)}` +
       replayed(failure).map((line) => `\n${line}`).join(""),
   );
+}
+
+/** The command that replays `failure`, after the flags that chose what was fuzzed and how. */
+export function replayCommand(flags: readonly string[], failure: FuzzFailureReport): string {
+  const { seed, path, replayPath } = failure;
+  const how = path === "" ? ["--runs 1"] : [`--path ${path}`, `--replay-path '${replayPath}'`];
+  return ["deno task fuzz", ...flags, `--seed ${seed}`, ...how].join(" ");
 }
 
 /** The report's line on a failure's replay, run at once in the same setting: none or one. */

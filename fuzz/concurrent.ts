@@ -1,15 +1,7 @@
 /**
- * The concurrent fuzz: N workers (2 to 8) run random commands at once against one shared heap,
- * each holding its blocks to the contract (fuzz/_contract.ts) with patterns of its own, so a
- * block changed by anyone but its owner shows. Inside the lock every operation takes a ticket
- * and writes what it did to a log in the shared memory; after the run, the log is replayed in
- * ticket order through the reference model, which must predict every pointer and usable size
- * the workers got. The log must also hold, worker by worker, exactly the calls each worker
- * made, and the heap must end intact and block for block the model's.
- *
- *     deno task fuzz:concurrent [--runs N] [--seconds S] [--seed N] [--max-workers N] ...
- *
- * (its command line is fuzz/concurrent_main.ts)
+ * The concurrent fuzz, {@linkcode fuzzConcurrent}: its workers are fuzz/_concurrent_worker.ts,
+ * its command line (`deno task fuzz:concurrent`) fuzz/concurrent_main.ts. Inside the lock every
+ * operation takes a ticket and writes what it did to a log in the shared memory.
  *
  * @module
  */
@@ -225,10 +217,9 @@ async function hangOf(
 ): Promise<string | undefined> {
   const word = new Int32Array(heap.memory.buffer, rootOf(heap.base), 1);
   const done = answers.map(() => false);
-  let settled = false, hang: string | undefined;
+  let hang: string | undefined;
   answers.forEach((answer, i) => answer.finally(() => done[i] = true).catch(() => {}));
-  Promise.allSettled(answers).then(() => settled = true);
-  while (!settled) {
+  while (done.includes(false)) {
     await new Promise((resolve) => setTimeout(resolve, 10));
     const tickets = ticketsOf(heap.memory, heap.base), holder = heap.lockHolder;
     const worker = done.findIndex((over, i) => over && Atomics.load(owners, i) === holder);
@@ -285,40 +276,24 @@ async function runOnce(
   startLog(maker, LOG_AT, entries);
   const heap = Heap.attach({ memory, base, module });
   const first = ticketsOf(memory, base);
-  // word 0 counts the workers at the barrier; word 1 + i is worker i's owner id
   const barrier = new SharedArrayBuffer(4 * (1 + MAX_WORKERS));
   // the main thread raises the limit meanwhile, whenever its timers fire: the log says when
   const raising = plan.raises.map((bytes, i) =>
-    new Promise<unknown>((resolve) =>
-      setTimeout(() => {
-        try {
-          // not into a lock held for good, which would stop the watch on this thread too
-          if (heap.lockHolder === 0 && heap.limit + bytes <= MAX_LIMIT - base) heap.limit += bytes;
-          resolve(undefined);
-        } catch (error) {
-          resolve(error);
-        }
-      }, i)
-    )
+    new Promise((resolve) => setTimeout(resolve, i)).then(() => {
+      // not into a lock held for good, which would stop the watch on this thread too
+      if (heap.lockHolder === 0 && heap.limit + bytes <= MAX_LIMIT - base) heap.limit += bytes;
+    }).catch((error: unknown) => error)
   );
-  const answers = plan.commands.slice(0, plan.workers).map((commands, worker) =>
-    ask<WorkerResult>(
-      pool[worker],
-      {
-        ...heap.share(), // what a worker needs to attach: the memory, base and module
-        worker,
-        workers: plan.workers,
-        barrier,
-        commands,
-      } satisfies WorkerRun,
-      `Worker ${worker}`,
-    )
-  );
+  const schedules = plan.commands.slice(0, plan.workers);
+  const answers = schedules.map((commands, worker) => {
+    // what a worker needs to attach (the memory, base and module), and its part of the run
+    const run: WorkerRun = { ...heap.share(), worker, workers: plan.workers, barrier, commands };
+    return ask<WorkerResult>(pool[worker], run, `Worker ${worker}`);
+  });
   const hang = await hangOf(heap, answers, new Int32Array(barrier, 4));
   const results = await Promise.all(answers);
   const raised = (await Promise.all(raising)).find((error) => error !== undefined);
-  const last = ticketsOf(memory, base);
-  const log = readLog(memory, LOG_AT, entries, first, last);
+  const log = readLog(memory, LOG_AT, entries, first, ticketsOf(memory, base));
   const workerOf = new Map(results.map((result, worker) => [result.owner, worker]));
   const trace = (upTo: number) => {
     const shown = log.slice(0, upTo + 1).map((entry) => line(entry, workerOf));
@@ -332,19 +307,18 @@ async function runOnce(
   };
 
   if (hang) {
-    const schedule = plan.commands.slice(0, plan.workers).map((each) => JSON.stringify(each));
+    const schedule = schedules.map((each) => JSON.stringify(each));
     fail(`${hang}; the workers' commands:\n    ${schedule.join("\n    ")}`, undefined, Hang);
   }
   if (raised) fail(`raising the limit from the main thread threw ${raised}`);
   // no lock outlives its call, and a lock nobody holds cannot be taken from anyone
   if (heap.lockHolder !== 0) fail(`owner ${heap.lockHolder} holds the lock after every call`);
-  const recovered = (() => {
-    try {
-      return `returned ${heap.recover(results[0].owner)}`;
-    } catch (error) {
-      return error instanceof RangeError ? undefined : `threw ${error}`;
-    }
-  })();
+  let recovered: string | undefined;
+  try {
+    recovered = `returned ${heap.recover(results[0].owner)}`;
+  } catch (error) {
+    if (!(error instanceof RangeError)) recovered = `threw ${error}`;
+  }
   if (recovered) fail(`recover(${results[0].owner}) of a lock nobody holds ${recovered}`);
   for (const [worker, result] of results.entries()) {
     if (result.problem) fail(result.problem);
@@ -375,16 +349,11 @@ async function runOnce(
   if (disagreement) fail(disagreement.what, disagreement.at < 0 ? undefined : disagreement.at);
   const problems = heap.check();
   if (problems.length) fail(`heap.check() after the run: ${problems.join("; ")}`);
-  const picture = model.picture();
-  if (JSON.stringify(picture.blocks) !== JSON.stringify(heap.walk())) {
+  if (JSON.stringify(model.picture().blocks) !== JSON.stringify(heap.walk())) {
     fail("the heap's blocks after the run are not the model's");
   }
-  if (model.memory.buffer.byteLength !== memory.buffer.byteLength) {
-    fail(
-      `the memory is ${memory.buffer.byteLength} bytes, ` +
-        `the model's ${model.memory.buffer.byteLength}`,
-    );
-  }
+  const [bytes, modelBytes] = [memory, model.memory].map((each) => each.buffer.byteLength);
+  if (bytes !== modelBytes) fail(`the memory is ${bytes} bytes, the model's ${modelBytes}`);
   const switches = log.filter((entry, i) => i > 0 && entry.owner !== log[i - 1].owner).length;
   const raises = log.filter((e) => e.operation === "set_limit" && e.owner === heap.owner).length;
   return { operations: log.length, switches, raises };
@@ -392,9 +361,11 @@ async function runOnce(
 
 /**
  * Fuzzes mote's shared build under real concurrency: each run starts 2 to 8 workers at once on
- * a fresh shared heap, then holds the ticket-ordered log of what the heap did to the model, to
- * the calls the workers made, and to the heap itself. A failure reports the log up to it, the
- * sequential history that the model disagrees with.
+ * a fresh shared heap, then replays the ticket-ordered log of what the heap did through the
+ * model, which must predict every pointer and usable size the workers got; the log must hold,
+ * worker by worker, exactly the calls each made, and the heap must end intact and block for
+ * block the model's. A failure reports the log up to it, the sequential history that the model
+ * disagrees with.
  *
  * @param options How many runs, from which seed, with how many workers.
  * @returns The runs, operations and interleavings, and the first failure if there was one.
@@ -412,17 +383,9 @@ export async function fuzzConcurrent(
   options: ConcurrentFuzzOptions = {},
 ): Promise<ConcurrentFuzzReport> {
   const { runs, seed: givenSeed, maxCommands } = FUZZ_OPTION_CHECKS;
-  checkFields(options, {
-    runs,
-    seed: givenSeed,
-    maxCommands,
-    minWorkers: WORKER_COUNT,
-    maxWorkers: integerFrom(
-      typeof options?.minWorkers === "number" ? options.minWorkers : 2,
-      MAX_WORKERS,
-    ),
-    wasm: aModule,
-  });
+  const fewest = typeof options?.minWorkers === "number" ? options.minWorkers : 2;
+  const checks = { runs, seed: givenSeed, maxCommands, minWorkers: WORKER_COUNT };
+  checkFields(options, { ...checks, maxWorkers: integerFrom(fewest, MAX_WORKERS), wasm: aModule });
   const settings = {
     runs: options.runs ?? 20,
     minWorkers: options.minWorkers ?? 2,

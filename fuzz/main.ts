@@ -1,24 +1,15 @@
 /**
- * `deno task fuzz`: the fuzzer's command line, fit for CI.
- *
- *     deno task fuzz                      100 runs of mote's builds against the model
- *     deno task fuzz --seconds 1800       as many runs as fit in half an hour
- *     deno task fuzz --runs 5000 --seed 7
- *     deno task fuzz --wasm alloc.wasm    any allocator module (C or Rust ABI), without a model
- *     deno task fuzz --wasm mote.wasm --model   a build of mote, against the model
- *     deno task fuzz --heap               the Heap API against ModelHeap
- *     deno task fuzz ... --seed S --path P --replay-path R   replays a failure as printed
- *     deno task fuzz ... --json           the report as JSON on stdout
- *
- * Exits 0 when nothing failed, 1 on a failure (after printing the rule it broke, the shrunk
- * operations and the command that replays them), 2 with one line on a usage error: an unknown
- * flag, a bad value, a file that cannot be read or is no allocator. `--help` lists the flags.
+ * `deno task fuzz`: the fuzzer's command line, fit for CI; `--help` lists its flags (COMMAND),
+ * docs/fuzzing.md shows them at work. Exits 0 when nothing failed, 1 on a failure (after
+ * printing the rule it broke, the shrunk operations and the command that replays them), 2 with
+ * one line on a usage error: an unknown flag, a bad value, a file that cannot be read or is no
+ * allocator.
  *
  * @module
  */
 import { fail, parseArgs, Progress, readArg, UsageError } from "../scripts/_cli.ts";
 import { fuzzAllocator, fuzzMote, type FuzzProgress, type FuzzReport } from "./mod.ts";
-import { FUZZ_OPTION_CHECKS as FUZZ, replayed, runFuzz } from "./_runner.ts";
+import { FUZZ_OPTION_CHECKS as FUZZ, replayCommand, replayed, runFuzz } from "./_runner.ts";
 
 // each flag that sets an option has the API's check of it: the flag refuses what the API would
 const COMMAND = {
@@ -91,16 +82,13 @@ function validate(flags: Flags): void {
       throw new UsageError(`--${name} applies to --wasm FILE without --model`);
     }
   }
-  if (
-    (flags.path !== undefined || flags["replay-path"] !== undefined) && flags.seed === undefined
-  ) {
+  const replaying = flags.path !== undefined || flags["replay-path"] !== undefined;
+  if (replaying && flags.seed === undefined) {
     throw new UsageError("--path and --replay-path replay a failure: they need its --seed");
   }
 }
 
-function seconds(ms: number): string {
-  return `${(ms / 1000).toFixed(1)} s`;
-}
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 function progressLine({ runs, operations, elapsedMs, seed }: FuzzProgress): string {
   return `${seconds(elapsedMs)}: ${runs} runs, ${operations} operations (batch seed ${seed})`;
@@ -119,31 +107,17 @@ function targetFlags(flags: Flags): string[] {
 
 /** Fuzzes as `flags` say; throws `UsageError` for a file that cannot be fuzzed. */
 function fuzz(flags: Flags, onProgress: (p: FuzzProgress) => void): [string, FuzzReport] {
-  const options = {
-    runs: flags.runs,
-    seconds: flags.seconds,
-    seed: flags.seed,
-    path: flags.path,
-    replayPath: flags["replay-path"],
-    maxCommands: flags["max-commands"],
-    onProgress,
-  };
+  const { runs, seed, path, "replay-path": replayPath, "max-commands": maxCommands } = flags;
+  const options = { runs, seconds: flags.seconds, seed, path, replayPath, maxCommands, onProgress };
   if (flags.heap) return ["the Heap API against ModelHeap", runFuzz({ kind: "heap" }, options)];
   if (flags.wasm === undefined) return ["mote's builds against the model", fuzzMote(options)];
   const wasm = readArg(flags.wasm, "--wasm");
   try {
-    if (flags.model) {
-      return [`${flags.wasm} against the model`, fuzzMote({ ...options, wasm })];
-    }
-    const report = fuzzAllocator(wasm, {
-      ...options,
-      alignment: flags.align,
-      abi: flags.abi as "c" | "rust" | undefined,
-      watchdogMs: flags["timeout-ms"],
-      soakOperations: flags["soak-ops"],
-      soakLive: flags["soak-live"],
-    });
-    return [`${flags.wasm} without a model`, report];
+    if (flags.model) return [`${flags.wasm} against the model`, fuzzMote({ ...options, wasm })];
+    const { align: alignment, "timeout-ms": watchdogMs, "soak-ops": soakOperations } = flags;
+    const abi = flags.abi as "c" | "rust" | undefined, soakLive = flags["soak-live"];
+    const more = { alignment, abi, watchdogMs, soakOperations, soakLive };
+    return [`${flags.wasm} without a model`, fuzzAllocator(wasm, { ...options, ...more })];
   } catch (error) {
     if (!(error instanceof TypeError)) throw error;
     throw new UsageError(`Cannot fuzz ${flags.wasm}: ${error.message}`);
@@ -164,14 +138,7 @@ function main(args: readonly string[]): number {
   }
   progress.done();
   const { runs, operations, elapsedMs, seeds, failure, subject, soak } = report;
-  const replay = failure && [
-    "deno task fuzz",
-    ...targetFlags(flags),
-    `--seed ${failure.seed}`,
-    ...(failure.path === ""
-      ? ["--runs 1"]
-      : [`--path ${failure.path}`, `--replay-path '${failure.replayPath}'`]),
-  ].join(" ");
+  const replay = failure && replayCommand(targetFlags(flags), failure);
   if (flags.json) {
     console.log(JSON.stringify({ target: what, ...report, replay }, null, 2));
     return failure ? 1 : 0;
@@ -199,23 +166,17 @@ function main(args: readonly string[]): number {
     if (soakLine) console.log(soakLine);
     return 0;
   }
-  const shrunk = failure.path === "" ? [`In: ${failure.setup}`] : [
-    `Heap: ${failure.setup}`,
-    `Shrunk commands (#i is the live block i modulo their number): ${failure.commands}`,
-  ];
-  console.log(
-    [
-      `FAILED (${failure.rule}) fuzzing ${what}, ` +
-      (failure.path === ""
-        ? `in the bounded-growth run after ${runs} runs (${seconds(elapsedMs)}).`
-        : `in run ${failure.runsToFailure} after ${failure.operationsToFailure} operations ` +
-          `(${seconds(elapsedMs)}).`),
-      ...shrunk,
-      failure.message,
-      `Replay: ${replay}`,
-      ...replayed(failure),
-    ].join("\n"),
-  );
+  // where it failed, and the heap: the bounded-growth run's has no path and nothing shrunk
+  const [where, ...shrunk] = failure.path === ""
+    ? [`the bounded-growth run after ${runs} runs`, `In: ${failure.setup}`]
+    : [
+      `run ${failure.runsToFailure} after ${failure.operationsToFailure} operations`,
+      `Heap: ${failure.setup}`,
+      `Shrunk commands (#i is the live block i modulo their number): ${failure.commands}`,
+    ];
+  const head = `FAILED (${failure.rule}) fuzzing ${what}, in ${where} (${seconds(elapsedMs)}).`;
+  const lines = [head, ...shrunk, failure.message, `Replay: ${replay}`, ...replayed(failure)];
+  console.log(lines.join("\n"));
   return 1;
 }
 

@@ -30,10 +30,10 @@ import {
   FUZZ_OPTION_CHECKS,
   type FuzzOptions,
   type FuzzReport,
-  type MoteBuild,
+  moteBuild,
   runFuzz,
 } from "./_runner.ts";
-import { importsMemory, isMote } from "./_subject.ts";
+import { isMote } from "./_subject.ts";
 import { ThirdParty } from "./_third_party.ts";
 
 export type {
@@ -62,11 +62,6 @@ export {
  * ```
  */
 export type WasmSource = WebAssembly.Module | BufferSource;
-
-function moteBuild(name: string, module: WebAssembly.Module): MoteBuild {
-  const checked = WebAssembly.Module.imports(module).some((entry) => entry.name === "mote_report");
-  return { name, module, checked, importsMemory: importsMemory(module) };
-}
 
 /**
  * Options of {@linkcode fuzzMote}.
@@ -107,25 +102,23 @@ export interface FuzzMoteOptions extends FuzzOptions {
  */
 export function fuzzMote(options: FuzzMoteOptions = {}): FuzzReport {
   const { wasm, ...rest } = checkFields<FuzzMoteOptions>(options, FUZZ_OPTION_CHECKS);
-  let builds: MoteBuild[];
   if (wasm === undefined) {
-    builds = [
+    const builds = [
       moteBuild("release build (own memory)", new WebAssembly.Module(ownWasm)),
       moteBuild("release build (imported memory)", new WebAssembly.Module(regionWasm)),
       moteBuild("checked build", new WebAssembly.Module(checkedWasm)),
       moteBuild("fast build", new WebAssembly.Module(fastWasm)),
     ];
-  } else {
-    const module = wasm instanceof WebAssembly.Module ? wasm : new WebAssembly.Module(wasm);
-    if (!isMote(module)) {
-      throw new TypeError(
-        "The module is not a mote build: it must export mote_init, mote_top, mote_limit " +
-          "and malloc_usable_size",
-      );
-    }
-    builds = [moteBuild("the given build", module)];
+    return runFuzz({ kind: "mote", builds }, rest);
   }
-  return runFuzz({ kind: "mote", builds }, rest);
+  const module = wasm instanceof WebAssembly.Module ? wasm : new WebAssembly.Module(wasm);
+  if (!isMote(module)) {
+    throw new TypeError(
+      "The module is not a mote build: it must export mote_init, mote_top, mote_limit " +
+        "and malloc_usable_size",
+    );
+  }
+  return runFuzz({ kind: "mote", builds: [moteBuild("the given build", module)] }, rest);
 }
 
 /**
@@ -151,9 +144,7 @@ export interface FuzzAllocatorOptions extends FuzzOptions {
    * module given as bytes can be stopped: a compiled `WebAssembly.Module` runs unwatched.
    */
   readonly watchdogMs?: number;
-  /**
-   * Operations of the bounded-growth run after the fuzz runs (0 skips it); 200 000 by default.
-   */
+  /** Operations of the bounded-growth run after the fuzz runs (0 skips it); 200 000 by default. */
   readonly soakOperations?: number;
   /** The most blocks live at once in the bounded-growth run; 1000 by default. */
   readonly soakLive?: number;
@@ -217,7 +208,12 @@ export function fuzzAllocator(wasm: WasmSource, options: FuzzAllocatorOptions = 
     soakLive = 1000,
     ...rest
   } = checkFields<FuzzAllocatorOptions>(options, FUZZ_OPTION_CHECKS);
-  const source = wasm instanceof WebAssembly.Module ? wasm : bytesOf(wasm);
+  // bytes as a copy in an ArrayBuffer of its own, whatever view or buffer they came in
+  const source = wasm instanceof WebAssembly.Module
+    ? wasm
+    : ArrayBuffer.isView(wasm)
+    ? new Uint8Array(wasm.buffer, wasm.byteOffset, wasm.byteLength).slice()
+    : new Uint8Array(wasm).slice();
   const subject = new ThirdParty(source, { abi, watchdogMs });
   try {
     const soak = soakOperations > 0 ? { operations: soakOperations, live: soakLive } : undefined;
@@ -225,11 +221,4 @@ export function fuzzAllocator(wasm: WasmSource, options: FuzzAllocatorOptions = 
   } finally {
     subject.close();
   }
-}
-
-function bytesOf(source: BufferSource): Uint8Array<ArrayBuffer> {
-  const view = ArrayBuffer.isView(source)
-    ? new Uint8Array(source.buffer, source.byteOffset, source.byteLength)
-    : new Uint8Array(source);
-  return new Uint8Array(view);
 }

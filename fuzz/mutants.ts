@@ -7,12 +7,7 @@
  * shared build under workers), then, if it survives, for `--seconds` more from other seeds. Each
  * mutant runs in a process of its own, in its copy, so that one that makes the allocator loop
  * forever is caught by a timeout and one in TypeScript is what that process imports.
- *
- *     deno run -A fuzz/mutants.ts                  every mutant; prints the table
- *     deno run -A fuzz/mutants.ts --write          and writes it where its markers are
- *     deno run -A fuzz/mutants.ts --only 3,17      some mutants, by number
- *     deno run -A fuzz/mutants.ts --modes --only 18,22 --seconds 30
- *                                                  how soon each mode of the fuzz catches them
+ * `deno run -A fuzz/mutants.ts` prints the table, `--write` puts it in docs/fuzzing.md (`--help`).
  *
  * @module
  */
@@ -21,8 +16,7 @@ import { buildAll, compile, VARIANTS } from "../scripts/build.ts";
 import { Heap, runOn } from "../src/heap.ts";
 import { wasmEngineFor } from "../src/_engine.ts";
 import * as shipped from "../src/_wasm.ts";
-import { type FuzzReport, type MoteBuild, runFuzz } from "./_runner.ts";
-import { importsMemory } from "./_subject.ts";
+import { type FuzzReport, moteBuild, runFuzz } from "./_runner.ts";
 import { fuzzAllocator, fuzzMote } from "./mod.ts";
 import { fuzzConcurrent } from "./concurrent.ts";
 import { BOUNDED } from "./_bounded.ts";
@@ -75,10 +69,9 @@ async function fuzzMutant(
   const seed = seconds === undefined ? BOUNDED.seed : 1;
   // only the fuzzes that run the mutated file: the others cannot tell it from the original
   if (file === SOURCE) {
-    const builds = (["own", "region", "checked", "fast"] as const).map((name): MoteBuild => {
-      const module = new WebAssembly.Module(wasm[`${name}Wasm`]);
-      return { name, module, checked: name === "checked", importsMemory: importsMemory(module) };
-    });
+    const builds = (["own", "region", "checked", "fast"] as const).map((name) =>
+      moteBuild(name, new WebAssembly.Module(wasm[`${name}Wasm`]))
+    );
     const bound = seconds === undefined ? { runs: BOUNDED.runs } : { seconds: seconds / 2 };
     const killed =
       killedBy("C ABI vs model", runFuzz({ kind: "mote", builds }, { ...bound, seed })) ??
@@ -173,9 +166,8 @@ function row(bug: string, mode: string, report: FuzzReport): string {
     `${failure.operationsToFailure} ops; shrunk to ${shrunk} ops\t${problem}`;
 }
 
-function escape(text: string): string {
-  return text.replaceAll("|", "\\|").replaceAll("*", "\\*").replaceAll("_", "\\_");
-}
+/** `text` with Markdown's table bar, emphasis and underscore escaped. */
+const escape = (text: string) => text.replace(/[|*_]/g, "\\$&");
 
 /** docs/fuzzing.md's section: the kill rates, then a row per mutant. */
 export function table(outcomes: readonly Outcome[], seconds: number): string {
@@ -196,9 +188,7 @@ export function table(outcomes: readonly Outcome[], seconds: number): string {
   };
   const verdict = ({ mutant, result, detail }: Outcome) => {
     const { equivalent } = MUTANTS[mutant];
-    if (!equivalent) {
-      return result === "survived" ? "SURVIVED" : `${said[result]}: ${detail}`;
-    }
+    if (!equivalent) return result === "survived" ? "SURVIVED" : `${said[result]}: ${detail}`;
     const killed = result === "unrun" ? " (not run)" : ` (yet killed: ${detail})`;
     return `equivalent: ${equivalent}${result === "survived" ? "" : killed}`;
   };
@@ -271,30 +261,25 @@ if (import.meta.main) {
     }
     Deno.exit(0);
   }
-  const outcomes: Outcome[] = [];
-  if (flags.from) {
-    // each mutant's last outcome in the files, by name: numbers move as mutants are added
-    const byName = new Map<string, Outcome & { name?: string }>();
-    for (const file of flags.from.split(",")) {
-      for (const line of (await Deno.readTextFile(file)).split("\n").filter(Boolean)) {
-        const outcome = JSON.parse(line);
-        byName.set(outcome.name ?? MUTANTS[outcome.mutant].name, outcome);
-      }
-    }
-    for (const [index, { name }] of MUTANTS.entries()) {
-      const outcome = byName.get(name) ?? { result: "unrun", detail: "no outcome in the files" };
-      outcomes.push({ ...outcome, mutant: index });
+  // --from: each mutant's last outcome in the files, by name (numbers move as mutants are added)
+  const byName = new Map<string, Outcome & { name?: string }>();
+  for (const file of flags.from ? flags.from.split(",") : []) {
+    for (const line of (await Deno.readTextFile(file)).split("\n").filter(Boolean)) {
+      const outcome = JSON.parse(line);
+      byName.set(outcome.name ?? MUTANTS[outcome.mutant].name, outcome);
     }
   }
+  const unrun = { result: "unrun", detail: "no outcome in the files" } as const;
+  const outcomes: Outcome[] = !flags.from
+    ? []
+    : MUTANTS.map(({ name }, mutant) => ({ ...(byName.get(name) ?? unrun), mutant }));
   for (const index of flags.from ? [] : indices) {
     const { name } = MUTANTS[index];
     const outcome = await spawn(index, flags.seconds, flags.timeout + 2 * flags.seconds);
     outcomes.push(outcome);
     console.error(`${index}\t${outcome.result}\t${name}\t${outcome.detail}`);
-    if (flags.outcomes) {
-      const line = JSON.stringify({ ...outcome, name });
-      await Deno.writeTextFile(flags.outcomes, `${line}\n`, { append: true });
-    }
+    const line = `${JSON.stringify({ ...outcome, name })}\n`;
+    if (flags.outcomes) await Deno.writeTextFile(flags.outcomes, line, { append: true });
   }
   const text = table(outcomes, flags.seconds);
   console.log(text);
