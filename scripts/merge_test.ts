@@ -115,3 +115,21 @@ Deno.test("deno task merge: paths from where it was run, one line and exit 2 for
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("merge refuses a module built with threads, saying to link it at run time", async () => {
+  // (module (import "env" "memory" (memory 1 16 shared))
+  //   (import "env" "malloc" (func $malloc (param i32) (result i32)))
+  //   (global (export "__heap_base") i32 (i32.const 1024))
+  //   (func (export "allocate") (param i32) (result i32) (call $malloc (local.get 0))))
+  const threaded = Uint8Array.from(
+    atob(
+      "AGFzbQEAAAABBgFgAX8BfwIdAgNlbnYGbWFsbG9jAAADZW52Bm1lbW9yeQIDARADAgEABgcBfwBBgAgLBxoCC19faGVh" +
+        "cF9iYXNlAwAIYWxsb2NhdGUAAQoIAQYAIAAQAAs=",
+    ),
+    (c) => c.charCodeAt(0),
+  );
+  await assert.rejects(
+    () => mergeMote(threaded),
+    /^TypeError: The module imports a shared memory \(env\.memory\), as one built with threads does: merging gives it mote's unshared heap; link it at run time instead, with linkHeap\(wasm, \{ shared: true \}\)$/,
+  );
+});

@@ -16,6 +16,9 @@ import { describe } from "./_validate.ts";
 /** The C ABI with its memory, as a Heap hands it out (heap.ts's MoteExports, not imported back). */
 type MoteExports = Engine["exports"];
 
+/** Why a heap cannot be both shared and checked: said by Heap's constructor and by linkHeap. */
+export const NOT_CHECKED = "A shared heap runs the release build: checked must be false";
+
 /** The bytes of the shared header in front of the heap: asm/shared.ts's SIZE. */
 export const SHARED_HEADER = 64;
 /** Word offsets in the header, as asm/shared.ts lays it out. */

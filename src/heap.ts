@@ -23,6 +23,7 @@ import type { MoteExports } from "./c_abi.ts";
 import { LIVE, NOT_A_BLOCK, type Verdict } from "./_verdict.ts";
 import {
   isShared,
+  NOT_CHECKED,
   sharedEngine,
   type SharedHeap,
   type Sharing,
@@ -177,7 +178,7 @@ export class Heap {
     this.checked = checkBoolean(checked, "Checked");
     this.shared = checkBoolean(shared, "Shared");
     if (shared && checked) {
-      throw new TypeError("A shared heap runs the release build: checked must be false");
+      throw new TypeError(NOT_CHECKED);
     }
     if (shared && engines.has(new.target)) {
       throw new TypeError(`A ${new.target.name} cannot be shared: only a Heap can`);

@@ -8,6 +8,7 @@
 import { Heap, type HeapOptions, type SharedHeap } from "./heap.ts";
 import { type MemoryImport, type ModuleFacts, readModule } from "./_module_reader.ts";
 import { C_NAMES } from "./_engine.ts";
+import { NOT_CHECKED } from "./_shared_engine.ts";
 import { checkBoolean, checkOptions, describe } from "./_validate.ts";
 
 /** mote's C functions, as a module imports them. */
@@ -232,8 +233,7 @@ function isSharedLink(
       );
     }
   }
-  // Heap's constructor refuses a checked shared heap before it makes anything: let it say why
-  if (shared && checked) new Heap({ shared, checked });
+  if (shared && checked) throw new TypeError(NOT_CHECKED);
   return shared;
 }
 
@@ -247,7 +247,12 @@ export function linkable(
   wasm: BufferSource,
   base?: number,
 ): Required<Pick<ModuleFacts, "memory" | "functions" | "heapBase">> {
-  const module = linkableModule(wasm, false);
+  const module = linkableModule(
+    wasm,
+    false,
+    "merging gives it mote's unshared heap; link it at run time instead, with " +
+      "linkHeap(wasm, { shared: true })",
+  );
   return { memory: module.memory, functions: module.functions, heapBase: heapBaseOf(module, base) };
 }
 
@@ -258,6 +263,7 @@ export function linkable(
 function linkableModule(
   wasm: BufferSource,
   shared: boolean,
+  sharedAdvice = "pass shared: true, for a shared heap in it (and attach, in the module's workers)",
 ): ModuleFacts & { memory: MemoryImport } {
   const bytes = ArrayBuffer.isView(wasm)
     ? new Uint8Array(wasm.buffer, wasm.byteOffset, wasm.byteLength)
@@ -285,8 +291,8 @@ function linkableModule(
   }
   if (memory.shared && !shared) {
     throw new TypeError(
-      `The module imports a shared memory ${named}, as one built with threads does: pass ` +
-        "shared: true, for a shared heap in it (and attach, in the module's workers)",
+      `The module imports a shared memory ${named}, as one built with threads does: ` +
+        sharedAdvice,
     );
   }
   if (shared && !memory.shared) {
