@@ -291,6 +291,11 @@ let frees: u32 = 0;
 // so that aligned_alloc, giving its start back as a gap, gives back the tag with it
 let takenFreed: u32 = 0;
 
+// checked: set while the heap gives back bytes that were free when the call began and were never
+// the caller's since (aligned_alloc's gap and tail, the rest of a block grown into its free right
+// neighbour): their FREED marks still say where blocks the caller freed began, and are kept
+let keepMarks = false;
+
 // For the TypeScript side: the heap walk reads `top` and `limit`; Heap.limit sets `limit` through
 // mote_set_limit (below), and carving from the top region stops below it at once (room() reads it
 // on every carve).
@@ -522,7 +527,10 @@ function release(block: usize, header: u32): void {
   let tag = header & FREED_HERE; // the merged block's: the freed one's, or its left neighbour's
   store<u32>(block, header | FREE);
   // checked: the freed bytes are poisoned, and so is every word a merge buries
-  if (CHECKED) poison(freed + HEADER, right);
+  if (CHECKED) {
+    if (keepMarks) repoison(freed + HEADER, right);
+    else poison(freed + HEADER, right);
+  }
   if (header & LEFT_FREE) {
     block = load<u32>(block - HEADER);
     remove(block);
@@ -884,6 +892,13 @@ function topDamaged(to: usize): bool {
   memory.fill(from, POISON_BYTE, to - from);
 }
 
+/** Poisons `[from, to)` but for its FREED marks: bytes that were free, never the caller's since. */
+function repoison(from: usize, to: usize): void {
+  for (let at = from; at < to; at += sizeof<u32>()) {
+    if (load<u32>(at) != FREED) store<u32>(at, POISON);
+  }
+}
+
 // === The C ABI ===
 
 /** Allocates `bytes` bytes, 16-byte aligned; 0 when they cannot be had. */
@@ -988,9 +1003,13 @@ export function realloc(ptr: usize, bytes: usize): usize {
       return moved;
     }
     setUsed(block, merged | (header & LEFT_FREE));
+    if (CHECKED) keepMarks = true; // the rest trimmed below was the free right neighbour's
   }
   trim(block, size);
-  if (CHECKED) seal(ptr, bytes);
+  if (CHECKED) {
+    keepMarks = false;
+    seal(ptr, bytes);
+  }
   return ptr;
 }
 
@@ -1024,6 +1043,7 @@ export function aligned_alloc(alignment: usize, bytes: usize): usize {
   let block = allocate(size + alignment - ALIGN);
   if (!block) return 0;
   let gap = (0 - block - HEADER) & (alignment - 1); // 0 or at least ALIGN: a block of its own
+  if (CHECKED) keepMarks = true; // the gap and the tail were free, never handed out
   if (gap) {
     // a block from a quick list may have LEFT_FREE: it stays with the gap, released below
     let header = load<u32>(block);
@@ -1032,7 +1052,10 @@ export function aligned_alloc(alignment: usize, bytes: usize): usize {
     block += gap;
   }
   trim(block, size);
-  if (CHECKED) seal(block + HEADER, bytes);
+  if (CHECKED) {
+    keepMarks = false;
+    seal(block + HEADER, bytes);
+  }
   return block + HEADER;
 }
 

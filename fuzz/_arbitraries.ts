@@ -228,6 +228,7 @@ export function moteCommands(): CommandArbitrary {
     // the top itself most: a heap that failed to start has no memory there
     fc.oneof(fc.constant(0), fc.nat({ max: 20 })).map((above) => ({ above })),
     fc.nat({ max: 1 << 16 }).map((interior) => ({ interior })),
+    fc.nat({ max: 1 << 16 }).map((freed) => ({ freed })),
   );
   return fc.oneof(
     ...allocationCommands(size),

@@ -147,13 +147,21 @@ export type Foreign =
   | { readonly misaligned: number } // a live block's pointer plus 1 to 15, even: a forged header
   | { readonly below: number } // 16-byte steps below the first block
   | { readonly above: number } // 16-byte steps from the top region up
-  | { readonly interior: number }; // 16-byte steps into a live block
+  | { readonly interior: number } // 16-byte steps into a live block
+  | { readonly freed: number }; // a pointer the run freed, in any call since
 
 /** free, realloc or malloc_usable_size of a pointer mote never returned */
 export function foreignPointer(where: Foreign, call: PointerCall): fc.Command<Session, Session> {
   const [place, distance] = Object.entries(where)[0];
   return command(`${call}(a pointer ${place} ${distance})`, (session) => {
     const first = rootOf(session.diff!.base) + FIRST + HEADER;
+    if ("freed" in where) {
+      // a double free however long ago, through the splits, merges and carves since (the
+      // contract forgets a pointer once a block handed out covers the word in front of it)
+      const freed = [...session.contract.freed];
+      if (freed.length === 0) return;
+      return session.foreignPointer(freed[where.freed % freed.length], call, "double free");
+    }
     if ("interior" in where) {
       const block = session.live.find((b) => b.usable > ALIGN);
       if (!block) return;

@@ -16,6 +16,7 @@
  * pointers freed and those gone stale at a reset; the owner's ranges of bytes outside the region.
  * The fuzzers call it as they act, and {@linkcode Contract.check} after every command.
  */
+import { ALIGN, HEADER } from "../src/_layout.ts";
 import { extents, fillPattern, patternByte, patternMismatch } from "./_pattern.ts";
 
 /** A block the allocator handed out and the run has not freed. */
@@ -71,9 +72,10 @@ export class Contract {
     /**
      * Whether a freed pointer stays a double free until handed out again (a record of pointers,
      * as the Heap keeps), or only until a block covers the word in front of it (the raw ABI,
-     * which can only read that word).
+     * which can only read that word): a block from its header up to its usable end plus
+     * `overhead` (header and guard), rounded up to the 16-byte alignment its sizes have.
      */
-    readonly freedUntil: "reused" | "covered" = "reused",
+    readonly freedUntil: "reused" | { readonly overhead: number } = "reused",
     /** The ids blocks get: `first`, then every `step`th (threads sharing a heap interleave). */
     readonly ids = { first: 1, step: 1 },
   ) {
@@ -128,10 +130,15 @@ export class Contract {
       }
     }
     this.live.push(block);
+    const until = this.freedUntil;
+    // the block's end: usable bytes and overhead, in ALIGN steps (the checked build's red zone
+    // lies past the usable bytes, over whatever word a freed block left there)
+    const end = until === "reused"
+      ? 0
+      : ptr - HEADER + Math.ceil((usable + until.overhead) / ALIGN) * ALIGN;
     for (const set of [this.freed, this.stale]) {
       set.delete(ptr);
-      if (this.freedUntil === "reused") continue;
-      for (const p of set) if (p - 4 >= ptr - 4 && p - 4 < ptr + usable) set.delete(p);
+      for (const p of set) if (p >= ptr && p - HEADER < end) set.delete(p);
     }
     for (const [from, to] of extents(usable, WHOLE, EDGE)) {
       fillPattern(this.buffer(), ptr, block.id, from, to);

@@ -446,6 +446,8 @@ function setLimit(run: HeapRun, to: "top" | "span" | "up" | "down", bytes: numbe
   const allowed = Number.isInteger(limit) && limit >= least - heap.base &&
     limit <= MAX_LIMIT - heap.base;
   const before = heap.limit;
+  // what lies above a lowered limit is the owner's: raised again, it is not the heap's poison
+  if (allowed && limit < before) run.poisonedTo = Math.min(run.poisonedTo, heap.base + limit);
   run.both(`limit = ${limit}`, (h) => {
     h.limit = limit;
   });

@@ -148,8 +148,8 @@ export const MUTANTS: readonly Mutant[] = [
     "store<u32>(block + size - HEADER, block + HEADER);",
   ]),
   mote("release", "checked: the freed bytes' last word is not poisoned", [
-    "if (CHECKED) poison(freed + HEADER, right);",
-    "if (CHECKED) poison(freed + HEADER, right - HEADER);",
+    "else poison(freed + HEADER, right);",
+    "else poison(freed + HEADER, right - HEADER);",
   ]),
   mote("release", "checked: a merged left block's back word keeps its value", [
     "if (CHECKED) poison(freed - HEADER, freed); // the left block's back word",
@@ -478,12 +478,12 @@ export const MUTANTS: readonly Mutant[] = [
     "let slack = guard - ptr - bytes - 1;",
   ]),
   mote("realloc", "checked: realloc in place keeps the old red zone", [
-    "  trim(block, size);\n  if (CHECKED) seal(ptr, bytes);",
-    "  trim(block, size);",
+    "    keepMarks = false;\n    seal(ptr, bytes);",
+    "    keepMarks = false;",
   ]),
   mote("aligned_alloc", "checked: aligned_alloc's block has no red zone", [
-    "if (CHECKED) seal(block + HEADER, bytes);\n  return block + HEADER;",
-    "return block + HEADER;",
+    "    keepMarks = false;\n    seal(block + HEADER, bytes);",
+    "    keepMarks = false;",
   ]),
   mote("malloc_usable_size", "checked: malloc_usable_size counts the red zone as usable", [
     "return (header & ~TAGS) - OVERHEAD - slackOf(block, header);",
@@ -529,6 +529,15 @@ export const MUTANTS: readonly Mutant[] = [
       "",
     ],
   ),
+  // the checked build's FREED marks in memory that a call takes and gives back unhanded
+  mote("aligned_alloc", "checked: aligned_alloc's gap and tail forget where freed blocks began", [
+    "  if (CHECKED) keepMarks = true; // the gap and the tail were free, never handed out\n",
+    "",
+  ]),
+  mote("realloc", "checked: a block grown into its free neighbour forgets freed blocks there", [
+    "    if (CHECKED) keepMarks = true; // the rest trimmed below was the free right neighbour's\n",
+    "",
+  ]),
 ];
 
 /** Why `mutant` cannot be applied to `source`, its file's text: "" when it can. */

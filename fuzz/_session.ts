@@ -68,7 +68,7 @@ export class Session {
       () => real.memory.buffer,
       () => diff && [diff.base, this.mote.limit],
       (problem) => this.#fail(problem),
-      "covered",
+      { overhead: diff?.model.overhead ?? HEADER },
     );
     this.#alignment = alignment;
     this.limitEnd = diff?.limitEnd ?? 0;
