@@ -175,12 +175,8 @@ export class HeapRun {
   /** Records a realloc of `old`, taken from the record, to `moved` for `requested` bytes. */
   moved(old: Block, moved: number, requested: number, what: string): void {
     const usable = this.heap.usableSize(moved), kept = Math.min(old.usable, usable);
-    this.contract.moved(old, moved, requested, usable, {
-      kept,
-      what,
-      alignment: ALIGN,
-      bounds: this.bounds,
-    });
+    const how = { kept, what, alignment: ALIGN, bounds: this.bounds };
+    this.contract.moved(old, moved, requested, usable, how);
   }
 
   /** Frees the live block at `index` through `free` (the Heap's or another module's). */
@@ -368,9 +364,8 @@ const MISALIGNED = [1, HEADER, ALIGN / 2, ALIGN - HEADER, ALIGN - 1];
 function badPointer(run: HeapRun, where: Where, n: number): number | undefined {
   switch (where) {
     case "freed":
-      return nth([...run.contract.freed], n);
     case "stale":
-      return nth([...run.contract.stale], n);
+      return nth([...run.contract[where]], n);
     case "interior":
     case "inFree": {
       const free = where === "inFree";
@@ -446,9 +441,7 @@ function setLimit(run: HeapRun, to: "top" | "span" | "up" | "down", bytes: numbe
   const allowed = Number.isInteger(limit) && limit >= least - heap.base &&
     limit <= MAX_LIMIT - heap.base;
   const before = heap.limit;
-  run.both(`limit = ${limit}`, (h) => {
-    h.limit = limit;
-  });
+  run.both(`limit = ${limit}`, (h) => void (h.limit = limit));
   if (heap.limit !== (allowed ? limit : before)) {
     run.fail(
       `limit = ${limit} was ${allowed ? "refused" : "taken"}; the least is ${least - heap.base}`,
@@ -624,11 +617,8 @@ function plan(run: HeapRun, damage: Damage, via: Via, n: number): Plan | undefin
     const guard = damage === "guard";
     const b = nth(blocks.filter((b) => !b.free && (guard || b.address + b.size < top)), n);
     if (!b) return undefined;
-    return {
-      address: b.address + b.size - (guard ? HEADER : 0),
-      of: b.ptr,
-      expect: () => overflow(b.ptr),
-    };
+    const address = b.address + b.size - (guard ? HEADER : 0);
+    return { address, of: b.ptr, expect: () => overflow(b.ptr) };
   }
   if (damage === "redzone") {
     // one byte past the bytes asked for, in the red zone up to the guard: seen by the block's
@@ -643,14 +633,8 @@ function plan(run: HeapRun, damage: Damage, via: Via, n: number): Plan | undefin
     const address = b.ptr + requested + (slack > 0 ? n % slack : 0);
     const at = blocks.indexOf(b);
     const by = via === "left" ? blocks[at - 1] : via === "right" ? blocks[at + 1] : b;
-    if (!by || by.free) return undefined;
-    const old = run.heap.view.getUint32(address, true);
-    return {
-      address,
-      value: (old & ~0xFF) | (~old & 0xFF), // its first byte only, flipped
-      of: by.ptr,
-      expect: () => overflow(b.ptr),
-    };
+    const value = run.heap.view.getUint32(address, true) ^ 0xFF; // its first byte flipped
+    return { address, value, of: by.ptr, expect: () => overflow(b.ptr) };
   }
   if (damage === "top") {
     // memory above the top that the heap poisoned: at init, and whatever fell back to the top
@@ -664,8 +648,7 @@ function plan(run: HeapRun, damage: Damage, via: Via, n: number): Plan | undefin
       ? address - top + 8
       : run.heap.base + run.heap.limit - top;
     const covers = (p: Outcome<unknown>) =>
-      "value" in p && typeof p.value === "number" && p.value - HEADER <= address &&
-      address < p.value + bytes;
+      taken(p) >= 0 && taken(p) <= address && address < taken(p) + HEADER + bytes;
     // a carve within the limit (from the top as the call left it: quick lists flushed into it)
     // that the memory cannot grow to may read the poison before it fails
     const carved = Math.max(MIN_BLOCK, (bytes + HEADER + ALIGN - 1) & -ALIGN);
@@ -703,12 +686,16 @@ function plan(run: HeapRun, damage: Damage, via: Via, n: number): Plan | undefin
   };
   const address = f.address + offsets[damage];
   const damaged = uaf(address);
-  // f's list, head first, and its neighbours there
+  // what a neighbour's check of f reads: its links and back word, not its poison
+  const neighbourSees = damage === "poison" ? undefined : damaged;
+  // f's list, head first, and its neighbours there; the one a damaged link of f names reports
+  // its own link to f when it is checked first
   const list = lists.find((list) => list.includes(f.address)) ?? [];
   const place = list.indexOf(f.address);
   const before = list[place - 1] ?? -1, after = list[place + 1] ?? -1;
-  const taken = (p: Outcome<unknown>) =>
-    "value" in p && typeof p.value === "number" ? p.value - HEADER : -1;
+  const [linked, linkedReport] = damage === "next"
+    ? [after, uaf(after + 4)]
+    : [before, uaf(before + 8)];
   switch (via) {
     case "flush": {
       // a request no listed block fits, nor a quick list (SMALL and up): the quick lists are
@@ -719,47 +706,38 @@ function plan(run: HeapRun, damage: Damage, via: Via, n: number): Plan | undefin
       // first reports its own link to f
       const [quickLeft, quickRight] = [left, right].map((b) => quickListed.has(b?.address));
       const reports = damage !== "back"
-        ? [damaged, damage === "next" ? uaf(after + 4) : uaf(before + 8)]
+        ? [damaged, linkedReport]
         : [...quickRight ? [damaged] : [], ...quickLeft ? [overflow(left.ptr)] : []];
       const bytes = Math.max(SMALL, ...sizes);
       return { address, bytes, expect: () => ({ ...reports[0], or: reports.slice(1) }) };
     }
-    case "left":
-      if (!left || left.free) return undefined;
+    case "left": // it takes a back word that does not match for its own overflow into f
       return {
         address,
         of: left.ptr,
-        expect: () =>
-          damage === "back" ? overflow(left.ptr) : damage === "poison" ? undefined : damaged,
+        expect: () => damage === "back" ? overflow(left.ptr) : neighbourSees,
       };
     case "right": {
       // the right's own right neighbour is checked first: when free, a link of it to f is
       // what reports; so only a right whose right is used or the top
-      if (!right || right.free || blocks[at + 2]?.free) return undefined;
+      if (blocks[at + 2]?.free) return undefined;
       // a back word naming another free block, which does not end where this one does
-      const other = damage === "back" &&
-        blocks.find((b) => b.free && b !== f && b.address < right.address);
-      return {
-        address,
-        value: other ? other.address : undefined,
-        of: right.ptr,
-        expect: () => damage === "poison" ? undefined : damaged,
-      };
+      const value = damage === "back"
+        ? blocks.find((b) => b.free && b !== f && b.address < right.address)?.address
+        : undefined;
+      return { address, value, of: right.ptr, expect: () => neighbourSees };
     }
-    case "take": {
-      // the block the model takes is checked whole, and its links' ends: f's list neighbours
-      // see a damaged link of f; a block further along the list may be reached past f
+    case "take": // the block the model takes is checked whole, and its links' ends
       return {
         address,
         bytes: f.size - 2 * HEADER,
+        // a block further along the list may be reached past a damaged link
         expect: (p) => {
           if (taken(p) === f.address) return damaged;
-          if (damage === "prev" && taken(p) === before) return uaf(before + 8);
-          if (damage === "next" && taken(p) === after) return uaf(after + 4);
-          return damage === "prev" || damage === "next" ? "any" : undefined;
+          if (damage !== "prev" && damage !== "next") return undefined;
+          return taken(p) === linked ? linkedReport : "any";
         },
       };
-    }
     case "scan": {
       // a request of f's class that f cannot serve: the bounded scan passes f, following its
       // next link, when f is among the first SCAN - 1 blocks and none before it fits
@@ -767,28 +745,26 @@ function plan(run: HeapRun, damage: Damage, via: Via, n: number): Plan | undefin
       if (damage !== "next") return undefined;
       const sizes = new Map(blocks.map((b) => [b.address, b.size]));
       const reached = place <= SCAN - 2 && list.slice(0, place).every((b) => sizes.get(b)! < size);
-      return {
-        address,
-        bytes: size - 2 * HEADER,
-        expect: (p) => reached ? damaged : taken(p) === after ? uaf(after + 4) : "any",
-      };
+      const expect = (p: Outcome<unknown>) =>
+        reached ? damaged : taken(p) === linked ? linkedReport : "any";
+      return { address, bytes: size - 2 * HEADER, expect };
     }
-    case "grow": {
-      if (!left || left.free) return undefined; // a realloc of a free block is a double free
+    case "grow": // realloc checks its block's neighbours first: a back word, as the left's overflow
       return {
         address,
         bytes: left.size + f.size - 2 * HEADER,
         grows: left.ptr,
-        // realloc checks its block's neighbours first: a back word, as the left's overflow
         expect: (p) =>
           damage === "back"
             ? overflow(left.ptr)
-            : damage !== "poison" || ("value" in p && p.value === left.ptr)
-            ? damaged
-            : undefined,
+            : neighbourSees ?? (taken(p) === left.address ? damaged : undefined),
       };
-    }
   }
+}
+
+/** The address of the block an outcome handed out, its header's; -1 when it handed out none. */
+function taken(outcome: Outcome<unknown>): number {
+  return "value" in outcome && typeof outcome.value === "number" ? outcome.value - HEADER : -1;
 }
 
 /** Corrupts the word `plan` names, in the heap's memory only, and holds its call to the plan. */
@@ -810,14 +786,11 @@ function corrupt(run: HeapRun, damage: Damage, via: Via, n: number, name: string
   const got = attempt(() => call(run.heap));
   run.poke(address, saved, [run.heap]);
   const report = reportOf(got);
+  const reported = (r: Report) => report?.kind === r.kind && report.address === r.at;
   if (expected === "any" && "error" in got && !report && !sameOutcome(got, predicted)) {
     run.fail(`${what}: got ${show(got)}, a report or the model's ${show(predicted)}`);
-  } else if (
-    expected && expected !== "any" &&
-    ![expected, ...expected.or ?? []].some((r) =>
-      report?.kind === r.kind && report.address === r.at
-    )
-  ) {
+  }
+  if (expected && expected !== "any" && ![expected, ...expected.or ?? []].some(reported)) {
     run.fail(`${what}: got ${show(got)}, not ${expected.kind} at ${expected.at}`);
   }
   // a report changed nothing: the call again, the word restored, must do what the model did
