@@ -235,8 +235,7 @@ export class HeapRun {
     this.poisonedTo = Math.max(this.poisonedTo, this.top);
     const difference = differBlocks(this.heap.walk(), this.model.walk());
     if (difference) this.fail(`after ${what}, ${difference}`);
-    const bytes = this.heap.memory.buffer.byteLength;
-    const modelBytes = this.model.memory.buffer.byteLength;
+    const [bytes, modelBytes] = [this.heap, this.model].map((h) => h.memory.buffer.byteLength);
     if (bytes !== modelBytes) {
       this.fail(`after ${what}, memory is ${bytes} bytes, the model's is ${modelBytes}`);
     }
@@ -348,47 +347,39 @@ const POINTER_CALLS = {
   bytes: (heap: Heap, ptr: number) => heap.bytes(ptr).length,
 };
 
-/**
- * Where a pointer that is no live block comes from. `freed` and `stale` name the run's own
- * (modulo their number); `interior` is inside a live block; `inFree` inside a free block; the
- * others are misaligned, below the first block, or above the top. With `forge`, the word in front
- * of it is made to read as the header of a used block that fits, as a user's old bytes may.
- */
-const WHERE = ["freed", "stale", "interior", "inFree", "misaligned", "below", "above"] as const;
-type Where = typeof WHERE[number];
-
 /** Offsets into a block that no payload starts at: the layout's edges. */
 const MISALIGNED = [1, HEADER, ALIGN / 2, ALIGN - HEADER, ALIGN - 1];
 
-/** A pointer from `where`, the `n`th of its kind; undefined when there is none. */
-function badPointer(run: HeapRun, where: Where, n: number): number | undefined {
-  switch (where) {
-    case "freed":
-    case "stale":
-      return nth([...run.contract[where]], n);
-    case "interior":
-    case "inFree": {
-      const free = where === "inFree";
-      const b = nth(run.model.walk().filter((b) => b.free === free && b.size > 2 * ALIGN), n);
-      return b && b.ptr + ALIGN * (1 + n % ((b.size - ALIGN) / ALIGN - 1));
-    }
-    case "misaligned": {
-      const b = nth(run.live, n);
-      return b && b.ptr + MISALIGNED[n % MISALIGNED.length];
-    }
-    case "below":
-      return Math.max(ALIGN, run.first - ALIGN * (1 + n % 8));
-    case "above":
-      return run.top + HEADER + ALIGN * (n % 8);
-  }
+/**
+ * Where a pointer that is no live block comes from, the `n`th of its kind (undefined when there
+ * is none). `freed` and `stale` name the run's own (modulo their number); `interior` is inside a
+ * live block; `inFree` inside a free block; the others are misaligned, below the first block, or
+ * above the top. With `forge`, the word in front of it is made to read as the header of a used
+ * block that fits, as a user's old bytes may.
+ */
+const BAD_POINTERS = {
+  freed: (run, n) => nth([...run.contract.freed], n),
+  stale: (run, n) => nth([...run.contract.stale], n),
+  interior: (run, n) => inside(run, n, false),
+  inFree: (run, n) => inside(run, n, true),
+  misaligned: (run, n) => nth(run.live.map((b) => b.ptr + MISALIGNED[n % MISALIGNED.length]), n),
+  below: (run, n) => Math.max(ALIGN, run.first - ALIGN * (1 + n % 8)),
+  above: (run, n) => run.top + HEADER + ALIGN * (n % 8),
+} satisfies Record<string, (run: HeapRun, n: number) => number | undefined>;
+type Where = keyof typeof BAD_POINTERS;
+
+/** A pointer inside the `n`th used (or free) block, past its first ALIGN and before its end. */
+function inside(run: HeapRun, n: number, free: boolean): number | undefined {
+  const b = nth(run.model.walk().filter((b) => b.free === free && b.size > 2 * ALIGN), n);
+  return b && b.ptr + ALIGN * (1 + n % ((b.size - ALIGN) / ALIGN - 1));
 }
 
 /** Gives a pointer that is not live to `call`: both heaps must refuse it alike. */
 function giveBadPointer(run: HeapRun, where: Where, n: number, forged: boolean) {
-  const ptr = badPointer(run, where, n);
+  const ptr = BAD_POINTERS[where](run, n);
   if (ptr === undefined || ptr > 0xFFFF_FFFF) return;
-  // a forged header: a used block of 32 bytes, inside the heap's bytes only
-  // over the user's bytes only: a header or a free block's words are the heap's, not the user's
+  // a forged header, a used block of 32 bytes, over the user's bytes only: a header or a free
+  // block's words are the heap's, not the user's
   const forgeAt = ptr - HEADER;
   const heapWords = new Set(
     run.model.walk().flatMap((b) =>
@@ -437,15 +428,12 @@ function setLimit(run: HeapRun, to: "top" | "span" | "up" | "down", bytes: numbe
   }[to];
   // the rule as documented, not the setter both heaps share: a whole number from the top of
   // the blocks plus a header (and at least room for one block) up to the end of wasm32
-  const least = Math.max(run.top + HEADER, rootOf(heap.base) + FIRST + MIN_BLOCK + HEADER);
-  const allowed = Number.isInteger(limit) && limit >= least - heap.base &&
-    limit <= MAX_LIMIT - heap.base;
+  const least = Math.max(run.top, rootOf(heap.base) + FIRST + MIN_BLOCK) + HEADER - heap.base;
+  const allowed = Number.isInteger(limit) && limit >= least && limit <= MAX_LIMIT - heap.base;
   const before = heap.limit;
   run.both(`limit = ${limit}`, (h) => void (h.limit = limit));
   if (heap.limit !== (allowed ? limit : before)) {
-    run.fail(
-      `limit = ${limit} was ${allowed ? "refused" : "taken"}; the least is ${least - heap.base}`,
-    );
+    run.fail(`limit = ${limit} was ${allowed ? "refused" : "taken"}; the least is ${least}`);
   }
 }
 
@@ -644,20 +632,16 @@ function plan(run: HeapRun, damage: Damage, via: Via, n: number): Plan | undefin
     // a request up to the limit, or just over the word: the block the model hands out for it
     // reports the word when it covers it (carved from the top, or from free blocks waiting in
     // quick lists below it, merged with it), and nothing when it lies elsewhere or fails
-    const bytes = via === "take" || via === "grow"
-      ? address - top + 8
-      : run.heap.base + run.heap.limit - top;
+    const bytes = via === "take" || via === "grow" ? address - top + 8 : run.bounds[1] - top;
     const covers = (p: Outcome<unknown>) =>
       taken(p) >= 0 && taken(p) <= address && address < taken(p) + HEADER + bytes;
     // a carve within the limit (from the top as the call left it: quick lists flushed into it)
     // that the memory cannot grow to may read the poison before it fails
     const carved = Math.max(MIN_BLOCK, (bytes + HEADER + ALIGN - 1) & -ALIGN);
     const inLimit = () => run.top + carved + HEADER <= run.heap.base + run.heap.limit;
-    return {
-      address,
-      bytes,
-      expect: (p) => covers(p) ? uaf(address) : "error" in p && inLimit() ? "any" : undefined,
-    };
+    const expect = (p: Outcome<unknown>) =>
+      covers(p) ? uaf(address) : "error" in p && inLimit() ? "any" : undefined;
+    return { address, bytes, expect };
   }
   // a block of the free lists: one waiting in a quick list has no links, and its neighbours
   // may be free too (they are not merged)
@@ -808,6 +792,11 @@ function corrupt(run: HeapRun, damage: Damage, via: Via, n: number, name: string
 
 const index = fc.nat({ max: 1 << 16 });
 
+/** A command drawn `weight` times in so many, made by `make` from what `drawn` draws. */
+function weighted<T>(weight: number, drawn: fc.Arbitrary<T>, make: (drawn: T) => Command) {
+  return { weight, arbitrary: drawn.map(make) };
+}
+
 /** The commands of a Heap-layer run. */
 export function heapCommands(): fc.Arbitrary<Command> {
   // the limit at the heap's top, its end exactly (the top plus a header), just past it, or anywhere
@@ -815,81 +804,57 @@ export function heapCommands(): fc.Arbitrary<Command> {
     fc.constantFrom(0, HEADER, 2 * HEADER, ALIGN + HEADER),
     fc.nat({ max: 300_000 }),
   );
+  const wheres = fc.constantFrom(...Object.keys(BAD_POINTERS) as Where[]);
+  const pointers = fc.tuple(wheres, index, fc.boolean());
+  const widths = fc.integer({ min: 320, max: 4096 });
+  const limits = fc.tuple(fc.constantFrom("top", "span", "up", "down" as const), limitBytes);
+  const owners = fc.tuple(fc.boolean(), fc.oneof(fc.nat({ max: 64 }), fc.constant(1 << 20)));
+  const calls = fc.tuple(
+    fc.constantFrom("malloc", "free", "realloc" as const),
+    index,
+    fc.nat(5000),
+  );
+  const growths = fc.tuple(
+    fc.oneof(fc.nat({ max: 3 }), fc.constantFrom("all" as const, "limit" as const)),
+    // into the new memory by a header, a block's least, half a page, or all of it
+    fc.constantFrom(HEADER, MIN_BLOCK, PAGE / 2, PAGE),
+    fc.constantFrom(0, ALIGN, MIN_BLOCK),
+  );
+  const classes = fc.tuple(fc.nat({ max: 200 }), fc.nat({ max: 3 }), fc.nat({ max: 15 }));
   return fc.oneof(
     ...allocationCommands(sizes(true)),
-    {
-      weight: 5,
-      arbitrary: fc.tuple(fc.constantFrom(...WHERE), index, fc.boolean())
-        .map(([where, n, forge]) => {
-          const name = `bad pointer(${where} ${n}${forge ? ", forged" : ""})`;
-          return command(name, (run) => giveBadPointer(run, where, n, forge));
-        }),
-    },
+    weighted(5, pointers, ([where, n, forge]) => {
+      const name = `bad pointer(${where} ${n}${forge ? ", forged" : ""})`;
+      return command(name, (run) => giveBadPointer(run, where, n, forge));
+    }),
     { weight: 1, arbitrary: fc.constant(command("reset()", reset)) },
-    {
-      weight: 1,
-      arbitrary: fc.integer({ min: 320, max: 4096 }).map((width) =>
-        command(`picture(${width})`, (run) => picture(run, width))
-      ),
-    },
-    {
-      weight: 2,
-      arbitrary: fc.tuple(fc.constantFrom("top", "span", "up", "down" as const), limitBytes)
-        .map(([to, bytes]) => command(`limit ${to} ${bytes}`, (run) => setLimit(run, to, bytes))),
-    },
-    {
-      weight: 2,
-      arbitrary: fc.tuple(fc.boolean(), fc.oneof(fc.nat({ max: 64 }), fc.constant(1 << 20)))
-        .map(([below, bytes]) => {
-          const name = `owner writes ${bytes} ${below ? "below base" : "above the limit"}`;
-          return command(name, (run) => ownerWrites(run, below, bytes), (run) => run.setup.region);
-        }),
-    },
-    {
-      weight: 2,
-      arbitrary: fc.tuple(
-        fc.constantFrom("malloc", "free", "realloc" as const),
-        index,
-        fc.nat(5000),
-      )
-        .map(([op, i, size]) =>
-          command(`exports.${op}(#${i}, ${size})`, (run) => viaExports(run, op, i, size))
-        ),
-    },
-    {
-      weight: 2,
-      arbitrary: fc.tuple(
-        fc.oneof(fc.nat({ max: 3 }), fc.constantFrom("all" as const, "limit" as const)),
-        // into the new memory by a header, a block's least, half a page, or all of it
-        fc.constantFrom(HEADER, MIN_BLOCK, PAGE / 2, PAGE),
-        fc.constantFrom(0, ALIGN, MIN_BLOCK),
-      ).map(([growth, past, slack]) =>
-        command(
-          `world writes (${growth}, ${past} past, ${slack} slack), calloc over it`,
-          (run) => worldWrites(run, growth, past, slack),
-        )
-      ),
-    },
-    {
-      weight: 1,
-      arbitrary: fc.tuple(fc.nat({ max: 200 }), fc.nat({ max: 3 }), fc.nat({ max: 15 }))
-        .map(([c, extra, order]) => {
-          const fitAt = SCAN - 2 + order % 3; // the largest block's place in the list, head 0
-          const name = `scattered(class ${c}, ${SCAN}+1+${extra}, fit at ${fitAt})`;
-          return command(name, (run) => scatteredClass(run, c, extra, fitAt));
-        }),
-    },
-    {
-      // in checked runs only; seen by each call in turn, as damage is rare and each is a rule
-      weight: 8,
-      arbitrary: fc.tuple(fc.constantFrom(...DAMAGE), index).map(([damage, n]) =>
-        command(
-          `corrupt(${damage}, ${n})`,
-          (run, name) => VIA.forEach((via) => corrupt(run, damage, via, n, `${name} via ${via}`)),
-          (run) => run.checked,
-        )
-      ),
-    },
+    weighted(1, widths, (width) => command(`picture(${width})`, (run) => picture(run, width))),
+    weighted(2, limits, ([to, bytes]) => {
+      return command(`limit ${to} ${bytes}`, (run) => setLimit(run, to, bytes));
+    }),
+    weighted(2, owners, ([below, bytes]) => {
+      const name = `owner writes ${bytes} ${below ? "below base" : "above the limit"}`;
+      return command(name, (run) => ownerWrites(run, below, bytes), (run) => run.setup.region);
+    }),
+    weighted(2, calls, ([op, i, size]) => {
+      return command(`exports.${op}(#${i}, ${size})`, (run) => viaExports(run, op, i, size));
+    }),
+    weighted(2, growths, ([growth, past, slack]) => {
+      const name = `world writes (${growth}, ${past} past, ${slack} slack), calloc over it`;
+      return command(name, (run) => worldWrites(run, growth, past, slack));
+    }),
+    weighted(1, classes, ([c, extra, order]) => {
+      const fitAt = SCAN - 2 + order % 3; // the largest block's place in the list, head 0
+      const name = `scattered(class ${c}, ${SCAN}+1+${extra}, fit at ${fitAt})`;
+      return command(name, (run) => scatteredClass(run, c, extra, fitAt));
+    }),
+    // in checked runs only; seen by each call in turn, as damage is rare and each is a rule
+    weighted(8, fc.tuple(fc.constantFrom(...DAMAGE), index), ([damage, n]) =>
+      command(
+        `corrupt(${damage}, ${n})`,
+        (run, name) => VIA.forEach((via) => corrupt(run, damage, via, n, `${name} via ${via}`)),
+        (run) => run.checked,
+      )),
   );
 }
 
