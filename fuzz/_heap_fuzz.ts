@@ -28,7 +28,7 @@ import {
 } from "./_arbitraries.ts";
 import { command as commandOn } from "./_commands.ts";
 import { type Block, Contract } from "./_contract.ts";
-import { differBlocks, FuzzFailure } from "./_session.ts";
+import { differBlocks, Run } from "./_session.ts";
 
 const PAGE = 65536;
 const WASM32_PAGES = 65536;
@@ -59,12 +59,10 @@ class FastModelHeap extends ModelHeap {}
 runOn(FastModelHeap, modelEngineFor(() => QUICK_BOUND));
 
 /** One run: a heap and its model, and the contract's record of what the program did. */
-export class HeapRun {
+export class HeapRun extends Run {
   readonly heap: Heap;
   readonly model: ModelHeap;
   readonly contract: Contract;
-  readonly trace: string[] = [];
-  operations = 0;
   /**
    * Checked: the heap's poison reaches at least this high above the top: the memory there at
    * init (below the limit), and every top since, whose memory was freed back into the top.
@@ -76,6 +74,7 @@ export class HeapRun {
   #unchecked = 0;
 
   constructor(readonly setup: HeapLayerSetup, kind = Heap, fastKind: typeof Heap = FastHeap) {
+    super();
     const { build, region, base, pages, maximum, limit } = setup, checked = build === "checked";
     this.poisonedTo = poisonAtInit(pages * PAGE, base + limit);
     const memories = [0, 1].map(() =>
@@ -121,11 +120,6 @@ export class HeapRun {
   /** Whether the heap is the checked build, which names the misuse it finds. */
   get checked(): boolean {
     return this.setup.build === "checked";
-  }
-
-  /** The live blocks, as the contract records them. */
-  get live(): readonly Block[] {
-    return this.contract.live;
   }
 
   /** Where a block may lie: from the first payload to the limit. */
@@ -268,10 +262,6 @@ export class HeapRun {
     if (this.heap.walk().some((b) => !b.free)) this.fail("used blocks remain, every block freed");
     this.contract.check("the run", true);
     this.checkWhole("the run");
-  }
-
-  fail(problem: string): never {
-    throw new FuzzFailure(problem, this.trace);
   }
 }
 

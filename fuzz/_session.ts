@@ -43,34 +43,51 @@ export interface Differential {
 /** What the checked build reports for a pointer that is not live. */
 export type MisuseReport = "double free" | "not a block";
 
-/** A run in progress. */
-export class Session {
-  readonly real: Allocator;
-  readonly diff: Differential | undefined;
+/**
+ * What every run keeps, C-ABI session or Heap-layer run: the contract's record of what the
+ * program did, and the trace and count of its operations.
+ */
+export abstract class Run {
+  abstract readonly contract: Contract;
+  readonly trace: string[] = [];
+  /** Operations done, counting each call into the allocator once. */
+  operations = 0;
+
+  /** The live blocks, as the contract records them. */
+  get live(): readonly Block[] {
+    return this.contract.live;
+  }
+
+  /** Ends the run: `problem`, after the operations that led there. */
+  fail(problem: string): never {
+    throw new FuzzFailure(problem, this.trace);
+  }
+}
+
+/** A run of the C ABI in progress. */
+export class Session extends Run {
   /** The contract's record of the run, and its checks. */
   readonly contract: Contract;
-  readonly trace: string[] = [];
   /** The sizes asked for by every allocation that succeeded, in order: the churn repeats them. */
   readonly history: number[] = [];
   /** Calls of free and realloc, which a mote build counts in `mote_frees`. */
   frees = 0;
-  /** Operations done, counting each call into the allocator once. */
-  operations = 0;
   /** The heap's end address the next reset starts with; the limit's end as last set. */
   limitEnd: number;
-  /** The alignment every plain allocation must have. */
-  readonly #alignment: number;
 
-  constructor(real: Allocator, diff: Differential | undefined, alignment: number) {
-    this.real = real;
-    this.diff = diff;
+  /** `alignment`: the alignment every plain allocation must have. */
+  constructor(
+    readonly real: Allocator,
+    readonly diff: Differential | undefined,
+    readonly alignment: number,
+  ) {
+    super();
     this.contract = new Contract(
       () => real.memory.buffer,
       () => diff && [diff.base, this.mote.limit],
-      (problem) => this.#fail(problem),
+      (problem) => this.fail(problem),
       "covered",
     );
-    this.#alignment = alignment;
     this.limitEnd = diff?.limitEnd ?? 0;
     if (diff) this.#start();
   }
@@ -78,11 +95,6 @@ export class Session {
   /** Whether realloc to 0 bytes is checked: only mote's answer is defined. */
   get reallocZero(): boolean {
     return this.diff !== undefined;
-  }
-
-  /** The live blocks, as the contract records them. */
-  get live(): readonly Block[] {
-    return this.contract.live;
   }
 
   /** The allocator as a mote build; only differential runs have one. */
@@ -112,7 +124,7 @@ export class Session {
 
   alignedAlloc(alignment: number, size: number): void {
     const what = `aligned_alloc(${alignment}, ${size})`;
-    const aligned = { alignment: Math.max(alignment, this.#alignment) };
+    const aligned = { alignment: Math.max(alignment, this.alignment) };
     this.#allocation(what, (a) => a.aligned_alloc!(alignment, size), size, aligned);
   }
 
@@ -141,7 +153,7 @@ export class Session {
     const block = this.live[index], what = `malloc_usable_size(${Contract.nameOf(block)})`;
     const usable = this.#call(what, (a) => a.malloc_usable_size!(block.ptr));
     this.trace.push(`${what} -> ${usable}`);
-    if (usable !== block.usable) this.#fail(`${what} changed to ${usable}`);
+    if (usable !== block.usable) this.fail(`${what} changed to ${usable}`);
     this.#after();
   }
 
@@ -182,7 +194,7 @@ export class Session {
       return call === "realloc" ? a.realloc(ptr, 16) : a.malloc_usable_size!(ptr);
     }
     this.trace.push(`${what} -> ${result ?? "done"}`);
-    if (result) this.#fail(`${call} of ${ptr}, a pointer not live, returned ${result}`);
+    if (result) this.fail(`${call} of ${ptr}, a pointer not live, returned ${result}`);
     this.#after({ ptr, kind });
   }
 
@@ -220,12 +232,12 @@ export class Session {
     if (whole < 0) return;
     this.malloc(whole);
     if (this.live[0]?.ptr !== first + HEADER) {
-      this.#fail(`With every block freed, malloc(${whole}) did not get the first block`);
+      this.fail(`With every block freed, malloc(${whole}) did not get the first block`);
     }
     this.free(0);
     const picture = this.#readWasm();
     if (picture.blocks.length > 0 || picture.top !== first) {
-      this.#fail(`With every block freed, ${picture.blocks.length} blocks remain`);
+      this.fail(`With every block freed, ${picture.blocks.length} blocks remain`);
     }
   }
 
@@ -252,7 +264,7 @@ export class Session {
     }
     const settled = highs.slice(rounds / 2);
     if (settled.every((high, i) => i === 0 || high > settled[i - 1])) {
-      this.#fail(
+      this.fail(
         `Repeating the same allocations on an emptied heap uses ever higher addresses: ` +
           `${highs.join(", ")}`,
       );
@@ -270,7 +282,7 @@ export class Session {
       const predicted = this.#attempt(what, "model", () => call(model));
       if (result !== predicted) {
         this.trace.push(`${what} -> ${result}`);
-        this.#fail(`${what} returned ${result}, but the model returned ${predicted}`);
+        this.fail(`${what} returned ${result}, but the model returned ${predicted}`);
       }
     }
     return result;
@@ -284,10 +296,10 @@ export class Session {
       // a rule of _oracles.ts broken inside the call (a hang, liveness) is reported as itself
       if (error instanceof OracleFailure) {
         this.trace.push(`${what} -> ${error.outcome}`);
-        return this.#fail(error.message);
+        return this.fail(error.message);
       }
       this.trace.push(`${what} -> threw`);
-      return this.#fail(`The ${who} threw in ${what}: ${error}`);
+      return this.fail(`The ${who} threw in ${what}: ${error}`);
     }
   }
 
@@ -299,7 +311,7 @@ export class Session {
     what: string,
     call: (allocator: Allocator) => number,
     requested: number,
-    { alignment = this.#alignment, zeroed = false, old }: {
+    { alignment = this.alignment, zeroed = false, old }: {
       alignment?: number;
       zeroed?: boolean;
       old?: Block;
@@ -311,7 +323,7 @@ export class Session {
       if (old) this.contract.restore(old, what);
     } else if (requested > U32_MAX) { // calloc's count times size
       this.trace.push(`${what} -> ${ptr}`);
-      this.#fail(`${what} returned ${ptr}, but the product overflows 32 bits`);
+      this.fail(`${what} returned ${ptr}, but the product overflows 32 bits`);
     } else {
       // the request, when the usable size cannot be asked
       const usable = this.real.malloc_usable_size
@@ -346,30 +358,29 @@ export class Session {
     const reports = this.mote.takeReports();
     const expected = misuse === undefined || !this.checked ? "" : `${misuse.kind} at ${misuse.ptr}`;
     if (reports.join() !== expected) {
-      this.#fail(
+      this.fail(
         `The checked build reported [${reports.join(", ")}]` +
           (misuse === undefined ? "" : `, not ${expected}`),
       );
     }
-    if (this.mote.frees() !== this.frees >>> 0) {
-      this.#fail(
-        `mote_frees() is ${this.mote.frees()}, not the ${this.frees} calls of free and realloc`,
-      );
+    const frees = this.mote.frees();
+    if (frees !== this.frees >>> 0) {
+      this.fail(`mote_frees() is ${frees}, not the ${this.frees} calls of free and realloc`);
     }
     const { model } = this.diff;
     const memory = this.real.memory.buffer.byteLength;
     if (memory !== model.memory.buffer.byteLength) {
-      this.#fail(`Memory is ${memory} bytes, but the model's is ${model.memory.buffer.byteLength}`);
+      this.fail(`Memory is ${memory} bytes, but the model's is ${model.memory.buffer.byteLength}`);
     }
     if (this.mote.top() !== model.top || this.mote.limit !== model.limit) {
-      this.#fail(
+      this.fail(
         `Top and limit are ${this.mote.top()} and ${this.mote.limit}, ` +
           `but the model's are ${model.top} and ${model.limit}`,
       );
     }
     if (model.limit === 0) return; // a heap of zero capacity has no bookkeeping to read
     const difference = differ(this.#readWasm(), model.picture());
-    if (difference) this.#fail(`The heap differs from the model's: ${difference}`);
+    if (difference) this.fail(`The heap differs from the model's: ${difference}`);
   }
 
   /**
@@ -385,7 +396,7 @@ export class Session {
       limit: this.mote.limit,
       poisonEdges: whole ? undefined : POISON_EDGES,
     });
-    if (problems.length > 0) this.#fail(`The heap is damaged:\n  ${problems.join("\n  ")}`);
+    if (problems.length > 0) this.fail(`The heap is damaged:\n  ${problems.join("\n  ")}`);
     return picture;
   }
 
@@ -396,13 +407,9 @@ export class Session {
     const started = this.#attempt(what, "allocator", () => this.mote.init(base, this.limitEnd));
     this.trace.push(`${what} -> ${started ? "started" : "failed"}`);
     if (started !== model.init(base, this.limitEnd)) {
-      this.#fail(`${what} ${started ? "started" : "failed"}, but the model's did not`);
+      this.fail(`${what} ${started ? "started" : "failed"}, but the model's did not`);
     }
     this.#after();
-  }
-
-  #fail(problem: string): never {
-    throw new FuzzFailure(problem, this.trace);
   }
 }
 
@@ -414,12 +421,10 @@ function differ(actual: HeapPicture, expected: HeapPicture): string | undefined 
   }
   const blocks = differBlocks(actual.blocks, expected.blocks);
   if (blocks) return blocks;
-  for (const lists of ["lists", "quick"] as const) {
-    for (let index = 0; index < actual[lists].length; index++) {
-      if (actual[lists][index].join() !== expected[lists][index].join()) {
-        return `${lists} ${index} is [${actual[lists][index]}], not [${expected[lists][index]}]`;
-      }
-    }
+  for (const name of ["lists", "quick"] as const) {
+    const [lists, expectedLists] = [actual[name], expected[name]];
+    const i = lists.findIndex((list, i) => list.join() !== expectedLists[i].join());
+    if (i >= 0) return `${name} ${i} is [${lists[i]}], not [${expectedLists[i]}]`;
   }
   return undefined;
 }
