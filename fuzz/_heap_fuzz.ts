@@ -27,7 +27,7 @@ import {
   sizes,
 } from "./_arbitraries.ts";
 import { command as commandOn } from "./_commands.ts";
-import { type Block, Contract } from "./_contract.ts";
+import type { Block } from "./_contract.ts";
 import { differBlocks, Run } from "./_session.ts";
 
 const PAGE = 65536;
@@ -62,7 +62,6 @@ runOn(FastModelHeap, modelEngineFor(() => QUICK_BOUND));
 export class HeapRun extends Run {
   readonly heap: Heap;
   readonly model: ModelHeap;
-  readonly contract: Contract;
   /**
    * Checked: the heap's poison reaches at least this high above the top: the memory there at
    * init (below the limit), and every top since, whose memory was freed back into the top.
@@ -74,17 +73,15 @@ export class HeapRun extends Run {
   #unchecked = 0;
 
   constructor(readonly setup: HeapLayerSetup, kind = Heap, fastKind: typeof Heap = FastHeap) {
-    super();
     const { build, region, base, pages, maximum, limit } = setup, checked = build === "checked";
-    this.poisonedTo = poisonAtInit(pages * PAGE, base + limit);
     const memories = [0, 1].map(() =>
       region ? new WebAssembly.Memory({ initial: pages, maximum }) : undefined
     );
-    this.contract = new Contract(
+    super(
       () => (memories[0] ?? this.heap.memory).buffer,
       () => [base, base + (this.heap?.limit ?? limit)],
-      (problem) => this.fail(problem),
     );
+    this.poisonedTo = poisonAtInit(pages * PAGE, base + limit);
     this.#bytes = pages * PAGE;
     if (region) {
       // the owner's bytes either side of the region, and the zeros beyond them
@@ -371,13 +368,10 @@ function giveBadPointer(run: HeapRun, where: Where, n: number, forged: boolean) 
   // a forged header, a used block of 32 bytes, over the user's bytes only: a header or a free
   // block's words are the heap's, not the user's
   const forgeAt = ptr - HEADER;
-  const heapWords = new Set(
-    run.model.walk().flatMap((b) =>
-      b.free ? [b.address, b.address + 4, b.address + 8, b.address + b.size - 4] : [b.address]
-    ),
-  );
   const forge = forged && ptr % 4 === 0 && forgeAt >= run.first && forgeAt + 8 <= run.top &&
-    !heapWords.has(forgeAt);
+    !run.model.walk().some((b) =>
+      b.address === forgeAt || (b.free && [4, 8, b.size - 4].includes(forgeAt - b.address))
+    );
   const kind = run.contract.misuseOf(ptr);
   // every call in turn: each must refuse it, and a refusal changes nothing for the next
   for (const [call, give] of Object.entries(POINTER_CALLS)) {
@@ -601,10 +595,8 @@ function plan(run: HeapRun, damage: Damage, via: Via, n: number): Plan | undefin
   if (damage === "redzone") {
     // one byte past the bytes asked for, in the red zone up to the guard: seen by the block's
     // own calls and by its used neighbours', which must blame it, not themselves
-    const b = nth(
-      blocks.filter((b, i) => !b.free && run.contract.indexOf(b.ptr) >= 0 && seeable(i)),
-      n,
-    );
+    const held = blocks.filter((b, i) => !b.free && seeable(i) && run.contract.indexOf(b.ptr) >= 0);
+    const b = nth(held, n);
     if (!b) return undefined;
     const { requested } = run.live[run.contract.indexOf(b.ptr)];
     const slack = b.address + b.size - HEADER - (b.ptr + requested);
@@ -652,13 +644,8 @@ function plan(run: HeapRun, damage: Damage, via: Via, n: number): Plan | undefin
   const at = blocks.indexOf(f);
   const left = blocks[at - 1], right = blocks[at + 1]; // used, or waiting in a quick list
   const words = (f.size - 16) / 4; // the poison between the links and the back word
-  const offsets = {
-    prev: 4,
-    next: 8,
-    back: f.size - 4,
-    poison: 12 + 4 * [0, words - 1, n % words][n % 3],
-  };
-  const address = f.address + offsets[damage];
+  const poison = 12 + 4 * [0, words - 1, n % words][n % 3];
+  const address = f.address + { prev: 4, next: 8, back: f.size - 4, poison }[damage];
   const damaged = uaf(address);
   // what a neighbour's check of f reads: its links and back word, not its poison
   const neighbourSees = damage === "poison" ? undefined : damaged;

@@ -40,6 +40,9 @@ export interface Differential {
   readonly limitEnd: number;
 }
 
+/** How a block must be handed out, beyond its size: see `#allocation`. */
+type How = { alignment?: number; zeroed?: boolean; old?: Block };
+
 /** What the checked build reports for a pointer that is not live. */
 export type MisuseReport = "double free" | "not a block";
 
@@ -48,10 +51,20 @@ export type MisuseReport = "double free" | "not a block";
  * program did, and the trace and count of its operations.
  */
 export abstract class Run {
-  abstract readonly contract: Contract;
+  /** The contract's record of the run, and its checks. */
+  readonly contract: Contract;
   readonly trace: string[] = [];
   /** Operations done, counting each call into the allocator once. */
   operations = 0;
+
+  /** A run whose contract reads the memory `buffer` gives, the heap's bytes `region` gives. */
+  constructor(
+    buffer: () => ArrayBufferLike,
+    region: () => readonly [number, number] | undefined,
+    freedUntil?: "reused" | "covered",
+  ) {
+    this.contract = new Contract(buffer, region, (problem) => this.fail(problem), freedUntil);
+  }
 
   /** The live blocks, as the contract records them. */
   get live(): readonly Block[] {
@@ -66,8 +79,6 @@ export abstract class Run {
 
 /** A run of the C ABI in progress. */
 export class Session extends Run {
-  /** The contract's record of the run, and its checks. */
-  readonly contract: Contract;
   /** The sizes asked for by every allocation that succeeded, in order: the churn repeats them. */
   readonly history: number[] = [];
   /** Calls of free and realloc, which a mote build counts in `mote_frees`. */
@@ -81,13 +92,7 @@ export class Session extends Run {
     readonly diff: Differential | undefined,
     readonly alignment: number,
   ) {
-    super();
-    this.contract = new Contract(
-      () => real.memory.buffer,
-      () => diff && [diff.base, this.mote.limit],
-      (problem) => this.fail(problem),
-      "covered",
-    );
+    super(() => real.memory.buffer, () => diff && [diff.base, this.mote.limit], "covered");
     this.limitEnd = diff?.limitEnd ?? 0;
     if (diff) this.#start();
   }
@@ -307,16 +312,8 @@ export class Session extends Run {
    * A call that hands out a block: it must be aligned to `alignment`, zero if `zeroed`, and a
    * realloc of `old` must keep its bytes, or leave it intact when it fails.
    */
-  #allocation(
-    what: string,
-    call: (allocator: Allocator) => number,
-    requested: number,
-    { alignment = this.alignment, zeroed = false, old }: {
-      alignment?: number;
-      zeroed?: boolean;
-      old?: Block;
-    } = {},
-  ): void {
+  #allocation(what: string, call: (a: Allocator) => number, requested: number, how: How = {}) {
+    const { alignment = this.alignment, zeroed = false, old } = how;
     const ptr = this.#call(what, call);
     if (ptr === 0) {
       this.trace.push(`${what} -> 0`);
