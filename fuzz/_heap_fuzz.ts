@@ -47,9 +47,7 @@ const CHECK_EVERY = 8;
 const CHECKED_SPAN = 64 << 20;
 
 /** Where a Heap-layer run's heaps live: a C-ABI setup, its build named. */
-export type HeapLayerSetup = Omit<HeapSetup, "build"> & {
-  readonly build: "release" | "checked" | "fast";
-};
+export type HeapLayerSetup = Omit<HeapSetup, "build"> & { readonly build: Build };
 
 /** mote's fast build behind the Heap API: its own memory only, as it is built. */
 class FastHeap extends Heap {}
@@ -396,8 +394,7 @@ function giveBadPointer(run: HeapRun, where: Where, n: number, forged: boolean) 
 /** reset(): the run's blocks become stale, and the heap poisons as at init. */
 function reset(run: HeapRun): void {
   run.contract.reset();
-  const { heap } = run;
-  run.poisonedTo = poisonAtInit(heap.memory.buffer.byteLength, heap.base + heap.limit);
+  run.poisonedTo = poisonAtInit(run.heap.memory.buffer.byteLength, run.bounds[1]);
   run.both("reset()", (heap) => heap.reset());
 }
 
@@ -441,11 +438,9 @@ function viaExports(run: HeapRun, op: "malloc" | "free" | "realloc", index: numb
  * the heap again, a calloc that carves them must clear them.
  */
 function ownerWrites(run: HeapRun, below: boolean, bytes: number): void {
-  const { base, limit } = run.heap, memory = run.heap.memory.buffer.byteLength;
-  const [from, to] = below
-    ? [Math.max(0, base - bytes), base]
-    : [base + limit, Math.min(memory, base + limit + bytes)];
-  run.ownerWrites(from, to);
+  const { base } = run.heap, end = run.bounds[1]; // run.ownerWrites stops at the memory's end
+  if (below) run.ownerWrites(Math.max(0, base - bytes), base);
+  else run.ownerWrites(end, end + bytes);
 }
 
 /**
@@ -488,9 +483,7 @@ function worldWrites(run: HeapRun, growth: number | "all" | "limit", past: numbe
   }
   const have = end() / PAGE;
   const pages = growth === "all" ? WASM32_PAGES - have : growth;
-  const grew = [run.heap, run.model].map((heap) =>
-    "value" in attempt(() => heap.memory.grow(pages))
-  );
+  const grew = [run.heap, run.model].map((h) => "value" in attempt(() => h.memory.grow(pages)));
   run.trace.push(`memory.grow(${pages}) -> ${grew[0]}`);
   if (grew[0] !== grew[1]) run.fail("the memories grew differently");
   run.after(`memory.grow(${pages})`);
@@ -505,8 +498,7 @@ function worldWrites(run: HeapRun, growth: number | "all" | "limit", past: numbe
  * limit, the most a block there may reach with its header and alignment.
  */
 function carveTo(run: HeapRun, end: number): void {
-  const { base, limit } = run.heap, from = run.top + HEADER;
-  const bytes = Math.min(end - from, base + limit - 2 * ALIGN - run.top, 1 << 20);
+  const bytes = Math.min(end - run.top - HEADER, run.bounds[1] - 2 * ALIGN - run.top, 1 << 20);
   if (bytes > 0) run.calloc(1, bytes);
 }
 
@@ -630,16 +622,12 @@ function plan(run: HeapRun, damage: Damage, via: Via, n: number): Plan | undefin
   const image = { buffer: run.heap.memory.buffer, root: rootOf(run.heap.base), top };
   const { lists, quick } = readHeap({ ...image, limit: MAX_LIMIT }).picture;
   const listed = new Set(lists.flat()), quickListed = new Set(quick.flat());
-  const besideQuick = (i: number) =>
-    [i - 1, i + 1].some((j) => quickListed.has(blocks[j]?.address));
-  const f = nth(
-    blocks.filter((b, i) =>
-      listed.has(b.address) && (damage !== "poison" || b.size >= 32) && seeable(i) &&
-      (via !== "scan" || classOf(b.size + ALIGN) === classOf(b.size)) &&
-      (via !== "flush" || besideQuick(i))
-    ),
-    n,
+  const candidates = blocks.filter((b, i) =>
+    listed.has(b.address) && (damage !== "poison" || b.size >= 32) && seeable(i) &&
+    (via !== "scan" || classOf(b.size + ALIGN) === classOf(b.size)) &&
+    (via !== "flush" || [i - 1, i + 1].some((j) => quickListed.has(blocks[j]?.address)))
   );
+  const f = nth(candidates, n);
   if (!f) return undefined;
   const at = blocks.indexOf(f);
   const left = blocks[at - 1], right = blocks[at + 1]; // used, or waiting in a quick list
@@ -777,10 +765,8 @@ function weighted<T>(weight: number, drawn: fc.Arbitrary<T>, make: (drawn: T) =>
 /** The commands of a Heap-layer run. */
 export function heapCommands(): fc.Arbitrary<Command> {
   // the limit at the heap's top, its end exactly (the top plus a header), just past it, or anywhere
-  const limitBytes = fc.oneof(
-    fc.constantFrom(0, HEADER, 2 * HEADER, ALIGN + HEADER),
-    fc.nat({ max: 300_000 }),
-  );
+  const nearTop = fc.constantFrom(0, HEADER, 2 * HEADER, ALIGN + HEADER);
+  const limitBytes = fc.oneof(nearTop, fc.nat({ max: 300_000 }));
   const wheres = fc.constantFrom(...Object.keys(BAD_POINTERS) as Where[]);
   const pointers = fc.tuple(wheres, index, fc.boolean());
   const widths = fc.integer({ min: 320, max: 4096 });
@@ -841,6 +827,7 @@ const BUILDS = [
   { name: "checked", importsMemory: true },
   { name: "fast", importsMemory: false },
 ] as const;
+type Build = typeof BUILDS[number]["name"];
 
 /**
  * The heap as people see it: `stats()`, `heapMapSvg` and `viewsFollowGrowth` of the Heap must be
