@@ -635,8 +635,10 @@ function plan(run: HeapRun, damage: Damage, via: Via, n: number): Plan | undefin
   const poison = 12 + 4 * [0, words - 1, n % words][n % 3];
   const address = f.address + { prev: 4, next: 8, back: f.size - 4, poison }[damage];
   const damaged = uaf(address);
-  // what a neighbour's check of f reads: its links and back word, not its poison
+  // what a neighbour's check of f reads: its links and back word, not its poison; the left one
+  // takes a back word that does not match for its own overflow into f
   const neighbourSees = damage === "poison" ? undefined : damaged;
+  const leftSees = () => damage === "back" ? overflow(left.ptr) : neighbourSees;
   // f's list, head first, and its neighbours there; the one a damaged link of f names reports
   // its own link to f when it is checked first
   const list = lists.find((list) => list.includes(f.address)) ?? [];
@@ -660,12 +662,8 @@ function plan(run: HeapRun, damage: Damage, via: Via, n: number): Plan | undefin
       const bytes = Math.max(SMALL, ...sizes);
       return { address, bytes, expect: () => ({ ...reports[0], or: reports.slice(1) }) };
     }
-    case "left": // it takes a back word that does not match for its own overflow into f
-      return {
-        address,
-        of: left.ptr,
-        expect: () => damage === "back" ? overflow(left.ptr) : neighbourSees,
-      };
+    case "left":
+      return { address, of: left.ptr, expect: leftSees };
     case "right": {
       // the right's own right neighbour is checked first: when free, a link of it to f is
       // what reports; so only a right whose right is used or the top
@@ -698,15 +696,12 @@ function plan(run: HeapRun, damage: Damage, via: Via, n: number): Plan | undefin
         reached ? damaged : taken(p) === linked ? linkedReport : "any";
       return { address, bytes: size - 2 * HEADER, expect };
     }
-    case "grow": // realloc checks its block's neighbours first: a back word, as the left's overflow
+    case "grow": // realloc checks its block's neighbours first
       return {
         address,
         bytes: left.size + f.size - 2 * HEADER,
         grows: left.ptr,
-        expect: (p) =>
-          damage === "back"
-            ? overflow(left.ptr)
-            : neighbourSees ?? (taken(p) === left.address ? damaged : undefined),
+        expect: (p) => leftSees() ?? (taken(p) === left.address ? damaged : undefined),
       };
   }
 }
@@ -772,17 +767,15 @@ export function heapCommands(): fc.Arbitrary<Command> {
   const widths = fc.integer({ min: 320, max: 4096 });
   const limits = fc.tuple(fc.constantFrom("top", "span", "up", "down" as const), limitBytes);
   const owners = fc.tuple(fc.boolean(), fc.oneof(fc.nat({ max: 64 }), fc.constant(1 << 20)));
-  const calls = fc.tuple(
-    fc.constantFrom("malloc", "free", "realloc" as const),
-    index,
-    fc.nat(5000),
-  );
+  const exported = fc.constantFrom("malloc", "free", "realloc" as const);
+  const calls = fc.tuple(exported, index, fc.nat(5000));
   const growths = fc.tuple(
     fc.oneof(fc.nat({ max: 3 }), fc.constantFrom("all" as const, "limit" as const)),
     // into the new memory by a header, a block's least, half a page, or all of it
     fc.constantFrom(HEADER, MIN_BLOCK, PAGE / 2, PAGE),
     fc.constantFrom(0, ALIGN, MIN_BLOCK),
   );
+  const damages = fc.tuple(fc.constantFrom(...DAMAGE), index);
   const classes = fc.tuple(fc.nat({ max: 200 }), fc.nat({ max: 3 }), fc.nat({ max: 15 }));
   return fc.oneof(
     ...allocationCommands(sizes(true)),
@@ -812,7 +805,7 @@ export function heapCommands(): fc.Arbitrary<Command> {
       return command(name, (run) => scatteredClass(run, c, extra, fitAt));
     }),
     // in checked runs only; seen by each call in turn, as damage is rare and each is a rule
-    weighted(8, fc.tuple(fc.constantFrom(...DAMAGE), index), ([damage, n]) =>
+    weighted(8, damages, ([damage, n]) =>
       command(
         `corrupt(${damage}, ${n})`,
         (run, name) => VIA.forEach((via) => corrupt(run, damage, via, n, `${name} via ${via}`)),

@@ -118,26 +118,23 @@ export class Session extends Run {
     return this.diff ? this.diff.model.limit - this.diff.base : 0;
   }
 
+  /** The C ABI's calls, as the allocation commands make them. */
   malloc(size: number): void {
     this.#allocation(`malloc(${size})`, (a) => a.malloc(size), size);
   }
-
   calloc(count: number, size: number): void {
     const what = `calloc(${count}, ${size})`;
     this.#allocation(what, (a) => a.calloc!(count, size), count * size, { zeroed: true });
   }
-
   alignedAlloc(alignment: number, size: number): void {
     const what = `aligned_alloc(${alignment}, ${size})`;
     const aligned = { alignment: Math.max(alignment, this.alignment) };
     this.#allocation(what, (a) => a.aligned_alloc!(alignment, size), size, aligned);
   }
-
   reallocNull(size: number): void {
     this.frees++;
     this.#allocation(`realloc(0, ${size})`, (a) => a.realloc(0, size), size);
   }
-
   free(index: number): void {
     const block = this.contract.take(index, "free"), what = `free(${Contract.nameOf(block)})`;
     this.frees++;
@@ -146,14 +143,12 @@ export class Session extends Run {
     this.trace.push(what);
     this.#after();
   }
-
   realloc(index: number, size: number): void {
     const block = this.contract.take(index, "realloc");
     this.frees++;
     const what = `realloc(${Contract.nameOf(block)}, ${size})`;
     this.#allocation(what, (a) => a.realloc(block.ptr, size), size, { old: block });
   }
-
   usableSize(index: number): void {
     const block = this.live[index], what = `malloc_usable_size(${Contract.nameOf(block)})`;
     const usable = this.#call(what, (a) => a.malloc_usable_size!(block.ptr));
@@ -258,14 +253,9 @@ export class Session extends Run {
       .slice(0, 32);
     const highs: number[] = [];
     for (let round = 0; round < rounds; round++) {
-      let high = 0;
-      for (const size of sizes) {
-        this.malloc(size);
-        const block = this.live.at(-1);
-        if (block) high = Math.max(high, block.ptr + block.usable);
-      }
+      for (const size of sizes) this.malloc(size);
+      highs.push(Math.max(0, ...this.live.map((block) => block.ptr + block.usable)));
       while (this.live.length > 0) this.free(this.live.length - 1);
-      highs.push(high);
     }
     const settled = highs.slice(rounds / 2);
     if (settled.every((high, i) => i === 0 || high > settled[i - 1])) {
