@@ -28,7 +28,7 @@ import {
 } from "./_arbitraries.ts";
 import { command as commandOn } from "./_commands.ts";
 import type { Block } from "./_contract.ts";
-import { differBlocks, Run } from "./_session.ts";
+import { differBlocks, Run, withWord } from "./_session.ts";
 
 const PAGE = 65536;
 const WASM32_PAGES = 65536;
@@ -188,13 +188,6 @@ export class HeapRun extends Run {
     this.after(what);
   }
 
-  /** Writes the same 32-bit word into both heaps' memories; returns what was there. */
-  poke(address: number, value: number, heaps: readonly Heap[] = [this.heap, this.model]): number {
-    const old = this.heap.view.getUint32(address, true);
-    for (const heap of heaps) heap.view.setUint32(address, value, true);
-    return old;
-  }
-
   /** The first payload a heap can have. */
   get first(): number {
     return rootOf(this.heap.base) + FIRST + HEADER;
@@ -244,10 +237,8 @@ export class HeapRun extends Run {
   checkWhole(what: string): void {
     this.#unchecked = 0;
     if (this.heap.span > CHECKED_SPAN) return;
-    const problems = this.heap.check();
-    if (problems.length > 0) {
-      this.fail(`after ${what}, the heap is damaged: ${problems.join("; ")}`);
-    }
+    const problems = this.heap.check().join("; ");
+    if (problems) this.fail(`after ${what}, the heap is damaged: ${problems}`);
   }
 
   /** The end of a run: every block freed, then the contract and the heap checked whole. */
@@ -373,14 +364,11 @@ function giveBadPointer(run: HeapRun, where: Where, n: number, forged: boolean) 
   const kind = run.contract.misuseOf(ptr);
   // every call in turn: each must refuse it, and a refusal changes nothing for the next
   for (const [call, give] of Object.entries(POINTER_CALLS)) {
-    const saved = forge ? run.poke(forgeAt, 2 * ALIGN) : 0;
-    run.both(`${call}(${ptr}), ${where}${forge ? ", forged header" : ""}`, (heap) => {
-      try {
-        return give(heap, ptr);
-      } finally {
-        if (forge) heap.view.setUint32(forgeAt, saved, true);
-      }
-    });
+    run.both(
+      `${call}(${ptr}), ${where}${forge ? ", forged header" : ""}`,
+      (heap) =>
+        forge ? withWord(heap.memory, forgeAt, 2 * ALIGN, () => give(heap, ptr)) : give(heap, ptr),
+    );
   }
   // both refused it alike; a checked heap must name the kind the run expects
   if (!run.checked) return;
@@ -722,13 +710,12 @@ function corrupt(run: HeapRun, damage: Damage, via: Via, n: number, name: string
       : grows === undefined
       ? heap.malloc(bytes)
       : heap.realloc(grows, bytes);
-  const saved = run.poke(address, seen.value ?? 0x0BAD_0001 ^ (n & 0xFFF0), [run.heap]);
   const what = `${name}: word ${address} corrupted`;
   run.trace.push(what);
   const predicted = attempt(() => call(run.model));
   const expected = seen.expect(predicted);
-  const got = attempt(() => call(run.heap));
-  run.poke(address, saved, [run.heap]);
+  const value = seen.value ?? 0x0BAD_0001 ^ (n & 0xFFF0); // in the heap's memory only
+  const got = withWord(run.heap.memory, address, value, () => attempt(() => call(run.heap)));
   const report = reportOf(got);
   const reported = (r: Report) => report?.kind === r.kind && report.address === r.at;
   if (expected === "any" && "error" in got && !report && !sameOutcome(got, predicted)) {

@@ -177,18 +177,11 @@ export class Session extends Run {
     if (call !== "malloc_usable_size") this.frees++;
     const what = `${call}(${ptr}), a pointer not live` +
       (forgedHeader === undefined ? "" : ` behind a forged header ${forgedHeader}`);
-    const view = () => new DataView(this.real.memory.buffer);
-    const saved = forgedHeader === undefined ? 0 : view().getUint32(ptr - HEADER, true);
-    const result = this.#call(what, (a) => {
-      if (a !== this.real || forgedHeader === undefined) return callWith(a);
+    const result = this.#call(what, (a) =>
       // the word in front, in a live block's bytes, reads as a header: in the wasm's memory only
-      view().setUint32(ptr - HEADER, forgedHeader, true);
-      try {
-        return callWith(a);
-      } finally {
-        view().setUint32(ptr - HEADER, saved, true);
-      }
-    });
+      a === this.real && forgedHeader !== undefined
+        ? withWord(a.memory, ptr - HEADER, forgedHeader, () => callWith(a))
+        : callWith(a));
     function callWith(a: Allocator) {
       if (call === "free") return a.free(ptr);
       return call === "realloc" ? a.realloc(ptr, 16) : a.malloc_usable_size!(ptr);
@@ -397,6 +390,18 @@ export class Session extends Run {
       this.fail(`${what} ${started ? "started" : "failed"}, but the model's did not`);
     }
     this.#after();
+  }
+}
+
+/** What `call` returns, run with the 32-bit word at `at` in `memory` set to `value`. */
+export function withWord<T>(memory: WebAssembly.Memory, at: number, value: number, call: () => T) {
+  const view = () => new DataView(memory.buffer); // afresh: the call may grow the memory
+  const saved = view().getUint32(at, true);
+  view().setUint32(at, value, true);
+  try {
+    return call();
+  } finally {
+    view().setUint32(at, saved, true);
   }
 }
 
