@@ -31,7 +31,6 @@ import type { Block } from "./_contract.ts";
 import { differBlocks, Run, withWord } from "./_session.ts";
 
 const PAGE = 65536;
-const WASM32_PAGES = 65536;
 /** How many of the owner's bytes either side of a region it writes at the start. */
 const NEAR = 4096;
 /**
@@ -470,7 +469,7 @@ function worldWrites(run: HeapRun, growth: number | "all" | "limit", past: numbe
     return carveTo(run, end() - 2 * ALIGN);
   }
   const have = end() / PAGE;
-  const pages = growth === "all" ? WASM32_PAGES - have : growth;
+  const pages = growth === "all" ? 2 ** 32 / PAGE - have : growth; // all of wasm32's 4 GiB
   const grew = [run.heap, run.model].map((h) => "value" in attempt(() => h.memory.grow(pages)));
   run.trace.push(`memory.grow(${pages}) -> ${grew[0]}`);
   if (grew[0] !== grew[1]) run.fail("the memories grew differently");

@@ -259,8 +259,6 @@ export class Session extends Run {
     }
   }
 
-  // === The checks ===
-
   /** Calls the allocator, and the model if there is one; fails when they return differently. */
   #call<T extends number | void>(what: string, call: (allocator: Allocator) => T): T {
     this.operations++;
@@ -335,13 +333,10 @@ export class Session extends Run {
   #after(misuse?: { ptr: number; kind: MisuseReport }): void {
     this.contract.check("the last operation");
     if (!this.diff) return;
-    const reports = this.mote.takeReports();
+    const reports = this.mote.takeReports().join(", ");
     const expected = misuse === undefined || !this.checked ? "" : `${misuse.kind} at ${misuse.ptr}`;
-    if (reports.join() !== expected) {
-      this.fail(
-        `The checked build reported [${reports.join(", ")}]` +
-          (misuse === undefined ? "" : `, not ${expected}`),
-      );
+    if (reports !== expected) {
+      this.fail(`The checked build reported [${reports}]${misuse ? `, not ${expected}` : ""}`);
     }
     const frees = this.mote.frees();
     if (frees !== this.frees >>> 0) {
