@@ -64,6 +64,8 @@ export class HeapRun extends Run {
    * init (below the limit), and every top since, whose memory was freed back into the top.
    */
   poisonedTo: number;
+  /** Whether the heap is the checked build, which names the misuse it finds. */
+  readonly checked: boolean;
   /** The memory's size after the last command: bytes past it appeared since. */
   #bytes: number;
   /** Steps since the last whole check(). */
@@ -78,6 +80,7 @@ export class HeapRun extends Run {
       () => (memories[0] ?? this.heap.memory).buffer,
       () => [base, base + (this.heap?.limit ?? limit)],
     );
+    this.checked = checked;
     this.poisonedTo = poisonAtInit(pages * PAGE, base + limit);
     this.#bytes = pages * PAGE;
     if (region) {
@@ -109,11 +112,6 @@ export class HeapRun extends Run {
     }
     this.after(what);
     return "value" in actual ? actual.value : undefined;
-  }
-
-  /** Whether the heap is the checked build, which names the misuse it finds. */
-  get checked(): boolean {
-    return this.setup.build === "checked";
   }
 
   /** Where a block may lie: from the first payload to the limit. */
@@ -536,14 +534,13 @@ const overflow = (at: number): Report => ({ kind: "overflow", at });
 
 /**
  * What a corruption is seen by, and the report expected of it. The call: usableSize of the block
- * at `of`; or malloc of `bytes`, or with `grows`, a realloc of the block there to `bytes`.
+ * at `of`; or malloc of `bytes`, or with `of` too, a realloc of the block there to `bytes`.
  */
 interface Plan {
   readonly address: number;
   readonly value?: number;
   readonly of?: number;
   readonly bytes?: number;
-  readonly grows?: number;
   /**
    * The report the call must make, given what the model did; undefined when it must make none;
    * "any" when it may report or not (a list scan that may pass the damaged block), but then must
@@ -687,7 +684,7 @@ function plan(run: HeapRun, damage: Damage, via: Via, n: number): Plan | undefin
       return {
         address,
         bytes: left.size + f.size - 2 * HEADER,
-        grows: left.ptr,
+        of: left.ptr,
         expect: (p) => leftSees() ?? (taken(p) === left.address ? damaged : undefined),
       };
   }
@@ -702,13 +699,13 @@ function taken(outcome: Outcome<unknown>): number {
 function corrupt(run: HeapRun, damage: Damage, via: Via, n: number, name: string): void {
   const seen = plan(run, damage, via, n);
   if (!seen) return;
-  const { address, of, bytes, grows } = seen;
+  const { address, of, bytes } = seen;
   const call = (heap: Heap) =>
     bytes === undefined
       ? heap.usableSize(of!)
-      : grows === undefined
+      : of === undefined
       ? heap.malloc(bytes)
-      : heap.realloc(grows, bytes);
+      : heap.realloc(of, bytes);
   const what = `${name}: word ${address} corrupted`;
   run.trace.push(what);
   const predicted = attempt(() => call(run.model));
@@ -729,7 +726,7 @@ function corrupt(run: HeapRun, damage: Damage, via: Via, n: number, name: string
     run.fail(`${what}: got ${show(outcome)}, the model ${show(predicted)}`);
   }
   if (bytes !== undefined && "value" in outcome && typeof outcome.value === "number") {
-    const grown = grows === undefined ? -1 : run.contract.indexOf(grows);
+    const grown = of === undefined ? -1 : run.contract.indexOf(of);
     if (grown >= 0) run.moved(run.contract.live.splice(grown, 1)[0], outcome.value, bytes, what);
     else run.hold(outcome.value, bytes);
   }

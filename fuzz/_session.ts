@@ -85,6 +85,10 @@ export class Session extends Run {
   frees = 0;
   /** The heap's end address the next reset starts with; the limit's end as last set. */
   limitEnd: number;
+  /** Whether realloc to 0 bytes is checked: only mote's answer is defined. */
+  readonly reallocZero: boolean;
+  /** Whether this run's allocator is mote's checked build, which reports misuse. */
+  readonly checked: boolean;
 
   /** `alignment`: the alignment every plain allocation must have. */
   constructor(
@@ -94,12 +98,9 @@ export class Session extends Run {
   ) {
     super(() => real.memory.buffer, () => diff && [diff.base, this.mote.limit], "covered");
     this.limitEnd = diff?.limitEnd ?? 0;
+    this.reallocZero = diff !== undefined;
+    this.checked = diff !== undefined && diff.model.overhead > HEADER;
     if (diff) this.#start();
-  }
-
-  /** Whether realloc to 0 bytes is checked: only mote's answer is defined. */
-  get reallocZero(): boolean {
-    return this.diff !== undefined;
   }
 
   /** The allocator as a mote build; only differential runs have one. */
@@ -162,11 +163,6 @@ export class Session extends Run {
     const { ptr } = this.live[index];
     this.free(index);
     this.foreignPointer(ptr, then, "double free");
-  }
-
-  /** Whether this run's allocator is mote's checked build, which reports misuse. */
-  get checked(): boolean {
-    return this.diff !== undefined && this.diff.model.overhead > HEADER;
   }
 
   /**
