@@ -66,6 +66,8 @@ export class HeapRun extends Run {
   poisonedTo: number;
   /** Whether the heap is the checked build, which names the misuse it finds. */
   readonly checked: boolean;
+  /** The first payload a heap can have. */
+  readonly first: number;
   /** The memory's size after the last command: bytes past it appeared since. */
   #bytes: number;
   /** Steps since the last whole check(). */
@@ -99,6 +101,7 @@ export class HeapRun extends Run {
       this.fail(`new Heap: the heap gave ${show(made[0])}, the model ${show(made[1])}`);
     }
     [this.heap, this.model] = [made[0].value, made[1].value];
+    this.first = rootOf(this.heap.base) + FIRST + HEADER;
     this.after("new Heap");
   }
 
@@ -183,11 +186,6 @@ export class HeapRun extends Run {
     // the heap's poison above the top is gone where the owner wrote, once it is the heap's again
     this.poisonedTo = Math.min(this.poisonedTo, Math.max(from, this.top));
     this.after(what);
-  }
-
-  /** The first payload a heap can have. */
-  get first(): number {
-    return rootOf(this.heap.base) + FIRST + HEADER;
   }
 
   /** The end of the heap's blocks: where its top region starts, from the walk. */

@@ -89,6 +89,8 @@ export class Session extends Run {
   readonly reallocZero: boolean;
   /** Whether this run's allocator is mote's checked build, which reports misuse. */
   readonly checked: boolean;
+  /** The allocator as a mote build; only differential runs have one. */
+  readonly mote: MoteAllocator;
 
   /** `alignment`: the alignment every plain allocation must have. */
   constructor(
@@ -97,15 +99,11 @@ export class Session extends Run {
     readonly alignment: number,
   ) {
     super(() => real.memory.buffer, () => diff && [diff.base, this.mote.limit], "covered");
+    this.mote = real as MoteAllocator;
     this.limitEnd = diff?.limitEnd ?? 0;
     this.reallocZero = diff !== undefined;
     this.checked = diff !== undefined && diff.model.overhead > HEADER;
     if (diff) this.#start();
-  }
-
-  /** The allocator as a mote build; only differential runs have one. */
-  get mote(): MoteAllocator {
-    return this.real as MoteAllocator;
   }
 
   /** Bytes left in the top region below the limit, as a request that fills it exactly. */
