@@ -27,11 +27,10 @@ import {
   sizes,
 } from "./_arbitraries.ts";
 import { command as commandOn } from "./_commands.ts";
-import { type Block, Contract } from "./_contract.ts";
-import { differBlocks, FuzzFailure } from "./_session.ts";
+import type { Block } from "./_contract.ts";
+import { differBlocks, Run, withWord } from "./_session.ts";
 
 const PAGE = 65536;
-const WASM32_PAGES = 65536;
 /** How many of the owner's bytes either side of a region it writes at the start. */
 const NEAR = 4096;
 /**
@@ -47,9 +46,7 @@ const CHECK_EVERY = 8;
 const CHECKED_SPAN = 64 << 20;
 
 /** Where a Heap-layer run's heaps live: a C-ABI setup, its build named. */
-export type HeapLayerSetup = Omit<HeapSetup, "build"> & {
-  readonly build: "release" | "checked" | "fast";
-};
+export type HeapLayerSetup = Omit<HeapSetup, "build"> & { readonly build: Build };
 
 /** mote's fast build behind the Heap API: its own memory only, as it is built. */
 class FastHeap extends Heap {}
@@ -59,17 +56,18 @@ class FastModelHeap extends ModelHeap {}
 runOn(FastModelHeap, modelEngineFor(() => QUICK_BOUND));
 
 /** One run: a heap and its model, and the contract's record of what the program did. */
-export class HeapRun {
+export class HeapRun extends Run {
   readonly heap: Heap;
   readonly model: ModelHeap;
-  readonly contract: Contract;
-  readonly trace: string[] = [];
-  operations = 0;
   /**
    * Checked: the heap's poison reaches at least this high above the top: the memory there at
    * init (below the limit), and every top since, whose memory was freed back into the top.
    */
   poisonedTo: number;
+  /** Whether the heap is the checked build, which names the misuse it finds. */
+  readonly checked: boolean;
+  /** The first payload a heap can have. */
+  readonly first: number;
   /** The memory's size after the last command: bytes past it appeared since. */
   #bytes: number;
   /** Steps since the last whole check(). */
@@ -77,15 +75,15 @@ export class HeapRun {
 
   constructor(readonly setup: HeapLayerSetup, kind = Heap, fastKind: typeof Heap = FastHeap) {
     const { build, region, base, pages, maximum, limit } = setup, checked = build === "checked";
-    this.poisonedTo = poisonAtInit(pages * PAGE, base + limit);
     const memories = [0, 1].map(() =>
       region ? new WebAssembly.Memory({ initial: pages, maximum }) : undefined
     );
-    this.contract = new Contract(
+    super(
       () => (memories[0] ?? this.heap.memory).buffer,
       () => [base, base + (this.heap?.limit ?? limit)],
-      (problem) => this.fail(problem),
     );
+    this.checked = checked;
+    this.poisonedTo = poisonAtInit(pages * PAGE, base + limit);
     this.#bytes = pages * PAGE;
     if (region) {
       // the owner's bytes either side of the region, and the zeros beyond them
@@ -103,6 +101,7 @@ export class HeapRun {
       this.fail(`new Heap: the heap gave ${show(made[0])}, the model ${show(made[1])}`);
     }
     [this.heap, this.model] = [made[0].value, made[1].value];
+    this.first = rootOf(this.heap.base) + FIRST + HEADER;
     this.after("new Heap");
   }
 
@@ -116,16 +115,6 @@ export class HeapRun {
     }
     this.after(what);
     return "value" in actual ? actual.value : undefined;
-  }
-
-  /** Whether the heap is the checked build, which names the misuse it finds. */
-  get checked(): boolean {
-    return this.setup.build === "checked";
-  }
-
-  /** The live blocks, as the contract records them. */
-  get live(): readonly Block[] {
-    return this.contract.live;
   }
 
   /** Where a block may lie: from the first payload to the limit. */
@@ -175,12 +164,8 @@ export class HeapRun {
   /** Records a realloc of `old`, taken from the record, to `moved` for `requested` bytes. */
   moved(old: Block, moved: number, requested: number, what: string): void {
     const usable = this.heap.usableSize(moved), kept = Math.min(old.usable, usable);
-    this.contract.moved(old, moved, requested, usable, {
-      kept,
-      what,
-      alignment: ALIGN,
-      bounds: this.bounds,
-    });
+    const how = { kept, what, alignment: ALIGN, bounds: this.bounds };
+    this.contract.moved(old, moved, requested, usable, how);
   }
 
   /** Frees the live block at `index` through `free` (the Heap's or another module's). */
@@ -201,18 +186,6 @@ export class HeapRun {
     // the heap's poison above the top is gone where the owner wrote, once it is the heap's again
     this.poisonedTo = Math.min(this.poisonedTo, Math.max(from, this.top));
     this.after(what);
-  }
-
-  /** Writes the same 32-bit word into both heaps' memories; returns what was there. */
-  poke(address: number, value: number, heaps: readonly Heap[] = [this.heap, this.model]): number {
-    const old = this.heap.view.getUint32(address, true);
-    for (const heap of heaps) heap.view.setUint32(address, value, true);
-    return old;
-  }
-
-  /** The first payload a heap can have. */
-  get first(): number {
-    return rootOf(this.heap.base) + FIRST + HEADER;
   }
 
   /** The end of the heap's blocks: where its top region starts, from the walk. */
@@ -239,8 +212,7 @@ export class HeapRun {
     this.poisonedTo = Math.max(this.poisonedTo, this.top);
     const difference = differBlocks(this.heap.walk(), this.model.walk());
     if (difference) this.fail(`after ${what}, ${difference}`);
-    const bytes = this.heap.memory.buffer.byteLength;
-    const modelBytes = this.model.memory.buffer.byteLength;
+    const [bytes, modelBytes] = [this.heap, this.model].map((h) => h.memory.buffer.byteLength);
     if (bytes !== modelBytes) {
       this.fail(`after ${what}, memory is ${bytes} bytes, the model's is ${modelBytes}`);
     }
@@ -260,10 +232,8 @@ export class HeapRun {
   checkWhole(what: string): void {
     this.#unchecked = 0;
     if (this.heap.span > CHECKED_SPAN) return;
-    const problems = this.heap.check();
-    if (problems.length > 0) {
-      this.fail(`after ${what}, the heap is damaged: ${problems.join("; ")}`);
-    }
+    const problems = this.heap.check().join("; ");
+    if (problems) this.fail(`after ${what}, the heap is damaged: ${problems}`);
   }
 
   /** The end of a run: every block freed, then the contract and the heap checked whole. */
@@ -273,10 +243,6 @@ export class HeapRun {
     if (this.heap.walk().some((b) => !b.free)) this.fail("used blocks remain, every block freed");
     this.contract.check("the run", true);
     this.checkWhole("the run");
-  }
-
-  fail(problem: string): never {
-    throw new FuzzFailure(problem, this.trace);
   }
 }
 
@@ -352,67 +318,52 @@ const POINTER_CALLS = {
   bytes: (heap: Heap, ptr: number) => heap.bytes(ptr).length,
 };
 
-/**
- * Where a pointer that is no live block comes from. `freed` and `stale` name the run's own
- * (modulo their number); `interior` is inside a live block; `inFree` inside a free block; the
- * others are misaligned, below the first block, or above the top. With `forge`, the word in front
- * of it is made to read as the header of a used block that fits, as a user's old bytes may.
- */
-const WHERE = ["freed", "stale", "interior", "inFree", "misaligned", "below", "above"] as const;
-type Where = typeof WHERE[number];
-
 /** Offsets into a block that no payload starts at: the layout's edges. */
 const MISALIGNED = [1, HEADER, ALIGN / 2, ALIGN - HEADER, ALIGN - 1];
 
-/** A pointer from `where`, the `n`th of its kind; undefined when there is none. */
-function badPointer(run: HeapRun, where: Where, n: number): number | undefined {
-  switch (where) {
-    case "freed":
-      return nth([...run.contract.freed], n);
-    case "stale":
-      return nth([...run.contract.stale], n);
-    case "interior":
-    case "inFree": {
-      const free = where === "inFree";
-      const b = nth(run.model.walk().filter((b) => b.free === free && b.size > 2 * ALIGN), n);
-      return b && b.ptr + ALIGN * (1 + n % ((b.size - ALIGN) / ALIGN - 1));
-    }
-    case "misaligned": {
-      const b = nth(run.live, n);
-      return b && b.ptr + MISALIGNED[n % MISALIGNED.length];
-    }
-    case "below":
-      return Math.max(ALIGN, run.first - ALIGN * (1 + n % 8));
-    case "above":
-      return run.top + HEADER + ALIGN * (n % 8);
-  }
+/**
+ * Where a pointer that is no live block comes from, the `n`th of its kind (undefined when there
+ * is none). `freed` and `stale` name the run's own (modulo their number); `interior` is inside a
+ * live block; `inFree` inside a free block; the others are misaligned, below the first block, or
+ * above the top. With `forge`, the word in front of it is made to read as the header of a used
+ * block that fits, as a user's old bytes may.
+ */
+const BAD_POINTERS = {
+  freed: (run, n) => nth([...run.contract.freed], n),
+  stale: (run, n) => nth([...run.contract.stale], n),
+  interior: (run, n) => inside(run, n, false),
+  inFree: (run, n) => inside(run, n, true),
+  misaligned: (run, n) => nth(run.live.map((b) => b.ptr + MISALIGNED[n % MISALIGNED.length]), n),
+  below: (run, n) => Math.max(ALIGN, run.first - ALIGN * (1 + n % 8)),
+  above: (run, n) => run.top + HEADER + ALIGN * (n % 8),
+} satisfies Record<string, (run: HeapRun, n: number) => number | undefined>;
+type Where = keyof typeof BAD_POINTERS;
+
+/** A pointer inside the `n`th used (or free) block, past its first ALIGN and before its end. */
+function inside(run: HeapRun, n: number, free: boolean): number | undefined {
+  const b = nth(run.model.walk().filter((b) => b.free === free && b.size > 2 * ALIGN), n);
+  return b && b.ptr + ALIGN * (1 + n % ((b.size - ALIGN) / ALIGN - 1));
 }
 
 /** Gives a pointer that is not live to `call`: both heaps must refuse it alike. */
 function giveBadPointer(run: HeapRun, where: Where, n: number, forged: boolean) {
-  const ptr = badPointer(run, where, n);
+  const ptr = BAD_POINTERS[where](run, n);
   if (ptr === undefined || ptr > 0xFFFF_FFFF) return;
-  // a forged header: a used block of 32 bytes, inside the heap's bytes only
-  // over the user's bytes only: a header or a free block's words are the heap's, not the user's
+  // a forged header, a used block of 32 bytes, over the user's bytes only: a header or a free
+  // block's words are the heap's, not the user's
   const forgeAt = ptr - HEADER;
-  const heapWords = new Set(
-    run.model.walk().flatMap((b) =>
-      b.free ? [b.address, b.address + 4, b.address + 8, b.address + b.size - 4] : [b.address]
-    ),
-  );
   const forge = forged && ptr % 4 === 0 && forgeAt >= run.first && forgeAt + 8 <= run.top &&
-    !heapWords.has(forgeAt);
+    !run.model.walk().some((b) =>
+      b.address === forgeAt || (b.free && [4, 8, b.size - 4].includes(forgeAt - b.address))
+    );
   const kind = run.contract.misuseOf(ptr);
   // every call in turn: each must refuse it, and a refusal changes nothing for the next
   for (const [call, give] of Object.entries(POINTER_CALLS)) {
-    const saved = forge ? run.poke(forgeAt, 2 * ALIGN) : 0;
-    run.both(`${call}(${ptr}), ${where}${forge ? ", forged header" : ""}`, (heap) => {
-      try {
-        return give(heap, ptr);
-      } finally {
-        if (forge) heap.view.setUint32(forgeAt, saved, true);
-      }
-    });
+    run.both(
+      `${call}(${ptr}), ${where}${forge ? ", forged header" : ""}`,
+      (heap) =>
+        forge ? withWord(heap.memory, forgeAt, 2 * ALIGN, () => give(heap, ptr)) : give(heap, ptr),
+    );
   }
   // both refused it alike; a checked heap must name the kind the run expects
   if (!run.checked) return;
@@ -426,8 +377,7 @@ function giveBadPointer(run: HeapRun, where: Where, n: number, forged: boolean) 
 /** reset(): the run's blocks become stale, and the heap poisons as at init. */
 function reset(run: HeapRun): void {
   run.contract.reset();
-  const { heap } = run;
-  run.poisonedTo = poisonAtInit(heap.memory.buffer.byteLength, heap.base + heap.limit);
+  run.poisonedTo = poisonAtInit(run.heap.memory.buffer.byteLength, run.bounds[1]);
   run.both("reset()", (heap) => heap.reset());
 }
 
@@ -442,19 +392,14 @@ function setLimit(run: HeapRun, to: "top" | "span" | "up" | "down", bytes: numbe
   }[to];
   // the rule as documented, not the setter both heaps share: a whole number from the top of
   // the blocks plus a header (and at least room for one block) up to the end of wasm32
-  const least = Math.max(run.top + HEADER, rootOf(heap.base) + FIRST + MIN_BLOCK + HEADER);
-  const allowed = Number.isInteger(limit) && limit >= least - heap.base &&
-    limit <= MAX_LIMIT - heap.base;
+  const least = Math.max(run.top, rootOf(heap.base) + FIRST + MIN_BLOCK) + HEADER - heap.base;
+  const allowed = Number.isInteger(limit) && limit >= least && limit <= MAX_LIMIT - heap.base;
   const before = heap.limit;
   // what lies above a lowered limit is the owner's: raised again, it is not the heap's poison
   if (allowed && limit < before) run.poisonedTo = Math.min(run.poisonedTo, heap.base + limit);
-  run.both(`limit = ${limit}`, (h) => {
-    h.limit = limit;
-  });
+  run.both(`limit = ${limit}`, (h) => void (h.limit = limit));
   if (heap.limit !== (allowed ? limit : before)) {
-    run.fail(
-      `limit = ${limit} was ${allowed ? "refused" : "taken"}; the least is ${least - heap.base}`,
-    );
+    run.fail(`limit = ${limit} was ${allowed ? "refused" : "taken"}; the least is ${least}`);
   }
 }
 
@@ -478,11 +423,9 @@ function viaExports(run: HeapRun, op: "malloc" | "free" | "realloc", index: numb
  * the heap again, a calloc that carves them must clear them.
  */
 function ownerWrites(run: HeapRun, below: boolean, bytes: number): void {
-  const { base, limit } = run.heap, memory = run.heap.memory.buffer.byteLength;
-  const [from, to] = below
-    ? [Math.max(0, base - bytes), base]
-    : [base + limit, Math.min(memory, base + limit + bytes)];
-  run.ownerWrites(from, to);
+  const { base } = run.heap, end = run.bounds[1]; // run.ownerWrites stops at the memory's end
+  if (below) run.ownerWrites(Math.max(0, base - bytes), base);
+  else run.ownerWrites(end, end + bytes);
 }
 
 /**
@@ -524,10 +467,8 @@ function worldWrites(run: HeapRun, growth: number | "all" | "limit", past: numbe
     return carveTo(run, end() - 2 * ALIGN);
   }
   const have = end() / PAGE;
-  const pages = growth === "all" ? WASM32_PAGES - have : growth;
-  const grew = [run.heap, run.model].map((heap) =>
-    "value" in attempt(() => heap.memory.grow(pages))
-  );
+  const pages = growth === "all" ? 2 ** 32 / PAGE - have : growth; // all of wasm32's 4 GiB
+  const grew = [run.heap, run.model].map((h) => "value" in attempt(() => h.memory.grow(pages)));
   run.trace.push(`memory.grow(${pages}) -> ${grew[0]}`);
   if (grew[0] !== grew[1]) run.fail("the memories grew differently");
   run.after(`memory.grow(${pages})`);
@@ -542,8 +483,7 @@ function worldWrites(run: HeapRun, growth: number | "all" | "limit", past: numbe
  * limit, the most a block there may reach with its header and alignment.
  */
 function carveTo(run: HeapRun, end: number): void {
-  const { base, limit } = run.heap, from = run.top + HEADER;
-  const bytes = Math.min(end - from, base + limit - 2 * ALIGN - run.top, 1 << 20);
+  const bytes = Math.min(end - run.top - HEADER, run.bounds[1] - 2 * ALIGN - run.top, 1 << 20);
   if (bytes > 0) run.calloc(1, bytes);
 }
 
@@ -594,14 +534,13 @@ const overflow = (at: number): Report => ({ kind: "overflow", at });
 
 /**
  * What a corruption is seen by, and the report expected of it. The call: usableSize of the block
- * at `of`; or malloc of `bytes`, or with `grows`, a realloc of the block there to `bytes`.
+ * at `of`; or malloc of `bytes`, or with `of` too, a realloc of the block there to `bytes`.
  */
 interface Plan {
   readonly address: number;
   readonly value?: number;
   readonly of?: number;
   readonly bytes?: number;
-  readonly grows?: number;
   /**
    * The report the call must make, given what the model did; undefined when it must make none;
    * "any" when it may report or not (a list scan that may pass the damaged block), but then must
@@ -626,33 +565,22 @@ function plan(run: HeapRun, damage: Damage, via: Via, n: number): Plan | undefin
     const guard = damage === "guard";
     const b = nth(blocks.filter((b) => !b.free && (guard || b.address + b.size < top)), n);
     if (!b) return undefined;
-    return {
-      address: b.address + b.size - (guard ? HEADER : 0),
-      of: b.ptr,
-      expect: () => overflow(b.ptr),
-    };
+    const address = b.address + b.size - (guard ? HEADER : 0);
+    return { address, of: b.ptr, expect: () => overflow(b.ptr) };
   }
   if (damage === "redzone") {
     // one byte past the bytes asked for, in the red zone up to the guard: seen by the block's
     // own calls and by its used neighbours', which must blame it, not themselves
-    const b = nth(
-      blocks.filter((b, i) => !b.free && run.contract.indexOf(b.ptr) >= 0 && seeable(i)),
-      n,
-    );
+    const held = blocks.filter((b, i) => !b.free && seeable(i) && run.contract.indexOf(b.ptr) >= 0);
+    const b = nth(held, n);
     if (!b) return undefined;
     const { requested } = run.live[run.contract.indexOf(b.ptr)];
     const slack = b.address + b.size - HEADER - (b.ptr + requested);
     const address = b.ptr + requested + (slack > 0 ? n % slack : 0);
     const at = blocks.indexOf(b);
     const by = via === "left" ? blocks[at - 1] : via === "right" ? blocks[at + 1] : b;
-    if (!by || by.free) return undefined;
-    const old = run.heap.view.getUint32(address, true);
-    return {
-      address,
-      value: (old & ~0xFF) | (~old & 0xFF), // its first byte only, flipped
-      of: by.ptr,
-      expect: () => overflow(b.ptr),
-    };
+    const value = run.heap.view.getUint32(address, true) ^ 0xFF; // its first byte flipped
+    return { address, value, of: by.ptr, expect: () => overflow(b.ptr) };
   }
   if (damage === "top") {
     // memory above the top that the heap poisoned: at init, and whatever fell back to the top
@@ -662,55 +590,47 @@ function plan(run: HeapRun, damage: Damage, via: Via, n: number): Plan | undefin
     // a request up to the limit, or just over the word: the block the model hands out for it
     // reports the word when it covers it (carved from the top, or from free blocks waiting in
     // quick lists below it, merged with it), and nothing when it lies elsewhere or fails
-    const bytes = via === "take" || via === "grow"
-      ? address - top + 8
-      : run.heap.base + run.heap.limit - top;
+    const bytes = via === "take" || via === "grow" ? address - top + 8 : run.bounds[1] - top;
     const covers = (p: Outcome<unknown>) =>
-      "value" in p && typeof p.value === "number" && p.value - HEADER <= address &&
-      address < p.value + bytes;
+      taken(p) >= 0 && taken(p) <= address && address < taken(p) + HEADER + bytes;
     // a carve within the limit (from the top as the call left it: quick lists flushed into it)
     // that the memory cannot grow to may read the poison before it fails
     const carved = Math.max(MIN_BLOCK, (bytes + HEADER + ALIGN - 1) & -ALIGN);
     const inLimit = () => run.top + carved + HEADER <= run.heap.base + run.heap.limit;
-    return {
-      address,
-      bytes,
-      expect: (p) => covers(p) ? uaf(address) : "error" in p && inLimit() ? "any" : undefined,
-    };
+    const expect = (p: Outcome<unknown>) =>
+      covers(p) ? uaf(address) : "error" in p && inLimit() ? "any" : undefined;
+    return { address, bytes, expect };
   }
   // a block of the free lists: one waiting in a quick list has no links, and its neighbours
   // may be free too (they are not merged)
   const image = { buffer: run.heap.memory.buffer, root: rootOf(run.heap.base), top };
   const { lists, quick } = readHeap({ ...image, limit: MAX_LIMIT }).picture;
   const listed = new Set(lists.flat()), quickListed = new Set(quick.flat());
-  const besideQuick = (i: number) =>
-    [i - 1, i + 1].some((j) => quickListed.has(blocks[j]?.address));
-  const f = nth(
-    blocks.filter((b, i) =>
-      listed.has(b.address) && (damage !== "poison" || b.size >= 32) && seeable(i) &&
-      (via !== "scan" || classOf(b.size + ALIGN) === classOf(b.size)) &&
-      (via !== "flush" || besideQuick(i))
-    ),
-    n,
+  const candidates = blocks.filter((b, i) =>
+    listed.has(b.address) && (damage !== "poison" || b.size >= 32) && seeable(i) &&
+    (via !== "scan" || classOf(b.size + ALIGN) === classOf(b.size)) &&
+    (via !== "flush" || [i - 1, i + 1].some((j) => quickListed.has(blocks[j]?.address)))
   );
+  const f = nth(candidates, n);
   if (!f) return undefined;
   const at = blocks.indexOf(f);
   const left = blocks[at - 1], right = blocks[at + 1]; // used, or waiting in a quick list
   const words = (f.size - 16) / 4; // the poison between the links and the back word
-  const offsets = {
-    prev: 4,
-    next: 8,
-    back: f.size - 4,
-    poison: 12 + 4 * [0, words - 1, n % words][n % 3],
-  };
-  const address = f.address + offsets[damage];
+  const poison = 12 + 4 * [0, words - 1, n % words][n % 3];
+  const address = f.address + { prev: 4, next: 8, back: f.size - 4, poison }[damage];
   const damaged = uaf(address);
-  // f's list, head first, and its neighbours there
+  // what a neighbour's check of f reads: its links and back word, not its poison; the left one
+  // takes a back word that does not match for its own overflow into f
+  const neighbourSees = damage === "poison" ? undefined : damaged;
+  const leftSees = () => damage === "back" ? overflow(left.ptr) : neighbourSees;
+  // f's list, head first, and its neighbours there; the one a damaged link of f names reports
+  // its own link to f when it is checked first
   const list = lists.find((list) => list.includes(f.address)) ?? [];
   const place = list.indexOf(f.address);
   const before = list[place - 1] ?? -1, after = list[place + 1] ?? -1;
-  const taken = (p: Outcome<unknown>) =>
-    "value" in p && typeof p.value === "number" ? p.value - HEADER : -1;
+  const [linked, linkedReport] = damage === "next"
+    ? [after, uaf(after + 4)]
+    : [before, uaf(before + 8)];
   switch (via) {
     case "flush": {
       // a request no listed block fits, nor a quick list (SMALL and up): the quick lists are
@@ -721,47 +641,34 @@ function plan(run: HeapRun, damage: Damage, via: Via, n: number): Plan | undefin
       // first reports its own link to f
       const [quickLeft, quickRight] = [left, right].map((b) => quickListed.has(b?.address));
       const reports = damage !== "back"
-        ? [damaged, damage === "next" ? uaf(after + 4) : uaf(before + 8)]
+        ? [damaged, linkedReport]
         : [...quickRight ? [damaged] : [], ...quickLeft ? [overflow(left.ptr)] : []];
       const bytes = Math.max(SMALL, ...sizes);
       return { address, bytes, expect: () => ({ ...reports[0], or: reports.slice(1) }) };
     }
     case "left":
-      if (!left || left.free) return undefined;
-      return {
-        address,
-        of: left.ptr,
-        expect: () =>
-          damage === "back" ? overflow(left.ptr) : damage === "poison" ? undefined : damaged,
-      };
+      return { address, of: left.ptr, expect: leftSees };
     case "right": {
       // the right's own right neighbour is checked first: when free, a link of it to f is
       // what reports; so only a right whose right is used or the top
-      if (!right || right.free || blocks[at + 2]?.free) return undefined;
+      if (blocks[at + 2]?.free) return undefined;
       // a back word naming another free block, which does not end where this one does
-      const other = damage === "back" &&
-        blocks.find((b) => b.free && b !== f && b.address < right.address);
-      return {
-        address,
-        value: other ? other.address : undefined,
-        of: right.ptr,
-        expect: () => damage === "poison" ? undefined : damaged,
-      };
+      const value = damage === "back"
+        ? blocks.find((b) => b.free && b !== f && b.address < right.address)?.address
+        : undefined;
+      return { address, value, of: right.ptr, expect: () => neighbourSees };
     }
-    case "take": {
-      // the block the model takes is checked whole, and its links' ends: f's list neighbours
-      // see a damaged link of f; a block further along the list may be reached past f
+    case "take": // the block the model takes is checked whole, and its links' ends
       return {
         address,
         bytes: f.size - 2 * HEADER,
+        // a block further along the list may be reached past a damaged link
         expect: (p) => {
           if (taken(p) === f.address) return damaged;
-          if (damage === "prev" && taken(p) === before) return uaf(before + 8);
-          if (damage === "next" && taken(p) === after) return uaf(after + 4);
-          return damage === "prev" || damage === "next" ? "any" : undefined;
+          if (damage !== "prev" && damage !== "next") return undefined;
+          return taken(p) === linked ? linkedReport : "any";
         },
       };
-    }
     case "scan": {
       // a request of f's class that f cannot serve: the bounded scan passes f, following its
       // next link, when f is among the first SCAN - 1 blocks and none before it fits
@@ -769,57 +676,48 @@ function plan(run: HeapRun, damage: Damage, via: Via, n: number): Plan | undefin
       if (damage !== "next") return undefined;
       const sizes = new Map(blocks.map((b) => [b.address, b.size]));
       const reached = place <= SCAN - 2 && list.slice(0, place).every((b) => sizes.get(b)! < size);
-      return {
-        address,
-        bytes: size - 2 * HEADER,
-        expect: (p) => reached ? damaged : taken(p) === after ? uaf(after + 4) : "any",
-      };
+      const expect = (p: Outcome<unknown>) =>
+        reached ? damaged : taken(p) === linked ? linkedReport : "any";
+      return { address, bytes: size - 2 * HEADER, expect };
     }
-    case "grow": {
-      if (!left || left.free) return undefined; // a realloc of a free block is a double free
+    case "grow": // realloc checks its block's neighbours first
       return {
         address,
         bytes: left.size + f.size - 2 * HEADER,
-        grows: left.ptr,
-        // realloc checks its block's neighbours first: a back word, as the left's overflow
-        expect: (p) =>
-          damage === "back"
-            ? overflow(left.ptr)
-            : damage !== "poison" || ("value" in p && p.value === left.ptr)
-            ? damaged
-            : undefined,
+        of: left.ptr,
+        expect: (p) => leftSees() ?? (taken(p) === left.address ? damaged : undefined),
       };
-    }
   }
+}
+
+/** The address of the block an outcome handed out, its header's; -1 when it handed out none. */
+function taken(outcome: Outcome<unknown>): number {
+  return "value" in outcome && typeof outcome.value === "number" ? outcome.value - HEADER : -1;
 }
 
 /** Corrupts the word `plan` names, in the heap's memory only, and holds its call to the plan. */
 function corrupt(run: HeapRun, damage: Damage, via: Via, n: number, name: string): void {
   const seen = plan(run, damage, via, n);
   if (!seen) return;
-  const { address, of, bytes, grows } = seen;
+  const { address, of, bytes } = seen;
   const call = (heap: Heap) =>
     bytes === undefined
       ? heap.usableSize(of!)
-      : grows === undefined
+      : of === undefined
       ? heap.malloc(bytes)
-      : heap.realloc(grows, bytes);
-  const saved = run.poke(address, seen.value ?? 0x0BAD_0001 ^ (n & 0xFFF0), [run.heap]);
+      : heap.realloc(of, bytes);
   const what = `${name}: word ${address} corrupted`;
   run.trace.push(what);
   const predicted = attempt(() => call(run.model));
   const expected = seen.expect(predicted);
-  const got = attempt(() => call(run.heap));
-  run.poke(address, saved, [run.heap]);
+  const value = seen.value ?? 0x0BAD_0001 ^ (n & 0xFFF0); // in the heap's memory only
+  const got = withWord(run.heap.memory, address, value, () => attempt(() => call(run.heap)));
   const report = reportOf(got);
+  const reported = (r: Report) => report?.kind === r.kind && report.address === r.at;
   if (expected === "any" && "error" in got && !report && !sameOutcome(got, predicted)) {
     run.fail(`${what}: got ${show(got)}, a report or the model's ${show(predicted)}`);
-  } else if (
-    expected && expected !== "any" &&
-    ![expected, ...expected.or ?? []].some((r) =>
-      report?.kind === r.kind && report.address === r.at
-    )
-  ) {
+  }
+  if (expected && expected !== "any" && ![expected, ...expected.or ?? []].some(reported)) {
     run.fail(`${what}: got ${show(got)}, not ${expected.kind} at ${expected.at}`);
   }
   // a report changed nothing: the call again, the word restored, must do what the model did
@@ -828,7 +726,7 @@ function corrupt(run: HeapRun, damage: Damage, via: Via, n: number, name: string
     run.fail(`${what}: got ${show(outcome)}, the model ${show(predicted)}`);
   }
   if (bytes !== undefined && "value" in outcome && typeof outcome.value === "number") {
-    const grown = grows === undefined ? -1 : run.contract.indexOf(grows);
+    const grown = of === undefined ? -1 : run.contract.indexOf(of);
     if (grown >= 0) run.moved(run.contract.live.splice(grown, 1)[0], outcome.value, bytes, what);
     else run.hold(outcome.value, bytes);
   }
@@ -837,88 +735,65 @@ function corrupt(run: HeapRun, damage: Damage, via: Via, n: number, name: string
 
 const index = fc.nat({ max: 1 << 16 });
 
+/** A command drawn `weight` times in so many, made by `make` from what `drawn` draws. */
+function weighted<T>(weight: number, drawn: fc.Arbitrary<T>, make: (drawn: T) => Command) {
+  return { weight, arbitrary: drawn.map(make) };
+}
+
 /** The commands of a Heap-layer run. */
 export function heapCommands(): fc.Arbitrary<Command> {
   // the limit at the heap's top, its end exactly (the top plus a header), just past it, or anywhere
-  const limitBytes = fc.oneof(
-    fc.constantFrom(0, HEADER, 2 * HEADER, ALIGN + HEADER),
-    fc.nat({ max: 300_000 }),
+  const nearTop = fc.constantFrom(0, HEADER, 2 * HEADER, ALIGN + HEADER);
+  const limitBytes = fc.oneof(nearTop, fc.nat({ max: 300_000 }));
+  const wheres = fc.constantFrom(...Object.keys(BAD_POINTERS) as Where[]);
+  const pointers = fc.tuple(wheres, index, fc.boolean());
+  const widths = fc.integer({ min: 320, max: 4096 });
+  const limits = fc.tuple(fc.constantFrom("top", "span", "up", "down" as const), limitBytes);
+  const owners = fc.tuple(fc.boolean(), fc.oneof(fc.nat({ max: 64 }), fc.constant(1 << 20)));
+  const exported = fc.constantFrom("malloc", "free", "realloc" as const);
+  const calls = fc.tuple(exported, index, fc.nat(5000));
+  const growths = fc.tuple(
+    fc.oneof(fc.nat({ max: 3 }), fc.constantFrom("all" as const, "limit" as const)),
+    // into the new memory by a header, a block's least, half a page, or all of it
+    fc.constantFrom(HEADER, MIN_BLOCK, PAGE / 2, PAGE),
+    fc.constantFrom(0, ALIGN, MIN_BLOCK),
   );
+  const damages = fc.tuple(fc.constantFrom(...DAMAGE), index);
+  const classes = fc.tuple(fc.nat({ max: 200 }), fc.nat({ max: 3 }), fc.nat({ max: 15 }));
   return fc.oneof(
     ...allocationCommands(sizes(true)),
-    {
-      weight: 5,
-      arbitrary: fc.tuple(fc.constantFrom(...WHERE), index, fc.boolean())
-        .map(([where, n, forge]) => {
-          const name = `bad pointer(${where} ${n}${forge ? ", forged" : ""})`;
-          return command(name, (run) => giveBadPointer(run, where, n, forge));
-        }),
-    },
+    weighted(5, pointers, ([where, n, forge]) => {
+      const name = `bad pointer(${where} ${n}${forge ? ", forged" : ""})`;
+      return command(name, (run) => giveBadPointer(run, where, n, forge));
+    }),
     { weight: 1, arbitrary: fc.constant(command("reset()", reset)) },
-    {
-      weight: 1,
-      arbitrary: fc.integer({ min: 320, max: 4096 }).map((width) =>
-        command(`picture(${width})`, (run) => picture(run, width))
-      ),
-    },
-    {
-      weight: 2,
-      arbitrary: fc.tuple(fc.constantFrom("top", "span", "up", "down" as const), limitBytes)
-        .map(([to, bytes]) => command(`limit ${to} ${bytes}`, (run) => setLimit(run, to, bytes))),
-    },
-    {
-      weight: 2,
-      arbitrary: fc.tuple(fc.boolean(), fc.oneof(fc.nat({ max: 64 }), fc.constant(1 << 20)))
-        .map(([below, bytes]) => {
-          const name = `owner writes ${bytes} ${below ? "below base" : "above the limit"}`;
-          return command(name, (run) => ownerWrites(run, below, bytes), (run) => run.setup.region);
-        }),
-    },
-    {
-      weight: 2,
-      arbitrary: fc.tuple(
-        fc.constantFrom("malloc", "free", "realloc" as const),
-        index,
-        fc.nat(5000),
-      )
-        .map(([op, i, size]) =>
-          command(`exports.${op}(#${i}, ${size})`, (run) => viaExports(run, op, i, size))
-        ),
-    },
-    {
-      weight: 2,
-      arbitrary: fc.tuple(
-        fc.oneof(fc.nat({ max: 3 }), fc.constantFrom("all" as const, "limit" as const)),
-        // into the new memory by a header, a block's least, half a page, or all of it
-        fc.constantFrom(HEADER, MIN_BLOCK, PAGE / 2, PAGE),
-        fc.constantFrom(0, ALIGN, MIN_BLOCK),
-      ).map(([growth, past, slack]) =>
-        command(
-          `world writes (${growth}, ${past} past, ${slack} slack), calloc over it`,
-          (run) => worldWrites(run, growth, past, slack),
-        )
-      ),
-    },
-    {
-      weight: 1,
-      arbitrary: fc.tuple(fc.nat({ max: 200 }), fc.nat({ max: 3 }), fc.nat({ max: 15 }))
-        .map(([c, extra, order]) => {
-          const fitAt = SCAN - 2 + order % 3; // the largest block's place in the list, head 0
-          const name = `scattered(class ${c}, ${SCAN}+1+${extra}, fit at ${fitAt})`;
-          return command(name, (run) => scatteredClass(run, c, extra, fitAt));
-        }),
-    },
-    {
-      // in checked runs only; seen by each call in turn, as damage is rare and each is a rule
-      weight: 8,
-      arbitrary: fc.tuple(fc.constantFrom(...DAMAGE), index).map(([damage, n]) =>
-        command(
-          `corrupt(${damage}, ${n})`,
-          (run, name) => VIA.forEach((via) => corrupt(run, damage, via, n, `${name} via ${via}`)),
-          (run) => run.checked,
-        )
-      ),
-    },
+    weighted(1, widths, (width) => command(`picture(${width})`, (run) => picture(run, width))),
+    weighted(2, limits, ([to, bytes]) => {
+      return command(`limit ${to} ${bytes}`, (run) => setLimit(run, to, bytes));
+    }),
+    weighted(2, owners, ([below, bytes]) => {
+      const name = `owner writes ${bytes} ${below ? "below base" : "above the limit"}`;
+      return command(name, (run) => ownerWrites(run, below, bytes), (run) => run.setup.region);
+    }),
+    weighted(2, calls, ([op, i, size]) => {
+      return command(`exports.${op}(#${i}, ${size})`, (run) => viaExports(run, op, i, size));
+    }),
+    weighted(2, growths, ([growth, past, slack]) => {
+      const name = `world writes (${growth}, ${past} past, ${slack} slack), calloc over it`;
+      return command(name, (run) => worldWrites(run, growth, past, slack));
+    }),
+    weighted(1, classes, ([c, extra, order]) => {
+      const fitAt = SCAN - 2 + order % 3; // the largest block's place in the list, head 0
+      const name = `scattered(class ${c}, ${SCAN}+1+${extra}, fit at ${fitAt})`;
+      return command(name, (run) => scatteredClass(run, c, extra, fitAt));
+    }),
+    // in checked runs only; seen by each call in turn, as damage is rare and each is a rule
+    weighted(8, damages, ([damage, n]) =>
+      command(
+        `corrupt(${damage}, ${n})`,
+        (run, name) => VIA.forEach((via) => corrupt(run, damage, via, n, `${name} via ${via}`)),
+        (run) => run.checked,
+      )),
   );
 }
 
@@ -928,6 +803,7 @@ const BUILDS = [
   { name: "checked", importsMemory: true },
   { name: "fast", importsMemory: false },
 ] as const;
+type Build = typeof BUILDS[number]["name"];
 
 /**
  * The heap as people see it: `stats()`, `heapMapSvg` and `viewsFollowGrowth` of the Heap must be

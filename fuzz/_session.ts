@@ -40,44 +40,30 @@ export interface Differential {
   readonly limitEnd: number;
 }
 
+/** How a block must be handed out, beyond its size: see `#allocation`. */
+type How = { alignment?: number; zeroed?: boolean; old?: Block };
+
 /** What the checked build reports for a pointer that is not live. */
 export type MisuseReport = "double free" | "not a block";
 
-/** A run in progress. */
-export class Session {
-  readonly real: Allocator;
-  readonly diff: Differential | undefined;
+/**
+ * What every run keeps, C-ABI session or Heap-layer run: the contract's record of what the
+ * program did, and the trace and count of its operations.
+ */
+export abstract class Run {
   /** The contract's record of the run, and its checks. */
   readonly contract: Contract;
   readonly trace: string[] = [];
-  /** The sizes asked for by every allocation that succeeded, in order: the churn repeats them. */
-  readonly history: number[] = [];
-  /** Calls of free and realloc, which a mote build counts in `mote_frees`. */
-  frees = 0;
   /** Operations done, counting each call into the allocator once. */
   operations = 0;
-  /** The heap's end address the next reset starts with; the limit's end as last set. */
-  limitEnd: number;
-  /** The alignment every plain allocation must have. */
-  readonly #alignment: number;
 
-  constructor(real: Allocator, diff: Differential | undefined, alignment: number) {
-    this.real = real;
-    this.diff = diff;
-    this.contract = new Contract(
-      () => real.memory.buffer,
-      () => diff && [diff.base, this.mote.limit],
-      (problem) => this.#fail(problem),
-      { overhead: diff?.model.overhead ?? HEADER },
-    );
-    this.#alignment = alignment;
-    this.limitEnd = diff?.limitEnd ?? 0;
-    if (diff) this.#start();
-  }
-
-  /** Whether realloc to 0 bytes is checked: only mote's answer is defined. */
-  get reallocZero(): boolean {
-    return this.diff !== undefined;
+  /** A run whose contract reads the memory `buffer` gives, the heap's bytes `region` gives. */
+  constructor(
+    buffer: () => ArrayBufferLike,
+    region: () => readonly [number, number] | undefined,
+    freedUntil?: Contract["freedUntil"],
+  ) {
+    this.contract = new Contract(buffer, region, (problem) => this.fail(problem), freedUntil);
   }
 
   /** The live blocks, as the contract records them. */
@@ -85,9 +71,41 @@ export class Session {
     return this.contract.live;
   }
 
+  /** Ends the run: `problem`, after the operations that led there. */
+  fail(problem: string): never {
+    throw new FuzzFailure(problem, this.trace);
+  }
+}
+
+/** A run of the C ABI in progress. */
+export class Session extends Run {
+  /** The sizes asked for by every allocation that succeeded, in order: the churn repeats them. */
+  readonly history: number[] = [];
+  /** Calls of free and realloc, which a mote build counts in `mote_frees`. */
+  frees = 0;
+  /** The heap's end address the next reset starts with; the limit's end as last set. */
+  limitEnd: number;
+  /** Whether realloc to 0 bytes is checked: only mote's answer is defined. */
+  readonly reallocZero: boolean;
+  /** Whether this run's allocator is mote's checked build, which reports misuse. */
+  readonly checked: boolean;
   /** The allocator as a mote build; only differential runs have one. */
-  get mote(): MoteAllocator {
-    return this.real as MoteAllocator;
+  readonly mote: MoteAllocator;
+
+  /** `alignment`: the alignment every plain allocation must have. */
+  constructor(
+    readonly real: Allocator,
+    readonly diff: Differential | undefined,
+    readonly alignment: number,
+  ) {
+    super(() => real.memory.buffer, () => diff && [diff.base, this.mote.limit], {
+      overhead: diff?.model.overhead ?? HEADER,
+    });
+    this.mote = real as MoteAllocator;
+    this.limitEnd = diff?.limitEnd ?? 0;
+    this.reallocZero = diff !== undefined;
+    this.checked = diff !== undefined && diff.model.overhead > HEADER;
+    if (diff) this.#start();
   }
 
   /** Bytes left in the top region below the limit, as a request that fills it exactly. */
@@ -101,26 +119,23 @@ export class Session {
     return this.diff ? this.diff.model.limit - this.diff.base : 0;
   }
 
+  /** The C ABI's calls, as the allocation commands make them. */
   malloc(size: number): void {
     this.#allocation(`malloc(${size})`, (a) => a.malloc(size), size);
   }
-
   calloc(count: number, size: number): void {
     const what = `calloc(${count}, ${size})`;
     this.#allocation(what, (a) => a.calloc!(count, size), count * size, { zeroed: true });
   }
-
   alignedAlloc(alignment: number, size: number): void {
     const what = `aligned_alloc(${alignment}, ${size})`;
-    const aligned = { alignment: Math.max(alignment, this.#alignment) };
+    const aligned = { alignment: Math.max(alignment, this.alignment) };
     this.#allocation(what, (a) => a.aligned_alloc!(alignment, size), size, aligned);
   }
-
   reallocNull(size: number): void {
     this.frees++;
     this.#allocation(`realloc(0, ${size})`, (a) => a.realloc(0, size), size);
   }
-
   free(index: number): void {
     const block = this.contract.take(index, "free"), what = `free(${Contract.nameOf(block)})`;
     this.frees++;
@@ -129,19 +144,17 @@ export class Session {
     this.trace.push(what);
     this.#after();
   }
-
   realloc(index: number, size: number): void {
     const block = this.contract.take(index, "realloc");
     this.frees++;
     const what = `realloc(${Contract.nameOf(block)}, ${size})`;
     this.#allocation(what, (a) => a.realloc(block.ptr, size), size, { old: block });
   }
-
   usableSize(index: number): void {
     const block = this.live[index], what = `malloc_usable_size(${Contract.nameOf(block)})`;
     const usable = this.#call(what, (a) => a.malloc_usable_size!(block.ptr));
     this.trace.push(`${what} -> ${usable}`);
-    if (usable !== block.usable) this.#fail(`${what} changed to ${usable}`);
+    if (usable !== block.usable) this.fail(`${what} changed to ${usable}`);
     this.#after();
   }
 
@@ -152,11 +165,6 @@ export class Session {
     this.foreignPointer(ptr, then, "double free");
   }
 
-  /** Whether this run's allocator is mote's checked build, which reports misuse. */
-  get checked(): boolean {
-    return this.diff !== undefined && this.diff.model.overhead > HEADER;
-  }
-
   /**
    * Hands the allocator a pointer that is no live block: it must refuse it, changing nothing,
    * and a checked build must report exactly `kind` at it.
@@ -165,24 +173,17 @@ export class Session {
     if (call !== "malloc_usable_size") this.frees++;
     const what = `${call}(${ptr}), a pointer not live` +
       (forgedHeader === undefined ? "" : ` behind a forged header ${forgedHeader}`);
-    const view = () => new DataView(this.real.memory.buffer);
-    const saved = forgedHeader === undefined ? 0 : view().getUint32(ptr - HEADER, true);
-    const result = this.#call(what, (a) => {
-      if (a !== this.real || forgedHeader === undefined) return callWith(a);
+    const result = this.#call(what, (a) =>
       // the word in front, in a live block's bytes, reads as a header: in the wasm's memory only
-      view().setUint32(ptr - HEADER, forgedHeader, true);
-      try {
-        return callWith(a);
-      } finally {
-        view().setUint32(ptr - HEADER, saved, true);
-      }
-    });
+      a === this.real && forgedHeader !== undefined
+        ? withWord(a.memory, ptr - HEADER, forgedHeader, () => callWith(a))
+        : callWith(a));
     function callWith(a: Allocator) {
       if (call === "free") return a.free(ptr);
       return call === "realloc" ? a.realloc(ptr, 16) : a.malloc_usable_size!(ptr);
     }
     this.trace.push(`${what} -> ${result ?? "done"}`);
-    if (result) this.#fail(`${call} of ${ptr}, a pointer not live, returned ${result}`);
+    if (result) this.fail(`${call} of ${ptr}, a pointer not live, returned ${result}`);
     this.#after({ ptr, kind });
   }
 
@@ -220,12 +221,12 @@ export class Session {
     if (whole < 0) return;
     this.malloc(whole);
     if (this.live[0]?.ptr !== first + HEADER) {
-      this.#fail(`With every block freed, malloc(${whole}) did not get the first block`);
+      this.fail(`With every block freed, malloc(${whole}) did not get the first block`);
     }
     this.free(0);
     const picture = this.#readWasm();
     if (picture.blocks.length > 0 || picture.top !== first) {
-      this.#fail(`With every block freed, ${picture.blocks.length} blocks remain`);
+      this.fail(`With every block freed, ${picture.blocks.length} blocks remain`);
     }
   }
 
@@ -241,25 +242,18 @@ export class Session {
       .slice(0, 32);
     const highs: number[] = [];
     for (let round = 0; round < rounds; round++) {
-      let high = 0;
-      for (const size of sizes) {
-        this.malloc(size);
-        const block = this.live.at(-1);
-        if (block) high = Math.max(high, block.ptr + block.usable);
-      }
+      for (const size of sizes) this.malloc(size);
+      highs.push(Math.max(0, ...this.live.map((block) => block.ptr + block.usable)));
       while (this.live.length > 0) this.free(this.live.length - 1);
-      highs.push(high);
     }
     const settled = highs.slice(rounds / 2);
     if (settled.every((high, i) => i === 0 || high > settled[i - 1])) {
-      this.#fail(
+      this.fail(
         `Repeating the same allocations on an emptied heap uses ever higher addresses: ` +
           `${highs.join(", ")}`,
       );
     }
   }
-
-  // === The checks ===
 
   /** Calls the allocator, and the model if there is one; fails when they return differently. */
   #call<T extends number | void>(what: string, call: (allocator: Allocator) => T): T {
@@ -270,7 +264,7 @@ export class Session {
       const predicted = this.#attempt(what, "model", () => call(model));
       if (result !== predicted) {
         this.trace.push(`${what} -> ${result}`);
-        this.#fail(`${what} returned ${result}, but the model returned ${predicted}`);
+        this.fail(`${what} returned ${result}, but the model returned ${predicted}`);
       }
     }
     return result;
@@ -284,10 +278,10 @@ export class Session {
       // a rule of _oracles.ts broken inside the call (a hang, liveness) is reported as itself
       if (error instanceof OracleFailure) {
         this.trace.push(`${what} -> ${error.outcome}`);
-        return this.#fail(error.message);
+        return this.fail(error.message);
       }
       this.trace.push(`${what} -> threw`);
-      return this.#fail(`The ${who} threw in ${what}: ${error}`);
+      return this.fail(`The ${who} threw in ${what}: ${error}`);
     }
   }
 
@@ -295,23 +289,15 @@ export class Session {
    * A call that hands out a block: it must be aligned to `alignment`, zero if `zeroed`, and a
    * realloc of `old` must keep its bytes, or leave it intact when it fails.
    */
-  #allocation(
-    what: string,
-    call: (allocator: Allocator) => number,
-    requested: number,
-    { alignment = this.#alignment, zeroed = false, old }: {
-      alignment?: number;
-      zeroed?: boolean;
-      old?: Block;
-    } = {},
-  ): void {
+  #allocation(what: string, call: (a: Allocator) => number, requested: number, how: How = {}) {
+    const { alignment = this.alignment, zeroed = false, old } = how;
     const ptr = this.#call(what, call);
     if (ptr === 0) {
       this.trace.push(`${what} -> 0`);
       if (old) this.contract.restore(old, what);
     } else if (requested > U32_MAX) { // calloc's count times size
       this.trace.push(`${what} -> ${ptr}`);
-      this.#fail(`${what} returned ${ptr}, but the product overflows 32 bits`);
+      this.fail(`${what} returned ${ptr}, but the product overflows 32 bits`);
     } else {
       // the request, when the usable size cannot be asked
       const usable = this.real.malloc_usable_size
@@ -343,33 +329,29 @@ export class Session {
   #after(misuse?: { ptr: number; kind: MisuseReport }): void {
     this.contract.check("the last operation");
     if (!this.diff) return;
-    const reports = this.mote.takeReports();
+    const reports = this.mote.takeReports().join(", ");
     const expected = misuse === undefined || !this.checked ? "" : `${misuse.kind} at ${misuse.ptr}`;
-    if (reports.join() !== expected) {
-      this.#fail(
-        `The checked build reported [${reports.join(", ")}]` +
-          (misuse === undefined ? "" : `, not ${expected}`),
-      );
+    if (reports !== expected) {
+      this.fail(`The checked build reported [${reports}]${misuse ? `, not ${expected}` : ""}`);
     }
-    if (this.mote.frees() !== this.frees >>> 0) {
-      this.#fail(
-        `mote_frees() is ${this.mote.frees()}, not the ${this.frees} calls of free and realloc`,
-      );
+    const frees = this.mote.frees();
+    if (frees !== this.frees >>> 0) {
+      this.fail(`mote_frees() is ${frees}, not the ${this.frees} calls of free and realloc`);
     }
     const { model } = this.diff;
     const memory = this.real.memory.buffer.byteLength;
     if (memory !== model.memory.buffer.byteLength) {
-      this.#fail(`Memory is ${memory} bytes, but the model's is ${model.memory.buffer.byteLength}`);
+      this.fail(`Memory is ${memory} bytes, but the model's is ${model.memory.buffer.byteLength}`);
     }
     if (this.mote.top() !== model.top || this.mote.limit !== model.limit) {
-      this.#fail(
+      this.fail(
         `Top and limit are ${this.mote.top()} and ${this.mote.limit}, ` +
           `but the model's are ${model.top} and ${model.limit}`,
       );
     }
     if (model.limit === 0) return; // a heap of zero capacity has no bookkeeping to read
     const difference = differ(this.#readWasm(), model.picture());
-    if (difference) this.#fail(`The heap differs from the model's: ${difference}`);
+    if (difference) this.fail(`The heap differs from the model's: ${difference}`);
   }
 
   /**
@@ -385,7 +367,7 @@ export class Session {
       limit: this.mote.limit,
       poisonEdges: whole ? undefined : POISON_EDGES,
     });
-    if (problems.length > 0) this.#fail(`The heap is damaged:\n  ${problems.join("\n  ")}`);
+    if (problems.length > 0) this.fail(`The heap is damaged:\n  ${problems.join("\n  ")}`);
     return picture;
   }
 
@@ -396,13 +378,21 @@ export class Session {
     const started = this.#attempt(what, "allocator", () => this.mote.init(base, this.limitEnd));
     this.trace.push(`${what} -> ${started ? "started" : "failed"}`);
     if (started !== model.init(base, this.limitEnd)) {
-      this.#fail(`${what} ${started ? "started" : "failed"}, but the model's did not`);
+      this.fail(`${what} ${started ? "started" : "failed"}, but the model's did not`);
     }
     this.#after();
   }
+}
 
-  #fail(problem: string): never {
-    throw new FuzzFailure(problem, this.trace);
+/** What `call` returns, run with the 32-bit word at `at` in `memory` set to `value`. */
+export function withWord<T>(memory: WebAssembly.Memory, at: number, value: number, call: () => T) {
+  const view = () => new DataView(memory.buffer); // afresh: the call may grow the memory
+  const saved = view().getUint32(at, true);
+  view().setUint32(at, value, true);
+  try {
+    return call();
+  } finally {
+    view().setUint32(at, saved, true);
   }
 }
 
@@ -414,12 +404,10 @@ function differ(actual: HeapPicture, expected: HeapPicture): string | undefined 
   }
   const blocks = differBlocks(actual.blocks, expected.blocks);
   if (blocks) return blocks;
-  for (const lists of ["lists", "quick"] as const) {
-    for (let index = 0; index < actual[lists].length; index++) {
-      if (actual[lists][index].join() !== expected[lists][index].join()) {
-        return `${lists} ${index} is [${actual[lists][index]}], not [${expected[lists][index]}]`;
-      }
-    }
+  for (const name of ["lists", "quick"] as const) {
+    const [lists, expectedLists] = [actual[name], expected[name]];
+    const i = lists.findIndex((list, i) => list.join() !== expectedLists[i].join());
+    if (i >= 0) return `${name} ${i} is [${lists[i]}], not [${expectedLists[i]}]`;
   }
   return undefined;
 }
