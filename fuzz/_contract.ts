@@ -122,13 +122,7 @@ export class Contract {
         this.fail(`Block ${ptr} + ${usable} overlaps ${Contract.nameOf(other)} at ${other.ptr}`);
       }
     }
-    if (zeroed) {
-      const bytes = new Uint8Array(this.buffer(), ptr);
-      for (const [from, to] of extents(requested, WHOLE, EDGE)) {
-        const at = bytes.subarray(from, to).findIndex((byte) => byte !== 0);
-        if (at >= 0) this.fail(`calloc's byte ${from + at} at ${ptr} is ${bytes[from + at]}`);
-      }
-    }
+    if (zeroed) this.zeroed(this.buffer(), ptr, requested, "calloc");
     this.live.push(block);
     const until = this.freedUntil;
     // the block's end: usable bytes and overhead, in ALIGN steps (the checked build's red zone
@@ -144,6 +138,15 @@ export class Contract {
       fillPattern(this.buffer(), ptr, block.id, from, to);
     }
     return block;
+  }
+
+  /** Checks that `requested` bytes at `ptr` in `buffer` are zero, as `whose` calloc promises. */
+  zeroed(buffer: ArrayBufferLike, ptr: number, requested: number, whose: string): void {
+    const bytes = new Uint8Array(buffer, ptr);
+    for (const [from, to] of extents(requested, WHOLE, EDGE)) {
+      const at = bytes.subarray(from, to).findIndex((byte) => byte !== 0);
+      if (at >= 0) this.fail(`${whose}'s byte ${from + at} at ${ptr} is ${bytes[from + at]}`);
+    }
   }
 
   /** Verifies a live block whole, as read before a free or a move; or its `upTo` bytes at `at`. */

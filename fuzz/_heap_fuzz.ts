@@ -85,14 +85,14 @@ export class HeapRun extends Run {
     this.checked = checked;
     this.poisonedTo = poisonAtInit(pages * PAGE, base + limit);
     this.#bytes = pages * PAGE;
+    // the owner's bytes either side of the region, and the zeros beyond them
+    const end = Math.min(base + limit, pages * PAGE), near = Math.max(0, base - NEAR);
+    const owners = region ? [[near, base], [end, Math.min(end + NEAR, pages * PAGE)]] : [];
     if (region) {
-      // the owner's bytes either side of the region, and the zeros beyond them
-      const end = Math.min(base + limit, pages * PAGE), near = Math.max(0, base - NEAR);
       this.contract.appeared(0, near);
       this.contract.appeared(Math.min(end + NEAR, pages * PAGE), pages * PAGE);
-      this.ownerWrites(near, base);
-      this.ownerWrites(end, Math.min(end + NEAR, pages * PAGE));
     }
+    for (const [from, to] of owners) this.ownerWrites(from, to);
     const at = region ? { base, limit, checked } : { limit, checked };
     const kinds = build === "fast" ? [fastKind, FastModelHeap] : [kind, ModelHeap];
     const made = kinds.map((k, i) => attempt(() => new k({ memory: memories[i], ...at })));
@@ -101,6 +101,7 @@ export class HeapRun extends Run {
       this.fail(`new Heap: the heap gave ${show(made[0])}, the model ${show(made[1])}`);
     }
     [this.heap, this.model] = [made[0].value, made[1].value];
+    for (const [from, to] of owners) this.#mirror(from, to);
     this.first = rootOf(this.heap.base) + FIRST + HEADER;
     this.after("new Heap");
   }
@@ -126,7 +127,24 @@ export class HeapRun extends Run {
   hold(ptr: number | undefined, requested: number, alignment = ALIGN, zeroed = false): void {
     if (ptr === undefined) return;
     const usable = this.heap.usableSize(ptr), bounds = this.bounds;
+    // ModelHeap keeps calloc's promise too, on its own memory, which holds what the program wrote
+    if (zeroed) {
+      this.contract.zeroed(this.model.memory.buffer, ptr, requested, "ModelHeap's calloc");
+    }
     this.contract.place(ptr, requested, usable, { alignment, zeroed, bounds });
+    this.#mirror(ptr, ptr + usable);
+  }
+
+  /**
+   * Writes what the program wrote to the heap's memory (`[from, to)`, its blocks' patterns and
+   * the owner's bytes) to the model's too, so that ModelHeap's calloc and realloc are held to
+   * the contract as well: what the model clears and copies is then not zeros by chance.
+   */
+  #mirror(from: number, to: number): void {
+    const source = new Uint8Array(this.heap.memory.buffer);
+    const target = new Uint8Array(this.model.memory.buffer);
+    to = Math.min(to, source.length, target.length);
+    if (from < to) target.set(source.subarray(from, to), from);
   }
 
   /** The Heap API's calls, as the allocation commands make them. */
@@ -165,7 +183,14 @@ export class HeapRun extends Run {
   moved(old: Block, moved: number, requested: number, what: string): void {
     const usable = this.heap.usableSize(moved), kept = Math.min(old.usable, usable);
     const how = { kept, what, alignment: ALIGN, bounds: this.bounds };
+    const [real, model] = [this.heap, this.model].map((h) => new Uint8Array(h.memory.buffer));
+    const lost = real.subarray(moved, moved + kept).findIndex((b, i) => model[moved + i] !== b);
+    if (lost >= 0) {
+      const [was, is] = [real[moved + lost], model[moved + lost]];
+      this.fail(`${what}: ModelHeap's realloc kept byte ${lost} at ${moved} as ${is}, not ${was}`);
+    }
     this.contract.moved(old, moved, requested, usable, how);
+    this.#mirror(moved, moved + usable);
   }
 
   /** Frees the live block at `index` through `free` (the Heap's or another module's). */
@@ -183,6 +208,7 @@ export class HeapRun extends Run {
     this.trace.push(what);
     this.contract.ownerWrites(from, to);
     if (!this.heap) return;
+    this.#mirror(from, to);
     // the heap's poison above the top is gone where the owner wrote, once it is the heap's again
     this.poisonedTo = Math.min(this.poisonedTo, Math.max(from, this.top));
     this.after(what);
