@@ -29,6 +29,7 @@ const mutantsOf =
       : { file, name, where, find, replace, equivalent };
 const mote = mutantsOf("asm/mote.ts"), shared = mutantsOf("asm/shared.ts");
 const liveBlocks = mutantsOf("src/_live_blocks.ts"), heap = mutantsOf("src/heap.ts");
+const model = mutantsOf("src/_model_allocator.ts");
 
 /** The mutants: every function, both builds. */
 export const MUTANTS: readonly Mutant[] = [
@@ -537,6 +538,15 @@ export const MUTANTS: readonly Mutant[] = [
   mote("realloc", "checked: a block grown into its free neighbour forgets freed blocks there", [
     "    if (CHECKED) keepMarks = true; // the rest trimmed below was the free right neighbour's\n",
     "",
+  ]),
+  // ModelHeap is an API too: its calloc and realloc keep the contract on its own memory
+  model("calloc", "model: calloc leaves a used block's last byte as it was", [
+    "fill(0, ptr, Math.min(ptr + bytes, pristine));",
+    "fill(0, ptr, Math.min(ptr + bytes, pristine) - 1);",
+  ]),
+  model("realloc", "model: a realloc that moves copies one byte short", [
+    "copyWithin(moved, ptr, ptr + this.#usable(block));",
+    "copyWithin(moved, ptr, ptr + this.#usable(block) - 1);",
   ]),
 ];
 
