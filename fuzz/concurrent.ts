@@ -19,6 +19,7 @@ import {
   sharedEngine,
   type SharedHeap,
   sharedModule,
+  spinOnly,
   startLog,
   ticketsOf,
 } from "../src/_shared_engine.ts";
@@ -274,7 +275,10 @@ async function runOnce(
   const maker = sharedEngine(memory, base, false, module);
   if (!maker.init(base, limitEnd)) throw new Error(`A heap at ${base} could not start`);
   startLog(maker, LOG_AT, entries);
-  const heap = Heap.attach({ memory, base, module });
+  // the main thread spins, never sleeps, on a lock a worker holds: this thread watches for lost
+  // wake-ups, and a build whose release wakes nobody would leave it asleep for good
+  let heap!: Heap;
+  spinOnly(() => heap = Heap.attach({ memory, base, module }));
   const first = ticketsOf(memory, base);
   const barrier = new SharedArrayBuffer(4 * (1 + MAX_WORKERS));
   // the main thread raises the limit meanwhile, whenever its timers fire: the log says when

@@ -179,11 +179,19 @@ export function canWait(): boolean {
 }
 
 /**
- * Makes this thread's shared heaps attached from now on spin where they would wait, as on a
- * browser's main thread: for testing that path anywhere.
+ * Makes this thread's shared heaps attached from now on (or, given `attaching`, those it
+ * attaches) spin where they would wait, as on a browser's main thread: for testing that path
+ * anywhere, and for a thread that must never sleep on a lock.
  */
-export function spinOnly(): void {
+export function spinOnly(attaching?: () => void): void {
+  const was = canWait();
   waitAllowed = false;
+  if (attaching === undefined) return;
+  try {
+    attaching();
+  } finally {
+    waitAllowed = was;
+  }
 }
 
 /** Whether `memory` is a shared WebAssembly memory. */
