@@ -24,9 +24,8 @@
  */
 import { parseArgs } from "../scripts/_cli.ts";
 import { layOut, loadReplayer, release, type Replayer, runWasm } from "./harness.ts";
-import { BASELINE, loadPeers } from "./peers.ts";
-import { measureWorkload, median } from "./report.ts";
-import { type Peer, wasmPeer } from "./peers.ts";
+import { BASELINE, loadPeers, type Peer, wasmPeer } from "./peers.ts";
+import { measureWorkload, median, table } from "./report.ts";
 import { compileAs, setup } from "./setup.ts";
 import { FREE, measure, readTrace, synthetic, tracePaths, type Workload } from "./workloads.ts";
 
@@ -152,6 +151,10 @@ export function paths(n = 500_000): Workload[] {
 
 const pct = (n: number, of: number) => `${((100 * n) / of).toFixed(1)}%`;
 
+/** A speed cell: ns/op, and the time over mote's unless `peer` is mote. */
+const cell = ({ ns, ratio }: { ns: number; ratio: number }, peer?: string) =>
+  peer === BASELINE ? ns.toFixed(1) : `${ns.toFixed(1)} (${ratio.toFixed(2)}×)`;
+
 /** Each peer's in-wasm ns/op (above the loop) and time over mote's, measured back to back. */
 function speeds(
   workload: Workload,
@@ -191,19 +194,12 @@ if (import.meta.main) {
   // 1. the paths alone, mote against its peers
   const { peers: all } = await loadPeers();
   const wasmPeers = all.filter((p) => p.kind === "wasm");
-  console.log(`| path | ${wasmPeers.map((p) => p.name).join(" | ")} |`);
-  console.log(`| --- |${wasmPeers.map(() => " ---: |").join("")}`);
-  for (const workload of paths()) {
+  const pathRows = paths().map((workload) => {
     const s = speeds(workload, wasmPeers, replayer, rounds);
-    console.log(
-      `| ${workload.description} | ` +
-        wasmPeers.map((p) => {
-          const { ns, ratio } = s.get(p.name)!;
-          return p.name === BASELINE ? ns.toFixed(1) : `${ns.toFixed(1)} (${ratio.toFixed(2)}×)`;
-        }).join(" | ") + " |",
-    );
     release(workload);
-  }
+    return [workload.description, ...wasmPeers.map((p) => cell(s.get(p.name)!, p.name))];
+  });
+  console.log(table(["path", ...wasmPeers.map((p) => p.name)], pathRows));
   console.log("\ncells: in-wasm ns/op above the loop (time over mote's, measured back to back)\n");
   if (args["paths-only"]) Deno.exit(0);
 
@@ -222,15 +218,13 @@ if (import.meta.main) {
     peers.push(wasmPeer(name, name, await build(text, [...flags])));
   }
   peers.push(...all.filter((p) => p.name === "emscripten dlmalloc")); // the fastest peer
-  console.log("| variant | bytes |\n| --- | ---: |");
-  for (const p of peers) console.log(`| ${p.name} | ${p.wasm!.length} |`);
+  console.log(table(["variant", "bytes"], peers.map((p) => [p.name, `${p.wasm!.length}`])));
 
   const workloads = [
     ...synthetic(),
     ...await Promise.all(tracePaths().map((p) => readTrace(p))),
   ].filter((w) => !only || only.includes(w.name));
-  const rows: string[] = [];
-  const speed: string[] = [];
+  const rows: string[][] = [], speed: string[][] = [];
   for (const workload of workloads) {
     layOut(workload);
     const instance = counted.create(workload.peakLive);
@@ -246,54 +240,41 @@ if (import.meta.main) {
     const mallocs = counts[0] + counts[2] + hits;
     const splits = counts[8] + counts[15];
     const releases = ops[2] + counts[11] - pushed + flushed + splits;
-    rows.push(
-      `| ${workload.name} | ${ops[1] + ops[4]} / ${ops[2]} / ${ops[3]} | ` +
-        `${pct(hits, mallocs)} / ${pct(counts[0] - counts[1], mallocs)} / ` +
-        `${pct(counts[1], mallocs)} / ${pct(counts[2], mallocs)} | ` +
-        `${pct(hits, lookups)} | ${pct(overBound, pushed + overBound)} | ` +
-        `${flushes} (${flushed}) | ` +
-        `${pct(counts[4], releases)} / ${pct(counts[6], releases)} / ${
-          pct(counts[5], releases)
-        } | ` +
-        `${pct(splits, mallocs + ops[3])} | ` +
-        `${
-          ops[3]
-            ? `${pct(counts[9], ops[3])} / ${pct(counts[10], ops[3])} / ${pct(counts[11], ops[3])}`
-            : "—"
-        } | ` +
-        `${((counts[12] + counts[13]) / workload.count).toFixed(2)} | ` +
-        `${(counts[14] / mallocs).toFixed(2)} | ` +
-        `${counts[3]} | ${(run.used / workload.peakLive).toFixed(3)} | ` +
-        `${(blockFloor(workload) / workload.peakLive).toFixed(3)} |`,
-    );
+    rows.push([
+      workload.name,
+      `${ops[1] + ops[4]} / ${ops[2]} / ${ops[3]}`,
+      `${pct(hits, mallocs)} / ${pct(counts[0] - counts[1], mallocs)} / ` +
+      `${pct(counts[1], mallocs)} / ${pct(counts[2], mallocs)}`,
+      pct(hits, lookups),
+      pct(overBound, pushed + overBound),
+      `${flushes} (${flushed})`,
+      `${pct(counts[4], releases)} / ${pct(counts[6], releases)} / ${pct(counts[5], releases)}`,
+      pct(splits, mallocs + ops[3]),
+      ops[3]
+        ? `${pct(counts[9], ops[3])} / ${pct(counts[10], ops[3])} / ${pct(counts[11], ops[3])}`
+        : "—",
+      ((counts[12] + counts[13]) / workload.count).toFixed(2),
+      (counts[14] / mallocs).toFixed(2),
+      `${counts[3]}`,
+      (run.used / workload.peakLive).toFixed(3),
+      (blockFloor(workload) / workload.peakLive).toFixed(3),
+    ]);
     const s = speeds(workload, peers, replayer, rounds);
-    speed.push(
-      `| ${workload.name} | ` +
-        peers.map((p) => {
-          const { ns, ratio, used } = s.get(p.name)!;
-          return `${ns.toFixed(1)} (${ratio.toFixed(2)}×), ${used.toFixed(3)}×`;
-        }).join(" | ") + " |",
-    );
+    speed.push([
+      workload.name,
+      ...peers.map((p) => `${cell(s.get(p.name)!)}, ${s.get(p.name)!.used.toFixed(3)}×`),
+    ]);
     release(workload);
   }
-  console.log(
-    "\n| workload | malloc / free / realloc | " +
-      "malloc from a quick list / own class / class above / top | " +
-      "quick hits ÷ lookups (below SMALL) | small frees over the bound | " +
-      "flushes (blocks flushed) | " +
-      "release (free, split rest) merging left / right / into top | splits per alloc | " +
-      "realloc into right / into top / moved | list inserts + removes per op | " +
-      "list steps scanned per malloc | memory.grow | " +
-      "memory ÷ peak live | block floor ÷ peak live |",
-  );
-  console.log(`| --- |${" ---: |".repeat(13)}`);
-  for (const row of rows) console.log(row);
-  console.log(
-    `\n| workload | ${
-      peers.map((p) => p.name === BASELINE ? "-Oz (shipped)" : p.name).join(" | ")
-    } |\n| --- |${peers.map(() => " ---: |").join("")}`,
-  );
-  for (const row of speed) console.log(row);
+  const columns = ("workload | malloc / free / realloc | malloc from a quick list / own class / " +
+    "class above / top | quick hits ÷ lookups (below SMALL) | small frees over the bound | " +
+    "flushes (blocks flushed) | release (free, split rest) merging left / right / into top | " +
+    "splits per alloc | realloc into right / into top / moved | list inserts + removes per op | " +
+    "list steps scanned per malloc | memory.grow | memory ÷ peak live | block floor ÷ peak live")
+    .split(" | ");
+  console.log(`\n${table(columns, rows)}\n`);
+  const names = peers.map((p) => p.name === BASELINE ? "-Oz (shipped)" : p.name);
+  console.log(table(["workload", ...names], speed));
   console.log(
     "\ncells: in-wasm ns/op above the loop (time over -Oz's, back to back), memory ÷ peak live",
   );

@@ -236,7 +236,12 @@ function why(results: Results, workload: string, peer: string): string {
   return "—";
 }
 
-function table(header: string[], rows: string[][], align: string[]): string {
+/** A Markdown table: its first column left-aligned and the others right, unless `align` says. */
+export function table(
+  header: string[],
+  rows: string[][],
+  align = header.map((_, i) => i ? "---:" : "---"),
+): string {
   const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
   return [line(header), line(align), ...rows.map(line)].join("\n");
 }
@@ -270,7 +275,6 @@ function tables(
         ...wasmPeers.map((p) => withRatio(cost(results, w, p, "wasm"), "wasm", w, p)),
       ];
     }),
-    ["---", ...Array(wasmPeers.length + 1).fill("---:")],
   );
   const speedJs = table(
     ["workload", "no-op", ...allPeers],
@@ -281,7 +285,6 @@ function tables(
         ...allPeers.map((p) => withRatio(cost(results, w, p, "js"), "js", w, p)),
       ];
     }),
-    ["---", ...Array(allPeers.length + 1).fill("---:")],
   );
   const memory = table(
     ["workload", "peak live", ...allPeers],
@@ -295,7 +298,6 @@ function tables(
         return p === BASELINE ? `**${text}**` : text;
       }),
     ]),
-    ["---", ...Array(allPeers.length + 1).fill("---:")],
   );
   const size = table(
     ["module", "bytes", "gzip", "what it is"],
