@@ -97,16 +97,9 @@ export function instrument(source: string): { text: string; missing: string[] } 
   return { text, missing };
 }
 
-/** Compiles a variant of asm/mote.ts, edited by `edit`, with `flags`. */
+/** Compiles a variant of asm/mote.ts, its text `text`, with `flags`. */
 async function build(text: string, flags: string[]): Promise<Uint8Array<ArrayBuffer>> {
-  const dir = await Deno.makeTempDir();
-  try {
-    const path = `${dir}/mote.ts`;
-    await Deno.writeTextFile(path, text);
-    return new Uint8Array(await compileAs(path, [...flags, ...SHIPPED_FLAGS]));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  return new Uint8Array(await compileAs("asm/mote.ts", [...flags, ...SHIPPED_FLAGS], text));
 }
 
 /** The peak of live bytes counted in mote's block sizes: what no fragmentation would take. */
@@ -163,16 +156,11 @@ function speeds(
   rounds: number,
 ): Map<string, { ns: number; ratio: number; used: number }> {
   const cells = measureWorkload(workload, peers, replayer.noop, replayer, rounds, ["wasm"]);
-  const out = new Map<string, { ns: number; ratio: number; used: number }>();
-  for (const peer of peers) {
-    const cell = cells[peer.name];
-    out.set(peer.name, {
-      ns: (median(cell.wasmNet) * 1e6) / workload.count,
-      ratio: peer.name === BASELINE ? 1 : median(cell.wasmRatio),
-      used: (cell.used ?? NaN) / workload.peakLive,
-    });
-  }
-  return out;
+  return new Map(peers.map(({ name }) => [name, {
+    ns: (median(cells[name].wasmNet) * 1e6) / workload.count,
+    ratio: name === BASELINE ? 1 : median(cells[name].wasmRatio),
+    used: (cells[name].used ?? NaN) / workload.peakLive,
+  }]));
 }
 
 if (import.meta.main) {

@@ -45,12 +45,17 @@ export const AS_TARGETS: AsTarget[] = [
   { out: "noop.wasm", source: "bench/asm/noop.ts", flags: asFlags("stub") },
 ];
 
-/** Compiles one AssemblyScript file in memory. */
-export async function compileAs(source: string, flags: string[]): Promise<Uint8Array> {
+/** Compiles one AssemblyScript file in memory; `text`, when given, stands for its contents. */
+export async function compileAs(
+  source: string,
+  flags: string[],
+  text?: string,
+): Promise<Uint8Array> {
   let wasm: Uint8Array | undefined;
   const stderr: string[] = [];
   const { error } = await asc.main([source, "--outFile", "out.wasm", ...flags], {
     readFile: (name: string, baseDir: string) => {
+      if (text !== undefined && name === source) return text;
       try {
         return Deno.readTextFileSync(new URL(`${baseDir}/${name}`, ROOT));
       } catch {
