@@ -126,8 +126,11 @@
 // pops it. To every other path a quick-listed block is a used one, tagged QUICK instead of FREE:
 // neighbours neither merge with it nor set LEFT_FREE for it, and blockOf refuses it. The lists
 // hold at most QUICK_BOUND * (16 + 32 + … + 240) bytes; they are emptied into the free lists,
-// merging each block, when a request finds no fit in them or the free lists, before the top region
-// is carved: no memory is taken from the top region, grown, or refused for want of what they hold.
+// merging each block, when a request finds no fit in them, in the free lists, or in the top region
+// within the memory as it is, before the memory grows: no memory is grown or refused for want of
+// what they hold. The top region may be carved while they hold blocks: emptying them on every
+// request the free lists missed (most of them large: sqlite's page buffers) emptied them for
+// nothing, and kept sqlite's trace 1.8 times slower (bench/README.md).
 
 // Quick lists are the fast build's, and the checked build's, which checks them. In the smallest
 // build they would cost 267 bytes (1,781 -> 2,048 at the time), which its budget of 2 KiB cannot
@@ -421,6 +424,15 @@ function memoryEnd(): usize {
 }
 
 /**
+ * Whether the top region holds `size` bytes below the limit in the memory as it is, so that
+ * carving them grows nothing (room() carves them either way; this only looks).
+ */
+function inMemory(size: usize): bool {
+  let need = top + size + HEADER;
+  return need >= size && need <= min(limit, memoryEnd());
+}
+
+/**
  * A used block of at least `size` bytes (a multiple of ALIGN), or 0. The first of the first SCAN
  * blocks of the request's own class that fits is taken (below SMALL, the head always fits);
  * otherwise the head of the next non-empty class, which fits whatever its size; otherwise the
@@ -465,9 +477,9 @@ function allocate(size: usize): usize {
     }
   }
   if (!block) {
-    // nothing listed fits: what waits in the quick lists is merged, and the lists searched again,
-    // before the top region is carved (which would leave them unmerged below it)
-    if (QUICK_LISTS && load<u32>(root, QUICK_COUNT)) {
+    // nothing listed fits: unless the top region holds the request in the memory there is, what
+    // waits in the quick lists is merged, and the lists searched again, before the memory grows
+    if (QUICK_LISTS && load<u32>(root, QUICK_COUNT) && !inMemory(size)) {
       if (CHECKED && quickListsDamaged()) return 0;
       flush();
       return allocate(size); // once: the quick lists are empty now

@@ -72,7 +72,9 @@ const HOPELESS = [
   MAX_LIMIT - 200,
 ];
 
-/** Request sizes; with `relative`, also sizes near what is left below the limit. */
+/**
+ * Request sizes; with `relative`, also sizes near what is left below the limit and in the memory.
+ */
 export function sizes(relative: boolean): fc.Arbitrary<Size> {
   const absolute: fc.WeightedArbitrary<Size>[] = [
     { weight: 8, arbitrary: fc.integer({ min: 0, max: 256 }) },
@@ -85,6 +87,7 @@ export function sizes(relative: boolean): fc.Arbitrary<Size> {
   return fc.oneof(
     ...absolute,
     { weight: 2, arbitrary: fc.integer({ min: -40, max: 40 }).map((room) => ({ room })) },
+    { weight: 2, arbitrary: fc.integer({ min: -40, max: 40 }).map((memory) => ({ memory })) },
     { weight: 1, arbitrary: fc.integer({ min: -600, max: 40 }).map((limit) => ({ limit })) },
   );
 }

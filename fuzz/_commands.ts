@@ -11,10 +11,16 @@ import { U32_MAX } from "../src/_validate.ts";
 import type { PointerCall, Session } from "./_session.ts";
 
 /**
- * A request size: bytes, or bytes relative to what is left below the limit (`room`: a request
- * that fills the top region exactly) or to the limit itself.
+ * A request size: bytes, or bytes relative to what is left in the top region below the limit
+ * (`room`: a request that fills it exactly), to what is left of it in the memory as it is
+ * (`memory`: a request that fills it without growing the memory, the edge where a miss empties the
+ * quick lists first), or to the limit itself.
  */
-export type Size = number | { readonly room: number } | { readonly limit: number };
+export type Size =
+  | number
+  | { readonly room: number }
+  | { readonly memory: number }
+  | { readonly limit: number };
 
 /**
  * The most a relative size asks for: near a limit of gigabytes it would fill gigabytes of
@@ -22,17 +28,29 @@ export type Size = number | { readonly room: number } | { readonly limit: number
  */
 const RELATIVE_CAP = 8 << 20;
 
-/** The bytes a size asks for in a heap with `room` left below a limit of `limitBytes`. */
-export function resolve(size: Size, heap: { room: number; limitBytes: number }): number {
+/** The bytes a size asks for in a heap with `room` (`memoryRoom`) left, a limit of `limitBytes`. */
+export function resolve(
+  size: Size,
+  heap: Pick<Driven, "room" | "memoryRoom" | "limitBytes">,
+): number {
   if (typeof size === "number") return Math.min(U32_MAX, Math.max(0, size));
-  const bytes = "room" in size ? heap.room + size.room : heap.limitBytes + size.limit;
-  return Math.min(RELATIVE_CAP, Math.max(0, bytes));
+  const [base, delta] = relative(size, heap);
+  return Math.min(RELATIVE_CAP, Math.max(0, base + delta));
+}
+
+/** What a relative size is relative to, in `to`'s terms, and by how much. */
+function relative<T>(
+  size: Exclude<Size, number>,
+  to: { room: T; memoryRoom: T; limitBytes: T },
+): [T, number] {
+  if ("room" in size) return [to.room, size.room];
+  return "memory" in size ? [to.memoryRoom, size.memory] : [to.limitBytes, size.limit];
 }
 
 /** A size as the trace shows it. */
 export function show(size: Size): string {
   if (typeof size === "number") return String(size);
-  const [name, delta] = "room" in size ? ["room", size.room] : ["limit", size.limit];
+  const [name, delta] = relative(size, { room: "room", memoryRoom: "memory", limitBytes: "limit" });
   return delta === 0 ? name : `${name}${delta > 0 ? "+" : ""}${delta}`;
 }
 
@@ -43,6 +61,8 @@ export function show(size: Size): string {
 export interface Driven {
   readonly live: readonly { readonly requested: number }[];
   readonly room: number;
+  /** Bytes left in the top region in the memory as it is, as a request that fills it exactly. */
+  readonly memoryRoom: number;
   readonly limitBytes: number;
   /** Whether realloc to 0 bytes is defined (mote's is; C leaves it to the implementation). */
   readonly reallocZero: boolean;

@@ -225,6 +225,12 @@ export class HeapRun extends Run {
     return Math.max(0, this.heap.base + this.heap.limit - this.top - 16);
   }
 
+  /** Bytes a request may ask to fill the top region in the memory as it is, capped. */
+  get memoryRoom(): number {
+    const end = Math.min(this.heap.base + this.heap.limit, this.heap.memory.buffer.byteLength);
+    return Math.max(0, end - this.top - 16);
+  }
+
   /** The heap's limit in bytes. */
   get limitBytes(): number {
     return this.heap.limit;
@@ -659,9 +665,12 @@ function plan(run: HeapRun, damage: Damage, via: Via, n: number): Plan | undefin
     : [before, uaf(before + 8)];
   switch (via) {
     case "flush": {
-      // a request no listed block fits, nor a quick list (SMALL and up): the quick lists are
-      // flushed, and first each quick-listed block's neighbours are checked
+      // a request no listed block fits, nor a quick list (SMALL and up), nor the top region in
+      // the memory as it is: the quick lists are flushed, and first each quick-listed block's
+      // neighbours are checked
       const sizes = blocks.filter((b) => listed.has(b.address)).map((b) => b.size);
+      const { base, limit, memory } = run.heap;
+      sizes.push(Math.min(base + limit, memory.buffer.byteLength) - top);
       // a quick-listed right neighbour finds f by its back word; a left one reads f's header and
       // back word, and takes a mismatch for its own overflow into f; a list neighbour of f checked
       // first reports its own link to f

@@ -74,7 +74,10 @@ export const MUTANTS: readonly Mutant[] = [
   mote(
     "room",
     "the top region ends at the limit, not a header before it",
-    ["let need = top + size + HEADER;", "let need = top + size;"],
+    [
+      "let need = top + size + HEADER;\n  if (need > limit",
+      "let need = top + size;\n  if (need > limit",
+    ],
     "blocks start 4 bytes below a 16-byte boundary and are multiples of 16, so none can end in " +
       "the last 4 bytes below a 16-aligned end: both ends admit the same blocks and ask for the " +
       "same pages",
@@ -196,6 +199,18 @@ export const MUTANTS: readonly Mutant[] = [
   mote("allocate", "the search is not made again after a flush", [
     "return allocate(size); // once: the quick lists are empty now",
     "if (!top) return allocate(size);",
+  ]),
+  mote("inMemory", "a miss empties the quick lists when the top region holds it exactly", [
+    "return need >= size && need <= min(limit, memoryEnd());",
+    "return need >= size && need < min(limit, memoryEnd());",
+  ]),
+  mote("inMemory", "a miss grows the memory while the quick lists hold blocks", [
+    "return need >= size && need <= min(limit, memoryEnd());",
+    "return need >= size && need <= limit;",
+  ]),
+  mote("allocate", "every miss empties the quick lists, though the top region holds it", [
+    "if (QUICK_LISTS && load<u32>(root, QUICK_COUNT) && !inMemory(size)) {",
+    "if (QUICK_LISTS && load<u32>(root, QUICK_COUNT)) {",
   ]),
   mote("realloc", "realloc does not flush a quick-listed right neighbour it could grow into", [
     "if (QUICK_LISTS && end - block < size && end != top && load<u32>(end) & QUICK) {",
@@ -543,6 +558,10 @@ export const MUTANTS: readonly Mutant[] = [
   model("realloc", "model: a realloc that moves copies one byte short", [
     "copyWithin(moved, ptr, ptr + this.#usable(block));",
     "copyWithin(moved, ptr, ptr + this.#usable(block) - 1);",
+  ]),
+  model("#inMemory", "model: a miss empties the quick lists when the top region holds it exactly", [
+    "return this.#top + size + HEADER <= Math.min(this.#limit, this.#memoryEnd());",
+    "return this.#top + size + HEADER < Math.min(this.#limit, this.#memoryEnd());",
   ]),
 ];
 

@@ -114,6 +114,13 @@ export class Session extends Run {
     return model.limit - model.top - HEADER - model.overhead;
   }
 
+  /** Bytes left in the top region in the memory as it is, as a request that fills it exactly. */
+  get memoryRoom(): number {
+    const { model } = this.diff!;
+    const end = Math.min(model.limit, model.memory.buffer.byteLength);
+    return end - model.top - HEADER - model.overhead;
+  }
+
   /** The heap's limit in bytes from its base. */
   get limitBytes(): number {
     return this.diff ? this.diff.model.limit - this.diff.base : 0;

@@ -61,10 +61,12 @@ export const VARIANTS: Variant[] = [
   {
     name: "fastWasm",
     doc: "mote built for speed over size (its commonest paths written out, -O3), owning its " +
-      "memory: the same policy and results as `ownWasm`.",
+      "memory, with quick lists of small freed blocks in front of the free lists (its " +
+      "`mote_quick` is their bound), so its pointers differ from `ownWasm`'s.",
     flags: ["-O3", "--maximumMemory", "65536", "--use", "MOTE_FAST=1"],
-    // 3,300 until malloc and free took the quick lists first (+141 bytes: bench/README.md)
-    budget: 3400,
+    // 3,300 until malloc and free took the quick lists first (+141 bytes), 3,400 until a miss
+    // carved the top region before emptying the quick lists (+60 bytes): bench/README.md
+    budget: 3500,
   },
   {
     name: "sharedWasm",

@@ -280,8 +280,9 @@ export class ModelAllocator {
    * small and has one; otherwise the first of the first SCAN blocks of the size's own class, from
    * its head, that is large enough; otherwise the head of the lowest non-empty class above, whose
    * every block is; otherwise a block is carved from the top region. No list is searched beyond
-   * its first SCAN blocks. Before the top region is carved, whatever waits in the quick lists is
-   * emptied into the free lists, and the search is made again.
+   * its first SCAN blocks. Before the memory grows for it (or is refused), whatever waits in the
+   * quick lists is emptied into the free lists, and the search is made again; the top region is
+   * carved without that when it holds the request in the memory as it is.
    */
   #allocate(size: number): Block | undefined {
     const waiting = size < SMALL ? this.#quick[size / ALIGN].pop() : undefined;
@@ -296,7 +297,7 @@ export class ModelAllocator {
       const above = this.#head(index);
       if (above) return this.#take(above, size);
     }
-    if (this.#flush()) return this.#allocate(size);
+    if (!this.#inMemory(size) && this.#flush()) return this.#allocate(size);
     if (!this.#room(size)) return undefined;
     const block = this.#add({ address: this.#top, size, free: false });
     this.#raiseTop(this.#top + size);
@@ -399,6 +400,11 @@ export class ModelAllocator {
     if (need > have && !this.#growMemoryTo(need, have)) return false;
     this.#seen = this.#memoryEnd();
     return true;
+  }
+
+  /** Whether the top region holds `size` bytes below the limit in the memory as it is. */
+  #inMemory(size: number): boolean {
+    return this.#top + size + HEADER <= Math.min(this.#limit, this.#memoryEnd());
   }
 
   /** Takes memory that another module grew since the model last looked for written. */
