@@ -118,12 +118,20 @@
 @inline const FIRST: usize = ROOT_SIZE + ALIGN - HEADER;
 
 // ╒═════════════════════ Quick lists (below SMALL) ═══════════════════╕
-// │ size | QUICK (| LEFT_FREE) │ next ► │ depth │ …                    │ a quick-listed block
-// └────────────────────────────┴────────┴───────┴──────────────────────┘ h, h+4, h+8
+// │ size | QUICK (| LEFT_FREE) │ next ► (a link) │ …                  │ a quick-listed block
+// └────────────────────────────┴─────────────────┴────────────────────┘ h, h+4
+//    3                   2                   1
+//  1 0 9 8 7 6 5 4 3 2 1 0 9 8 7 6 5 4 3 2 1 0 9 8 7 6 5 4 3 2 1 0  bits
+// ├─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┴─┼─┴─┴─┴─┤
+// │         the block's address, less its low bits           │length │ a link (0: none)
+// └───────────────────────────────────────────────────────────┴───────┘
 // Freeing a block of size s < SMALL whose right neighbour is not the top region pushes it on the
-// quick list of s, unmerged, when that list holds fewer than QUICK_BOUND blocks (`depth` counts the
-// blocks from it to the list's end, so the head's says how full the list is); a request of size s
-// pops it. To every other path a quick-listed block is a used one, tagged QUICK instead of FREE:
+// quick list of s, unmerged, when that list holds fewer than QUICK_BOUND blocks; a request of size
+// s pops it. A list's head (in the root) and each block's `next` is a link: the block's address,
+// whose low ALIGN_BITS bits are always ALIGN - HEADER, with them replaced by the length of the
+// list from that block on. So a free learns how full the list is from the head in the root,
+// without reading the head block's memory (which for a block freed long ago is a cache miss), and
+// a pop leaves the right length behind with the link it takes from the block. To every other path a quick-listed block is a used one, tagged QUICK instead of FREE:
 // neighbours neither merge with it nor set LEFT_FREE for it, and blockOf refuses it. The lists
 // hold at most QUICK_BOUND * (16 + 32 + … + 240) bytes; they are emptied into the free lists,
 // merging each block, when a request finds no fit in them, in the free lists, or in the top region
@@ -142,9 +150,9 @@
 @inline const QUICK_LISTS: bool = (isDefined(MOTE_FAST) || isDefined(MOTE_CHECKED)) &&
   !isDefined(MOTE_NO_QUICK);
 // @ts-ignore: decorator
-@inline const QUICK_BOUND: u32 = 8;
+@inline const QUICK_BOUND: u32 = 8; // at most ALIGN_MASK: a link's low bits count to it
 // @ts-ignore: decorator
-@inline const DEPTH: usize = NEXT; // a quick-listed block's `next` is at PREV, its depth at NEXT
+@inline const LINK: usize = PREV; // a quick-listed block's `next`, a link
 // How many blocks all the quick lists hold, kept in the root's padding after `poisoned`, so that a
 // request that no list serves knows at once whether there is anything to flush.
 // @ts-ignore: decorator
@@ -171,8 +179,8 @@
 //                                      guard = h ^ GUARD_KEY ^ slack * SLACK_BYTES
 // │ header │ prev │ next │ POISON … (FREED where a block began) │ back │ a free block
 // ├────────┼──────┼──────┴┬─────────────────────────────────────┴──────┤
-// │ header │ next │ depth │ POISON …                           │ guard  │ a quick-listed block
-// └────────┴──────┴───────┴────────────────────────────────────┴────────┘ checked when popped
+// │ header │ next │ POISON …                                   │ guard  │ a quick-listed block
+// └────────┴──────┴────────────────────────────────────────────┴────────┘ checked when popped
 // Same layout and policy as the release build, but a used block ends in a guard word, so it costs
 // OVERHEAD = 8 bytes instead of 4. The guard also holds the block's slack, the bytes between the
 // size asked for and the 16-byte rounded end (0 to 15, in each of the guard's four bytes, so that
@@ -442,10 +450,11 @@ function allocate(size: usize): usize {
   let block: usize = 0;
   if (QUICK_LISTS && size < SMALL) {
     let slot = root + (size >> (ALIGN_BITS - 2)); // less QUICK_HEADS: the word size / ALIGN
-    block = load<u32>(slot, QUICK_HEADS);
-    if (block) {
+    let head = load<u32>(slot, QUICK_HEADS);
+    if (head) {
+      block = linked(head);
       if (CHECKED) {
-        let damaged = quickDamage(block, size);
+        let damaged = quickDamage(block, size, head & ALIGN_MASK);
         if (damaged) {
           report(USE_AFTER_FREE, damaged);
           return 0;
@@ -602,16 +611,15 @@ function discard(block: usize): void {
   let size = header & ~TAGS;
   let slot = root + (size >> (ALIGN_BITS - 2)); // less QUICK_HEADS
   let head = load<u32>(slot, QUICK_HEADS);
-  let depth = head ? load<u32>(head, DEPTH) + 1 : 1;
-  if (depth > QUICK_BOUND) return false;
+  let length = (head & ALIGN_MASK) + 1; // the list's, with this block
+  if (length > QUICK_BOUND) return false;
   if (CHECKED) { // poisoned, and its guard kept: the left check of the block above reads it
     poison(block + HEADER, block + size - GUARD);
     setUsed(block, header);
   }
   store<u32>(block, header | QUICK);
-  store<u32>(block, head, PREV);
-  store<u32>(block, depth, DEPTH);
-  store<u32>(slot, block, QUICK_HEADS);
+  store<u32>(block, head, LINK);
+  store<u32>(slot, (block & ~ALIGN_MASK) | length, QUICK_HEADS);
   store<u32>(root, load<u32>(root, QUICK_COUNT) + 1, QUICK_COUNT);
   return true;
 }
@@ -619,9 +627,15 @@ function discard(block: usize): void {
 /** Pops the head of the quick list at `slot` (less QUICK_HEADS), `block`, and makes it used. */
 // @ts-ignore: decorator
 @inline function fromQuick(slot: usize, block: usize): void {
-  store<u32>(slot, load<u32>(block, PREV), QUICK_HEADS);
+  store<u32>(slot, load<u32>(block, LINK), QUICK_HEADS);
   store<u32>(root, load<u32>(root, QUICK_COUNT) - 1, QUICK_COUNT);
   setUsed(block, load<u32>(block) & ~QUICK); // LEFT_FREE stays: the block below may be free
+}
+
+/** The block a quick list's link names (not 0): its address, the length replaced. */
+// @ts-ignore: decorator
+@inline function linked(link: u32): usize {
+  return (link & ~ALIGN_MASK) | (ALIGN - HEADER);
 }
 
 /**
@@ -631,12 +645,12 @@ function discard(block: usize): void {
 function flush(): void {
   store<u32>(root, 0, QUICK_COUNT);
   for (let slot = root; slot < root + ROOT_SIZE - QUICK_HEADS; slot += sizeof<u32>()) {
-    let block = load<u32>(slot, QUICK_HEADS);
+    let link = load<u32>(slot, QUICK_HEADS);
     store<u32>(slot, 0, QUICK_HEADS);
-    while (block) {
-      let next = load<u32>(block, PREV);
+    while (link) {
+      let block = linked(link);
+      link = load<u32>(block, LINK); // before release() poisons it
       release(block, (load<u32>(block) & ~QUICK) | FREED_HERE); // the caller freed it
-      block = next;
     }
   }
 }
@@ -833,18 +847,19 @@ function freeDamage(block: usize, upTo: usize): usize {
 }
 
 /**
- * The first damaged word of a quick-listed block of `size` bytes, or 0: its header, its link
- * (which must lead to a block or end the list) and its poison.
+ * The first damaged word of a quick-listed block of `size` bytes, the list from it `length` long,
+ * or 0: its header, its link (which must end the list, or lead to a block and count one less) and
+ * its poison.
  */
-function quickDamage(block: usize, size: usize): usize {
+function quickDamage(block: usize, size: usize, length: u32): usize {
   let first = root + FIRST;
   if ((load<u32>(block) & ~LEFT_FREE) != (<u32>size | QUICK)) return block;
-  let next = load<u32>(block, PREV);
-  if (next && (next - first >= top - first || (next & ALIGN_MASK) != (first & ALIGN_MASK))) {
-    return block + PREV;
+  let next = load<u32>(block, LINK);
+  if (next ? (next & ALIGN_MASK) != length - 1 || linked(next) - first >= top - first : length != 1) {
+    return block + LINK;
   }
   if (load<u32>(block + size - GUARD) != (<u32>block ^ GUARD_KEY)) return block + size - GUARD;
-  return poisonDamage(block + NEXT + sizeof<u32>(), block + size - GUARD);
+  return poisonDamage(block + LINK + sizeof<u32>(), block + size - GUARD);
 }
 
 /**
@@ -854,15 +869,16 @@ function quickDamage(block: usize, size: usize): usize {
  */
 function quickListsDamaged(): bool {
   for (let size = MIN_BLOCK; size < SMALL; size += ALIGN) {
-    let block = load<u32>(root + QUICK_HEADS + (size >> (ALIGN_BITS - 2)));
-    while (block) {
-      let damaged = quickDamage(block, size);
+    let link = load<u32>(root + QUICK_HEADS + (size >> (ALIGN_BITS - 2)));
+    while (link) {
+      let block = linked(link);
+      let damaged = quickDamage(block, size, link & ALIGN_MASK);
       if (damaged) {
         report(USE_AFTER_FREE, damaged);
         return true;
       }
       if (neighboursDamaged(block, load<u32>(block))) return true;
-      block = load<u32>(block, PREV);
+      link = load<u32>(block, LINK);
     }
   }
   return false;
@@ -920,8 +936,9 @@ export function malloc(bytes: usize): usize {
   let size = blockSize(bytes);
   if (FAST && QUICK_LISTS && size < SMALL) { // allocate's path from a quick list
     let slot = root + (size >> (ALIGN_BITS - 2)); // less QUICK_HEADS
-    let block = load<u32>(slot, QUICK_HEADS);
-    if (block) {
+    let head = load<u32>(slot, QUICK_HEADS);
+    if (head) {
+      let block = linked(head);
       fromQuick(slot, block);
       return block + HEADER;
     }

@@ -556,7 +556,17 @@ function scatteredClass(run: HeapRun, classIndex: number, extra: number, fitAt: 
  * takes the block whole, or by the realloc that grows its left neighbour over it; the top
  * region's poison, by the malloc that carves over it.
  */
-const DAMAGE = ["guard", "redzone", "nextHeader", "prev", "next", "back", "poison", "top"] as const;
+const DAMAGE = [
+  "guard",
+  "redzone",
+  "nextHeader",
+  "prev",
+  "next",
+  "back",
+  "poison",
+  "top",
+  "link",
+] as const;
 const VIA = ["left", "right", "take", "grow", "scan", "flush"] as const;
 
 /** A report: its kind and address, or one of `or` (where the first check may fall elsewhere). */
@@ -638,6 +648,19 @@ function plan(run: HeapRun, damage: Damage, via: Via, n: number): Plan | undefin
   const image = { buffer: run.heap.memory.buffer, root: rootOf(run.heap.base), top };
   const { lists, quick } = readHeap({ ...image, limit: MAX_LIMIT }).picture;
   const listed = new Set(lists.flat()), quickListed = new Set(quick.flat());
+  if (damage === "link") {
+    // a quick list's head: its link to the next block, which the malloc of its size that pops it
+    // checks, the list's length in the link's low bits too (one more or one less, the address
+    // kept), or a link cut short, or one leading out of the heap
+    const head = via === "take" ? nth(quick.map((list) => list[0]).filter(Boolean), n) : undefined;
+    if (head === undefined) return undefined;
+    const address = head + HEADER, link = run.heap.view.getUint32(address, true);
+    const value = [link ^ 1, link + 1, 0, undefined][n % 4];
+    const size = blocks.find((b) => b.address === head)!.size;
+    const expect = (p: Outcome<unknown>) =>
+      taken(p) === head && value !== link ? uaf(address) : undefined;
+    return { address, value, bytes: size - 2 * HEADER, expect };
+  }
   const candidates = blocks.filter((b, i) =>
     listed.has(b.address) && (damage !== "poison" || b.size >= 32) && seeable(i) &&
     (via !== "scan" || classOf(b.size + ALIGN) === classOf(b.size)) &&
@@ -659,7 +682,8 @@ function plan(run: HeapRun, damage: Damage, via: Via, n: number): Plan | undefin
   // its own link to f when it is checked first
   const list = lists.find((list) => list.includes(f.address)) ?? [];
   const place = list.indexOf(f.address);
-  const before = list[place - 1] ?? -1, after = list[place + 1] ?? -1;
+  const before = list[place - 1] ?? -2, after = list[place + 1] ?? -2;
+  // (past a list's ends, no block: -2, which no outcome takes, -1 being "none taken")
   const [linked, linkedReport] = damage === "next"
     ? [after, uaf(after + 4)]
     : [before, uaf(before + 8)];

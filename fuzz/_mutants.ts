@@ -185,8 +185,8 @@ export const MUTANTS: readonly Mutant[] = [
   ]),
   // quick lists
   mote("toQuick", "a quick list holds one block past its bound", [
-    "if (depth > QUICK_BOUND) return false;",
-    "if (depth > QUICK_BOUND + 1) return false;",
+    "if (length > QUICK_BOUND) return false;",
+    "if (length > QUICK_BOUND + 1) return false;",
   ]),
   mote("discard", "a block ending at the top region waits in a quick list", [
     "if (QUICK_LISTS && size < SMALL && block + size != top && toQuick(block, header)) return;",
@@ -215,6 +215,18 @@ export const MUTANTS: readonly Mutant[] = [
   mote("realloc", "realloc does not flush a quick-listed right neighbour it could grow into", [
     "if (QUICK_LISTS && end - block < size && end != top && load<u32>(end) & QUICK) {",
     "if (QUICK_LISTS && end - block < size && end != top && load<u32>(end) & FREE) {",
+  ]),
+  mote("toQuick", "a push links the block with the list's old length", [
+    "store<u32>(slot, (block & ~ALIGN_MASK) | length, QUICK_HEADS);",
+    "store<u32>(slot, (block & ~ALIGN_MASK) | (length - 1), QUICK_HEADS);",
+  ]),
+  mote("linked", "a link names the block 16 bytes on", [
+    "return (link & ~ALIGN_MASK) | (ALIGN - HEADER);",
+    "return ((link & ~ALIGN_MASK) | (ALIGN - HEADER)) + ALIGN;",
+  ]),
+  mote("quickDamage", "checked: a link's length is not checked", [
+    "if (next ? (next & ALIGN_MASK) != length - 1 || linked(next) - first >= top - first : length != 1) {",
+    "if (next ? linked(next) - first >= top - first : false) {",
   ]),
   mote("flush", "a flush leaves the largest size's quick list", [
     "slot < root + ROOT_SIZE - QUICK_HEADS;",
@@ -400,8 +412,8 @@ export const MUTANTS: readonly Mutant[] = [
     ],
   ),
   mote("malloc", "fast: malloc's quick path takes the block of the next size up", [
-    "let block = load<u32>(slot, QUICK_HEADS);\n    if (block) {",
-    "let block = load<u32>(slot, QUICK_HEADS + 4);\n    if (block) {",
+    "let head = load<u32>(slot, QUICK_HEADS);\n    if (head) {\n      let block",
+    "let head = load<u32>(slot, QUICK_HEADS + 4);\n    if (head) {\n      let block",
   ]),
   mote("malloc", "fast: malloc carves the top region while blocks are listed", [
     "if (FAST && !flMap && !load<u32>(root, QUICK_COUNT) && room(size)) {",

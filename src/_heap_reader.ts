@@ -3,6 +3,7 @@
  * its blocks and lists, and what is wrong with the bytes themselves (tags, back words, links).
  */
 import {
+  ALIGN,
   CLASSES,
   FIRST,
   FL_COUNT,
@@ -138,7 +139,8 @@ export function readHeap(image: HeapImage): HeapReading {
       }
     }
     // a quick-listed block keeps a used block's guard (naming no slack), poisoned up to it
-    if (image.checked && (free || quick)) poisoned(address + NEXT + 4, address + size - 4, false);
+    if (image.checked && free) poisoned(address + NEXT + 4, address + size - 4, false);
+    if (image.checked && quick) poisoned(address + PREV + 4, address + size - 4, false);
     blocks.push({ address, ptr: address + HEADER, size, free: free || quick });
     if (free) freeBlocks.add(address);
     if (quick) quickBlocks.add(address);
@@ -146,11 +148,13 @@ export function readHeap(image: HeapImage): HeapReading {
     address += size;
   }
 
-  // a quick list links its blocks through the word after the header, and counts them in the next
+  // a quick list links its blocks through the word after the header: each link is a block's
+  // address with its low bits (always ALIGN - HEADER) the length of the list from that block on
   const quick: number[][] = [];
   for (let index = 0; index < QUICK_LISTS; index++) {
-    const list: number[] = [];
-    for (let block = word(root + QUICK_HEADS + 4 * index); block;) {
+    const list: number[] = [], lengths: number[] = [];
+    for (let link = word(root + QUICK_HEADS + 4 * index); link;) {
+      const block = ((link & ~TAGS) | (ALIGN - HEADER)) >>> 0;
       if (!quickBlocks.has(block) || list.includes(block)) {
         problems.push(
           `Quick list ${index} links to ${block}, which is not a quick-listed block, or loops`,
@@ -158,13 +162,14 @@ export function readHeap(image: HeapImage): HeapReading {
         break;
       }
       list.push(block);
-      block = word(block + PREV);
+      lengths.push(link & TAGS);
+      link = word(block + PREV);
     }
     list.forEach((block, at) => {
-      const depth = word(block + NEXT);
-      if (depth !== list.length - at) {
+      if (lengths[at] !== list.length - at) {
         problems.push(
-          `Block ${block} in quick list ${index} counts ${depth}, not ${list.length - at}`,
+          `Block ${block} in quick list ${index} is linked as ${lengths[at]} long, ` +
+            `not ${list.length - at}`,
         );
       }
     });

@@ -177,9 +177,9 @@ Deno.test("check reports damage to the bookkeeping", async (t) => {
     true,
   );
   await damage(
-    "a quick-listed block's count",
-    (view, ptrs) => view.setUint32(header(ptrs[3]) + 8, 5, true),
-    /in quick list 2 counts 5, not 1/,
+    "a quick list's length, in its head's low bits",
+    (view, ptrs) => view.setUint32(quickSlot(32), (header(ptrs[3]) & ~15) | 5, true),
+    /in quick list 2 is linked as 5 long, not 1/,
     true,
   );
   await damage(
