@@ -59,7 +59,7 @@ const PROBES: [name: string, fn: string, before: string][] = [
     "allocate",
     "let slot = root + (size >> (ALIGN_BITS - 2)); // less QUICK_HEADS: the word size / ALIGN",
   ],
-  ["quick: hit", "fromQuick", "store<u32>(slot, load<u32>(block, PREV), QUICK_HEADS);"],
+  ["quick: hit", "fromQuick", "store<u32>(slot, load<u32>(block, LINK), QUICK_HEADS);"],
   ["quick: pushed", "toQuick", "store<u32>(block, header | QUICK);"],
   ["quick: over its bound", "toQuick", "return false;"],
   ["quick: flush", "flush", "store<u32>(root, 0, QUICK_COUNT);"],
