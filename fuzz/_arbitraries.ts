@@ -19,6 +19,7 @@ import { rootOf } from "../src/_heap_reader.ts";
 import {
   allocate,
   burst,
+  BURST_ORDERS,
   type Change,
   type Driven,
   type Foreign,
@@ -194,8 +195,11 @@ function calls(size: fc.Arbitrary<Size>, model: boolean) {
     calloc: { weight: 3, arbitrary: callocs(size).map(([n, s]) => allocate("calloc", s, n)) },
     burst: {
       weight: 2, // small blocks, just below a quick list's bound, at it and past it
-      arbitrary: fc.tuple(fc.nat({ max: SMALL }), fc.integer({ min: -1, max: 2 }))
-        .map(([s, past]) => burst(s, QUICK_BOUND + past)),
+      arbitrary: fc.tuple(
+        fc.nat({ max: SMALL }),
+        fc.integer({ min: -1, max: 2 }),
+        fc.constantFrom(...BURST_ORDERS),
+      ).map(([s, past, order]) => burst(s, QUICK_BOUND + past, order)),
     },
     alignedAlloc: {
       weight: 3,

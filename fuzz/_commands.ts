@@ -111,15 +111,35 @@ export function allocate(
   });
 }
 
+/** The orders a burst frees its blocks in: see `burst`. */
+export const BURST_ORDERS = [
+  "in the order made",
+  "from the last",
+  "in the order made, the block before grown over them",
+] as const;
+
 /**
- * malloc(size) `count` times, then free of each in the order made: a list of freed blocks of one
- * size, each with a used right neighbour, grown to `count` (the quick lists' bound, and past it).
+ * malloc(size) `count` times, then free of each: in the order made, a list of freed blocks of one
+ * size, each with a used right neighbour, grown to `count` (the quick lists' bound, and past it);
+ * from the last, each falling into the top region where it ends there (the checked build marks in
+ * it where each began, which later calls carve over and give back); or in the order made, then
+ * the live block made just before them grown by realloc over them all (a quick-listed neighbour:
+ * the lists are flushed, merging the blocks, and what the realloc leaves of them is given back).
  */
-export function burst(size: Size, count: number): fc.Command<Driven, Driven> {
-  return command(`${count} × malloc(${show(size)}), then free of each`, (run) => {
+export function burst(
+  size: Size,
+  count: number,
+  order: typeof BURST_ORDERS[number] = BURST_ORDERS[0],
+): fc.Command<Driven, Driven> {
+  return command(`${count} × malloc(${show(size)}), then free of each ${order}`, (run) => {
     const first = run.live.length;
     for (let n = 0; n < count; n++) run.malloc(resolve(size, run));
-    while (run.live.length > first) run.free(first);
+    const freed = run.live.slice(first).reduce((sum, block) => sum + block.requested, 0);
+    const lastFirst = order === BURST_ORDERS[1];
+    while (run.live.length > first) run.free(lastFirst ? run.live.length - 1 : first);
+    if (order === BURST_ORDERS[2] && first > 0) {
+      run.realloc(first - 1, run.live[first - 1].requested + freed);
+    }
   });
 }
 
