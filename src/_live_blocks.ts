@@ -32,6 +32,12 @@ export const NOT_DONE = 1;
 
 /** log2(ALIGN): a payload's index in the record by a shift, not a float division. */
 const SHIFT = 31 - Math.clz32(ALIGN);
+/**
+ * The low bits of a payload's address, which are 0: a constant of this module, as the paths of
+ * every malloc and free use it, and V8 loads an imported one (ALIGN) through its module at each
+ * use, which takes longer.
+ */
+const ALIGN_MASK = ALIGN - 1;
 
 /** Which payloads of a heap are live blocks, and which were freed and not handed out since. */
 export class LiveBlocks {
@@ -44,6 +50,11 @@ export class LiveBlocks {
    * a checked heap, which tells a double free from any other pointer.
    */
   #freed: Uint32Array<ArrayBuffer> | undefined;
+  /**
+   * Whether `#freed` is kept: what the paths of every malloc and free test, as V8 tests a
+   * boolean faster than whether an object is there.
+   */
+  readonly #keepsFreed: boolean;
   /** The wasm's count of free and realloc calls when the record was last exact. */
   #frees = 0;
   /** The wasm's count of free and realloc calls now. */
@@ -59,6 +70,7 @@ export class LiveBlocks {
     this.#walk = walk;
     this.#countFrees = frees;
     this.#freed = freed ? new Uint32Array(64) : undefined;
+    this.#keepsFreed = freed;
   }
 
   /** Forgets every block: the heap at `base` starts (again) empty. */
@@ -71,7 +83,11 @@ export class LiveBlocks {
 
   /** Records the block that malloc, calloc or aligned_alloc returned, unless 0; returns it. */
   served(ptr: number): number {
-    if (ptr !== 0) this.#add(ptr >>> 0);
+    if (ptr === 0) return 0;
+    // #add's common case written out: a record that holds the bit and no freed blocks to update
+    const index = ((ptr >>> 0) - this.#first) >>> SHIFT, word = index >>> 5, live = this.#live;
+    if (word < live.length && !this.#keepsFreed) live[word] |= 1 << index;
+    else this.#add(ptr >>> 0);
     return ptr;
   }
 
@@ -117,14 +133,15 @@ export class LiveBlocks {
    * otherwise (the engine then asks `verdict`, which catches up).
    */
   freeLive(ptr: number, freeSeen: (ptr: number, seen: number) => number): boolean {
-    if (!this.#has(this.#live, ptr)) return false;
+    const index = this.#indexIn(this.#live, ptr);
+    if (index < 0) return false;
     const seen = this.#frees;
     this.#frees = (seen + 1) | 0; // as the wasm counts it, even a call the checked build reports
     if (freeSeen(ptr, seen) !== 0) {
       this.#frees = seen;
       return false;
     }
-    this.#delete(ptr);
+    this.#forget(index);
     return true;
   }
 
@@ -134,14 +151,15 @@ export class LiveBlocks {
     size: number,
     reallocSeen: (ptr: number, size: number, seen: number) => number,
   ): number {
-    if (!this.#has(this.#live, ptr)) return NOT_DONE;
+    const index = this.#indexIn(this.#live, ptr);
+    if (index < 0) return NOT_DONE;
     const seen = this.#frees;
     this.#frees = (seen + 1) | 0;
     const moved = reallocSeen(ptr, size, seen) >>> 0;
     if (moved === NOT_DONE) this.#frees = seen;
     else if (moved !== 0 && moved !== ptr) {
-      this.#delete(ptr);
-      this.#add(moved);
+      this.#forget(index);
+      this.served(moved);
     }
     return moved;
   }
@@ -168,10 +186,15 @@ export class LiveBlocks {
 
   /** Whether `bits` has the bit of payload `ptr`. */
   #has(bits: Uint32Array, ptr: number): boolean {
+    return this.#indexIn(bits, ptr) >= 0;
+  }
+
+  /** The index of payload `ptr`'s bit when `bits` has it set; -1 when it has not. */
+  #indexIn(bits: Uint32Array, ptr: number): number {
     const offset = ptr - this.#first; // ptr is an integer below 2^32: & keeps its low bits
-    if (offset < 0 || (offset & (ALIGN - 1)) !== 0) return false;
+    if (offset < 0 || (offset & ALIGN_MASK) !== 0) return -1;
     const index = offset >>> SHIFT;
-    return index >>> 5 < bits.length && ((bits[index >>> 5] >>> index) & 1) === 1;
+    return index >>> 5 < bits.length && ((bits[index >>> 5] >>> index) & 1) === 1 ? index : -1;
   }
 
   /** Records a block handed out at `ptr` (a payload the allocator returned). */
@@ -186,10 +209,14 @@ export class LiveBlocks {
   /** Records that the block at `ptr` was freed. */
   #delete(ptr: number): void {
     const offset = ptr - this.#first;
-    if (offset < 0 || (offset & (ALIGN - 1)) !== 0) return; // never a block: nothing to forget
-    const index = offset >>> SHIFT;
+    if (offset < 0 || (offset & ALIGN_MASK) !== 0) return; // never a block: nothing to forget
+    this.#forget(offset >>> SHIFT);
+  }
+
+  /** Records that the block of bit `index` was freed. */
+  #forget(index: number): void {
     if (index >>> 5 < this.#live.length) this.#live[index >>> 5] &= ~(1 << index);
-    this.#mark(index >>> 5, 1 << index);
+    if (this.#keepsFreed) this.#mark(index >>> 5, 1 << index);
   }
 
   /** Remembers the blocks of `bits` in word `word` as freed, in a checked heap. */
