@@ -236,23 +236,27 @@ class WasmEngine implements Engine {
     return this.#live.served(this.#alignedAlloc(alignment, size));
   }
 
+  // free and realloc: one call, when the record is exact and holds ptr; else the record catches
+  // up first, out of line, to keep the paths V8 inlines into the Heap's small
+
   free(ptr: number): Verdict {
-    // one call, when the record is exact and holds ptr; else the record catches up first
-    if (this.#live.freeLive(ptr, this.#freeSeen)) return LIVE;
+    return this.#live.freeLive(ptr, this.#freeSeen) ? LIVE : this.#freeCaughtUp(ptr);
+  }
+
+  realloc(ptr: number, size: number): number {
+    const moved = ptr === 0 ? NOT_DONE : this.#live.reallocLive(ptr, size, this.#reallocSeen);
+    return moved === NOT_DONE ? this.#reallocCaughtUp(ptr, size) : moved;
+  }
+
+  #freeCaughtUp(ptr: number): Verdict {
     const verdict = this.#live.verdict(ptr);
     if (verdict === LIVE) this.#live.free(ptr, this.#free);
     return verdict;
   }
 
-  realloc(ptr: number, size: number): number {
-    if (ptr !== 0) {
-      // as free: one call when it can, else the record catches up
-      const moved = this.#live.reallocLive(ptr, size, this.#reallocSeen);
-      if (moved !== NOT_DONE) return moved;
-      const verdict = this.#live.verdict(ptr);
-      if (verdict !== LIVE) return verdict;
-    }
-    return this.#live.realloc(ptr, size, this.#realloc);
+  #reallocCaughtUp(ptr: number, size: number): number {
+    const verdict = ptr === 0 ? LIVE : this.#live.verdict(ptr);
+    return verdict === LIVE ? this.#live.realloc(ptr, size, this.#realloc) : verdict;
   }
 
   usableSize(ptr: number): number {
