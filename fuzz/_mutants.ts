@@ -476,13 +476,13 @@ export const MUTANTS: readonly Mutant[] = [
     "a block stops being live only by free or realloc, which mark it freed again, or by reset, " +
       "which clears both records: its stale freed bit is never read while it is live",
   ),
-  liveBlocks("LiveBlocks.delete", "live blocks: a freed block stays live", [
+  liveBlocks("LiveBlocks.forget", "live blocks: a freed block stays live", [
     "this.#live[index >>> 5] &= ~(1 << index);",
     "",
   ]),
-  liveBlocks("LiveBlocks.has", "live blocks: a pointer 8 bytes into a block is live", [
-    "if (offset < 0 || (offset & (ALIGN - 1)) !== 0) return false;",
-    "if (offset < 0 || (offset & (ALIGN / 2 - 1)) !== 0) return false;",
+  liveBlocks("LiveBlocks.indexIn", "live blocks: a pointer 8 bytes into a block is live", [
+    "if (offset < 0 || (offset & ALIGN_MASK) !== 0) return -1;",
+    "if (offset < 0 || (offset & (ALIGN_MASK >> 1)) !== 0) return -1;",
   ]),
   liveBlocks("grown", "live blocks: the record grows too little", [
     "Math.max(words.length * 2, index + 1)",

@@ -6,7 +6,7 @@
  * pointer (from before a `reset()`) or a forged one (into a free block whose old bytes read like a
  * header) can look live there.
  *
- * The record learns of every call made through the functions {@linkcode LiveBlocks.track} wraps:
+ * The record learns of every call made through it (its methods take the wasm's function to call):
  * the Heap's own calls, and in a checked heap the `free` and `realloc` other modules call through
  * `exports` too, so that there it knows every pointer freed, by anyone, and not handed out since,
  * and names its use a double free. Other calls through `exports` are the wasm's own functions,
@@ -21,12 +21,23 @@
  * this: the two are held to each other by the fuzzers.
  */
 import { ALIGN, FIRST, HEADER } from "./_layout.ts";
-import type { CFunctions } from "./c_abi.ts";
 import type { HeapBlock } from "./_picture.ts";
 import { FREED, LIVE, NOT_A_BLOCK, type Verdict } from "./_verdict.ts";
 
+/**
+ * What mote_free_seen and mote_realloc_seen return, and `reallocLive` says, when they did nothing
+ * (the record was not exact, or did not hold the pointer): no block's address.
+ */
+export const NOT_DONE = 1;
+
 /** log2(ALIGN): a payload's index in the record by a shift, not a float division. */
 const SHIFT = 31 - Math.clz32(ALIGN);
+/**
+ * The low bits of a payload's address, which are 0: a constant of this module, as the paths of
+ * every malloc and free use it, and V8 loads an imported one (ALIGN) through its module at each
+ * use, which takes longer.
+ */
+const ALIGN_MASK = ALIGN - 1;
 
 /** Which payloads of a heap are live blocks, and which were freed and not handed out since. */
 export class LiveBlocks {
@@ -39,6 +50,11 @@ export class LiveBlocks {
    * a checked heap, which tells a double free from any other pointer.
    */
   #freed: Uint32Array<ArrayBuffer> | undefined;
+  /**
+   * Whether `#freed` is kept: what the paths of every malloc and free test, as V8 tests a
+   * boolean faster than whether an object is there.
+   */
+  readonly #keepsFreed: boolean;
   /** The wasm's count of free and realloc calls when the record was last exact. */
   #frees = 0;
   /** The wasm's count of free and realloc calls now. */
@@ -54,6 +70,7 @@ export class LiveBlocks {
     this.#walk = walk;
     this.#countFrees = frees;
     this.#freed = freed ? new Uint32Array(64) : undefined;
+    this.#keepsFreed = freed;
   }
 
   /** Forgets every block: the heap at `base` starts (again) empty. */
@@ -64,48 +81,38 @@ export class LiveBlocks {
     this.#frees = this.#countFrees();
   }
 
-  /**
-   * The C functions `calls`, recording what they hand out and what they free. A call that
-   * throws (a checked build's report) changed nothing, and records nothing.
-   */
-  track(calls: CFunctions): CFunctions {
-    return new LiveBlocks.#Tracked(this, calls);
+  /** Records the block that malloc, calloc or aligned_alloc returned, unless 0; returns it. */
+  served(ptr: number): number {
+    if (ptr === 0) return 0;
+    // #add's common case written out: a record that holds the bit and no freed blocks to update
+    const index = ((ptr >>> 0) - this.#first) >>> SHIFT, word = index >>> 5, live = this.#live;
+    if (word < live.length && !this.#keepsFreed) live[word] |= 1 << index;
+    else this.#add(ptr >>> 0);
+    return ptr;
   }
 
   /**
-   * What {@linkcode LiveBlocks.track} returns: a class, not closures made for each heap, so that
-   * the Heap's call of its functions, a call site that other engines' functions pass through
-   * too, reaches one method per function, which V8 inlines; a closure per heap is a megamorphic
-   * call that it does not. Its methods need their object: pass them on bound.
+   * `free(ptr)` by `free`, the wasm's, for any `ptr`, recorded: a checked heap passes other
+   * modules' calls through here, and the Heap its own once `verdict` found `ptr` live. A call
+   * that throws (a checked build's report) freed nothing, and the block stays in the record.
    */
-  static readonly #Tracked = class implements CFunctions {
-    constructor(readonly live: LiveBlocks, readonly calls: CFunctions) {}
-    malloc(size: number): number {
-      return this.live.#served(this.calls.malloc(size));
-    }
-    calloc(count: number, size: number): number {
-      return this.live.#served(this.calls.calloc(count, size));
-    }
-    aligned_alloc(alignment: number, size: number): number {
-      return this.live.#served(this.calls.aligned_alloc(alignment, size));
-    }
-    malloc_usable_size(ptr: number): number {
-      return this.calls.malloc_usable_size(ptr);
-    }
-    free(ptr: number): void {
-      const live = this.live;
-      live.#frees = (live.#frees + 1) | 0; // as the wasm counts it, whatever the pointer
-      this.calls.free(ptr);
-      if (ptr !== 0) live.#delete(ptr >>> 0);
-    }
-    realloc(ptr: number, size: number): number {
-      const live = this.live;
-      live.#frees = (live.#frees + 1) | 0;
-      const moved = this.calls.realloc(ptr, size);
-      if (moved !== 0 && moved !== ptr && ptr !== 0) live.#delete(ptr >>> 0);
-      return live.#served(moved);
-    }
-  };
+  free(ptr: number, free: (ptr: number) => void): void {
+    this.#frees = (this.#frees + 1) | 0; // as the wasm counts it, whatever the pointer
+    free(ptr);
+    if (ptr !== 0) this.#delete(ptr >>> 0);
+  }
+
+  /** `realloc(ptr, size)` by `realloc`, the wasm's, recorded as `free` records. */
+  realloc(
+    ptr: number,
+    size: number,
+    realloc: (ptr: number, size: number) => number,
+  ): number {
+    this.#frees = (this.#frees + 1) | 0;
+    const moved = realloc(ptr, size);
+    if (moved !== 0 && moved !== ptr && ptr !== 0) this.#delete(ptr >>> 0);
+    return this.served(moved);
+  }
 
   /**
    * Whether `ptr` is a live block, by the record, caught up by a walk when calls it did not see
@@ -123,34 +130,36 @@ export class LiveBlocks {
    * free(ptr) in one call when the record holds `ptr` live: `freeSeen` (the wasm's
    * mote_free_seen) frees it only while the wasm's count of frees is still the record's, so that
    * no call the record did not see can have freed it. True when done; false, and nothing done,
-   * otherwise (the Heap then asks `verdict`, which catches up).
+   * otherwise (the engine then asks `verdict`, which catches up).
    */
   freeLive(ptr: number, freeSeen: (ptr: number, seen: number) => number): boolean {
-    if (!this.#has(this.#live, ptr)) return false;
+    const index = this.#indexIn(this.#live, ptr);
+    if (index < 0) return false;
     const seen = this.#frees;
     this.#frees = (seen + 1) | 0; // as the wasm counts it, even a call the checked build reports
     if (freeSeen(ptr, seen) !== 0) {
       this.#frees = seen;
       return false;
     }
-    this.#delete(ptr);
+    this.#forget(index);
     return true;
   }
 
-  /** realloc(ptr, size) as `freeLive` frees: its result, or 1 (no block's address) if not done. */
+  /** realloc(ptr, size) as `freeLive` frees: its result, or {@linkcode NOT_DONE}. */
   reallocLive(
     ptr: number,
     size: number,
     reallocSeen: (ptr: number, size: number, seen: number) => number,
   ): number {
-    if (!this.#has(this.#live, ptr)) return 1;
+    const index = this.#indexIn(this.#live, ptr);
+    if (index < 0) return NOT_DONE;
     const seen = this.#frees;
     this.#frees = (seen + 1) | 0;
     const moved = reallocSeen(ptr, size, seen) >>> 0;
-    if (moved === 1) this.#frees = seen;
+    if (moved === NOT_DONE) this.#frees = seen;
     else if (moved !== 0 && moved !== ptr) {
-      this.#delete(ptr);
-      this.#add(moved);
+      this.#forget(index);
+      this.served(moved);
     }
     return moved;
   }
@@ -177,16 +186,15 @@ export class LiveBlocks {
 
   /** Whether `bits` has the bit of payload `ptr`. */
   #has(bits: Uint32Array, ptr: number): boolean {
-    const offset = ptr - this.#first; // ptr is an integer below 2^32: & keeps its low bits
-    if (offset < 0 || (offset & (ALIGN - 1)) !== 0) return false;
-    const index = offset >>> SHIFT;
-    return index >>> 5 < bits.length && ((bits[index >>> 5] >>> index) & 1) === 1;
+    return this.#indexIn(bits, ptr) >= 0;
   }
 
-  /** Records the block a call handed out at `ptr`, unless it returned 0; returns `ptr`. */
-  #served(ptr: number): number {
-    if (ptr !== 0) this.#add(ptr >>> 0);
-    return ptr;
+  /** The index of payload `ptr`'s bit when `bits` has it set; -1 when it has not. */
+  #indexIn(bits: Uint32Array, ptr: number): number {
+    const offset = ptr - this.#first; // ptr is an integer below 2^32: & keeps its low bits
+    if (offset < 0 || (offset & ALIGN_MASK) !== 0) return -1;
+    const index = offset >>> SHIFT;
+    return index >>> 5 < bits.length && ((bits[index >>> 5] >>> index) & 1) === 1 ? index : -1;
   }
 
   /** Records a block handed out at `ptr` (a payload the allocator returned). */
@@ -201,10 +209,14 @@ export class LiveBlocks {
   /** Records that the block at `ptr` was freed. */
   #delete(ptr: number): void {
     const offset = ptr - this.#first;
-    if (offset < 0 || (offset & (ALIGN - 1)) !== 0) return; // never a block: nothing to forget
-    const index = offset >>> SHIFT;
+    if (offset < 0 || (offset & ALIGN_MASK) !== 0) return; // never a block: nothing to forget
+    this.#forget(offset >>> SHIFT);
+  }
+
+  /** Records that the block of bit `index` was freed. */
+  #forget(index: number): void {
     if (index >>> 5 < this.#live.length) this.#live[index >>> 5] &= ~(1 << index);
-    this.#mark(index >>> 5, 1 << index);
+    if (this.#keepsFreed) this.#mark(index >>> 5, 1 << index);
   }
 
   /** Remembers the blocks of `bits` in word `word` as freed, in a checked heap. */

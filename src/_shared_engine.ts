@@ -10,6 +10,7 @@ import { readHeap, rootOf } from "./_heap_reader.ts";
 import { ALIGN, FIRST, HEADER } from "./_layout.ts";
 import type { HeapPicture } from "./_picture.ts";
 import { C_NAMES, type Engine } from "./_engine.ts";
+import type { CFunctions } from "./c_abi.ts";
 import { LIVE, NOT_A_BLOCK } from "./_verdict.ts";
 import { describe } from "./_validate.ts";
 
@@ -98,11 +99,6 @@ export interface Sharing {
   readonly owner: number;
   /** The owner id of the lock's holder, 0 when it is free. */
   holder(): number;
-  /**
-   * Frees `ptr` if the heap's record of live blocks says it is one, in one call under the lock
-   * (another thread may free it meanwhile); whether it did. Nothing changes when it does not.
-   */
-  free(ptr: number): boolean;
   /**
    * Frees the lock if `owner` holds it: "between" operations, "inside" one (whose changes may be
    * half made), or undefined when it does not hold it.
@@ -210,7 +206,7 @@ export function sharedEngine(
   attach: boolean,
   module = sharedModule(),
   threads = new SharedArrayBuffer(THREADS_BYTES),
-): Engine & { sharing: Sharing; module: WebAssembly.Module } {
+): Engine & { sharing: Sharing; module: WebAssembly.Module; calls: CFunctions } {
   if (!(threads instanceof SharedArrayBuffer) || threads.byteLength !== THREADS_BYTES) {
     throw new TypeError(
       `Shared's threads must be the ${THREADS_BYTES}-byte SharedArrayBuffer heap.share() gave, ` +
@@ -262,6 +258,9 @@ export function sharedEngine(
   };
   const exports = { memory } as Record<string, unknown>;
   for (const name of C_NAMES) exports[name] = x[name];
+  // the record of live blocks is the wasm's, in the shared memory, kept under the lock
+  // (asm/shared.ts): malloc_usable_size is 0 for any pointer that is not a live block
+  const verdict = (ptr: number) => (x.malloc_usable_size(ptr) >>> 0) === 0 ? NOT_A_BLOCK : LIVE;
   return {
     memory,
     module,
@@ -276,9 +275,20 @@ export function sharedEngine(
         );
       }
     },
-    // the record of live blocks is the wasm's, in the shared memory, kept under the lock
-    // (asm/shared.ts): malloc_usable_size is 0 for any pointer that is not a live block
-    verdict: (ptr) => (x.malloc_usable_size(ptr) >>> 0) === 0 ? NOT_A_BLOCK : LIVE,
+    malloc: x.malloc,
+    calloc: x.calloc,
+    alignedAlloc: x.aligned_alloc,
+    // one call that decides and frees under the lock (another thread may free ptr meanwhile)
+    free: (ptr) => x.mote_free(ptr) === 1 ? LIVE : NOT_A_BLOCK,
+    realloc: (ptr, size) => {
+      if (ptr !== 0 && verdict(ptr) !== LIVE) return NOT_A_BLOCK;
+      const moved = x.realloc(ptr, size);
+      // refused, when another thread freed the block since the check: not out of memory
+      if (moved === 0 && ptr !== 0 && verdict(ptr) !== LIVE) return NOT_A_BLOCK;
+      return moved;
+    },
+    usableSize: x.malloc_usable_size,
+    verdict,
     read: () =>
       locked(() => {
         const reading = readHeap({
@@ -293,7 +303,6 @@ export function sharedEngine(
       }),
     sharing: {
       owner,
-      free: (ptr) => x.mote_free(ptr) === 1,
       holder: () => Atomics.load(words(), LOCK / 4) & ~WAITERS,
       recover: (dead) => ([undefined, "between", "inside"] as const)[x.mote_recover(dead)],
       limitEnd: () => Atomics.load(words(), LIMIT / 4) >>> 0,
@@ -436,7 +445,11 @@ export function ticketsOf(memory: WebAssembly.Memory, base: number): number {
  * Starts logging every operation on the shared heap `engine` runs, into `entries` (a power of
  * two) entries at `address`, outside the heap: ticket t goes to entry t mod entries.
  */
-export function startLog(engine: Engine, address: number, entries: number): void {
+export function startLog(
+  engine: ReturnType<typeof sharedEngine>,
+  address: number,
+  entries: number,
+): void {
   (engine.calls as unknown as SharedExports).mote_log(address, entries);
 }
 

@@ -17,10 +17,9 @@ import {
 } from "./_validate.ts";
 import { HeapMisuseError, OutOfMemoryError } from "./errors.ts";
 import { type Engine, type EngineFactory, wasmEngine } from "./_engine.ts";
-import type { CFunctions } from "./c_abi.ts";
 import { type HeapBlock, type HeapStats, statsOf } from "./_picture.ts";
 import type { MoteExports } from "./c_abi.ts";
-import { LIVE, NOT_A_BLOCK, type Verdict } from "./_verdict.ts";
+import { FREED, LIVE, NOT_A_BLOCK, type Verdict } from "./_verdict.ts";
 import {
   isShared,
   NOT_CHECKED,
@@ -146,7 +145,6 @@ export class Heap {
   readonly shared: boolean;
   readonly #engine: Engine;
   readonly #sharing: (Engine & { sharing: Sharing; module: WebAssembly.Module }) | undefined;
-  readonly #calls: CFunctions;
   #limit: number;
   /** The call in progress, for the checked build's reports. */
   #operation = "";
@@ -225,7 +223,6 @@ export class Heap {
         throw new HeapMisuseError(code, address >>> 0, this.#operation);
       },
     });
-    this.#calls = this.#engine.calls;
     this.memory = this.#engine.memory;
     this.exports = this.#engine.exports;
     this.#limit = limit === undefined ? MAX_LIMIT - this.base : this.#checkLimit(limit, 0);
@@ -345,7 +342,7 @@ export class Heap {
   malloc(size: number): number {
     checkSize(size);
     this.#operation = "malloc";
-    return this.#served("malloc", size, this.#calls.malloc(size));
+    return this.#served("malloc", size, this.#engine.malloc(size));
   }
 
   /**
@@ -381,7 +378,7 @@ export class Heap {
       );
     }
     this.#operation = "calloc";
-    return this.#served("calloc", count * size, this.#calls.calloc(count, size));
+    return this.#served("calloc", count * size, this.#engine.calloc(count, size));
   }
 
   /**
@@ -413,17 +410,13 @@ export class Heap {
    */
   realloc(ptr: number, size: number): number {
     checkSize(ptr, "Pointer");
-    this.#operation = "realloc";
-    // one call when the record is exact and holds ptr; else a bad pointer is named before a size
-    let moved = ptr !== 0 && isSize(size) ? this.#engine.reallocLive?.(ptr, size) ?? 1 : 1;
-    if (moved === 1) {
-      if (ptr !== 0) this.#checkLive(ptr, "realloc");
+    if (!isSize(size)) {
+      if (ptr !== 0) this.#checkLive(ptr, "realloc"); // a bad pointer is named before a size
       checkSize(size);
-      this.#operation = "realloc";
-      moved = this.#calls.realloc(ptr, size);
-      // refused, when another thread freed the block since the check: not out of memory
-      if (moved === 0 && ptr !== 0 && this.shared) this.#checkLive(ptr, "realloc");
     }
+    this.#operation = "realloc";
+    const moved = this.#engine.realloc(ptr, size);
+    if (moved === FREED || moved === NOT_A_BLOCK) this.#refuse(ptr, "realloc", moved);
     return this.#served("realloc", size, moved);
   }
 
@@ -454,7 +447,7 @@ export class Heap {
     checkAlignment(alignment, MAX_ALIGN);
     checkSize(size);
     this.#operation = "alignedAlloc";
-    return this.#served("alignedAlloc", size, this.#calls.aligned_alloc(alignment, size));
+    return this.#served("alignedAlloc", size, this.#engine.alignedAlloc(alignment, size));
   }
 
   /**
@@ -483,15 +476,8 @@ export class Heap {
     checkSize(ptr, "Pointer");
     if (ptr === 0) return;
     this.#operation = "free";
-    if (this.#sharing) {
-      // one call that decides and frees under the lock: the record of live blocks is the wasm's
-      if (!this.#sharing.sharing.free(ptr)) this.#refuse(ptr, "free", NOT_A_BLOCK);
-      return;
-    }
-    if (this.#engine.freeLive?.(ptr)) return; // one call, when the record is exact and holds ptr
-    this.#checkLive(ptr, "free");
-    this.#operation = "free";
-    this.#calls.free(ptr);
+    const verdict = this.#engine.free(ptr);
+    if (verdict !== LIVE) this.#refuse(ptr, "free", verdict);
   }
 
   /**
@@ -890,7 +876,7 @@ export class Heap {
   #usable(ptr: number, operation: string): number {
     if (!this.shared) this.#checkLive(ptr, operation); // a shared heap's answer is the check
     this.#operation = operation;
-    const usable = this.#calls.malloc_usable_size(ptr) >>> 0;
+    const usable = this.#engine.usableSize(ptr) >>> 0;
     // its header was overwritten: refused too (the checked build reports that itself, and a
     // block of malloc(0) has 0 usable bytes there: exactly the bytes asked for)
     if (usable === 0 && !this.checked) this.#refuse(ptr, operation, NOT_A_BLOCK);
