@@ -693,8 +693,7 @@ function plan(run: HeapRun, damage: Damage, via: Via, n: number): Plan | undefin
       // the memory as it is: the quick lists are flushed, and first each quick-listed block's
       // neighbours are checked
       const sizes = blocks.filter((b) => listed.has(b.address)).map((b) => b.size);
-      const { base, limit, memory } = run.heap;
-      sizes.push(Math.min(base + limit, memory.buffer.byteLength) - top);
+      sizes.push(run.memoryRoom + 16); // past what the top region holds
       // a quick-listed right neighbour finds f by its back word; a left one reads f's header and
       // back word, and takes a mismatch for its own overflow into f; a list neighbour of f checked
       // first reports its own link to f
