@@ -49,6 +49,8 @@ function failed(e: unknown, ms = NaN): Run {
 
 // The loop, compiled afresh for every peer (new Function) so that each call site in it sees one
 // allocator only and V8 optimises it for that one, as it would in a program using one allocator.
+// V8 caches what new Function compiles by its text, type feedback included: each loop ends with
+// a comment numbering it, or every peer's calls would meet at the same call sites.
 const LOOP = `
   let failures = 0, high = 0;
   const end = count * 4;
@@ -81,9 +83,11 @@ type Loop = (
   ...args: [Calls, Uint32Array, number, Uint32Array, number, boolean, () => number, number]
 ) => [number, number, number]; // as PARAMETERS name them
 
+let compiled = 0;
+
 function compileLoop(track: boolean): Loop {
   const body = LOOP.replace("TRACK", track ? "high = Math.max(high, used());" : "");
-  return new Function(...PARAMETERS, body) as Loop;
+  return new Function(...PARAMETERS, `${body}// loop ${++compiled}\n`) as Loop;
 }
 
 const loops = new WeakMap<Peer, Loop>();
