@@ -183,10 +183,6 @@ export function release(workload: Workload): void {
 /** bench/asm/replay.ts's export: (ops, count, table, natural, emulate) to the requests failed. */
 type Replay = (...args: number[]) => number;
 
-function unavailable(): never {
-  throw new Error("aligned_alloc called on a peer without one");
-}
-
 /** Replays `workload` inside wasm on a fresh instance of `peer` (a wasm peer). */
 export function runWasm(replayer: Replayer, peer: Peer, workload: Workload, timer?: Timer): Run {
   let instance: Instance;
@@ -195,10 +191,8 @@ export function runWasm(replayer: Replayer, peer: Peer, workload: Workload, time
   } catch (e) {
     return failed(e);
   }
-  const x = instance.exports!;
   const { memory, tableAt } = layOut(workload);
-  const { malloc, free, realloc, calloc } = x, aligned_alloc = x.aligned_alloc ?? unavailable;
-  const alloc = { malloc, free, realloc, calloc, aligned_alloc };
+  const alloc = instance.calls as unknown as WebAssembly.ModuleImports;
   const imports = { env: { memory }, alloc };
   const replay = new WebAssembly.Instance(replayer.replay, imports).exports.replay as Replay;
   timer?.start();

@@ -27,9 +27,9 @@ export interface Calls {
 
 /** One fresh, empty allocator. */
 export interface Instance {
-  /** What JavaScript calls. */
+  /** What JavaScript calls and, for a wasm peer, what the in-wasm replayer imports. */
   calls: Calls;
-  /** What the in-wasm replayer imports, for a wasm peer. */
+  /** A wasm peer's exports, for bench/profile.ts's counters. */
   exports?: WebAssembly.Exports;
   /**
    * The bytes of memory the allocator has taken since it was made: for a wasm peer the memory's
@@ -78,6 +78,10 @@ function stubImports(module: WebAssembly.Module): WebAssembly.Imports {
   return imports;
 }
 
+function unavailable(): never {
+  throw new Error("aligned_alloc called on a peer without one");
+}
+
 /** A wasm peer from its bytes: instantiated fresh for each run, initialised if it must be. */
 export function wasmPeer(
   name: string,
@@ -101,7 +105,7 @@ export function wasmPeer(
     create() {
       const imports = stubImports(module); // a fresh imported memory for each run
       const instance = new WebAssembly.Instance(module, imports);
-      const x = instance.exports as Record<string, CallableFunction> & {
+      const x = instance.exports as Record<string, (...args: number[]) => number> & {
         memory?: WebAssembly.Memory;
       };
       if (x._initialize) x._initialize(); // a WASI reactor
@@ -111,12 +115,16 @@ export function wasmPeer(
           v instanceof WebAssembly.Memory
         ) as WebAssembly.Memory;
       const before = memory.buffer.byteLength;
+      const { malloc, free, realloc, calloc } = x;
       // Emscripten's aligned_alloc wants a size that is a multiple of the alignment (C11's rule,
       // which mote and wasi-libc do not hold callers to); its memalign does not
-      const exports = x.memalign ? { ...x, aligned_alloc: x.memalign } : instance.exports;
+      const aligned_alloc = x.memalign ?? x.aligned_alloc ?? unavailable;
       return {
-        calls: exports as unknown as Calls,
-        exports,
+        // in an object of one shape, whatever the module: each instance's exports object has a map
+        // of its own, and the loop, which a program would run over one instance, would meet a new
+        // one every run
+        calls: { malloc, free, realloc, calloc, aligned_alloc },
+        exports: instance.exports,
         used: () => memory.buffer.byteLength - before,
       };
     },
