@@ -135,21 +135,15 @@ function replayJs(
   try {
     const { ops, count } = workload, { calls, used } = instance, emulate = !peer.hasAligned;
     const tally: Tally = { failures: 0, high: 0 };
-    if (!track) {
+    if (!track && peer.reuses) {
       // see WARM_MS
       const prefix = Math.min(count, CHUNK), warmed = performance.now() + WARM_MS;
       do {
         loop(calls, ops, 0, prefix, table, peer.natural, emulate, used, tally);
-        const last = new Set<number>(); // the ids whose last operation was seen, backwards
-        for (let i = prefix * 4 - 4; i >= 0; i -= 4) {
-          const id = ops[i + 1];
-          if (last.has(id)) continue;
-          if (ops[i] !== FREE && table[id] !== 0) calls.free(table[id]);
-          last.add(id), table[id] = 0;
-        }
-        // an allocator that never reuses memory (AS stub) stops as it passes the workload's
-        // peak, else its timed replay runs short of memory (on vector even one round does)
-      } while (performance.now() < warmed && used() <= workload.peakLive);
+        // what the prefix left live is freed: the ids it freed are cleared first
+        for (let i = 0; i < prefix * 4; i += 4) if (ops[i] === FREE) table[ops[i + 1]] = 0;
+        table.forEach((ptr, id) => ptr && (calls.free(ptr), table[id] = 0));
+      } while (performance.now() < warmed);
       tally.failures = 0;
     }
     timer?.start();

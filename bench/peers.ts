@@ -54,6 +54,8 @@ export interface Peer {
   hasAligned: boolean;
   /** Whether `used()` can shrink, so the high-water mark must be tracked op by op. */
   shrinks: boolean;
+  /** False for a bump allocator: a warm-up (see bench/harness.ts) would use up its memory. */
+  reuses: boolean;
   /** A fresh, empty instance, sized for a workload with `peakLive` bytes live at most. */
   create(peakLive: number): Instance;
 }
@@ -102,6 +104,7 @@ export function wasmPeer(
     natural,
     hasAligned: exported.has("aligned_alloc") || exported.has("memalign"),
     shrinks: false,
+    reuses: true,
     create() {
       const imports = stubImports(module); // a fresh imported memory for each run
       const instance = new WebAssembly.Instance(module, imports);
@@ -163,6 +166,7 @@ function heapPeer(name: string, description: string, kind: typeof Heap, shrinks:
     natural: 16,
     hasAligned: true,
     shrinks,
+    reuses: true,
     create() {
       const heap = new kind();
       const before = heap.span;
@@ -213,7 +217,7 @@ export async function loadPeers(extra: string[] = []): Promise<{ peers: Peer[]; 
     const file = `${name.toLowerCase().replaceAll(" ", "-")}.wasm`;
     try {
       const wasm = await Deno.readFile(new URL(file, PEERS_DIR));
-      peers.push(wasmPeer(name, description, wasm, natural));
+      peers.push({ ...wasmPeer(name, description, wasm, natural), reuses: name !== "AS stub" });
     } catch {
       notes.push(`${name} skipped: bench/peers/${file} missing (run \`deno task bench:setup\`)`);
     }
