@@ -27,9 +27,9 @@ export interface Calls {
 
 /** One fresh, empty allocator. */
 export interface Instance {
-  /** What JavaScript calls. */
+  /** What JavaScript calls and, for a wasm peer, what the in-wasm replayer imports. */
   calls: Calls;
-  /** What the in-wasm replayer imports, for a wasm peer. */
+  /** A wasm peer's exports, for bench/profile.ts's counters. */
   exports?: WebAssembly.Exports;
   /**
    * The bytes of memory the allocator has taken since it was made: for a wasm peer the memory's
@@ -54,6 +54,8 @@ export interface Peer {
   hasAligned: boolean;
   /** Whether `used()` can shrink, so the high-water mark must be tracked op by op. */
   shrinks: boolean;
+  /** False for a bump allocator: a warm-up (see bench/harness.ts) would use up its memory. */
+  reuses: boolean;
   /** A fresh, empty instance, sized for a workload with `peakLive` bytes live at most. */
   create(peakLive: number): Instance;
 }
@@ -78,6 +80,10 @@ function stubImports(module: WebAssembly.Module): WebAssembly.Imports {
   return imports;
 }
 
+function unavailable(): never {
+  throw new Error("aligned_alloc called on a peer without one");
+}
+
 /** A wasm peer from its bytes: instantiated fresh for each run, initialised if it must be. */
 export function wasmPeer(
   name: string,
@@ -98,10 +104,11 @@ export function wasmPeer(
     natural,
     hasAligned: exported.has("aligned_alloc") || exported.has("memalign"),
     shrinks: false,
+    reuses: true,
     create() {
       const imports = stubImports(module); // a fresh imported memory for each run
       const instance = new WebAssembly.Instance(module, imports);
-      const x = instance.exports as Record<string, CallableFunction> & {
+      const x = instance.exports as Record<string, (...args: number[]) => number> & {
         memory?: WebAssembly.Memory;
       };
       if (x._initialize) x._initialize(); // a WASI reactor
@@ -111,12 +118,16 @@ export function wasmPeer(
           v instanceof WebAssembly.Memory
         ) as WebAssembly.Memory;
       const before = memory.buffer.byteLength;
+      const { malloc, free, realloc, calloc } = x;
       // Emscripten's aligned_alloc wants a size that is a multiple of the alignment (C11's rule,
       // which mote and wasi-libc do not hold callers to); its memalign does not
-      const exports = x.memalign ? { ...x, aligned_alloc: x.memalign } : instance.exports;
+      const aligned_alloc = x.memalign ?? x.aligned_alloc ?? unavailable;
       return {
-        calls: exports as unknown as Calls,
-        exports,
+        // in an object of one shape, whatever the module: each instance's exports object has a map
+        // of its own, and the loop, which a program would run over one instance, would meet a new
+        // one every run
+        calls: { malloc, free, realloc, calloc, aligned_alloc },
+        exports: instance.exports,
         used: () => memory.buffer.byteLength - before,
       };
     },
@@ -155,6 +166,7 @@ function heapPeer(name: string, description: string, kind: typeof Heap, shrinks:
     natural: 16,
     hasAligned: true,
     shrinks,
+    reuses: true,
     create() {
       const heap = new kind();
       const before = heap.span;
@@ -205,7 +217,7 @@ export async function loadPeers(extra: string[] = []): Promise<{ peers: Peer[]; 
     const file = `${name.toLowerCase().replaceAll(" ", "-")}.wasm`;
     try {
       const wasm = await Deno.readFile(new URL(file, PEERS_DIR));
-      peers.push(wasmPeer(name, description, wasm, natural));
+      peers.push({ ...wasmPeer(name, description, wasm, natural), reuses: name !== "AS stub" });
     } catch {
       notes.push(`${name} skipped: bench/peers/${file} missing (run \`deno task bench:setup\`)`);
     }

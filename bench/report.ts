@@ -39,6 +39,8 @@ const SLOW_MS = 3000;
 /** Below this much peak live data, memory is page-granular noise: growth is shown in KiB. */
 const SMALL_PEAK = 1 << 20;
 
+type Mode = "wasm" | "js";
+
 /** Everything measured for one peer on one workload. */
 export interface Cell {
   /** Every timed sample, in milliseconds. */
@@ -119,14 +121,14 @@ export function measureWorkload(
   noop: Peer,
   replayer: Awaited<ReturnType<typeof loadReplayer>>,
   rounds: number,
-  modes: readonly ("wasm" | "js")[] = ["wasm", "js"],
+  modes: readonly Mode[] = ["wasm", "js"],
 ): Record<string, Cell> {
   const cells: Record<string, Cell> = {};
   for (const peer of [noop, ...peers]) {
     cells[peer.name] = { wasm: [], js: [], wasmNet: [], wasmRatio: [], jsRatio: [], failures: 0 };
   }
   const mote = peers.find((p) => p.name === BASELINE)!;
-  const sample = (peer: Peer, mode: "wasm" | "js"): number | null => {
+  const sample = (peer: Peer, mode: Mode): number | null => {
     const cell = cells[peer.name];
     gc();
     const run: Run = mode === "wasm" ? runWasm(replayer, peer, workload) : runJs(peer, workload);
@@ -186,45 +188,44 @@ const ratio = (v: number) => `${v >= 10 ? v.toFixed(0) : v.toFixed(2)}×`;
 const bytes = (n: number) =>
   n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${(n / 1024).toFixed(0)} KiB`;
 
+/** A peer's cell on a workload, if it has one that ran whole and every request succeeded. */
+function measured(results: Results, workload: string, peer: string): Cell | undefined {
+  const cell = results.cells[workload][peer];
+  return cell && !cell.error && !cell.failures ? cell : undefined;
+}
+
+const workloadOf = (results: Results, name: string) =>
+  results.workloads.find((w) => w.name === name)!;
+
 /**
  * The cost in ns/op: in wasm, the median of its samples less the no-op's beside them (the
  * allocator's alone); through JS, of its samples, the loop and the calls included.
  */
-function cost(results: Results, workload: string, peer: string, mode: "wasm" | "js") {
-  const cell = results.cells[workload][peer];
-  const samples = mode === "wasm" ? cell?.wasmNet : cell?.js;
-  if (!cell || !samples.length || cell.error || cell.failures) return null;
-  return (median(samples) * 1e6) / results.workloads.find((w) => w.name === workload)!.count;
+function cost(results: Results, workload: string, peer: string, mode: Mode) {
+  const samples = measured(results, workload, peer)?.[mode === "wasm" ? "wasmNet" : "js"];
+  if (!samples?.length) return null;
+  return (median(samples) * 1e6) / workloadOf(results, workload).count;
 }
 
 /**
  * A peer's time over mote's: the median of the ratios taken back to back (in wasm, of the times
  * above the no-op's); null when it has none.
  */
-function ratioToMote(
-  results: Results,
-  workload: string,
-  peer: string,
-  mode: "wasm" | "js",
-): number | null {
-  const cell = results.cells[workload][peer];
-  const rs = mode === "wasm" ? cell?.wasmRatio : cell?.jsRatio;
-  if (!cell || !rs?.length || cell.error || cell.failures) return null;
-  return median(rs);
+function ratioToMote(results: Results, workload: string, peer: string, mode: Mode) {
+  const rs = measured(results, workload, peer)?.[mode === "wasm" ? "wasmRatio" : "jsRatio"];
+  return rs?.length ? median(rs) : null;
 }
 
 function memoryRatio(results: Results, workload: string, peer: string): number | null {
-  const cell = results.cells[workload][peer];
-  const w = results.workloads.find((w) => w.name === workload)!;
-  if (!cell || cell.used === undefined || !isFinite(cell.used) || cell.error || cell.failures) {
-    return null;
-  }
-  return cell.used / w.peakLive;
+  const used = measured(results, workload, peer)?.used;
+  return used === undefined || !isFinite(used)
+    ? null
+    : used / workloadOf(results, workload).peakLive;
 }
 
 /** A memory ratio as the tables print it: under SMALL_PEAK live, the growth itself. */
 function memoryText(results: Results, workload: string, r: number | null): string {
-  const w = results.workloads.find((w) => w.name === workload)!;
+  const w = workloadOf(results, workload);
   return r === null ? "n/a" : w.peakLive < SMALL_PEAK ? `+${bytes(r * w.peakLive)}` : ratio(r);
 }
 
@@ -253,7 +254,7 @@ function tables(
   const wasmPeers = results.peers.filter((p) => p.kind === "wasm").map((p) => p.name);
   const allPeers = results.peers.map((p) => p.name);
   const workloads = results.workloads.map((w) => w.name);
-  const withRatio = (v: number | null, mode: "wasm" | "js", w: string, p: string) => {
+  const withRatio = (v: number | null, mode: Mode, w: string, p: string) => {
     const r = ratioToMote(results, w, p, mode);
     return v === null
       ? why(results, w, p)
@@ -267,8 +268,7 @@ function tables(
   const speedWasm = table(
     ["workload", "loop alone", ...wasmPeers],
     workloads.map((w) => {
-      const loop = median(results.cells[w]["no-op"].wasm) * 1e6 /
-        results.workloads.find((x) => x.name === w)!.count;
+      const loop = median(results.cells[w]["no-op"].wasm) * 1e6 / workloadOf(results, w).count;
       return [
         w,
         ns(loop),
