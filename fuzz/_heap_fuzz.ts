@@ -196,7 +196,7 @@ export class HeapRun extends Run {
   /** Frees the live block at `index` through `free` (the Heap's or another module's). */
   free(index: number, how = "free", free = (heap: Heap, ptr: number) => heap.free(ptr)): void {
     const block = this.contract.take(index, how);
-    this.contract.freedBlock(block);
+    this.contract.freed.add(block.ptr);
     this.both(`${how}(${block.ptr})`, (heap) => free(heap, block.ptr));
   }
 

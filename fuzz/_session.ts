@@ -146,7 +146,7 @@ export class Session extends Run {
   free(index: number): void {
     const block = this.contract.take(index, "free"), what = `free(${Contract.nameOf(block)})`;
     this.frees++;
-    this.contract.freedBlock(block);
+    this.contract.freed.add(block.ptr);
     this.#call(what, (a) => a.free(block.ptr));
     this.trace.push(what);
     this.#after();

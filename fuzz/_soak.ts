@@ -122,7 +122,7 @@ export function soak(
       const how = { alignment: aligns[slot], bounds, kept: Math.min(kept, bytes), what };
       slots[slot] = old
         ? contract.moved(old, ptr, bytes, bytes, how)
-        : contract.place(ptr, bytes, bytes, { ...how, zeroed: false });
+        : contract.place(ptr, bytes, bytes, how);
       if (!old) allocations++;
       liveBytes += bytes - (old?.requested ?? 0);
       peakLive = Math.max(peakLive, liveBytes);
