@@ -25,6 +25,7 @@ import {
   type HeapSetup,
   heapSetups,
   sizes,
+  weighted,
 } from "./_arbitraries.ts";
 import { command as commandOn } from "./_commands.ts";
 import type { Block } from "./_contract.ts";
@@ -793,11 +794,6 @@ function corrupt(run: HeapRun, damage: Damage, via: Via, n: number, name: string
 
 const index = fc.nat({ max: 1 << 16 });
 
-/** A command drawn `weight` times in so many, made by `make` from what `drawn` draws. */
-function weighted<T>(weight: number, drawn: fc.Arbitrary<T>, make: (drawn: T) => Command) {
-  return { weight, arbitrary: drawn.map(make) };
-}
-
 /** The commands of a Heap-layer run. */
 export function heapCommands(): fc.Arbitrary<Command> {
   // the limit at the heap's top, its end exactly (the top plus a header), just past it, or anywhere
@@ -824,7 +820,7 @@ export function heapCommands(): fc.Arbitrary<Command> {
       const name = `bad pointer(${where} ${n}${forge ? ", forged" : ""})`;
       return command(name, (run) => giveBadPointer(run, where, n, forge));
     }),
-    { weight: 1, arbitrary: fc.constant(command("reset()", reset)) },
+    weighted(1, fc.constant(command("reset()", reset))),
     weighted(1, widths, (width) => command(`picture(${width})`, (run) => picture(run, width))),
     weighted(2, limits, ([to, bytes]) => {
       return command(`limit ${to} ${bytes}`, (run) => setLimit(run, to, bytes));
