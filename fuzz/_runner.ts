@@ -13,7 +13,7 @@ import { FuzzFailure, Session } from "./_session.ts";
 import { importsMemory, moteAllocator } from "./_subject.ts";
 import { OracleFailure, ruleOf } from "./_oracles.ts";
 import type { SoakParams } from "./_soak.ts";
-import type { Subject, ThirdParty } from "./_third_party.ts";
+import type { ThirdParty } from "./_third_party.ts";
 import type { Heap } from "../src/heap.ts";
 import {
   heapCommands,
@@ -242,7 +242,8 @@ export function runFuzz(target: Target, options: FuzzOptions = {}): FuzzReport {
     elapsedMs: performance.now() - started,
     seed: seeds.at(-1) ?? firstSeed,
   });
-  const subject = target.kind === "any" ? subjectOf(target.subject) : {};
+  const any = target.kind === "any" ? target.subject : undefined;
+  const subject = any && { ...any, abi: any.abi.name }; // its public fields, the ABI by name
   const replaying = path !== undefined;
   let failure: FuzzFailureReport | undefined;
   while (!failure && planned < limitRuns && performance.now() < deadline) {
@@ -294,7 +295,7 @@ export function runFuzz(target: Target, options: FuzzOptions = {}): FuzzReport {
     ? soakRun(target, firstSeed)
     : undefined;
   counts.operations += soaked?.soak.operations ?? 0;
-  const report = { ...progress(), seeds, ...subject, ...soaked };
+  const report = { ...progress(), seeds, subject, ...soaked };
   onProgress?.(report);
   if (!failure) return report;
   const replayed = replaying ? {} : { replay: replay(target, options, failure) };
@@ -314,10 +315,6 @@ function replay(target: Target, options: FuzzOptions, failure: FuzzFailureReport
       ? "the replay passed"
       : `the replay failed otherwise: ${first(message)}, not ${first(failure.message)}`,
   };
-}
-
-function subjectOf({ abi, stubbed, lacking, watchdogMs }: Subject): Pick<FuzzReport, "subject"> {
-  return { subject: { abi: abi.name, stubbed, lacking, watchdogMs } };
 }
 
 /** The bounded-growth run, seeded with the session's first seed. */
@@ -394,8 +391,10 @@ function start(target: Target, setup: Setup): Run | undefined {
     return startHeapRun(setup as HeapLayerSetup, target.heap, target.fastHeap);
   }
   if (target.kind === "any") {
-    const allocator = target.subject.allocator(target.alignment);
-    return new Session(allocator, undefined, target.subject.sessionAlignment(target.alignment));
+    const { subject, alignment } = target;
+    // a Rust allocator checks each result against the alignment it asked for: 1 for the session
+    const plain = subject.abi.name === "rust" ? 1 : alignment;
+    return new Session(subject.allocator(alignment), undefined, plain);
   }
   const build = target.builds[(setup as HeapSetup).build];
   const { region, base, pages, maximum, limit } = setup!;

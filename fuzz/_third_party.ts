@@ -35,9 +35,6 @@ import type { Init, Start } from "./_worker.ts";
 const STARTUP_MS = 600_000;
 const PAGE = 65536;
 
-/** What the fuzzer found out about a module before running it. */
-export type Subject = Pick<ThirdParty, "abi" | "stubbed" | "lacking" | "watchdogMs">;
-
 /** A module under test: fresh instances of it, and its bounded-growth run. */
 export class ThirdParty {
   readonly abi: Abi;
@@ -84,14 +81,6 @@ export class ThirdParty {
     ));
     this.#shared = wasm instanceof WebAssembly.Module ? undefined : shareMemory(wasm);
     this.watchdogMs = this.#shared && options.watchdogMs;
-  }
-
-  /**
-   * The alignment the session is to hold plain allocations to: C's `alignment`; for Rust, 1,
-   * as the allocator itself checks each result against the alignment it asked for.
-   */
-  sessionAlignment(alignment: number): number {
-    return this.abi.name === "rust" ? 1 : alignment;
   }
 
   /** A fresh instance in a fresh memory, driven through the C ABI. */
