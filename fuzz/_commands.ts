@@ -85,11 +85,7 @@ export function command<R extends object>(
 }
 
 /** A command on the live block `index` names, modulo their number: it waits for one. */
-function onLive<R extends Driven>(
-  name: string,
-  index: number,
-  act: (run: R, at: number) => void,
-) {
+function onLive<R extends Driven>(name: string, index: number, act: (run: R, at: number) => void) {
   return command<R>(name, (run) => act(run, index % run.live.length), (run) => run.live.length > 0);
 }
 

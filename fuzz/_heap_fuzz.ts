@@ -223,13 +223,12 @@ export class HeapRun extends Run {
 
   /** Bytes a request may ask to fill the heap up to its limit, capped. */
   get room(): number {
-    return Math.max(0, this.heap.base + this.heap.limit - this.top - 16);
+    return Math.max(0, this.bounds[1] - this.top - 16);
   }
 
-  /** Bytes a request may ask to fill the top region in the memory as it is, capped. */
+  /** Bytes a request may ask to fill the top region in the memory as it is (its span), capped. */
   get memoryRoom(): number {
-    const end = Math.min(this.heap.base + this.heap.limit, this.heap.memory.buffer.byteLength);
-    return Math.max(0, end - this.top - 16);
+    return Math.max(0, this.heap.base + this.heap.span - this.top - 16);
   }
 
   /** The heap's limit in bytes. */
@@ -280,13 +279,9 @@ export class HeapRun extends Run {
 }
 
 /** A run on the heaps `setup` describes; undefined when both refuse it alike: nothing to do. */
-export function startHeapRun(
-  setup: HeapLayerSetup,
-  kind?: typeof Heap,
-  fastKind?: typeof Heap,
-): HeapRun | undefined {
+export function startHeapRun(...args: ConstructorParameters<typeof HeapRun>): HeapRun | undefined {
   try {
-    return new HeapRun(setup, kind, fastKind);
+    return new HeapRun(...args);
   } catch (error) {
     if (error instanceof Refused) return undefined;
     throw error;
@@ -639,7 +634,7 @@ function plan(run: HeapRun, damage: Damage, via: Via, n: number): Plan | undefin
     // a carve within the limit (from the top as the call left it: quick lists flushed into it)
     // that the memory cannot grow to may read the poison before it fails
     const carved = Math.max(MIN_BLOCK, (bytes + HEADER + ALIGN - 1) & -ALIGN);
-    const inLimit = () => run.top + carved + HEADER <= run.heap.base + run.heap.limit;
+    const inLimit = () => run.top + carved + HEADER <= run.bounds[1];
     const expect = (p: Outcome<unknown>) =>
       covers(p) ? uaf(address) : "error" in p && inLimit() ? "any" : undefined;
     return { address, bytes, expect };

@@ -318,10 +318,7 @@ function replay(target: Target, options: FuzzOptions, failure: FuzzFailureReport
 }
 
 /** The bounded-growth run, seeded with the session's first seed. */
-function soakRun(
-  target: Target & { kind: "any" },
-  seed: number,
-): { soak: FuzzSoakReport; failure?: FuzzFailureReport } {
+function soakRun(target: Target & { kind: "any" }, seed: number) {
   const params = { ...target.soak!, seed, alignment: target.alignment };
   const started = performance.now();
   let result;

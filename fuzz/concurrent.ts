@@ -210,11 +210,7 @@ class Hang extends RunFailure {}
  * free, which nothing will wake. It frees and wakes them until all have answered, so that the
  * failure shows. `owners` holds each worker's owner id, which it writes on attaching.
  */
-async function hangOf(
-  heap: Heap,
-  answers: Promise<WorkerResult>[],
-  owners: Int32Array,
-): Promise<string | undefined> {
+async function hangOf(heap: Heap, answers: Promise<WorkerResult>[], owners: Int32Array) {
   const word = new Int32Array(heap.memory.buffer, rootOf(heap.base), 1);
   const done = answers.map(() => false);
   let hang: string | undefined;
