@@ -56,7 +56,7 @@ export function shareMemory(bytes: Uint8Array): SharedModule {
   const memories = all.find((s) => s.id === MEMORY_SECTION);
   const entries: number[] = [];
   let count = 0, limits: SharedModule["limits"] | undefined, envMemoryTaken = false;
-  /** Imports as `module.field`, shared, the memory whose limits `reader` reads; not a 64-bit one. */
+  /** Imports as `module.field`, shared, the memory whose limits `reader` reads: not 64-bit. */
   const importMemory = (module: string, field: string, reader: Reader) => {
     if (limits) throw new TypeError("The module has more than one memory");
     const { flags, minimum: initial, maximum = PAGES_MAX } = reader.limits();

@@ -147,26 +147,16 @@ export function onBlock(call: "free" | "malloc_usable_size", index: number) {
   });
 }
 
-/** How realloc changes a block's size: to a size, by some bytes, not at all, or to 0. */
-export type Change =
-  | { readonly to: Size }
-  | { readonly by: number }
-  | { readonly same: true };
+/** How realloc changes a block's size: to a size (0 too), or by some bytes (0: not at all). */
+export type Change = { readonly to: Size } | { readonly by: number };
 
 /** realloc(live block, size) */
 export function realloc(index: number, change: Change): fc.Command<Driven, Driven> {
   const shown = "to" in change
     ? show(change.to)
-    : "by" in change
-    ? `size${change.by >= 0 ? "+" : ""}${change.by}`
-    : "size";
+    : `size${change.by > 0 ? "+" : ""}${change.by || ""}`;
   return onLive<Driven>(`realloc(#${index}, ${shown})`, index, (run, at) => {
-    const { requested } = run.live[at];
-    const size = "to" in change
-      ? resolve(change.to, run)
-      : "by" in change
-      ? resolve(requested + change.by, run)
-      : requested;
+    const size = resolve("to" in change ? change.to : run.live[at].requested + change.by, run);
     // C leaves realloc(p, 0) to the implementation: only mote's answer is checked
     run.realloc(at, run.reallocZero ? size : Math.max(1, size));
   });
