@@ -164,8 +164,11 @@ export function realloc(index: number, change: Change): fc.Command<Driven, Drive
 
 /** free(live block), then the same pointer to free, realloc or malloc_usable_size again */
 export function freeTwice(index: number, then: PointerCall): fc.Command<Session, Session> {
-  const name = `free(#${index}) then ${then} of it`;
-  return onLive<Session>(name, index, (session, at) => session.freeTwice(at, then));
+  return onLive<Session>(`free(#${index}) then ${then} of it`, index, (session, at) => {
+    const { ptr } = session.live[at];
+    session.free(at);
+    session.foreignPointer(ptr, then, "double free"); // the allocator must ignore it
+  });
 }
 
 /** Where a pointer mote never returned points: each place the wasm must tell from a block. */

@@ -165,13 +165,6 @@ export class Session extends Run {
     this.#after();
   }
 
-  /** Frees a block, then hands its pointer to `then` again: the allocator must ignore it. */
-  freeTwice(index: number, then: PointerCall): void {
-    const { ptr } = this.live[index];
-    this.free(index);
-    this.foreignPointer(ptr, then, "double free");
-  }
-
   /**
    * Hands the allocator a pointer that is no live block: it must refuse it, changing nothing,
    * and a checked build must report exactly `kind` at it.

@@ -75,10 +75,8 @@ export class ThirdParty {
     this.#functions = WebAssembly.Module.exports(this.#module)
       .filter((entry) => entry.kind === "function").map((entry) => entry.name);
     this.abi = detectAbi(this.#functions, options.abi);
-    ({ stubbed: this.stubbed, lacking: this.lacking } = importsFor(
-      this.#module,
-      new WebAssembly.Memory({ initial: 0 }),
-    ));
+    const listed = importsFor(this.#module, new WebAssembly.Memory({ initial: 0 }));
+    ({ stubbed: this.stubbed, lacking: this.lacking } = listed);
     this.#shared = wasm instanceof WebAssembly.Module ? undefined : shareMemory(wasm);
     this.watchdogMs = this.#shared && options.watchdogMs;
   }
