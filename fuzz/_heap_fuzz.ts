@@ -65,8 +65,6 @@ export class HeapRun extends Run {
    * init (below the limit), and every top since, whose memory was freed back into the top.
    */
   poisonedTo: number;
-  /** Whether the heap is the checked build, which names the misuse it finds. */
-  readonly checked: boolean;
   /** The first payload a heap can have. */
   readonly first: number;
   /** The memory's size after the last command: bytes past it appeared since. */
@@ -83,7 +81,6 @@ export class HeapRun extends Run {
       () => (memories[0] ?? this.heap.memory).buffer,
       () => [base, base + (this.heap?.limit ?? limit)],
     );
-    this.checked = checked;
     this.poisonedTo = poisonAtInit(pages * PAGE, base + limit);
     this.#bytes = pages * PAGE;
     // the owner's bytes either side of the region, and the zeros beyond them
@@ -394,7 +391,7 @@ function giveBadPointer(run: HeapRun, where: Where, n: number, forged: boolean) 
     );
   }
   // both refused it alike; a checked heap must name the kind the run expects
-  if (!run.checked) return;
+  if (!run.heap.checked) return;
   const refused = attempt(() => run.heap.usableSize(ptr)), report = reportOf(refused);
   if ("value" in refused) run.fail(`usableSize(${ptr}) of a pointer not live was not refused`);
   if (report?.kind !== kind || report.address !== ptr) {
@@ -528,7 +525,7 @@ function scatteredClass(run: HeapRun, classIndex: number, extra: number, fitAt: 
   const starts = classIndex % 2 ? CLASS_STARTS : wide;
   const at = classIndex % (starts.length - 1);
   const [from, to] = [starts[at], CLASS_STARTS[CLASS_STARTS.indexOf(starts[at]) + 1]];
-  const overhead = run.checked ? 2 * HEADER : HEADER, largest = to - ALIGN - overhead;
+  const overhead = run.heap.checked ? 2 * HEADER : HEADER, largest = to - ALIGN - overhead;
   const placed: number[] = [];
   // the list is last freed first: the block freed k-th from the end is at place k
   for (let place = SCAN + extra; place >= 0; place--) {
@@ -841,7 +838,7 @@ export function heapCommands(): fc.Arbitrary<Command> {
       command(
         `corrupt(${damage}, ${n})`,
         (run, name) => VIA.forEach((via) => corrupt(run, damage, via, n, `${name} via ${via}`)),
-        (run) => run.checked,
+        (run) => run.heap.checked,
       )),
   );
 }
