@@ -231,13 +231,10 @@ export class ThirdParty {
     }
     if (control[Control.STATUS] === Control.THREW) {
       // the worker writes "name: message"; rethrown as that, so it prints as it would here
-      const [, name = "Error", message = ""] = /^(\w+): ([^]*)$/.exec(Control.readText(control)) ??
-        [];
-      const error = new Error(
-        what.startsWith("instantiating") ? `The module could not be started: ${message}` : message,
-      );
-      error.name = name;
-      throw error;
+      const text = Control.readText(control);
+      const [, name = "Error", message = ""] = /^(\w+): ([^]*)$/.exec(text) ?? [];
+      const started = what.startsWith("instantiating") ? "The module could not be started: " : "";
+      throw Object.assign(new Error(started + message), { name });
     }
   }
 }
