@@ -167,7 +167,7 @@ export function freeTwice(index: number, then: PointerCall): fc.Command<Session,
   return onLive<Session>(`free(#${index}) then ${then} of it`, index, (session, at) => {
     const { ptr } = session.live[at];
     session.free(at);
-    session.foreignPointer(ptr, then, "double free"); // the allocator must ignore it
+    session.foreignPointer(ptr, then, "double-free"); // the allocator must ignore it
   });
 }
 
@@ -189,7 +189,7 @@ export function foreignPointer(where: Foreign, call: PointerCall): fc.Command<Se
       // contract forgets a pointer once a block handed out covers the word in front of it)
       const freed = [...session.contract.freed];
       if (freed.length === 0) return;
-      return session.foreignPointer(freed[where.freed % freed.length], call, "double free");
+      return session.foreignPointer(freed[where.freed % freed.length], call, "double-free");
     }
     if ("interior" in where) {
       const block = session.live.find((b) => b.usable > ALIGN);
@@ -205,7 +205,7 @@ export function foreignPointer(where: Foreign, call: PointerCall): fc.Command<Se
       const forged = session.checked
         ? where.interior & 1 ? fits : undefined
         : refused[where.interior % refused.length];
-      return session.foreignPointer(ptr, call, "not a block", forged);
+      return session.foreignPointer(ptr, call, "invalid-pointer", forged);
     }
     const ptr = Math.min(
       U32_MAX - 15,
@@ -215,15 +215,14 @@ export function foreignPointer(where: Foreign, call: PointerCall): fc.Command<Se
         ? Math.max(16, first - 16 * where.below)
         : session.mote.top() + HEADER + 16 * where.above,
     );
-    // above the blocks, a block the run freed into the top region: a double free
-    const kind = session.contract.misuseOf(ptr) === "double-free" ? "double free" : "not a block";
     // even misalignments, in every build: the word in front reads as the header of a used
     // block that ends at the top region, as one just below it would
     const plausible = session.mote.top() - (ptr - HEADER);
     const forged = "misaligned" in where && where.misaligned % 2 === 0 && plausible >= 16
       ? plausible
       : undefined;
-    session.foreignPointer(ptr, call, kind, forged);
+    // above the blocks, a block the run freed into the top region: a double free
+    session.foreignPointer(ptr, call, session.contract.misuseOf(ptr), forged);
   });
 }
 

@@ -3,6 +3,7 @@
  * also be restarted, and shows its top and limit, which the differential mode needs; any other
  * module is run by `_third_party.ts`.
  */
+import { HeapMisuseError } from "../src/errors.ts";
 import { importsFor } from "./_imports.ts";
 
 /** An allocator's C ABI as the fuzzer calls it; optional functions may be missing. */
@@ -29,9 +30,6 @@ export interface MoteAllocator extends Required<Allocator> {
   takeReports(): string[];
 }
 
-/** What a checked build's `mote_report` reports, by its first argument less one. */
-const MISUSE = ["double free", "not a block", "overflow", "use after free"];
-
 /** Whether a module imports its memory (as a region build does) rather than exporting its own. */
 export function importsMemory(module: WebAssembly.Module): boolean {
   return WebAssembly.Module.imports(module).some((entry) => entry.kind === "memory");
@@ -54,8 +52,8 @@ export function moteAllocator(
 ): MoteAllocator {
   const reports: string[] = [];
   const { imports } = importsFor(module, memory!); // a build that imports one is given one
-  (imports.env ??= {}).mote_report = (kind: number, address: number) =>
-    reports.push(`${MISUSE[kind - 1]} at ${address >>> 0}`);
+  (imports.env ??= {}).mote_report = (code: number, address: number) =>
+    reports.push(`${new HeapMisuseError(code, address, "mote_report").kind} at ${address >>> 0}`);
   // deno-lint-ignore no-explicit-any
   const exports: Record<string, any> = new WebAssembly.Instance(module, imports).exports;
   if (!["malloc", "free", "realloc"].every((name) => typeof exports[name] === "function")) {
