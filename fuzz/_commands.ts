@@ -1,8 +1,8 @@
 /**
  * The fuzzer's operations as fast-check commands, each made by {@linkcode command} from its name
- * in the trace and what it does (the Heap-layer fuzz makes its own the same way). A command names a live block by an index taken modulo the number of live
- * blocks, and a size relative to the heap by a {@linkcode Size}, so a shrunk sequence stays
- * meaningful whatever was removed from it.
+ * in the trace and what it does (the Heap-layer fuzz makes its own the same way). A command names
+ * a live block by an index taken modulo the number of live blocks, and a size relative to the heap
+ * by a {@linkcode Size}, so a shrunk sequence stays meaningful whatever was removed from it.
  */
 import type fc from "fast-check";
 import { ALIGN, FIRST, FREE, HEADER, LEFT_FREE, MIN_BLOCK, QUICK } from "../src/_layout.ts";
