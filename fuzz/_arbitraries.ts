@@ -32,6 +32,7 @@ import {
   type Size,
 } from "./_commands.ts";
 import type { PointerCall, Session } from "./_session.ts";
+import type { Abi } from "./_abi.ts";
 
 const PAGES_MAX = 65536;
 
@@ -240,26 +241,20 @@ export function moteCommands(): CommandArbitrary {
   );
 }
 
-/** What a module-under-test exports beyond malloc, free and realloc. */
-export interface Optional {
-  readonly calloc: boolean;
-  readonly alignedAlloc: boolean;
-  readonly usableSize: boolean;
-}
-
 /**
  * The operations of a model-free run: the C ABI where C defines it (no realloc to 0 bytes,
- * no invalid alignment, no pointer that is not live), and only what the module exports.
+ * no invalid alignment, no pointer that is not live), and only what the module's `abi` exports
+ * (Rust's alloc takes an alignment).
  */
-export function anyCommands(optional: Optional): CommandArbitrary {
+export function anyCommands(abi: Abi): CommandArbitrary {
   const c = calls(sizes(false), false);
   return fc.oneof(
     c.malloc,
     c.free,
     c.realloc,
     c.reallocNull,
-    ...(optional.calloc ? [c.calloc] : []),
-    ...(optional.alignedAlloc ? [c.alignedAlloc] : []),
-    ...(optional.usableSize ? [c.usableSize] : []),
+    ...(abi.zeroed ? [c.calloc] : []),
+    ...(abi.name === "rust" || abi.aligned ? [c.alignedAlloc] : []),
+    ...(abi.usableSize ? [c.usableSize] : []),
   );
 }

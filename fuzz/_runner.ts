@@ -365,13 +365,7 @@ function nextSeed(seed: number): number {
 function arbitrariesOf(target: Target): [fc.Arbitrary<Setup>, fc.Arbitrary<fc.Command<Run, Run>>] {
   if (target.kind === "heap") return [heapLayerSetups(), heapCommands()];
   if (target.kind === "mote") return [heapSetups(target.builds), moteCommands()];
-  const { abi } = target.subject;
-  const commands = anyCommands({
-    calloc: abi.zeroed !== undefined,
-    alignedAlloc: abi.name === "rust" || abi.aligned !== undefined,
-    usableSize: abi.usableSize,
-  });
-  return [fc.constant(undefined), commands];
+  return [fc.constant(undefined), anyCommands(target.subject.abi)];
 }
 
 /** Where a run starts: a C-ABI heap, a Heap-layer one, or a fresh instance of a module. */
