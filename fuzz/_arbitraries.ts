@@ -32,8 +32,14 @@ import {
   type Size,
 } from "./_commands.ts";
 import type { PointerCall, Session } from "./_session.ts";
+import type { Abi } from "./_abi.ts";
 
 const PAGES_MAX = 65536;
+
+/** An entry of `fc.oneof`: `drawn` (as `make` makes it, if given), `weight` times in so many. */
+export function weighted<T, U = T>(weight: number, drawn: fc.Arbitrary<T>, make?: (drawn: T) => U) {
+  return { weight, arbitrary: (make ? drawn.map(make) : drawn) as fc.Arbitrary<U> };
+}
 
 /**
  * Block sizes where mote's size classes start, up to 4 MiB: derived from the class function the
@@ -78,18 +84,18 @@ const HOPELESS = [
  */
 export function sizes(relative: boolean): fc.Arbitrary<Size> {
   const absolute: fc.WeightedArbitrary<Size>[] = [
-    { weight: 8, arbitrary: fc.integer({ min: 0, max: 256 }) },
-    { weight: 4, arbitrary: fc.constantFrom(...EDGES) },
-    { weight: 2, arbitrary: fc.integer({ min: 257, max: 70_000 }) },
-    { weight: 1, arbitrary: fc.integer({ min: 70_000, max: 4 << 20 }) },
-    { weight: 1, arbitrary: fc.constantFrom(...HOPELESS) },
+    weighted(8, fc.integer({ min: 0, max: 256 })),
+    weighted(4, fc.constantFrom(...EDGES)),
+    weighted(2, fc.integer({ min: 257, max: 70_000 })),
+    weighted(1, fc.integer({ min: 70_000, max: 4 << 20 })),
+    weighted(1, fc.constantFrom(...HOPELESS)),
   ];
   if (!relative) return fc.oneof(...absolute);
   return fc.oneof(
     ...absolute,
-    { weight: 2, arbitrary: fc.integer({ min: -40, max: 40 }).map((room) => ({ room })) },
-    { weight: 2, arbitrary: fc.integer({ min: -40, max: 40 }).map((memory) => ({ memory })) },
-    { weight: 1, arbitrary: fc.integer({ min: -600, max: 40 }).map((limit) => ({ limit })) },
+    weighted(2, fc.integer({ min: -40, max: 40 }).map((room) => ({ room }))),
+    weighted(2, fc.integer({ min: -40, max: 40 }).map((memory) => ({ memory }))),
+    weighted(1, fc.integer({ min: -600, max: 40 }).map((limit) => ({ limit }))),
   );
 }
 
@@ -120,18 +126,18 @@ export function heapSetups(builds: readonly { importsMemory: boolean }[]): fc.Ar
     build: fc.nat({ max: builds.length - 1 }),
     region: fc.boolean(),
     base: fc.oneof(
-      { weight: 8, arbitrary: fc.constantFrom(0, 1, 4100, 65535, 65536) },
-      { weight: 8, arbitrary: fc.nat({ max: 200_000 }) },
-      { weight: 1, arbitrary: fc.constantFrom(highest - 70_000, highest, highest + 16, MAX_LIMIT) },
+      weighted(8, fc.constantFrom(0, 1, 4100, 65535, 65536)),
+      weighted(8, fc.nat({ max: 200_000 })),
+      weighted(1, fc.constantFrom(highest - 70_000, highest, highest + 16, MAX_LIMIT)),
     ),
     extraPages: fc.integer({ min: -1, max: 3 }),
     growablePages: fc.option(fc.nat({ max: 24 }), { nil: undefined }),
     limit: fc.oneof(
       // around the least a region can be: its root, the first header, and nothing more
-      { weight: 1, arbitrary: fc.integer({ min: -20, max: 20 }).map((d) => -(FIRST + HEADER + d)) },
-      { weight: 2, arbitrary: fc.integer({ min: 250, max: PAGE }) },
-      { weight: 3, arbitrary: fc.integer({ min: PAGE, max: 8 << 20 }) },
-      { weight: 2, arbitrary: fc.constant(MAX_LIMIT) },
+      weighted(1, fc.integer({ min: -20, max: 20 }).map((d) => -(FIRST + HEADER + d))),
+      weighted(2, fc.integer({ min: 250, max: PAGE })),
+      weighted(3, fc.integer({ min: PAGE, max: 8 << 20 })),
+      weighted(2, fc.constant(MAX_LIMIT)),
     ),
   }).map(({ build, region, base, extraPages, growablePages, limit: wanted }) => {
     // a negative limit is relative to the least a heap at this base needs: -(least + delta)
@@ -157,11 +163,11 @@ const pointerCalls = fc.constantFrom<PointerCall>("free", "realloc", "malloc_usa
 
 function changes(size: fc.Arbitrary<Size>, zero: boolean): fc.Arbitrary<Change> {
   return fc.oneof(
-    { weight: 3, arbitrary: size.map((to) => ({ to })) },
-    { weight: 3, arbitrary: fc.integer({ min: -300, max: 300 }).map((by) => ({ by })) },
-    { weight: 1, arbitrary: fc.integer({ min: -70_000, max: 70_000 }).map((by) => ({ by })) },
-    { weight: 1, arbitrary: fc.constant({ same: true as const }) },
-    { weight: zero ? 1 : 0, arbitrary: fc.constant({ to: 0 }) },
+    weighted(3, size.map((to) => ({ to }))),
+    weighted(3, fc.integer({ min: -300, max: 300 }).map((by) => ({ by }))),
+    weighted(1, fc.integer({ min: -70_000, max: 70_000 }).map((by) => ({ by }))),
+    weighted(1, fc.constant({ by: 0 })), // the same size
+    weighted(zero ? 1 : 0, fc.constant({ to: 0 })),
   );
 }
 
@@ -186,33 +192,21 @@ type CommandArbitrary = fc.Arbitrary<fc.Command<Session, Session>>;
  */
 function calls(size: fc.Arbitrary<Size>, model: boolean) {
   const alignments = fc.constantFrom(...POWERS_OF_TWO);
-  const anyAlignment = fc.oneof({ weight: 5, arbitrary: alignments }, {
-    weight: 1,
-    arbitrary: fc.constantFrom(...BAD_ALIGNMENTS),
-  });
+  const badAlignments = fc.constantFrom(...BAD_ALIGNMENTS);
+  const burstOrders = fc.constantFrom(...BURST_ORDERS);
+  const anyAlignment = fc.oneof(weighted(5, alignments), weighted(1, badAlignments));
+  // a burst: small blocks, just below a quick list's bound, at it and past it
+  const bursts = fc.tuple(fc.nat({ max: SMALL }), fc.integer({ min: -1, max: 2 }), burstOrders);
+  const aligned = fc.tuple(model ? anyAlignment : alignments, size);
   return {
-    malloc: { weight: 10, arbitrary: size.map((s) => allocate("malloc", s)) },
-    calloc: { weight: 3, arbitrary: callocs(size).map(([n, s]) => allocate("calloc", s, n)) },
-    burst: {
-      weight: 2, // small blocks, just below a quick list's bound, at it and past it
-      arbitrary: fc.tuple(
-        fc.nat({ max: SMALL }),
-        fc.integer({ min: -1, max: 2 }),
-        fc.constantFrom(...BURST_ORDERS),
-      ).map(([s, past, order]) => burst(s, QUICK_BOUND + past, order)),
-    },
-    alignedAlloc: {
-      weight: 3,
-      arbitrary: fc.tuple(model ? anyAlignment : alignments, size)
-        .map(([alignment, s]) => allocate("aligned_alloc", s, alignment)),
-    },
-    free: { weight: 8, arbitrary: indices.map((i) => onBlock("free", i)) },
-    realloc: {
-      weight: 6,
-      arbitrary: fc.tuple(indices, changes(size, model)).map(([i, c]) => realloc(i, c)),
-    },
-    reallocNull: { weight: 2, arbitrary: size.map((s) => allocate("realloc", s, 0)) },
-    usableSize: { weight: 2, arbitrary: indices.map((i) => onBlock("malloc_usable_size", i)) },
+    malloc: weighted(10, size.map((s) => allocate("malloc", s))),
+    calloc: weighted(3, callocs(size).map(([n, s]) => allocate("calloc", s, n))),
+    burst: weighted(2, bursts.map(([s, past, order]) => burst(s, QUICK_BOUND + past, order))),
+    alignedAlloc: weighted(3, aligned.map(([a, s]) => allocate("aligned_alloc", s, a))),
+    free: weighted(8, indices.map((i) => onBlock("free", i))),
+    realloc: weighted(6, fc.tuple(indices, changes(size, model)).map(([i, c]) => realloc(i, c))),
+    reallocNull: weighted(2, size.map((s) => allocate("realloc", s, 0))),
+    usableSize: weighted(2, indices.map((i) => onBlock("malloc_usable_size", i))),
   };
 }
 
@@ -237,46 +231,30 @@ export function moteCommands(): CommandArbitrary {
     fc.nat({ max: 1 << 16 }).map((interior) => ({ interior })),
     fc.nat({ max: 1 << 16 }).map((freed) => ({ freed })),
   );
+  const limits = fc.tuple(fc.boolean(), fc.nat({ max: 300_000 }));
   return fc.oneof(
     ...allocationCommands(size),
-    {
-      weight: 1,
-      arbitrary: fc.tuple(indices, pointerCalls).map(([i, then]) => freeTwice(i, then)),
-    },
-    {
-      weight: 1,
-      arbitrary: fc.tuple(foreign, pointerCalls).map(([w, call]) => foreignPointer(w, call)),
-    },
-    {
-      weight: 1,
-      arbitrary: fc.tuple(fc.boolean(), fc.nat({ max: 300_000 })).map(([lower, bytes]) =>
-        setLimit(lower, bytes)
-      ),
-    },
-    { weight: 1, arbitrary: fc.constant(reset) },
+    weighted(1, fc.tuple(indices, pointerCalls).map(([i, then]) => freeTwice(i, then))),
+    weighted(1, fc.tuple(foreign, pointerCalls).map(([w, call]) => foreignPointer(w, call))),
+    weighted(1, limits.map(([lower, bytes]) => setLimit(lower, bytes))),
+    weighted(1, fc.constant(reset)),
   );
-}
-
-/** What a module-under-test exports beyond malloc, free and realloc. */
-export interface Optional {
-  readonly calloc: boolean;
-  readonly alignedAlloc: boolean;
-  readonly usableSize: boolean;
 }
 
 /**
  * The operations of a model-free run: the C ABI where C defines it (no realloc to 0 bytes,
- * no invalid alignment, no pointer that is not live), and only what the module exports.
+ * no invalid alignment, no pointer that is not live), and only what the module's `abi` exports
+ * (Rust's alloc takes an alignment).
  */
-export function anyCommands(optional: Optional): CommandArbitrary {
+export function anyCommands(abi: Abi): CommandArbitrary {
   const c = calls(sizes(false), false);
   return fc.oneof(
     c.malloc,
     c.free,
     c.realloc,
     c.reallocNull,
-    ...(optional.calloc ? [c.calloc] : []),
-    ...(optional.alignedAlloc ? [c.alignedAlloc] : []),
-    ...(optional.usableSize ? [c.usableSize] : []),
+    ...(abi.zeroed ? [c.calloc] : []),
+    ...(abi.name === "rust" || abi.aligned ? [c.alignedAlloc] : []),
+    ...(abi.usableSize ? [c.usableSize] : []),
   );
 }

@@ -22,22 +22,12 @@ const IMPORT_SECTION = 2;
 const TYPE_SECTION = 1;
 const PAGES_MAX = 65536;
 
-/** A memory's size in pages, as declared. */
-type MemoryLimits = { readonly initial: number; readonly maximum: number | undefined };
-
 /** A module moved into shared memory. */
 export interface SharedModule {
   /** The module's bytes with its memory shared and imported. */
   readonly bytes: Uint8Array<ArrayBuffer>;
   /** The memory's declared size: a shared memory must have a maximum; without one, all of wasm32. */
   readonly limits: { readonly initial: number; readonly maximum: number };
-}
-
-/** A memory's limits as declared; a 64-bit memory is refused. */
-function limitsOf(reader: Reader): MemoryLimits {
-  const { flags, minimum, maximum } = reader.limits();
-  if (flags & 4) throw new TypeError("The module's memory is 64-bit: only wasm32 is fuzzed");
-  return { initial: minimum, maximum };
 }
 
 function u32(value: number): number[] {
@@ -65,11 +55,13 @@ export function shareMemory(bytes: Uint8Array): SharedModule {
   const imports = all.find((s) => s.id === IMPORT_SECTION);
   const memories = all.find((s) => s.id === MEMORY_SECTION);
   const entries: number[] = [];
-  let count = 0, limits: MemoryLimits | undefined, envMemoryTaken = false;
-  const importMemory = (module: string, field: string, declared: MemoryLimits) => {
+  let count = 0, limits: SharedModule["limits"] | undefined, envMemoryTaken = false;
+  /** Imports as `module.field`, shared, the memory whose limits `reader` reads: not 64-bit. */
+  const importMemory = (module: string, field: string, reader: Reader) => {
     if (limits) throw new TypeError("The module has more than one memory");
-    limits = declared;
-    const { initial, maximum = PAGES_MAX } = declared; // 0x03: shared, which needs a maximum
+    const { flags, minimum: initial, maximum = PAGES_MAX } = reader.limits();
+    if (flags & 4) throw new TypeError("The module's memory is 64-bit: only wasm32 is fuzzed");
+    limits = { initial, maximum }; // 0x03: shared, which needs a maximum
     entries.push(...name(module), ...name(field), 0x02, 0x03, ...u32(initial), ...u32(maximum));
   };
   if (imports) {
@@ -80,7 +72,7 @@ export function shareMemory(bytes: Uint8Array): SharedModule {
       const module = reader.name(), field = reader.name();
       const kind = reader.byte();
       if (module === "env" && field === "memory") envMemoryTaken = true;
-      if (kind === 0x02) importMemory(module, field, limitsOf(reader));
+      if (kind === 0x02) importMemory(module, field, reader);
       else if (kind === 0x00) reader.u32();
       else if (kind === 0x01) reader.byte(), reader.limits();
       else if (kind === 0x03) reader.byte(), reader.byte();
@@ -93,7 +85,7 @@ export function shareMemory(bytes: Uint8Array): SharedModule {
     const reader = new Reader(bytes.subarray(0, memories.end), memories.contents);
     const n = reader.u32();
     if (n > 1) throw new TypeError("The module has more than one memory");
-    if (n === 1) importMemory(envMemoryTaken ? "mote_fuzz" : "env", "memory", limitsOf(reader));
+    if (n === 1) importMemory(envMemoryTaken ? "mote_fuzz" : "env", "memory", reader);
     count += n;
   }
   if (!limits) throw new TypeError("The module has no memory to allocate in");
@@ -110,5 +102,5 @@ export function shareMemory(bytes: Uint8Array): SharedModule {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const part of parts) out.set(part, at), at += part.length;
-  return { bytes: out, limits: { initial: limits.initial, maximum: limits.maximum ?? PAGES_MAX } };
+  return { bytes: out, limits };
 }

@@ -1,8 +1,8 @@
 /**
  * The fuzzer's operations as fast-check commands, each made by {@linkcode command} from its name
- * in the trace and what it does (the Heap-layer fuzz makes its own the same way). A command names a live block by an index taken modulo the number of live
- * blocks, and a size relative to the heap by a {@linkcode Size}, so a shrunk sequence stays
- * meaningful whatever was removed from it.
+ * in the trace and what it does (the Heap-layer fuzz makes its own the same way). A command names
+ * a live block by an index taken modulo the number of live blocks, and a size relative to the heap
+ * by a {@linkcode Size}, so a shrunk sequence stays meaningful whatever was removed from it.
  */
 import type fc from "fast-check";
 import { ALIGN, FIRST, FREE, HEADER, LEFT_FREE, MIN_BLOCK, QUICK } from "../src/_layout.ts";
@@ -85,11 +85,7 @@ export function command<R extends object>(
 }
 
 /** A command on the live block `index` names, modulo their number: it waits for one. */
-function onLive<R extends Driven>(
-  name: string,
-  index: number,
-  act: (run: R, at: number) => void,
-) {
+function onLive<R extends Driven>(name: string, index: number, act: (run: R, at: number) => void) {
   return command<R>(name, (run) => act(run, index % run.live.length), (run) => run.live.length > 0);
 }
 
@@ -151,26 +147,16 @@ export function onBlock(call: "free" | "malloc_usable_size", index: number) {
   });
 }
 
-/** How realloc changes a block's size: to a size, by some bytes, not at all, or to 0. */
-export type Change =
-  | { readonly to: Size }
-  | { readonly by: number }
-  | { readonly same: true };
+/** How realloc changes a block's size: to a size (0 too), or by some bytes (0: not at all). */
+export type Change = { readonly to: Size } | { readonly by: number };
 
 /** realloc(live block, size) */
 export function realloc(index: number, change: Change): fc.Command<Driven, Driven> {
   const shown = "to" in change
     ? show(change.to)
-    : "by" in change
-    ? `size${change.by >= 0 ? "+" : ""}${change.by}`
-    : "size";
+    : `size${change.by > 0 ? "+" : ""}${change.by || ""}`;
   return onLive<Driven>(`realloc(#${index}, ${shown})`, index, (run, at) => {
-    const { requested } = run.live[at];
-    const size = "to" in change
-      ? resolve(change.to, run)
-      : "by" in change
-      ? resolve(requested + change.by, run)
-      : requested;
+    const size = resolve("to" in change ? change.to : run.live[at].requested + change.by, run);
     // C leaves realloc(p, 0) to the implementation: only mote's answer is checked
     run.realloc(at, run.reallocZero ? size : Math.max(1, size));
   });
@@ -178,8 +164,11 @@ export function realloc(index: number, change: Change): fc.Command<Driven, Drive
 
 /** free(live block), then the same pointer to free, realloc or malloc_usable_size again */
 export function freeTwice(index: number, then: PointerCall): fc.Command<Session, Session> {
-  const name = `free(#${index}) then ${then} of it`;
-  return onLive<Session>(name, index, (session, at) => session.freeTwice(at, then));
+  return onLive<Session>(`free(#${index}) then ${then} of it`, index, (session, at) => {
+    const { ptr } = session.live[at];
+    session.free(at);
+    session.foreignPointer(ptr, then, "double-free"); // the allocator must ignore it
+  });
 }
 
 /** Where a pointer mote never returned points: each place the wasm must tell from a block. */
@@ -200,7 +189,7 @@ export function foreignPointer(where: Foreign, call: PointerCall): fc.Command<Se
       // contract forgets a pointer once a block handed out covers the word in front of it)
       const freed = [...session.contract.freed];
       if (freed.length === 0) return;
-      return session.foreignPointer(freed[where.freed % freed.length], call, "double free");
+      return session.foreignPointer(freed[where.freed % freed.length], call, "double-free");
     }
     if ("interior" in where) {
       const block = session.live.find((b) => b.usable > ALIGN);
@@ -216,7 +205,7 @@ export function foreignPointer(where: Foreign, call: PointerCall): fc.Command<Se
       const forged = session.checked
         ? where.interior & 1 ? fits : undefined
         : refused[where.interior % refused.length];
-      return session.foreignPointer(ptr, call, "not a block", forged);
+      return session.foreignPointer(ptr, call, "invalid-pointer", forged);
     }
     const ptr = Math.min(
       U32_MAX - 15,
@@ -226,15 +215,14 @@ export function foreignPointer(where: Foreign, call: PointerCall): fc.Command<Se
         ? Math.max(16, first - 16 * where.below)
         : session.mote.top() + HEADER + 16 * where.above,
     );
-    // above the blocks, a block the run freed into the top region: a double free
-    const kind = session.contract.misuseOf(ptr) === "double-free" ? "double free" : "not a block";
     // even misalignments, in every build: the word in front reads as the header of a used
     // block that ends at the top region, as one just below it would
     const plausible = session.mote.top() - (ptr - HEADER);
     const forged = "misaligned" in where && where.misaligned % 2 === 0 && plausible >= 16
       ? plausible
       : undefined;
-    session.foreignPointer(ptr, call, kind, forged);
+    // above the blocks, a block the run freed into the top region: a double free
+    session.foreignPointer(ptr, call, session.contract.misuseOf(ptr), forged);
   });
 }
 

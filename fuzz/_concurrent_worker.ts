@@ -117,7 +117,7 @@ function runWorker(run: WorkerRun): WorkerResult {
             call("free", block.ptr + 16);
           }
           call("free", block.ptr);
-          contract.freedBlock(block);
+          contract.freed.add(block.ptr);
           break;
         }
         case "malloc_usable_size": {

@@ -29,6 +29,16 @@ export interface Block {
   readonly usable: number;
 }
 
+/** How a block handed out must lie: aligned to `alignment`, within `bounds`; zero if `zeroed`. */
+interface Placement {
+  readonly alignment: number;
+  readonly bounds: readonly [number, number];
+  readonly zeroed?: boolean;
+}
+
+/** A realloc's move: what it was (`what`), and how many of the old block's bytes it must keep. */
+type Moved = Omit<Placement, "zeroed"> & { readonly kept: number; readonly what: string };
+
 /** What a checked heap must call a pointer that is not live. */
 export type Misuse = "double-free" | "invalid-pointer";
 
@@ -56,12 +66,8 @@ export class Contract {
   /** Pointers from before a reset, not handed out since. */
   readonly stale = new Set<number>();
   readonly #owned: Owned[] = [];
-  #nextId: number;
-
   /** The id the next block placed gets. */
-  get nextId(): number {
-    return this.#nextId;
-  }
+  nextId: number;
 
   constructor(
     /** The memory's bytes as they are now (a memory's buffer changes as it grows). */
@@ -79,13 +85,13 @@ export class Contract {
     /** The ids blocks get: `first`, then every `step`th (threads sharing a heap interleave). */
     readonly ids = { first: 1, step: 1 },
   ) {
-    this.#nextId = ids.first;
+    this.nextId = ids.first;
   }
 
   /** A fresh id, for a block or the owner's bytes. */
   #newId(): number {
-    const id = this.#nextId;
-    this.#nextId += this.ids.step;
+    const id = this.nextId;
+    this.nextId += this.ids.step;
     return id;
   }
 
@@ -98,22 +104,13 @@ export class Contract {
    * Checks a block just handed out at `ptr` and records it, filling it with its pattern: it is
    * aligned, as large as asked, within `bounds`, overlaps no live block, and if `zeroed`, zero.
    */
-  place(
-    ptr: number,
-    requested: number,
-    usable: number,
-    { alignment, zeroed, bounds }: {
-      alignment: number;
-      zeroed: boolean;
-      bounds: readonly [number, number];
-    },
-  ): Block {
+  place(ptr: number, requested: number, usable: number, how: Placement): Block {
+    const { alignment, zeroed, bounds: [low, high] } = how;
     const block = { id: this.#newId(), ptr, requested, usable };
     if (ptr % alignment !== 0) this.fail(`${ptr} is not aligned to ${alignment}`);
     if (usable < requested) {
       this.fail(`Block ${ptr}'s usable size ${usable} is less than the ${requested} asked`);
     }
-    const [low, high] = bounds;
     if (ptr < low || ptr + usable > high) {
       this.fail(`Block ${ptr} + ${usable} lies outside the heap, [${low}, ${high})`);
     }
@@ -173,11 +170,6 @@ export class Contract {
     return this.live.findIndex((block) => block.ptr === ptr);
   }
 
-  /** Records that `block`, taken, was freed. */
-  freedBlock(block: Block): void {
-    this.freed.add(block.ptr);
-  }
-
   /**
    * Takes the live block at `index` out of the record for a call that may move or free it,
    * verifying it whole first: while the call runs, its bytes are the allocator's.
@@ -197,21 +189,10 @@ export class Contract {
    * Records a realloc of `old`, taken, to `ptr`, checked as a block just handed out: its first
    * `kept` bytes must be the old block's.
    */
-  moved(
-    old: Block,
-    ptr: number,
-    requested: number,
-    usable: number,
-    { kept, what, ...how }: {
-      kept: number;
-      what: string;
-      alignment: number;
-      bounds: readonly [number, number];
-    },
-  ): Block {
-    this.verify(old, `after ${what}`, ptr, kept);
+  moved(old: Block, ptr: number, requested: number, usable: number, how: Moved): Block {
+    this.verify(old, `after ${how.what}`, ptr, how.kept);
     this.freed.add(old.ptr);
-    return this.place(ptr, requested, usable, { ...how, zeroed: false });
+    return this.place(ptr, requested, usable, { alignment: how.alignment, bounds: how.bounds });
   }
 
   /** What a checked heap must report for `ptr`, a pointer that is not live. */

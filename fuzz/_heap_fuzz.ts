@@ -25,6 +25,7 @@ import {
   type HeapSetup,
   heapSetups,
   sizes,
+  weighted,
 } from "./_arbitraries.ts";
 import { command as commandOn } from "./_commands.ts";
 import type { Block } from "./_contract.ts";
@@ -64,8 +65,6 @@ export class HeapRun extends Run {
    * init (below the limit), and every top since, whose memory was freed back into the top.
    */
   poisonedTo: number;
-  /** Whether the heap is the checked build, which names the misuse it finds. */
-  readonly checked: boolean;
   /** The first payload a heap can have. */
   readonly first: number;
   /** The memory's size after the last command: bytes past it appeared since. */
@@ -82,7 +81,6 @@ export class HeapRun extends Run {
       () => (memories[0] ?? this.heap.memory).buffer,
       () => [base, base + (this.heap?.limit ?? limit)],
     );
-    this.checked = checked;
     this.poisonedTo = poisonAtInit(pages * PAGE, base + limit);
     this.#bytes = pages * PAGE;
     // the owner's bytes either side of the region, and the zeros beyond them
@@ -196,7 +194,7 @@ export class HeapRun extends Run {
   /** Frees the live block at `index` through `free` (the Heap's or another module's). */
   free(index: number, how = "free", free = (heap: Heap, ptr: number) => heap.free(ptr)): void {
     const block = this.contract.take(index, how);
-    this.contract.freedBlock(block);
+    this.contract.freed.add(block.ptr);
     this.both(`${how}(${block.ptr})`, (heap) => free(heap, block.ptr));
   }
 
@@ -222,13 +220,12 @@ export class HeapRun extends Run {
 
   /** Bytes a request may ask to fill the heap up to its limit, capped. */
   get room(): number {
-    return Math.max(0, this.heap.base + this.heap.limit - this.top - 16);
+    return Math.max(0, this.bounds[1] - this.top - 16);
   }
 
-  /** Bytes a request may ask to fill the top region in the memory as it is, capped. */
+  /** Bytes a request may ask to fill the top region in the memory as it is (its span), capped. */
   get memoryRoom(): number {
-    const end = Math.min(this.heap.base + this.heap.limit, this.heap.memory.buffer.byteLength);
-    return Math.max(0, end - this.top - 16);
+    return Math.max(0, this.heap.base + this.heap.span - this.top - 16);
   }
 
   /** The heap's limit in bytes. */
@@ -279,13 +276,9 @@ export class HeapRun extends Run {
 }
 
 /** A run on the heaps `setup` describes; undefined when both refuse it alike: nothing to do. */
-export function startHeapRun(
-  setup: HeapLayerSetup,
-  kind?: typeof Heap,
-  fastKind?: typeof Heap,
-): HeapRun | undefined {
+export function startHeapRun(...args: ConstructorParameters<typeof HeapRun>): HeapRun | undefined {
   try {
-    return new HeapRun(setup, kind, fastKind);
+    return new HeapRun(...args);
   } catch (error) {
     if (error instanceof Refused) return undefined;
     throw error;
@@ -398,7 +391,7 @@ function giveBadPointer(run: HeapRun, where: Where, n: number, forged: boolean) 
     );
   }
   // both refused it alike; a checked heap must name the kind the run expects
-  if (!run.checked) return;
+  if (!run.heap.checked) return;
   const refused = attempt(() => run.heap.usableSize(ptr)), report = reportOf(refused);
   if ("value" in refused) run.fail(`usableSize(${ptr}) of a pointer not live was not refused`);
   if (report?.kind !== kind || report.address !== ptr) {
@@ -532,7 +525,7 @@ function scatteredClass(run: HeapRun, classIndex: number, extra: number, fitAt: 
   const starts = classIndex % 2 ? CLASS_STARTS : wide;
   const at = classIndex % (starts.length - 1);
   const [from, to] = [starts[at], CLASS_STARTS[CLASS_STARTS.indexOf(starts[at]) + 1]];
-  const overhead = run.checked ? 2 * HEADER : HEADER, largest = to - ALIGN - overhead;
+  const overhead = run.heap.checked ? 2 * HEADER : HEADER, largest = to - ALIGN - overhead;
   const placed: number[] = [];
   // the list is last freed first: the block freed k-th from the end is at place k
   for (let place = SCAN + extra; place >= 0; place--) {
@@ -638,7 +631,7 @@ function plan(run: HeapRun, damage: Damage, via: Via, n: number): Plan | undefin
     // a carve within the limit (from the top as the call left it: quick lists flushed into it)
     // that the memory cannot grow to may read the poison before it fails
     const carved = Math.max(MIN_BLOCK, (bytes + HEADER + ALIGN - 1) & -ALIGN);
-    const inLimit = () => run.top + carved + HEADER <= run.heap.base + run.heap.limit;
+    const inLimit = () => run.top + carved + HEADER <= run.bounds[1];
     const expect = (p: Outcome<unknown>) =>
       covers(p) ? uaf(address) : "error" in p && inLimit() ? "any" : undefined;
     return { address, bytes, expect };
@@ -793,11 +786,6 @@ function corrupt(run: HeapRun, damage: Damage, via: Via, n: number, name: string
 
 const index = fc.nat({ max: 1 << 16 });
 
-/** A command drawn `weight` times in so many, made by `make` from what `drawn` draws. */
-function weighted<T>(weight: number, drawn: fc.Arbitrary<T>, make: (drawn: T) => Command) {
-  return { weight, arbitrary: drawn.map(make) };
-}
-
 /** The commands of a Heap-layer run. */
 export function heapCommands(): fc.Arbitrary<Command> {
   // the limit at the heap's top, its end exactly (the top plus a header), just past it, or anywhere
@@ -824,7 +812,7 @@ export function heapCommands(): fc.Arbitrary<Command> {
       const name = `bad pointer(${where} ${n}${forge ? ", forged" : ""})`;
       return command(name, (run) => giveBadPointer(run, where, n, forge));
     }),
-    { weight: 1, arbitrary: fc.constant(command("reset()", reset)) },
+    weighted(1, fc.constant(command("reset()", reset))),
     weighted(1, widths, (width) => command(`picture(${width})`, (run) => picture(run, width))),
     weighted(2, limits, ([to, bytes]) => {
       return command(`limit ${to} ${bytes}`, (run) => setLimit(run, to, bytes));
@@ -850,7 +838,7 @@ export function heapCommands(): fc.Arbitrary<Command> {
       command(
         `corrupt(${damage}, ${n})`,
         (run, name) => VIA.forEach((via) => corrupt(run, damage, via, n, `${name} via ${via}`)),
-        (run) => run.checked,
+        (run) => run.heap.checked,
       )),
   );
 }

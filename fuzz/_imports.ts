@@ -109,7 +109,7 @@ export function importsFor(
     if (kind !== "function") {
       throw new TypeError(`The module imports a ${kind}, ${from}.${name}, which the fuzzer lacks`);
     }
-    const group = from === WASI || from.startsWith("wasi") ? known[WASI] : known.env;
+    const group = from.startsWith("wasi") ? known[WASI] : known.env;
     const stub = Object.hasOwn(group, name) ? group[name] : undefined;
     if (stub) {
       imports[from][name] = stub[1];

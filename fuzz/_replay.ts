@@ -24,12 +24,7 @@ export interface Disagreement {
  */
 export function replayLog(
   log: readonly LogEntry[],
-  { base, limitEnd, pages, maximum }: {
-    base: number;
-    limitEnd: number;
-    pages: number;
-    maximum: number;
-  },
+  { base, limitEnd, pages, maximum }: Record<"base" | "limitEnd" | "pages" | "maximum", number>,
 ): { model: SharedModelAllocator; disagreement?: Disagreement } {
   const model = new SharedModelAllocator(new WebAssembly.Memory({ initial: pages, maximum }));
   if (!model.init(rootOf(base) + SHARED_HEADER, limitEnd)) {

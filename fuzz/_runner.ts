@@ -13,7 +13,7 @@ import { FuzzFailure, Session } from "./_session.ts";
 import { importsMemory, moteAllocator } from "./_subject.ts";
 import { OracleFailure, ruleOf } from "./_oracles.ts";
 import type { SoakParams } from "./_soak.ts";
-import type { Subject, ThirdParty } from "./_third_party.ts";
+import type { ThirdParty } from "./_third_party.ts";
 import type { Heap } from "../src/heap.ts";
 import {
   heapCommands,
@@ -242,7 +242,8 @@ export function runFuzz(target: Target, options: FuzzOptions = {}): FuzzReport {
     elapsedMs: performance.now() - started,
     seed: seeds.at(-1) ?? firstSeed,
   });
-  const subject = target.kind === "any" ? subjectOf(target.subject) : {};
+  const any = target.kind === "any" ? target.subject : undefined;
+  const subject = any && { ...any, abi: any.abi.name }; // its public fields, the ABI by name
   const replaying = path !== undefined;
   let failure: FuzzFailureReport | undefined;
   while (!failure && planned < limitRuns && performance.now() < deadline) {
@@ -294,7 +295,7 @@ export function runFuzz(target: Target, options: FuzzOptions = {}): FuzzReport {
     ? soakRun(target, firstSeed)
     : undefined;
   counts.operations += soaked?.soak.operations ?? 0;
-  const report = { ...progress(), seeds, ...subject, ...soaked };
+  const report = { ...progress(), seeds, subject, ...soaked };
   onProgress?.(report);
   if (!failure) return report;
   const replayed = replaying ? {} : { replay: replay(target, options, failure) };
@@ -316,15 +317,8 @@ function replay(target: Target, options: FuzzOptions, failure: FuzzFailureReport
   };
 }
 
-function subjectOf({ abi, stubbed, lacking, watchdogMs }: Subject): Pick<FuzzReport, "subject"> {
-  return { subject: { abi: abi.name, stubbed, lacking, watchdogMs } };
-}
-
 /** The bounded-growth run, seeded with the session's first seed. */
-function soakRun(
-  target: Target & { kind: "any" },
-  seed: number,
-): { soak: FuzzSoakReport; failure?: FuzzFailureReport } {
+function soakRun(target: Target & { kind: "any" }, seed: number) {
   const params = { ...target.soak!, seed, alignment: target.alignment };
   const started = performance.now();
   let result;
@@ -371,13 +365,7 @@ function nextSeed(seed: number): number {
 function arbitrariesOf(target: Target): [fc.Arbitrary<Setup>, fc.Arbitrary<fc.Command<Run, Run>>] {
   if (target.kind === "heap") return [heapLayerSetups(), heapCommands()];
   if (target.kind === "mote") return [heapSetups(target.builds), moteCommands()];
-  const { abi } = target.subject;
-  const commands = anyCommands({
-    calloc: abi.zeroed !== undefined,
-    alignedAlloc: abi.name === "rust" || abi.aligned !== undefined,
-    usableSize: abi.usableSize,
-  });
-  return [fc.constant(undefined), commands];
+  return [fc.constant(undefined), anyCommands(target.subject.abi)];
 }
 
 /** Where a run starts: a C-ABI heap, a Heap-layer one, or a fresh instance of a module. */
@@ -394,8 +382,10 @@ function start(target: Target, setup: Setup): Run | undefined {
     return startHeapRun(setup as HeapLayerSetup, target.heap, target.fastHeap);
   }
   if (target.kind === "any") {
-    const allocator = target.subject.allocator(target.alignment);
-    return new Session(allocator, undefined, target.subject.sessionAlignment(target.alignment));
+    const { subject, alignment } = target;
+    // a Rust allocator checks each result against the alignment it asked for: 1 for the session
+    const plain = subject.abi.name === "rust" ? 1 : alignment;
+    return new Session(subject.allocator(alignment), undefined, plain);
   }
   const build = target.builds[(setup as HeapSetup).build];
   const { region, base, pages, maximum, limit } = setup!;

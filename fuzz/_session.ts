@@ -11,7 +11,7 @@ import { readHeap, rootOf } from "../src/_heap_reader.ts";
 import { U32_MAX } from "../src/_validate.ts";
 import type { Allocator, MoteAllocator } from "./_subject.ts";
 import { OracleFailure } from "./_oracles.ts";
-import { type Block, Contract } from "./_contract.ts";
+import { type Block, Contract, type Misuse } from "./_contract.ts";
 
 /** What a pointer that is no live block gets passed to. */
 export type PointerCall = "free" | "realloc" | "malloc_usable_size";
@@ -42,9 +42,6 @@ export interface Differential {
 
 /** How a block must be handed out, beyond its size: see `#allocation`. */
 type How = { alignment?: number; zeroed?: boolean; old?: Block };
-
-/** What the checked build reports for a pointer that is not live. */
-export type MisuseReport = "double free" | "not a block";
 
 /**
  * What every run keeps, C-ABI session or Heap-layer run: the contract's record of what the
@@ -146,7 +143,7 @@ export class Session extends Run {
   free(index: number): void {
     const block = this.contract.take(index, "free"), what = `free(${Contract.nameOf(block)})`;
     this.frees++;
-    this.contract.freedBlock(block);
+    this.contract.freed.add(block.ptr);
     this.#call(what, (a) => a.free(block.ptr));
     this.trace.push(what);
     this.#after();
@@ -165,18 +162,11 @@ export class Session extends Run {
     this.#after();
   }
 
-  /** Frees a block, then hands its pointer to `then` again: the allocator must ignore it. */
-  freeTwice(index: number, then: PointerCall): void {
-    const { ptr } = this.live[index];
-    this.free(index);
-    this.foreignPointer(ptr, then, "double free");
-  }
-
   /**
    * Hands the allocator a pointer that is no live block: it must refuse it, changing nothing,
    * and a checked build must report exactly `kind` at it.
    */
-  foreignPointer(ptr: number, call: PointerCall, kind: MisuseReport, forgedHeader?: number): void {
+  foreignPointer(ptr: number, call: PointerCall, kind: Misuse, forgedHeader?: number): void {
     if (call !== "malloc_usable_size") this.frees++;
     const what = `${call}(${ptr}), a pointer not live` +
       (forgedHeader === undefined ? "" : ` behind a forged header ${forgedHeader}`);
@@ -333,7 +323,7 @@ export class Session extends Run {
    * the model: its top, limit and memory size, and its blocks and lists as read from memory,
    * which must also pass the integrity check.
    */
-  #after(misuse?: { ptr: number; kind: MisuseReport }): void {
+  #after(misuse?: { ptr: number; kind: Misuse }): void {
     this.contract.check("the last operation");
     if (!this.diff) return;
     const reports = this.mote.takeReports().join(", ");

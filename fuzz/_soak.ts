@@ -73,12 +73,8 @@ export function soak(
   let liveBytes = 0, peakLive = 0, allocations = 0, op = 0, what = "";
   const samples: number[] = [];
   const every = Math.max(1, Math.floor(operations / SAMPLES));
-  const end = (failure?: string, done = operations): SoakResult => ({
-    operations: done,
-    samples,
-    peakLive,
-    failure,
-  });
+  // the operations done: all of them, or those before the one that failed
+  const end = (failure?: string): SoakResult => ({ operations: op, samples, peakLive, failure });
   const contract = new Contract(() => memory.buffer, () => undefined, (problem) => {
     throw new SoakFailure(`${problem}, from ${what} in operation ${op} of the bounded-growth run`);
   });
@@ -114,7 +110,6 @@ export function soak(
         if (!why) continue;
         return end(
           `Liveness: ${what} returned 0 in operation ${op} of the bounded-growth run: ${why}`,
-          op,
         );
       }
       aligns[slot] = old && !allocator.reallocKeepsAlignment ? alignment : align;
@@ -122,13 +117,13 @@ export function soak(
       const how = { alignment: aligns[slot], bounds, kept: Math.min(kept, bytes), what };
       slots[slot] = old
         ? contract.moved(old, ptr, bytes, bytes, how)
-        : contract.place(ptr, bytes, bytes, { ...how, zeroed: false });
+        : contract.place(ptr, bytes, bytes, how);
       if (!old) allocations++;
       liveBytes += bytes - (old?.requested ?? 0);
       peakLive = Math.max(peakLive, liveBytes);
     }
   } catch (error) {
-    if (error instanceof SoakFailure) return end(error.message, op);
+    if (error instanceof SoakFailure) return end(error.message);
     throw error;
   }
   samples.push(memory.buffer.byteLength);

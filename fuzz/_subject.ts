@@ -3,6 +3,8 @@
  * also be restarted, and shows its top and limit, which the differential mode needs; any other
  * module is run by `_third_party.ts`.
  */
+import { HeapMisuseError } from "../src/errors.ts";
+import { importsFor } from "./_imports.ts";
 
 /** An allocator's C ABI as the fuzzer calls it; optional functions may be missing. */
 export interface Allocator {
@@ -41,33 +43,17 @@ export function isMote(module: WebAssembly.Module): boolean {
 
 /**
  * A fresh, not yet started instance of a mote build, in `memory` if the build imports one. Its
- * imports: the memory, a `mote_report` that records, and for any other function a stub that
- * throws, naming it.
+ * imports: the memory, a `mote_report` that records, and any other function as `importsFor` gives
+ * it to any allocator.
  */
 export function moteAllocator(
   module: WebAssembly.Module,
   memory?: WebAssembly.Memory,
 ): MoteAllocator {
   const reports: string[] = [];
-  const imports: Record<string, WebAssembly.ModuleImports> = {};
-  for (const { module: from, name, kind } of WebAssembly.Module.imports(module)) {
-    imports[from] ??= {};
-    if (kind === "memory") {
-      imports[from][name] = memory!; // a build that imports one is given one
-    } else if (kind === "function" && name === "mote_report") {
-      imports[from][name] = (kind: number, address: number) =>
-        reports.push(
-          `${["double free", "not a block", "overflow", "use after free"][kind - 1]}` +
-            ` at ${address >>> 0}`,
-        );
-    } else if (kind === "function") {
-      imports[from][name] = () => {
-        throw new Error(`The module called its import ${from}.${name}, which the fuzzer lacks`);
-      };
-    } else {
-      throw new TypeError(`The module imports ${kind} ${from}.${name}, which the fuzzer lacks`);
-    }
-  }
+  const { imports } = importsFor(module, memory!); // a build that imports one is given one
+  (imports.env ??= {}).mote_report = (code: number, address: number) =>
+    reports.push(`${new HeapMisuseError(code, address, "mote_report").kind} at ${address >>> 0}`);
   // deno-lint-ignore no-explicit-any
   const exports: Record<string, any> = new WebAssembly.Instance(module, imports).exports;
   if (!["malloc", "free", "realloc"].every((name) => typeof exports[name] === "function")) {

@@ -35,9 +35,6 @@ import type { Init, Start } from "./_worker.ts";
 const STARTUP_MS = 600_000;
 const PAGE = 65536;
 
-/** What the fuzzer found out about a module before running it. */
-export type Subject = Pick<ThirdParty, "abi" | "stubbed" | "lacking" | "watchdogMs">;
-
 /** A module under test: fresh instances of it, and its bounded-growth run. */
 export class ThirdParty {
   readonly abi: Abi;
@@ -78,20 +75,10 @@ export class ThirdParty {
     this.#functions = WebAssembly.Module.exports(this.#module)
       .filter((entry) => entry.kind === "function").map((entry) => entry.name);
     this.abi = detectAbi(this.#functions, options.abi);
-    ({ stubbed: this.stubbed, lacking: this.lacking } = importsFor(
-      this.#module,
-      new WebAssembly.Memory({ initial: 0 }),
-    ));
+    const listed = importsFor(this.#module, new WebAssembly.Memory({ initial: 0 }));
+    ({ stubbed: this.stubbed, lacking: this.lacking } = listed);
     this.#shared = wasm instanceof WebAssembly.Module ? undefined : shareMemory(wasm);
     this.watchdogMs = this.#shared && options.watchdogMs;
-  }
-
-  /**
-   * The alignment the session is to hold plain allocations to: C's `alignment`; for Rust, 1,
-   * as the allocator itself checks each result against the alignment it asked for.
-   */
-  sessionAlignment(alignment: number): number {
-    return this.abi.name === "rust" ? 1 : alignment;
   }
 
   /** A fresh instance in a fresh memory, driven through the C ABI. */
@@ -244,13 +231,10 @@ export class ThirdParty {
     }
     if (control[Control.STATUS] === Control.THREW) {
       // the worker writes "name: message"; rethrown as that, so it prints as it would here
-      const [, name = "Error", message = ""] = /^(\w+): ([^]*)$/.exec(Control.readText(control)) ??
-        [];
-      const error = new Error(
-        what.startsWith("instantiating") ? `The module could not be started: ${message}` : message,
-      );
-      error.name = name;
-      throw error;
+      const text = Control.readText(control);
+      const [, name = "Error", message = ""] = /^(\w+): ([^]*)$/.exec(text) ?? [];
+      const started = what.startsWith("instantiating") ? "The module could not be started: " : "";
+      throw Object.assign(new Error(started + message), { name });
     }
   }
 }

@@ -56,10 +56,8 @@ function serve({ memory, request }: Start): void {
     if (op === Control.END) return answer(seen, Control.OK);
     try {
       if (op === Control.CALL) {
-        const args = Array.from(
-          { length: control[Control.ARGC] },
-          (_, i) => control[Control.ARG0 + i] >>> 0,
-        );
+        const argc = control[Control.ARGC];
+        const args = [...control.subarray(Control.ARG0, Control.ARG0 + argc)].map((a) => a >>> 0);
         answer(seen, Control.OK, call(init.functions[control[Control.FUNCTION]], args));
       } else if (op === Control.SOAK) {
         const params = JSON.parse(Control.readText(control)) as SoakParams;

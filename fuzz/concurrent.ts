@@ -23,7 +23,7 @@ import {
   startLog,
   ticketsOf,
 } from "../src/_shared_engine.ts";
-import { POWERS_OF_TWO, sizes } from "./_arbitraries.ts";
+import { POWERS_OF_TWO, sizes, weighted } from "./_arbitraries.ts";
 import { replayLog } from "./_replay.ts";
 
 /** Where the log starts in the memory: above 0, which means no log. */
@@ -97,7 +97,6 @@ function workerCommands(maxCommands: number) {
   // the raw export at the span's end and a header or an alignment either side of it: a limit
   // below what the heap spans is refused, whoever asks (Heap's setter refuses it before)
   const fromSpanEnd = fc.constantFrom(-ALIGN, -HEADER, 0, ALIGN);
-  const weighted = <T>(weight: number, arbitrary: fc.Arbitrary<T>) => ({ weight, arbitrary });
   const command = fc.oneof(
     weighted(9, fc.record({ op: op("malloc"), size })),
     // a stack overflow around a call: a thread that throws there must leave no lock behind
@@ -151,9 +150,9 @@ function plans(options: Required<Omit<ConcurrentFuzzOptions, "seed" | "wasm">>) 
     // how far above the log the heap's region starts
     offset: fc.oneof(fc.constantFrom(0, 1, 15, 4100), fc.nat({ max: 70_000 })),
     limit: fc.oneof(
-      { weight: 1, arbitrary: fc.integer({ min: 4096, max: 256 << 10 }) },
-      { weight: 2, arbitrary: fc.integer({ min: 256 << 10, max: 32 << 20 }) },
-      { weight: 1, arbitrary: fc.constant(MAX_LIMIT) },
+      weighted(1, fc.integer({ min: 4096, max: 256 << 10 })),
+      weighted(2, fc.integer({ min: 256 << 10, max: 32 << 20 })),
+      weighted(1, fc.constant(MAX_LIMIT)),
     ),
     // the shared memory's maximum pages above what the heap starts with, if it is bounded
     growable: fc.option(fc.nat({ max: 300 }), { nil: undefined, freq: 3 }),
@@ -211,11 +210,7 @@ class Hang extends RunFailure {}
  * free, which nothing will wake. It frees and wakes them until all have answered, so that the
  * failure shows. `owners` holds each worker's owner id, which it writes on attaching.
  */
-async function hangOf(
-  heap: Heap,
-  answers: Promise<WorkerResult>[],
-  owners: Int32Array,
-): Promise<string | undefined> {
+async function hangOf(heap: Heap, answers: Promise<WorkerResult>[], owners: Int32Array) {
   const word = new Int32Array(heap.memory.buffer, rootOf(heap.base), 1);
   const done = answers.map(() => false);
   let hang: string | undefined;

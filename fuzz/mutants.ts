@@ -60,11 +60,7 @@ function killedBy(fuzz: string, { failure }: FuzzReport): string | undefined {
  * Fuzzes the builds of one mutant, bounded (as `deno task test`) or for `seconds` from other
  * seeds; what killed it, or undefined.
  */
-async function fuzzMutant(
-  wasm: Builds,
-  file: string,
-  seconds?: number,
-): Promise<string | undefined> {
+async function fuzzMutant(wasm: Builds, file: string, seconds?: number) {
   const started = performance.now();
   const seed = seconds === undefined ? BOUNDED.seed : 1;
   // only the fuzzes that run the mutated file: the others cannot tell it from the original
