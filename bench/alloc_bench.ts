@@ -52,7 +52,12 @@ for (const workload of workloads) {
     else bench(`${workload.name} · in wasm`, peer, workload, (b) => timedInWasm(peer, workload, b));
   }
   for (const peer of [replayer.noop, ...peers].filter((p) => !failed.has(p))) {
-    bench(`${workload.name} · JS calls`, peer, workload, (b) => void runJs(peer, workload, b));
+    bench(
+      `${workload.name} · JS calls`,
+      peer,
+      workload,
+      (b) => void runJs(peer, workload, false, b),
+    );
   }
 }
 // said first and again last, where a reader of the tables looks

@@ -101,26 +101,14 @@ function compileLoop(track: boolean): Loop {
 
 const loops = new WeakMap<Peer, Loop>();
 
-/** Replays `workload` through JS calls on a fresh instance of `peer`. */
-export function runJs(peer: Peer, workload: Workload, timer?: Timer, budgetMs = BUDGET_MS): Run {
-  return replayJs(peer, workload, false, budgetMs, timer);
-}
-
 /**
  * Replays untimed, reading `used()` after every operation: the high-water mark of a peer whose
  * extent shrinks.
  */
-export function runTracked(peer: Peer, workload: Workload, budgetMs = BUDGET_MS): Run {
-  return replayJs(peer, workload, true, budgetMs);
-}
+export const runTracked = (peer: Peer, workload: Workload): Run => runJs(peer, workload, true);
 
-function replayJs(
-  peer: Peer,
-  workload: Workload,
-  track: boolean,
-  budgetMs: number,
-  timer?: Timer,
-): Run {
+/** Replays `workload` through JS calls on a fresh instance of `peer`; `track`: see runTracked. */
+export function runJs(peer: Peer, workload: Workload, track = false, timer?: Timer): Run {
   let loop = track ? undefined : loops.get(peer);
   if (!loop) loop = compileLoop(track);
   if (!track) loops.set(peer, loop);
@@ -149,14 +137,14 @@ function replayJs(
     timer?.start();
     start = performance.now();
     let done = 0;
-    while (done < count && performance.now() < start + budgetMs) {
+    while (done < count && performance.now() < start + BUDGET_MS) {
       const to = Math.min(count, done + CHUNK);
       loop(calls, ops, done, to, table, peer.natural, emulate, used, tally);
       done = to;
     }
     const ms = performance.now() - start;
     timer?.end();
-    const error = done < count ? `over the ${budgetMs / 1000} s budget` : undefined;
+    const error = done < count ? `over the ${BUDGET_MS / 1000} s budget` : undefined;
     const { failures, high } = tally;
     return { ms, failures, used: track ? high : used(), done, error };
   } catch (e) {

@@ -149,12 +149,7 @@ const cell = ({ ns, ratio }: { ns: number; ratio: number }, peer?: string) =>
   peer === BASELINE ? ns.toFixed(1) : `${ns.toFixed(1)} (${ratio.toFixed(2)}×)`;
 
 /** Each peer's in-wasm ns/op (above the loop) and time over mote's, measured back to back. */
-function speeds(
-  workload: Workload,
-  peers: Peer[],
-  replayer: Replayer,
-  rounds: number,
-): Map<string, { ns: number; ratio: number; used: number }> {
+function speeds(workload: Workload, peers: Peer[], replayer: Replayer, rounds: number) {
   const cells = measureWorkload(workload, peers, replayer.noop, replayer, rounds, ["wasm"]);
   return new Map(peers.map(({ name }) => [name, {
     ns: (median(cells[name].wasmNet) * 1e6) / workload.count,
@@ -196,14 +191,15 @@ if (import.meta.main) {
   const { text, missing } = instrument(source);
   if (missing.length) console.error(`probes not placed (asm/mote.ts changed): ${missing}`);
   const counted = wasmPeer("counted", "instrumented", await build(text, ["-Oz"]));
-  const variants = [
-    [BASELINE, source, ["-Oz"]],
-    ["fast", source, ["-O3", "--use", "MOTE_FAST=1"]],
-    ["fast, no quick lists", source, ["-O3", "--use", "MOTE_FAST=1", "--use", "MOTE_NO_QUICK=1"]],
-  ] as const;
+  const fast = ["-O3", "--use", "MOTE_FAST=1"];
+  const variants = {
+    [BASELINE]: ["-Oz"],
+    fast,
+    "fast, no quick lists": [...fast, "--use", "MOTE_NO_QUICK=1"],
+  };
   const peers: Peer[] = [];
-  for (const [name, text, flags] of variants) {
-    peers.push(wasmPeer(name, name, await build(text, [...flags])));
+  for (const [name, flags] of Object.entries(variants)) {
+    peers.push(wasmPeer(name, name, await build(source, flags)));
   }
   peers.push(...all.filter((p) => p.name === "emscripten dlmalloc")); // the fastest peer
   console.log(table(["variant", "bytes"], peers.map((p) => [p.name, `${p.wasm!.length}`])));

@@ -83,10 +83,8 @@ export const median = (xs: number[]): number => {
 /** What a command prints, run from the repository's root; undefined when it cannot run or fails. */
 async function output(cmd: string, args: string[]): Promise<string | undefined> {
   const command = new Deno.Command(cmd, { args, cwd: new URL("..", import.meta.url) });
-  const { success, stdout } = await command.output().catch(() => ({
-    success: false,
-    stdout: null,
-  }));
+  const failed = { success: false, stdout: null };
+  const { success, stdout } = await command.output().catch(() => failed);
   return success && stdout ? new TextDecoder().decode(stdout) : undefined;
 }
 
@@ -248,9 +246,7 @@ export function table(
 }
 
 /** The speed, memory and size tables, as Markdown. */
-function tables(
-  results: Results,
-): { speedWasm: string; speedJs: string; memory: string; size: string } {
+function tables(results: Results) {
   const wasmPeers = results.peers.filter((p) => p.kind === "wasm").map((p) => p.name);
   const allPeers = results.peers.map((p) => p.name);
   const workloads = results.workloads.map((w) => w.name);

@@ -25,20 +25,14 @@ import { parseArgs } from "../scripts/_cli.ts";
 export const PEERS_DIR = new URL("./peers/", import.meta.url);
 const ROOT = new URL("../", import.meta.url);
 
-/** An AssemblyScript module to build: source (from the repository root) and flags. */
-export interface AsTarget {
-  out: string;
-  source: string;
-  flags: string[];
-}
-
 /** -O3, no asserts, aborts dropped; the runtime, and an imported memory for the replayer. */
 const asFlags = (
   runtime: string,
   ...more: string[]
 ) => ["-O3", "--noAssert", "--runtime", runtime, ...more, "--use", "abort="];
 
-export const AS_TARGETS: AsTarget[] = [
+/** The AssemblyScript modules to build: each source (from the repository root) and flags. */
+export const AS_TARGETS = [
   { out: "as-tlsf.wasm", source: "bench/asm/as_heap.ts", flags: asFlags("minimal") },
   { out: "as-stub.wasm", source: "bench/asm/as_heap.ts", flags: asFlags("stub") },
   { out: "replay.wasm", source: "bench/asm/replay.ts", flags: asFlags("stub", "--importMemory") },
@@ -85,11 +79,7 @@ function fresh(out: URL, sources: URL[], force: boolean): boolean {
   return !force && built > 0 && sources.every((s) => mtime(s) <= built);
 }
 
-async function run(
-  cmd: string,
-  args: string[],
-  options: { env?: Record<string, string>; cwd?: URL } = {},
-): Promise<{ ok: boolean; output: string }> {
+async function run(cmd: string, args: string[], options: Deno.CommandOptions = {}) {
   try {
     const { success, stdout, stderr } = await new Deno.Command(cmd, { args, ...options }).output();
     const decode = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -100,10 +90,7 @@ async function run(
 }
 
 /** The C toolchain for dlmalloc: a clang for wasm32 and wasi-libc's libc.a. */
-interface Toolchain {
-  clang: string;
-  libc: string;
-}
+type Toolchain = { clang: string; libc: string };
 
 const LIBC_CANDIDATES = [
   "/usr/lib/wasm32-wasi/libc.a", // Debian's wasi-libc
@@ -245,13 +232,6 @@ export const EMSCRIPTEN_PEERS = ["dlmalloc", "emmalloc"].map((malloc) => ({
   ],
 }));
 
-async function buildEmscripten(out: URL, args: string[]): Promise<string> {
-  return await withSource("", async (empty) => {
-    const { ok, output } = await run("emcc", [...args, "-o", out.pathname, empty]);
-    return ok ? "" : output;
-  });
-}
-
 /** Builds every peer that is missing or stale; returns the notes on what was skipped. */
 export async function setup(
   options: { force?: boolean; apt?: boolean; quiet?: boolean } = {},
@@ -298,7 +278,10 @@ export async function setup(
     await make(file, async (out) => {
       const failure = (await run("emcc", ["--version"])).ok ? "" : "no emcc (package emscripten)";
       return (failure && apt ? await aptInstall(["emscripten"], failure) : failure) ||
-        await buildEmscripten(out, args);
+        await withSource("", async (empty) => {
+          const { ok, output } = await run("emcc", [...args, "-o", out.pathname, empty]);
+          return ok ? "" : output;
+        });
     });
   }
   for (const note of skipped) console.error(note);

@@ -132,16 +132,16 @@ class Recorder {
   }
 }
 
-/** A set of live objects from which a random one can be taken in O(1). */
-class LiveSet {
-  ids: number[] = [];
+/** A set of live objects (their ids, by default) from which a random one can be taken in O(1). */
+class LiveSet<T = number> {
+  ids: T[] = [];
 
-  add(id: number): void {
+  add(id: T): void {
     this.ids.push(id);
   }
 
   /** Removes and returns a random member (the last takes its place). */
-  take(random: Random): number {
+  take(random: Random): T {
     const i = Math.floor(random.next() * this.ids.length), id = this.ids[i];
     this.ids[i] = this.ids.at(-1)!;
     this.ids.pop();
@@ -244,16 +244,14 @@ function steady(scale: number): Workload {
 /** Aligned allocations: alignments 32 to 4096, sizes 16 B–8 KiB, 1,000 live. */
 function aligned(scale: number): Workload {
   const random = new Random(SEED ^ 6), rec = new Recorder();
-  const live: { id: number; align: number }[] = [];
+  const live = new LiveSet<{ id: number; align: number }>();
   while (rec.count < 200_000 * scale) {
-    if (live.length >= 1000 || (live.length > 0 && random.next() < 0.3)) {
-      const i = random.int(0, live.length - 1);
-      rec.free(live[i].id, live[i].align);
-      live[i] = live[live.length - 1];
-      live.pop();
+    if (live.size >= 1000 || (live.size > 0 && random.next() < 0.3)) {
+      const { id, align } = live.take(random);
+      rec.free(id, align);
     } else {
       const align = 1 << random.int(5, 12);
-      live.push({ id: rec.alloc(random.logInt(16, 8192), align), align });
+      live.add({ id: rec.alloc(random.logInt(16, 8192), align), align });
     }
   }
   return rec.finish("aligned", "aligned_alloc, alignment 32–4096, 16 B–8 KiB, ≤ 1,000 live");
