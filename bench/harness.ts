@@ -126,11 +126,13 @@ export function runJs(peer: Peer, workload: Workload, track = false, timer?: Tim
     if (!track && peer.reuses) {
       // see WARM_MS
       const prefix = Math.min(count, CHUNK), warmed = performance.now() + WARM_MS;
+      let ids = 0; // the prefix's largest id: the part of the table it fills
+      for (let i = 0; i < prefix * 4; i += 4) ids = Math.max(ids, ops[i + 1]);
       do {
         loop(calls, ops, 0, prefix, table, peer.natural, emulate, used, tally);
         // what the prefix left live is freed: the ids it freed are cleared first
         for (let i = 0; i < prefix * 4; i += 4) if (ops[i] === FREE) table[ops[i + 1]] = 0;
-        table.forEach((ptr, id) => ptr && (calls.free(ptr), table[id] = 0));
+        for (let id = 1; id <= ids; id++) if (table[id]) calls.free(table[id]), table[id] = 0;
       } while (performance.now() < warmed);
       tally.failures = 0;
     }
