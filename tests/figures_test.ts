@@ -73,6 +73,43 @@ Deno.test("the Why table names the source of every size, and the bench's rows ar
   assert.match(readme, new RegExp(`region\\), ${sizeTable.get("`ownWasm`")!.gzipped} gzipped`));
 });
 
+Deno.test("the README's outcome against issue 20's targets is bench/REPORT.md's", () => {
+  const text = readme.replace(/\s+/g, " ");
+  const targets = report.slice(report.indexOf("## mote against its targets"));
+  /** The items `subject … ` on the target line that starts with `line`: [workload, ratio, peer]. */
+  const items = (line: string) =>
+    [
+      ...targets.slice(targets.indexOf(line)).split("\n- ")[0].matchAll(
+        /(\w+) ([\d.]+×) \(([^;)]+)/g,
+      ),
+    ]
+      .map(([, workload, r, peer]) => [workload, r, peer]);
+  const traces = items("- mote fast's time in wasm at or below");
+  assert.equal(
+    new Set(traces.map(([, , peer]) => peer)).size,
+    1,
+    "one fastest peer on every trace",
+  );
+  const [first, second, third] = traces.map(([, r]) => r);
+  const names = traces.map(([workload]) => `${workload}'s`);
+  const said = [
+    `${first}, ${second} and ${third} of ${traces[0][2]}'s time on ${names[0]}, ${names[1]} and ${
+      names[2]
+    } traces`,
+    `every synthetic workload but ${
+      items("- mote fast faster than Emscripten dlmalloc").filter(([, r]) => value(r) > 1)
+        .map(([workload, r]) => `\`${workload}\` (${r})`).join(", ")
+    }`,
+    `a \`Heap\` takes ${range([...js].map(([, cells]) => ratio(cells["mote Heap"])))} the raw`,
+    `mimalloc takes ${
+      range(traces.map(([w]) => memory.get(w)!.mimalloc))
+    } of peak live memory on the traces and mote ${
+      range(traces.map(([w]) => memory.get(w)!.mote))
+    }`,
+  ];
+  for (const phrase of said) assert.ok(text.includes(phrase), phrase);
+});
+
 Deno.test("docs/bad-input.md's cost of the checked build is bench/REPORT.md's", () => {
   const checked = (workload: string) => ratio(wasm.get(workload)!["mote checked"]);
   const text = badInput.replace(/\s+/g, " ");
