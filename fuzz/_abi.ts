@@ -16,6 +16,7 @@
 import { livenessBroken, OracleFailure } from "./_oracles.ts";
 import type { SoakAllocator } from "./_soak.ts";
 import type { Allocator } from "./_subject.ts";
+import type { Call } from "./_imports.ts";
 
 /** The two ABIs. */
 export type AbiName = "c" | "rust";
@@ -65,9 +66,6 @@ export function detectAbi(names: readonly string[], choose?: AbiName): Abi {
     usableSize: has("malloc_usable_size"),
   };
 }
-
-/** Calls an export by name with i32 arguments and reads its result unsigned. */
-export type Call = (name: string, args: readonly number[]) => number;
 
 /** Whether Rust can make a layout of `size` bytes aligned to `align`. */
 function rustLayout(size: number, align: number): boolean {

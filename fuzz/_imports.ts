@@ -6,7 +6,9 @@
  */
 
 import { MAX_LIMIT } from "../src/_layout.ts";
-import type { Call } from "./_abi.ts";
+
+/** Calls an export by name with i32 arguments and reads its result unsigned. */
+export type Call = (name: string, args: readonly number[]) => number;
 
 /** The errno WASI answers for what it does not support. */
 const ENOSYS = 52;

@@ -11,17 +11,10 @@
  * fresh memory and every stub is deterministic, so a run replays the same operations whatever
  * came before it, and fast-check shrinks a hang like any other failure.
  */
-import {
-  type Abi,
-  abiAllocator,
-  type AbiName,
-  type Call,
-  detectAbi,
-  soakAllocator,
-} from "./_abi.ts";
+import { type Abi, abiAllocator, type AbiName, detectAbi, soakAllocator } from "./_abi.ts";
 import { type SharedModule, shareMemory } from "./_binary.ts";
 import * as Control from "./_control.ts";
-import { importsFor, instantiate } from "./_imports.ts";
+import { type Call, importsFor, instantiate } from "./_imports.ts";
 import { OracleFailure } from "./_oracles.ts";
 import { soak, type SoakParams, type SoakResult } from "./_soak.ts";
 import { type Allocator, importsMemory } from "./_subject.ts";

@@ -3,9 +3,9 @@
  * compiles the module once, then for each run instantiates it in the shared memory it is sent
  * and serves calls from the control block, synchronously, until told to end the run.
  */
-import { type Abi, type Call, soakAllocator } from "./_abi.ts";
+import { type Abi, soakAllocator } from "./_abi.ts";
 import * as Control from "./_control.ts";
-import { instantiate } from "./_imports.ts";
+import { type Call, instantiate } from "./_imports.ts";
 import { soak, type SoakParams } from "./_soak.ts";
 
 /** The first message: the control block and what to run. */
