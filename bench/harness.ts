@@ -51,7 +51,7 @@ function failed(e: unknown, ms = NaN): Run {
 // allocator only and V8 optimises it for that one, as it would in a program using one allocator.
 // V8 caches what new Function compiles by its text, type feedback included: each loop ends with
 // a comment numbering it, or every peer's calls would meet at the same call sites.
-// It replays a range of operations a call: the warm-up (see replayJs) replays a prefix.
+// It replays a range of operations a call: the warm-up (see WARM_MS) replays a prefix.
 const LOOP = `
   for (let i = from * 4, end = to * 4; i < end; i += 4) {
     const op = ops[i], id = ops[i + 1], align = ops[i + 3];

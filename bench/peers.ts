@@ -200,9 +200,10 @@ export async function loadPeers(extra: string[] = []): Promise<{ peers: Peer[]; 
     ),
     wasmPeer("mote fast", "mote built for speed (src/_wasm.ts fastWasm, -O3)", fastWasm),
   ];
-  // name, description, the alignment malloc gives (16 unless said); in bench/peers/ as the name
-  // in lower case with dashes (bench/setup.ts builds them there)
-  const built: [string, string, number?][] = [
+  // name, description, the alignment malloc gives (16 unless said), whether it reuses freed memory
+  // (unless said, it does); in bench/peers/ as the name in lower case with dashes (bench/setup.ts
+  // builds them there)
+  const built: [string, string, number?, boolean?][] = [
     ["dlmalloc", "wasi-libc's malloc (dlmalloc 2.8.6), clang -O2 + wasm-opt"],
     ...["dlmalloc", "emmalloc"].map((m): [string, string, number] => [
       `emscripten ${m}`,
@@ -211,13 +212,13 @@ export async function loadPeers(extra: string[] = []): Promise<{ peers: Peer[]; 
     ]),
     ["mimalloc", `Debian's mimalloc ${mimallocVersion()} (src/static.c); < 8 B take 8`, 8],
     ["AS TLSF", "AssemblyScript's TLSF (--runtime minimal, -O3)"],
-    ["AS stub", "AssemblyScript's stub: bump, never reuses (the speed floor)"],
+    ["AS stub", "AssemblyScript's stub: bump, never reuses (the speed floor)", 16, false],
   ];
-  for (const [name, description, natural] of built) {
+  for (const [name, description, natural, reuses = true] of built) {
     const file = `${name.toLowerCase().replaceAll(" ", "-")}.wasm`;
     try {
       const wasm = await Deno.readFile(new URL(file, PEERS_DIR));
-      peers.push({ ...wasmPeer(name, description, wasm, natural), reuses: name !== "AS stub" });
+      peers.push({ ...wasmPeer(name, description, wasm, natural), reuses });
     } catch {
       notes.push(`${name} skipped: bench/peers/${file} missing (run \`deno task bench:setup\`)`);
     }
